@@ -1,0 +1,211 @@
+"""The catalogue: every Daraja error code and M-Pesa Express result code, with its meaning.
+
+The tables live in ``mpesa_lab/data/*.csv`` so that notebooks, pandas and this module read the
+same data. Rows with ``source == "observed"`` come from live Daraja behaviour beyond the doc page
+(../shared/daraja/observed-behaviour.md). Lookups never raise for an unknown code: they return an
+entry of kind ``"unknown"`` that says what to do next.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Kind = Literal["error", "result", "unknown"]
+
+UNKNOWN_MITIGATION = (
+    "This code is not in Daraja's documented tables. Keep the raw payload, check the "
+    "transaction's final state with an STK query, and report the code with its message."
+)
+
+
+@dataclass(frozen=True)
+class CodeEntry:
+    """One row of the catalogue."""
+
+    kind: Kind
+    code: str
+    name: str
+    message: str
+    explanation: str
+    mitigation: str
+    http_status: int | None = None
+    category: str | None = None
+    final: bool | None = None
+    retryable: bool = False
+    source: str = "doc"
+
+    @property
+    def known(self) -> bool:
+        return self.kind != "unknown"
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.message}: {self.explanation} Fix: {self.mitigation}"
+
+
+def _norm(text: str) -> str:
+    text = text.replace("\u2013", "-").replace("\u2014", "-").lower()
+    return " ".join(re.findall(r"[a-z0-9]+", text))
+
+
+def normalize_code(code: object) -> str:
+    """Daraja sends codes as strings or numbers (1032, "1032", 1032.0): one canonical string."""
+    if isinstance(code, bool):
+        return str(code)
+    if isinstance(code, float) and code.is_integer():
+        return str(int(code))
+    text = str(code).strip()
+    if re.fullmatch(r"[+-]?\d+\.0+", text):
+        text = text.split(".")[0]
+    if re.fullmatch(r"\+?0*\d+", text) and "." not in text:
+        text = str(int(text))
+    return text
+
+
+def _read(name: str) -> list[dict[str, str]]:
+    with resources.files("mpesa_lab.data").joinpath(name).open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@lru_cache(maxsize=1)
+def error_codes() -> tuple[CodeEntry, ...]:
+    """Every documented (and observed) Daraja error code, in table order."""
+    return tuple(
+        CodeEntry(
+            kind="error",
+            code=row["code"],
+            name=row["name"],
+            message=row["message"],
+            explanation=row["explanation"],
+            mitigation=row["mitigation"],
+            http_status=int(row["http_status"]) if row["http_status"] else None,
+            retryable=row["retryable"] == "yes",
+            source=row["source"],
+        )
+        for row in _read("error_codes.csv")
+    )
+
+
+@lru_cache(maxsize=1)
+def result_codes() -> tuple[CodeEntry, ...]:
+    """Every documented (and observed) STK result code, in table order."""
+    return tuple(
+        CodeEntry(
+            kind="result",
+            code=row["code"],
+            name=row["name"],
+            message=row["description"],
+            explanation=row["explanation"],
+            mitigation=row["mitigation"],
+            category=row["category"],
+            final=row["final"] == "yes",
+            source=row["source"],
+        )
+        for row in _read("result_codes.csv")
+    )
+
+
+def _message_matches(entry: CodeEntry, message: str) -> bool:
+    want, got = _norm(entry.message).replace(" xxxx", ""), _norm(message)
+    if not got:
+        return False
+    if want in got or got in want:
+        return True
+    head = " ".join(want.split()[:3])
+    return len(head.split()) == 3 and head in got
+
+
+def unknown_entry(code: object, message: str | None = None) -> CodeEntry:
+    """The entry for a code outside the tables: never an exception, always advice."""
+    return CodeEntry(
+        kind="unknown",
+        code=normalize_code(code) if code is not None else "",
+        name="unknown",
+        message=message or "Unknown code",
+        explanation="Not in Daraja's documented error or result tables.",
+        mitigation=UNKNOWN_MITIGATION,
+        source="unknown",
+    )
+
+
+def error_entry(code: object, message: str | None = None) -> CodeEntry:
+    """Look up a Daraja errorCode; ``message`` tells apart the codes Daraja reuses (500.001.1001)."""
+    key = str(code).strip() if code is not None else ""
+    same_code = [e for e in error_codes() if e.code == key]
+    if message:
+        for entry in same_code:
+            if _message_matches(entry, message):
+                return entry
+        if not same_code:
+            by_message = [e for e in error_codes() if _message_matches(e, message)]
+            if len(by_message) == 1:
+                return by_message[0]
+    if len(same_code) >= 1 and (not message or len(same_code) == 1):
+        return same_code[0]
+    if same_code:
+        # A reused code with an unfamiliar message: keep the code's family, show the real words.
+        first = same_code[0]
+        return CodeEntry(
+            kind="error",
+            code=first.code,
+            name="unrecognised_message",
+            message=message or first.message,
+            explanation=f"Daraja uses {first.code} for several errors; this message is not one of them.",
+            mitigation=UNKNOWN_MITIGATION,
+            http_status=first.http_status,
+            source="unknown",
+        )
+    return unknown_entry(code, message)
+
+
+def result_entry(code: object) -> CodeEntry:
+    """Look up a ResultCode (number or string, e.g. 1032, "1032", "SFC_IC0003")."""
+    key = normalize_code(code)
+    for entry in result_codes():
+        if entry.code.lower() == key.lower():
+            return entry
+    return unknown_entry(code)
+
+
+def lookup(code: object, message: str | None = None) -> CodeEntry:
+    """Look up any code: errorCodes look like ``400.002.02``, anything else is a ResultCode."""
+    text = str(code).strip() if code is not None else ""
+    if not text and message:
+        return error_entry("", message)
+    if re.fullmatch(r"\d{3}\.\d{3}(\.\d+)?", text):
+        return error_entry(text, message)
+    entry = result_entry(text)
+    if not entry.known and message:
+        return unknown_entry(text, message)
+    return entry
+
+
+def by_name(name: str) -> CodeEntry:
+    """The entry with this catalogue name (e.g. ``"wrong_credentials"``, ``"cancelled"``)."""
+    for entry in (*error_codes(), *result_codes()):
+        if entry.name == name:
+            return entry
+    raise KeyError(f"no catalogue entry named {name!r}")
+
+
+def invalid_field(message: str | None) -> str | None:
+    """The field named by "Bad Request - Invalid <Field>", or None."""
+    if not message:
+        return None
+    match = re.search(r"Invalid\s+([A-Za-z][A-Za-z0-9_]*)\s*\.?\s*$", message.replace("\u2013", "-"))
+    return match.group(1) if match else None
+
+
+def catalogue_frame() -> "pd.DataFrame":
+    """Both tables as one DataFrame (column ``kind`` says which)."""
+    import pandas as pd
+
+    rows = [entry.__dict__ for entry in (*error_codes(), *result_codes())]
+    return pd.DataFrame(rows)

@@ -1,0 +1,1 @@
+"""The merchant side: what a developer writes to talk to Daraja."""

@@ -1,0 +1,66 @@
+"""A string that never shows itself: for consumer secrets, passkeys and access tokens."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+
+def mask(value: str | None) -> str:
+    """A display form of a secret that gives away nothing useful: its length only."""
+    if not value:
+        return "<not set>"
+    return f"<secret: {len(value)} chars>"
+
+
+def fingerprint(value: str) -> str:
+    """A short one-way digest, to tell two secrets apart without showing either."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:8]
+
+
+class Secret:
+    """Wraps a secret string; ``str``, ``repr`` and f-strings show a mask, ``reveal()`` the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if isinstance(value, Secret):
+            value = value.reveal()
+        if not isinstance(value, str):
+            raise TypeError(f"a secret must be a string, not {type(value).__name__}")
+        self._value = value
+
+    def reveal(self) -> str:
+        """The real value: pass it to the wire, never to a log."""
+        return self._value
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __eq__(self, other: Any) -> bool:
+        if isinstance(other, Secret):
+            return self._value == other._value
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return f"Secret({mask(self._value)!r})"
+
+    def __str__(self) -> str:
+        return mask(self._value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+    def __reduce__(self) -> Any:
+        # Pickling would write the secret to disk; refuse rather than leak.
+        raise TypeError("Secret values are not picklable")

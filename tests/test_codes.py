@@ -1,0 +1,95 @@
+import csv
+import re
+from pathlib import Path
+
+import pytest
+
+from mpesa_lab import codes
+
+API_DOC = Path(__file__).resolve().parents[2] / "shared" / "daraja" / "mpesa-express-api.md"
+
+DOC_RESULT_CODES = ["0", "1", "2", "3", "4", "8", "17", "1019", "1025", "1032", "1037", "2001", "2028", "8006", "SFC_IC0003"]
+DOC_ERRORS = [
+    ("400.002.02", "Bad Request - Invalid Timestamp", "bad_request", 400),
+    ("404.001.03", "Invalid Access Token", "invalid_access_token", 404),
+    ("404.001.01", "Resource not found", "resource_not_found", 404),
+    ("405.001", "Method Not Allowed", "method_not_allowed", 405),
+    ("500.001.1001", "Merchant does not exist", "merchant_does_not_exist", 500),
+    ("500.001.1001", "Wrong credentials", "wrong_credentials", 500),
+    ("500.001.1001", "Unable to lock subscriber, a transaction is already in process for the current subscriber", "subscriber_locked", 500),
+    ("500.001.1001", "The transaction is being processed", "transaction_being_processed", 500),
+    ("500.003.02", "System is busy. Please try again in few minutes.", "system_busy", 500),
+    ("500.003.1001", "Internal Server Error", "internal_server_error", 500),
+    ("500.003.02", "Error Occurred: Spike Arrest Violation", "spike_arrest", 500),
+    ("500.003.03", "Quota Violation", "quota_violation", 500),
+]
+
+
+@pytest.mark.parametrize("code", DOC_RESULT_CODES)
+def test_every_documented_result_code_is_catalogued(code):
+    entry = codes.result_entry(code)
+    assert entry.kind == "result" and entry.code == code
+    assert entry.message and entry.explanation and entry.mitigation
+    assert entry.final is True
+
+
+@pytest.mark.parametrize("code,message,name,status", DOC_ERRORS)
+def test_every_documented_error_is_catalogued_and_told_apart_by_message(code, message, name, status):
+    entry = codes.error_entry(code, message)
+    assert entry.name == name
+    assert entry.http_status == status
+    assert entry.mitigation
+
+
+@pytest.mark.skipif(not API_DOC.exists(), reason="shared Daraja doc not beside the checkout")
+def test_catalogue_covers_the_doc_tables():
+    text = API_DOC.read_text(encoding="utf-8")
+    doc_errors = set(re.findall(r"^\| (\d{3}\.\d{3}(?:\.\d+)?) \|", text, re.M))
+    doc_results = set(re.findall(r"^\| (\d+|SFC\\_IC\d+) \| [A-Z]", text, re.M))
+    doc_results = {c.replace("\\", "") for c in doc_results}
+    assert doc_errors <= {e.code for e in codes.error_codes()}
+    assert doc_results <= {e.code for e in codes.result_codes()}
+
+
+@pytest.mark.parametrize("raw", [1032, "1032", 1032.0, " 1032 ", "1032.0"])
+def test_result_codes_arrive_as_strings_or_numbers(raw):
+    assert codes.lookup(raw).name == "cancelled"
+
+
+def test_unknown_codes_give_an_unknown_entry_not_an_exception():
+    entry = codes.lookup(9999)
+    assert entry.kind == "unknown" and not entry.known
+    assert "STK query" in entry.mitigation
+    assert codes.lookup("600.000.01", "Something new").kind == "unknown"
+    weird = codes.error_entry("500.001.1001", "A message nobody documented")
+    assert weird.code == "500.001.1001" and weird.name == "unrecognised_message"
+
+
+def test_lookup_by_message_alone():
+    assert codes.lookup(None, "The transaction is being processed").name == "transaction_being_processed"
+    assert codes.lookup("", "Wrong credentials").name == "wrong_credentials"
+
+
+def test_en_dash_and_field_extraction():
+    assert codes.error_entry("400.002.02", "Bad Request – Invalid PhoneNumber").name == "bad_request"
+    assert codes.invalid_field("Bad Request – Invalid PhoneNumber") == "PhoneNumber"
+    assert codes.invalid_field("Bad Request - Invalid CallBackURL") == "CallBackURL"
+    assert codes.invalid_field("Wrong credentials") is None
+
+
+def test_names_are_unique_and_by_name_works():
+    names = [e.name for e in (*codes.error_codes(), *codes.result_codes())]
+    assert len(names) == len(set(names))
+    assert codes.by_name("spike_arrest").code == "500.003.02"
+    with pytest.raises(KeyError):
+        codes.by_name("nope")
+
+
+def test_data_files_and_frame_agree():
+    frame = codes.catalogue_frame()
+    assert set(frame["kind"]) == {"error", "result"}
+    data = Path(codes.__file__).parent / "data"
+    rows = sum(1 for _ in csv.DictReader(open(data / "error_codes.csv"))) + sum(
+        1 for _ in csv.DictReader(open(data / "result_codes.csv"))
+    )
+    assert len(frame) == rows
