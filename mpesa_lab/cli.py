@@ -1,0 +1,315 @@
+"""`mpesa-lab`: the lab's jobs from a terminal.
+
+Each sub-command is a small function; heavy imports happen inside them so that `mpesa-lab codes`
+starts fast and a missing optional piece only affects its own command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+# --- codes -----------------------------------------------------------------------------------
+
+
+def cmd_codes(args: argparse.Namespace) -> int:
+    """Print the catalogue, or the entries for one code."""
+    from mpesa_lab import codes
+
+    if args.code is None:
+        entries = [
+            e
+            for e in (*codes.error_codes(), *codes.result_codes())
+            if args.kind in (None, e.kind)
+        ]
+        table = Table(title="M-Pesa Express codes (mpesa-lab catalogue)", show_lines=False)
+        for column in ("kind", "code", "message", "mitigation"):
+            table.add_column(column, overflow="fold")
+        for e in entries:
+            table.add_row(e.kind, e.code, e.message, e.mitigation)
+        console.print(table)
+        console.print("Details of one code: mpesa-lab codes CODE  (e.g. mpesa-lab codes 1032)")
+        return 0
+
+    matches = [e for e in codes.error_codes() if e.code == args.code.strip()]
+    if args.message or not matches:
+        matches = [codes.lookup(args.code, args.message)]
+    for entry in matches:
+        _print_entry(entry)
+    return 0 if all(e.known for e in matches) else 1
+
+
+def _print_entry(entry: object) -> None:
+    from mpesa_lab.codes import CodeEntry
+
+    assert isinstance(entry, CodeEntry)
+    table = Table(show_header=False, box=None, padding=(0, 1))
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    table.add_row("code", entry.code)
+    table.add_row("kind", entry.kind)
+    table.add_row("message", entry.message)
+    if entry.http_status:
+        table.add_row("HTTP status", str(entry.http_status))
+    if entry.category:
+        table.add_row("category", entry.category)
+    table.add_row("explanation", entry.explanation)
+    table.add_row("mitigation", entry.mitigation)
+    if entry.kind == "error":
+        table.add_row("safe to retry", "yes" if entry.retryable else "no")
+    table.add_row("source", entry.source)
+    console.print(table)
+    console.print()
+
+
+# --- password --------------------------------------------------------------------------------
+
+
+def cmd_password(args: argparse.Namespace) -> int:
+    """Build, decode or check an STK password."""
+    from mpesa_lab.constants import SANDBOX_PASSKEY, SANDBOX_SHORTCODE
+    from mpesa_lab.daraja.password import (
+        PasswordDecodeError,
+        check_password,
+        decode_password,
+        password_and_timestamp,
+    )
+
+    if args.action == "build":
+        shortcode = args.shortcode or SANDBOX_SHORTCODE
+        passkey = args.passkey or SANDBOX_PASSKEY
+        password, timestamp = password_and_timestamp(shortcode, passkey)
+        if args.timestamp:
+            from mpesa_lab.daraja.password import build_password
+
+            timestamp = args.timestamp
+            password = build_password(shortcode, passkey, timestamp)
+        console.print(f"Timestamp {timestamp} (Nairobi time)")
+        console.print(f"Password  {password}", soft_wrap=True)
+        return 0
+    if not args.password:
+        err_console.print("Give the Password to look at: mpesa-lab password decode PASSWORD")
+        return 2
+    if args.action == "decode":
+        try:
+            decoded = decode_password(args.password)
+        except PasswordDecodeError as exc:
+            err_console.print(f"Not a Daraja password: {exc}")
+            return 1
+        console.print(f"shortcode  {decoded.shortcode}")
+        console.print(f"passkey    {decoded.passkey} (fingerprint {decoded.passkey.fingerprint})")
+        console.print(
+            f"timestamp  {decoded.timestamp}"
+            + ("" if decoded.timestamp_valid else "  (not a valid YYYYMMDDHHmmss!)")
+        )
+        return 0
+    result = check_password(
+        args.password,
+        args.shortcode or SANDBOX_SHORTCODE,
+        args.passkey or SANDBOX_PASSKEY,
+        args.timestamp or "",
+    )
+    console.print(str(result))
+    return 0 if result.ok else 1
+
+
+# --- servers ---------------------------------------------------------------------------------
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    """Run the local Daraja emulator in the foreground."""
+    from mpesa_lab.emulator import EmulatorConfig
+    from mpesa_lab.emulator.server import run_sandbox
+
+    config = EmulatorConfig(seed=args.seed, interactive=args.interactive)
+    run_sandbox(host=args.host, port=args.port, config=config)
+    return 0
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    """Run the callback listener in the foreground, printing callbacks as they arrive."""
+    from mpesa_lab.listener.server import run_listener
+
+    run_listener(
+        host=args.host,
+        port=args.port,
+        db_path=args.db,
+        path_token=args.token,
+        allowed_ips=args.allow_ip or None,
+        expose=args.expose,
+    )
+    return 0
+
+
+# --- push / query ----------------------------------------------------------------------------
+
+
+def _settings(args: argparse.Namespace):  # noqa: ANN202 - Settings, imported lazily
+    from mpesa_lab.config import Settings
+
+    overrides = {}
+    if getattr(args, "base_url", None):
+        overrides["base_url"] = args.base_url
+    if getattr(args, "callback_url", None):
+        overrides["callback_url"] = args.callback_url
+    return Settings.from_env(environment=args.env, **overrides)
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    """Send one STK push. In local mode with no base URL, a throwaway lab answers it."""
+    from mpesa_lab.daraja.errors import MpesaLabError
+
+    try:
+        if args.env in (None, "local") and not args.base_url:
+            from mpesa_lab.lab import Lab
+
+            with Lab.start() as lab:
+                handle = lab.push(args.phone, args.amount, args.ref, args.desc)
+                _print_push(handle.result)
+                callback = handle.wait(timeout=args.timeout)
+                _print_outcome(callback.result_code, callback.result_desc, callback.receipt)
+            return 0 if callback.result_code == "0" else 1
+        from mpesa_lab.daraja.client import DarajaClient
+
+        with DarajaClient(_settings(args)) as client:
+            result = client.stk_push(args.phone, args.amount, args.ref, args.desc)
+        _print_push(result)
+        console.print("The result arrives at your CallBackURL; or: mpesa-lab query " + result.checkout_request_id)
+        return 0
+    except MpesaLabError as exc:
+        err_console.print(f"[bold red]{type(exc).__name__}[/]: {exc}")
+        return 1
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    """Ask Daraja for the state of one CheckoutRequestID."""
+    from mpesa_lab.daraja.client import DarajaClient
+    from mpesa_lab.daraja.errors import MpesaLabError
+
+    try:
+        with DarajaClient(_settings(args)) as client:
+            result = client.stk_query(args.checkout_request_id)
+    except MpesaLabError as exc:
+        err_console.print(f"[bold red]{type(exc).__name__}[/]: {exc}")
+        return 1
+    console.print(f"status       {result.status}")
+    _print_outcome(result.result_code, result.result_desc, None)
+    return 0
+
+
+def _print_push(result) -> None:  # noqa: ANN001
+    console.print(f"accepted     {result.response_description}")
+    console.print(f"checkout id  {result.checkout_request_id}")
+    console.print(f"merchant id  {result.merchant_request_id}")
+
+
+def _print_outcome(code: str | None, desc: str | None, receipt: str | None) -> None:
+    from mpesa_lab.codes import lookup
+
+    if code is None:
+        console.print("result       (none yet)")
+        return
+    entry = lookup(code)
+    console.print(f"result       {code} {desc or entry.message}")
+    if receipt:
+        console.print(f"receipt      {receipt}")
+    console.print(f"explanation  {entry.explanation}")
+    if code != "0":
+        console.print(f"mitigation   {entry.mitigation}")
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The whole journey on the local emulator: pushes, callbacks, a table of outcomes."""
+    from mpesa_lab.demo import run_demo
+
+    return run_demo(console, store_path=args.store, timeout=args.timeout)
+
+
+# --- parser ----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mpesa-lab",
+        description="Learn, demo and analyse M-Pesa Express (STK push), offline or on the Daraja sandbox.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="run the whole journey on the local emulator")
+    p.add_argument("--store", type=Path, default=None, help="SQLite file for the demo's store")
+    p.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for callbacks")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("codes", help="the catalogue of error and result codes")
+    p.add_argument("code", nargs="?", help="one code, e.g. 1032 or 500.001.1001")
+    p.add_argument("--message", help="Daraja's errorMessage, to tell apart codes it reuses")
+    p.add_argument("--kind", choices=["error", "result"], help="only one table")
+    p.set_defaults(func=cmd_codes)
+
+    p = sub.add_parser("password", help="build, decode or check an STK password")
+    p.add_argument("action", choices=["build", "decode", "check"])
+    p.add_argument("password", nargs="?")
+    p.add_argument("--shortcode", help="default: the sandbox's 174379")
+    p.add_argument("--passkey", help="default: the sandbox's public passkey")
+    p.add_argument("--timestamp", help="YYYYMMDDHHmmss (build: default now in Nairobi)")
+    p.set_defaults(func=cmd_password)
+
+    p = sub.add_parser("sandbox", help="run the local Daraja emulator")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--seed", type=int, default=None, help="seed for the realistic outcome mix")
+    p.add_argument("--interactive", action="store_true", help="the phone waits for you to answer")
+    p.set_defaults(func=cmd_sandbox)
+
+    p = sub.add_parser("listen", help="run the callback listener")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8001)
+    p.add_argument("--db", type=Path, default=None, help="SQLite store (default under ~/.mpesa-lab)")
+    p.add_argument("--token", default=None, help="secret path token (default: random)")
+    p.add_argument("--allow-ip", action="append", help="only accept callbacks from this IP (repeat)")
+    p.add_argument("--expose", action="store_true", help="open an ngrok tunnel (NGROK_AUTHTOKEN)")
+    p.set_defaults(func=cmd_listen)
+
+    for name, func, help_text in (
+        ("push", cmd_push, "send one STK push"),
+        ("query", cmd_query, "query the state of a push"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        if name == "push":
+            p.add_argument("phone")
+            p.add_argument("amount")
+            p.add_argument("--ref", default="mpesa-lab", help="AccountReference (max 12)")
+            p.add_argument("--desc", default="Payment", help="TransactionDesc (max 13)")
+            p.add_argument("--callback-url", default=None)
+            p.add_argument("--timeout", type=float, default=30.0)
+        else:
+            p.add_argument("checkout_request_id")
+        p.add_argument("--env", choices=["local", "sandbox", "production"], default=None)
+        p.add_argument("--base-url", default=None, help="e.g. a `mpesa-lab sandbox` URL")
+        p.set_defaults(func=func)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `mpesa-lab` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
