@@ -29,7 +29,9 @@ class ServerStartError(RuntimeError):
 def bind_socket(host: str, port: int) -> socket.socket:
     """Bind a listening TCP socket; port 0 picks a free port. Raises a clear error if taken."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets created with it, and
+    # without NODELAY every small response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

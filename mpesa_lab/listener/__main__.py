@@ -1,0 +1,59 @@
+"""``python -m mpesa_lab.listener``: run the callback listener in the foreground.
+
+    python -m mpesa_lab.listener --port 8000 --db lab.sqlite [--token TOKEN] [--expose]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mpesa_lab.background import ServerStartError
+from mpesa_lab.listener.app import DEFAULT_MAX_BODY_BYTES
+from mpesa_lab.listener.server import SAFARICOM_IPS, run_listener
+from mpesa_lab.listener.store import StoreError
+from mpesa_lab.listener.tunnel import TunnelError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m mpesa_lab.listener",
+        description="Receive M-Pesa Express callbacks, store each one durably, print them.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")
+    parser.add_argument("--db", default=None,
+                        help="SQLite store (default: a new file under $MPESA_LAB_HOME or ~/.mpesa-lab)")
+    parser.add_argument("--token", default=None,
+                        help="secret path segment of the callback URL (default: random)")
+    parser.add_argument("--allow-ip", action="append", default=None, metavar="IP_OR_CIDR",
+                        help="accept callbacks only from this address (repeatable)")
+    parser.add_argument("--safaricom-only", action="store_true",
+                        help="accept callbacks only from Safaricom's published addresses")
+    parser.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY_BYTES,
+                        help=f"largest body accepted, in bytes (default {DEFAULT_MAX_BODY_BYTES})")
+    parser.add_argument("--expose", action="store_true",
+                        help="open an ngrok tunnel (needs NGROK_AUTHTOKEN) and print its https URL")
+    parser.add_argument("--ngrok-path", default=None, help="the ngrok agent binary")
+    parser.add_argument("--quiet", action="store_true", help="do not print each callback")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    allowed = list(args.allow_ip or [])
+    if args.safaricom_only:
+        allowed.extend(SAFARICOM_IPS)
+    try:
+        return run_listener(
+            args.host, args.port, args.db, path_token=args.token,
+            allowed_ips=allowed or None, expose=args.expose, ngrok_path=args.ngrok_path,
+            max_body_bytes=args.max_body, quiet=args.quiet,
+        )
+    except (ServerStartError, StoreError, TunnelError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,286 @@
+"""Run the listener: in a background thread (notebooks, the Lab) or in the foreground (CLI).
+
+>>> listener = Listener("lab.sqlite").start()      # never on the notebook's event loop
+>>> listener.callback_url                           # pass this as CallBackURL
+>>> listener.wait_for(checkout_request_id, 30)      # the parsed callback, once stored
+>>> listener.transactions()                         # pushes joined with their first callback
+>>> listener.stop()
+
+Running the cell again replaces the previous listener of the same name (no port clash, its
+tunnel closed). With no store given, a new SQLite file is made under ``$MPESA_LAB_HOME`` (default
+``~/.mpesa-lab``) in ``stores/``; ``listener.store.path`` says where.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from mpesa_lab.background import BackgroundServer
+from mpesa_lab.daraja.callbacks import ParsedCallback
+from mpesa_lab.listener.app import DEFAULT_MAX_BODY_BYTES, ListenerApp
+from mpesa_lab.listener.store import CallbackStore, ExpectedIds, StoredDelivery
+from mpesa_lab.listener.tunnel import Tunnel, open_tunnel
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Safaricom's published source addresses for Daraja callbacks (the list Safaricom gives merchants
+# to allow through firewalls). Safaricom may change it: keep it current, or pass your own.
+SAFARICOM_IPS: tuple[str, ...] = (
+    "196.201.214.200",
+    "196.201.214.206",
+    "196.201.213.114",
+    "196.201.214.207",
+    "196.201.214.208",
+    "196.201.213.44",
+    "196.201.212.127",
+    "196.201.212.138",
+    "196.201.212.129",
+    "196.201.212.136",
+    "196.201.212.74",
+    "196.201.212.69",
+)
+
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{8,128}")
+
+_active: dict[str, "Listener"] = {}
+_active_lock = threading.Lock()
+
+
+def new_path_token() -> str:
+    """A random, unguessable path segment (128 bits, URL-safe)."""
+    return secrets.token_urlsafe(16)
+
+
+def _check_token(token: str) -> str:
+    if not isinstance(token, str) or not _TOKEN_RE.fullmatch(token):
+        raise ValueError(
+            "path_token must be 8 to 128 characters of letters, digits, '-' or '_' (it becomes a "
+            "URL path segment); leave it None for a random one"
+        )
+    return token
+
+
+class Listener:
+    """The merchant's callback endpoint: an ASGI app, its store, a server and optionally a tunnel."""
+
+    def __init__(
+        self,
+        store: CallbackStore | str | Path | None = None,
+        *,
+        path_token: str | None = None,
+        allowed_ips: Iterable[str] | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        expected_ids: ExpectedIds = None,
+        trust_forwarded_for: bool | None = None,
+        on_delivery: Callable[[StoredDelivery], None] | None = None,
+        name: str = "listener",
+    ) -> None:
+        self.path_token = _check_token(path_token) if path_token is not None else new_path_token()
+        self.store = store if isinstance(store, CallbackStore) else CallbackStore(store)
+        self.name = name
+        self.app = ListenerApp(
+            self.store,
+            self.path_token,
+            allowed_ips=allowed_ips,
+            max_body_bytes=max_body_bytes,
+            expected_ids=expected_ids,
+            trust_forwarded_for=trust_forwarded_for,
+            on_delivery=on_delivery,
+        )
+        self._server: BackgroundServer | None = None
+        self.tunnel: Tunnel | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int = 0, *, timeout: float = 10.0) -> "Listener":
+        """Serve in a background thread; returns once it accepts connections. Rerun-safe."""
+        with _active_lock:
+            previous = _active.get(self.name)
+            _active[self.name] = self
+        if previous is not None and previous is not self:
+            previous.stop()
+        if self.running:
+            return self
+        # proxy_headers off: the app itself decides when X-Forwarded-For is trusted, and keeps
+        # the real TCP peer in remote_addr.
+        self._server = BackgroundServer(self.app, name=self.name, host=host, port=port,
+                                        proxy_headers=False)
+        self._server.start(timeout=timeout)
+        return self
+
+    def stop(self) -> None:
+        """Close the tunnel, stop serving (in-flight callbacks finish and commit). Safe twice."""
+        if self.tunnel is not None:
+            self.tunnel.close()
+            self.tunnel = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        with _active_lock:
+            if _active.get(self.name) is self:
+                del _active[self.name]
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None and self._server.running
+
+    def __enter__(self) -> "Listener":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- URLs ----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The local base URL (http://127.0.0.1:PORT)."""
+        if self._server is None:
+            raise RuntimeError("the listener is not running; call start() first")
+        return self._server.url
+
+    @property
+    def port(self) -> int | None:
+        return self._server.port if self._server is not None else None
+
+    @property
+    def local_callback_url(self) -> str:
+        return f"{self.url}{self.app.callback_path}"
+
+    @property
+    def public_url(self) -> str | None:
+        return self.tunnel.public_url if self.tunnel is not None else None
+
+    @property
+    def callback_url(self) -> str:
+        """The URL to give Daraja as CallBackURL: the public https one after expose()."""
+        if self.tunnel is not None:
+            return f"{self.tunnel.public_url}{self.app.callback_path}"
+        return self.local_callback_url
+
+    def expose(self, authtoken: str | None = None, *, ngrok_path: str | Path | None = None,
+               timeout: float = 15.0, config_path: str | Path | None = None) -> str:
+        """Open an ngrok tunnel to this listener (starting it if needed); return callback_url."""
+        if not self.running:
+            self.start()
+        if self.tunnel is None:
+            assert self._server is not None and self._server.port is not None
+            self.tunnel = open_tunnel(self._server.port, authtoken=authtoken,
+                                      ngrok_path=ngrok_path, timeout=timeout,
+                                      config_path=config_path)
+        return self.callback_url
+
+    # ---- data ----------------------------------------------------------------------------
+
+    def wait_for(self, checkout_request_id: str, timeout: float = 30.0) -> ParsedCallback:
+        """The first callback for this CheckoutRequestID, as soon as it is stored."""
+        return self.store.wait_for(checkout_request_id, timeout)
+
+    def callbacks(self) -> "pd.DataFrame":
+        return self.store.callbacks()
+
+    def transactions(self) -> "pd.DataFrame":
+        return self.store.transactions()
+
+    def deliveries(self) -> "pd.DataFrame":
+        return self.store.deliveries()
+
+    def quarantine(self) -> "pd.DataFrame":
+        return self.store.quarantine()
+
+    def pushes(self) -> "pd.DataFrame":
+        return self.store.pushes()
+
+    def __repr__(self) -> str:
+        state = f"running at {self.url}" if self.running else "stopped"
+        exposed = f", public {self.public_url}" if self.tunnel is not None else ""
+        return f"<Listener {self.name!r} {state}{exposed}, store {str(self.store.path)!r}>"
+
+
+# --------------------------------------------------------------------------------------------
+# Foreground: `mpesa-lab listen` and `python -m mpesa_lab.listener`.
+
+
+def format_delivery(stored: StoredDelivery) -> str:
+    """One line per delivery: time, CheckoutRequestID, ResultCode, ResultDesc, amount, flags."""
+    when = stored.received_at.strftime("%H:%M:%S")
+    cb = stored.callback
+    if cb is None:
+        return f"{when}  {stored.outcome.upper():<12} {stored.http_status}  {stored.reason or ''}"
+    amount = f"KES {cb.amount}" if cb.amount is not None else "-"
+    flags = " ".join(f"[{name}]" for name, on in (("duplicate", stored.duplicate),
+                                                  ("unknown", stored.unknown)) if on)
+    return (f"{when}  {cb.checkout_request_id}  {cb.result_code:>5}  {cb.result_desc or ''}  "
+            f"{amount}  {flags}").rstrip()
+
+
+def run_listener(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    db_path: str | Path | None = None,
+    path_token: str | None = None,
+    allowed_ips: Iterable[str] | None = None,
+    expose: bool = False,
+    *,
+    authtoken: str | None = None,
+    ngrok_path: str | Path | None = None,
+    tunnel_timeout: float = 15.0,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    quiet: bool = False,
+    out: IO[str] | None = None,
+    stop_event: threading.Event | None = None,
+) -> int:
+    """Run the listener in the foreground until Ctrl-C or SIGTERM; returns an exit status.
+
+    Prints the callback URL and the store's path, then one line per delivery as it arrives
+    (unless ``quiet``). Every delivery it answered 200 to is already committed when it stops.
+    """
+    stream = out or sys.stdout
+    lock = threading.Lock()
+
+    def say(line: str) -> None:
+        with lock:
+            print(line, file=stream, flush=True)
+
+    def on_delivery(stored: StoredDelivery) -> None:
+        if not quiet:
+            say(format_delivery(stored))
+
+    listener = Listener(db_path, path_token=path_token, allowed_ips=allowed_ips,
+                        max_body_bytes=max_body_bytes, on_delivery=on_delivery)
+    stop = stop_event or threading.Event()
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        listener.start(host, port)
+        if expose:
+            listener.expose(authtoken, ngrok_path=ngrok_path, timeout=tunnel_timeout)
+        say(f"Callback URL: {listener.callback_url}")
+        if listener.tunnel is not None:
+            say(f"Local URL:    {listener.local_callback_url}")
+        say(f"Store:        {listener.store.path}")
+        say("Waiting for callbacks (Ctrl-C to stop)...")
+        while not stop.wait(0.5):
+            if not listener.running:
+                say("The server stopped unexpectedly.")
+                return 1
+        return 0
+    finally:
+        listener.stop()
+        listener.store.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        try:
+            say(f"Stopped. {listener.store.count_deliveries()} deliveries in {listener.store.path}")
+        except Exception:  # the store may be what failed
+            pass

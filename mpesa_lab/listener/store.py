@@ -1,0 +1,901 @@
+"""The lab's durable store: every callback delivery (raw), parsed callbacks, quarantine, and the
+pushes and queries made through the lab, in one SQLite file in WAL mode.
+
+Writes go through one writer thread that commits in groups: the deliveries that arrive while a
+commit is in progress are written together in the next transaction, and each caller is told its
+row is stored only after that transaction has committed (``synchronous=FULL`` by default, so a
+committed row survives a killed process and a power cut). Reads open short-lived connections, so
+any thread (or another process) may read while the listener writes.
+
+Where the file lives: pass a path, or let :func:`default_store_path` pick a new file under the
+lab's home, ``$MPESA_LAB_HOME`` or else ``~/.mpesa-lab``, in ``stores/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import queue
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from mpesa_lab.clock import NAIROBI, nairobi_now, to_nairobi
+from mpesa_lab.codes import normalize_code, result_entry
+from mpesa_lab.daraja.callbacks import ParsedCallback, parse_callback
+from mpesa_lab.secret import Secret
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["accepted", "quarantined", "forbidden", "too_large"]
+ExpectedIds = Callable[[str], bool] | Collection[str] | None
+
+SCHEMA_VERSION = 1
+_NAIROBI_NAME = "Africa/Nairobi"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY,
+    received_at TEXT NOT NULL,
+    received_ts REAL NOT NULL,
+    remote_addr TEXT,
+    client_addr TEXT,
+    method TEXT,
+    headers TEXT,
+    body BLOB,
+    body_size INTEGER,
+    outcome TEXT NOT NULL,
+    http_status INTEGER,
+    reason TEXT,
+    checkout_request_id TEXT,
+    duplicate INTEGER NOT NULL DEFAULT 0,
+    unknown INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS callbacks (
+    id INTEGER PRIMARY KEY,
+    delivery_id INTEGER NOT NULL REFERENCES deliveries(id),
+    received_at TEXT NOT NULL,
+    received_ts REAL NOT NULL,
+    checkout_request_id TEXT NOT NULL,
+    merchant_request_id TEXT,
+    result_code TEXT NOT NULL,
+    result_desc TEXT,
+    amount TEXT,
+    receipt TEXT,
+    balance TEXT,
+    transaction_date TEXT,
+    phone TEXT,
+    items TEXT,
+    duplicate INTEGER NOT NULL DEFAULT 0,
+    unknown INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS callbacks_checkout ON callbacks(checkout_request_id);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id INTEGER PRIMARY KEY,
+    delivery_id INTEGER NOT NULL REFERENCES deliveries(id),
+    received_at TEXT NOT NULL,
+    received_ts REAL NOT NULL,
+    reason TEXT NOT NULL,
+    body BLOB
+);
+CREATE TABLE IF NOT EXISTS pushes (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    at_ts REAL NOT NULL,
+    environment TEXT,
+    checkout_request_id TEXT,
+    merchant_request_id TEXT,
+    phone TEXT,
+    amount TEXT,
+    account_reference TEXT,
+    transaction_type TEXT,
+    shortcode TEXT,
+    response_code TEXT,
+    response_description TEXT,
+    customer_message TEXT,
+    error_code TEXT,
+    error_message TEXT,
+    request_id TEXT,
+    request TEXT,
+    response TEXT,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS pushes_checkout ON pushes(checkout_request_id);
+CREATE TABLE IF NOT EXISTS queries (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    at_ts REAL NOT NULL,
+    checkout_request_id TEXT,
+    response_code TEXT,
+    result_code TEXT,
+    result_desc TEXT,
+    error_code TEXT,
+    error_message TEXT,
+    request_id TEXT,
+    request TEXT,
+    response TEXT,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS queries_checkout ON queries(checkout_request_id);
+"""
+
+
+class StoreError(RuntimeError):
+    """The store could not be opened or written."""
+
+
+class CallbackTimeout(TimeoutError):
+    """No callback for a CheckoutRequestID arrived in time."""
+
+
+def lab_home() -> Path:
+    """The lab's data folder: ``$MPESA_LAB_HOME`` if set, else ``~/.mpesa-lab``."""
+    env = os.environ.get("MPESA_LAB_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".mpesa-lab"
+
+
+def default_store_path() -> Path:
+    """A new, unique SQLite file under ``lab_home()/stores`` named after the Nairobi time."""
+    stamp = nairobi_now().strftime("%Y%m%d-%H%M%S")
+    return lab_home() / "stores" / f"lab-{stamp}-{secrets.token_hex(3)}.sqlite"
+
+
+# --------------------------------------------------------------------------------------------
+# What the listener hands to the store, and what it gets back.
+
+
+@dataclass
+class DeliveryIn:
+    """One HTTP request that reached the callback path, as received."""
+
+    received_at: datetime
+    remote_addr: str | None
+    body: bytes | None
+    outcome: Outcome
+    http_status: int
+    client_addr: str | None = None
+    method: str = "POST"
+    headers: dict[str, str] = field(default_factory=dict)
+    body_size: int | None = None
+    reason: str | None = None
+    callback: ParsedCallback | None = None
+
+
+@dataclass(frozen=True)
+class StoredDelivery:
+    """A delivery after its transaction committed."""
+
+    delivery_id: int
+    received_at: datetime
+    outcome: Outcome
+    http_status: int
+    remote_addr: str | None
+    reason: str | None = None
+    duplicate: bool = False
+    unknown: bool = False
+    callback: ParsedCallback | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers.
+
+_SECRET_KEYS = {"password", "passkey", "consumersecret", "consumerkey", "accesstoken", "token",
+                "authorization", "securitycredential", "secret", "apikey", "authtoken"}
+
+
+def scrub(value: Any) -> Any:
+    """A copy of ``value`` with anything that looks like a credential masked (defence in depth)."""
+    if isinstance(value, Secret):
+        return str(value)
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            squashed = str(key).lower().replace("_", "").replace("-", "")
+            if squashed in _SECRET_KEYS or any(w in squashed for w in ("secret", "password", "passkey")):
+                out[key] = "<masked>" if item not in (None, "") else item
+            else:
+                out[key] = scrub(item)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [scrub(item) for item in value]
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
+
+
+def _dumps(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, default=_json_default, ensure_ascii=False)
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _str_or_none(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def _moment(at: datetime | None) -> datetime:
+    return to_nairobi(at) if at is not None else nairobi_now()
+
+
+# --------------------------------------------------------------------------------------------
+# The writer: one thread, one connection, group commit.
+
+
+class _Job:
+    """One write. Its result goes to a thread future, or to an asyncio future on its loop."""
+
+    __slots__ = ("apply", "future", "loop", "afuture")
+
+    def __init__(self, apply: Callable[[sqlite3.Connection], Any],
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.apply = apply
+        self.loop = loop
+        self.future: Future[Any] | None = None
+        self.afuture: asyncio.Future[Any] | None = None
+        if loop is None:
+            self.future = Future()
+        else:
+            self.afuture = loop.create_future()
+
+
+def _settle(outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for afuture, result, error in outcomes:
+        if afuture.cancelled():
+            continue
+        if error is not None:
+            afuture.set_exception(error)
+        else:
+            afuture.set_result(result)
+
+
+def _resolve(jobs: list[tuple[_Job, Any, BaseException | None]]) -> None:
+    """Hand results back: one wake-up per event loop for the whole batch, not one per job."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, BaseException | None]]] = {}
+    for job, result, error in jobs:
+        if job.future is not None:
+            if error is not None:
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(result)
+        elif job.loop is not None and job.afuture is not None:
+            by_loop.setdefault(job.loop, []).append((job.afuture, result, error))
+    for loop, outcomes in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, outcomes)
+        except RuntimeError:  # that loop is closed: nobody is waiting any more
+            pass
+
+
+_STOP = object()
+
+
+class _Writer:
+    def __init__(self, store: "CallbackStore") -> None:
+        self.store = store
+        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="mpesa-lab-store-writer", daemon=True)
+        self.thread.start()
+
+    def submit(self, job: _Job) -> _Job:
+        self.queue.put(job)
+        return job
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.queue.put(_STOP)
+        self.thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            conn = self.store._connect(writer=True)
+        except Exception as exc:  # pragma: no cover - reported to every waiting caller
+            self._fail_all(exc)
+            return
+        try:
+            stopping = False
+            while not stopping:
+                batch = [self.queue.get()]
+                while len(batch) < self.store.max_batch:
+                    try:
+                        batch.append(self.queue.get_nowait())
+                    except queue.Empty:
+                        break
+                if any(job is _STOP for job in batch):
+                    stopping = True
+                    batch = [job for job in batch if job is not _STOP]
+                    # Whatever was queued before stop() is still written.
+                    while True:
+                        try:
+                            job = self.queue.get_nowait()
+                        except queue.Empty:
+                            break
+                        if job is not _STOP:
+                            batch.append(job)
+                if batch:
+                    self._commit(conn, batch)
+        finally:
+            conn.close()
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            results = [job.apply(conn) for job in batch]
+            conn.execute("COMMIT")
+        except Exception as exc:
+            _rollback(conn)
+            if len(batch) == 1:
+                _resolve([(batch[0], None, _as_store_error(exc))])
+                return
+            # One bad row must not fail its neighbours: retry each on its own.
+            log.warning("group commit failed (%s); retrying %d rows one by one", exc, len(batch))
+            for job in batch:
+                self._commit(conn, [job])
+            return
+        self.store._notify()
+        _resolve([(job, result, None) for job, result in zip(batch, results)])
+
+    def _fail_all(self, exc: BaseException) -> None:
+        while True:
+            try:
+                job = self.queue.get_nowait()
+            except queue.Empty:
+                return
+            if job is not _STOP:
+                _resolve([(job, None, _as_store_error(exc))])
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass
+
+
+def _as_store_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, StoreError):
+        return exc
+    return StoreError(f"could not write to the callback store: {exc}")
+
+
+# --------------------------------------------------------------------------------------------
+
+
+class CallbackStore:
+    """SQLite (WAL) store of deliveries, callbacks, quarantine, pushes and queries.
+
+    Safe to share between threads; several processes may open the same file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, synchronous: str = "FULL",
+                 max_batch: int = 256) -> None:
+        if path is None:
+            path = default_store_path()
+        if str(path) == ":memory:":
+            raise StoreError(
+                "the callback store needs a file (several threads and processes share it); pass "
+                "a path such as 'lab.sqlite', or None for a new file under ~/.mpesa-lab"
+            )
+        self.path = Path(path).expanduser().resolve()
+        if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA", "OFF"):
+            raise ValueError(f"synchronous must be FULL, NORMAL, EXTRA or OFF, not {synchronous!r}")
+        self.synchronous = synchronous.upper()
+        self.max_batch = max_batch
+        self._writer: _Writer | None = None
+        self._writer_lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._generation = 0
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = self._connect(writer=True)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(
+                f"cannot open the callback store at {self.path}: {exc}. Pass a writable path, or "
+                "set MPESA_LAB_HOME to a writable folder"
+            ) from None
+        try:
+            conn.executescript(_SCHEMA)
+            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        finally:
+            conn.close()
+
+    def __repr__(self) -> str:
+        return f"CallbackStore({str(self.path)!r})"
+
+    # ---- connections -------------------------------------------------------------------
+
+    def _connect(self, *, writer: bool = False) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        if writer:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"{self.path}: SQLite refused WAL mode (got {mode!r})")
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        return conn
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connect()
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def _writer_submit(self, job: _Job) -> _Job:
+        with self._writer_lock:
+            if self._writer is None or not self._writer.thread.is_alive():
+                self._writer = _Writer(self)
+            return self._writer.submit(job)
+
+    def _write(self, apply: Callable[[sqlite3.Connection], Any], timeout: float = 60.0) -> Any:
+        future = self._writer_submit(_Job(apply)).future
+        assert future is not None
+        return future.result(timeout)
+
+    def _notify(self) -> None:
+        with self._cond:
+            self._generation += 1
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Finish pending writes and stop the writer thread. The store reopens on next use."""
+        with self._writer_lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.stop()
+
+    def __enter__(self) -> "CallbackStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- writes: deliveries ------------------------------------------------------------
+
+    def submit_delivery(self, delivery: DeliveryIn, *, expected_ids: ExpectedIds = None
+                        ) -> Future[StoredDelivery]:
+        """Queue a delivery; the future resolves once its transaction has committed."""
+        job = self._writer_submit(_Job(lambda conn: self._insert_delivery(conn, delivery, expected_ids)))
+        assert job.future is not None
+        return job.future
+
+    async def store_delivery_async(self, delivery: DeliveryIn, *,
+                                   expected_ids: ExpectedIds = None) -> StoredDelivery:
+        """Store a delivery from an event loop; returns once its transaction has committed.
+
+        The loop is never blocked: the write happens in the writer thread, grouped with the
+        deliveries that arrive meanwhile, and the whole group is handed back in one wake-up.
+        """
+        job = _Job(lambda conn: self._insert_delivery(conn, delivery, expected_ids),
+                   loop=asyncio.get_running_loop())
+        self._writer_submit(job)
+        assert job.afuture is not None
+        return await job.afuture
+
+    def store_delivery(self, delivery: DeliveryIn, *, expected_ids: ExpectedIds = None,
+                       timeout: float = 60.0) -> StoredDelivery:
+        """Store a delivery and wait for the commit."""
+        return self.submit_delivery(delivery, expected_ids=expected_ids).result(timeout)
+
+    def _insert_delivery(self, conn: sqlite3.Connection, d: DeliveryIn,
+                         expected_ids: ExpectedIds) -> StoredDelivery:
+        received = to_nairobi(d.received_at)
+        ts = received.timestamp()
+        iso = received.isoformat()
+        cb = d.callback if d.outcome == "accepted" else None
+        duplicate = unknown = False
+        if cb is not None:
+            cid = cb.checkout_request_id
+            duplicate = conn.execute(
+                "SELECT 1 FROM callbacks WHERE checkout_request_id = ? LIMIT 1", (cid,)
+            ).fetchone() is not None
+            unknown = not self._is_expected(conn, cid, expected_ids)
+        body_size = d.body_size if d.body_size is not None else (len(d.body) if d.body is not None else None)
+        cur = conn.execute(
+            "INSERT INTO deliveries (received_at, received_ts, remote_addr, client_addr, method, "
+            "headers, body, body_size, outcome, http_status, reason, checkout_request_id, duplicate, "
+            "unknown) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (iso, ts, d.remote_addr, d.client_addr, d.method, _dumps(d.headers), d.body, body_size,
+             d.outcome, d.http_status, d.reason, cb.checkout_request_id if cb else None,
+             int(duplicate), int(unknown)),
+        )
+        delivery_id = int(cur.lastrowid or 0)
+        if cb is not None:
+            conn.execute(
+                "INSERT INTO callbacks (delivery_id, received_at, received_ts, checkout_request_id, "
+                "merchant_request_id, result_code, result_desc, amount, receipt, balance, "
+                "transaction_date, phone, items, duplicate, unknown) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (delivery_id, iso, ts, cb.checkout_request_id, cb.merchant_request_id,
+                 cb.result_code, cb.result_desc, _str_or_none(cb.amount), cb.receipt,
+                 _str_or_none(cb.balance),
+                 cb.transaction_date.isoformat() if cb.transaction_date else None, cb.phone,
+                 _dumps(cb.items), int(duplicate), int(unknown)),
+            )
+            cb = replace(cb, delivery_id=delivery_id, received_at=received, duplicate=duplicate,
+                         unknown=unknown)
+        elif d.outcome == "quarantined":
+            conn.execute(
+                "INSERT INTO quarantine (delivery_id, received_at, received_ts, reason, body) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (delivery_id, iso, ts, d.reason or "invalid callback", d.body),
+            )
+        return StoredDelivery(delivery_id=delivery_id, received_at=received, outcome=d.outcome,
+                              http_status=d.http_status, remote_addr=d.client_addr or d.remote_addr,
+                              reason=d.reason, duplicate=duplicate, unknown=unknown, callback=cb)
+
+    @staticmethod
+    def _is_expected(conn: sqlite3.Connection, cid: str, expected_ids: ExpectedIds) -> bool:
+        if expected_ids is None:
+            return conn.execute(
+                "SELECT 1 FROM pushes WHERE checkout_request_id = ? LIMIT 1", (cid,)
+            ).fetchone() is not None
+        try:
+            if callable(expected_ids):
+                return bool(expected_ids(cid))
+            return cid in expected_ids
+        except Exception:  # a user hook must not lose a callback
+            log.exception("expected_ids check failed for %s; flagging it unknown", cid)
+            return False
+
+    # ---- writes: pushes and queries ----------------------------------------------------
+
+    def record_push(self, request: dict[str, Any], response: dict[str, Any] | None = None, *,
+                    error: dict[str, Any] | None = None, at: datetime | None = None,
+                    environment: str | None = None) -> int:
+        """Record an STK push made through the lab (request, Daraja's answer or error envelope).
+
+        Credentials in ``request`` are masked again here, whatever the caller did. Returns the row id.
+        """
+        request = scrub(dict(request or {}))
+        response = scrub(dict(response)) if response else None
+        error = scrub(dict(error)) if error else None
+        moment = _moment(at)
+        resp = response or {}
+        err = error or {}
+        row = (
+            moment.isoformat(), moment.timestamp(), environment,
+            _str_or_none(resp.get("CheckoutRequestID")), _str_or_none(resp.get("MerchantRequestID")),
+            _str_or_none(request.get("PhoneNumber") or request.get("PartyA")),
+            _str_or_none(request.get("Amount")), _str_or_none(request.get("AccountReference")),
+            _str_or_none(request.get("TransactionType")),
+            _str_or_none(request.get("BusinessShortCode")),
+            _str_or_none(normalize_code(resp["ResponseCode"]) if resp.get("ResponseCode") is not None else None),
+            _str_or_none(resp.get("ResponseDescription")), _str_or_none(resp.get("CustomerMessage")),
+            _str_or_none(err.get("errorCode")), _str_or_none(err.get("errorMessage")),
+            _str_or_none(err.get("requestId") or resp.get("requestId")),
+            _dumps(request), _dumps(response), _dumps(error),
+        )
+
+        def apply(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "INSERT INTO pushes (at, at_ts, environment, checkout_request_id, merchant_request_id, "
+                "phone, amount, account_reference, transaction_type, shortcode, response_code, "
+                "response_description, customer_message, error_code, error_message, request_id, "
+                "request, response, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+            return int(cur.lastrowid or 0)
+
+        return int(self._write(apply))
+
+    def record_query(self, request: dict[str, Any], response: dict[str, Any] | None = None, *,
+                     error: dict[str, Any] | None = None, at: datetime | None = None) -> int:
+        """Record an STK push query made through the lab. Returns the row id."""
+        request = scrub(dict(request or {}))
+        response = scrub(dict(response)) if response else None
+        error = scrub(dict(error)) if error else None
+        moment = _moment(at)
+        resp = response or {}
+        err = error or {}
+        cid = resp.get("CheckoutRequestID") or request.get("CheckoutRequestID")
+        row = (
+            moment.isoformat(), moment.timestamp(), _str_or_none(cid),
+            _str_or_none(normalize_code(resp["ResponseCode"]) if resp.get("ResponseCode") is not None else None),
+            _str_or_none(normalize_code(resp["ResultCode"]) if resp.get("ResultCode") is not None else None),
+            _str_or_none(resp.get("ResultDesc")),
+            _str_or_none(err.get("errorCode")), _str_or_none(err.get("errorMessage")),
+            _str_or_none(err.get("requestId") or resp.get("requestId")),
+            _dumps(request), _dumps(response), _dumps(error),
+        )
+
+        def apply(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "INSERT INTO queries (at, at_ts, checkout_request_id, response_code, result_code, "
+                "result_desc, error_code, error_message, request_id, request, response, error) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+            return int(cur.lastrowid or 0)
+
+        return int(self._write(apply))
+
+    # ---- reads -------------------------------------------------------------------------
+
+    def _scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        with self._reading() as conn:
+            return conn.execute(sql, params).fetchone()[0]
+
+    def count_deliveries(self, outcome: Outcome | None = None) -> int:
+        """How many requests reached the callback path (optionally with this outcome)."""
+        if outcome is None:
+            return int(self._scalar("SELECT COUNT(*) FROM deliveries"))
+        return int(self._scalar("SELECT COUNT(*) FROM deliveries WHERE outcome = ?", (outcome,)))
+
+    def count_callbacks(self, checkout_request_id: str | None = None) -> int:
+        """How many valid callbacks were stored (duplicates included), optionally for one ID."""
+        if checkout_request_id is None:
+            return int(self._scalar("SELECT COUNT(*) FROM callbacks"))
+        return int(self._scalar("SELECT COUNT(*) FROM callbacks WHERE checkout_request_id = ?",
+                                (checkout_request_id,)))
+
+    def count_quarantined(self) -> int:
+        return int(self._scalar("SELECT COUNT(*) FROM quarantine"))
+
+    def count_pushes(self) -> int:
+        return int(self._scalar("SELECT COUNT(*) FROM pushes"))
+
+    def delivery(self, delivery_id: int) -> dict[str, Any] | None:
+        """One delivery row as a dict (body as bytes, headers as a dict), or None."""
+        with self._reading() as conn:
+            conn.row_factory = sqlite3.Row
+            row = conn.execute("SELECT * FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+        if row is None:
+            return None
+        out = dict(row)
+        out["headers"] = _loads(out["headers"]) or {}
+        out["duplicate"] = bool(out["duplicate"])
+        out["unknown"] = bool(out["unknown"])
+        return out
+
+    def delivery_bodies(self) -> list[bytes | None]:
+        """Every stored body, in arrival order (None where the body was not kept: too large)."""
+        with self._reading() as conn:
+            return [row[0] for row in conn.execute("SELECT body FROM deliveries ORDER BY id")]
+
+    def callback(self, checkout_request_id: str) -> ParsedCallback | None:
+        """The first callback stored for this CheckoutRequestID, or None (does not wait)."""
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT c.delivery_id, c.received_ts, d.body, "
+                "EXISTS(SELECT 1 FROM pushes p WHERE p.checkout_request_id = c.checkout_request_id) "
+                "FROM callbacks c JOIN deliveries d ON d.id = c.delivery_id "
+                "WHERE c.checkout_request_id = ? ORDER BY c.id LIMIT 1",
+                (checkout_request_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        delivery_id, ts, body, known = row
+        parsed = parse_callback(body)
+        received = datetime.fromtimestamp(ts, NAIROBI)
+        return replace(parsed, delivery_id=delivery_id, received_at=received, duplicate=False,
+                       unknown=not known)
+
+    def wait_for(self, checkout_request_id: str, timeout: float = 30.0, *,
+                 poll_interval: float = 0.2) -> ParsedCallback:
+        """Block until the first callback for ``checkout_request_id`` is stored; return it.
+
+        Wakes as soon as this process stores it, and polls the file so that a listener in
+        another process is seen too. Raises :class:`CallbackTimeout` after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._cond:
+                generation = self._generation
+            found = self.callback(checkout_request_id)
+            if found is not None:
+                return found
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise CallbackTimeout(
+                    f"no callback for CheckoutRequestID {checkout_request_id!r} within {timeout:g} s "
+                    f"({self.count_deliveries()} deliveries in {self.path.name}). Check that the "
+                    "push's CallBackURL is this listener's callback_url and is reachable, or ask "
+                    "Daraja with an STK push query."
+                )
+            with self._cond:
+                if self._generation == generation:
+                    self._cond.wait(min(remaining, poll_interval))
+
+    # ---- DataFrames --------------------------------------------------------------------
+
+    def _frame(self, sql: str, params: tuple[Any, ...] = ()) -> "pd.DataFrame":
+        import pandas as pd
+
+        with self._reading() as conn:
+            return pd.read_sql_query(sql, conn, params=params)
+
+    def deliveries(self) -> "pd.DataFrame":
+        """Every request that reached the callback path, raw: one row each, in arrival order."""
+        df = self._frame(
+            "SELECT id AS delivery_id, received_ts, remote_addr, client_addr, method, headers, body, "
+            "body_size, outcome, http_status, reason, checkout_request_id, duplicate, unknown "
+            "FROM deliveries ORDER BY id"
+        )
+        df.insert(1, "received_at", _to_nairobi(df.pop("received_ts")))
+        df["headers"] = df["headers"].map(lambda h: _loads(h) or {}).astype(object)
+        df["duplicate"] = df["duplicate"].astype(bool)
+        df["unknown"] = df["unknown"].astype(bool)
+        return df
+
+    def callbacks(self) -> "pd.DataFrame":
+        """Every valid callback (duplicates included, flagged), parsed, in arrival order.
+
+        ``unknown`` is judged now (no push with this CheckoutRequestID in the store);
+        ``unknown_on_arrival`` is what the listener saw when it arrived.
+        """
+        df = self._frame(
+            "SELECT c.id AS callback_id, c.delivery_id, c.received_ts, c.checkout_request_id, "
+            "c.merchant_request_id, c.result_code, c.result_desc, c.amount, c.receipt, c.balance, "
+            "c.transaction_date, c.phone, c.items, c.duplicate, "
+            "NOT EXISTS(SELECT 1 FROM pushes p WHERE p.checkout_request_id = c.checkout_request_id) "
+            "AS unknown, c.unknown AS unknown_on_arrival "
+            "FROM callbacks c ORDER BY c.id"
+        )
+        df.insert(2, "received_at", _to_nairobi(df.pop("received_ts")))
+        _explain(df)
+        df["amount"] = _numeric(df["amount"])
+        df["balance"] = _numeric(df["balance"])
+        df["transaction_date"] = _iso_to_nairobi(df["transaction_date"])
+        df["items"] = df["items"].map(lambda t: _loads(t) or {}).astype(object)
+        for name in ("duplicate", "unknown", "unknown_on_arrival"):
+            df[name] = df[name].astype(bool)
+        return df
+
+    def quarantine(self) -> "pd.DataFrame":
+        """Bodies that were not valid stkCallbacks, raw, with what was wrong."""
+        df = self._frame(
+            "SELECT q.id AS quarantine_id, q.delivery_id, q.received_ts, q.reason, q.body, "
+            "d.remote_addr, d.client_addr, d.headers FROM quarantine q "
+            "JOIN deliveries d ON d.id = q.delivery_id ORDER BY q.id"
+        )
+        df.insert(2, "received_at", _to_nairobi(df.pop("received_ts")))
+        df["headers"] = df["headers"].map(lambda h: _loads(h) or {}).astype(object)
+        return df
+
+    def pushes(self) -> "pd.DataFrame":
+        """The STK pushes made through the lab (requests masked), in order."""
+        df = self._frame(
+            "SELECT id AS push_id, at_ts, environment, checkout_request_id, merchant_request_id, "
+            "phone, amount, account_reference, transaction_type, shortcode, response_code, "
+            "response_description, customer_message, error_code, error_message, request_id, "
+            "request, response, error FROM pushes ORDER BY id"
+        )
+        df.insert(1, "pushed_at", _to_nairobi(df.pop("at_ts")))
+        df["amount"] = _numeric(df["amount"])
+        for name in ("request", "response", "error"):
+            df[name] = df[name].map(_loads).astype(object)
+        return df
+
+    def queries(self) -> "pd.DataFrame":
+        """The STK push queries made through the lab, in order."""
+        df = self._frame(
+            "SELECT id AS query_id, at_ts, checkout_request_id, response_code, result_code, "
+            "result_desc, error_code, error_message, request_id, request, response, error "
+            "FROM queries ORDER BY id"
+        )
+        df.insert(1, "queried_at", _to_nairobi(df.pop("at_ts")))
+        _explain(df)
+        for name in ("request", "response", "error"):
+            df[name] = df[name].map(_loads).astype(object)
+        return df
+
+    def transactions(self) -> "pd.DataFrame":
+        """One row per push with its FIRST callback (duplicates counted once, in ``callbacks``).
+
+        ``status`` is paid / failed (from the callback), else the last final query result,
+        else rejected (the push itself was refused) or pending.
+        """
+        import pandas as pd
+
+        df = self._frame(
+            "SELECT p.id AS push_id, p.at_ts, p.environment, p.checkout_request_id, "
+            "p.merchant_request_id, p.phone, p.amount AS amount_requested, p.account_reference, "
+            "p.response_code, p.error_code, p.error_message, "
+            "c.received_ts AS callback_ts, c.result_code, c.result_desc, c.amount, c.receipt, "
+            "c.balance, c.transaction_date, COALESCE(f.n, 0) AS callbacks, "
+            "(SELECT q.result_code FROM queries q WHERE q.checkout_request_id = p.checkout_request_id "
+            " AND q.result_code IS NOT NULL ORDER BY q.id DESC LIMIT 1) AS query_result_code "
+            "FROM pushes p "
+            "LEFT JOIN (SELECT checkout_request_id, MIN(id) AS first_id, COUNT(*) AS n FROM callbacks "
+            "           GROUP BY checkout_request_id) f ON f.checkout_request_id = p.checkout_request_id "
+            "LEFT JOIN callbacks c ON c.id = f.first_id "
+            "ORDER BY p.id"
+        )
+        pushed = _to_nairobi(df.pop("at_ts"))
+        callback_ts = df.pop("callback_ts")
+        df.insert(1, "pushed_at", pushed)
+        df.insert(df.columns.get_loc("result_code"), "callback_at", _to_nairobi(callback_ts))
+        df["latency"] = df["callback_at"] - df["pushed_at"]
+        df["latency_s"] = df["latency"].dt.total_seconds()
+        df["status"] = [_status(row) for row in df[
+            ["response_code", "error_code", "result_code", "query_result_code"]
+        ].itertuples(index=False)]
+        _explain(df)
+        df["amount_requested"] = _numeric(df["amount_requested"])
+        df["amount"] = _numeric(df["amount"])
+        df["balance"] = _numeric(df["balance"])
+        df["transaction_date"] = _iso_to_nairobi(df["transaction_date"])
+        df["callbacks"] = df["callbacks"].astype("int64")
+        df["status"] = pd.Categorical(df["status"],
+                                      categories=["paid", "failed", "pending", "rejected"])
+        return df
+
+
+# --------------------------------------------------------------------------------------------
+# DataFrame helpers.
+
+
+def _to_nairobi(ts: "pd.Series") -> "pd.Series":
+    import pandas as pd
+
+    # Whole microseconds: float seconds would show nanosecond noise.
+    micros = (ts.astype("float64") * 1_000_000).round()
+    return pd.to_datetime(micros, unit="us", utc=True).dt.tz_convert(_NAIROBI_NAME)
+
+
+def _iso_to_nairobi(values: "pd.Series") -> "pd.Series":
+    import pandas as pd
+
+    return pd.to_datetime(values, format="ISO8601", utc=True).dt.tz_convert(_NAIROBI_NAME)
+
+
+def _numeric(values: "pd.Series") -> "pd.Series":
+    import pandas as pd
+
+    return pd.to_numeric(values, errors="coerce").astype("float64")
+
+
+def _explain(df: "pd.DataFrame") -> None:
+    """Turn ``result_code`` into a category and add the catalogue's name and explanation."""
+    codes = df["result_code"].astype(object).where(df["result_code"].notna(), None)
+    entries = [result_entry(code) if code is not None else None for code in codes]
+    anchor = "result_desc" if "result_desc" in df.columns else "result_code"
+    position = df.columns.get_loc(anchor) + 1
+    df.insert(position, "result_name", [e.name if e else None for e in entries])
+    df.insert(position + 1, "explanation", [e.explanation if e else None for e in entries])
+    df.insert(position + 2, "mitigation", [e.mitigation if e else None for e in entries])
+    df["result_code"] = df["result_code"].astype("category")
+
+
+def _status(row: tuple[Any, ...]) -> str:
+    response_code, error_code, result_code, query_code = row
+    for code in (result_code, query_code):
+        if isinstance(code, str):
+            entry = result_entry(code)
+            if code == "0":
+                return "paid"
+            if entry.final is not False:
+                return "failed"
+    if isinstance(error_code, str) or (isinstance(response_code, str) and response_code != "0"):
+        return "rejected"
+    return "pending"
