@@ -130,24 +130,19 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     from mpesa_lab.emulator import EmulatorConfig
     from mpesa_lab.emulator.server import run_sandbox
 
-    config = EmulatorConfig(seed=args.seed, interactive=args.interactive)
+    options: dict[str, object] = {"interactive": args.interactive}
+    if args.seed is not None:
+        options["seed"] = args.seed
+    config = EmulatorConfig(**options)
     run_sandbox(host=args.host, port=args.port, config=config)
     return 0
 
 
 def cmd_listen(args: argparse.Namespace) -> int:
     """Run the callback listener in the foreground, printing callbacks as they arrive."""
-    from mpesa_lab.listener.server import run_listener
+    from mpesa_lab.listener.__main__ import run_from_args
 
-    run_listener(
-        host=args.host,
-        port=args.port,
-        db_path=args.db,
-        path_token=args.token,
-        allowed_ips=args.allow_ip or None,
-        expose=args.expose,
-    )
-    return 0
+    return run_from_args(args)
 
 
 # --- push / query ----------------------------------------------------------------------------
@@ -273,14 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interactive", action="store_true", help="the phone waits for you to answer")
     p.set_defaults(func=cmd_sandbox)
 
+    from mpesa_lab.listener.__main__ import add_arguments as add_listener_arguments
+
     p = sub.add_parser("listen", help="run the callback listener")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8001)
-    p.add_argument("--db", type=Path, default=None, help="SQLite store (default under ~/.mpesa-lab)")
-    p.add_argument("--token", default=None, help="secret path token (default: random)")
-    p.add_argument("--allow-ip", action="append", help="only accept callbacks from this IP (repeat)")
-    p.add_argument("--expose", action="store_true", help="open an ngrok tunnel (NGROK_AUTHTOKEN)")
-    p.set_defaults(func=cmd_listen)
+    add_listener_arguments(p)
+    p.set_defaults(func=cmd_listen, port=8001)
 
     for name, func, help_text in (
         ("push", cmd_push, "send one STK push"),

@@ -20,6 +20,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m mpesa_lab.listener",
         description="Receive M-Pesa Express callbacks, store each one durably, print them.",
     )
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The listener's options; shared with ``mpesa-lab listen``."""
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")
     parser.add_argument("--db", default=None,
@@ -36,11 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="open an ngrok tunnel (needs NGROK_AUTHTOKEN) and print its https URL")
     parser.add_argument("--ngrok-path", default=None, help="the ngrok agent binary")
     parser.add_argument("--quiet", action="store_true", help="do not print each callback")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return run_from_args(build_parser().parse_args(argv))
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Run the listener from parsed options; 2 with a one-line error on bad input."""
     allowed = list(args.allow_ip or [])
     if args.safaricom_only:
         allowed.extend(SAFARICOM_IPS)

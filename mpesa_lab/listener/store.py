@@ -820,7 +820,7 @@ class CallbackStore:
         df = self._frame(
             "SELECT p.id AS push_id, p.at_ts, p.environment, p.checkout_request_id, "
             "p.merchant_request_id, p.phone, p.amount AS amount_requested, p.account_reference, "
-            "p.response_code, p.error_code, p.error_message, "
+            "p.response_code, p.error_code, p.error_message, (p.error IS NOT NULL) AS refused, "
             "c.received_ts AS callback_ts, c.result_code, c.result_desc, c.amount, c.receipt, "
             "c.balance, c.transaction_date, COALESCE(f.n, 0) AS callbacks, "
             "(SELECT q.result_code FROM queries q WHERE q.checkout_request_id = p.checkout_request_id "
@@ -838,8 +838,9 @@ class CallbackStore:
         df["latency"] = df["callback_at"] - df["pushed_at"]
         df["latency_s"] = df["latency"].dt.total_seconds()
         df["status"] = [_status(row) for row in df[
-            ["response_code", "error_code", "result_code", "query_result_code"]
+            ["response_code", "error_code", "refused", "result_code", "query_result_code"]
         ].itertuples(index=False)]
+        df.pop("refused")
         _explain(df)
         df["amount_requested"] = _numeric(df["amount_requested"])
         df["amount"] = _numeric(df["amount"])
@@ -888,7 +889,7 @@ def _explain(df: "pd.DataFrame") -> None:
 
 
 def _status(row: tuple[Any, ...]) -> str:
-    response_code, error_code, result_code, query_code = row
+    response_code, error_code, refused, result_code, query_code = row
     for code in (result_code, query_code):
         if isinstance(code, str):
             entry = result_entry(code)
@@ -896,6 +897,6 @@ def _status(row: tuple[Any, ...]) -> str:
                 return "paid"
             if entry.final is not False:
                 return "failed"
-    if isinstance(error_code, str) or (isinstance(response_code, str) and response_code != "0"):
+    if refused or isinstance(error_code, str) or (isinstance(response_code, str) and response_code != "0"):
         return "rejected"
     return "pending"

@@ -1,0 +1,101 @@
+"""Run every benchmark, then write the latest numbers into bench/README.md.
+
+    python bench/run_all.py            # full runs (a few minutes)
+    python bench/run_all.py --quick    # smaller runs (under a minute)
+    python bench/run_all.py --table    # only rebuild the README table from bench/results/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+BENCHES = ("bench_client", "bench_emulator", "bench_listener")
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def _load(name: str) -> dict:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _get(data: dict, dotted: str) -> object:
+    for key in dotted.split("."):
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def _fmt(value: object, digits: int = 1) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def rows() -> list[tuple[str, str, str, str]]:
+    """(what, measured, target, side by side) for the README table."""
+    client, emulator, listener = (_load(name) for name in BENCHES)
+    return [
+        ("DarajaClient pushes/s vs bare httpx.Client (same run, local endpoint)",
+         f"{_fmt(_get(client, 'sync.daraja_client_pushes_per_s'))} vs {_fmt(_get(client, 'sync.bare_httpx_pushes_per_s'))}",
+         ">= 0.8", f"ratio {_fmt(_get(client, 'sync.ratio'), 3)}"),
+        ("OAuth requests per 1,000 pushes", _fmt(_get(client, "oauth_requests_per_1000_pushes")), "1", ""),
+        ("Emulator accepted pushes/s, concurrency 1 (p50 / p99 ms)",
+         f"{_fmt(_get(emulator, 'phases.emulator_c1.per_second'))} "
+         f"({_fmt(_get(emulator, 'phases.emulator_c1.p50_ms'), 2)} / {_fmt(_get(emulator, 'phases.emulator_c1.p99_ms'), 2)})",
+         "", f"bare Starlette {_fmt(_get(emulator, 'phases.bare_c1.per_second'))}, ratio {_fmt(_get(emulator, 'ratio_c1'), 3)}"),
+        ("Emulator accepted pushes/s, concurrency 32 (p50 / p99 ms)",
+         f"{_fmt(_get(emulator, 'phases.emulator_c32.per_second'))} "
+         f"({_fmt(_get(emulator, 'phases.emulator_c32.p50_ms'), 2)} / {_fmt(_get(emulator, 'phases.emulator_c32.p99_ms'), 2)})",
+         ">= 0.4 x bare", f"bare Starlette {_fmt(_get(emulator, 'phases.bare_c32.per_second'))}, ratio {_fmt(_get(emulator, 'ratio_c32'), 3)}"),
+        ("Completed transactions/s end to end (push -> callback received)",
+         _fmt(_get(emulator, "end_to_end.completed_per_second")), "",
+         f"p50 / p99 push->callback {_fmt(_get(emulator, 'end_to_end.push_to_callback_p50_ms'))} / "
+         f"{_fmt(_get(emulator, 'end_to_end.push_to_callback_p99_ms'))} ms"),
+        ("Listener callbacks durably stored/s, concurrency 32 (p50 / p99 ms)",
+         f"{_fmt(_get(listener, 'listener.per_second'))} "
+         f"({_fmt(_get(listener, 'listener.p50_ms'), 2)} / {_fmt(_get(listener, 'listener.p99_ms'), 2)})",
+         ">= 0.25 x bare", f"bare Starlette {_fmt(_get(listener, 'bare_starlette.per_second'))}, ratio {_fmt(_get(listener, 'ratio'), 3)}"),
+    ]
+
+
+def write_table() -> str:
+    lines = ["| benchmark | measured | target | side by side |", "| --- | --- | --- | --- |"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows()]
+    table = "\n".join(lines)
+    readme = HERE / "README.md"
+    text = readme.read_text()
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{START}\n{table}\n{END}{tail}")
+    return table
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="pass --quick to every benchmark")
+    parser.add_argument("--table", action="store_true", help="only rebuild the README table")
+    args = parser.parse_args()
+    failed = []
+    if not args.table:
+        for name in BENCHES:
+            command = [sys.executable, str(HERE / f"{name}.py")] + (["--quick"] if args.quick else [])
+            print("+", " ".join(command), flush=True)
+            if subprocess.run(command).returncode != 0:
+                failed.append(name)
+    print(write_table())
+    if failed:
+        print("failed:", ", ".join(failed), file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

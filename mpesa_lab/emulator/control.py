@@ -1,0 +1,208 @@
+"""The /_lab/ control API: the Python control functions over HTTP, for widgets and other processes.
+
+Bodies and answers are JSON. Mistakes answer in Daraja's envelope shape too (400.002.02 with a
+message saying what to send instead; 404.001.01 for an unknown transaction), so one error
+parser serves both APIs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mpesa_lab.emulator import defaults
+from mpesa_lab.emulator.config import public_view
+from mpesa_lab.emulator.errors import DarajaError
+from mpesa_lab.emulator.scenarios import ERROR_PHONES, PROFILES, SCENARIOS, TRIGGERS
+
+if TYPE_CHECKING:
+    from mpesa_lab.emulator.state import EmulatorState
+
+PREFIX = "/_lab"
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _bad(message: str) -> DarajaError:
+    return DarajaError("400.002.02", f"Bad Request - {message}", 400)
+
+
+async def _body(request: Request, allowed: tuple[str, ...]) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        data: Any = {}
+    else:
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise _bad("the control API expects a JSON object body") from None
+    if not isinstance(data, dict):
+        raise _bad("the control API expects a JSON object body")
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise _bad(f"unknown field(s) {', '.join(unknown)} for {request.url.path}; allowed: {', '.join(allowed)}")
+    return data
+
+
+def control_routes(state: "EmulatorState") -> list[Route]:
+    """Routes under /_lab/ (they answer 404 when the config's ``control_api`` is off)."""
+    from mpesa_lab.emulator.state import EmulatorError, UnknownTransaction
+
+    def guarded(fn: Callable[[Request], Awaitable[Any]]) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            if not state.config.control_api:
+                raise DarajaError.named("resource_not_found")
+            try:
+                result = await fn(request)
+            except UnknownTransaction as exc:
+                raise DarajaError("404.001.01", f"Resource not found - {exc}", 404) from None
+            except (EmulatorError, TypeError, ValueError) as exc:
+                raise _bad(str(exc)) from None
+            return result if isinstance(result, Response) else JSONResponse(result)
+
+        return endpoint
+
+    async def index(request: Request) -> Any:
+        return {
+            "emulator": "mpesa-lab local Daraja",
+            "credentials": {
+                "consumer_key": defaults.LAB_CONSUMER_KEY,
+                "consumer_secret": defaults.LAB_CONSUMER_SECRET,
+                "paybill": {"BusinessShortCode": defaults.PAYBILL_SHORTCODE, "PartyB": defaults.PAYBILL_SHORTCODE,
+                            "passkey": defaults.PAYBILL_PASSKEY},
+                "till": {"BusinessShortCode": defaults.TILL_SHORTCODE, "PartyB": defaults.TILL_NUMBER,
+                         "passkey": defaults.TILL_PASSKEY},
+                "test_msisdn": defaults.TEST_MSISDN,
+            },
+            "routes": sorted({f"{m} {r.path}" for r in routes for m in (r.methods or ()) if m != "HEAD"}),
+            "state": state.summary(),
+        }
+
+    async def transactions(request: Request) -> Any:
+        return {"transactions": state.transactions_list(request.query_params.get("phone"))}
+
+    async def transaction(request: Request) -> Any:
+        with state.lock:
+            return state.get(request.path_params["cid"]).to_dict()
+
+    async def answer(request: Request) -> Any:
+        body = await _body(request, ("pin", "cancel", "ignore"))
+        return state.answer(request.path_params["cid"], pin=body.get("pin"),
+                            cancel=bool(body.get("cancel")), ignore=bool(body.get("ignore")))
+
+    async def prompts(request: Request) -> Any:
+        return {"prompts": state.pending_prompts(request.query_params.get("phone"))}
+
+    async def next_result(request: Request) -> Any:
+        body = await _body(request, ("code", "phone"))
+        if "code" not in body:
+            raise _bad("send {\"code\": \"1032\"} (and optionally \"phone\")")
+        return state.set_next_result(body["code"], phone=body.get("phone"))
+
+    async def scenario(request: Request) -> Any:
+        if request.method == "GET":
+            return state.set_scenario()
+        body = await _body(request, ("name", "mix", "interactive"))
+        return state.set_scenario(body.get("name"), mix=body.get("mix"), interactive=body.get("interactive"))
+
+    async def config(request: Request) -> Any:
+        if request.method == "POST":
+            body = await _body(request, tuple(f.name for f in dataclasses.fields(state.config)))
+            state.configure(**body)
+        return public_view(state.config)
+
+    async def merchants(request: Request) -> Any:
+        if request.method == "POST":
+            body = await _body(request, ("shortcode", "passkey", "kind", "till_number", "name", "balance",
+                                         "max_balance"))
+            if "shortcode" not in body or "passkey" not in body:
+                raise _bad("send at least {\"shortcode\": ..., \"passkey\": ...}")
+            return state.register_merchant(body.pop("shortcode"), body.pop("passkey"), **body)
+        with state.lock:
+            return {"merchants": [m.to_dict() for m in state.merchants.values()]}
+
+    async def subscribers(request: Request) -> Any:
+        if request.method == "POST":
+            body = await _body(request, ("phone", "pin", "balance", "profile", "daily_limit", "max_transaction",
+                                         "daily_total", "locked"))
+            if "phone" not in body:
+                raise _bad("send at least {\"phone\": \"2547XXXXXXXX\"}")
+            return state.register_subscriber(body.pop("phone"), **body)
+        with state.lock:
+            return {"subscribers": [s.to_dict() for s in state.subscribers.values()], "profiles": PROFILES}
+
+    async def unlock(request: Request) -> Any:
+        return state.unlock_subscriber(request.path_params["phone"])
+
+    async def apps(request: Request) -> Any:
+        if request.method == "POST":
+            body = await _body(request, ("key", "secret", "name"))
+            if "key" not in body or "secret" not in body:
+                raise _bad("send {\"key\": ..., \"secret\": ...}")
+            return state.register_app(body["key"], body["secret"], name=body.get("name", ""))
+        with state.lock:
+            return {"apps": [a.to_dict() for a in state.apps.values()]}
+
+    async def faults(request: Request) -> Any:
+        if request.method == "POST":
+            body = await _body(request, ("kind", "checkout_request_id", "phone", "count", "seconds", "copies"))
+            if "kind" not in body:
+                raise _bad("send {\"kind\": \"drop\" | \"delay\" | \"duplicate\" | \"out_of_order\", ...}")
+            return state.inject_callback_fault(body.pop("kind"), **body)
+        if request.method == "DELETE":
+            return {"cleared": state.faults.clear()}
+        return {"faults": [f.to_dict() for f in state.faults.list()]}
+
+    async def attempts(request: Request) -> Any:
+        return {"attempts": state.callback_attempts(request.query_params.get("checkout_request_id"))}
+
+    async def errors(request: Request) -> Any:
+        if request.method == "POST":
+            body = await _body(request, ("code", "message", "count", "route", "status"))
+            if "code" not in body:
+                raise _bad("send {\"code\": \"500.003.02\", ...}")
+            return state.fail_next(body.pop("code"), **body)
+        if request.method == "DELETE":
+            with state.lock:
+                n = len(state.injected)
+                state.injected.clear()
+            return {"cleared": n}
+        return {"injected": state.summary()["injected_errors"], "magic_phones": ERROR_PHONES}
+
+    async def reset(request: Request) -> Any:
+        body = await _body(request, ("keep_tokens",))
+        state.reset(keep_tokens=bool(body.get("keep_tokens", True)))
+        return {"reset": True}
+
+    async def triggers(request: Request) -> Any:
+        return {"triggers": [dataclasses.asdict(t) for t in TRIGGERS], "error_phones": ERROR_PHONES,
+                "scenarios": SCENARIOS, "profiles": PROFILES}
+
+    def route(path: str, fn: Callable[[Request], Awaitable[Any]], methods: list[str]) -> Route:
+        return Route(PREFIX + path, guarded(fn), methods=methods)
+
+    routes = [
+        route("", index, ["GET"]),
+        route("/", index, ["GET"]),
+        route("/transactions", transactions, ["GET"]),
+        route("/transactions/{cid}", transaction, ["GET"]),
+        route("/transactions/{cid}/answer", answer, ["POST"]),
+        route("/prompts", prompts, ["GET"]),
+        route("/next-result", next_result, ["POST"]),
+        route("/scenario", scenario, ["GET", "POST"]),
+        route("/config", config, ["GET", "POST"]),
+        route("/merchants", merchants, ["GET", "POST"]),
+        route("/subscribers", subscribers, ["GET", "POST"]),
+        route("/subscribers/{phone}/unlock", unlock, ["POST"]),
+        route("/apps", apps, ["GET", "POST"]),
+        route("/callback-faults", faults, ["GET", "POST", "DELETE"]),
+        route("/callback-attempts", attempts, ["GET"]),
+        route("/errors", errors, ["GET", "POST", "DELETE"]),
+        route("/reset", reset, ["POST"]),
+        route("/triggers", triggers, ["GET"]),
+    ]
+    return routes

@@ -1,0 +1,84 @@
+"""Identifiers in Daraja's formats: request ids, MerchantRequestID, CheckoutRequestID, receipts.
+
+All drawn from one seeded generator so a lab run with a fixed seed and clock is reproducible;
+access tokens are the exception (they come from the OS's random source).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import re
+import secrets
+import string
+from datetime import datetime
+
+from mpesa_lab.clock import to_nairobi
+
+_ALNUM = string.ascii_uppercase + string.digits
+_TAIL_SPACE = 36**7
+_TOKEN_CHARS = string.ascii_letters + string.digits
+TOKEN_LENGTH = 28
+
+MERCHANT_REQUEST_ID_RE = re.compile(r"^[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\d+$")
+CHECKOUT_REQUEST_ID_RE = re.compile(r"^ws_CO_(\d{2})(\d{2})(\d{4})(\d{2})(\d{2})(\d{2})(\d{1,3})(\d{9})$")
+RECEIPT_RE = re.compile(r"^[A-Z][A-L][1-9A-V][A-Z0-9]{7}$")
+
+
+def year_letter(year: int) -> str:
+    """Receipts start with a letter for the year: 2019 is N (the doc's NLJ7RT61SV), 2025 is T."""
+    return chr(ord("A") + (year - 2006) % 26)
+
+
+def month_letter(month: int) -> str:
+    """A = January ... L = December."""
+    return chr(ord("A") + month - 1)
+
+
+def day_char(day: int) -> str:
+    """1-9 as digits, then A = 10 ... V = 31."""
+    return str(day) if day < 10 else chr(ord("A") + day - 10)
+
+
+class IdFactory:
+    """Daraja-shaped identifiers. Safe to call from several threads (each call is atomic)."""
+
+    def __init__(self, seed: int | str | None) -> None:
+        self._rng = random.Random(f"ids:{seed}")
+        # Apigee ids end in a running decimal counter; start it somewhere plausible.
+        self._counter = itertools.count(self._rng.randint(1_000_000, 9_000_000))
+
+    def _apigee_id(self) -> str:
+        # e.g. 2654-4b64-97ff-b827b542881d3130: uuid-ish hex groups, then the counter.
+        h = f"{self._rng.getrandbits(96):024x}"
+        return f"{h[:4]}-{h[4:8]}-{h[8:12]}-{h[12:24]}{next(self._counter)}"
+
+    def request_id(self) -> str:
+        """The ``requestId`` of an error envelope."""
+        return self._apigee_id()
+
+    def merchant_request_id(self) -> str:
+        return self._apigee_id()
+
+    @staticmethod
+    def checkout_request_id(moment: datetime, phone: str) -> str:
+        """ws_CO_ + DDMMYYYYHHmmss (Nairobi) + milliseconds (not zero-padded) + last 9 digits."""
+        t = to_nairobi(moment)
+        # (plain formatting: strftime costs more than the rest of the id)
+        return (f"ws_CO_{t.day:02d}{t.month:02d}{t.year:04d}{t.hour:02d}{t.minute:02d}{t.second:02d}"
+                f"{t.microsecond // 1000}{phone[-9:]}")
+
+    def receipt(self, moment: datetime) -> str:
+        """A 10-character MpesaReceiptNumber whose first three characters encode the date."""
+        local = to_nairobi(moment)
+        number = self._rng.getrandbits(48) % _TAIL_SPACE
+        tail = []
+        for _ in range(7):
+            number, digit = divmod(number, 36)
+            tail.append(_ALNUM[digit])
+        return f"{year_letter(local.year)}{month_letter(local.month)}{day_char(local.day)}{''.join(tail)}"
+
+    @staticmethod
+    def access_token() -> str:
+        """A 28-character alphanumeric bearer token, like Daraja's."""
+        return "".join(secrets.choice(_TOKEN_CHARS) for _ in range(TOKEN_LENGTH))

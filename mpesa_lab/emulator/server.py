@@ -1,0 +1,84 @@
+"""Serving the emulator: in-process in a background thread, or in the foreground for the CLI."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+import uvicorn
+
+from mpesa_lab.background import bind_socket
+from mpesa_lab.constants import OAUTH_PATH, STK_PUSH_PATH, STK_QUERY_PATH
+from mpesa_lab.emulator import defaults
+from mpesa_lab.emulator.config import EmulatorConfig
+from mpesa_lab.emulator.emulator import Emulator
+from mpesa_lab.emulator.scenarios import ERROR_PHONES, TRIGGERS
+
+
+def start_emulator(host: str = "127.0.0.1", port: int = 0, config: EmulatorConfig | None = None) -> Emulator:
+    """A new emulator serving in a background thread (replacing one started earlier)."""
+    return Emulator(config).start(host, port)
+
+
+def banner(url: str) -> str:
+    """What the sandbox prints at start: where it listens, the lab credentials, the triggers."""
+    lines = [
+        f"mpesa-lab Daraja emulator listening on {url}",
+        "",
+        f"  OAuth     GET  {url}{OAUTH_PATH}?grant_type=client_credentials",
+        f"  STK push  POST {url}{STK_PUSH_PATH}",
+        f"  STK query POST {url}{STK_QUERY_PATH}",
+        f"  Control        {url}/_lab/  (transactions, answer prompts, scenarios, faults)",
+        "",
+        "Lab credentials (public, valid only here):",
+        f"  consumer key     {defaults.LAB_CONSUMER_KEY}",
+        f"  consumer secret  {defaults.LAB_CONSUMER_SECRET}",
+        f"  paybill          BusinessShortCode {defaults.PAYBILL_SHORTCODE}, PartyB {defaults.PAYBILL_SHORTCODE}, "
+        "CustomerPayBillOnline",
+        f"  passkey          {defaults.PAYBILL_PASSKEY}",
+        f"  till             BusinessShortCode {defaults.TILL_SHORTCODE}, PartyB {defaults.TILL_NUMBER}, "
+        "CustomerBuyGoodsOnline",
+        f"  till passkey     {defaults.TILL_PASSKEY}",
+        f"  test phone       {defaults.TEST_MSISDN} (PIN {defaults.TEST_PIN}; pays by default)",
+        "",
+        "Result-code triggers (PhoneNumber -> ResultCode in the callback):",
+    ]
+    for trigger in TRIGGERS:
+        lines.append(f"  {trigger.phone}  {trigger.code}")
+    lines.append("Error triggers (PhoneNumber -> error answer to the push):")
+    for phone, name in ERROR_PHONES.items():
+        lines.append(f"  {phone}  {name}")
+    lines.append("Any other number: a seeded realistic mix. Docs: docs/emulator.md. Ctrl-C stops.")
+    return "\n".join(lines)
+
+
+def run_sandbox(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    config: EmulatorConfig | None = None,
+    *,
+    out: TextIO | None = None,
+    log_level: str = "info",
+) -> None:
+    """Serve the emulator in the foreground until Ctrl-C (``mpesa-lab sandbox``)."""
+    stream = out or sys.stdout
+    emulator = Emulator(config, name="sandbox")
+    sock = bind_socket(host, port)  # a clear error if the port is taken
+    try:
+        bound = sock.getsockname()[1]
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        shown = f"[{shown}]" if ":" in shown else shown
+        print(banner(f"http://{shown}:{bound}"), file=stream, flush=True)
+        server = uvicorn.Server(
+            uvicorn.Config(emulator.app, log_level=log_level, lifespan="off", access_log=log_level in ("info", "debug"))
+        )
+        try:
+            server.run(sockets=[sock])
+        except KeyboardInterrupt:
+            # uvicorn shuts down gracefully, then re-raises the Ctrl-C it captured: that is our
+            # normal way out, not an error.
+            pass
+    finally:
+        emulator.engine.stop()
+        sock.close()
+        print("emulator stopped", file=stream, flush=True)
