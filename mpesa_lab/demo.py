@@ -138,11 +138,14 @@ def _row(step: str, phone: str, amount: int, code: str, desc: str | None, receip
 
 
 def _table(outcomes: list[Outcome]) -> Table:
-    table = Table(title="What happened", show_lines=True)
-    for column in ("what the demo did", "phone", "KES", "code", "Daraja said", "meaning", "what to do"):
-        table.add_column(column, overflow="fold")
+    table = Table(title="What happened", show_lines=True, expand=True)
+    table.add_column("what the demo did", overflow="fold", ratio=2)
+    table.add_column("code", no_wrap=True)
+    table.add_column("Daraja said", overflow="fold", ratio=2)
+    table.add_column("meaning, and what to do", overflow="fold", ratio=4)
     for o in outcomes:
+        did = f"{o.step}\n[dim]{o.phone}, KES {o.amount}[/]"
         said = o.message + (f"\nreceipt {o.receipt}" if o.receipt else "")
-        style = "green" if o.code == "0" else None
-        table.add_row(o.step, o.phone, o.amount, o.code, said, o.explanation, o.mitigation, style=style)
+        meaning = o.explanation + (f"\n[bold]->[/] {o.mitigation}" if o.mitigation else "")
+        table.add_row(did, o.code, said, meaning, style="green" if o.code == "0" else None)
     return table
