@@ -5,8 +5,8 @@
     python bench/bench_listener.py --requests 20000 --sync NORMAL
 
 Each server runs in its own process, exactly as the lab runs it (uvicorn in a BackgroundServer
-thread, same HTTP protocol class); this process is the load: ``--concurrency`` keep-alive
-connections posting stkCallback bodies. The listener acknowledges each callback only after its
+thread on a socket from ``background.bind_socket``); this process is the load: ``--concurrency``
+keep-alive connections posting stkCallback bodies. The listener acknowledges each callback only after its
 SQLite transaction (WAL, ``synchronous=FULL`` by default) has committed, so its acknowledgements
 per second are callbacks durably stored per second; the bench checks the store holds them all.
 The bare endpoint reads the body and returns the same fixed JSON. Target: ratio >= 0.25.
@@ -42,7 +42,6 @@ def serve(kind: str, db: str, sync: str) -> None:
 
     from mpesa_lab.background import BackgroundServer
     from mpesa_lab.listener import CallbackStore, Listener
-    from mpesa_lab.listener.server import nodelay_http_protocol
 
     if kind == "listener":
         listener = Listener(CallbackStore(db, synchronous=sync), name="bench-listener").start()
@@ -53,8 +52,7 @@ def serve(kind: str, db: str, sync: str) -> None:
             return Response(ACCEPTED, media_type="application/json")
 
         app = Starlette(routes=[Route("/bench/callback", endpoint, methods=["POST"])])
-        server = BackgroundServer(app, name="bench-bare", proxy_headers=False,
-                                  http=nodelay_http_protocol()).start()
+        server = BackgroundServer(app, name="bench-bare", proxy_headers=False).start()
         url = f"{server.url}/bench/callback"
     print(f"READY {url}", flush=True)
     sys.stdin.read()  # until the parent closes our stdin

@@ -17,7 +17,7 @@ from mpesa_lab.config import Settings
 from mpesa_lab.daraja.client import DarajaClient
 from mpesa_lab.daraja.errors import MpesaLabError
 from mpesa_lab.daraja.results import StkPushResult, StkQueryResult
-from mpesa_lab.listener import Listener
+from mpesa_lab.listener import CallbackStore, Listener
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -118,13 +118,14 @@ class Lab:
         if previous is not None:
             previous.stop()
 
-        listener = Listener(store).start(host=host)
+        # Own server names: a Lab never stops a Listener or Emulator the user started by hand.
+        listener = Listener(store, name="lab-listener").start(host=host)
         emulator = None
         try:
             if environment == "local":
                 from mpesa_lab.emulator import Emulator
 
-                emulator = Emulator(emulator_config).start(host=host)
+                emulator = Emulator(emulator_config, name="lab-emulator").start(host=host)
                 settings = Settings.local(
                     base_url=emulator.url,
                     callback_url=settings_overrides.pop("callback_url", None) or listener.callback_url,
@@ -203,7 +204,8 @@ class Lab:
     # -- what happened -------------------------------------------------------------------------
 
     @property
-    def store(self):  # noqa: ANN201 - CallbackStore
+    def store(self) -> CallbackStore:
+        """The lab's SQLite store: pushes, queries and every callback delivery, raw."""
         return self.listener.store
 
     @property

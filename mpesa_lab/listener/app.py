@@ -23,6 +23,7 @@ Response headers ``X-Mpesa-Lab-Delivery`` (the stored delivery's id) and ``X-Mpe
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import json
 import logging
@@ -150,15 +151,15 @@ class ListenerApp:
     # ------------------------------------------------------------------------------------
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
+        path = scope.get("path", "").rstrip("/")
         method = scope.get("method", "GET")
-        if path.rstrip("/") == self.health_path:
+        if _same_path(path, self.health_path):
             if method not in ("GET", "HEAD"):
                 await _json(send, 405, _method_error("GET"), headers=[(b"allow", b"GET, HEAD")])
             else:
                 await _json(send, 200, {"status": "ok"})
             return
-        if path.rstrip("/") != self.callback_path:
+        if not _same_path(path, self.callback_path):
             # Never echo the path: it may be a guess at the token.
             await _json(send, 404, {"error": "not_found",
                                     "message": "No such path. Callbacks are POSTed to the "
@@ -289,6 +290,12 @@ class ListenerApp:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _same_path(path: str, expected: str) -> bool:
+    # Constant time: the path carries the secret token, so a comparison that stops at the first
+    # wrong character would let a patient attacker guess it one character at a time.
+    return hmac.compare_digest(path.encode("utf-8", "replace"), expected.encode("utf-8"))
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -84,6 +84,9 @@ class Listener:
         name: str = "listener",
     ) -> None:
         self.path_token = _check_token(path_token) if path_token is not None else new_path_token()
+        # A store this listener opened is closed (its writer thread ended) by stop(); one passed
+        # in belongs to the caller.
+        self._owns_store = not isinstance(store, CallbackStore)
         self.store = store if isinstance(store, CallbackStore) else CallbackStore(store)
         self.name = name
         self.app = ListenerApp(
@@ -117,13 +120,18 @@ class Listener:
         return self
 
     def stop(self) -> None:
-        """Close the tunnel, stop serving (in-flight callbacks finish and commit). Safe twice."""
+        """Close the tunnel, stop serving (in-flight callbacks finish and commit). Safe twice.
+
+        The store stays readable (DataFrames, wait_for) after stop.
+        """
         if self.tunnel is not None:
             self.tunnel.close()
             self.tunnel = None
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self._owns_store:
+            self.store.close()  # reopens on next write; a re-run cell leaks no writer thread
         with _active_lock:
             if _active.get(self.name) is self:
                 del _active[self.name]
@@ -254,16 +262,26 @@ def run_listener(
         if not quiet:
             say(format_delivery(stored))
 
-    listener = Listener(db_path, path_token=path_token, allowed_ips=allowed_ips,
-                        max_body_bytes=max_body_bytes, on_delivery=on_delivery)
     stop = stop_event or threading.Event()
+    received: list[str] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        # Only flag it: printing here could deadlock on ``lock`` held by the interrupted code.
+        received.append(signal.Signals(signum).name)
+        stop.set()
+
+    # Handlers go in before anything slow, so Ctrl-C at any moment is a clean stop, never a
+    # KeyboardInterrupt traceback; the previous handlers come back afterwards.
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+            previous[sig] = signal.signal(sig, on_signal)
+    listener: Listener | None = None
     try:
+        listener = Listener(db_path, path_token=path_token, allowed_ips=allowed_ips,
+                            max_body_bytes=max_body_bytes, on_delivery=on_delivery)
         listener.start(host, port)
-        if expose:
+        if expose and not stop.is_set():
             listener.expose(authtoken, ngrok_path=ngrok_path, timeout=tunnel_timeout)
         say(f"Callback URL: {listener.callback_url}")
         if listener.tunnel is not None:
@@ -274,13 +292,16 @@ def run_listener(
             if not listener.running:
                 say("The server stopped unexpectedly.")
                 return 1
+        if received:
+            say(f"Stopping ({received[0]}): finishing the callbacks in flight...")
         return 0
     finally:
-        listener.stop()
-        listener.store.close()
+        if listener is not None:
+            listener.stop()  # also ends the store's writer: every acknowledged row is committed
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        try:
-            say(f"Stopped. {listener.store.count_deliveries()} deliveries in {listener.store.path}")
-        except Exception:  # the store may be what failed
-            pass
+        if listener is not None:
+            try:
+                say(f"Stopped. {listener.store.count_deliveries()} deliveries in {listener.store.path}")
+            except Exception:  # the store may be what failed
+                pass

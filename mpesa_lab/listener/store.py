@@ -231,8 +231,9 @@ def _dumps(value: Any) -> str | None:
     return json.dumps(value, default=_json_default, ensure_ascii=False)
 
 
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+def _loads(text: str | float | None) -> Any:
+    # pandas 3 reads a text column holding some NULLs as str with NaN for the missing ones.
+    return json.loads(text) if isinstance(text, str) else None
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -243,6 +244,47 @@ def _str_or_none(value: Any) -> str | None:
 
 def _moment(at: datetime | None) -> datetime:
     return to_nairobi(at) if at is not None else nairobi_now()
+
+
+def _code(value: Any) -> str | None:
+    """A Daraja code as the catalogue spells it (0, "0" and 0.0 are all "0"); None if absent."""
+    return None if value is None else _str_or_none(normalize_code(value))
+
+
+@dataclass(frozen=True)
+class _Call:
+    """A push or query made through the lab, masked, with the columns both tables share."""
+
+    request: dict[str, Any]
+    response: dict[str, Any] | None
+    error: dict[str, Any] | None
+    moment: datetime
+
+    @classmethod
+    def of(cls, request: dict[str, Any] | None, response: dict[str, Any] | None,
+           error: dict[str, Any] | None, at: datetime | None) -> "_Call":
+        return cls(request=scrub(dict(request or {})),
+                   response=scrub(dict(response)) if response else None,
+                   error=scrub(dict(error)) if error else None,
+                   moment=_moment(at))
+
+    @property
+    def resp(self) -> dict[str, Any]:
+        return self.response or {}
+
+    def leading(self) -> dict[str, Any]:
+        return {"at": self.moment.isoformat(), "at_ts": self.moment.timestamp()}
+
+    def trailing(self) -> dict[str, Any]:
+        err = self.error or {}
+        return {
+            "error_code": _str_or_none(err.get("errorCode")),
+            "error_message": _str_or_none(err.get("errorMessage")),
+            "request_id": _str_or_none(err.get("requestId") or self.resp.get("requestId")),
+            "request": _dumps(self.request),
+            "response": _dumps(self.response),
+            "error": _dumps(self.error),
+        }
 
 
 # --------------------------------------------------------------------------------------------
@@ -576,68 +618,45 @@ class CallbackStore:
 
         Credentials in ``request`` are masked again here, whatever the caller did. Returns the row id.
         """
-        request = scrub(dict(request or {}))
-        response = scrub(dict(response)) if response else None
-        error = scrub(dict(error)) if error else None
-        moment = _moment(at)
-        resp = response or {}
-        err = error or {}
-        row = (
-            moment.isoformat(), moment.timestamp(), environment,
-            _str_or_none(resp.get("CheckoutRequestID")), _str_or_none(resp.get("MerchantRequestID")),
-            _str_or_none(request.get("PhoneNumber") or request.get("PartyA")),
-            _str_or_none(request.get("Amount")), _str_or_none(request.get("AccountReference")),
-            _str_or_none(request.get("TransactionType")),
-            _str_or_none(request.get("BusinessShortCode")),
-            _str_or_none(normalize_code(resp["ResponseCode"]) if resp.get("ResponseCode") is not None else None),
-            _str_or_none(resp.get("ResponseDescription")), _str_or_none(resp.get("CustomerMessage")),
-            _str_or_none(err.get("errorCode")), _str_or_none(err.get("errorMessage")),
-            _str_or_none(err.get("requestId") or resp.get("requestId")),
-            _dumps(request), _dumps(response), _dumps(error),
-        )
-
-        def apply(conn: sqlite3.Connection) -> int:
-            cur = conn.execute(
-                "INSERT INTO pushes (at, at_ts, environment, checkout_request_id, merchant_request_id, "
-                "phone, amount, account_reference, transaction_type, shortcode, response_code, "
-                "response_description, customer_message, error_code, error_message, request_id, "
-                "request, response, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
-            return int(cur.lastrowid or 0)
-
-        return int(self._write(apply))
+        call = _Call.of(request, response, error, at)
+        req, resp = call.request, call.resp
+        return self._record("pushes", {
+            **call.leading(),
+            "environment": environment,
+            "checkout_request_id": _str_or_none(resp.get("CheckoutRequestID")),
+            "merchant_request_id": _str_or_none(resp.get("MerchantRequestID")),
+            "phone": _str_or_none(req.get("PhoneNumber") or req.get("PartyA")),
+            "amount": _str_or_none(req.get("Amount")),
+            "account_reference": _str_or_none(req.get("AccountReference")),
+            "transaction_type": _str_or_none(req.get("TransactionType")),
+            "shortcode": _str_or_none(req.get("BusinessShortCode")),
+            "response_code": _code(resp.get("ResponseCode")),
+            "response_description": _str_or_none(resp.get("ResponseDescription")),
+            "customer_message": _str_or_none(resp.get("CustomerMessage")),
+            **call.trailing(),
+        })
 
     def record_query(self, request: dict[str, Any], response: dict[str, Any] | None = None, *,
                      error: dict[str, Any] | None = None, at: datetime | None = None) -> int:
         """Record an STK push query made through the lab. Returns the row id."""
-        request = scrub(dict(request or {}))
-        response = scrub(dict(response)) if response else None
-        error = scrub(dict(error)) if error else None
-        moment = _moment(at)
-        resp = response or {}
-        err = error or {}
-        cid = resp.get("CheckoutRequestID") or request.get("CheckoutRequestID")
-        row = (
-            moment.isoformat(), moment.timestamp(), _str_or_none(cid),
-            _str_or_none(normalize_code(resp["ResponseCode"]) if resp.get("ResponseCode") is not None else None),
-            _str_or_none(normalize_code(resp["ResultCode"]) if resp.get("ResultCode") is not None else None),
-            _str_or_none(resp.get("ResultDesc")),
-            _str_or_none(err.get("errorCode")), _str_or_none(err.get("errorMessage")),
-            _str_or_none(err.get("requestId") or resp.get("requestId")),
-            _dumps(request), _dumps(response), _dumps(error),
-        )
+        call = _Call.of(request, response, error, at)
+        resp = call.resp
+        return self._record("queries", {
+            **call.leading(),
+            "checkout_request_id": _str_or_none(resp.get("CheckoutRequestID")
+                                                or call.request.get("CheckoutRequestID")),
+            "response_code": _code(resp.get("ResponseCode")),
+            "result_code": _code(resp.get("ResultCode")),
+            "result_desc": _str_or_none(resp.get("ResultDesc")),
+            **call.trailing(),
+        })
 
-        def apply(conn: sqlite3.Connection) -> int:
-            cur = conn.execute(
-                "INSERT INTO queries (at, at_ts, checkout_request_id, response_code, result_code, "
-                "result_desc, error_code, error_message, request_id, request, response, error) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
-            return int(cur.lastrowid or 0)
-
-        return int(self._write(apply))
+    def _record(self, table: str, row: dict[str, Any]) -> int:
+        """Insert one row (column names come from this module, never from input); its id."""
+        sql = (f"INSERT INTO {table} ({', '.join(row)}) "
+               f"VALUES ({', '.join('?' * len(row))})")
+        values = tuple(row.values())
+        return int(self._write(lambda conn: int(conn.execute(sql, values).lastrowid or 0)))
 
     # ---- reads -------------------------------------------------------------------------
 
@@ -742,9 +761,8 @@ class CallbackStore:
             "FROM deliveries ORDER BY id"
         )
         df.insert(1, "received_at", _to_nairobi(df.pop("received_ts")))
-        df["headers"] = df["headers"].map(lambda h: _loads(h) or {}).astype(object)
-        df["duplicate"] = df["duplicate"].astype(bool)
-        df["unknown"] = df["unknown"].astype(bool)
+        _json_columns(df, "headers", empty_dict=True)
+        _bool_columns(df, "duplicate", "unknown")
         return df
 
     def callbacks(self) -> "pd.DataFrame":
@@ -766,9 +784,8 @@ class CallbackStore:
         df["amount"] = _numeric(df["amount"])
         df["balance"] = _numeric(df["balance"])
         df["transaction_date"] = _iso_to_nairobi(df["transaction_date"])
-        df["items"] = df["items"].map(lambda t: _loads(t) or {}).astype(object)
-        for name in ("duplicate", "unknown", "unknown_on_arrival"):
-            df[name] = df[name].astype(bool)
+        _json_columns(df, "items", empty_dict=True)
+        _bool_columns(df, "duplicate", "unknown", "unknown_on_arrival")
         return df
 
     def quarantine(self) -> "pd.DataFrame":
@@ -779,7 +796,7 @@ class CallbackStore:
             "JOIN deliveries d ON d.id = q.delivery_id ORDER BY q.id"
         )
         df.insert(2, "received_at", _to_nairobi(df.pop("received_ts")))
-        df["headers"] = df["headers"].map(lambda h: _loads(h) or {}).astype(object)
+        _json_columns(df, "headers", empty_dict=True)
         return df
 
     def pushes(self) -> "pd.DataFrame":
@@ -792,8 +809,7 @@ class CallbackStore:
         )
         df.insert(1, "pushed_at", _to_nairobi(df.pop("at_ts")))
         df["amount"] = _numeric(df["amount"])
-        for name in ("request", "response", "error"):
-            df[name] = df[name].map(_loads).astype(object)
+        _json_columns(df, "request", "response", "error")
         return df
 
     def queries(self) -> "pd.DataFrame":
@@ -805,8 +821,7 @@ class CallbackStore:
         )
         df.insert(1, "queried_at", _to_nairobi(df.pop("at_ts")))
         _explain(df)
-        for name in ("request", "response", "error"):
-            df[name] = df[name].map(_loads).astype(object)
+        _json_columns(df, "request", "response", "error")
         return df
 
     def transactions(self) -> "pd.DataFrame":
@@ -868,6 +883,18 @@ def _iso_to_nairobi(values: "pd.Series") -> "pd.Series":
     import pandas as pd
 
     return pd.to_datetime(values, format="ISO8601", utc=True).dt.tz_convert(_NAIROBI_NAME)
+
+
+def _json_columns(df: "pd.DataFrame", *names: str, empty_dict: bool = False) -> None:
+    """Decode JSON text columns in place (``empty_dict``: a missing value becomes ``{}``)."""
+    decode: Callable[[str | None], Any] = (lambda t: _loads(t) or {}) if empty_dict else _loads
+    for name in names:
+        df[name] = df[name].map(decode).astype(object)
+
+
+def _bool_columns(df: "pd.DataFrame", *names: str) -> None:
+    for name in names:
+        df[name] = df[name].astype(bool)
 
 
 def _numeric(values: "pd.Series") -> "pd.Series":

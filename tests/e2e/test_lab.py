@@ -68,7 +68,7 @@ def test_starting_again_replaces_the_previous_lab(tmp_path):
     second = Lab.start(store=tmp_path / "b.sqlite3")
     try:
         assert active_lab() is second
-        assert not first.listener.running if hasattr(first.listener, "running") else True
+        assert not first.listener.running and not first.emulator.running
         assert second.push("0708374149", 2, "E2E", "e2e").wait(20).result_code == "0"
     finally:
         second.stop()
@@ -79,3 +79,16 @@ def test_secrets_absent_from_the_lab_repr(lab):
     text = repr(lab) + repr(lab.settings) + str(lab.settings)
     assert "mpesa-lab-consumer-secret" not in text
     assert "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919" not in text
+
+
+def test_a_lab_leaves_hand_started_servers_alone(tmp_path):
+    from mpesa_lab.emulator import Emulator
+
+    own = Emulator().start()
+    try:
+        with Lab.start(store=tmp_path / "c.sqlite3") as lab:
+            assert own.running and lab.emulator is not own
+            assert lab.push("0708374149", 4, "E2E", "e2e").wait(20).result_code == "0"
+        assert own.running
+    finally:
+        own.stop()

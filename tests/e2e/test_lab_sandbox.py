@@ -42,7 +42,7 @@ def test_sandbox_lab_takes_env_credentials_and_a_tunnel_callback(sandbox_env, tm
             lab._emulator_or_fail("answer the prompt")
     finally:
         lab.stop()
-    assert "listener" not in running_servers()
+    assert "lab-listener" not in running_servers()
 
 
 def test_sandbox_lab_without_credentials_says_which_variables(monkeypatch, tmp_path):
@@ -51,4 +51,4 @@ def test_sandbox_lab_without_credentials_says_which_variables(monkeypatch, tmp_p
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="MPESA_CONSUMER_KEY"):
         Lab.start(environment="sandbox", store=tmp_path / "s.sqlite3", expose=False)
-    assert "listener" not in running_servers() and "emulator" not in running_servers()
+    assert "lab-listener" not in running_servers() and "lab-emulator" not in running_servers()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -14,7 +16,7 @@ import pytest
 
 from mpesa_lab.listener import CallbackStore, Listener, run_listener
 
-from .helpers import encode, start_listener_process, stk_body, success_items
+from .helpers import blast, encode, start_listener_process, stk_body, success_items
 
 
 def test_start_is_rerun_safe_and_stop_is_clean(store):
@@ -109,10 +111,20 @@ def test_run_listener_prints_each_callback(tmp_path):
     assert "Stopped. 3 deliveries" in text
 
 
-def test_python_dash_m_runs_and_stops_cleanly_on_sigterm(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_python_dash_m_stops_cleanly_on_a_signal_mid_load(tmp_path, sig):
+    """Ctrl-C (SIGINT) or SIGTERM while callbacks stream in: exit 0, a clean message, no
+    traceback, and every callback answered 200 is in the store."""
     db = tmp_path / "proc.sqlite"
     log = tmp_path / "listener.log"
     proc, url = start_listener_process(db, "process-token-1", log)
+    signal_at = 200
+    items = [(f"ws_CO_SIG{i:05d}", encode(stk_body(f"ws_CO_SIG{i:05d}"))) for i in range(3000)]
+
+    def on_ack(cid: str, count: int) -> None:
+        if count == signal_at:
+            proc.send_signal(sig)
+
     try:
         response = httpx.post(url, content=encode(stk_body("ws_CO_PM1", metadata=success_items(3))),
                               timeout=30)
@@ -120,7 +132,7 @@ def test_python_dash_m_runs_and_stops_cleanly_on_sigterm(tmp_path):
         deadline = time.monotonic() + 30
         while "ws_CO_PM1" not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
+        acked, _ = asyncio.run(blast(url, items, 16, on_ack))
         assert proc.wait(30) == 0
     finally:
         if proc.poll() is None:
@@ -128,8 +140,17 @@ def test_python_dash_m_runs_and_stops_cleanly_on_sigterm(tmp_path):
             proc.wait()
     text = log.read_text()
     assert "ws_CO_PM1" in text and "KES 3" in text
-    assert "Stopped. 1 deliveries" in text
-    assert CallbackStore(db).count_callbacks("ws_CO_PM1") == 1
+    assert f"Stopping ({sig.name})" in text
+    assert "Traceback" not in text and "KeyboardInterrupt" not in text
+    store = CallbackStore(db)
+    stored = store.count_callbacks()
+    assert f"Stopped. {store.count_deliveries()} deliveries in {db.resolve()}" in text
+    assert signal_at <= len(acked) < len(items), "the signal should have stopped the load"
+    with sqlite3.connect(db) as conn:
+        ids = {row[0] for row in conn.execute("SELECT checkout_request_id FROM callbacks")}
+    missing = acked - ids
+    assert not missing, f"{len(missing)} acknowledged callbacks not stored, e.g. {sorted(missing)[:3]}"
+    assert stored == len(ids), "a callback was stored twice"
 
 
 def test_python_dash_m_reports_bad_arguments():
@@ -138,3 +159,41 @@ def test_python_dash_m_reports_bad_arguments():
     assert done.returncode == 2
     assert "path_token must be" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_runs_beside_a_running_event_loop_like_a_notebook_kernel(tmp_path):
+    """A Jupyter cell runs on the kernel's event loop: start, use and stop must not need it."""
+
+    async def cell() -> tuple[int, str, int]:
+        loop_thread = threading.current_thread()
+        seen: list[threading.Thread] = []
+        lst = Listener(tmp_path / "nb.sqlite", name="test-notebook",
+                       on_delivery=lambda _: seen.append(threading.current_thread())).start()
+        try:
+            # Blocking calls from the loop's own thread: the server must not be on this loop.
+            status = httpx.post(lst.callback_url, content=encode(stk_body("ws_CO_NB1")),
+                                timeout=30).status_code
+            cb = lst.wait_for("ws_CO_NB1", timeout=30)
+        finally:
+            lst.stop()
+        assert seen and seen[0] is not loop_thread
+        return status, cb.result_code, len(lst.callbacks())
+
+    assert asyncio.run(cell()) == (200, "0", 1)
+
+
+def test_stop_ends_the_writer_of_a_store_it_opened(tmp_path, store):
+    def writers() -> int:
+        return sum(t.name == "mpesa-lab-store-writer" and t.is_alive() for t in threading.enumerate())
+
+    before = writers()
+    own = Listener(tmp_path / "own.sqlite", name="test-own").start()
+    httpx.post(own.callback_url, content=encode(stk_body("ws_CO_OWN")), timeout=30)
+    shared = Listener(store, name="test-shared").start()
+    httpx.post(shared.callback_url, content=encode(stk_body("ws_CO_SH")), timeout=30)
+    assert writers() == before + 2
+    own.stop()
+    shared.stop()
+    assert writers() == before + 1  # the caller's store is the caller's to close
+    assert own.store.count_callbacks("ws_CO_OWN") == 1  # still readable after stop
+    assert len(own.transactions()) == 0 and len(own.callbacks()) == 1

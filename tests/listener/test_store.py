@@ -90,6 +90,20 @@ def test_record_push_with_an_error_envelope(store):
     assert tx.loc[0, "status"] == "rejected"
 
 
+def test_any_recorded_push_error_makes_the_transaction_rejected(store):
+    # What the Lab records when the client refuses a push before Daraja answers (validation,
+    # network): an error with no Daraja errorCode and no response at all.
+    store.record_push({"Amount": "abc", "PhoneNumber": "0700"}, None,
+                      error={"type": "ValidationError", "message": "Amount must be a whole number"})
+    # A push Daraja accepted stays pending, not rejected.
+    push(store, "ws_CO_OK1")
+    pushes = store.pushes()
+    assert pd.isna(pushes.loc[0, "error_code"]) and pushes.loc[0, "error"]["type"] == "ValidationError"
+    tx = store.transactions()
+    assert tx["status"].astype(str).tolist() == ["rejected", "pending"]
+    assert "refused" not in tx.columns
+
+
 def test_transactions_view(store):
     t0 = datetime(2024, 7, 10, 6, 15, 0, tzinfo=timezone.utc)
     push(store, "ws_CO_T1", at=t0, amount=1)
@@ -119,6 +133,30 @@ def test_transactions_view(store):
     assert tx.loc[1, "result_name"] == "cancelled"
     assert "cancel" in tx.loc[1, "explanation"].lower()
     assert tx.loc[0, "transaction_date"] == pd.Timestamp("2019-12-19 10:21:15", tz="Africa/Nairobi")
+    assert tx["latency"].dtype.kind == "m" and tx["latency_s"].dtype == "float64"
+    assert tx["amount_requested"].tolist() == [1.0, 20.0, 10.0]
+
+
+def test_callbacks_and_queries_views_have_analysis_dtypes(store):
+    push(store, "ws_CO_V1")
+    deliver(store, stk_body("ws_CO_V1", metadata=success_items("1.00", balance="32009.90")))
+    deliver(store, stk_body("ws_CO_V2", result_code="SFC_IC0003", result_desc="Operator"))
+    store.record_query({"CheckoutRequestID": "ws_CO_V1"},
+                       {"ResponseCode": 0, "ResultCode": 0, "ResultDesc": "ok"})
+    cb = store.callbacks()
+    assert isinstance(cb["result_code"].dtype, pd.CategoricalDtype)
+    assert cb["result_code"].astype(str).tolist() == ["0", "SFC_IC0003"]
+    assert cb["amount"].dtype == "float64" and cb.loc[0, "amount"] == 1.0 and pd.isna(cb.loc[1, "amount"])
+    assert cb.loc[0, "balance"] == 32009.9
+    for column in ("received_at", "transaction_date"):
+        assert str(cb[column].dt.tz) == "Africa/Nairobi"
+    assert cb["duplicate"].dtype == bool and cb["unknown"].tolist() == [False, True]
+    assert cb.loc[0, "items"]["MpesaReceiptNumber"] == "NLJ7RT61SV" and cb.loc[1, "items"] == {}
+    queries = store.queries()
+    assert isinstance(queries["result_code"].dtype, pd.CategoricalDtype)
+    assert queries.loc[0, "response_code"] == "0" and queries.loc[0, "result_code"] == "0"
+    assert str(queries["queried_at"].dt.tz) == "Africa/Nairobi"
+    assert queries.loc[0, "response"]["ResultDesc"] == "ok" and queries.loc[0, "error"] is None
 
 
 def test_query_result_fills_in_when_no_callback_came(store):
