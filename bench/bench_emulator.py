@@ -1,7 +1,7 @@
 """How fast is the local Daraja emulator, next to the fastest Starlette endpoint on this machine?
 
 In one run, on the same server setup (``Emulator.start()`` / ``BackgroundServer``: uvicorn in a
-background thread of this process, TCP_NODELAY on the listening socket for both):
+background thread of this process, for both):
 
 - bare: a Starlette route answering a fixed JSON push ack (the ceiling for this stack);
 - emulator: real STK pushes (token, validation, password check, a transaction, its prompt,
@@ -28,7 +28,6 @@ import json
 import multiprocessing
 import os
 import platform
-import socket
 import statistics
 import sys
 import time
@@ -125,9 +124,7 @@ class _Callbacks:
 
 
 async def _connection(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    reader, writer = await asyncio.open_connection(host, port)
-    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return reader, writer
+    return await asyncio.open_connection(host, port)
 
 
 async def _load(host: str, port: int, concurrency: int, seconds: float, warmup: float, make: Any,
@@ -185,12 +182,18 @@ def phase_bare(host: str, port: int, concurrency: int, seconds: float, warmup: f
     return asyncio.run(_load(host, port, concurrency, seconds, warmup, lambda: request))
 
 
+async def _pushes_to_listener(host: str, port: int, token: str, password: str,
+                              start: int) -> tuple[_Callbacks, _Pushes]:
+    """A listening callback endpoint, and pushes whose CallBackURL points at it."""
+    callbacks = _Callbacks()
+    await callbacks.start()
+    return callbacks, _Pushes(host, port, token, password, f"http://127.0.0.1:{callbacks.port}/cb", start)
+
+
 def phase_pushes(host: str, port: int, token: str, password: str, concurrency: int, seconds: float,
                  warmup: float, start: int) -> dict[str, Any]:
     async def run() -> dict[str, Any]:
-        callbacks = _Callbacks()
-        await callbacks.start()
-        make = _Pushes(host, port, token, password, f"http://127.0.0.1:{callbacks.port}/cb", start)
+        callbacks, make = await _pushes_to_listener(host, port, token, password, start)
         result = await _load(host, port, concurrency, seconds, warmup, make)
         callbacks.server.close()
         return result
@@ -201,9 +204,7 @@ def phase_pushes(host: str, port: int, token: str, password: str, concurrency: i
 def phase_end_to_end(host: str, port: int, token: str, password: str, total: int, concurrency: int,
                      start: int, timeout: float) -> dict[str, Any]:
     async def run() -> dict[str, Any]:
-        callbacks = _Callbacks()
-        await callbacks.start()
-        make = _Pushes(host, port, token, password, f"http://127.0.0.1:{callbacks.port}/cb", start)
+        callbacks, make = await _pushes_to_listener(host, port, token, password, start)
         sent: dict[str, float] = {}
         refused = 0
         remaining = [total]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Callable
@@ -20,7 +21,9 @@ AMOUNT_STYLES = ("float", "int")
 class EmulatorConfig:
     """Settings of one emulator. Live ones can be changed later with ``Emulator.configure``."""
 
-    seed: int = 254
+    # Seeds the mix and the identifiers. None draws a random seed, recorded here so the run can
+    # be replayed with EmulatorConfig(seed=<that number>).
+    seed: int | None = 254
     # Seconds from an accepted push to the prompt, and from the prompt to the customer's answer
     # (non-interactive): a callback arrives well under a second after the push.
     prompt_delay: float = 0.05
@@ -88,6 +91,12 @@ def _non_negative(name: str, value: Any, *, optional: bool = False, positive: bo
 
 def validate(config: EmulatorConfig) -> None:
     """Raise ValueError naming the first bad setting and what it should be."""
+    if config.seed is None:
+        config.seed = secrets.randbelow(2**32)
+    elif isinstance(config.seed, bool) or not isinstance(config.seed, int):
+        raise ValueError(
+            f"EmulatorConfig.seed must be a whole number such as 254 (or None for a random one); got {config.seed!r}"
+        )
     for name in ("prompt_delay", "answer_delay", "prompt_timeout", "duplicate_window", "callback_delay",
                  "out_of_order_hold", "default_balance"):
         _non_negative(name, getattr(config, name))

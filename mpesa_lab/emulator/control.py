@@ -8,7 +8,6 @@ parser serves both APIs.
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from starlette.requests import Request
@@ -19,6 +18,7 @@ from mpesa_lab.emulator import defaults
 from mpesa_lab.emulator.config import public_view
 from mpesa_lab.emulator.errors import DarajaError
 from mpesa_lab.emulator.scenarios import ERROR_PHONES, PROFILES, SCENARIOS, TRIGGERS
+from mpesa_lab.emulator.validation import json_object
 
 if TYPE_CHECKING:
     from mpesa_lab.emulator.state import EmulatorState
@@ -33,14 +33,8 @@ def _bad(message: str) -> DarajaError:
 
 async def _body(request: Request, allowed: tuple[str, ...]) -> dict[str, Any]:
     raw = await request.body()
-    if not raw.strip():
-        data: Any = {}
-    else:
-        try:
-            data = json.loads(raw)
-        except (ValueError, RecursionError):
-            raise _bad("the control API expects a JSON object body") from None
-    if not isinstance(data, dict):
+    data = json_object(raw) if raw.strip() else {}
+    if data is None:
         raise _bad("the control API expects a JSON object body")
     unknown = sorted(set(data) - set(allowed))
     if unknown:

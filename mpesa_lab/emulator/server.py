@@ -20,8 +20,9 @@ def start_emulator(host: str = "127.0.0.1", port: int = 0, config: EmulatorConfi
     return Emulator(config).start(host, port)
 
 
-def banner(url: str) -> str:
-    """What the sandbox prints at start: where it listens, the lab credentials, the triggers."""
+def banner(url: str, seed: int | None = None) -> str:
+    """What the sandbox prints at start: where it listens, the lab credentials, the triggers
+    (and the mix's seed, so a run drawn with a random one can be replayed)."""
     lines = [
         f"mpesa-lab Daraja emulator listening on {url}",
         "",
@@ -48,7 +49,8 @@ def banner(url: str) -> str:
     lines.append("Error triggers (PhoneNumber -> error answer to the push):")
     for phone, name in ERROR_PHONES.items():
         lines.append(f"  {phone}  {name}")
-    lines.append("Any other number: a seeded realistic mix. Docs: docs/emulator.md. Ctrl-C stops.")
+    mix = "a seeded realistic mix" if seed is None else f"a realistic mix, seed {seed} (--seed {seed} replays it)"
+    lines.append(f"Any other number: {mix}. Docs: docs/emulator.md. Ctrl-C stops.")
     return "\n".join(lines)
 
 
@@ -68,7 +70,7 @@ def run_sandbox(
         bound = sock.getsockname()[1]
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         shown = f"[{shown}]" if ":" in shown else shown
-        print(banner(f"http://{shown}:{bound}"), file=stream, flush=True)
+        print(banner(f"http://{shown}:{bound}", seed=emulator.config.seed), file=stream, flush=True)
         server = uvicorn.Server(
             uvicorn.Config(emulator.app, log_level=log_level, lifespan="off", access_log=log_level in ("info", "debug"))
         )

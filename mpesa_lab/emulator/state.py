@@ -62,6 +62,9 @@ _PRE_PROMPT_EVENTS = {
     "SFC_IC0003": ("rejected", "the operator (PartyB) does not exist"),
     "1037": ("unreachable", "the phone could not be reached (off, out of coverage or busy)"),
 }
+# Scripted codes told as what the customer did: an action, or a PIN entry that ends it.
+_SCRIPTED_ACTIONS = {"1032": "cancel", "1037": "ignore", "1019": "late"}
+_SCRIPTED_PIN_RESULTS = {"2001": "wrong PIN", "8006": "the PIN is locked"}
 
 
 class EmulatorError(ValueError):
@@ -610,27 +613,16 @@ class EmulatorState:
         # "wait": nothing to do until answer() or the timeout
 
     def _scripted(self, tx: Transaction, code: str) -> None:
-        if code == "0":
-            tx.status = "answered"
-            self._event(tx, "pin_entered", "correct PIN")
+        """A scripted ResultCode (instruction or trigger), told in the timeline as the customer's steps."""
+        if code in _SCRIPTED_ACTIONS:
+            self._act(tx, _SCRIPTED_ACTIONS[code], None)
+        elif code in _SCRIPTED_PIN_RESULTS:
+            self._answered(tx, _SCRIPTED_PIN_RESULTS[code], code)
+        elif code == "0":
+            self._answered(tx, "correct PIN")
             self._pay(tx, forced=True)
-        elif code == "1032":
-            self._act(tx, "cancel", None)
-        elif code == "1037":
-            self._act(tx, "ignore", None)
-        elif code == "1019":
-            self._act(tx, "late", None)
-        elif code == "2001":
-            tx.status = "answered"
-            self._event(tx, "pin_entered", "wrong PIN")
-            self._finalize(tx, "2001")
-        elif code == "8006":
-            tx.status = "answered"
-            self._event(tx, "pin_entered", "the PIN is locked")
-            self._finalize(tx, "8006")
         elif code in ("1", "4", "8"):
-            tx.status = "answered"
-            self._event(tx, "pin_entered", "correct PIN")
+            self._answered(tx, "correct PIN")
             self._event(tx, "declined", _result_desc(code))
             self._finalize(tx, code)
         else:
@@ -638,26 +630,29 @@ class EmulatorState:
             self._event(tx, "scripted", f"ResultCode {code} set by the lab")
             self._finalize(tx, code)
 
+    def _answered(self, tx: Transaction, detail: str, code: str | None = None) -> None:
+        """The customer entered a PIN (``detail`` says how it went); a ``code`` ends the transaction."""
+        tx.status = "answered"
+        self._event(tx, "pin_entered", detail)
+        if code is not None:
+            self._finalize(tx, code)
+
     def _pin_entered(self, tx: Transaction, pin: str) -> None:
         sub = self._subscriber(tx.phone)
         limit = self.config.max_pin_attempts
-        tx.status = "answered"
         if sub.locked:
-            self._event(tx, "pin_entered", "the PIN is locked after too many wrong attempts")
-            self._finalize(tx, "8006")
+            self._answered(tx, "the PIN is locked after too many wrong attempts", "8006")
             return
         if not hmac.compare_digest(pin.encode(), sub.pin.reveal().encode()):
             sub.failed_pins += 1
             if sub.failed_pins >= limit:
                 sub.locked = True
-                self._event(tx, "pin_entered", f"wrong PIN ({sub.failed_pins} in a row): the PIN is now locked")
-                self._finalize(tx, "8006")
+                self._answered(tx, f"wrong PIN ({sub.failed_pins} in a row): the PIN is now locked", "8006")
             else:
-                self._event(tx, "pin_entered", f"wrong PIN ({sub.failed_pins} of {limit} before the PIN locks)")
-                self._finalize(tx, "2001")
+                self._answered(tx, f"wrong PIN ({sub.failed_pins} of {limit} before the PIN locks)", "2001")
             return
         sub.failed_pins = 0
-        self._event(tx, "pin_entered", "correct PIN")
+        self._answered(tx, "correct PIN")
         self._pay(tx, forced=False)
 
     def _pay(self, tx: Transaction, *, forced: bool) -> None:
@@ -899,33 +894,25 @@ class EmulatorState:
 
     def wait_until_final(self, checkout_request_id: str, timeout: float = 10.0) -> dict[str, Any]:
         """Block until the transaction has a final result (not its callback); TimeoutError otherwise."""
-        deadline = time.monotonic() + timeout
         with self.lock:
             tx = self.get(checkout_request_id)
-            while not tx.final:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(
-                        f"transaction {tx.checkout_request_id} is still {tx.status} after {timeout} s"
-                        + (" (interactive: it waits for answer())" if tx.waiting_for_customer else "")
-                    )
-                self._changed.wait(left)
+            if not self._changed.wait_for(lambda: tx.final, timeout):
+                raise TimeoutError(
+                    f"transaction {tx.checkout_request_id} is still {tx.status} after {timeout} s"
+                    + (" (interactive: it waits for answer())" if tx.waiting_for_customer else "")
+                )
             return tx.to_dict()
 
     def wait_for_callbacks(self, checkout_request_id: str, count: int = 1,
                            timeout: float = 10.0) -> list[dict[str, Any]]:
         """Block until ``count`` callback attempts (sent, failed or dropped) are recorded."""
-        deadline = time.monotonic() + timeout
         with self.lock:
             tx = self.get(checkout_request_id)
-            while len(tx.callback_attempts) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(
-                        f"{len(tx.callback_attempts)} callback attempt(s) for {tx.checkout_request_id} "
-                        f"after {timeout} s, wanted {count}"
-                    )
-                self._changed.wait(left)
+            if not self._changed.wait_for(lambda: len(tx.callback_attempts) >= count, timeout):
+                raise TimeoutError(
+                    f"{len(tx.callback_attempts)} callback attempt(s) for {tx.checkout_request_id} "
+                    f"after {timeout} s, wanted {count}"
+                )
             return [a.to_dict() for a in tx.callback_attempts]
 
     def summary(self) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
 from mpesa_lab.emulator.errors import bad_request
@@ -25,6 +25,7 @@ _AMOUNT_RE = re.compile(r"(\d{1,12})(?:\.(\d{1,2}))?")
 _URL_BAD_CHARS = re.compile(r"[\s<>{}\"|\\^`]")
 _CHECKOUT_ID_RE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 MAX_AMOUNT_ACCEPTED = 10**10
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -52,16 +53,20 @@ class QueryRequest:
     checkout_request_id: str
 
 
-def parse_json_object(content_type: str | None, body: bytes) -> dict[str, Any]:
-    """The JSON object in ``body``. Anything else is what live Daraja calls Invalid BusinessShortCode."""
-    media = (content_type or "").split(";", 1)[0].strip().lower()
-    if media != "application/json" or len(body) > MAX_BODY_BYTES:
-        raise bad_request("BusinessShortCode")
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """The JSON object in ``body``, or None if it holds anything else (or nothing parseable)."""
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
-        raise bad_request("BusinessShortCode") from None
-    if not isinstance(data, dict):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def parse_json_object(content_type: str | None, body: bytes) -> dict[str, Any]:
+    """The JSON object in ``body``. Anything else is what live Daraja calls Invalid BusinessShortCode."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    data = json_object(body) if media == "application/json" and len(body) <= MAX_BODY_BYTES else None
+    if data is None:
         raise bad_request("BusinessShortCode")
     return data
 
@@ -142,6 +147,24 @@ def callback_url(value: Any, *, require_https: bool = False) -> str | None:
     return value
 
 
+def transaction_type(value: Any) -> str | None:
+    """CustomerPayBillOnline or CustomerBuyGoodsOnline (whether it suits the shortcode is checked later)."""
+    return value if isinstance(value, str) and value in TRANSACTION_TYPES else None
+
+
+def checkout_request_id(value: Any) -> str | None:
+    """A plausible CheckoutRequestID (whether it exists is the state's business)."""
+    return value if isinstance(value, str) and _CHECKOUT_ID_RE.fullmatch(value) else None
+
+
+def _field(fields: dict[str, Any], name: str, check: Callable[[Any], _T | None]) -> _T:
+    """The field ``name`` as ``check`` reads it; None from ``check`` is "Bad Request - Invalid <name>"."""
+    value = check(fields.get(name))
+    if value is None:
+        raise bad_request(name)
+    return value
+
+
 def _text(value: Any, max_len: int | None) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         return None
@@ -161,41 +184,19 @@ def validate_push(
     require_https: bool = False,
 ) -> PushRequest:
     """Check a push body field by field; raise the first ``Bad Request - Invalid <Field>``."""
-    code = shortcode(fields.get("BusinessShortCode"))
-    if code is None:
-        raise bad_request("BusinessShortCode")
-    stamp = timestamp(fields.get("Timestamp"))
-    if stamp is None:
-        raise bad_request("Timestamp")
-    ttype = fields.get("TransactionType")
-    if ttype not in TRANSACTION_TYPES:
-        raise bad_request("TransactionType")
-    value = amount(fields.get("Amount"))
-    if value is None:
-        raise bad_request("Amount")
-    party_a = msisdn(fields.get("PartyA"))
-    if party_a is None:
-        raise bad_request("PartyA")
-    party_b = shortcode(fields.get("PartyB"))
-    if party_b is None:
-        raise bad_request("PartyB")
-    phone = msisdn(fields.get("PhoneNumber"))
-    if phone is None:
-        raise bad_request("PhoneNumber")
-    url = callback_url(fields.get("CallBackURL"), require_https=require_https)
-    if url is None:
-        raise bad_request("CallBackURL")
-    reference = _text(fields.get("AccountReference"), 12 if strict_lengths else None)
-    if reference is None:
-        raise bad_request("AccountReference")
-    desc_raw = fields.get("TransactionDesc")
+    code = _field(fields, "BusinessShortCode", shortcode)
+    stamp = _field(fields, "Timestamp", timestamp)
+    ttype = _field(fields, "TransactionType", transaction_type)
+    value = _field(fields, "Amount", amount)
+    party_a = _field(fields, "PartyA", msisdn)
+    party_b = _field(fields, "PartyB", shortcode)
+    phone = _field(fields, "PhoneNumber", msisdn)
+    url = _field(fields, "CallBackURL", lambda v: callback_url(v, require_https=require_https))
+    reference = _field(fields, "AccountReference", lambda v: _text(v, 12 if strict_lengths else None))
     desc: str | None = None
-    if desc_raw is None:
-        if require_transaction_desc:
-            # Daraja names the field by its internal name here.
-            raise bad_request("Remarks")
-    else:
-        desc = _text(desc_raw, 13 if strict_lengths else None)
+    if require_transaction_desc or fields.get("TransactionDesc") is not None:
+        # Daraja names this field by its internal name, Remarks.
+        desc = _text(fields.get("TransactionDesc"), 13 if strict_lengths else None)
         if desc is None:
             raise bad_request("Remarks")
     return PushRequest(
@@ -215,15 +216,9 @@ def validate_push(
 
 def validate_query(fields: dict[str, Any]) -> QueryRequest:
     """Check an STK query body: BusinessShortCode, Timestamp, CheckoutRequestID."""
-    code = shortcode(fields.get("BusinessShortCode"))
-    if code is None:
-        raise bad_request("BusinessShortCode")
-    stamp = timestamp(fields.get("Timestamp"))
-    if stamp is None:
-        raise bad_request("Timestamp")
-    checkout = fields.get("CheckoutRequestID")
-    if not isinstance(checkout, str) or not _CHECKOUT_ID_RE.fullmatch(checkout):
-        raise bad_request("CheckoutRequestID")
+    code = _field(fields, "BusinessShortCode", shortcode)
+    stamp = _field(fields, "Timestamp", timestamp)
+    checkout = _field(fields, "CheckoutRequestID", checkout_request_id)
     return QueryRequest(code, fields.get("Password"), stamp, checkout)
 
 

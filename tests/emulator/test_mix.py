@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from mpesa_lab.emulator import SCENARIOS
+from mpesa_lab.emulator import SCENARIOS, EmulatorConfig
 
 from .conftest import TIMEOUT
 
@@ -39,3 +39,16 @@ def test_reset_replays_the_same_outcomes(make_lab):
     before = outcomes(lab, PHONES[:30])
     lab.emulator.reset()
     assert outcomes(lab, PHONES[:30]) == before
+
+
+def test_seed_none_draws_a_random_seed_that_is_recorded_and_replays(make_lab):
+    drawn = {EmulatorConfig(seed=None).seed for _ in range(5)}
+    assert all(isinstance(seed, int) for seed in drawn) and len(drawn) > 1
+    lab = make_lab(seed=None)
+    seed = lab.emulator.config.seed
+    assert isinstance(seed, int)
+    assert lab.lab("GET", "/config").json()["seed"] == seed  # visible, so the run can be replayed
+    # Pushes work (this was a TypeError, answered as 500.003.1001) and replay with the recorded seed.
+    first = outcomes(lab, PHONES[:20])
+    assert set(first.values()) <= set(SCENARIOS["realistic"])
+    assert outcomes(make_lab(seed=seed), PHONES[:20]) == first

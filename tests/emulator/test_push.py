@@ -193,6 +193,17 @@ def test_subscriber_lock_can_be_relaxed(make_lab):
     assert lab.push("254711000011", 2).status_code == 200
 
 
+def test_realism_rules_can_be_relaxed_live_in_a_running_lab(make_lab):
+    lab = make_lab(interactive=True)
+    assert lab.push("254711000012", 5).status_code == 200
+    assert_envelope(lab.push("254711000012", 6), 500, "500.001.1001")  # locked: the first is pending
+    relaxed = lab.lab("POST", "/config", json={"enforce_subscriber_lock": False, "enforce_duplicate_rule": False})
+    assert relaxed.status_code == 200, relaxed.text
+    second = lab.push_ok("254711000012", 5)  # same phone, same amount, first still pending
+    lab.emulator.answer(second)
+    assert lab.emulator.wait_until_final(second, 15)["result_code"] == "0"  # not 17
+
+
 def test_till_merchant_accepts_buy_goods(lab):
     cid = lab.push_ok(shortcode=TILL_SHORTCODE, passkey=TILL_PASSKEY, PartyB=TILL_NUMBER,
                       TransactionType="CustomerBuyGoodsOnline")

@@ -81,7 +81,7 @@ def test_run_sandbox_prints_credentials_and_stops_on_ctrl_c(tmp_path):
         text = "".join(lines)
         assert "listening on http://127.0.0.1:" in text, text + proc.stderr.read()
         url = text.split("listening on ", 1)[1].split()[0]
-        for needle in (LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET, "174379", SANDBOX_PASSKEY, "174381"):
+        for needle in (LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET, "174379", SANDBOX_PASSKEY, "174381", "seed 254"):
             assert needle in text
         for trigger in TRIGGERS:
             assert trigger.phone in text

@@ -65,6 +65,8 @@ def test_magic_phone_scheme():
         ({"mix": {"0": 0}}, "add up to 0"),
         ({"rate_limit_per_second": "fast"}, "rate_limit_per_second must be a number"),
         ({"clock": "now"}, "clock must be a callable"),
+        ({"seed": "7"}, "seed must be a whole number"),
+        ({"seed": 1.5}, "seed must be a whole number"),
     ],
 )
 def test_config_mistakes_are_named(changes, message):
@@ -104,6 +106,10 @@ def test_registry_mistakes_are_clear():
         emu.register_subscriber("254711000097", balance=-5)
     with pytest.raises(EmulatorError, match="unknown scenario"):
         emu.set_scenario("chaos")
+
+
+def test_banner_shows_the_seed_so_a_run_can_be_replayed():
+    assert "seed 99 (--seed 99 replays it)" in banner("http://127.0.0.1:8000", seed=99)
 
 
 def test_banner_names_everything_a_learner_needs():
