@@ -174,23 +174,20 @@ class Settings:
     @classmethod
     def local(cls, base_url: str = DEFAULT_LOCAL_BASE_URL, **overrides: Any) -> "Settings":
         """Settings for the local emulator: no input needed, every value overridable."""
-        values: dict[str, Any] = {
-            "environment": "local",
-            "base_url": base_url,
-            "consumer_key": LAB_CONSUMER_KEY,
-            "consumer_secret": LAB_CONSUMER_SECRET,
-            "shortcode": SANDBOX_SHORTCODE,
-            "passkey": SANDBOX_PASSKEY,
-        }
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        return cls._test_paybill("local", base_url, LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET, overrides)
 
     @classmethod
     def sandbox(cls, consumer_key: str, consumer_secret: str | Secret, **overrides: Any) -> "Settings":
         """Settings for Safaricom's public sandbox with the test paybill 174379 by default."""
+        return cls._test_paybill("sandbox", SANDBOX_BASE_URL, consumer_key, consumer_secret, overrides)
+
+    @classmethod
+    def _test_paybill(cls, environment: str, base_url: str, consumer_key: str,
+                      consumer_secret: str | Secret, overrides: Mapping[str, Any]) -> "Settings":
+        # Both start from the public test paybill 174379 and its passkey; None means "default".
         values: dict[str, Any] = {
-            "environment": "sandbox",
-            "base_url": SANDBOX_BASE_URL,
+            "environment": environment,
+            "base_url": base_url,
             "consumer_key": consumer_key,
             "consumer_secret": consumer_secret,
             "shortcode": SANDBOX_SHORTCODE,

@@ -1,23 +1,8 @@
-import os
-import time
 from datetime import datetime, timezone
 
 import pytest
 
 from mpesa_lab.clock import NAIROBI, daraja_timestamp, nairobi_now, parse_daraja_timestamp
-
-
-@pytest.fixture(params=["UTC", "America/Los_Angeles", "Asia/Tokyo"])
-def host_tz(request):
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = request.param
-    time.tzset()
-    yield request.param
-    if old is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
 
 
 def test_timestamp_is_nairobi_time_whatever_the_host_zone(host_tz):

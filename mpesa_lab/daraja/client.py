@@ -170,7 +170,7 @@ class _ClientCore:
                 result.checkout_request_id, result.merchant_request_id,
             )
             return result
-        query = read_query_answer(status, content)
+        query = read_query_answer(status, content, call.request.checkout_request_id)
         log.debug("STK query %s: %s %s", call.request.checkout_request_id, query.status, query.result_code)
         return query
 
@@ -196,6 +196,32 @@ class _ClientCore:
 
     def _delay(self, attempt: int) -> float:
         return min(self.backoff_cap, self.backoff * (2 ** attempt))
+
+    def _after_failure(self, exc: MpesaLabError, call: _Prepared, attempt: int, refreshed: bool) -> float | None:
+        """Decide what a failed attempt leads to: raise it, refresh the token (None) or wait and retry.
+
+        The one retry policy of both clients: 404.001.03 refreshes the token once; only what
+        Daraja did not process (system busy, spike arrest, never sent) is retried, with capped
+        exponential backoff; an ambiguous push is never re-sent.
+        """
+        if isinstance(exc, AmbiguousPushError):
+            log.warning("STK push not re-sent: %s", exc.cause)
+            raise exc
+        if isinstance(exc, InvalidAccessToken):
+            if refreshed:
+                raise self._explain(exc.with_hint(
+                    "A freshly fetched token was refused too: check that the consumer key and "
+                    "secret belong to an app with M-Pesa Express enabled for this environment."
+                ), call) from None
+            log.debug("%s: token refused (404.001.03); refreshing once and retrying", call.operation)
+            return None
+        retryable = isinstance(exc, (DarajaError, TransportError)) and exc.retryable
+        if not retryable or attempt >= self.max_retries:
+            raise (self._explain(exc, call) if isinstance(exc, DarajaError) else exc) from None
+        delay = self._delay(attempt)
+        log.debug("%s: %s; retry %d/%d in %.2f s", call.operation, type(exc).__name__,
+                  attempt + 1, self.max_retries, delay)
+        return delay
 
     def _log_send(self, call: _Prepared, attempt: int) -> None:
         if log.isEnabledFor(logging.DEBUG):
@@ -305,25 +331,12 @@ class DarajaClient(_ClientCore):
                 self._log_send(call, attempt)
                 response = self._send(call, token.reveal())
                 return self._read(call, response.status_code, response.content)
-            except AmbiguousPushError as exc:
-                log.warning("STK push not re-sent: %s", exc.cause)
-                raise
-            except InvalidAccessToken as exc:
-                if refreshed:
-                    raise self._explain(exc.with_hint(
-                        "A freshly fetched token was refused too: check that the consumer key and "
-                        "secret belong to an app with M-Pesa Express enabled for this environment."
-                    ), call) from None
-                refreshed = True
-                log.debug("%s: token refused (404.001.03); refreshing once and retrying", call.operation)
-                self.tokens.invalidate(token)
-                continue
-            except (DarajaError, TransportError) as exc:
-                if not exc.retryable or attempt >= self.max_retries:
-                    raise (self._explain(exc, call) if isinstance(exc, DarajaError) else exc) from None
-                delay = self._delay(attempt)
-                log.debug("%s: %s; retry %d/%d in %.2f s", call.operation, type(exc).__name__,
-                          attempt + 1, self.max_retries, delay)
+            except MpesaLabError as exc:
+                delay = self._after_failure(exc, call, attempt, refreshed)
+                if delay is None:
+                    refreshed = True
+                    self.tokens.invalidate(token)
+                    continue
             attempt += 1
             self._sleep(delay)
 
@@ -418,25 +431,12 @@ class AsyncDarajaClient(_ClientCore):
                 self._log_send(call, attempt)
                 response = await self._send(call, token.reveal())
                 return self._read(call, response.status_code, response.content)
-            except AmbiguousPushError as exc:
-                log.warning("STK push not re-sent: %s", exc.cause)
-                raise
-            except InvalidAccessToken as exc:
-                if refreshed:
-                    raise self._explain(exc.with_hint(
-                        "A freshly fetched token was refused too: check that the consumer key and "
-                        "secret belong to an app with M-Pesa Express enabled for this environment."
-                    ), call) from None
-                refreshed = True
-                log.debug("%s: token refused (404.001.03); refreshing once and retrying", call.operation)
-                self.tokens.invalidate(token)
-                continue
-            except (DarajaError, TransportError) as exc:
-                if not exc.retryable or attempt >= self.max_retries:
-                    raise (self._explain(exc, call) if isinstance(exc, DarajaError) else exc) from None
-                delay = self._delay(attempt)
-                log.debug("%s: %s; retry %d/%d in %.2f s", call.operation, type(exc).__name__,
-                          attempt + 1, self.max_retries, delay)
+            except MpesaLabError as exc:
+                delay = self._after_failure(exc, call, attempt, refreshed)
+                if delay is None:
+                    refreshed = True
+                    self.tokens.invalidate(token)
+                    continue
             attempt += 1
             await self._sleep(delay)
 

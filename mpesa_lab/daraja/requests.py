@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import numbers
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 import phonenumbers
 from phonenumbers import PhoneNumberType, carrier
 
+from mpesa_lab.config import BUY_GOODS, PAYBILL, TRANSACTION_TYPES
 from mpesa_lab.constants import (
     ACCOUNT_REFERENCE_MAX,
     MAX_AMOUNT,
@@ -30,10 +32,6 @@ from mpesa_lab.constants import (
 )
 from mpesa_lab.daraja.errors import CallbackURLWarning, RequestWarning, ValidationError
 from mpesa_lab.secret import mask
-
-PAYBILL = "CustomerPayBillOnline"
-BUY_GOODS = "CustomerBuyGoodsOnline"
-TRANSACTION_TYPES = (PAYBILL, BUY_GOODS)
 
 _PHONE_FIX = (
     "give a Safaricom M-PESA number such as 0722000000, 0110000000, +254 722 000000 or "
@@ -54,12 +52,13 @@ def normalize_phone(value: Any, field_name: str = "PhoneNumber") -> str:
     brackets, as text or an integer. Refuses landlines, other countries, other carriers
     (Airtel, Telkom...: STK pushes reach Safaricom lines only) and anything that is not a number.
     """
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
+    if isinstance(value, bool) or not isinstance(value, (str, numbers.Integral)):
         raise ValidationError(
             field_name, value, f"must be a phone number as text or an integer, not {type(value).__name__}",
             _PHONE_FIX,
         )
-    return _normalize_phone_text(str(value), field_name)
+    # numbers.Integral: a numpy integer from a DataFrame column is as good as an int.
+    return _normalize_phone_text(value if isinstance(value, str) else str(int(value)), field_name)
 
 
 @lru_cache(maxsize=4096)
@@ -116,12 +115,14 @@ def validate_amount(value: Any) -> int:
     if isinstance(value, bool):
         raise ValidationError("Amount", value, f"{rule}, not a boolean", fix)
     number: Decimal
-    if isinstance(value, int):
-        number = Decimal(value)
-    elif isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
+    # numbers.Integral / Real also take numpy's int64 and float32, as DataFrame cells arrive.
+    if isinstance(value, numbers.Integral):
+        number = Decimal(int(value))
+    elif isinstance(value, numbers.Real) and not isinstance(value, numbers.Rational):
+        as_float = float(value)
+        if math.isnan(as_float) or math.isinf(as_float):
             raise ValidationError("Amount", value, f"{rule}, not {value}", fix)
-        number = Decimal(repr(value))
+        number = Decimal(repr(as_float))
     elif isinstance(value, Decimal):
         if not value.is_finite():
             raise ValidationError("Amount", value, f"{rule}, not {value}", fix)
@@ -346,12 +347,19 @@ def validate_checkout_request_id(value: Any) -> str:
 # Models
 
 
-def _masked_password(password: str) -> str:
-    return mask(password)
+class _MaskedBody:
+    """``masked_body``: the body with its Password masked, safe to log, store or show."""
+
+    def to_body(self, password: str, timestamp: str) -> dict[str, Any]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def masked_body(self, password: str, timestamp: str) -> dict[str, Any]:
+        """The body with the Password masked: safe to log, store or show."""
+        return dict(self.to_body(password, timestamp), Password=mask(password))
 
 
 @dataclass(frozen=True, init=False)
-class StkPushRequest:
+class StkPushRequest(_MaskedBody):
     """An STK push, validated on construction. ``to_body`` gives Daraja's JSON body."""
 
     business_short_code: str
@@ -405,15 +413,9 @@ class StkPushRequest:
             "TransactionDesc": self.transaction_desc,
         }
 
-    def masked_body(self, password: str, timestamp: str) -> dict[str, Any]:
-        """The body with the Password masked: safe to log, store or show."""
-        body = self.to_body(password, timestamp)
-        body["Password"] = _masked_password(password)
-        return body
-
 
 @dataclass(frozen=True, init=False)
-class StkQueryRequest:
+class StkQueryRequest(_MaskedBody):
     """An STK push query for one CheckoutRequestID."""
 
     business_short_code: str
@@ -430,8 +432,3 @@ class StkQueryRequest:
             "Timestamp": timestamp,
             "CheckoutRequestID": self.checkout_request_id,
         }
-
-    def masked_body(self, password: str, timestamp: str) -> dict[str, Any]:
-        body = self.to_body(password, timestamp)
-        body["Password"] = _masked_password(password)
-        return body

@@ -146,16 +146,18 @@ def classify_result_code(code: Any, desc: str | None = None) -> tuple[QueryStatu
     return "failed", codes.unknown_entry(key, desc)
 
 
-def read_query_answer(status: int, body: Any) -> StkQueryResult:
+def read_query_answer(status: int, body: Any, checkout_request_id: str | None = None) -> StkQueryResult:
     """An STK query answer -> :class:`StkQueryResult`; raise only for real errors.
 
     Both pending styles are pending: the ``500.001.1001`` "The transaction is being processed"
     envelope and an HTTP 200 whose ResultCode is not final. ResultCode arrives as a string here.
+    ``checkout_request_id`` (the one queried) fills in when the answer does not echo it, as the
+    error-style pending answer never does.
     """
     data = _parse(body)
     if isinstance(data, dict) and not is_error_envelope(data) and status == 200:
         ids = {
-            "checkout_request_id": _str(data.get("CheckoutRequestID")),
+            "checkout_request_id": _str(data.get("CheckoutRequestID")) or checkout_request_id,
             "merchant_request_id": _str(data.get("MerchantRequestID")),
             "response_code": _str(data.get("ResponseCode")),
             "response_description": _str(data.get("ResponseDescription")),
@@ -181,5 +183,6 @@ def read_query_answer(status: int, body: Any) -> StkQueryResult:
         return StkQueryResult(
             status="pending", result_code=None, result_desc=error.error_message, entry=error.entry,
             raw=data, http_status=status, response_code=error.error_code,
+            checkout_request_id=checkout_request_id,
         )
     raise error

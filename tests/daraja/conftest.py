@@ -8,6 +8,7 @@ import base64
 import itertools
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -19,6 +20,7 @@ from starlette.routing import Route
 
 from mpesa_lab.background import BackgroundServer
 from mpesa_lab.constants import OAUTH_PATH, STK_PUSH_PATH, STK_QUERY_PATH
+from mpesa_lab.daraja import errors as E
 
 # -- Daraja's documented bodies (../shared/daraja/mpesa-express-api.md, observed-behaviour.md) --
 
@@ -44,6 +46,27 @@ def query_final(result_code: Any, desc: str) -> dict[str, Any]:
         "ResultCode": result_code,
         "ResultDesc": desc,
     }
+
+
+# Every error in the doc's "Common Error Codes" table (and the observed OAuth ones), as Daraja
+# sends it, with the exception it must become.
+DOCUMENTED_ERRORS: list[tuple[int, str, str, type[E.DarajaError]]] = [
+    (400, "400.002.02", "Bad Request - Invalid BusinessShortCode", E.BadRequest),
+    (404, "404.001.03", "Invalid Access Token", E.InvalidAccessToken),
+    (404, "404.001.01", "Resource not found", E.ResourceNotFound),
+    (405, "405.001", "Method Not Allowed", E.MethodNotAllowed),
+    (500, "500.001.1001", "Merchant does not exist", E.MerchantDoesNotExist),
+    (500, "500.001.1001", "Wrong credentials", E.WrongCredentials),
+    (500, "500.001.1001", "Unable to lock subscriber, a transaction is already in process for the current subscriber", E.SubscriberLocked),
+    (500, "500.001.1001", "The transaction is being processed", E.TransactionBeingProcessed),
+    (500, "500.003.02", "System is busy. Please try again in few minutes.", E.SystemBusy),
+    (500, "500.003.1001", "Internal Server Error", E.InternalServerError),
+    (500, "500.003.02", "Error Occurred: Spike Arrest Violation", E.SpikeArrest),
+    (500, "500.003.03", "Quota Violation", E.QuotaViolation),
+    (400, "400.008.02", "Invalid grant type passed", E.InvalidGrantType),
+    (400, "400.008.01", "Invalid authentication type passed", E.InvalidAuthenticationType),
+    (400, "400.008.01", "Invalid Authentication passed", E.AuthenticationFailed),
+]
 
 
 # Secrets distinctive enough to search for in logs and messages.
@@ -146,3 +169,13 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.01)
     return predicate()
+
+
+def assert_no_secret_shown(secrets: set[str], shown: list[str], failures: list[BaseException]) -> None:
+    """No secret appears in ``shown`` texts, nor anywhere an exception shows itself."""
+    texts = list(shown)
+    for error in failures:
+        texts += [str(error), repr(error), "".join(traceback.format_exception(error)), repr(vars(error))]
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text

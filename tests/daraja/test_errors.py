@@ -7,28 +7,8 @@ from mpesa_lab import codes
 from mpesa_lab.daraja import errors as E
 from mpesa_lab.daraja.errors import error_from_response
 
+from .conftest import DOCUMENTED_ERRORS as DOCUMENTED
 from .conftest import envelope
-
-# Every error in the doc's "Common Error Codes" table (and the observed OAuth ones), as Daraja
-# sends it, with the exception it must become.
-DOCUMENTED = [
-    (400, "400.002.02", "Bad Request - Invalid BusinessShortCode", E.BadRequest),
-    (404, "404.001.03", "Invalid Access Token", E.InvalidAccessToken),
-    (404, "404.001.01", "Resource not found", E.ResourceNotFound),
-    (405, "405.001", "Method Not Allowed", E.MethodNotAllowed),
-    (500, "500.001.1001", "Merchant does not exist", E.MerchantDoesNotExist),
-    (500, "500.001.1001", "Wrong credentials", E.WrongCredentials),
-    (500, "500.001.1001", "Unable to lock subscriber, a transaction is already in process for the current subscriber", E.SubscriberLocked),
-    (500, "500.001.1001", "The transaction is being processed", E.TransactionBeingProcessed),
-    (500, "500.003.02", "System is busy. Please try again in few minutes.", E.SystemBusy),
-    (500, "500.003.1001", "Internal Server Error", E.InternalServerError),
-    (500, "500.003.02", "Error Occurred: Spike Arrest Violation", E.SpikeArrest),
-    (500, "500.003.03", "Quota Violation", E.QuotaViolation),
-    (400, "400.008.02", "Invalid grant type passed", E.InvalidGrantType),
-    (400, "400.008.01", "Invalid authentication type passed", E.InvalidAuthenticationType),
-    (400, "400.008.01", "Invalid Authentication passed", E.AuthenticationFailed),
-]
-
 
 @pytest.mark.parametrize("status,code,message,cls", DOCUMENTED, ids=[d[3].__name__ for d in DOCUMENTED])
 @pytest.mark.parametrize("form", ["bytes", "text", "dict"])

@@ -123,6 +123,17 @@ def test_bad_amounts(value, words):
     assert words in error.rule
 
 
+def test_numpy_numbers_from_a_dataframe_are_numbers_too():
+    np = pytest.importorskip("numpy")
+    assert validate_amount(np.int64(10)) == 10 and type(validate_amount(np.int64(10))) is int
+    assert validate_amount(np.float64(25.0)) == 25 and validate_amount(np.float32(7)) == 7
+    for value, words in [(np.int64(0), "minimum"), (np.float64("nan"), "nan"), (np.float32(1.5), "whole shillings"),
+                         (np.bool_(True), "bool"), (np.int64(250_001), "maximum")]:
+        assert words in refused("Amount", validate_amount, value).rule
+    assert normalize_phone(np.int64(254722000000)) == "254722000000"
+    refused("PhoneNumber", normalize_phone, np.float64(722000000))
+
+
 def test_fraction_refusal_suggests_both_roundings():
     error = refused("Amount", validate_amount, 10.5)
     assert "10" in error.fix and "11" in error.fix
