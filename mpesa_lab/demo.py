@@ -72,7 +72,7 @@ def run_demo(console: Console, *, store_path: Path | None = None, timeout: float
     with Lab.start(store=store_path) as lab:
         console.print(f"Daraja emulator  {lab.settings.base_url}")
         console.print(f"Callback URL     {lab.listener.url}/<secret token>/callback")
-        console.print(f"Store            {lab.store.path}")
+        console.print(f"Store            {lab.store.path}", soft_wrap=True)
         outcomes: list[Outcome] = []
         pushes = _scripted_pushes()
 
@@ -103,9 +103,9 @@ def run_demo(console: Console, *, store_path: Path | None = None, timeout: float
         frame = lab.transactions()
         elapsed = time.monotonic() - started
         counts = frame["status"].value_counts().to_dict()
-        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()) if n)
         console.print(f"{len(frame)} pushes ({summary}) in {elapsed:.1f} s.")
-        console.print(f"Every callback is stored raw in {lab.store.path}")
+        console.print(f"Every callback is stored raw in {lab.store.path}", soft_wrap=True)
         console.print("Explain any code: mpesa-lab codes CODE   (e.g. mpesa-lab codes 1032)")
     return 0
 
