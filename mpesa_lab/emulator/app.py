@@ -7,7 +7,10 @@ trace or an HTML page.
 
 from __future__ import annotations
 
+import json
 import logging
+from json.encoder import encode_basestring
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -21,12 +24,60 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mpesa_lab.constants import OAUTH_PATH, STK_PUSH_PATH, STK_QUERY_PATH
 from mpesa_lab.emulator.control import control_routes
 from mpesa_lab.emulator.errors import DarajaError, method_not_allowed
-from mpesa_lab.emulator.validation import masked_request, parse_json_object, validate_push, validate_query
+from mpesa_lab.emulator.validation import (
+    masked_request,
+    parse_json_object,
+    validate_push,
+    validate_query,
+)
 
 if TYPE_CHECKING:
     from mpesa_lab.emulator.state import EmulatorState
 
 log = logging.getLogger("mpesa_lab.emulator")
+
+# Exactly what Starlette's JSONResponse renders (compact, UTF-8, no NaN), built once.
+_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode
+_ACK_TAIL = _encode({
+    "ResponseCode": "0",
+    "ResponseDescription": "Success. Request accepted for processing",
+    "CustomerMessage": "Success. Request accepted for processing",
+}).encode("utf-8")[1:]
+
+
+def push_ack(merchant_request_id: str, checkout_request_id: str) -> bytes:
+    """The push's 200 answer, byte for byte what JSONResponse would render, without a dict."""
+    return (f'{{"MerchantRequestID":{encode_basestring(merchant_request_id)},'
+            f'"CheckoutRequestID":{encode_basestring(checkout_request_id)},').encode("utf-8") + _ACK_TAIL
+
+
+async def send_json(send: Send, body: bytes, status: int = 200) -> None:
+    """Send pre-encoded JSON with the headers JSONResponse would set."""
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-length", str(len(body)).encode("latin-1")),
+                            (b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    """The first header called ``name`` (lowercase), as Starlette's Headers.get would read it."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body; None if the client went away first."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        elif message["type"] == "http.disconnect":
+            return None
 
 
 def error_response(state: "EmulatorState", error: DarajaError) -> Response:
@@ -37,7 +88,12 @@ def error_response(state: "EmulatorState", error: DarajaError) -> Response:
 
 class EnvelopeGuard:
     """Outer safety net: an unexpected exception becomes a 500.003.1001 envelope (logged here,
-    never shown to the caller), instead of Starlette's plain-text 500."""
+    never shown to the caller), instead of Starlette's plain-text 500.
+
+    It also answers POSTs to the STK push and query paths itself: they are the hot path of
+    every lab, and Starlette's routing, Request and middleware layers cost more than the checks.
+    Everything else (OAuth, /_lab/, unknown paths, wrong methods) goes through Starlette.
+    """
 
     def __init__(self, app: ASGIApp, state: "EmulatorState") -> None:
         self.app = app
@@ -49,6 +105,14 @@ class EnvelopeGuard:
             return
         self.state.engine.attach()  # the clockwork runs on the loop that serves us
         try:
+            if scope["method"] == "POST" and not scope.get("root_path"):
+                path = scope["path"]
+                if path == STK_PUSH_PATH:
+                    await self._daraja(scope, receive, send, "push")
+                    return
+                if path == STK_QUERY_PATH:
+                    await self._daraja(scope, receive, send, "query")
+                    return
             await self.app(scope, receive, send)
         except Exception:
             log.exception("emulator error on %s %s", scope.get("method"), scope.get("path"))
@@ -60,6 +124,59 @@ class EnvelopeGuard:
                 log.debug("could not send the error envelope", exc_info=True)
 
 
+    async def _daraja(self, scope: Scope, receive: Receive, send: Send, route: str) -> None:
+        """POST STK push or query, answered without Starlette's layers (same checks, same bytes)."""
+
+        async def read_body() -> bytes:
+            body = await _read_body(receive)
+            if body is None:
+                raise _ClientGone
+            return body
+
+        try:
+            payload = await answer_stk(
+                self.state, route, _header(scope, b"authorization"), _header(scope, b"content-type"), read_body
+            )
+        except _ClientGone:
+            return  # nobody left to answer
+        except DarajaError as exc:
+            await error_response(self.state, exc)(scope, receive, send)
+            return
+        await send_json(send, payload)
+
+
+class _ClientGone(Exception):
+    """The client disconnected before its request body arrived."""
+
+
+async def answer_stk(
+    state: "EmulatorState",
+    route: str,
+    authorization: str | None,
+    content_type: str | None,
+    read_body: Callable[[], Awaitable[bytes]],
+) -> bytes:
+    """The STK push or query answer as JSON bytes; raises DarajaError for an error envelope.
+
+    Token, then rate limit / quota / injected errors, then the body, then validation: the order
+    in which Daraja reports them.
+    """
+    app = state.authenticate(authorization)
+    state.admit(app, route)
+    fields = parse_json_object(content_type, await read_body())
+    if route == "query":
+        return _encode(state.query(validate_query(fields))).encode("utf-8")
+    cfg = state.config
+    push = validate_push(
+        fields,
+        require_transaction_desc=cfg.require_transaction_desc,
+        strict_lengths=cfg.strict_lengths,
+        require_https=cfg.require_https,
+    )
+    tx = state.accept_push(push, masked_request(fields))
+    return push_ack(tx.merchant_request_id, tx.checkout_request_id)
+
+
 def build_app(state: "EmulatorState") -> Starlette:
     """The emulator's ASGI app over ``state``."""
 
@@ -69,30 +186,15 @@ def build_app(state: "EmulatorState") -> Starlette:
         return JSONResponse(token)
 
     async def stk_push(request: Request) -> Response:
-        app = state.authenticate(request.headers.get("authorization"))
-        state.admit(app, "push")
-        fields = parse_json_object(request.headers.get("content-type"), await request.body())
-        cfg = state.config
-        push = validate_push(
-            fields,
-            require_transaction_desc=cfg.require_transaction_desc,
-            strict_lengths=cfg.strict_lengths,
-            require_https=cfg.require_https,
-        )
-        tx = state.accept_push(push, masked_request(fields))
-        return JSONResponse({
-            "MerchantRequestID": tx.merchant_request_id,
-            "CheckoutRequestID": tx.checkout_request_id,
-            "ResponseCode": "0",
-            "ResponseDescription": "Success. Request accepted for processing",
-            "CustomerMessage": "Success. Request accepted for processing",
-        })
+        # Reached only when EnvelopeGuard's fast path is bypassed (e.g. mounted under a root_path).
+        answer = await answer_stk(state, "push", request.headers.get("authorization"),
+                                  request.headers.get("content-type"), request.body)
+        return Response(answer, media_type="application/json")
 
     async def stk_query(request: Request) -> Response:
-        app = state.authenticate(request.headers.get("authorization"))
-        state.admit(app, "query")
-        fields = parse_json_object(request.headers.get("content-type"), await request.body())
-        return JSONResponse(state.query(validate_query(fields)))
+        answer = await answer_stk(state, "query", request.headers.get("authorization"),
+                                  request.headers.get("content-type"), request.body)
+        return Response(answer, media_type="application/json")
 
     async def on_daraja_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DarajaError)

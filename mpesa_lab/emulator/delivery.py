@@ -15,11 +15,12 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any, Callable
 
 import httpx
 
-from mpesa_lab.clock import nairobi_now, to_nairobi
+from mpesa_lab.clock import NAIROBI, nairobi_now, to_nairobi
 from mpesa_lab.emulator.config import FAULT_KINDS
 from mpesa_lab.emulator.engine import Engine
 from mpesa_lab.emulator.models import Transaction
@@ -40,7 +41,7 @@ def wire_result_code(code: str) -> int | str:
 def _timestamp_number(moment: Any) -> int:
     """YYYYMMDDHHmmss in Nairobi time, as the number Daraja sends (plain arithmetic: strftime is
     the slow part of a callback body)."""
-    t = to_nairobi(moment) if moment is not None else nairobi_now()
+    t = nairobi_now() if moment is None else moment if moment.tzinfo is NAIROBI else to_nairobi(moment)
     return ((((t.year * 100 + t.month) * 100 + t.day) * 100 + t.hour) * 100 + t.minute) * 100 + t.second
 
 
@@ -67,6 +68,48 @@ def callback_body(tx: Transaction, config: "EmulatorConfig", merchant_balance: f
         items.append({"Name": "PhoneNumber", "Value": int(tx.phone)})
         inner["CallbackMetadata"] = {"Item": items}
     return {"Body": {"stkCallback": inner}}
+
+
+def _scalar(value: Any) -> str:
+    """One JSON scalar exactly as ``json.dumps`` writes it (ASCII-escaped strings, NaN allowed)."""
+    if isinstance(value, str):
+        return encode_basestring_ascii(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value in (float("inf"), float("-inf")):
+            return "Infinity" if value > 0 else "-Infinity"
+        return float.__repr__(value)
+    return json.dumps(value)
+
+
+def callback_payload(tx: Transaction, config: "EmulatorConfig", merchant_balance: float | None) -> bytes:
+    """``json.dumps(callback_body(...))`` byte for byte, without building the dicts: the callback
+    is encoded once per transaction, on the hot path."""
+    assert tx.result_code is not None
+    head = (f'{{"Body": {{"stkCallback": {{"MerchantRequestID": {_scalar(tx.merchant_request_id)}, '
+            f'"CheckoutRequestID": {_scalar(tx.checkout_request_id)}, '
+            f'"ResultCode": {_scalar(wire_result_code(tx.result_code))}, "ResultDesc": {_scalar(tx.result_desc)}')
+    if tx.result_code != "0":
+        return (head + "}}}").encode("ascii")
+    amount: float | int = float(tx.amount) if config.callback_amount == "float" else tx.amount
+    items = [f'{{"Name": "Amount", "Value": {_scalar(amount)}}}',
+             f'{{"Name": "MpesaReceiptNumber", "Value": {_scalar(tx.receipt)}}}']
+    if config.callback_balance == "empty":
+        items.append('{"Name": "Balance"}')
+    elif config.callback_balance == "value" and merchant_balance is not None:
+        items.append(f'{{"Name": "Balance", "Value": {_scalar(round(float(merchant_balance), 2))}}}')
+    items.append(f'{{"Name": "TransactionDate", "Value": {_scalar(_timestamp_number(tx.transaction_date))}}}')
+    items.append(f'{{"Name": "PhoneNumber", "Value": {_scalar(int(tx.phone))}}}')
+    return (head + ', "CallbackMetadata": {"Item": [' + ", ".join(items) + "]}}}}").encode("ascii")
 
 
 @dataclass
@@ -207,9 +250,16 @@ class Deliverer:
                 await client.aclose()
         return self._client
 
-    def deliver(self, tx: Transaction, body: dict[str, Any], faults: list[Fault]) -> None:
-        """Schedule the callback (returns at once; safe from any thread)."""
+    def deliver(self, tx: Transaction, body: dict[str, Any] | bytes, faults: list[Fault]) -> None:
+        """Schedule the callback (returns at once; safe from any thread). ``body`` is the
+        stkCallback as a dict, or already encoded (``callback_payload``)."""
         config = self._settings()
+        payload = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
+        if not faults and not config.callback_faults:
+            # The usual case: one POST, now.
+            job = _Job(tx=tx, url=tx.callback_url, payload=payload, copies=1, fault_names=())
+            self.engine.spawn(lambda: self._send(job))
+            return
         kinds = [f.kind for f in faults] + list(config.callback_faults)
         if "drop" in kinds:
             self._record(tx, tx.callback_url, status=None, error="dropped by an injected fault: no POST was made",
@@ -221,7 +271,7 @@ class Deliverer:
         job = _Job(
             tx=tx,
             url=tx.callback_url,
-            payload=json.dumps(body).encode("utf-8"),
+            payload=payload,
             copies=copies,
             fault_names=tuple(dict.fromkeys(kinds)),
             held="out_of_order" in kinds,

@@ -13,7 +13,7 @@ import secrets
 import string
 from datetime import datetime
 
-from mpesa_lab.clock import to_nairobi
+from mpesa_lab.clock import NAIROBI, to_nairobi
 
 _ALNUM = string.ascii_uppercase + string.digits
 _TAIL_SPACE = 36**7
@@ -63,14 +63,15 @@ class IdFactory:
     @staticmethod
     def checkout_request_id(moment: datetime, phone: str) -> str:
         """ws_CO_ + DDMMYYYYHHmmss (Nairobi) + milliseconds (not zero-padded) + last 9 digits."""
-        t = to_nairobi(moment)
+        # The lab's clock already gives Nairobi time: converting it again would change nothing.
+        t = moment if moment.tzinfo is NAIROBI else to_nairobi(moment)
         # (plain formatting: strftime costs more than the rest of the id)
         return (f"ws_CO_{t.day:02d}{t.month:02d}{t.year:04d}{t.hour:02d}{t.minute:02d}{t.second:02d}"
                 f"{t.microsecond // 1000}{phone[-9:]}")
 
     def receipt(self, moment: datetime) -> str:
         """A 10-character MpesaReceiptNumber whose first three characters encode the date."""
-        local = to_nairobi(moment)
+        local = moment if moment.tzinfo is NAIROBI else to_nairobi(moment)
         number = self._rng.getrandbits(48) % _TAIL_SPACE
         tail = []
         for _ in range(7):

@@ -34,9 +34,24 @@ class KeepAlivePoster:
     def __init__(self, max_idle_per_origin: int = 64) -> None:
         self._idle: dict[tuple[str, int], list[Connection]] = {}
         self._max_idle = max_idle_per_origin
+        self._targets: dict[tuple[str, str], tuple[tuple[str, int], bytes]] = {}
 
     async def post(self, url: str, body: bytes, timeout: float, user_agent: str = "mpesa-lab-emulator") -> int:
         """POST ``body`` as JSON to ``url``; the answer's status code, or PostError."""
+        known = self._targets.get((url, user_agent))
+        if known is None:
+            known = self._target(url, user_agent)
+        origin, head = known
+        request = head + f"Content-Length: {len(body)}\r\nAccept: */*\r\n\r\n".encode("ascii") + body
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._exchange(origin, request)
+        except TimeoutError:
+            raise PostError(f"Timeout: no complete answer within {timeout:g} s") from None
+
+    def _target(self, url: str, user_agent: str) -> tuple[tuple[str, int], bytes]:
+        """(host, port) and the request's head up to Content-Length, remembered per URL: a lab
+        sends thousands of callbacks to the same few URLs."""
         parts = urlsplit(url)
         host = parts.hostname or ""
         try:
@@ -45,16 +60,12 @@ class KeepAlivePoster:
             raise PostError(f"InvalidURL: bad port in {url!r}") from None
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         authority = parts.netloc.rsplit("@", 1)[-1]
-        request = (
-            f"POST {target} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: {user_agent}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nAccept: */*\r\n\r\n"
-        ).encode("ascii") + body
-        origin = (host, port)
-        try:
-            async with asyncio.timeout(timeout):
-                return await self._exchange(origin, request)
-        except TimeoutError:
-            raise PostError(f"Timeout: no complete answer within {timeout:g} s") from None
+        head = (f"POST {target} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: {user_agent}\r\n"
+                "Content-Type: application/json\r\n").encode("ascii")
+        if len(self._targets) >= 256:
+            self._targets.clear()
+        known = self._targets[(url, user_agent)] = ((host, port), head)
+        return known
 
     async def _exchange(self, origin: tuple[str, int], request: bytes) -> int:
         reused = True
