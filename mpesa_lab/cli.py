@@ -188,13 +188,20 @@ def cmd_push(args: argparse.Namespace) -> int:
 def cmd_query(args: argparse.Namespace) -> int:
     """Ask Daraja for the state of one CheckoutRequestID."""
     from mpesa_lab.daraja.client import DarajaClient
-    from mpesa_lab.daraja.errors import MpesaLabError
+    from mpesa_lab.daraja.errors import MpesaLabError, TransportError
 
+    settings = None
     try:
-        with DarajaClient(_settings(args)) as client:
+        settings = _settings(args)
+        with DarajaClient(settings) as client:
             result = client.stk_query(args.checkout_request_id)
     except MpesaLabError as exc:
         err_console.print(f"[bold red]{type(exc).__name__}[/]: {exc}")
+        if isinstance(exc, TransportError) and settings is not None and settings.environment == "local":
+            err_console.print(
+                f"In local mode the query goes to {settings.base_url}: start the emulator there with "
+                "`mpesa-lab sandbox`, or pass --base-url."
+            )
         return 1
     console.print(f"status       {result.status}")
     _print_outcome(result.result_code, result.result_desc, None)

@@ -57,3 +57,10 @@ def test_password_build_decode_check(capsys):
     assert main(["password", "check", DOC_PASSWORD, "--timestamp", "20210628092409"]) == 1
     assert "20210628092409" in capsys.readouterr().out
     assert main(["password", "decode", "%%%"]) == 1
+
+
+def test_query_with_nothing_listening_says_how_to_start_the_emulator(capsys, monkeypatch):
+    monkeypatch.delenv("MPESA_ENV", raising=False)
+    assert main(["query", "ws_CO_1", "--base-url", "http://127.0.0.1:9"]) == 1
+    err = capsys.readouterr().err
+    assert "TransportError" in err and "mpesa-lab sandbox" in err
