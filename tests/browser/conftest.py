@@ -1,0 +1,86 @@
+"""Fixtures for the browser suite: one JupyterLab per session, one Chromium, a page per test.
+
+Every test here is marked ``browser``. Without Chromium the suite fails loudly (BrowserMissing),
+never skips: the widgets only exist in a browser, and a silent skip would hide that.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.browser.jupyter import CHROMIUM_ARGS, JupyterLab, require_chromium, start_jupyterlab
+from tests.browser.page import NotebookPage
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/browser/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir() -> Path:
+    """Where finished scenarios are photographed (printed, so a person can look)."""
+    folder = Path(os.environ.get("MPESA_LAB_SCREENSHOTS", REPO / "build" / "screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"\nbrowser screenshots: {folder}")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def course_copy() -> Iterator[Path]:
+    """A scratch copy of the course (notebooks/ and data/) for JupyterLab to run."""
+    root = Path(tempfile.mkdtemp(prefix="mpesa-lab-browser-"))
+    for name in ("notebooks", "data"):
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    (root / "scratch").mkdir()
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def jupyterlab(course_copy: Path) -> Iterator[JupyterLab]:
+    home = Path(tempfile.mkdtemp(prefix="mpesa-lab-jupyter-"))
+    lab = start_jupyterlab(course_copy, home)
+    yield lab
+    lab.stop()
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator["object"]:
+    executable = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: "object") -> Iterator["object"]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def open_notebook(page: "object", jupyterlab: JupyterLab):
+    """Open a notebook of the scratch copy (a path relative to its root) in a fresh workspace."""
+
+    def opener(relative: str) -> NotebookPage:
+        return NotebookPage(page, jupyterlab.tree_url(relative)).open()  # type: ignore[arg-type]
+
+    return opener
