@@ -167,7 +167,7 @@ def cmd_push(args: argparse.Namespace) -> int:
         if args.env in (None, "local") and not args.base_url:
             from mpesa_lab.lab import Lab
 
-            with Lab.start() as lab:
+            with Lab.start(fresh=True) as lab:
                 handle = lab.push(args.phone, args.amount, args.ref, args.desc)
                 _print_push(handle.result)
                 callback = handle.wait(timeout=args.timeout)

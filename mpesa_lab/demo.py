@@ -69,7 +69,7 @@ def run_demo(console: Console, *, store_path: Path | None = None, timeout: float
 
     started = time.monotonic()
     console.rule("[bold]mpesa-lab demo: M-Pesa Express on the local Daraja emulator")
-    with Lab.start(store=store_path) as lab:
+    with Lab.start(store=store_path, fresh=store_path is None) as lab:
         console.print(f"Daraja emulator  {lab.settings.base_url}")
         console.print(f"Callback URL     {lab.listener.url}/<secret token>/callback")
         console.print(f"Store            {lab.store.path}", soft_wrap=True)

@@ -8,16 +8,20 @@ Everything else (push, wait, query, the DataFrames) is the same code in both wor
 
 from __future__ import annotations
 
+import signal
 import threading
+import time
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from mpesa_lab.config import Settings
 from mpesa_lab.daraja.client import DarajaClient
 from mpesa_lab.daraja.errors import MpesaLabError
 from mpesa_lab.daraja.results import StkPushResult, StkQueryResult
 from mpesa_lab.listener import CallbackStore, Listener
+from mpesa_lab.listener.locations import folder_store_path
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,7 +34,12 @@ _active_lock = threading.Lock()
 
 
 class LabError(MpesaLabError):
-    """The lab cannot do this here (e.g. answer the phone when the phone is a real one)."""
+    """The lab cannot do this here: it was stopped, or the phone is a real one."""
+
+
+# The names of the servers a Lab owns (so cleanup after an interrupted start can find them).
+_LISTENER_NAME = "lab-listener"
+_EMULATOR_NAME = "lab-emulator"
 
 
 class Push:
@@ -49,29 +58,52 @@ class Push:
         return self.result.merchant_request_id
 
     def wait(self, timeout: float = 30.0) -> "ParsedCallback":
-        """Block until this push's callback is stored; TimeoutError says what to try next."""
-        try:
-            return self.lab.listener.wait_for(self.checkout_request_id, timeout)
-        except TimeoutError:
-            raise TimeoutError(
-                f"no callback for {self.checkout_request_id} within {timeout:g} s. Callbacks can be "
-                "late or lost: ask Daraja with push.query() (STK query) instead of pushing again."
-            ) from None
+        """Block until this push's callback is stored; TimeoutError says what to try next.
+
+        On a stopped lab: the callback if it was stored before the stop, else a LabError (none
+        can arrive any more).
+        """
+        lab = self.lab
+        if not lab.running:
+            stored = lab.store.callback(self.checkout_request_id)
+            if stored is not None:
+                return stored
+            raise lab._stopped_error(f"wait for the callback of {self.checkout_request_id}", push=self)
+        deadline = time.monotonic() + timeout
+        while True:
+            # In slices, so that a lab stopped meanwhile (another thread) ends the wait at once.
+            remaining = deadline - time.monotonic()
+            try:
+                return lab.listener.wait_for(self.checkout_request_id, max(0.0, min(remaining, 1.0)))
+            except TimeoutError:
+                if not lab.running:
+                    raise lab._stopped_error(
+                        f"wait for the callback of {self.checkout_request_id}", push=self) from None
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(
+                        f"no callback for {self.checkout_request_id} within {timeout:g} s. Callbacks "
+                        "can be late or lost: ask Daraja with push.query() (STK query) instead of "
+                        "pushing again."
+                    ) from None
 
     def query(self) -> StkQueryResult:
         """STK query for this push (recorded in the store)."""
+        self.lab._require_running("query", push=self)
         return self.lab.query(self.checkout_request_id)
 
     def answer(self, pin: str | None = None) -> None:
         """Local mode: the customer enters a PIN on the virtual phone (default: the right one)."""
+        self.lab._require_running("answer the prompt", push=self)
         self.lab._emulator_or_fail("answer the prompt").answer(self.checkout_request_id, pin=pin)
 
     def cancel(self) -> None:
         """Local mode: the customer presses Cancel on the virtual phone."""
+        self.lab._require_running("cancel the prompt", push=self)
         self.lab._emulator_or_fail("cancel the prompt").answer(self.checkout_request_id, cancel=True)
 
     def __repr__(self) -> str:
-        return f"<Push {self.checkout_request_id} accepted: {self.result.response_description!r}>"
+        state = "" if self.lab.running else " (its lab is stopped)"
+        return f"<Push {self.checkout_request_id} accepted: {self.result.response_description!r}{state}>"
 
 
 class Lab:
@@ -88,6 +120,7 @@ class Lab:
         self.client = client
         self.listener = listener
         self.emulator = emulator
+        self._stopped_by: str | None = None  # why the lab stopped; None while it runs
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -97,6 +130,7 @@ class Lab:
         environment: str = "local",
         *,
         store: str | Path | None = None,
+        fresh: bool = False,
         emulator_config: "EmulatorConfig | None" = None,
         host: str = "127.0.0.1",
         expose: bool | None = None,
@@ -111,21 +145,39 @@ class Lab:
         the sandbox) from arguments, the environment or .env, and expose the listener through
         ngrok (NGROK_AUTHTOKEN) unless MPESA_CALLBACK_URL is set or ``expose=False``.
         ``tunnel_options`` go to ``Listener.expose`` (authtoken, ngrok_path, timeout).
-        """
-        global _active
-        with _active_lock:
-            previous, _active = _active, None
-        if previous is not None:
-            previous.stop()
 
-        # Own server names: a Lab never stops a Listener or Emulator the user started by hand.
-        listener = Listener(store, name="lab-listener").start(host=host)
-        emulator = None
+        The store: ``store=`` names a SQLite file. Without it, a lab started in the same folder
+        (or notebook) continues the same store under ``~/.mpesa-lab/stores/`` (or
+        ``$MPESA_LAB_HOME``), so a re-run start cell keeps the earlier rows; ``fresh=True``
+        starts a new throwaway store instead (only the newest 20 of those are kept).
+
+        Ctrl-C at any moment of the start leaves no server running.
+        """
+        if fresh and store is not None:
+            raise ValueError(
+                "pass either store='some.sqlite' (that file) or fresh=True (a new throwaway store), not both"
+            )
+        global _active
+        store_arg: str | Path | None = store if store is not None else (None if fresh else folder_store_path())
+        listener: Listener | None = None
+        emulator: "Emulator | None" = None
+        lab: Lab | None = None
         try:
+            with _active_lock:
+                previous, _active = _active, None
+            if previous is not None:
+                with _interrupts_deferred():
+                    previous._stop("Lab.start() ran again and replaced it")
+
+            # Own server names: a Lab never stops a Listener or Emulator the user started by hand.
+            # Built first, then started: cleanup below can always reach what is running.
+            listener = Listener(store_arg, name=_LISTENER_NAME)
+            listener.start(host=host)
             if environment == "local":
                 from mpesa_lab.emulator import Emulator
 
-                emulator = Emulator(emulator_config, name="lab-emulator").start(host=host)
+                emulator = Emulator(emulator_config, name=_EMULATOR_NAME)
+                emulator.start(host=host)
                 settings = Settings.local(
                     base_url=emulator.url,
                     callback_url=settings_overrides.pop("callback_url", None) or listener.callback_url,
@@ -137,20 +189,29 @@ class Lab:
                 settings = Settings.from_env(environment=environment, env_file=env_file, **settings_overrides)
                 if expose or (expose is None and not settings.callback_url):
                     settings = replace(settings, callback_url=listener.expose(**(tunnel_options or {})))
-            client = DarajaClient(settings)
+            lab = cls(settings, DarajaClient(settings), listener, emulator)
+            with _active_lock:
+                _active = lab
+            return lab
         except BaseException:
-            listener.stop()
-            if emulator is not None:
-                emulator.stop()
+            # Includes KeyboardInterrupt at any point above: stop whatever already runs, with
+            # further Ctrl-C held back until the cleanup is done.
+            with _interrupts_deferred():
+                _cleanup_failed_start(lab, listener, emulator)
             raise
-        lab = cls(settings, client, listener, emulator)
-        with _active_lock:
-            _active = lab
-        return lab
 
     def stop(self) -> None:
-        """Stop the client, the listener (and its tunnel) and the emulator. Safe to call twice."""
+        """Stop the client, the listener (and its tunnel) and the emulator. Safe to call twice.
+
+        The store stays on disk and readable (``transactions()`` and friends); pushing, waiting
+        and querying need a new ``Lab.start()``.
+        """
+        self._stop("lab.stop() was called")
+
+    def _stop(self, reason: str) -> None:
         global _active
+        if self._stopped_by is None:
+            self._stopped_by = reason
         self.client.close()
         self.listener.stop()
         if self.emulator is not None:
@@ -158,6 +219,41 @@ class Lab:
         with _active_lock:
             if _active is self:
                 _active = None
+
+    @property
+    def running(self) -> bool:
+        """True from ``Lab.start()`` until ``stop()`` (or a newer ``Lab.start()``)."""
+        return (
+            self._stopped_by is None
+            and self.listener.running
+            and (self.emulator is None or self.emulator.running)
+        )
+
+    def _stopped_error(self, what: str, push: Push | None = None) -> LabError:
+        """The one error every call on a stopped lab (or on its pushes) raises."""
+        why = self._stopped_by or "one of its servers is no longer running"
+        newer = active_lab()
+        if newer is not None and newer is not self:
+            todo = ("A newer lab is running: use the `lab` from your latest `Lab.start()` "
+                    "(`mpesa_lab.lab.active_lab()` returns it)")
+        else:
+            todo = "Start a lab with `lab = Lab.start()` and use the new `lab`"
+        message = f"cannot {what}: this lab is stopped ({why}). {todo}; old Lab and Push objects stay stopped."
+        if push is not None:
+            if self.emulator is not None:
+                message += (
+                    " This push was made on a local emulator that stopped with its lab, so nothing "
+                    "can answer for it any more; what was stored about it is still in "
+                    "`lab.transactions()`."
+                )
+            else:
+                message += f" Then ask Daraja about this push with `lab.query({push.checkout_request_id!r})`."
+        message += f" The store is kept: {self.store.path}"
+        return LabError(message)
+
+    def _require_running(self, what: str, push: Push | None = None) -> None:
+        if not self.running:
+            raise self._stopped_error(what, push)
 
     def __enter__(self) -> "Lab":
         return self
@@ -176,6 +272,7 @@ class Lab:
         **options: Any,
     ) -> Push:
         """Send an STK push; the request (without secrets) and answer are recorded in the store."""
+        self._require_running(f"push to {phone}")
         try:
             result = self.client.stk_push(phone, amount, account_reference, description, **options)
         except MpesaLabError as exc:  # validation, Daraja errors, ambiguous or unsent pushes
@@ -192,6 +289,7 @@ class Lab:
 
     def query(self, checkout_request_id: str) -> StkQueryResult:
         """STK query; recorded in the store. Pending is an answer, not an error."""
+        self._require_running(f"query {checkout_request_id}")
         request = {"CheckoutRequestID": checkout_request_id, "BusinessShortCode": self.settings.shortcode}
         try:
             result = self.client.stk_query(checkout_request_id)
@@ -233,9 +331,67 @@ class Lab:
         return self.emulator
 
     def __repr__(self) -> str:
-        parts = [f"environment={self.settings.environment!r}", f"daraja={self.settings.base_url!r}"]
-        parts.append(f"callbacks={self.settings.callback_url!r}")
+        state = "running" if self.running else f"stopped ({self._stopped_by or 'a server stopped'})"
+        parts = [f"environment={self.settings.environment!r}", state]
+        if self.running:
+            parts += [f"daraja={self.settings.base_url!r}", f"callbacks={self.settings.callback_url!r}"]
+        else:
+            parts.append("start a new one with Lab.start()")
+        parts.append(f"store={str(self.store.path)!r}")
         return f"<Lab {' '.join(parts)}>"
+
+
+@contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold back Ctrl-C (SIGINT) while the block runs, then raise it: cleanup is never cut short.
+
+    Only the main thread receives signals; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    except ValueError:  # not the main interpreter
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
+def _cleanup_failed_start(lab: "Lab | None", listener: Listener | None, emulator: "Emulator | None") -> None:
+    """Stop what a failed or interrupted ``Lab.start()`` had started (and only that)."""
+    global _active
+    from mpesa_lab.background import running_servers
+
+    with _active_lock:
+        if lab is not None and _active is lab:
+            _active = None
+    for server in (emulator, listener):
+        if server is not None:
+            try:
+                server.stop()
+            except Exception:  # cleanup must go on; the original error is what the caller sees
+                pass
+    # A server interrupted half-way through its own start() may not be attached to its owner
+    # yet; it is registered under the lab's server names, which only a Lab uses.
+    for name in (_LISTENER_NAME, _EMULATOR_NAME):
+        server = running_servers().get(name)
+        if server is not None:
+            try:
+                server.stop()
+            except Exception:
+                pass
+    if emulator is not None:
+        try:
+            emulator.engine.stop()
+        except Exception:
+            pass
 
 
 def _error_fields(exc: BaseException) -> dict[str, Any]:

@@ -149,9 +149,15 @@ def lab_home() -> Path:
 
 
 def default_store_path() -> Path:
-    """A new, unique SQLite file under ``lab_home()/stores`` named after the Nairobi time."""
+    """A new, unique (throwaway) SQLite file under ``lab_home()/stores`` named after the Nairobi
+    time; older throwaway stores beyond the newest 20 are deleted."""
+    from mpesa_lab.listener.locations import KEEP_THROWAWAY_STORES, prune_throwaway_stores
+
     stamp = nairobi_now().strftime("%Y%m%d-%H%M%S")
-    return lab_home() / "stores" / f"lab-{stamp}-{secrets.token_hex(3)}.sqlite"
+    path = lab_home() / "stores" / f"lab-{stamp}-{secrets.token_hex(3)}.sqlite"
+    # Throwaway stores are bounded: the oldest beyond the newest few go (locations.py).
+    prune_throwaway_stores(keep=KEEP_THROWAWAY_STORES - 1, spare=path)
+    return path
 
 
 # --------------------------------------------------------------------------------------------
