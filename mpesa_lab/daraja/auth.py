@@ -21,7 +21,12 @@ import anyio
 import httpx
 
 from mpesa_lab.constants import OAUTH_PATH
-from mpesa_lab.daraja.errors import UnknownDarajaError, error_from_response, transport_error_from
+from mpesa_lab.daraja.errors import (
+    UnknownDarajaError,
+    error_from_response,
+    html_answer_error,
+    transport_error_from,
+)
 from mpesa_lab.secret import Secret
 
 if TYPE_CHECKING:
@@ -62,8 +67,14 @@ def parse_expires_in(value: Any) -> float | None:
     return max(seconds, 0.0)
 
 
-def read_token_answer(status: int, content: bytes) -> tuple[Secret, float]:
-    """An OAuth answer -> (token, lifetime in seconds), or raise the Daraja error it carries."""
+def read_token_answer(status: int, content: bytes, url: str | None = None) -> tuple[Secret, float]:
+    """An OAuth answer -> (token, lifetime in seconds), or raise the Daraja error it carries.
+
+    ``url`` (where the request went) is named when the answer is an HTML page, not JSON.
+    """
+    html = html_answer_error(status, content, url=url, operation="OAuth")
+    if html is not None:
+        raise html
     if status != 200:
         raise error_from_response(status, content, operation="oauth")
     try:
@@ -193,12 +204,12 @@ class TokenProvider(_TokenCache):
         try:
             response = self._client.get(self.url, params=OAUTH_PARAMS, headers=self._headers())
         except httpx.HTTPError as exc:
-            failure = transport_error_from(exc, operation="oauth", idempotent=True)
+            failure = transport_error_from(exc, operation="oauth", idempotent=True, url=self.url)
         if failure is not None:
             # Raised outside the except block: no __context__ pointing at the httpx request
             # (its headers hold the Basic credentials).
             raise failure
-        return read_token_answer(response.status_code, response.content)
+        return read_token_answer(response.status_code, response.content, self.url)
 
     def close(self) -> None:
         if self._owns_client:
@@ -258,10 +269,10 @@ class AsyncTokenProvider(_TokenCache):
         try:
             response = await self._client.get(self.url, params=OAUTH_PARAMS, headers=self._headers())
         except httpx.HTTPError as exc:
-            failure = transport_error_from(exc, operation="oauth", idempotent=True)
+            failure = transport_error_from(exc, operation="oauth", idempotent=True, url=self.url)
         if failure is not None:
             raise failure
-        return read_token_answer(response.status_code, response.content)
+        return read_token_answer(response.status_code, response.content, self.url)
 
     async def aclose(self) -> None:
         if self._owns_client:

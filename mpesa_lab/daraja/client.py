@@ -39,6 +39,7 @@ from mpesa_lab.daraja.errors import (
     SubscriberLocked,
     TransportError,
     WrongCredentials,
+    html_answer_error,
     is_error_envelope,
     transport_error_from,
 )
@@ -156,6 +157,10 @@ class _ClientCore:
     # -- reading -------------------------------------------------------------------------------
 
     def _read(self, call: _Prepared, status: int, content: bytes) -> Any:
+        if status < 500 and content[:1] in (b"<", b" ", b"\n", b"\r", b"\t"):
+            html = html_answer_error(status, content, url=call.url, operation=call.operation)
+            if html is not None:
+                raise html
         if call.operation == "stk_push":
             if status >= 500 and not is_error_envelope(content):
                 # A gateway's 502/503/504 says nothing about whether Daraja took the push.
@@ -317,7 +322,7 @@ class DarajaClient(_ClientCore):
             return self.http.post(call.url, content=call.content, headers=self._headers(token))
         except httpx.HTTPError as exc:
             failure = transport_error_from(exc, operation=call.operation, idempotent=call.idempotent,
-                                           request=call.masked)
+                                           request=call.masked, url=call.url)
         # Raised outside the except block, so no __context__ holds the httpx request and its token.
         raise failure
 
@@ -418,7 +423,7 @@ class AsyncDarajaClient(_ClientCore):
             return await self.http.post(call.url, content=call.content, headers=self._headers(token))
         except httpx.HTTPError as exc:
             failure = transport_error_from(exc, operation=call.operation, idempotent=call.idempotent,
-                                           request=call.masked)
+                                           request=call.masked, url=call.url)
         raise failure
 
     async def _call(self, call: _Prepared) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from mpesa_lab import codes
 from mpesa_lab.codes import CodeEntry
@@ -431,25 +432,48 @@ _NOT_SENT = ("ConnectError", "ConnectTimeout", "PoolTimeout", "UnsupportedProtoc
              "InvalidURL")
 
 
+def where_hint(url: str | None) -> str:
+    """What to check when nothing answers at ``url``, fitted to where it points.
+
+    Safaricom's hosts: the internet connection; this machine: the local emulator (and how to
+    start it); anything else: the base URL and the network.
+    """
+    if not url:
+        return "Check the base URL (MPESA_BASE_URL) and the network."
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    base = f"{parts.scheme}://{parts.netloc}"
+    if host == "safaricom.co.ke" or host.endswith(".safaricom.co.ke"):
+        return (f"Check this machine's internet connection (and any proxy or firewall) and that "
+                f"{base} is reachable from it.")
+    if host in ("localhost", "::1") or host.startswith("127."):
+        return (f"Nothing answers at {base}: the local Daraja emulator is not running there. Start it "
+                "with `Lab.start()` in Python (it picks a free port), or `mpesa-lab sandbox --port "
+                f"{parts.port or 8000}` in a terminal.")
+    return f"Check the base URL {base} (MPESA_BASE_URL) and the network."
+
+
 def transport_error_from(
     exc: BaseException,
     *,
     operation: str,
     idempotent: bool,
     request: dict[str, Any] | None = None,
+    url: str | None = None,
 ) -> MpesaLabError:
     """Summarise an httpx failure without keeping it (its request holds the Authorization header).
 
     Before sending (connect refused, DNS, pool exhausted): :class:`TransportError`, retryable.
     After sending (timeout waiting for the answer, reset, broken answer): retryable only for an
-    idempotent call (OAuth, query); for a push it is an :class:`AmbiguousPushError`.
+    idempotent call (OAuth, query); for a push it is an :class:`AmbiguousPushError`. ``url`` (where
+    the call went) fits the advice to the place: the internet, or the local emulator.
     """
     names = {cls.__name__ for cls in type(exc).__mro__}
     cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if names & set(_NOT_SENT):
         return TransportError(
-            f"could not reach Daraja for {operation} ({cause}); the request was not sent. Check the "
-            "base URL and the network (is the emulator or the tunnel running?)",
+            f"could not reach Daraja for {operation} ({cause}); the request was not sent. "
+            + where_hint(url),
             sent=False, retryable=True, cause=cause, operation=operation,
         )
     if not idempotent:
@@ -458,4 +482,32 @@ def transport_error_from(
         f"no answer from Daraja for {operation} ({cause}); it may have been received. It is safe to "
         "ask again (this call changes nothing at Daraja)",
         sent=True, retryable=True, cause=cause, operation=operation,
+    )
+
+
+def html_answer_error(status: int, content: bytes | str, *, url: str | None, operation: str) -> "UnknownDarajaError | None":
+    """An HTML page where Daraja answers JSON (a wrong host, or a web page in front of the API),
+    reported as such and naming the base URL; None when ``content`` is not HTML."""
+    head = content[:512] if isinstance(content, str) else content[:512].decode("utf-8", errors="replace")
+    text = head.lstrip().lower()
+    if not (text.startswith("<!doctype html") or text.startswith("<html") or
+            (text.startswith("<") and ("<html" in text or "<head" in text or "<body" in text))):
+        return None
+    parts = urlsplit(url or "")
+    base = f"{parts.scheme}://{parts.netloc}" if parts.netloc else "the base URL"
+    entry = CodeEntry(
+        kind="unknown", code="", name="html_answer",
+        message="an HTML page instead of JSON",
+        explanation="The host answered like a web site, not like Daraja's API.",
+        mitigation=(
+            f"{base} is probably not Daraja's API (a typo in the host, or a web page in front of "
+            "it): use https://sandbox.safaricom.co.ke (sandbox) or https://api.safaricom.co.ke "
+            "(production) as the base URL (MPESA_BASE_URL)."
+        ),
+        source="observed",
+    )
+    return UnknownDarajaError(
+        error_code=None,
+        error_message=f"{operation} at {base} answered HTTP {status} with an HTML page, not Daraja's JSON",
+        http_status=status, entry=entry, raw=None, operation=None,
     )

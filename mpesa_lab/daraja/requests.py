@@ -265,7 +265,7 @@ def validate_callback_url(value: Any, environment: str = "sandbox") -> str:
     """
     fix = (
         "pass the public https URL of your callback endpoint (sandbox: e.g. an ngrok URL from "
-        "`mpesa-lab listen --tunnel`; local mode: the listener's URL)"
+        "`mpesa-lab listen --expose`; local mode: the listener's URL)"
     )
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ValidationError(
@@ -311,7 +311,7 @@ def validate_callback_url(value: Any, environment: str = "sandbox") -> str:
         if _is_private_host(host):
             warnings.warn(
                 f"CallBackURL {value!r} points at {host}, which Daraja cannot reach from the internet: "
-                "no callback will arrive. Use a public URL (e.g. `mpesa-lab listen --tunnel`).",
+                "no callback will arrive. Use a public URL (e.g. `mpesa-lab listen --expose`).",
                 CallbackURLWarning,
                 stacklevel=3,
             )

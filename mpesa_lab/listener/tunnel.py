@@ -125,6 +125,10 @@ def open_tunnel(
         try:
             if not os.path.exists(agent):
                 outcome["installing"] = True
+                # pyngrok writes "Downloading ngrok ..." progress straight to stdout, which lands in
+                # a notebook cell's output; say it once in the log instead.
+                log.info("downloading the ngrok agent to %s (first use)", agent)
+                installer._print_progress_enabled = False
                 installer.install_ngrok(agent, ngrok_version=pyngrok_config.ngrok_version,
                                         timeout=max(1.0, timeout))
                 outcome.pop("installing", None)
