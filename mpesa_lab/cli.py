@@ -32,11 +32,13 @@ def cmd_codes(args: argparse.Namespace) -> int:
             if args.kind in (None, e.kind)
         ]
         table = Table(title="M-Pesa Express codes (mpesa-lab catalogue)", show_lines=False)
-        for column in ("kind", "code", "message", "mitigation"):
+        for column in ("kind", "code", "message", "mitigation", "source"):
             table.add_column(column, overflow="fold")
         for e in entries:
-            table.add_row(e.kind, e.code, e.message, e.mitigation)
+            table.add_row(e.kind, e.code, e.message, e.mitigation, _source(e))
         console.print(table)
+        console.print("source: doc = Daraja's documented tables; observed = seen from live Daraja "
+                      "beyond them (with when)")
         console.print("Details of one code: mpesa-lab codes CODE  (e.g. mpesa-lab codes 1032)")
         return 0
 
@@ -66,9 +68,25 @@ def _print_entry(entry: object) -> None:
     table.add_row("mitigation", entry.mitigation)
     if entry.kind == "error":
         table.add_row("safe to retry", "yes" if entry.retryable else "no")
-    table.add_row("source", entry.source)
+    from mpesa_lab.codes import result_wordings
+
+    for row in result_wordings():
+        if entry.kind == "result" and row["code"] == entry.code:
+            table.add_row("also worded", f"{row['wording']!r}: observed {row['seen']}, {row['seen_in']}")
+    table.add_row("source", _source(entry))
+    if entry.seen_in:
+        table.add_row("seen in", entry.seen_in)
     console.print(table)
     console.print()
+
+
+def _source(entry: object) -> str:
+    from mpesa_lab.codes import CodeEntry
+
+    assert isinstance(entry, CodeEntry)
+    if entry.source == "observed":
+        return f"observed{f' ({entry.seen})' if entry.seen else ''}"
+    return entry.source
 
 
 # --- password --------------------------------------------------------------------------------
@@ -130,7 +148,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     from mpesa_lab.emulator import EmulatorConfig
     from mpesa_lab.emulator.server import run_sandbox
 
-    options: dict[str, object] = {"interactive": args.interactive}
+    options: dict[str, object] = {"interactive": args.interactive, "behaviour": args.behaviour}
     if args.seed is not None:
         options["seed"] = args.seed
     config = EmulatorConfig(**options)
@@ -273,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--seed", type=int, default=None, help="seed for the realistic outcome mix")
     p.add_argument("--interactive", action="store_true", help="the phone waits for you to answer")
+    p.add_argument("--behaviour", choices=["teaching", "live_sandbox_2026"], default="teaching",
+                   help="teaching (default: every outcome) or live_sandbox_2026 (the live sandbox "
+                        "as reported in 2026: the test number ends in 1037, other numbers in E3008)")
     p.set_defaults(func=cmd_sandbox)
 
     from mpesa_lab.listener.__main__ import add_arguments as add_listener_arguments

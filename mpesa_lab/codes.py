@@ -1,9 +1,12 @@
 """The catalogue: every Daraja error code and M-Pesa Express result code, with its meaning.
 
 The tables live in ``mpesa_lab/data/*.csv`` so that notebooks, pandas and this module read the
-same data. Rows with ``source == "observed"`` come from live Daraja behaviour beyond the doc page
-(../shared/daraja/observed-behaviour.md). Lookups never raise for an unknown code: they return an
-entry of kind ``"unknown"`` that says what to do next.
+same data. Rows with ``source == "doc"`` are Daraja's documented codes; rows with
+``source == "observed"`` were seen from live Daraja beyond its doc page, with when (``seen``) and
+where (``seen_in``) they were reported (docs/daraja.md). ``result_wordings.csv`` holds other
+wordings live Daraja has used for documented codes (1037 "No response from user." in 2026).
+Lookups never raise for an unknown code: they return an entry of kind ``"unknown"`` that says
+what to do next.
 """
 
 from __future__ import annotations
@@ -41,10 +44,20 @@ class CodeEntry:
     final: bool | None = None
     retryable: bool = False
     source: str = "doc"
+    #: observed codes: when (e.g. "2026") and where they were reported
+    seen: str | None = None
+    seen_in: str | None = None
+    #: other wordings live Daraja has used for this code, newest first
+    wordings: tuple[str, ...] = ()
 
     @property
     def known(self) -> bool:
         return self.kind != "unknown"
+
+    @property
+    def documented(self) -> bool:
+        """In Daraja's own tables (not only observed from the live system)."""
+        return self.source == "doc"
 
     def __str__(self) -> str:
         return f"{self.code} {self.message}: {self.explanation} Fix: {self.mitigation}"
@@ -94,8 +107,17 @@ def error_codes() -> tuple[CodeEntry, ...]:
 
 
 @lru_cache(maxsize=1)
+def result_wordings() -> tuple[dict[str, str], ...]:
+    """Other wordings live Daraja has used for result codes (code, wording, source, seen, seen_in)."""
+    return tuple(_read("result_wordings.csv"))
+
+
+@lru_cache(maxsize=1)
 def result_codes() -> tuple[CodeEntry, ...]:
     """Every documented (and observed) STK result code, in table order."""
+    wordings: dict[str, list[str]] = {}
+    for row in result_wordings():
+        wordings.setdefault(row["code"], []).append(row["wording"])
     return tuple(
         CodeEntry(
             kind="result",
@@ -107,9 +129,18 @@ def result_codes() -> tuple[CodeEntry, ...]:
             category=row["category"],
             final=row["final"] == "yes",
             source=row["source"],
+            seen=row.get("seen") or None,
+            seen_in=row.get("seen_in") or None,
+            wordings=tuple(wordings.get(row["code"], ())),
         )
         for row in _read("result_codes.csv")
     )
+
+
+def live_wording(code: object) -> str:
+    """The newest wording live Daraja is known to use for ``code`` (else the catalogue's)."""
+    entry = result_entry(code)
+    return entry.wordings[0] if entry.wordings else entry.message
 
 
 def _message_matches(entry: CodeEntry, message: str) -> bool:

@@ -136,6 +136,7 @@ class Lab:
         expose: bool | None = None,
         tunnel_options: dict[str, Any] | None = None,
         env_file: str | Path | None = ".env",
+        strict_lengths: bool = False,
         **settings_overrides: Any,
     ) -> "Lab":
         """Start a lab. Running it again (a re-run notebook cell) first stops the previous lab.
@@ -150,6 +151,10 @@ class Lab:
         (or notebook) continues the same store under ``~/.mpesa-lab/stores/`` (or
         ``$MPESA_LAB_HOME``), so a re-run start cell keeps the earlier rows; ``fresh=True``
         starts a new throwaway store instead (only the newest 20 of those are kept).
+
+        ``strict_lengths=True`` refuses AccountReference/TransactionDesc over Daraja's documented
+        12/13 characters, in the client and (local mode) in the emulator alike; by default both
+        accept them, the client with a warning, as the live sandbox does.
 
         Ctrl-C at any moment of the start leaves no server running.
         """
@@ -176,6 +181,10 @@ class Lab:
             if environment == "local":
                 from mpesa_lab.emulator import Emulator
 
+                if strict_lengths:
+                    from mpesa_lab.emulator import EmulatorConfig
+
+                    emulator_config = replace(emulator_config or EmulatorConfig(), strict_lengths=True)
                 emulator = Emulator(emulator_config, name=_EMULATOR_NAME)
                 emulator.start(host=host)
                 settings = Settings.local(
@@ -189,7 +198,7 @@ class Lab:
                 settings = Settings.from_env(environment=environment, env_file=env_file, **settings_overrides)
                 if expose or (expose is None and not settings.callback_url):
                     settings = replace(settings, callback_url=listener.expose(**(tunnel_options or {})))
-            lab = cls(settings, DarajaClient(settings), listener, emulator)
+            lab = cls(settings, DarajaClient(settings, strict_lengths=strict_lengths), listener, emulator)
             with _active_lock:
                 _active = lab
             return lab

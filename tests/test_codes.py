@@ -93,3 +93,59 @@ def test_data_files_and_frame_agree():
         1 for _ in csv.DictReader(open(data / "result_codes.csv"))
     )
     assert len(frame) == rows
+
+
+# -- observed codes: live Daraja beyond its doc page, kept apart from the documented ones ----------
+
+OBSERVED = {
+    "1031": ("Request cancelled by user", "before 2026"),
+    "1036": ("SMSC ACK timeout", "before 2026"),
+    "E3008": ("Error, the user has a bad debt contract.", "2026"),
+}
+
+
+@pytest.mark.parametrize("code", sorted(OBSERVED))
+def test_observed_codes_are_catalogued_with_when_and_where(code):
+    entry = codes.lookup(code)
+    message, seen = OBSERVED[code]
+    assert entry.kind == "result" and entry.known and entry.message == message
+    assert entry.source == "observed" and not entry.documented
+    assert entry.seen == seen and entry.seen_in
+    assert entry.explanation and entry.mitigation and entry.final is True
+
+
+def test_documented_and_observed_are_told_apart():
+    for entry in codes.result_codes():
+        assert entry.documented == (entry.source == "doc")
+        if entry.documented:
+            assert entry.seen is None
+    assert {e.code for e in codes.result_codes() if e.documented} == set(DOC_RESULT_CODES)
+
+
+def test_1037_keeps_its_documented_wording_and_knows_the_2026_one():
+    entry = codes.result_entry(1037)
+    assert entry.documented and entry.message == "DS timeout user cannot be reached."
+    assert entry.wordings == ("No response from user.",)
+    assert codes.live_wording("1037") == "No response from user."
+    row = next(r for r in codes.result_wordings() if r["code"] == "1037")
+    assert row["seen"] == "2026" and row["source"] == "observed"
+
+
+def test_an_observed_alphanumeric_code_is_a_final_failure_in_queries():
+    from mpesa_lab.daraja.results import read_query_answer
+
+    answer = {"ResponseCode": "0", "ResultCode": "E3008", "ResultDesc": "Error, the user has a bad debt contract.",
+              "CheckoutRequestID": "ws_CO_1", "MerchantRequestID": "m"}
+    result = read_query_answer(200, answer)
+    assert result.status == "failed" and result.entry.name == "bad_debt_contract"
+
+
+def test_codes_cli_marks_the_source(capsys):
+    from mpesa_lab.cli import main
+
+    assert main(["codes", "E3008"]) == 0
+    out = capsys.readouterr().out
+    assert "observed (2026)" in out and "live Daraja sandbox" in out
+    assert main(["codes", "1037"]) == 0
+    out = capsys.readouterr().out
+    assert "No response from user." in out and "observed 2026" in out

@@ -86,6 +86,7 @@ class _ClientCore:
         backoff: float,
         backoff_cap: float,
         now: Callable[[], datetime] | None,
+        strict_lengths: bool = False,
     ) -> None:
         if not isinstance(settings, Settings):
             raise TypeError(
@@ -98,6 +99,8 @@ class _ClientCore:
         self.max_retries = int(max_retries)
         self.backoff = float(backoff)
         self.backoff_cap = float(backoff_cap)
+        # Refuse (True) or only warn about (False) texts over Daraja's documented lengths.
+        self.strict_lengths = bool(strict_lengths)
         self._now = now or nairobi_now
         self._push_url = settings.base_url + STK_PUSH_PATH
         self._query_url = settings.base_url + STK_QUERY_PATH
@@ -136,6 +139,7 @@ class _ClientCore:
             transaction_type=kind,
             party_b=party_b,
             environment=s.environment,
+            strict_lengths=self.strict_lengths,
         )
 
     def _prepare_push(self, request: StkPushRequest) -> _Prepared:
@@ -257,6 +261,8 @@ class DarajaClient(_ClientCore):
 
     ``transport`` (e.g. ``httpx.MockTransport``) or ``http_client`` replace the network layer;
     a client passed in is not closed by this one. Use as a context manager or call ``close()``.
+    ``strict_lengths=True`` refuses AccountReference/TransactionDesc over 12/13 characters
+    (default: a RequestWarning, and the push is sent, as live Daraja accepts them).
     """
 
     def __init__(
@@ -271,8 +277,10 @@ class DarajaClient(_ClientCore):
         token_provider: TokenProvider | None = None,
         now: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        strict_lengths: bool = False,
     ) -> None:
-        self._setup(settings, max_retries=max_retries, backoff=backoff, backoff_cap=backoff_cap, now=now)
+        self._setup(settings, max_retries=max_retries, backoff=backoff, backoff_cap=backoff_cap, now=now,
+                    strict_lengths=strict_lengths)
         self._owns_http = http_client is None
         self.http = http_client if http_client is not None else httpx.Client(
             transport=transport, timeout=settings.timeout, limits=DEFAULT_LIMITS,
@@ -376,8 +384,10 @@ class AsyncDarajaClient(_ClientCore):
         token_provider: AsyncTokenProvider | None = None,
         now: Callable[[], datetime] | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        strict_lengths: bool = False,
     ) -> None:
-        self._setup(settings, max_retries=max_retries, backoff=backoff, backoff_cap=backoff_cap, now=now)
+        self._setup(settings, max_retries=max_retries, backoff=backoff, backoff_cap=backoff_cap, now=now,
+                    strict_lengths=strict_lengths)
         self._owns_http = http_client is None
         self.http = http_client if http_client is not None else httpx.AsyncClient(
             transport=transport, timeout=settings.timeout, limits=DEFAULT_LIMITS,

@@ -2,8 +2,10 @@
 
 Every refusal is a :class:`~mpesa_lab.daraja.errors.ValidationError` naming Daraja's field, the
 value given, the rule and the fix. Nothing is silently changed beyond harmless normalisation
-(a phone number's spaces, the spelling of a TransactionType); too-long texts are refused, never
-truncated.
+(a phone number's spaces, the spelling of a TransactionType). Texts longer than the documented
+limits (AccountReference 12, TransactionDesc 13) get a :class:`RequestWarning` and are sent as they
+are, because live Daraja accepts them (15 and 14 were accepted by the sandbox in 2026); with
+``strict_lengths=True`` they are refused instead. Never truncated.
 """
 
 from __future__ import annotations
@@ -153,7 +155,7 @@ def validate_amount(value: Any) -> int:
     return amount
 
 
-def _validate_text(field_name: str, value: Any, limit: int, *, what: str) -> str:
+def _validate_text(field_name: str, value: Any, limit: int, *, what: str, strict: bool = True) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ValidationError(field_name, value, f"must be text, not {type(value).__name__}", f"pass {what} as a string")
     text = str(value).strip()
@@ -164,29 +166,58 @@ def _validate_text(field_name: str, value: Any, limit: int, *, what: str) -> str
             field_name, value, "contains control characters (newlines, tabs...)", "use plain printable text",
         )
     if len(text) > limit:
-        raise ValidationError(
-            field_name, value, f"is {len(text)} characters; Daraja allows at most {limit} (it is never truncated here)",
-            f"shorten it to {limit} characters or fewer, e.g. {text[:limit]!r}",
+        if strict:
+            raise ValidationError(
+                field_name, value,
+                f"is {len(text)} characters; Daraja's documentation allows at most {limit} (refused because "
+                "strict_lengths is on; it is never truncated here)",
+                f"shorten it to {limit} characters or fewer, e.g. {text[:limit]!r}",
+            )
+        risk = (
+            "the customer's prompt may show it cut short, and a prompt over 182 characters ends in 1025"
+            if field_name == "AccountReference" else "another Daraja deployment may still enforce the limit"
+        )
+        warnings.warn(
+            f"{field_name} {text!r} is {len(text)} characters; Daraja's documentation allows at most "
+            f"{limit}. Sent as it is: the live sandbox accepted longer ones in 2026, but {risk}. Shorten "
+            f"it (e.g. {text[:limit]!r}), or pass strict_lengths=True to refuse such values.",
+            RequestWarning,
+            stacklevel=_caller_level(),
         )
     return text
 
 
-def validate_account_reference(value: Any) -> str:
-    """AccountReference: 1..12 printable characters, shown to the customer in the prompt."""
+def _caller_level() -> int:
+    """The stacklevel of the first frame outside mpesa_lab, so a warning points at the user's line."""
+    import sys
+
+    package = __name__.rsplit(".", 2)[0]
+    frame, level = sys._getframe(1), 1
+    while frame is not None and (frame.f_globals.get("__name__") or "").split(".")[0] == package:
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def validate_account_reference(value: Any, *, strict_lengths: bool = False) -> str:
+    """AccountReference: printable text shown to the customer in the prompt; over 12 characters
+    (the documented limit) a RequestWarning, or a ValidationError with ``strict_lengths``."""
     return _validate_text(
-        "AccountReference", value, ACCOUNT_REFERENCE_MAX, what="an order or account number (up to 12 characters)"
+        "AccountReference", value, ACCOUNT_REFERENCE_MAX,
+        what="an order or account number (up to 12 characters)", strict=strict_lengths,
     )
 
 
-def validate_transaction_desc(value: Any) -> str:
-    """TransactionDesc: 1..13 characters. The doc calls it optional but live Daraja refuses it missing."""
+def validate_transaction_desc(value: Any, *, strict_lengths: bool = False) -> str:
+    """TransactionDesc: required text, 13 characters documented (over: as for AccountReference).
+    The doc calls it optional but live Daraja refuses it missing."""
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ValidationError(
             "TransactionDesc", value,
             "must not be empty: live Daraja answers 'Bad Request - Invalid Remarks' when it is missing",
             "pass a short description such as 'Payment'",
         )
-    return _validate_text("TransactionDesc", value, TRANSACTION_DESC_MAX, what="a short description such as 'Payment'")
+    return _validate_text("TransactionDesc", value, TRANSACTION_DESC_MAX,
+                          what="a short description such as 'Payment'", strict=strict_lengths)
 
 
 def validate_shortcode(field_name: str, value: Any) -> str:
@@ -383,6 +414,8 @@ class StkPushRequest(_MaskedBody):
         transaction_type: str = PAYBILL,
         party_b: str | int | None = None,
         environment: str = "sandbox",
+        *,
+        strict_lengths: bool = False,
     ) -> None:
         setattr_ = object.__setattr__
         shortcode = validate_shortcode("BusinessShortCode", business_short_code)
@@ -390,8 +423,8 @@ class StkPushRequest(_MaskedBody):
         setattr_(self, "business_short_code", shortcode)
         setattr_(self, "phone_number", normalize_phone(phone_number))
         setattr_(self, "amount", validate_amount(amount))
-        setattr_(self, "account_reference", validate_account_reference(account_reference))
-        setattr_(self, "transaction_desc", validate_transaction_desc(transaction_desc))
+        setattr_(self, "account_reference", validate_account_reference(account_reference, strict_lengths=strict_lengths))
+        setattr_(self, "transaction_desc", validate_transaction_desc(transaction_desc, strict_lengths=strict_lengths))
         setattr_(self, "transaction_type", kind)
         setattr_(self, "party_b", validate_party_b(kind, shortcode, party_b))
         setattr_(self, "callback_url", validate_callback_url(callback_url, environment))

@@ -83,7 +83,7 @@ async def _read_body(receive: Receive) -> bytes | None:
 def error_response(state: "EmulatorState", error: DarajaError) -> Response:
     if error.empty_body:
         return Response(b"", status_code=error.status, media_type="application/json")
-    return JSONResponse(error.envelope(state.ids.request_id()), status_code=error.status)
+    return JSONResponse(error.envelope(error.request_id or state.ids.request_id()), status_code=error.status)
 
 
 class EnvelopeGuard:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from mpesa_lab.clock import nairobi_now
-from mpesa_lab.emulator.scenarios import DEFAULT_SCENARIO, SCENARIOS, normalize_mix
+from mpesa_lab.emulator.scenarios import BEHAVIOURS, DEFAULT_BEHAVIOUR, DEFAULT_SCENARIO, SCENARIOS, normalize_mix
 
 FAULT_KINDS = ("drop", "delay", "duplicate", "out_of_order")
 PENDING_STYLES = ("error", "result")
@@ -21,6 +21,9 @@ AMOUNT_STYLES = ("float", "int")
 class EmulatorConfig:
     """Settings of one emulator. Live ones can be changed later with ``Emulator.configure``."""
 
+    # "teaching" (the default: every outcome can be seen) or "live_sandbox_2026" (the live
+    # sandbox as reported in 2026: nothing completes; see scenarios.BEHAVIOURS).
+    behaviour: str = DEFAULT_BEHAVIOUR
     # Seeds the mix and the identifiers. None draws a random seed, recorded here so the run can
     # be replayed with EmulatorConfig(seed=<that number>).
     seed: int | None = 254
@@ -107,6 +110,7 @@ def validate(config: EmulatorConfig) -> None:
     _non_negative("max_transactions", config.max_transactions, optional=True, positive=True)
     _non_negative("max_pin_attempts", config.max_pin_attempts, positive=True)
     _non_negative("prompt_max_chars", config.prompt_max_chars, positive=True)
+    _choice("behaviour", config.behaviour, tuple(BEHAVIOURS))
     _choice("pending_style", config.pending_style, PENDING_STYLES)
     _choice("oauth_wrong_credentials_body", config.oauth_wrong_credentials_body, WRONG_CREDENTIAL_BODIES)
     _choice("callback_balance", config.callback_balance, BALANCE_ITEM_STYLES)

@@ -92,10 +92,10 @@ def control_routes(state: "EmulatorState") -> list[Route]:
         return {"prompts": state.pending_prompts(request.query_params.get("phone"))}
 
     async def next_result(request: Request) -> Any:
-        body = await _body(request, ("code", "phone"))
+        body = await _body(request, ("code", "phone", "result_desc"))
         if "code" not in body:
-            raise _bad("send {\"code\": \"1032\"} (and optionally \"phone\")")
-        return state.set_next_result(body["code"], phone=body.get("phone"))
+            raise _bad("send {\"code\": \"1032\"} (and optionally \"phone\", \"result_desc\")")
+        return state.set_next_result(body["code"], phone=body.get("phone"), result_desc=body.get("result_desc"))
 
     async def scenario(request: Request) -> Any:
         if request.method == "GET":

@@ -136,9 +136,11 @@ class Emulator:
         (1032), or ignore it (1037)."""
         return self.state.answer(checkout_request_id, pin=pin, cancel=cancel, ignore=ignore)
 
-    def set_next_result(self, code: str | int, phone: str | None = None) -> dict[str, Any]:
-        """Script the ResultCode of the next push (to ``phone``, or to any phone)."""
-        return self.state.set_next_result(code, phone)
+    def set_next_result(self, code: str | int, phone: str | None = None,
+                        result_desc: str | None = None) -> dict[str, Any]:
+        """Script the ResultCode of the next push (to ``phone``, or to any phone), optionally with
+        its own ResultDesc (e.g. ``set_next_result(1037, result_desc="No response from user.")``)."""
+        return self.state.set_next_result(code, phone, result_desc)
 
     def set_scenario(self, name: str | None = None, *, mix: dict[Any, float] | None = None,
                      interactive: bool | None = None) -> dict[str, Any]:

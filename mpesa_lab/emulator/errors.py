@@ -14,13 +14,16 @@ from mpesa_lab import codes
 class DarajaError(Exception):
     """An error the emulator answers with Daraja's envelope (raised inside request handling)."""
 
-    def __init__(self, code: str, message: str, status: int = 500, *, empty_body: bool = False) -> None:
+    def __init__(self, code: str, message: str, status: int = 500, *, empty_body: bool = False,
+                 request_id: str | None = None) -> None:
         super().__init__(f"{code} {message}")
         self.code = code
         self.message = message
         self.status = status
         # Live OAuth sometimes answers wrong credentials with a bare 400 and no body at all.
         self.empty_body = empty_body
+        # The envelope's requestId when it is not a fresh one (the pending query: the CheckoutRequestID).
+        self.request_id = request_id
 
     @classmethod
     def named(cls, name: str, message: str | None = None, **kwargs: Any) -> "DarajaError":

@@ -177,6 +177,7 @@ class Transaction:
     plan_source: str
     plan_action: str
     plan_code: str | None = None
+    plan_desc: str | None = None  # a scripted result's own ResultDesc
     rejection: str | None = None  # a real condition that fails it before the prompt
     rejection_reason: str = ""
     status: str = "accepted"  # accepted -> prompted -> answered|cancelled|timed_out -> completed

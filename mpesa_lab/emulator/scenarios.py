@@ -4,6 +4,7 @@ The decision for each transaction is taken in this order (first match wins):
 
 1. an explicit instruction through the control API (``set_next_result``; ``answer`` later on),
 2. a deterministic trigger (a magic PhoneNumber from ``TRIGGERS``),
+2b. the emulator's behaviour, when it is ``"live_sandbox_2026"`` (see ``BEHAVIOURS``),
 3. interactive mode (the config's ``interactive`` or a subscriber with profile ``"interactive"``):
    the phone waits for ``answer()`` and times out as 1037,
 4. the subscriber's behaviour profile (registered subscribers default to ``"pays"``),
@@ -192,9 +193,10 @@ class Plan:
     """What the customer will do. ``action`` is one of: pay, wrong_pin, cancel, ignore, late,
     unreachable, wait (interactive) or script (``code`` forced)."""
 
-    source: str  # instruction | trigger | interactive | profile | mix
+    source: str  # instruction | trigger | behaviour | interactive | profile | mix
     action: str
     code: str | None = None
+    desc: str | None = None  # a scripted code's own ResultDesc (None: the catalogue's wording)
 
     @property
     def scripted(self) -> bool:
@@ -236,21 +238,47 @@ def _cumulative(items: tuple[tuple[str, float], ...]) -> tuple[list[str], list[f
     return [code for code, _ in items], cumulative
 
 
+def live_sandbox_2026(phone: str) -> Plan:
+    """The live sandbox as teams reported it in 2026: the test number never completes (1037,
+    "No response from user."); any other number ends in E3008 "Error, the user has a bad debt
+    contract."."""
+    from mpesa_lab.codes import live_wording
+
+    if phone == SANDBOX_TEST_MSISDN:
+        return Plan("behaviour", "script", "1037", live_wording("1037"))
+    return Plan("behaviour", "script", "E3008", live_wording("E3008"))
+
+
+# How the emulator's customers behave overall: ``EmulatorConfig.behaviour``.
+BEHAVIOURS: dict[str, str] = {
+    "teaching": "the lab's default: the test number pays, magic numbers give every code, other "
+                "numbers follow the seeded mix",
+    "live_sandbox_2026": "the live Daraja sandbox as reported in 2026: the test number ends in 1037 "
+                         "'No response from user.', any other number in E3008 (magic numbers and "
+                         "set_next_result still work)",
+}
+DEFAULT_BEHAVIOUR = "teaching"
+
+
 def decide(
     *,
     phone: str,
-    instruction: str | None,
+    instruction: str | tuple[str, str | None] | None,
     profile: str | None,
     interactive: bool,
     mix: Mapping[str, float],
     rng: random.Random,
+    behaviour: str = DEFAULT_BEHAVIOUR,
 ) -> Plan:
     """The plan for one transaction, in the documented order of precedence."""
     if instruction is not None:
-        return Plan("instruction", "script", instruction)
+        code, desc = (instruction, None) if isinstance(instruction, str) else instruction
+        return Plan("instruction", "script", code, desc)
     trigger = TRIGGER_BY_PHONE.get(phone)
     if trigger is not None:
         return Plan("trigger", "script", trigger)
+    if behaviour == "live_sandbox_2026":
+        return live_sandbox_2026(phone)
     if interactive or profile == "interactive":
         return Plan("interactive", "wait")
     if profile in _PROFILE_ACTIONS:

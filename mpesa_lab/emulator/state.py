@@ -91,6 +91,13 @@ def _result_desc(code: str) -> str:
     return entry.message if entry.known else "Unknown result code (set by the lab)"
 
 
+def _instruction_view(phone: str | None, code: str, desc: str | None) -> dict[str, Any]:
+    view: dict[str, Any] = {"phone": phone, "code": code}
+    if desc is not None:
+        view["result_desc"] = desc
+    return view
+
+
 @lru_cache(maxsize=512)
 def _expected_password(shortcode_: str, passkey: str, timestamp: str) -> bytes:
     # Clients reuse one Timestamp for many pushes (the bench, a retry loop): build it once.
@@ -129,7 +136,8 @@ class EmulatorState:
         self.subscribers: dict[str, Subscriber] = {}
         self.transactions: dict[str, Transaction] = {}
         self.pending_by_phone: dict[str, str] = {}
-        self.instructions: list[tuple[str | None, str]] = []
+        # (phone or None for any, ResultCode, ResultDesc or None for the catalogue's)
+        self.instructions: list[tuple[str | None, str, str | None]] = []
         self.injected: list[_InjectedError] = []
         # phone -> ((time, amount), ...): tuples, which the garbage collector need not track
         self.recent_pushes: dict[str, tuple[tuple[datetime, int], ...]] = {}
@@ -404,15 +412,15 @@ class EmulatorState:
             raise DarajaError.named("wrong_credentials")
         return merchant
 
-    def _take_instruction(self, phone: str) -> str | None:
-        for index, (target, code) in enumerate(self.instructions):
+    def _take_instruction(self, phone: str) -> tuple[str, str | None] | None:
+        for index, (target, code, desc) in enumerate(self.instructions):
             if target == phone:
                 del self.instructions[index]
-                return code
-        for index, (target, code) in enumerate(self.instructions):
+                return code, desc
+        for index, (target, code, desc) in enumerate(self.instructions):
             if target is None:
                 del self.instructions[index]
-                return code
+                return code, desc
         return None
 
     @staticmethod
@@ -472,6 +480,7 @@ class EmulatorState:
                 interactive=cfg.interactive,
                 mix=cfg.mix,
                 rng=rng,
+                behaviour=cfg.behaviour,
             )
             prompt = self.prompt_text(merchant, req)
             # Instructions and triggers are deterministic on purpose; everything else (profiles and
@@ -502,6 +511,7 @@ class EmulatorState:
                 plan_source=plan.source,
                 plan_action=plan.action,
                 plan_code=plan.code,
+                plan_desc=plan.desc,
                 rejection=rejection[0] if rejection else None,
                 rejection_reason=rejection[1] if rejection else "",
                 request=raw,
@@ -696,7 +706,9 @@ class EmulatorState:
         tx.final = True
         tx.status = "completed"
         tx.result_code = code
-        tx.result_desc = desc or _result_desc(code)
+        # A scripted result may carry its own ResultDesc (set_next_result, the live-sandbox behaviour).
+        scripted = tx.plan_desc if tx.plan_action == "script" and code == tx.plan_code else None
+        tx.result_desc = desc or scripted or _result_desc(code)
         tx.completed_at = self.config.clock()
         self._event(tx, "completed", f"ResultCode {code}: {tx.result_desc}", tx.completed_at)
         if self.pending_by_phone.get(tx.phone) == tx.checkout_request_id:
@@ -766,7 +778,8 @@ class EmulatorState:
             if tx.final:
                 return {**head, "ResultCode": str(tx.result_code), "ResultDesc": tx.result_desc}
             if self.config.pending_style == "error":
-                raise DarajaError.named("transaction_being_processed")
+                # As observed live: this envelope's requestId is the CheckoutRequestID itself.
+                raise DarajaError.named("transaction_being_processed", request_id=tx.checkout_request_id)
             pending = codes.by_name("still_processing")
             return {**head, "ResultCode": pending.code, "ResultDesc": pending.message}
 
@@ -833,8 +846,12 @@ class EmulatorState:
                     })
             return out
 
-    def set_next_result(self, code: str | int, phone: str | None = None) -> dict[str, Any]:
-        """Script the ResultCode of the next push (to ``phone``, or to any phone)."""
+    def set_next_result(self, code: str | int, phone: str | None = None,
+                        result_desc: str | None = None) -> dict[str, Any]:
+        """Script the ResultCode of the next push (to ``phone``, or to any phone), with its own
+        ResultDesc if given (else the catalogue's wording)."""
+        if result_desc is not None and (not isinstance(result_desc, str) or not result_desc.strip()):
+            raise EmulatorError("result_desc must be non-empty text such as 'No response from user.'")
         text = codes.normalize_code(code)
         if not text or isinstance(code, bool):
             raise EmulatorError("code must be a ResultCode such as 0, 1032 or 'SFC_IC0003'")
@@ -846,8 +863,8 @@ class EmulatorState:
             if target is None:
                 raise EmulatorError(f"phone must be like 2547XXXXXXXX; got {phone!r}")
         with self.lock:
-            self.instructions.append((target, text))
-            return {"queued": [{"phone": p, "code": c} for p, c in self.instructions]}
+            self.instructions.append((target, text, result_desc))
+            return {"queued": [_instruction_view(p, c, d) for p, c, d in self.instructions]}
 
     def set_scenario(self, name: str | None = None, *, mix: dict[Any, float] | None = None,
                      interactive: bool | None = None) -> dict[str, Any]:
@@ -929,7 +946,7 @@ class EmulatorState:
                 "subscribers": len(self.subscribers),
                 "transactions": len(self.transactions),
                 "pending": len(self.pending_by_phone),
-                "instructions": [{"phone": p, "code": c} for p, c in self.instructions],
+                "instructions": [_instruction_view(p, c, d) for p, c, d in self.instructions],
                 "callback_faults": [f.to_dict() for f in self.faults.list()],
                 "injected_errors": [
                     {"errorCode": i.error.code, "errorMessage": i.error.message, "route": i.route,

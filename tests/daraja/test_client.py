@@ -179,7 +179,7 @@ def test_push_timestamp_is_nairobi_time_whatever_the_host_zone(host_tz):
 ])
 def test_invalid_push_is_refused_before_any_request(args, field):
     daraja = MockDaraja()
-    with daraja.client() as client, pytest.raises(E.ValidationError) as info:
+    with daraja.client(strict_lengths=True) as client, pytest.raises(E.ValidationError) as info:
         client.stk_push(*args)
     assert info.value.field == field
     assert daraja.requests == []  # not even OAuth

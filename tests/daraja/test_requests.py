@@ -144,7 +144,7 @@ def test_fraction_refusal_suggests_both_roundings():
 def test_account_reference_up_to_12_characters():
     assert push(account_reference="A" * 12).account_reference == "A" * 12
     assert push(account_reference=12345).account_reference == "12345"
-    error = refused("AccountReference", push, account_reference="INV-2024-0001")  # 13 characters
+    error = refused("AccountReference", push, account_reference="INV-2024-0001", strict_lengths=True)  # 13
     assert "13 characters" in error.rule and "12" in error.rule
     assert "'INV-2024-000'" in error.fix  # suggests, never truncates silently
 
@@ -157,7 +157,7 @@ def test_account_reference_bad_values(value):
 def test_transaction_desc_up_to_13_characters_and_required():
     assert push(transaction_desc="D" * 13).transaction_desc == "D" * 13
     assert push().transaction_desc == "Payment"
-    error = refused("TransactionDesc", push, transaction_desc="D" * 14)
+    error = refused("TransactionDesc", push, transaction_desc="D" * 14, strict_lengths=True)
     assert "14 characters" in error.rule
     for empty in ("", None, "  "):
         error = refused("TransactionDesc", push, transaction_desc=empty)
