@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -35,6 +36,14 @@ _active_lock = threading.Lock()
 
 class LabError(MpesaLabError):
     """The lab cannot do this here: it was stopped, or the phone is a real one."""
+
+
+class LabWarning(UserWarning):
+    """Something a learner should know before the result arrives (e.g. a push that will be 17)."""
+
+
+# Daraja's rule 17: the same amount to the same phone within about two minutes is refused.
+DUPLICATE_WINDOW = 120.0
 
 
 # The names of the servers a Lab owns (so cleanup after an interrupted start can find them).
@@ -121,6 +130,7 @@ class Lab:
         self.listener = listener
         self.emulator = emulator
         self._stopped_by: str | None = None  # why the lab stopped; None while it runs
+        self._recent: dict[tuple[str, str], float] = {}  # (phone, amount) -> when pushed (rule 17)
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -294,7 +304,30 @@ class Lab:
             )
             raise
         self.store.record_push(result.request, result.raw, environment=self.settings.environment)
+        self._warn_if_rule_17(result.request)
         return Push(self, result)
+
+    def _warn_if_rule_17(self, request: dict[str, Any]) -> None:
+        """Warn when this push repeats the amount and phone of one made moments ago (ResultCode 17)."""
+        if self.emulator is not None:
+            config = self.emulator.config
+            window = config.duplicate_window if config.enforce_duplicate_rule else 0.0
+        else:
+            window = DUPLICATE_WINDOW
+        phone, amount = str(request.get("PhoneNumber")), str(request.get("Amount"))
+        now = time.monotonic()
+        last = self._recent.get((phone, amount))
+        self._recent[(phone, amount)] = now
+        if len(self._recent) > 1024:  # only the last window matters
+            self._recent = {k: t for k, t in self._recent.items() if now - t < max(window, 1.0)}
+        if window and last is not None and now - last < window:
+            warnings.warn(
+                f"KES {amount} to {phone} was already pushed {now - last:.0f} s ago: Daraja answers the "
+                f"same amount to the same phone within {window:.0f} s with ResultCode 17 (rule "
+                "limited), so expect 17. Change the amount, wait, or re-run Lab.start() for a new emulator.",
+                LabWarning,
+                stacklevel=3,
+            )
 
     def query(self, checkout_request_id: str) -> StkQueryResult:
         """STK query; recorded in the store. Pending is an answer, not an error."""

@@ -162,3 +162,18 @@ def test_ctrl_c_at_any_moment_of_start_leaves_no_server_running(tmp_path):
 def test_no_lab_servers_outlive_this_module():
     assert active_lab() is None
     assert not {"lab-listener", "lab-emulator"} & set(running_servers())
+
+
+def test_pushing_the_same_amount_again_warns_that_it_will_be_17():
+    from mpesa_lab.lab import LabWarning
+
+    with Lab.start() as lab:
+        assert lab.push("0708374149", 21, "LIFE", "life").wait(20).result_code == "0"
+        with pytest.warns(LabWarning, match="ResultCode 17"):
+            again = lab.push("0708374149", 21, "LIFE", "life")
+        assert again.wait(20).result_code == "17"  # the warning told the truth
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", LabWarning)
+            assert lab.push("0708374149", 22, "LIFE", "life").wait(20).result_code == "0"
