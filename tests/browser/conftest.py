@@ -56,7 +56,10 @@ def jupyterlab(course_copy: Path) -> Iterator[JupyterLab]:
     shutil.rmtree(home, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an event loop running in the main thread while it is
+# open, which breaks every later test that runs its own loop (asyncio.run, anyio): close it as soon
+# as the browser tests are done.
+@pytest.fixture(scope="package")
 def browser() -> Iterator["object"]:
     executable = require_chromium()
     from playwright.sync_api import sync_playwright
