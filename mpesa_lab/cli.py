@@ -217,8 +217,8 @@ def cmd_query(args: argparse.Namespace) -> int:
         err_console.print(f"[bold red]{type(exc).__name__}[/]: {exc}")
         if isinstance(exc, TransportError) and settings is not None and settings.environment == "local":
             err_console.print(
-                f"In local mode the query goes to {settings.base_url}: start the emulator there with "
-                "`mpesa-lab sandbox`, or pass --base-url."
+                "Or point the query at the emulator you started: --base-url http://HOST:PORT "
+                "(or MPESA_BASE_URL)."
             )
         return 1
     console.print(f"status       {result.status}")
