@@ -158,7 +158,7 @@ class Lab:
         ``tunnel_options`` go to ``Listener.expose`` (authtoken, ngrok_path, timeout).
 
         The store: ``store=`` names a SQLite file. Without it, a lab started in the same folder
-        (or notebook) continues the same store under ``~/.mpesa-lab/stores/`` (or
+        (or notebook) and environment continues the same store under ``~/.mpesa-lab/stores/`` (or
         ``$MPESA_LAB_HOME``), so a re-run start cell keeps the earlier rows; ``fresh=True``
         starts a new throwaway store instead (only the newest 20 of those are kept).
 
@@ -173,7 +173,10 @@ class Lab:
                 "pass either store='some.sqlite' (that file) or fresh=True (a new throwaway store), not both"
             )
         global _active
-        store_arg: str | Path | None = store if store is not None else (None if fresh else folder_store_path())
+        if store is not None or fresh:
+            store_arg: str | Path | None = store
+        else:
+            store_arg = folder_store_path(environment=str(environment).strip().lower())
         listener: Listener | None = None
         emulator: "Emulator | None" = None
         lab: Lab | None = None

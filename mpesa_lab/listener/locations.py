@@ -46,10 +46,12 @@ def _notebook_path() -> Path | None:
     return Path(name).expanduser()
 
 
-def folder_store_path(folder: str | os.PathLike[str] | None = None) -> Path:
+def folder_store_path(folder: str | os.PathLike[str] | None = None, environment: str = "local") -> Path:
     """The default store of a folder (default: the notebook run by this kernel, else the cwd).
 
-    Same folder (same notebook), same file: ``stores/<folder name>-<hash of its full path>.sqlite``.
+    Same folder (same notebook), same file: ``stores/<folder name>-<hash of its full path>.sqlite``;
+    the real sandbox and production get their own (``...-sandbox.sqlite``), so emulator rows and
+    real ones never mix in one table.
     """
     if folder is None:
         notebook = _notebook_path()
@@ -58,7 +60,8 @@ def folder_store_path(folder: str | os.PathLike[str] | None = None) -> Path:
         place = Path(folder).expanduser().resolve()
     digest = hashlib.sha256(str(place).encode("utf-8")).hexdigest()[:10]
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", place.stem or "root").strip("-.")[:40] or "root"
-    return stores_dir() / f"{slug}-{digest}.sqlite"
+    suffix = "" if environment == "local" else f"-{re.sub(r'[^a-z]+', '', environment.lower()) or 'other'}"
+    return stores_dir() / f"{slug}-{digest}{suffix}.sqlite"
 
 
 def throwaway_stores(folder: Path | None = None) -> list[Path]:

@@ -31,7 +31,8 @@ def test_a_stopped_lab_says_so_and_every_call_raises_one_clear_lab_error():
     assert lab.running
     push = lab.push("0708374149", 10, "LIFE", "life")
     assert push.wait(20).result_code == "0"
-    pending = lab.push("0722000001", 10, "LIFE", "life")  # answered later, never: lab stops
+    lab.emulator.configure(interactive=True)
+    pending = lab.push("0722000001", 10, "LIFE", "life")  # never answered: the lab stops first
     lab.stop()
 
     assert lab.running is False
@@ -61,8 +62,8 @@ def test_waiting_on_a_stopped_lab_does_not_wait_out_its_timeout():
     import time
 
     lab = Lab.start()
+    lab.emulator.configure(interactive=True)  # the prompt waits for an answer that never comes
     push = lab.push("0722000001", 10, "LIFE", "life")
-    lab.emulator.configure(interactive=True)
     lab.stop()
     started = time.monotonic()
     with pytest.raises(LabError):

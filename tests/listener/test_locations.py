@@ -72,6 +72,8 @@ def test_default_store_path_is_new_each_time_and_folder_path_is_stable(tmp_path)
     assert folder_store_path(tmp_path) != folder_store_path(tmp_path / "x")
     assert folder_store_path(tmp_path).parent == stores_dir()
     assert not THROWAWAY_NAME.fullmatch(folder_store_path(tmp_path).name)
+    sandbox = folder_store_path(tmp_path, environment="sandbox")
+    assert sandbox != folder_store_path(tmp_path) and sandbox.name.endswith("-sandbox.sqlite")
 
 
 @pytest.mark.skipif(not (ROOT / ".git").exists(), reason="not a git checkout")
