@@ -3,10 +3,23 @@
 Never on the caller's event loop (a Jupyter kernel has one running): the server gets its own
 thread and its own loop. Servers are registered by name, so running the same notebook cell
 again stops the previous server before starting the new one: no second server, no port clash.
+
+Hardened for a port anyone may reach:
+
+- the application's logging is never touched (uvicorn's own ``dictConfig`` would close every
+  handler the user configured);
+- a client gets ``request_timeout`` seconds to send a whole request (headers and body), idle or
+  not; a stalled connection is closed;
+- connections are bounded below the process's open-file limit: at the bound, the connection
+  that has waited longest for its request is closed to make room, so a flood of stalled
+  connections never locks out a real client;
+- a failure that repeats (a flood of bad requests, a full file table) is logged once, then
+  counted, with one summary line when it recurs later.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import socket
@@ -20,6 +33,15 @@ log = logging.getLogger(__name__)
 
 _registry: dict[str, "BackgroundServer"] = {}
 _registry_lock = threading.Lock()
+
+DEFAULT_REQUEST_TIMEOUT = 15.0
+# File descriptors kept free for everything else the process opens (SQLite files and their WAL,
+# outgoing connections, logs): connections beyond the rest are refused.
+_FD_RESERVE = 64
+_MAX_CONNECTIONS_CAP = 4096
+LISTEN_BACKLOG = 2048
+# Connections are evicted this many below the hard budget, so newcomers get in.
+ACCEPT_SLACK = 16
 
 
 class ServerStartError(RuntimeError):
@@ -41,9 +63,317 @@ def bind_socket(host: str, port: int) -> socket.socket:
             f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port or use 0 "
             "for a free one"
         ) from None
-    sock.listen(2048)
+    sock.listen(LISTEN_BACKLOG)
     sock.set_inheritable(True)
     return sock
+
+
+# --------------------------------------------------------------------------------------------
+# Repeated failures: logged once, then counted.
+
+
+class RepeatLimiter:
+    """Logs a message the first time; repeats within ``window`` seconds are only counted, and the
+    count is reported with the next occurrence after the window (or by :meth:`flush`)."""
+
+    def __init__(self, window: float = 60.0, max_keys: int = 256) -> None:
+        self.window = window
+        self.max_keys = max_keys
+        self._seen: dict[tuple[Any, ...], list[Any]] = {}
+        self._lock = threading.Lock()
+
+    def log(self, logger: logging.Logger, level: int, msg: str, args: tuple[Any, ...] = (),
+            *, key: Any = None, **kwargs: Any) -> bool:
+        """Log unless this (logger, level, message) was logged less than ``window`` s ago;
+        returns whether it was logged."""
+        if not logger.isEnabledFor(level):
+            return False
+        exc_info = kwargs.get("exc_info")
+        exc_type = type(exc_info).__name__ if isinstance(exc_info, BaseException) else None
+        ident = (logger.name, level, msg if key is None else key, exc_type)
+        now = time.monotonic()
+        with self._lock:
+            entry = self._seen.get(ident)
+            if entry is not None and now - entry[0] < self.window:
+                entry[1] += 1
+                entry[2] = args
+                return False
+            repeats = entry[1] if entry is not None else 0
+            if len(self._seen) >= self.max_keys:
+                self._seen.clear()
+            self._seen[ident] = [now, 0, args, msg]
+        if repeats:
+            msg = f"{msg} [repeated {repeats} more time(s) in the previous {self.window:g} s]"
+        logger.log(level, msg, *args, **kwargs)
+        return True
+
+    def flush(self) -> None:
+        """Report the counts not yet reported (when a server stops)."""
+        with self._lock:
+            pending = [(ident, entry) for ident, entry in self._seen.items() if entry[1]]
+            self._seen.clear()
+        for (name, level, _, _), (_, repeats, args, msg) in pending:
+            logging.getLogger(name).log(level, f"{msg} [repeated {repeats} more time(s)]", *args)
+
+
+class _CountingLogger:
+    """A logger for uvicorn's protocols that logs each distinct message once per window."""
+
+    def __init__(self, logger: logging.Logger, limiter: RepeatLimiter) -> None:
+        self._logger = logger
+        self._limiter = limiter
+
+    def __getattr__(self, name: str) -> Any:  # level, name, isEnabledFor, ...
+        return getattr(self._logger, name)
+
+    def log(self, level: int, msg: str, *args: Any, **kwargs: Any) -> None:
+        self._limiter.log(self._logger, level, msg, args, **kwargs)
+
+    def debug(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        self.log(logging.DEBUG, msg, *args, **kwargs)
+
+    def info(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        self.log(logging.INFO, msg, *args, **kwargs)
+
+    def warning(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        self.log(logging.WARNING, msg, *args, **kwargs)
+
+    def error(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        self.log(logging.ERROR, msg, *args, **kwargs)
+
+    def exception(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("exc_info", True)
+        self.log(logging.ERROR, msg, *args, **kwargs)
+
+
+def _loop_exception_handler(limiter: RepeatLimiter) -> Any:
+    """The server loop's handler: asyncio's own report (e.g. ``socket.accept() out of system
+    resource`` when the file table is full), once per window with a count."""
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        message = str(context.get("message") or "event loop error")
+        exc = context.get("exception")
+        if isinstance(exc, BaseException):
+            limiter.log(log, logging.ERROR, "%s: %s", (message, exc), key=message, exc_info=exc)
+        else:
+            limiter.log(log, logging.ERROR, "%s", (message,), key=message)
+
+    return handle
+
+
+# --------------------------------------------------------------------------------------------
+# Slow and stalled clients.
+
+
+def open_file_limit() -> int | None:
+    """The soft RLIMIT_NOFILE of this process (None where there is no such thing)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def connection_budget() -> int:
+    """Descriptors this process's servers may hold for connections: the open-file limit minus a
+    reserve for everything else (at least 16, at most 4,096)."""
+    limit = open_file_limit()
+    if limit is None:
+        return _MAX_CONNECTIONS_CAP
+    return max(16, min(_MAX_CONNECTIONS_CAP, limit - max(_FD_RESERVE, limit // 16)))
+
+
+class _Budget:
+    """Connections across every guarded server of this process: accepted (``pending``, not yet
+    seen by a protocol) and open."""
+
+    def __init__(self) -> None:
+        self.open = 0
+        self.pending = 0
+        self.refused = 0
+        self.lock = threading.Lock()
+
+    def admit(self) -> bool:
+        """At accept(): True if one more descriptor fits the budget (then it is pending)."""
+        with self.lock:
+            if self.open + self.pending >= connection_budget():
+                self.refused += 1
+                return False
+            self.pending += 1
+            return True
+
+    def opened(self) -> int:
+        with self.lock:
+            self.pending = max(0, self.pending - 1)
+            self.open += 1
+            return self.open
+
+    def closed(self) -> None:
+        with self.lock:
+            self.open -= 1
+
+
+class GuardedListenSocket(socket.socket):
+    """A listening socket whose accept() never takes a descriptor beyond the process's budget:
+    over it, the newcomer is closed at once (asyncio would otherwise accept a whole batch and
+    run the process out of descriptors before anyone could be evicted)."""
+
+    limiter: "RepeatLimiter | None" = None
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        while True:
+            conn, address = super().accept()  # BlockingIOError when the queue is empty
+            if _budget.admit():
+                return conn, address
+            conn.close()
+            if self.limiter is not None:
+                self.limiter.log(log, logging.WARNING,
+                                 "out of connection slots (%d): refusing new connections",
+                                 (connection_budget(),))
+
+    @classmethod
+    def adopt(cls, sock: socket.socket, limiter: "RepeatLimiter") -> "GuardedListenSocket":
+        guarded = cls(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        guarded.limiter = limiter
+        return guarded
+
+
+_budget = _Budget()
+
+
+class ConnectionGuard:
+    """Per server: the request deadline, the connection bound, and who has waited longest."""
+
+    def __init__(self, request_timeout: float, max_connections: int | None,
+                 limiter: RepeatLimiter) -> None:
+        if request_timeout <= 0:
+            raise ValueError(f"request_timeout must be > 0 seconds, not {request_timeout!r}")
+        self.request_timeout = float(request_timeout)
+        self.max_connections = max_connections or _MAX_CONNECTIONS_CAP
+        self.limiter = limiter
+        # Connections waiting for (the rest of) a request, oldest first: who gives way at the bound.
+        self.waiting: dict[Any, None] = {}
+        self.timed_out = 0
+        self.evicted = 0
+
+    def protocol_class(self) -> type:
+        from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+        guard = self
+
+        class GuardedProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                self.logger = _CountingLogger(self.logger, guard.limiter)
+                if not kwargs["config"].access_log:
+                    # uvicorn decides by the access logger's handlers, which are not ours to clear.
+                    self.access_log = False
+                self._deadline: asyncio.TimerHandle | None = None
+                self._counted = False
+
+            def connection_made(self, transport: Any) -> None:
+                super().connection_made(transport)
+                self._counted = True
+                total = _budget.opened()
+                # Evict a little before the hard budget, so that newcomers are let in (and the
+                # stalest connection goes) rather than refused at accept().
+                soft = max(8, connection_budget() - ACCEPT_SLACK)
+                if total > soft or len(self.connections) > guard.max_connections:
+                    victim = next(iter(guard.waiting), None)
+                    guard.evicted += 1
+                    guard.limiter.log(log, logging.WARNING,
+                                      "connection limit (%d) reached: closing the connection that "
+                                      "waited longest for its request", (guard.max_connections,))
+                    if victim is None:  # every connection is busy with a request: refuse this one
+                        self._drop()
+                        return
+                    victim._drop()
+                self._arm()
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                self._disarm()
+                if self._counted:
+                    self._counted = False
+                    _budget.closed()
+                super().connection_lost(exc)
+
+            def data_received(self, data: bytes) -> None:
+                super().data_received(data)
+                cycle = self.cycle
+                if cycle is not None and not cycle.more_body and not cycle.response_complete:
+                    self._disarm()  # the whole request is in: the app takes its time
+
+            def on_response_complete(self) -> None:
+                super().on_response_complete()
+                if not self.transport.is_closing():
+                    cycle = self.cycle
+                    if cycle is None or cycle.response_complete:
+                        self._arm()  # the next request gets its own deadline
+
+            def _arm(self) -> None:
+                self._disarm()
+                self._deadline = self.loop.call_later(guard.request_timeout, self._expire)
+                guard.waiting[self] = None
+
+            def _disarm(self) -> None:
+                if self._deadline is not None:
+                    self._deadline.cancel()
+                    self._deadline = None
+                guard.waiting.pop(self, None)
+
+            def _expire(self) -> None:
+                self._deadline = None
+                guard.waiting.pop(self, None)
+                guard.timed_out += 1
+                guard.limiter.log(log, logging.INFO,
+                                  "closed a connection that sent no complete request within %g s",
+                                  (guard.request_timeout,))
+                self._drop()
+
+            def _drop(self) -> None:
+                self._disarm()
+                if self.cycle is not None and not self.cycle.response_complete:
+                    self.cycle.disconnected = True
+                    self.cycle.message_event.set()
+                if not self.transport.is_closing():
+                    self.transport.close()
+
+        return GuardedProtocol
+
+
+class _Config(uvicorn.Config):
+    """uvicorn's Config, minus its logging setup: the application's logging is its own."""
+
+    def configure_logging(self) -> None:
+        pass
+
+
+def server_config(app: Any, *, request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+                  max_connections: int | None = None, limiter: RepeatLimiter | None = None,
+                  **options: Any) -> tuple[uvicorn.Config, ConnectionGuard]:
+    """A uvicorn Config with the guarded protocol and no logging setup, and its guard."""
+    guard = ConnectionGuard(request_timeout, max_connections, limiter or RepeatLimiter())
+    config = _Config(app, http=guard.protocol_class(), **options)
+    return config, guard
+
+
+def serve_forever(server: uvicorn.Server, sockets: list[socket.socket],
+                  limiter: RepeatLimiter) -> None:
+    """``server.run`` on a new loop whose unhandled errors are logged once with a count."""
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(_loop_exception_handler(limiter))
+        await server.serve(sockets=sockets)
+
+    try:
+        with asyncio.Runner(loop_factory=server.config.get_loop_factory()) as runner:
+            runner.run(main())
+    finally:
+        limiter.flush()
+
+
+# --------------------------------------------------------------------------------------------
 
 
 class BackgroundServer:
@@ -57,16 +387,22 @@ class BackgroundServer:
         host: str = "127.0.0.1",
         port: int = 0,
         log_level: str = "warning",
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        max_connections: int | None = None,
         **uvicorn_options: Any,
     ) -> None:
         self.app = app
         self.name = name
         self.host = host
         self.requested_port = port
-        self._options = {"log_level": log_level, "access_log": False, "lifespan": "off", **uvicorn_options}
+        self.request_timeout = request_timeout
+        self.max_connections = max_connections
+        # log_level is kept for callers; levels of loggers are the application's business.
+        self._options = {"access_log": False, "lifespan": "off", "log_level": None, **uvicorn_options}
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
+        self.guard: ConnectionGuard | None = None
         self.port: int | None = None
 
     @property
@@ -91,15 +427,18 @@ class BackgroundServer:
             previous.stop()
         if self.running:
             return self
-        self._socket = bind_socket(self.host, self.requested_port)
+        limiter = RepeatLimiter()
+        self._socket = GuardedListenSocket.adopt(bind_socket(self.host, self.requested_port), limiter)
         self.port = self._socket.getsockname()[1]
-        config = uvicorn.Config(self.app, **self._options)
+        config, self.guard = server_config(self.app, request_timeout=self.request_timeout,
+                                           max_connections=self.max_connections, limiter=limiter,
+                                           **self._options)
         self._server = uvicorn.Server(config)
         # uvicorn only installs signal handlers on the main thread; say so explicitly anyway.
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [self._socket]},
+            target=serve_forever,
+            args=(self._server, [self._socket], limiter),
             name=f"mpesa-lab-{self.name}",
             daemon=True,
         )

@@ -329,6 +329,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from mpesa_lab.listener.store import StoreError
+
+        if isinstance(exc, StoreError):  # a store that cannot be used: one line, no traceback
+            err_console.print(f"error: {exc}", soft_wrap=True, markup=False)
+            return 2
+        raise
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mpesa_lab.background import ServerStartError
+from mpesa_lab.background import DEFAULT_REQUEST_TIMEOUT, ServerStartError
 from mpesa_lab.listener.app import DEFAULT_MAX_BODY_BYTES
 from mpesa_lab.listener.server import SAFARICOM_IPS, run_listener
 from mpesa_lab.listener.store import StoreError
@@ -36,6 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="accept callbacks only from this address (repeatable)")
     parser.add_argument("--safaricom-only", action="store_true",
                         help="accept callbacks only from Safaricom's published addresses")
+    parser.add_argument("--trust-proxy", action="append", default=None, metavar="IP_OR_CIDR",
+                        help="believe X-Forwarded-For only from this proxy (repeatable); --expose "
+                             "trusts its own tunnel agent")
+    parser.add_argument("--request-timeout", type=float, default=DEFAULT_REQUEST_TIMEOUT,
+                        help="seconds a client gets to send a whole request before it is "
+                             f"disconnected (default {DEFAULT_REQUEST_TIMEOUT:g})")
     parser.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY_BYTES,
                         help=f"largest body accepted, in bytes (default {DEFAULT_MAX_BODY_BYTES})")
     parser.add_argument("--expose", action="store_true",
@@ -58,6 +64,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             args.host, args.port, args.db, path_token=args.token,
             allowed_ips=allowed or None, expose=args.expose, ngrok_path=args.ngrok_path,
             max_body_bytes=args.max_body, quiet=args.quiet,
+            trusted_proxies=args.trust_proxy, request_timeout=args.request_timeout,
         )
     except (ServerStartError, StoreError, TunnelError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -28,11 +28,19 @@ import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 from mpesa_lab.clock import nairobi_now
-from mpesa_lab.daraja.callbacks import CallbackError, parse_callback
-from mpesa_lab.listener.store import CallbackStore, DeliveryIn, ExpectedIds, StoredDelivery
+from mpesa_lab.daraja.callbacks import CallbackError, ParsedCallback, parse_callback
+from mpesa_lab.listener.store import (
+    CallbackStore,
+    DeliveryIn,
+    ExpectedIds,
+    StoredDelivery,
+    StoreUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +61,10 @@ KEPT_HEADERS = (
     "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "forwarded",
     "x-request-id", "via",
 )
+
+
+LOOPBACK_NETWORKS: tuple[IpNetwork, ...] = (ipaddress.ip_network("127.0.0.0/8"),
+                                             ipaddress.ip_network("::1/128"))
 
 
 def parse_networks(allowed_ips: Iterable[str] | None) -> list[IpNetwork] | None:
@@ -97,6 +109,7 @@ class ListenerApp:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         expected_ids: ExpectedIds = None,
         trust_forwarded_for: bool | None = None,
+        trusted_proxies: Iterable[str] | None = None,
         on_delivery: Callable[[StoredDelivery], None] | None = None,
     ) -> None:
         if max_body_bytes <= 0:
@@ -109,6 +122,7 @@ class ListenerApp:
         self.max_body_bytes = max_body_bytes
         self.expected_ids = expected_ids
         self.trust_forwarded_for = trust_forwarded_for
+        self.trusted_proxies = parse_networks(trusted_proxies) or []
         self.on_delivery = on_delivery
 
     def __repr__(self) -> str:
@@ -211,21 +225,33 @@ class ListenerApp:
             return
 
         try:
-            parsed = parse_callback(body)
+            parsed = _parse(body)
         except CallbackError as exc:
-            reason = str(exc)
-            stored = await self._store(DeliveryIn(
+            await self._quarantine(send, DeliveryIn(
                 received_at=received_at, remote_addr=remote_addr, client_addr=client_addr,
-                headers=headers, body=body, outcome="quarantined", http_status=400, reason=reason))
-            await _json(send, 400, {"ResultCode": 1, "ResultDesc": f"Rejected: {reason}",
-                                    "error": "invalid_callback", "message": reason},
-                        stored=stored)
+                headers=headers, body=body, outcome="quarantined", http_status=400,
+                reason=str(exc)))
             return
 
-        stored = await self._store(DeliveryIn(
+        delivery = DeliveryIn(
             received_at=received_at, remote_addr=remote_addr, client_addr=client_addr,
-            headers=headers, body=body, outcome="accepted", http_status=200, callback=parsed))
+            headers=headers, body=body, outcome="accepted", http_status=200, callback=parsed)
+        stored = await self._store(delivery)
+        if isinstance(stored, Exception) and not isinstance(stored, StoreUnavailable):
+            # The store took nothing for this row (SQLite refused its data): keep it raw in
+            # quarantine with the reason rather than lose it.
+            await self._quarantine(send, replace(
+                delivery, outcome="quarantined", http_status=400, callback=None,
+                reason=f"not storable as a callback ({stored}); kept raw"))
+            return
         await _json(send, 200, ACCEPTED, stored=stored)
+
+    async def _quarantine(self, send: Send, delivery: DeliveryIn) -> None:
+        stored = await self._store(delivery)
+        reason = delivery.reason or "invalid callback"
+        await _json(send, 400, {"ResultCode": 1, "ResultDesc": f"Rejected: {reason}",
+                                "error": "invalid_callback", "message": reason},
+                    stored=stored)
 
     async def _store(self, delivery: DeliveryIn) -> StoredDelivery | Exception:
         """Commit the delivery (in the store's writer thread) and report it."""
@@ -267,8 +293,9 @@ class ListenerApp:
     def _client_addr(self, remote_addr: str | None, headers: dict[str, str]) -> str | None:
         """The sender's address: the TCP peer, or the proxy's X-Forwarded-For when trusted.
 
-        By default X-Forwarded-For is trusted only from a loopback peer (the ngrok agent runs
-        on this machine); the last entry is the address the proxy itself saw.
+        X-Forwarded-For is believed only from a proxy the user named (``trusted_proxies``, or
+        the tunnel's agent once ``Listener.expose()`` opened one): any local process can forge
+        the header. The last entry is the address the proxy itself saw.
         """
         forwarded = headers.get("x-forwarded-for")
         if not forwarded:
@@ -276,11 +303,17 @@ class ListenerApp:
         trust = self.trust_forwarded_for
         if trust is None:
             peer = _ip(remote_addr)
-            trust = peer is not None and peer.is_loopback
+            trust = peer is not None and any(peer in network for network in self.trusted_proxies)
         if not trust:
             return remote_addr
         last = forwarded.split(",")[-1].strip()
         return last or remote_addr
+
+    def trust_tunnel_agent(self) -> None:
+        """Believe X-Forwarded-For from loopback: the tunnel's agent runs on this machine."""
+        for network in LOOPBACK_NETWORKS:
+            if network not in self.trusted_proxies:
+                self.trusted_proxies.append(network)
 
     def _allowed(self, address: str | None) -> bool:
         ip = _ip(address)
@@ -290,6 +323,75 @@ class ListenerApp:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+# Numbers beyond this exponent do not fit a float (they would read back as infinity).
+_MAX_EXPONENT = 300
+
+
+class _NotData(CallbackError):
+    """The body is JSON, but holds something that must not be stored as data."""
+
+
+def _finite_float(text: str) -> Decimal:
+    number = Decimal(text)  # Decimal keeps Amount 1.00 exactly as sent
+    if number and number.adjusted() > _MAX_EXPONENT:
+        raise _NotData(f"the number {text[:40]} is too large to be a real value (it would read "
+                       "back as infinity); kept raw in quarantine, not stored as data")
+    return number
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_EXPONENT:
+        raise _NotData(f"a number with {len(text)} digits is too large to be a real value; kept "
+                       "raw in quarantine, not stored as data")
+    return int(text)
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotData(f"the body holds {name}, which is not a number (JSON has no NaN or Infinity); "
+                   "kept raw in quarantine, not stored as data")
+
+
+def _has_surrogate(value: Any) -> bool:
+    """True if any text in the decoded JSON holds a lone surrogate (not encodable as UTF-8)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _parse(body: bytes) -> ParsedCallback:
+    """parse_callback, after a strict decode: non-finite or overflowing numbers, lone surrogates
+    and bodies nested too deep raise CallbackError (quarantined raw) instead of becoming data."""
+    try:
+        text = body.decode("utf-8-sig")
+        payload = json.loads(text, parse_float=_finite_float, parse_int=_bounded_int,
+                             parse_constant=_no_constant)
+    except _NotData:
+        raise
+    except RecursionError:
+        raise CallbackError("the body is nested too deeply to be an stkCallback; kept raw in "
+                            "quarantine") from None
+    except ValueError:
+        # Not UTF-8 or not JSON: the parser says exactly what is wrong.
+        return parse_callback(body)
+    if not isinstance(payload, dict):
+        return parse_callback(body)  # not an object: the parser names what it is
+    if "\\u" in text and _has_surrogate(payload):
+        raise CallbackError("the body holds text with a lone surrogate (\\ud800-\\udfff), which is "
+                            "not valid Unicode; kept raw in quarantine, not stored as data")
+    return replace(parse_callback(payload), raw=body)
 
 
 def _same_path(path: str, expected: str) -> bool:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from mpesa_lab.background import BackgroundServer
+from mpesa_lab.background import DEFAULT_REQUEST_TIMEOUT, BackgroundServer
 from mpesa_lab.daraja.callbacks import ParsedCallback
 from mpesa_lab.listener.app import DEFAULT_MAX_BODY_BYTES, ListenerApp
 from mpesa_lab.listener.store import CallbackStore, ExpectedIds, StoredDelivery
@@ -80,8 +80,11 @@ class Listener:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         expected_ids: ExpectedIds = None,
         trust_forwarded_for: bool | None = None,
+        trusted_proxies: Iterable[str] | None = None,
         on_delivery: Callable[[StoredDelivery], None] | None = None,
         name: str = "listener",
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        max_connections: int | None = None,
     ) -> None:
         self.path_token = _check_token(path_token) if path_token is not None else new_path_token()
         # A store this listener opened is closed (its writer thread ended) by stop(); one passed
@@ -96,8 +99,13 @@ class Listener:
             max_body_bytes=max_body_bytes,
             expected_ids=expected_ids,
             trust_forwarded_for=trust_forwarded_for,
+            trusted_proxies=trusted_proxies,
             on_delivery=on_delivery,
         )
+        if request_timeout <= 0:
+            raise ValueError(f"request_timeout must be > 0 seconds, not {request_timeout!r}")
+        self.request_timeout = request_timeout
+        self.max_connections = max_connections
         self._server: BackgroundServer | None = None
         self.tunnel: Tunnel | None = None
 
@@ -115,7 +123,8 @@ class Listener:
         # proxy_headers off: the app itself decides when X-Forwarded-For is trusted, and keeps
         # the real TCP peer in remote_addr.
         self._server = BackgroundServer(self.app, name=self.name, host=host, port=port,
-                                        proxy_headers=False)
+                                        proxy_headers=False, request_timeout=self.request_timeout,
+                                        max_connections=self.max_connections)
         self._server.start(timeout=timeout)
         return self
 
@@ -181,6 +190,9 @@ class Listener:
             self.start()
         if self.tunnel is None:
             assert self._server is not None and self._server.port is not None
+            # The tunnel's agent is the proxy the user asked for: it connects from this machine
+            # and names the real sender in X-Forwarded-For.
+            self.app.trust_tunnel_agent()
             self.tunnel = open_tunnel(self._server.port, authtoken=authtoken,
                                       ngrok_path=ngrok_path, timeout=timeout,
                                       config_path=config_path)
@@ -242,6 +254,8 @@ def run_listener(
     ngrok_path: str | Path | None = None,
     tunnel_timeout: float = 15.0,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    trusted_proxies: Iterable[str] | None = None,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     quiet: bool = False,
     out: IO[str] | None = None,
     stop_event: threading.Event | None = None,
@@ -279,7 +293,8 @@ def run_listener(
     listener: Listener | None = None
     try:
         listener = Listener(db_path, path_token=path_token, allowed_ips=allowed_ips,
-                            max_body_bytes=max_body_bytes, on_delivery=on_delivery)
+                            max_body_bytes=max_body_bytes, on_delivery=on_delivery,
+                            trusted_proxies=trusted_proxies, request_timeout=request_timeout)
         listener.start(host, port)
         if expose and not stop.is_set():
             listener.expose(authtoken, ngrok_path=ngrok_path, timeout=tunnel_timeout)

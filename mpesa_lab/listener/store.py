@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from mpesa_lab.clock import NAIROBI, nairobi_now, to_nairobi
 from mpesa_lab.codes import normalize_code, result_entry
 from mpesa_lab.daraja.callbacks import ParsedCallback, parse_callback
+from mpesa_lab.daraja.errors import MpesaLabError
 from mpesa_lab.secret import Secret
 
 if TYPE_CHECKING:
@@ -44,8 +45,14 @@ log = logging.getLogger(__name__)
 Outcome = Literal["accepted", "quarantined", "forbidden", "too_large"]
 ExpectedIds = Callable[[str], bool] | Collection[str] | None
 
-SCHEMA_VERSION = 1
+# Version 1: the five tables. Version 2: the meta table (and application_id marks the file).
+SCHEMA_VERSION = 2
+# PRAGMA application_id of every store: "MPSL". Tells our files from any other SQLite file.
+APPLICATION_ID = 0x4D50534C
 _NAIROBI_NAME = "Africa/Nairobi"
+_TABLES = ("deliveries", "callbacks", "quarantine", "pushes", "queries")
+# Above this size the open-time integrity check is skipped (it reads every page).
+_QUICK_CHECK_MAX_BYTES = 256 * 1024 * 1024
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -131,11 +138,19 @@ CREATE TABLE IF NOT EXISTS queries (
     error TEXT
 );
 CREATE INDEX IF NOT EXISTS queries_checkout ON queries(checkout_request_id);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT
+);
 """
 
 
-class StoreError(RuntimeError):
-    """The store could not be opened or written."""
+class StoreError(MpesaLabError, RuntimeError):
+    """The store could not be opened or written; the message is one line saying what to do."""
+
+
+class StoreUnavailable(StoreError):
+    """The store itself failed (disk, permissions, lock, damage), not the row being written."""
 
 
 class CallbackTimeout(TimeoutError):
@@ -429,7 +444,42 @@ def _rollback(conn: sqlite3.Connection) -> None:
 def _as_store_error(exc: BaseException) -> BaseException:
     if isinstance(exc, StoreError):
         return exc
-    return StoreError(f"could not write to the callback store: {exc}")
+    if isinstance(exc, (sqlite3.OperationalError, sqlite3.DatabaseError, OSError)) and \
+            not isinstance(exc, (sqlite3.IntegrityError, sqlite3.DataError)):
+        return StoreUnavailable(f"could not write to the callback store: {exc}")
+    # The row's own data (text SQLite cannot encode, an integer too large, ...).
+    return StoreError(f"could not write to the callback store: {type(exc).__name__}: {exc}")
+
+
+def _private_dir(folder: Path) -> None:
+    """Make ``folder`` (and missing parents) and set it to 0700, whatever the umask."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if folder.stat().st_uid == os.getuid():
+        folder.chmod(0o700)
+
+
+def _private_file(path: Path, *, tighten: bool) -> None:
+    """Create ``path`` as 0600 (whatever the umask); ``tighten`` an existing file we own, too."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if tighten and path.stat().st_uid == os.getuid():
+            for item in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                if item.exists():
+                    item.chmod(0o600)
+        return
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+    except ValueError:
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------------------------
@@ -459,20 +509,120 @@ class CallbackStore:
         self._writer_lock = threading.Lock()
         self._cond = threading.Condition()
         self._generation = 0
+        self._open()
+
+    def _open(self) -> None:
+        """Create or check the file: private permissions, our schema (migrated if older), a real
+        test write. Every problem is one StoreError line saying what to do."""
+        path = self.path
+        home = lab_home().expanduser().resolve()
+        in_home = _inside(path, home)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = self._connect(writer=True)
-        except (OSError, sqlite3.Error) as exc:
+            if in_home:
+                _private_dir(home)
+                for folder in reversed(path.relative_to(home).parents[:-1]):
+                    _private_dir(home / folder)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            _private_file(path, tighten=in_home)
+        except OSError as exc:
             raise StoreError(
-                f"cannot open the callback store at {self.path}: {exc}. Pass a writable path, or "
-                "set MPESA_LAB_HOME to a writable folder"
+                f"cannot open the callback store at {path}: {exc.strerror or exc}. Pass a writable "
+                "path, or set MPESA_LAB_HOME to a writable folder"
             ) from None
         try:
-            conn.executescript(_SCHEMA)
-            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn = self._connect(writer=True)
+        except (StoreError, sqlite3.Error) as exc:
+            raise self._open_error(exc) from None
+        try:
+            self._check_schema(conn)
+            self._test_write(conn)
+            if path.stat().st_size <= _QUICK_CHECK_MAX_BYTES:
+                problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+                if problem != "ok":
+                    raise sqlite3.DatabaseError(f"integrity check: {problem}")
+        except StoreError:
+            raise
+        except sqlite3.Error as exc:
+            raise self._open_error(exc) from None
         finally:
             conn.close()
+
+    def _open_error(self, exc: BaseException) -> StoreError:
+        text = " ".join(str(exc).split())  # one line, whatever SQLite said
+        path = self.path
+        lowered = text.lower()
+        if "i/o error" in lowered or "readonly" in lowered or "read-only" in lowered or "permission" in lowered or \
+                "unable to open" in lowered or "refused wal" in lowered:
+            return StoreError(
+                f"cannot write the callback store {path} ({text}): make the file and its folder "
+                "writable by you, or pass another store path (--db PATH / store=PATH)"
+            )
+        if "not a database" in lowered or "malformed" in lowered or "integrity" in lowered or \
+                "corrupt" in lowered:
+            return StoreError(
+                f"the callback store {path} is damaged ({text}): move it aside (sqlite3 FILE "
+                "'.recover' may save its rows) and pass a new store path (--db PATH / store=PATH)"
+            )
+        return StoreError(
+            f"cannot use the callback store {path} ({text}): pass another store path "
+            "(--db PATH / store=PATH)"
+        )
+
+    def _check_schema(self, conn: sqlite3.Connection) -> None:
+        """Create the tables in a new file; migrate an older store; refuse anything else."""
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+        path = self.path
+        if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables and not (
+                version == 1 and set(_TABLES) <= tables and self._v1_columns_ok(conn))):
+            shown = ", ".join(sorted(tables)[:6]) or "no tables"
+            raise StoreError(
+                f"{path} is not an mpesa-lab callback store (it holds {shown}): pass a new file, "
+                "or a store an earlier lab wrote"
+            )
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{path} was written by a newer mpesa-lab (store schema {version}; this one reads "
+                f"up to {SCHEMA_VERSION}): upgrade mpesa-lab, or pass a new store path"
+            )
+        if app_id == APPLICATION_ID and version == SCHEMA_VERSION:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # New file, or a version-1 store: the tables (IF NOT EXISTS) and the marks.
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if tables:
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('migrated_from', ?)",
+                             (str(version),))
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+        if tables:
+            log.info("store %s migrated from schema %s to %s", path.name, version, SCHEMA_VERSION)
+
+    @staticmethod
+    def _v1_columns_ok(conn: sqlite3.Connection) -> bool:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(deliveries)")}
+        return {"id", "received_ts", "body", "outcome"} <= columns
+
+    def _test_write(self, conn: sqlite3.Connection) -> None:
+        """A real write, committed: a store that cannot take one refuses to start."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_opened', ?)",
+                         (nairobi_now().isoformat(),))
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
 
     def __repr__(self) -> str:
         return f"CallbackStore({str(self.path)!r})"

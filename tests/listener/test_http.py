@@ -261,9 +261,10 @@ def test_only_relevant_headers_are_kept(listener, store):
 
 
 def test_ip_allowlist(store):
-    with Listener(store, allowed_ips=["196.201.214.200"], name="test-ip") as lst:
+    with Listener(store, allowed_ips=["196.201.214.200"], trusted_proxies=["127.0.0.1"],
+                  name="test-ip") as lst:
         refused = post(lst, encode(stk_body("ws_CO_I1")))
-        # Behind ngrok the agent connects from loopback and forwards the sender's address.
+        # Behind a proxy the user named (here on loopback), the proxy forwards the sender's address.
         via_proxy = post(lst, encode(stk_body("ws_CO_I2")),
                          headers={"x-forwarded-for": "10.0.0.9, 196.201.214.200"})
         spoofed_first = post(lst, encode(stk_body("ws_CO_I3")),
@@ -277,6 +278,26 @@ def test_ip_allowlist(store):
     assert rows.loc[0, "body"] == encode(stk_body("ws_CO_I1"))
     assert rows["client_addr"].tolist() == ["127.0.0.1", "196.201.214.200", "10.0.0.9"]
     assert store.count_callbacks() == 1
+
+
+def test_a_forged_forwarded_for_from_a_local_process_does_not_pass_the_allowlist(store):
+    # No proxy named: any process on this machine could write the header, so it is not believed.
+    with Listener(store, allowed_ips=["196.201.214.200"], name="test-ip-forged") as lst:
+        forged = post(lst, encode(stk_body("ws_CO_I6")),
+                      headers={"x-forwarded-for": "196.201.214.200"})
+    assert forged.status_code == 403
+    row = store.delivery(int(forged.headers["x-mpesa-lab-delivery"]))
+    assert row["outcome"] == "forbidden" and row["client_addr"] == "127.0.0.1"
+    assert row["headers"]["x-forwarded-for"] == "196.201.214.200"  # kept, for the record
+
+
+def test_exposing_through_the_tunnel_trusts_its_agent(store):
+    lst = Listener(store, allowed_ips=["196.201.214.200"], name="test-ip-tunnel")
+    lst.app.trust_tunnel_agent()  # what expose() does before opening the tunnel
+    with lst:
+        via_agent = post(lst, encode(stk_body("ws_CO_I7")),
+                         headers={"x-forwarded-for": "196.201.214.200"})
+    assert via_agent.status_code == 200
 
 
 def test_forwarded_for_is_ignored_when_not_trusted(store):
