@@ -64,3 +64,30 @@ class Secret:
     def __reduce__(self) -> Any:
         # Pickling would write the secret to disk; refuse rather than leak.
         raise TypeError("Secret values are not picklable")
+
+
+# Keys whose values are credentials, whatever their case or separators ("Passkey", "pass_key",
+# "consumer-secret"...): masked wherever a request is listed or stored, known field or not.
+_SECRET_KEYS = frozenset({"password", "passkey", "consumersecret", "consumerkey", "accesstoken", "token",
+                          "authorization", "securitycredential", "secret", "apikey", "authtoken",
+                          "pin", "privatekey", "credential", "credentials"})
+_SECRET_WORDS = ("secret", "password", "passkey", "passwd", "token", "credential", "apikey", "privatekey")
+MASKED = "<masked>"
+
+
+def looks_secret(key: object) -> bool:
+    """True if a field called ``key`` probably holds a credential."""
+    squashed = str(key).lower().replace("_", "").replace("-", "").replace(" ", "")
+    return squashed in _SECRET_KEYS or any(word in squashed for word in _SECRET_WORDS)
+
+
+def mask_secrets(value: Any, masked: str = MASKED) -> Any:
+    """A copy of ``value`` (dicts, lists, scalars) with every secret-looking field masked."""
+    if isinstance(value, Secret):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: (masked if item not in (None, "") else item) if looks_secret(key) else mask_secrets(item, masked)
+                for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask_secrets(item, masked) for item in value]
+    return value

@@ -27,6 +27,7 @@ from mpesa_lab.emulator.errors import DarajaError, method_not_allowed
 from mpesa_lab.emulator.validation import (
     masked_request,
     parse_json_object,
+    read_bounded,
     validate_push,
     validate_query,
 )
@@ -68,16 +69,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 async def _read_body(receive: Receive) -> bytes | None:
-    """The whole request body; None if the client went away first."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.request":
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        elif message["type"] == "http.disconnect":
-            return None
+    """The request body, bounded (see validation.read_bounded); None if the client went away first."""
+    return await read_bounded(receive)
 
 
 def error_response(state: "EmulatorState", error: DarajaError) -> Response:
@@ -149,6 +142,13 @@ class _ClientGone(Exception):
     """The client disconnected before its request body arrived."""
 
 
+async def _bounded(request: Request) -> bytes:
+    body = await read_bounded(request.receive)
+    if body is None:
+        raise _ClientGone
+    return body
+
+
 async def answer_stk(
     state: "EmulatorState",
     route: str,
@@ -188,12 +188,12 @@ def build_app(state: "EmulatorState") -> Starlette:
     async def stk_push(request: Request) -> Response:
         # Reached only when EnvelopeGuard's fast path is bypassed (e.g. mounted under a root_path).
         answer = await answer_stk(state, "push", request.headers.get("authorization"),
-                                  request.headers.get("content-type"), request.body)
+                                  request.headers.get("content-type"), lambda: _bounded(request))
         return Response(answer, media_type="application/json")
 
     async def stk_query(request: Request) -> Response:
         answer = await answer_stk(state, "query", request.headers.get("authorization"),
-                                  request.headers.get("content-type"), request.body)
+                                  request.headers.get("content-type"), lambda: _bounded(request))
         return Response(answer, media_type="application/json")
 
     async def on_daraja_error(request: Request, exc: Exception) -> Response:

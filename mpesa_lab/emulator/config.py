@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -78,38 +79,78 @@ class EmulatorConfig:
 
 
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"EmulatorConfig.{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
 
 
-def _non_negative(name: str, value: Any, *, optional: bool = False, positive: bool = False) -> None:
-    if optional and value is None:
+# Every number has a type and sane bounds: a delay of 1e308 s would not fail here but later, in
+# the middle of a push (OverflowError), leaving the phone locked for good.
+DAY = 86_400.0
+NUMBER_BOUNDS: dict[str, tuple[type, float, float, bool]] = {
+    # name: (int or float, lowest, highest, None allowed)
+    "prompt_delay": (float, 0.0, 3600.0, False),
+    "answer_delay": (float, 0.0, 3600.0, False),
+    "prompt_timeout": (float, 0.0, DAY, False),
+    "duplicate_window": (float, 0.0, DAY, False),
+    "callback_delay": (float, 0.0, 3600.0, False),
+    "callback_timeout": (float, 0.001, 600.0, False),
+    "out_of_order_hold": (float, 0.0, 3600.0, False),
+    "default_balance": (float, 0.0, 1e12, False),
+    "token_ttl": (int, 1, 366 * DAY, False),
+    "rate_limit_per_second": (float, 0.001, 1e6, True),
+    "quota": (int, 0, 10**12, True),
+    "max_transactions": (int, 1, 10**8, True),
+    "max_pin_attempts": (int, 1, 100, False),
+    "prompt_max_chars": (int, 1, 10_000, False),
+}
+BOOLEAN_SETTINGS = ("interactive", "enforce_subscriber_lock", "enforce_duplicate_rule",
+                    "require_transaction_desc", "strict_lengths", "require_https", "control_api")
+MAX_MIX_CODES = 100
+
+
+def _number(name: str, value: Any) -> None:
+    kind, low, high, optional = NUMBER_BOUNDS[name]
+    if value is None and optional:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise ValueError(f"EmulatorConfig.{name} must be a number; got {value!r}")
-    if value < 0 or (positive and value == 0):
-        bound = "> 0" if positive else ">= 0"
-        raise ValueError(f"EmulatorConfig.{name} must be {bound}; got {value!r}")
+    what = "a whole number" if kind is int else "a number"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            (kind is int and not isinstance(value, int)):
+        raise ValueError(f"EmulatorConfig.{name} must be {what}{' or None' if optional else ''}; got {value!r}")
+    if not math.isfinite(value) or value > high:
+        raise ValueError(f"EmulatorConfig.{name} must be at most {high:g}; got {value!r}")
+    if value < low:
+        bound = "> 0" if kind is int and low == 1 else f">= {low:g}"
+        raise ValueError(f"EmulatorConfig.{name} must be {bound} (and at most {high:g}); got {value!r}")
+
+
+def _mix(value: Any) -> dict[str, float]:
+    if not isinstance(value, dict) or not value or len(value) > MAX_MIX_CODES:
+        raise ValueError(f"EmulatorConfig.mix maps up to {MAX_MIX_CODES} result codes to weights, "
+                         f"e.g. {{'0': 0.9, '1032': 0.1}}; got {value!r}"[:300])
+    for code, weight in value.items():
+        if isinstance(code, bool) or not isinstance(code, (str, int)) or len(str(code)) > 32:
+            raise ValueError(f"EmulatorConfig.mix: {code!r} is not a result code such as '1032'"[:300])
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or \
+                not math.isfinite(weight) or not 0 <= weight <= 1e9:
+            raise ValueError(f"EmulatorConfig.mix weight for {code!r} must be a number from 0 to 1e9; "
+                             f"got {weight!r}"[:300])
+    return normalize_mix(value)
 
 
 def validate(config: EmulatorConfig) -> None:
     """Raise ValueError naming the first bad setting and what it should be."""
     if config.seed is None:
         config.seed = secrets.randbelow(2**32)
-    elif isinstance(config.seed, bool) or not isinstance(config.seed, int):
+    elif isinstance(config.seed, bool) or not isinstance(config.seed, int) or not abs(config.seed) < 2**63:
         raise ValueError(
             f"EmulatorConfig.seed must be a whole number such as 254 (or None for a random one); got {config.seed!r}"
         )
-    for name in ("prompt_delay", "answer_delay", "prompt_timeout", "duplicate_window", "callback_delay",
-                 "out_of_order_hold", "default_balance"):
-        _non_negative(name, getattr(config, name))
-    _non_negative("callback_timeout", config.callback_timeout, positive=True)
-    _non_negative("token_ttl", config.token_ttl, positive=True)
-    _non_negative("rate_limit_per_second", config.rate_limit_per_second, optional=True, positive=True)
-    _non_negative("quota", config.quota, optional=True)
-    _non_negative("max_transactions", config.max_transactions, optional=True, positive=True)
-    _non_negative("max_pin_attempts", config.max_pin_attempts, positive=True)
-    _non_negative("prompt_max_chars", config.prompt_max_chars, positive=True)
+    for name in NUMBER_BOUNDS:
+        _number(name, getattr(config, name))
+    for name in BOOLEAN_SETTINGS:
+        value = getattr(config, name)
+        if not isinstance(value, bool):
+            raise ValueError(f"EmulatorConfig.{name} must be true or false (a boolean, not a string); got {value!r}")
     _choice("behaviour", config.behaviour, tuple(BEHAVIOURS))
     _choice("pending_style", config.pending_style, PENDING_STYLES)
     _choice("oauth_wrong_credentials_body", config.oauth_wrong_credentials_body, WRONG_CREDENTIAL_BODIES)
@@ -117,14 +158,17 @@ def validate(config: EmulatorConfig) -> None:
     _choice("callback_amount", config.callback_amount, AMOUNT_STYLES)
     if isinstance(config.callback_faults, str):
         config.callback_faults = (config.callback_faults,)
+    if not isinstance(config.callback_faults, (list, tuple)):
+        raise ValueError(f"EmulatorConfig.callback_faults must be a list of {', '.join(FAULT_KINDS)}; "
+                         f"got {config.callback_faults!r}")
     config.callback_faults = tuple(config.callback_faults)
     for kind in config.callback_faults:
         _choice("callback_faults item", kind, FAULT_KINDS)
-    config.mix = normalize_mix(config.mix)
+    config.mix = _mix(config.mix)
     if not callable(config.clock):
         raise ValueError("EmulatorConfig.clock must be a callable returning an aware datetime")
-    if not isinstance(config.default_pin, str) or not config.default_pin:
-        raise ValueError("EmulatorConfig.default_pin must be a non-empty string such as '1234'")
+    if not isinstance(config.default_pin, str) or not config.default_pin.isdigit() or len(config.default_pin) > 12:
+        raise ValueError("EmulatorConfig.default_pin must be a string of up to 12 digits such as '1234'")
 
 
 def field_names() -> tuple[str, ...]:

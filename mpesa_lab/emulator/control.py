@@ -2,12 +2,24 @@
 
 Bodies and answers are JSON. Mistakes answer in Daraja's envelope shape too (400.002.02 with a
 message saying what to send instead; 404.001.01 for an unknown transaction), so one error
-parser serves both APIs.
+parser serves both APIs. Bodies are strict: flags are JSON booleans (``"false"`` is not false),
+numbers are finite, text is valid Unicode, a body is at most 64 kB; and a change is applied
+whole or not at all.
+
+When the emulator listens beyond loopback, every /_lab/ request needs the control token (header
+``X-Lab-Token``), printed when the sandbox starts; on loopback the control API stays open.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hmac
+import ipaddress
+import json
+import math
+import os
+import secrets
+import weakref
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from starlette.requests import Request
@@ -18,7 +30,8 @@ from mpesa_lab.emulator import defaults
 from mpesa_lab.emulator.config import public_view
 from mpesa_lab.emulator.errors import DarajaError
 from mpesa_lab.emulator.scenarios import ERROR_PHONES, PROFILES, SCENARIOS, TRIGGERS
-from mpesa_lab.emulator.validation import json_object
+from mpesa_lab.emulator.validation import MAX_BODY_BYTES, encodable, listable, read_bounded
+from mpesa_lab.secret import Secret
 
 if TYPE_CHECKING:
     from mpesa_lab.emulator.state import EmulatorState
@@ -31,15 +44,115 @@ def _bad(message: str) -> DarajaError:
     return DarajaError("400.002.02", f"Bad Request - {message}", 400)
 
 
+TOKEN_HEADER = "x-lab-token"
+MAX_TEXT = 4096
+# The control token of each emulator that has one (set by Emulator.start / run_sandbox).
+_tokens: "weakref.WeakKeyDictionary[EmulatorState, str]" = weakref.WeakKeyDictionary()
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def control_token_for(host: str, token: "str | Secret | None" = None) -> "Secret | None":
+    """The control token an emulator bound to ``host`` requires: the one given, else (beyond
+    loopback) ``$MPESA_LAB_CONTROL_TOKEN`` or a new random one; None on loopback."""
+    if isinstance(token, str):
+        token = Secret(token)
+    if token is None and not is_loopback(host):
+        token = Secret(os.environ.get("MPESA_LAB_CONTROL_TOKEN") or secrets.token_urlsafe(24))
+    return token
+
+
+def require_token(state: "EmulatorState", token: str | None) -> None:
+    """Require ``token`` (header X-Lab-Token) on every /_lab/ request; None opens the API again."""
+    if token is None:
+        _tokens.pop(state, None)
+    else:
+        if not isinstance(token, str) or len(token) < 16 or not token.isascii():
+            raise ValueError("a control token must be at least 16 ASCII characters")
+        _tokens[state] = token
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is too large")
+    return value
+
+
+def _check_values(value: Any) -> None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if len(item) > MAX_TEXT or not encodable(item):
+                raise _bad(f"text values must be valid Unicode of at most {MAX_TEXT} characters")
+        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > 10**15:
+            raise _bad("numbers must be between -1e15 and 1e15")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 async def _body(request: Request, allowed: tuple[str, ...]) -> dict[str, Any]:
-    raw = await request.body()
-    data = json_object(raw) if raw.strip() else {}
-    if data is None:
-        raise _bad("the control API expects a JSON object body")
+    raw = await read_bounded(request.receive)
+    if raw is None:
+        raise _bad("the request body did not arrive")
+    if len(raw) > MAX_BODY_BYTES:
+        raise _bad(f"the control API takes bodies of at most {MAX_BODY_BYTES} bytes")
+    data: Any = {}
+    if raw.strip():
+        try:
+            data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+        except (ValueError, RecursionError):
+            data = None
+    if not isinstance(data, dict):
+        raise _bad("the control API expects a JSON object body (finite numbers, no NaN)")
+    _check_values(data)
     unknown = sorted(set(data) - set(allowed))
     if unknown:
         raise _bad(f"unknown field(s) {', '.join(unknown)} for {request.url.path}; allowed: {', '.join(allowed)}")
     return data
+
+
+def _flag(body: dict[str, Any], name: str, default: bool = False) -> bool:
+    """A JSON boolean field: ``"false"`` or ``0`` is a mistake, not a value."""
+    value = body.get(name, default)
+    if not isinstance(value, bool):
+        raise _bad(f"{name} must be true or false (a JSON boolean); got {value!r}")
+    return value
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON that survives whatever text a listing holds: strict JSON, always UTF-8."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except (ValueError, UnicodeEncodeError):
+            # A lone surrogate or a NaN somewhere in stored data: list it printable.
+            return super().render(listable(content))
+
+
+def _token_ok(state: "EmulatorState", request: Request) -> bool:
+    token = _tokens.get(state)
+    if token is None:
+        return True
+    given = request.headers.get(TOKEN_HEADER, "")
+    return hmac.compare_digest(given.encode("utf-8", "replace"), token.encode())
 
 
 def control_routes(state: "EmulatorState") -> list[Route]:
@@ -48,15 +161,19 @@ def control_routes(state: "EmulatorState") -> list[Route]:
 
     def guarded(fn: Callable[[Request], Awaitable[Any]]) -> Handler:
         async def endpoint(request: Request) -> Response:
+            if not _token_ok(state, request):
+                raise DarajaError(
+                    "401.002.01", "Unauthorized - this emulator listens beyond loopback: send its "
+                    "control token (printed when it started) in the X-Lab-Token header", 401)
             if not state.config.control_api:
                 raise DarajaError.named("resource_not_found")
             try:
                 result = await fn(request)
             except UnknownTransaction as exc:
-                raise DarajaError("404.001.01", f"Resource not found - {exc}", 404) from None
+                raise DarajaError("404.001.01", f"Resource not found - {exc}"[:500], 404) from None
             except (EmulatorError, TypeError, ValueError) as exc:
-                raise _bad(str(exc)) from None
-            return result if isinstance(result, Response) else JSONResponse(result)
+                raise _bad(str(exc)[:500]) from None
+            return result if isinstance(result, Response) else SafeJSONResponse(result)
 
         return endpoint
 
@@ -86,7 +203,7 @@ def control_routes(state: "EmulatorState") -> list[Route]:
     async def answer(request: Request) -> Any:
         body = await _body(request, ("pin", "cancel", "ignore"))
         return state.answer(request.path_params["cid"], pin=body.get("pin"),
-                            cancel=bool(body.get("cancel")), ignore=bool(body.get("ignore")))
+                            cancel=_flag(body, "cancel"), ignore=_flag(body, "ignore"))
 
     async def prompts(request: Request) -> Any:
         return {"prompts": state.pending_prompts(request.query_params.get("phone"))}
@@ -125,6 +242,8 @@ def control_routes(state: "EmulatorState") -> list[Route]:
                                          "daily_total", "locked"))
             if "phone" not in body:
                 raise _bad("send at least {\"phone\": \"2547XXXXXXXX\"}")
+            if "locked" in body:
+                body["locked"] = _flag(body, "locked")
             return state.register_subscriber(body.pop("phone"), **body)
         with state.lock:
             return {"subscribers": [s.to_dict() for s in state.subscribers.values()], "profiles": PROFILES}
@@ -169,7 +288,7 @@ def control_routes(state: "EmulatorState") -> list[Route]:
 
     async def reset(request: Request) -> Any:
         body = await _body(request, ("keep_tokens",))
-        state.reset(keep_tokens=bool(body.get("keep_tokens", True)))
+        state.reset(keep_tokens=_flag(body, "keep_tokens", True))
         return {"reset": True}
 
     async def triggers(request: Request) -> Any:

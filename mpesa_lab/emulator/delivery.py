@@ -30,7 +30,20 @@ if TYPE_CHECKING:
     from mpesa_lab.emulator.config import EmulatorConfig
 
 _NUMERIC_CODE = re.compile(r"-?\d+")
-MAX_IN_FLIGHT = 64
+# Callbacks in flight to one origin (scheme, host, port), and to all of them: a slow or dead
+# CallBackURL holds only its own origin's slots, so it delays only its own callbacks.
+MAX_IN_FLIGHT_PER_ORIGIN = 32
+MAX_IN_FLIGHT = 1024
+MAX_FAULT_SECONDS = 3600
+MAX_COPIES = 100
+
+
+def _origin(url: str) -> str:
+    """scheme://host:port of a URL, cheaply (it runs once per callback)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url[:200]
+    return scheme.lower() + "://" + rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1].lower()
 
 
 def wire_result_code(code: str) -> int | str:
@@ -158,10 +171,11 @@ class FaultBook:
             raise ValueError(f"unknown callback fault {kind!r}: use one of {', '.join(FAULT_KINDS)}")
         if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
             raise ValueError(f"count must be a whole number >= 1 (or None for 'until cleared'); got {count!r}")
-        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0):
-            raise ValueError(f"seconds must be a number >= 0; got {seconds!r}")
-        if isinstance(copies, bool) or not isinstance(copies, int) or copies < 2:
-            raise ValueError(f"copies (for a duplicate) must be a whole number >= 2; got {copies!r}")
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                    or not 0 <= seconds <= MAX_FAULT_SECONDS):
+            raise ValueError(f"seconds must be a number from 0 to {MAX_FAULT_SECONDS}; got {seconds!r}")
+        if isinstance(copies, bool) or not isinstance(copies, int) or not 2 <= copies <= MAX_COPIES:
+            raise ValueError(f"copies (for a duplicate) must be a whole number from 2 to {MAX_COPIES}; got {copies!r}")
         fault = Fault(next(self._ids), kind, checkout_request_id, phone,
                       None if checkout_request_id else count, seconds, copies)
         with self._lock:
@@ -224,6 +238,7 @@ class Deliverer:
         self._client: httpx.AsyncClient | None = None
         self._poster: KeepAlivePoster | None = None
         self._gate: asyncio.Semaphore | None = None
+        self._origin_gates: dict[str, asyncio.Semaphore] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._held: list[_Job] = []
         engine.on_stop(self.aclose)
@@ -235,15 +250,30 @@ class Deliverer:
             self._loop = loop
             self._poster = KeepAlivePoster()
             self._gate = asyncio.Semaphore(MAX_IN_FLIGHT)
+            self._origin_gates = {}
             self._client = None
         return self._poster, self._gate
+
+    def _origin_gate(self, url: str) -> asyncio.Semaphore:
+        origin = _origin(url)
+        gate = self._origin_gates.get(origin)
+        if gate is None:
+            if len(self._origin_gates) > 4096:
+                # Forget idle origins (a gate nobody holds is as good as a new one).
+                self._origin_gates = {k: g for k, g in self._origin_gates.items()
+                                      if g._value < MAX_IN_FLIGHT_PER_ORIGIN}
+            gate = self._origin_gates[origin] = asyncio.Semaphore(MAX_IN_FLIGHT_PER_ORIGIN)
+        return gate
 
     async def _https_client(self) -> httpx.AsyncClient:
         if self._client is None:
             # Building it loads CA certificates (~0.1 s): off the loop. trust_env=False: a proxy
             # from the environment must not swallow callbacks meant for this machine.
             loop = asyncio.get_running_loop()
-            client = await loop.run_in_executor(None, lambda: httpx.AsyncClient(trust_env=False))
+            # No pool limit of httpx's own (100 by default): the origin gates bound connections,
+            # and a shared pool would let one slow https origin queue everybody else's callbacks.
+            limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
+            client = await loop.run_in_executor(None, lambda: httpx.AsyncClient(trust_env=False, limits=limits))
             if self._client is None:
                 self._client = client
             else:
@@ -310,7 +340,8 @@ class Deliverer:
             fault = f"{fault} (copy {copy + 1})"
         status: int | None = None
         error: str | None = None
-        async with gate:  # bounded connections, whatever the burst
+        # Bounded connections whatever the burst; a slow origin only queues its own callbacks.
+        async with self._origin_gate(job.url), gate:
             started = time.perf_counter()
             try:
                 if supports(job.url):

@@ -10,6 +10,7 @@ from mpesa_lab.background import BackgroundServer
 from mpesa_lab.emulator import defaults
 from mpesa_lab.emulator.app import build_app
 from mpesa_lab.emulator.config import EmulatorConfig
+from mpesa_lab.emulator.control import control_token_for, require_token
 from mpesa_lab.emulator.engine import Engine
 from mpesa_lab.emulator.state import EmulatorState
 from mpesa_lab.secret import Secret
@@ -32,6 +33,7 @@ class Emulator:
         self.state = EmulatorState(config or EmulatorConfig(), self.engine)
         self.app = build_app(self.state)
         self._server: BackgroundServer | None = None
+        self.control_token: Secret | None = None
 
     # ------------------------------------------------------------------ serving
 
@@ -39,9 +41,17 @@ class Emulator:
     def config(self) -> EmulatorConfig:
         return self.state.config
 
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> "Emulator":
+    def start(self, host: str = "127.0.0.1", port: int = 0, *,
+              control_token: str | Secret | None = None) -> "Emulator":
         """Serve in a background thread (never on the caller's event loop). Safe to re-run: an
-        emulator started earlier under the same name is stopped first."""
+        emulator started earlier under the same name is stopped first.
+
+        Beyond loopback (e.g. ``host="0.0.0.0"``) the /_lab/ control API needs a token in the
+        ``X-Lab-Token`` header: ``control_token``, or a random one; ``emulator.control_token``
+        holds it (a Secret: ``.reveal()`` it to share it).
+        """
+        self.control_token = control_token_for(host, control_token)
+        require_token(self.state, self.control_token.reveal() if self.control_token else None)
         with _running_lock:
             previous = _running.get(self.name)
             _running[self.name] = self

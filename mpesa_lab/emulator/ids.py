@@ -1,7 +1,11 @@
 """Identifiers in Daraja's formats: request ids, MerchantRequestID, CheckoutRequestID, receipts.
 
-All drawn from one seeded generator so a lab run with a fixed seed and clock is reproducible;
-access tokens are the exception (they come from the OS's random source).
+Unique across runs and processes: every IdFactory draws a fresh random start from the OS, so a
+store or a merchant database with a unique receipt index, reused across runs, never sees an old
+identifier again. The seed fixes the *outcomes* (the emulator's mix has its own seeded
+generators), never the identifiers. Receipts walk a fixed permutation of the 36**7 tails from a
+random offset: unique within a run, and two runs collide only if their stretches of that cycle
+overlap (a chance of about (n1 + n2) / 78 billion).
 """
 
 from __future__ import annotations
@@ -11,12 +15,16 @@ import random
 import re
 import secrets
 import string
+import threading
 from datetime import datetime
 
 from mpesa_lab.clock import NAIROBI, to_nairobi
 
 _ALNUM = string.ascii_uppercase + string.digits
 _TAIL_SPACE = 36**7
+# Coprime with 36**7 (neither 2 nor 3 divides it): multiplying by it permutes the tails, so
+# consecutive receipts look unrelated, as Daraja's do.
+_TAIL_STRIDE = 48_271_098_785
 _TOKEN_CHARS = string.ascii_letters + string.digits
 TOKEN_LENGTH = 28
 
@@ -43,15 +51,22 @@ def day_char(day: int) -> str:
 class IdFactory:
     """Daraja-shaped identifiers. Safe to call from several threads (each call is atomic)."""
 
-    def __init__(self, seed: int | str | None) -> None:
-        self._rng = random.Random(f"ids:{seed}")
+    def __init__(self, seed: int | str | None = None) -> None:
+        # ``seed`` is accepted for compatibility and ignored: identifiers must differ between
+        # runs even when the seed (and so every outcome) is the same.
+        del seed
+        self._rng = random.Random(secrets.randbits(128))
         # Apigee ids end in a running decimal counter; start it somewhere plausible.
         self._counter = itertools.count(self._rng.randint(1_000_000, 9_000_000))
+        self._receipts = itertools.count(secrets.randbelow(_TAIL_SPACE))
+        self._lock = threading.Lock()
 
     def _apigee_id(self) -> str:
         # e.g. 2654-4b64-97ff-b827b542881d3130: uuid-ish hex groups, then the counter.
-        h = f"{self._rng.getrandbits(96):024x}"
-        return f"{h[:4]}-{h[4:8]}-{h[8:12]}-{h[12:24]}{next(self._counter)}"
+        with self._lock:
+            h = f"{self._rng.getrandbits(96):024x}"
+            n = next(self._counter)
+        return f"{h[:4]}-{h[4:8]}-{h[8:12]}-{h[12:24]}{n}"
 
     def request_id(self) -> str:
         """The ``requestId`` of an error envelope."""
@@ -72,7 +87,8 @@ class IdFactory:
     def receipt(self, moment: datetime) -> str:
         """A 10-character MpesaReceiptNumber whose first three characters encode the date."""
         local = moment if moment.tzinfo is NAIROBI else to_nairobi(moment)
-        number = self._rng.getrandbits(48) % _TAIL_SPACE
+        with self._lock:
+            number = (next(self._receipts) * _TAIL_STRIDE) % _TAIL_SPACE
         tail = []
         for _ in range(7):
             number, digit = divmod(number, 36)

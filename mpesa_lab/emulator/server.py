@@ -7,10 +7,17 @@ from typing import TextIO
 
 import uvicorn
 
-from mpesa_lab.background import bind_socket
+from mpesa_lab.background import (
+    DEFAULT_REQUEST_TIMEOUT,
+    ConnectionGuard,
+    GuardedListenSocket,
+    RepeatLimiter,
+    bind_socket,
+)
 from mpesa_lab.constants import OAUTH_PATH, STK_PUSH_PATH, STK_QUERY_PATH
 from mpesa_lab.emulator import defaults
 from mpesa_lab.emulator.config import EmulatorConfig
+from mpesa_lab.emulator.control import control_token_for, require_token
 from mpesa_lab.emulator.emulator import Emulator
 from mpesa_lab.emulator.scenarios import ERROR_PHONES, TRIGGERS
 
@@ -20,9 +27,10 @@ def start_emulator(host: str = "127.0.0.1", port: int = 0, config: EmulatorConfi
     return Emulator(config).start(host, port)
 
 
-def banner(url: str, seed: int | None = None) -> str:
+def banner(url: str, seed: int | None = None, control_token: str | None = None) -> str:
     """What the sandbox prints at start: where it listens, the lab credentials, the triggers
-    (and the mix's seed, so a run drawn with a random one can be replayed)."""
+    (and the mix's seed, so a run drawn with a random one can be replayed), and the control
+    token when it listens beyond loopback."""
     lines = [
         f"mpesa-lab Daraja emulator listening on {url}",
         "",
@@ -30,6 +38,8 @@ def banner(url: str, seed: int | None = None) -> str:
         f"  STK push  POST {url}{STK_PUSH_PATH}",
         f"  STK query POST {url}{STK_QUERY_PATH}",
         f"  Control        {url}/_lab/  (transactions, answer prompts, scenarios, faults)",
+        *([f"  Control token  {control_token}  (listening beyond loopback: send it as the "
+           "X-Lab-Token header to /_lab/)"] if control_token else []),
         "",
         "Lab credentials (public, valid only here):",
         f"  consumer key     {defaults.LAB_CONSUMER_KEY}",
@@ -65,14 +75,21 @@ def run_sandbox(
     """Serve the emulator in the foreground until Ctrl-C (``mpesa-lab sandbox``)."""
     stream = out or sys.stdout
     emulator = Emulator(config, name="sandbox")
-    sock = bind_socket(host, port)  # a clear error if the port is taken
+    token = control_token_for(host)
+    require_token(emulator.state, token.reveal() if token else None)
+    sock = GuardedListenSocket.adopt(bind_socket(host, port), RepeatLimiter())  # clear error if taken
     try:
         bound = sock.getsockname()[1]
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         shown = f"[{shown}]" if ":" in shown else shown
-        print(banner(f"http://{shown}:{bound}", seed=emulator.config.seed), file=stream, flush=True)
+        print(banner(f"http://{shown}:{bound}", seed=emulator.config.seed,
+                     control_token=token.reveal() if token else None), file=stream, flush=True)
+        # The foreground CLI owns its process's logging (uvicorn's access log is the point);
+        # the connection guard bounds slow and stalled clients as in the background servers.
+        guard = ConnectionGuard(DEFAULT_REQUEST_TIMEOUT, None, RepeatLimiter())
         server = uvicorn.Server(
-            uvicorn.Config(emulator.app, log_level=log_level, lifespan="off", access_log=log_level in ("info", "debug"))
+            uvicorn.Config(emulator.app, log_level=log_level, lifespan="off",
+                           access_log=log_level in ("info", "debug"), http=guard.protocol_class())
         )
         try:
             server.run(sockets=[sock])

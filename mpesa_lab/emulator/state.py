@@ -880,7 +880,7 @@ class EmulatorState:
             except ValueError as exc:
                 raise EmulatorError(str(exc)) from None
         if interactive is not None:
-            changes["interactive"] = bool(interactive)
+            changes["interactive"] = interactive  # checked by the config: "false" is not False
         config = self.configure(**changes) if changes else self.config
         return {"mix": dict(config.mix), "interactive": config.interactive,
                 "scenarios": {k: dict(v) for k, v in SCENARIOS.items()}}

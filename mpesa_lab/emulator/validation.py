@@ -17,8 +17,15 @@ from urllib.parse import urlsplit
 
 from mpesa_lab.emulator.errors import bad_request
 from mpesa_lab.emulator.scenarios import TRANSACTION_TYPES
+from mpesa_lab.secret import mask_secrets
 
-MAX_BODY_BYTES = 1_000_000
+# Daraja's bodies are well under 1 kB: anything near this is not a request, and whatever is kept
+# of it (the raw request, listed by /_lab/) must stay small.
+MAX_BODY_BYTES = 64 * 1024
+# Beyond these, a field is refused as invalid whatever strict_lengths says (live Daraja lets a
+# few characters over the documented 12/13 through, not a megabyte).
+MAX_TEXT_CHARS = 256
+MAX_PASSWORD_CHARS = 1024
 _SHORTCODE_RE = re.compile(r"\d{5,7}")
 _PHONE_RE = re.compile(r"254(?:7\d{8}|1[01]\d{7})")
 _AMOUNT_RE = re.compile(r"(\d{1,12})(?:\.(\d{1,2}))?")
@@ -60,6 +67,32 @@ def json_object(body: bytes) -> dict[str, Any] | None:
     except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
+
+
+async def read_bounded(receive: Any, limit: int = MAX_BODY_BYTES) -> bytes | None:
+    """The request body from an ASGI ``receive``, but never more than ``limit`` + one chunk: a
+    longer body comes back cut short (longer than ``limit``, so it fails any later size check).
+    None if the client went away first."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body", False) or size > limit:
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def encodable(text: str) -> bool:
+    """False for text holding a lone surrogate (no UTF-8 form: it cannot be stored or listed)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_json_object(content_type: str | None, body: bytes) -> dict[str, Any]:
@@ -134,7 +167,8 @@ def amount(value: Any) -> int | None:
 
 def callback_url(value: Any, *, require_https: bool = False) -> str | None:
     """An absolute http(s) URL with a host and no spaces or placeholder brackets."""
-    if not isinstance(value, str) or not value or len(value) > 2048 or _URL_BAD_CHARS.search(value):
+    if not isinstance(value, str) or not value or len(value) > 2048 or _URL_BAD_CHARS.search(value) \
+            or not value.isprintable() or not encodable(value):
         return None
     try:
         parts = urlsplit(value)
@@ -168,12 +202,20 @@ def _field(fields: dict[str, Any], name: str, check: Callable[[Any], _T | None])
 def _text(value: Any, max_len: int | None) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         return None
-    text = str(value)
-    if not text.strip():
+    if isinstance(value, int) and abs(value) >= 10**MAX_TEXT_CHARS:
         return None
-    if max_len is not None and len(text) > max_len:
+    text = str(value)
+    if not text.strip() or len(text) > (max_len or MAX_TEXT_CHARS) or not encodable(text):
         return None
     return text
+
+
+def password(value: Any) -> Any:
+    """The Password as sent; text no real password could be (too long, lone surrogates) becomes
+    None, which the state answers "Wrong credentials" like any other bad password."""
+    if isinstance(value, str) and (len(value) > MAX_PASSWORD_CHARS or not encodable(value)):
+        return None
+    return value
 
 
 def validate_push(
@@ -201,7 +243,7 @@ def validate_push(
             raise bad_request("Remarks")
     return PushRequest(
         business_short_code=code,
-        password=fields.get("Password"),
+        password=password(fields.get("Password")),
         timestamp=stamp,
         transaction_type=ttype,
         amount=value,
@@ -219,13 +261,29 @@ def validate_query(fields: dict[str, Any]) -> QueryRequest:
     code = _field(fields, "BusinessShortCode", shortcode)
     stamp = _field(fields, "Timestamp", timestamp)
     checkout = _field(fields, "CheckoutRequestID", checkout_request_id)
-    return QueryRequest(code, fields.get("Password"), stamp, checkout)
+    return QueryRequest(code, password(fields.get("Password")), stamp, checkout)
 
 
 def masked_request(fields: dict[str, Any]) -> dict[str, Any]:
-    """The raw body as received, minus the Password (it decodes to the passkey)."""
-    out = dict(fields)
-    if "Password" in out:
+    """The raw body as received, for listings: every secret-looking field masked (the Password
+    decodes to the passkey; some SDKs send the Passkey itself), and any text or number that JSON
+    cannot carry (lone surrogates, NaN, Infinity) replaced by a printable stand-in."""
+    out = listable(mask_secrets(fields))
+    if fields.get("Password") not in (None, ""):
         out["Password"] = "<hidden: it contains the passkey>"
     return out
+
+
+def listable(value: Any) -> Any:
+    """``value`` with lone surrogates replaced (U+FFFD) and non-finite numbers as text, so that
+    it always renders as strict JSON."""
+    if isinstance(value, str):
+        return value if encodable(value) else value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, dict):
+        return {listable(key) if isinstance(key, str) else key: listable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [listable(item) for item in value]
+    return value
 

@@ -35,7 +35,7 @@ from mpesa_lab.clock import NAIROBI, nairobi_now, to_nairobi
 from mpesa_lab.codes import normalize_code, result_entry
 from mpesa_lab.daraja.callbacks import ParsedCallback, parse_callback
 from mpesa_lab.daraja.errors import MpesaLabError
-from mpesa_lab.secret import Secret
+from mpesa_lab.secret import Secret, mask_secrets
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -214,26 +214,9 @@ class StoredDelivery:
 # --------------------------------------------------------------------------------------------
 # Helpers.
 
-_SECRET_KEYS = {"password", "passkey", "consumersecret", "consumerkey", "accesstoken", "token",
-                "authorization", "securitycredential", "secret", "apikey", "authtoken"}
-
-
 def scrub(value: Any) -> Any:
     """A copy of ``value`` with anything that looks like a credential masked (defence in depth)."""
-    if isinstance(value, Secret):
-        return str(value)
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            squashed = str(key).lower().replace("_", "").replace("-", "")
-            if squashed in _SECRET_KEYS or any(w in squashed for w in ("secret", "password", "passkey")):
-                out[key] = "<masked>" if item not in (None, "") else item
-            else:
-                out[key] = scrub(item)
-        return out
-    if isinstance(value, (list, tuple)):
-        return [scrub(item) for item in value]
-    return value
+    return mask_secrets(value)
 
 
 def _json_default(value: Any) -> Any:

@@ -41,9 +41,15 @@ def test_receipt_letters():
     assert RECEIPT_RE.fullmatch(receipt) and receipt[:3] == "SC5"
 
 
-def test_ids_are_seeded():
-    assert IdFactory(3).merchant_request_id() == IdFactory(3).merchant_request_id()
-    assert IdFactory(3).merchant_request_id() != IdFactory(4).merchant_request_id()
+def test_ids_differ_between_runs_whatever_the_seed():
+    # A store reused across runs (or a unique receipt index) must never meet an old id again.
+    first, second = IdFactory(3), IdFactory(3)
+    assert first.merchant_request_id() != second.merchant_request_id()
+    assert first.request_id() != second.request_id()
+    moment = datetime(2024, 3, 5, tzinfo=NAIROBI)
+    receipts = {first.receipt(moment) for _ in range(20_000)}
+    assert len(receipts) == 20_000  # unique within a run, by construction
+    assert not receipts & {second.receipt(moment) for _ in range(20_000)}
 
 
 def test_magic_phone_scheme():

@@ -221,7 +221,8 @@ def test_starting_servers_never_closes_the_applications_log_handlers(tmp_path, s
     from mpesa_lab.lab import Lab
 
     log_file = tmp_path / "app.log"
-    handler = logging.FileHandler(log_file)
+    # mode "w": a handler closed behind the application's back does not quietly reopen.
+    handler = logging.FileHandler(log_file, mode="w")
     root = logging.getLogger()
     root.addHandler(handler)
     level = root.level
