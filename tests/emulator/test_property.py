@@ -4,7 +4,9 @@ valid success, as JSON, never a traceback or an internal error; and the server k
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
+import logging
 import string
 from typing import Any, Iterator
 
@@ -207,3 +209,99 @@ def test_push_errors_name_a_real_field(fuzz):
             assert data["errorMessage"] in ("Wrong credentials", "Merchant does not exist"), data
 
     run()
+
+
+# ---- the control API, and inputs JSON cannot carry (NaN, Infinity, 1e999, lone surrogates) ------
+
+CONTROL_PATHS = ["", "/transactions", "/transactions/{cid}", "/transactions/{cid}/answer", "/prompts",
+                 "/next-result", "/scenario", "/config", "/merchants", "/subscribers",
+                 "/subscribers/254711000001/unlock", "/apps", "/callback-faults", "/callback-attempts",
+                 "/errors", "/triggers", "/transactions/ws_CO_%ED%BF%BF", "/subscribers/%FF/unlock"]
+CONTROL_FIELDS = sorted({f.name for f in dataclasses.fields(EmulatorConfig)} | {
+    "pin", "cancel", "ignore", "code", "phone", "name", "mix", "interactive", "shortcode", "passkey", "kind",
+    "till_number", "balance", "max_balance", "profile", "daily_limit", "max_transaction", "daily_total",
+    "locked", "key", "secret", "checkout_request_id", "count", "seconds", "copies", "message", "route",
+    "status"})
+lone_surrogates = st.sampled_from(["\ud800", "ref\udfff", "\udc00x"])
+hostile_scalars = st.one_of(
+    json_scalars, lone_surrogates, st.sampled_from([1e308, -1e308, 10**30, "false", "true", "0", 0, 1]),
+)
+hostile_values = st.recursive(hostile_scalars, lambda kids: st.lists(kids, max_size=3) | st.dictionaries(
+    st.text(max_size=6) | lone_surrogates, kids, max_size=3), max_leaves=6)
+
+
+def _raw_json(value: Any) -> bytes:
+    # allow_nan writes NaN / Infinity as bare words; lone surrogates go out as \\u escapes.
+    return json.dumps(value, allow_nan=True).encode()
+
+
+@st.composite
+def control_requests(draw: st.DrawFn) -> dict[str, Any]:
+    lab = _FUZZ_LAB[0]
+    path = draw(st.sampled_from(CONTROL_PATHS)).replace("{cid}", draw(st.sampled_from(_CIDS or ["ws_CO_1"])))
+    method = draw(st.sampled_from(["GET", "POST", "POST", "POST", "DELETE", "PUT"]))
+    kind = draw(st.sampled_from(["fields", "fields", "value", "bytes", "huge_number"]))
+    if kind == "fields":
+        content = _raw_json(draw(st.dictionaries(st.sampled_from(CONTROL_FIELDS), hostile_values, max_size=4)))
+    elif kind == "value":
+        content = _raw_json(draw(hostile_values))
+    elif kind == "huge_number":
+        content = b'{"' + draw(st.sampled_from(CONTROL_FIELDS)).encode() + b'": 1e999}'
+    else:
+        content = draw(st.binary(max_size=100))
+    return {"method": method, "url": "/_lab" + path, "content": content,
+            "headers": {"Content-Type": "application/json"}}
+
+
+@st.composite
+def hostile_pushes(draw: st.DrawFn) -> bytes:
+    lab = _FUZZ_LAB[0]
+    body = lab.push_body(draw(st.sampled_from(["254708000000", "254711000002", "254711000003"])), 1)
+    for field in draw(st.lists(st.sampled_from(PUSH_FIELDS + ["Passkey", "Extra"]), max_size=3, unique=True)):
+        body[field] = draw(hostile_scalars)
+    return _raw_json(body)
+
+
+_CIDS: list[str] = []
+
+
+def strict_json(response: httpx.Response) -> Any:
+    assert response.headers.get("content-type", "").startswith("application/json"), response.headers
+    return json.loads(response.content, parse_constant=lambda name: pytest.fail(f"{name} in an answer"))
+
+
+def test_control_api_and_non_finite_input_always_get_strict_json(fuzz, caplog):
+    _FUZZ_LAB[:] = [fuzz]
+    emulator = fuzz.emulator
+    emulator.configure(enforce_subscriber_lock=False, enforce_duplicate_rule=False)
+    _CIDS[:] = [fuzz.push_ok("254711000004", 2)]
+    emulator.wait_until_final(_CIDS[0], TIMEOUT)
+
+    @settings(SETTINGS, max_examples=1200)
+    @given(st.one_of(control_requests(), hostile_pushes().map(lambda raw: {
+        "method": "POST", "url": STK_PUSH_PATH, "content": raw,
+        "headers": {"Content-Type": "application/json", "Authorization": f"Bearer {fuzz.token}"}})))
+    def run(request: dict[str, Any]) -> None:
+        response = fuzz.http.request(request["method"], request["url"], headers=request["headers"],
+                                     content=request["content"])
+        assert "Traceback" not in response.text and "<html" not in response.text.lower()
+        assert response.status_code in (200, 400, 404, 405, 500), (response.status_code, response.text)
+        body = strict_json(response)
+        if response.status_code != 200:
+            assert is_envelope(body), body
+            assert body["errorCode"] != "500.003.1001", body  # nothing unexpected happened
+        # the listing survives whatever was stored
+        if not emulator.config.control_api:
+            emulator.configure(control_api=True)
+        listing = fuzz.lab("GET", "/transactions")
+        assert listing.status_code == 200
+        strict_json(listing)
+
+    with caplog.at_level(logging.WARNING, logger="mpesa_lab"):
+        run()
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
+    # still serving, and still right
+    emulator.state.config = EmulatorConfig(prompt_delay=0.0, answer_delay=0.0, seed=99)
+    emulator.reset()
+    cid = fuzz.push_ok("254711000078", 3)
+    assert emulator.wait_until_final(cid, TIMEOUT)["final"]
