@@ -25,8 +25,8 @@ class EmulatorConfig:
     # "teaching" (the default: every outcome can be seen) or "live_sandbox_2026" (the live
     # sandbox as reported in 2026: nothing completes; see scenarios.BEHAVIOURS).
     behaviour: str = DEFAULT_BEHAVIOUR
-    # Seeds the mix and the identifiers. None draws a random seed, recorded here so the run can
-    # be replayed with EmulatorConfig(seed=<that number>).
+    # Seeds the outcomes (the mix); identifiers differ in every run whatever the seed. None draws
+    # a random seed, recorded here so the run can be replayed with EmulatorConfig(seed=<that>).
     seed: int | None = 254
     # Seconds from an accepted push to the prompt, and from the prompt to the customer's answer
     # (non-interactive): a callback arrives well under a second after the push.

@@ -8,7 +8,19 @@
 
 Running the cell again replaces the previous listener of the same name (no port clash, its
 tunnel closed). With no store given, a new SQLite file is made under ``$MPESA_LAB_HOME`` (default
-``~/.mpesa-lab``) in ``stores/``; ``listener.store.path`` says where.
+``~/.mpesa-lab``) in ``stores/``; ``listener.store.path`` says where. A store that cannot be used
+(unwritable, damaged, another program's database, a newer schema) stops ``Listener()`` with one
+``StoreError`` line saying what to do, before anything is served.
+
+Source addresses (``allowed_ips``, ``--allow-ip``, ``--safaricom-only``) are checked against the
+TCP peer. ``X-Forwarded-For`` is believed only from a proxy you name (``trusted_proxies`` /
+``--trust-proxy 127.0.0.1`` for a reverse proxy on this machine) or from the ngrok agent once
+``expose()`` opened the tunnel: any process on the machine can write that header, so without a
+named proxy it is kept with the delivery but never trusted. The last entry is the one used (the
+address the proxy itself saw).
+
+Slow clients get ``request_timeout`` seconds (15 by default) to send a whole request, and
+connections are bounded below the open-file limit (see :mod:`mpesa_lab.background`).
 """
 
 from __future__ import annotations

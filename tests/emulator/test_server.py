@@ -95,3 +95,35 @@ def test_run_sandbox_prints_credentials_and_stops_on_ctrl_c(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+def test_sandbox_beyond_loopback_prints_its_control_token_and_requires_it(tmp_path):
+    env = dict(os.environ, PYTHONUNBUFFERED="1", MPESA_LAB_HOME=str(tmp_path))
+    env.pop("MPESA_LAB_CONTROL_TOKEN", None)
+    proc = subprocess.Popen([sys.executable, "-m", "mpesa_lab.cli", "sandbox", "--host", "0.0.0.0", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        lines: list[str] = []
+        url = token = None
+        deadline = time.monotonic() + 60
+        while (url is None or token is None) and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "listening on" in line:
+                url = line.rsplit(" ", 1)[1].strip()
+            if "Control token" in line:
+                token = line.split()[2]
+        assert url and token, "".join(lines)
+        assert httpx.get(f"{url}/_lab/config", timeout=TIMEOUT).status_code == 401
+        allowed = httpx.get(f"{url}/_lab/config", headers={"X-Lab-Token": token}, timeout=TIMEOUT)
+        assert allowed.status_code == 200 and allowed.json()["control_api"] is True
+        assert _oauth(url).status_code == 200  # Daraja's paths stay open
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
