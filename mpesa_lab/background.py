@@ -278,13 +278,14 @@ class ConnectionGuard:
                 total = _budget.opened()
                 # Evict a little before the hard budget, so that newcomers are let in (and the
                 # stalest connection goes) rather than refused at accept().
-                soft = max(8, connection_budget() - ACCEPT_SLACK)
+                soft = max(8, connection_budget() - ACCEPT_SLACK)  # across this process
                 if total > soft or len(self.connections) > guard.max_connections:
+                    bound = soft if total > soft else guard.max_connections
                     victim = next(iter(guard.waiting), None)
                     guard.evicted += 1
                     guard.limiter.log(log, logging.WARNING,
                                       "connection limit (%d) reached: closing the connection that "
-                                      "waited longest for its request", (guard.max_connections,))
+                                      "waited longest for its request", (bound,))
                     if victim is None:  # every connection is busy with a request: refuse this one
                         self._drop()
                         return
@@ -307,8 +308,8 @@ class ConnectionGuard:
             def on_response_complete(self) -> None:
                 super().on_response_complete()
                 if not self.transport.is_closing():
-                    cycle = self.cycle
-                    if cycle is None or cycle.response_complete:
+                    cycle = self.cycle  # a pipelined request may already be the current one
+                    if cycle is None or cycle.response_complete or cycle.more_body:
                         self._arm()  # the next request gets its own deadline
 
             def _arm(self) -> None:

@@ -42,3 +42,18 @@ def test_port_in_use_is_a_clear_error():
             BackgroundServer(_app(), name="test-other", port=holder.port).start()
     finally:
         holder.stop()
+
+
+def test_a_repeated_failure_is_logged_once_then_counted(caplog):
+    import logging
+
+    from mpesa_lab.background import RepeatLimiter
+
+    limiter = RepeatLimiter(window=60)
+    logger = logging.getLogger("test.repeats")
+    with caplog.at_level(logging.WARNING, logger="test.repeats"):
+        logged = [limiter.log(logger, logging.WARNING, "accept failed: %s", ("EMFILE",)) for _ in range(500)]
+        limiter.flush()
+    assert logged.count(True) == 1
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["accept failed: EMFILE", "accept failed: EMFILE [repeated 499 more time(s)]"]
