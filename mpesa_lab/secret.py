@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Any
 
 
@@ -77,7 +78,12 @@ MASKED = "<masked>"
 
 def looks_secret(key: object) -> bool:
     """True if a field called ``key`` probably holds a credential."""
-    squashed = str(key).lower().replace("_", "").replace("-", "").replace(" ", "")
+    return _looks_secret(key if isinstance(key, str) else str(key))
+
+
+@lru_cache(maxsize=1024)  # requests repeat the same few field names
+def _looks_secret(key: str) -> bool:
+    squashed = key.lower().replace("_", "").replace("-", "").replace(" ", "")
     return squashed in _SECRET_KEYS or any(word in squashed for word in _SECRET_WORDS)
 
 

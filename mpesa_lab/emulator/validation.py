@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from mpesa_lab.emulator.errors import bad_request
 from mpesa_lab.emulator.scenarios import TRANSACTION_TYPES
-from mpesa_lab.secret import mask_secrets
+from mpesa_lab.secret import MASKED, looks_secret, mask_secrets
 
 # Daraja's bodies are well under 1 kB: anything near this is not a request, and whatever is kept
 # of it (the raw request, listed by /_lab/) must stay small.
@@ -268,7 +268,13 @@ def masked_request(fields: dict[str, Any]) -> dict[str, Any]:
     """The raw body as received, for listings: every secret-looking field masked (the Password
     decodes to the passkey; some SDKs send the Passkey itself), and any text or number that JSON
     cannot carry (lone surrogates, NaN, Infinity) replaced by a printable stand-in."""
-    out = listable(mask_secrets(fields))
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        if looks_secret(key):
+            value = MASKED if value not in (None, "") else value
+        elif not ((type(value) is str and value.isascii()) or type(value) is int):
+            value = listable(mask_secrets(value))  # the common case (ASCII text, ints) is as is
+        out[key if key.isascii() else listable(key)] = value
     if fields.get("Password") not in (None, ""):
         out["Password"] = "<hidden: it contains the passkey>"
     return out
