@@ -19,6 +19,12 @@ wrong method               405     ``{"error": "method_not_allowed", ...}`` with
 
 Response headers ``X-Mpesa-Lab-Delivery`` (the stored delivery's id) and ``X-Mpesa-Lab-Flags``
 (``duplicate``, ``unknown``) tell a test or a curious developer what happened to a delivery.
+
+JSON that is valid but must not become data (``NaN``, ``Infinity``, numbers beyond a float such
+as ``1e999``, lone surrogates, nesting too deep to parse) is quarantined raw with the reason, as
+is a callback SQLite refuses to store as data: never lost, never stored as numbers.
+``X-Forwarded-For`` is believed only from a proxy the user named (``trusted_proxies``) or from
+the tunnel's agent once ``Listener.expose()`` opened one.
 """
 
 from __future__ import annotations

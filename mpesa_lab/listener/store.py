@@ -437,7 +437,7 @@ def _as_store_error(exc: BaseException) -> BaseException:
 def _private_dir(folder: Path) -> None:
     """Make ``folder`` (and missing parents) and set it to 0700, whatever the umask."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if folder.stat().st_uid == os.getuid():
+    if _owned(folder):
         folder.chmod(0o700)
 
 
@@ -446,15 +446,21 @@ def _private_file(path: Path, *, tighten: bool) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        if tighten and path.stat().st_uid == os.getuid():
+        if tighten and _owned(path):
             for item in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
                 if item.exists():
                     item.chmod(0o600)
         return
     try:
-        os.fchmod(fd, 0o600)
+        if hasattr(os, "fchmod"):  # not on Windows, where modes mean little anyway
+            os.fchmod(fd, 0o600)
     finally:
         os.close(fd)
+
+
+def _owned(path: Path) -> bool:
+    """True if this user owns ``path`` (always on systems without user ids)."""
+    return not hasattr(os, "getuid") or path.stat().st_uid == os.getuid()
 
 
 def _inside(path: Path, folder: Path) -> bool:
