@@ -29,7 +29,7 @@ from starlette.routing import Route
 from mpesa_lab.emulator import defaults
 from mpesa_lab.emulator.config import public_view
 from mpesa_lab.emulator.errors import DarajaError
-from mpesa_lab.emulator.scenarios import ERROR_PHONES, PROFILES, SCENARIOS, TRIGGERS
+from mpesa_lab.emulator.scenarios import ERROR_PHONES, ERROR_TRIGGERS, PROFILES, SCENARIOS, TRIGGERS
 from mpesa_lab.emulator.validation import MAX_BODY_BYTES, encodable, listable, read_bounded
 from mpesa_lab.secret import Secret
 
@@ -293,6 +293,7 @@ def control_routes(state: "EmulatorState") -> list[Route]:
 
     async def triggers(request: Request) -> Any:
         return {"triggers": [dataclasses.asdict(t) for t in TRIGGERS], "error_phones": ERROR_PHONES,
+                "error_triggers": [dataclasses.asdict(t) for t in ERROR_TRIGGERS],
                 "scenarios": SCENARIOS, "profiles": PROFILES}
 
     def route(path: str, fn: Callable[[Request], Awaitable[Any]], methods: list[str]) -> Route:

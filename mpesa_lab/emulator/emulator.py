@@ -125,6 +125,12 @@ class Emulator:
         """Prompts waiting for the customer (interactive mode or profile 'interactive')."""
         return self.state.pending_prompts(phone)
 
+    def wait_for_prompt(self, phone: str | None = None, timeout: float = 5.0) -> dict[str, Any] | None:
+        """The first prompt waiting on ``phone`` (or any phone), as soon as it is shown; None
+        after ``timeout`` s without one. Unlike polling ``pending_prompts()``, this does not miss
+        the moment between a push being accepted and its prompt appearing."""
+        return self.state.wait_for_prompt(phone, timeout)
+
     def callback_attempts(self, checkout_request_id: str | None = None) -> list[dict[str, Any]]:
         """Callback POSTs made (time, status, error, fault), for one transaction or all."""
         return self.state.callback_attempts(checkout_request_id)
@@ -180,6 +186,11 @@ class Emulator:
         """Add (or replace) a customer: PIN, balance, behaviour profile, and optional
         ``daily_limit``, ``max_transaction``, ``daily_total``, ``locked``."""
         return self.state.register_subscriber(phone, pin=pin, balance=balance, profile=profile, **limits)
+
+    def set_profile(self, phone: str | int, profile: str) -> dict[str, Any]:
+        """Change only how ``phone`` behaves (a PROFILES name, e.g. ``"interactive"``); its PIN,
+        balance and limits are kept."""
+        return self.state.set_profile(phone, profile)
 
     def unlock_subscriber(self, phone: str) -> dict[str, Any]:
         """Unlock a PIN locked by wrong attempts (what Customer Care would do)."""

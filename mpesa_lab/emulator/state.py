@@ -846,6 +846,33 @@ class EmulatorState:
                     })
             return out
 
+    def wait_for_prompt(self, phone: str | None = None, timeout: float = 5.0) -> dict[str, Any] | None:
+        """The first prompt waiting on ``phone`` (any phone: None), waiting up to ``timeout`` s for
+        one to appear; None if none did. Woken by the prompt itself, so a push made a moment
+        ago is seen as soon as its prompt is shown (no polling gap)."""
+        with self.lock:
+            found: list[dict[str, Any]] = []
+
+            def ready() -> bool:
+                found[:] = self.pending_prompts(phone)[:1]
+                return bool(found)
+
+            self._changed.wait_for(ready, max(0.0, timeout))
+            return found[0] if found else None
+
+    def set_profile(self, phone: str | int, profile: str) -> dict[str, Any]:
+        """Change only how a subscriber behaves (PIN, balance and limits are kept); the number
+        becomes a subscriber if it was not one. Returns the subscriber, PIN masked."""
+        number = msisdn(str(phone))
+        if number is None:
+            raise EmulatorError(f"phone must be a Safaricom number like 2547XXXXXXXX; got {phone!r}")
+        if profile not in PROFILES:
+            raise EmulatorError(f"unknown profile {profile!r}; profiles are: {', '.join(PROFILES)}")
+        with self.lock:
+            sub = self._subscriber(number)
+            sub.profile = profile
+            return sub.to_dict()
+
     def set_next_result(self, code: str | int, phone: str | None = None,
                         result_desc: str | None = None) -> dict[str, Any]:
         """Script the ResultCode of the next push (to ``phone``, or to any phone), with its own

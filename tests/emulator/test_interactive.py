@@ -164,3 +164,34 @@ def test_wait_until_final_times_out_clearly(ilab):
     with pytest.raises(TimeoutError, match="waits for answer"):
         wait_prompt(ilab, cid)
         ilab.emulator.wait_until_final(cid, 0.05)
+
+
+def test_wait_for_prompt_sees_a_prompt_right_after_the_push(ilab):
+    # No polling gap: called straight after the push is accepted, it returns the prompt as soon
+    # as it is shown (pending_prompts() alone is briefly empty here).
+    cid = ilab.push_ok(PHONE, 5)
+    prompt = ilab.emulator.wait_for_prompt(PHONE, timeout=TIMEOUT)
+    assert prompt is not None and prompt["checkout_request_id"] == cid
+    assert "Ksh5.00" in prompt["prompt"]
+    ilab.emulator.answer(cid, cancel=True)
+    # nothing waiting any more: None after the timeout, not an exception
+    assert ilab.emulator.wait_for_prompt(PHONE, timeout=0.05) is None
+
+
+def test_set_profile_keeps_pin_and_balance(make_lab, collector):
+    lab = make_lab()
+    lab.emulator.register_subscriber(PHONE, pin="4321", balance=1_000)
+    sub = lab.emulator.set_profile(PHONE, "interactive")
+    assert sub["profile"] == "interactive" and sub["balance"] == 1_000 and "4321" not in str(sub)
+    cid = lab.push_ok(PHONE, 100)
+    assert lab.emulator.wait_for_prompt(PHONE, timeout=TIMEOUT)["checkout_request_id"] == cid
+    assert lab.emulator.answer(cid, pin="4321")["result_code"] == "0"
+    with pytest.raises(EmulatorError, match="unknown profile"):
+        lab.emulator.set_profile(PHONE, "sleepy")
+
+
+def test_triggers_route_lists_error_triggers(make_lab):
+    body = make_lab().lab("GET", "/triggers").json()
+    names = {t["name"] for t in body["error_triggers"]}
+    assert {"wrong_credentials", "system_busy", "subscriber_locked"} <= names
+    assert all(t["how"] for t in body["error_triggers"])
