@@ -114,6 +114,11 @@ class Push:
         state = "" if self.lab.running else " (its lab is stopped)"
         return f"<Push {self.checkout_request_id} accepted: {self.result.response_description!r}{state}>"
 
+    def _repr_html_(self) -> str:
+        from mpesa_lab.display import push_html
+
+        return push_html(self)
+
 
 class Lab:
     """Emulator (local mode only) + listener + client, started together and stopped together."""
@@ -374,6 +379,11 @@ class Lab:
                 "answer it on the handset"
             )
         return self.emulator
+
+    def _repr_html_(self) -> str:
+        from mpesa_lab.display import lab_html
+
+        return lab_html(self)
 
     def __repr__(self) -> str:
         state = "running" if self.running else f"stopped ({self._stopped_by or 'a server stopped'})"

@@ -870,8 +870,8 @@ class EmulatorState:
             raise EmulatorError(f"unknown profile {profile!r}; profiles are: {', '.join(PROFILES)}")
         with self.lock:
             sub = self._subscriber(number)
-            sub.profile = profile
-            return sub.to_dict()
+            previous, sub.profile = sub.profile, profile
+            return {**sub.to_dict(), "previous_profile": previous}
 
     def set_next_result(self, code: str | int, phone: str | None = None,
                         result_desc: str | None = None) -> dict[str, Any]:

@@ -653,6 +653,19 @@ class CallbackStore:
             self._generation += 1
             self._cond.notify_all()
 
+    @property
+    def generation(self) -> int:
+        """A counter bumped by every commit this process makes (for watchers such as live tables)."""
+        with self._cond:
+            return self._generation
+
+    def wait_for_change(self, since: int, timeout: float) -> int:
+        """Block until a commit moves ``generation`` past ``since`` (or ``timeout`` s pass);
+        return the generation now. Only this process's writes wake it."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._generation != since, max(0.0, timeout))
+            return self._generation
+
     def close(self) -> None:
         """Finish pending writes and stop the writer thread. The store reopens on next use."""
         with self._writer_lock:

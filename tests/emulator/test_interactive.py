@@ -182,7 +182,8 @@ def test_set_profile_keeps_pin_and_balance(make_lab, collector):
     lab = make_lab()
     lab.emulator.register_subscriber(PHONE, pin="4321", balance=1_000)
     sub = lab.emulator.set_profile(PHONE, "interactive")
-    assert sub["profile"] == "interactive" and sub["balance"] == 1_000 and "4321" not in str(sub)
+    assert sub["profile"] == "interactive" and sub["previous_profile"] == "pays"
+    assert sub["balance"] == 1_000 and "4321" not in str(sub)
     cid = lab.push_ok(PHONE, 100)
     assert lab.emulator.wait_for_prompt(PHONE, timeout=TIMEOUT)["checkout_request_id"] == cid
     assert lab.emulator.answer(cid, pin="4321")["result_code"] == "0"

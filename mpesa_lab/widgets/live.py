@@ -1,0 +1,151 @@
+"""The live callbacks table: every callback the listener stores, newest first, as it arrives.
+
+A background watcher sleeps on the store's commit counter (``CallbackStore.wait_for_change``)
+and, when a write lands, re-reads the newest callbacks and sets one trait (the table's HTML).
+It also polls the row count every couple of seconds, so a listener in another process is seen.
+Columns follow the transactions frame: status, result_code, result_desc, phone, amount,
+receipt, latency_s; the code's meaning and mitigation show on hover and on click.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+
+from mpesa_lab.display import badge, esc, status_of_code
+from mpesa_lab.widgets._base import Watcher, style
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mpesa_lab.lab import Lab
+
+COLUMNS = ("status", "result_code", "result_desc", "phone", "amount", "receipt", "latency_s")
+_ROW_BG = {"paid": "#f6fff8", "failed": "#fff6f6", "pending": "#fffdf0", "rejected": "#faf5ff"}
+
+
+class LiveCallbacks(widgets.VBox):
+    """Callbacks in this lab's store, newest first (at most ``limit`` rows), updating by itself."""
+
+    def __init__(self, lab: "Lab", limit: int = 50, *, watch: bool = True, poll_interval: float = 2.0) -> None:
+        self.lab = lab
+        self.limit = limit
+        self.poll_interval = poll_interval
+        self.rows: list[dict[str, Any]] = []  # what the table shows, newest first
+        self.header = widgets.HTML()
+        self.table = widgets.HTML()
+        self._lock = threading.Lock()
+        self._generation = lab.store.generation
+        self._count = -1
+        self._last_poll = 0.0
+        super().__init__([style(), self.header, self.table], layout=widgets.Layout(width="100%"))
+        self.add_class("mpl-panel")
+        self.refresh()
+        self._watcher: Watcher | None = Watcher("live-callbacks", self._watch) if watch else None
+
+    # ---- data ----------------------------------------------------------------------------
+
+    def frame(self) -> "pd.DataFrame":
+        """The newest callbacks (duplicates flagged), with the push's latency, newest first."""
+        store = self.lab.store
+        callbacks = store.callbacks()
+        if callbacks.empty:
+            return callbacks
+        callbacks = callbacks.tail(self.limit).iloc[::-1].reset_index(drop=True)
+        pushes = store.pushes()[["checkout_request_id", "pushed_at", "phone", "amount"]]
+        pushes = pushes.dropna(subset=["checkout_request_id"]).drop_duplicates("checkout_request_id")
+        pushes = pushes.rename(columns={"phone": "push_phone", "amount": "push_amount"})
+        merged = callbacks.merge(pushes, on="checkout_request_id", how="left")
+        # Failed callbacks carry no metadata: the push says who was asked for how much.
+        merged["phone"] = merged["phone"].where(merged["phone"].notna(), merged.pop("push_phone"))
+        merged["amount"] = merged["amount"].where(merged["amount"].notna(), merged.pop("push_amount"))
+        merged["latency_s"] = (merged["received_at"] - merged["pushed_at"]).dt.total_seconds()
+        merged["status"] = [status_of_code(str(c)) for c in merged["result_code"].astype(str)]
+        merged["result_code"] = merged["result_code"].astype(str)
+        first = [c for c in COLUMNS if c in merged.columns]
+        return merged[first + [c for c in merged.columns if c not in first]]
+
+    def refresh(self) -> None:
+        """Re-read the store and redraw (the watcher calls this by itself)."""
+        with self._lock:
+            frame = self.frame()
+            self.rows = frame.to_dict("records") if not frame.empty else []
+            self._count = self.lab.store.count_callbacks()
+            self.table.value = self._html(self.rows)
+            self.header.value = self._header(self.rows)
+
+    def _watch(self) -> None:
+        store = self.lab.store
+        generation = store.wait_for_change(self._generation, timeout=0.5)
+        changed = generation != self._generation
+        self._generation = generation
+        if not changed and time.monotonic() - self._last_poll >= self.poll_interval:
+            # Another process may write the same file: a cheap count tells.
+            self._last_poll = time.monotonic()
+            changed = store.count_callbacks() != self._count
+        if changed:
+            time.sleep(0.05)  # let a burst of callbacks land: one redraw for many
+            self.refresh()
+
+    # ---- drawing -------------------------------------------------------------------------
+
+    def _header(self, rows: list[dict[str, Any]]) -> str:
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+        pills = " ".join(badge(s, f"{s} {n}") for s, n in counts.items())
+        shown = f"newest {len(rows)} of {self._count}" if self._count > len(rows) else f"{len(rows)}"
+        return (f"<div class='mpl-title'>Callbacks <span style='color:#57606a;font-weight:400;font-size:12px'>"
+                f"({shown}, live)</span> {pills}</div>")
+
+    def _html(self, rows: list[dict[str, Any]]) -> str:
+        if not rows:
+            return ("<div class='mpl-live' style='color:#57606a;padding:10px 0'>No callback yet: push, and "
+                    "each callback appears here as soon as the listener has stored it.</div>")
+        heads = ["received", "status", "result_code", "result_desc", "phone", "amount", "receipt",
+                 "latency_s", "CheckoutRequestID"]
+        out = ["<div class='mpl-live'><table><thead><tr>", *(f"<th>{h}</th>" for h in heads), "</tr></thead><tbody>"]
+        for row in rows:
+            status = row["status"]
+            hover = f"{row.get('explanation') or ''}\nWhat to do: {row.get('mitigation') or ''}"
+            flags = " ".join(f"[{f}]" for f in ("duplicate", "unknown") if row.get(f) is True)
+            received = row.get("received_at")
+            latency = row.get("latency_s")
+            amount = row.get("amount")
+            out.append(
+                f"<tr style='background:{_ROW_BG.get(status, '#fff')}' title='{esc(hover)}'>"
+                f"<td>{esc(received.strftime('%H:%M:%S') if hasattr(received, 'strftime') else '')}</td>"
+                f"<td>{badge(status)}</td>"
+                f"<td><details><summary><b>{esc(row['result_code'])}</b></summary>"
+                f"<div style='max-width:420px;font-size:12px'><b>Meaning:</b> {esc(row.get('explanation'))}<br>"
+                f"<b>What to do:</b> {esc(row.get('mitigation'))}</div></details></td>"
+                f"<td>{esc(row.get('result_desc'))}</td>"
+                f"<td>{esc(row.get('phone'))}</td>"
+                f"<td>{esc(_number(amount))}</td>"
+                f"<td><code>{esc(row.get('receipt') or '')}</code></td>"
+                f"<td>{esc(_number(latency, 3))}</td>"
+                f"<td><code style='font-size:11px'>{esc(row.get('checkout_request_id'))}</code> {esc(flags)}</td>"
+                "</tr>"
+            )
+        out.append("</tbody></table></div>")
+        return "".join(out)
+
+    def close(self) -> None:
+        watcher = getattr(self, "_watcher", None)
+        if watcher is not None:
+            watcher.stop()
+            self._watcher = None
+        super().close()
+
+
+def _number(value: Any, digits: int = 2) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return ""
+    if number != number:  # NaN: no value
+        return ""
+    return f"{number:,.{digits}f}" if digits != 2 else f"{number:,.2f}"
