@@ -22,6 +22,7 @@ class Dashboard(widgets.VBox):
     def __init__(self, lab: "Lab", phone: str | None = None, **form_options: Any) -> None:
         self.lab = lab
         self.form = PushForm(lab, **form_options)
+        self.form.layout.margin = "0 24px 0 0"
         # The phone is only there when there is an emulator to drive (local mode).
         self.phone: VirtualPhone | None = None
         if getattr(lab, "emulator", None) is not None:
@@ -29,8 +30,8 @@ class Dashboard(widgets.VBox):
         self.live = LiveCallbacks(lab)
         self.card = widgets.HTML(lab_html(lab))
         top = [self.form] + ([self.phone] if self.phone is not None else [])
-        super().__init__([style(), self.card, widgets.HBox(top, layout=widgets.Layout(gap="24px",
-                          align_items="flex-start")), self.live])
+        super().__init__([style(), self.card, widgets.HBox(top, layout=widgets.Layout(
+                          align_items="flex-start", justify_content="flex-start")), self.live])
         self.form.on_push(lambda _push: setattr(self.card, "value", lab_html(lab)))
 
     def close(self) -> None:

@@ -51,7 +51,7 @@ class CodeExplorer(widgets.VBox):
         self.source = widgets.Dropdown(options=[("documented and observed", "all"), ("documented", "doc"),
                                                 ("observed live", "observed")], value="all",
                                        layout=widgets.Layout(width="200px"))
-        self.list = widgets.Select(options=[], rows=14, layout=widgets.Layout(width="420px", font_family="monospace"))
+        self.list = widgets.Select(options=[], rows=14, layout=widgets.Layout(width="420px", margin="0 14px 0 0"))
         self.detail = widgets.HTML(layout=widgets.Layout(width="520px"))
         self.trigger = widgets.Button(description="Trigger it now", icon="bolt", button_style="warning",
                                       layout=widgets.Layout(width="180px"))
@@ -66,7 +66,7 @@ class CodeExplorer(widgets.VBox):
         filters = widgets.HBox([self.search, self.source])
         right = widgets.VBox([self.detail, self.trigger, self.result])
         super().__init__([style(), widgets.HTML("<div class='mpl-title'>Codes</div>"), filters, self.kind,
-                          widgets.HBox([self.list, right], layout=widgets.Layout(gap="14px"))])
+                          widgets.HBox([self.list, right])])
         self.add_class("mpl-panel")
         self._filter()
 
@@ -224,7 +224,8 @@ class CodeExplorer(widgets.VBox):
         assert self.lab is not None
         lab = self.lab
         message = entry.message.replace("XXXX", "Timestamp")
-        with DarajaClient(lab.settings) as client:
+        # A short backoff: the retries still happen (and are said to), without a 3.5 s wait.
+        with DarajaClient(lab.settings, backoff=0.05, backoff_cap=0.2) as client:
             if entry.name in _QUERY_ERRORS:
                 push = lab.push(SANDBOX_TEST_MSISDN, 1, "LAB", "Trigger")
                 self._control("POST", "/errors", {"code": entry.code, "message": message, "count": 1,
