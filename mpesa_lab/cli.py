@@ -257,6 +257,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(console, store_path=args.store, timeout=args.timeout)
 
 
+# --- lab -------------------------------------------------------------------------------------
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    """JupyterLab on the course notebooks (copied to a working folder when installed from a wheel)."""
+    from mpesa_lab.notebook_server import NotebookServerError, run_lab
+
+    try:
+        return run_lab(args.dir, workdir=args.workdir, host=args.host, port=args.port,
+                       open_browser=not args.no_browser, quiet_server=not args.verbose)
+    except NotebookServerError as exc:
+        err_console.print(f"[bold red]Cannot start the lab[/]: {exc}")
+        return 1
+
+
 # --- parser ----------------------------------------------------------------------------------
 
 
@@ -271,6 +286,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", type=Path, default=None, help="SQLite file for the demo's store")
     p.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for callbacks")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("lab", help="open JupyterLab on the course notebooks")
+    p.add_argument("--dir", default=None, help="open this folder instead of the course")
+    p.add_argument("--workdir", default=None,
+                   help="where an installed package copies its notebooks (default: ~/.mpesa-lab/notebooks)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8888, help="0 picks a free port")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument("--verbose", action="store_true", help="show JupyterLab's own log")
+    p.set_defaults(func=cmd_lab)
 
     p = sub.add_parser("codes", help="the catalogue of error and result codes")
     p.add_argument("code", nargs="?", help="one code, e.g. 1032 or 500.001.1001")

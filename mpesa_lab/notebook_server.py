@@ -1,0 +1,216 @@
+"""`mpesa-lab lab`: JupyterLab on the course notebooks, ready to run.
+
+From a clone (the package sits next to ``pyproject.toml`` and ``notebooks/``) JupyterLab opens
+``notebooks/`` in place. From an installed wheel, the notebooks shipped inside the package
+(``mpesa_lab/notebooks``, put there at build time by ``setup.py``) are first copied to a working
+folder, ``$MPESA_LAB_HOME/notebooks`` by default; a file already there is never overwritten, so a
+learner's edits survive upgrades and re-runs. JupyterLab runs as a child process in its own
+session, so Ctrl-C reaches only this command, which then stops JupyterLab cleanly (no "Shutdown
+this Jupyter server?" prompt).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from mpesa_lab.listener.store import lab_home
+
+# What a course folder holds that a learner needs (authoring sources stay in the repository).
+COURSE_SUFFIXES = {".ipynb", ".md", ".csv", ".json", ".jsonl", ".parquet", ".png", ".svg"}
+_SKIP_PARTS = {".ipynb_checkpoints", "__pycache__", "source"}
+
+
+class NotebookServerError(RuntimeError):
+    """JupyterLab could not be started on the course; the message says what to do."""
+
+
+@dataclass
+class CourseCopy:
+    """What preparing the working folder did."""
+
+    folder: Path
+    copied: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # the learner's own (possibly edited) copies
+
+
+def clone_notebooks() -> Path | None:
+    """``notebooks/`` of the source checkout this package runs from, or None when installed."""
+    root = Path(__file__).resolve().parent.parent
+    folder = root / "notebooks"
+    if (root / "pyproject.toml").is_file() and folder.is_dir():
+        return folder
+    return None
+
+
+def packaged_notebooks() -> Path | None:
+    """The notebooks shipped inside the installed package, or None."""
+    try:
+        folder = Path(str(resources.files("mpesa_lab") / "notebooks"))
+    except (ModuleNotFoundError, TypeError):
+        return None
+    return folder if folder.is_dir() and any(folder.rglob("*.ipynb")) else None
+
+
+def course_files(folder: Path) -> list[Path]:
+    """The files of a course folder worth giving a learner, relative to it."""
+    out = []
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if path.is_file() and path.suffix.lower() in COURSE_SUFFIXES and not _SKIP_PARTS & set(relative.parts):
+            out.append(relative)
+    return out
+
+
+def copy_course(source: Path, target: Path) -> CourseCopy:
+    """Copy the course into ``target``; files already there are kept as they are (never overwritten)."""
+    result = CourseCopy(target)
+    for relative in course_files(source):
+        destination = target / relative
+        if destination.exists():
+            result.kept.append(str(relative))
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / relative, destination)
+        result.copied.append(str(relative))
+    return result
+
+
+def resolve_folder(folder: str | Path | None = None, workdir: str | Path | None = None) -> tuple[Path, CourseCopy | None]:
+    """Where JupyterLab should open: ``folder`` if given, the clone's notebooks/, or a working
+    copy of the packaged notebooks (in ``workdir``, default ``$MPESA_LAB_HOME/notebooks``)."""
+    if folder is not None:
+        path = Path(folder).expanduser().resolve()
+        if not path.is_dir():
+            raise NotebookServerError(f"{path} is not a folder: pass --dir with an existing folder of notebooks")
+        return path, None
+    in_clone = clone_notebooks()
+    if in_clone is not None:
+        return in_clone, None
+    shipped = packaged_notebooks()
+    if shipped is None:
+        raise NotebookServerError(
+            "no course notebooks found: this installation of mpesa-lab ships none and it is not a "
+            "clone with a notebooks/ folder. Pass --dir FOLDER, or reinstall from a release wheel."
+        )
+    target = Path(workdir).expanduser().resolve() if workdir else lab_home() / "notebooks"
+    target.mkdir(parents=True, exist_ok=True)
+    return target, copy_course(shipped, target)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def lab_command(folder: Path, host: str, port: int, token: str, open_browser: bool) -> list[str]:
+    return [
+        sys.executable, "-m", "jupyterlab",
+        f"--ServerApp.root_dir={folder}",
+        f"--ServerApp.ip={host}",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.open_browser={open_browser}",
+    ] + (["--ServerApp.allow_root=True"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])
+    # (containers and workshop VMs often run as root; JupyterLab refuses without this flag)
+
+
+def wait_until_ready(url: str, process: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise NotebookServerError(
+                f"JupyterLab exited with status {process.returncode} before answering; is the port "
+                "free and jupyterlab installed (pip install jupyterlab)?"
+            )
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise NotebookServerError(f"JupyterLab did not answer at {url} within {timeout:g} s")
+
+
+def stop(process: subprocess.Popen, timeout: float = 15.0) -> int:
+    """SIGTERM (Jupyter's clean shutdown), then SIGKILL if it hangs; returns its exit status."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+    return int(process.returncode or 0)
+
+
+def run_lab(
+    folder: str | Path | None = None,
+    *,
+    workdir: str | Path | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8888,
+    open_browser: bool = True,
+    start_timeout: float = 120.0,
+    out: IO[str] | None = None,
+    quiet_server: bool = True,
+) -> int:
+    """Run JupyterLab on the course until Ctrl-C (or SIGTERM); returns an exit status."""
+    out = out or sys.stdout
+    path, copied = resolve_folder(folder, workdir)
+    if copied is not None:
+        print(f"Course notebooks in {path}: {len(copied.copied)} copied, {len(copied.kept)} of yours kept "
+              "as they are.", file=out, flush=True)
+    if port == 0:
+        port = free_port(host)
+    token = secrets.token_urlsafe(24)
+    base = f"http://{host}:{port}"
+    log = subprocess.DEVNULL if quiet_server else None
+    # Own session: Ctrl-C in the terminal reaches this process only; we stop JupyterLab cleanly.
+    process = subprocess.Popen(lab_command(path, host, port, token, open_browser), cwd=path,
+                               stdout=log, stderr=log, start_new_session=True)
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if hasattr(signal, "SIGTERM") and _main_thread():
+        signal.signal(signal.SIGTERM, on_term)
+    try:
+        wait_until_ready(f"{base}/api/status?token={token}", process, start_timeout)
+        print(f"JupyterLab is running on {path}", file=out, flush=True)
+        print(f"Open {base}/lab?token={token}", file=out, flush=True)
+        print("Press Ctrl-C to stop.", file=out, flush=True)
+        process.wait()
+        return int(process.returncode or 0)
+    except KeyboardInterrupt:
+        print("Stopping JupyterLab…", file=out, flush=True)
+        stop(process)
+        print("Stopped.", file=out, flush=True)
+        return 0
+    except BaseException:
+        stop(process)
+        raise
+    finally:
+        if _main_thread():
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()

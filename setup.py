@@ -1,0 +1,30 @@
+"""Build hook: the course notebooks (top-level notebooks/) ship inside the wheel as
+mpesa_lab/notebooks, so `mpesa-lab lab` can give an installed learner a working copy.
+Everything else is declared in pyproject.toml."""
+
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+HERE = Path(__file__).resolve().parent
+SUFFIXES = {".ipynb", ".md", ".csv", ".json", ".jsonl", ".parquet", ".png", ".svg"}  # as notebook_server
+SKIP = {".ipynb_checkpoints", "__pycache__", "source"}
+
+
+class build_py_with_notebooks(build_py):
+    def run(self):
+        super().run()
+        source = HERE / "notebooks"
+        # An editable install runs from the clone, where `mpesa-lab lab` opens notebooks/ in place.
+        if getattr(self, "editable_mode", False) or not source.is_dir():
+            return
+        target = Path(self.build_lib) / "mpesa_lab" / "notebooks"
+        for path in sorted(source.rglob("*")):
+            relative = path.relative_to(source)
+            if path.is_file() and path.suffix.lower() in SUFFIXES and not SKIP & set(relative.parts):
+                self.mkpath(str((target / relative).parent))
+                self.copy_file(str(path), str(target / relative))
+
+
+setup(cmdclass={"build_py": build_py_with_notebooks})
