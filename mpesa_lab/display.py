@@ -37,8 +37,10 @@ _CARD = (
     "line-height: 1.45; border: 1px solid #d0d7de; border-radius: 8px; padding: 10px 14px; "
     "max-width: 760px; background: #ffffff; color: #1f2328;"
 )
-_KEY = "color: #57606a; padding: 2px 12px 2px 0; vertical-align: top; white-space: nowrap;"
-_VAL = "padding: 2px 0; vertical-align: top;"
+# Explicit left alignment and no stripes: JupyterLab styles rendered HTML tables as numbers.
+_KEY = ("color: #57606a; padding: 2px 12px 2px 0; vertical-align: top; white-space: nowrap; text-align: left; "
+        "background: transparent; border: none;")
+_VAL = "padding: 2px 0; vertical-align: top; text-align: left; background: transparent; border: none;"
 
 
 def esc(value: Any) -> str:
@@ -69,9 +71,9 @@ def status_of_code(code: str | None) -> str:
 def rows(pairs: list[tuple[str, str]]) -> str:
     """A two-column key/value table; values are HTML already (escape them before)."""
     body = "".join(
-        f'<tr><td style="{_KEY}">{esc(k)}</td><td style="{_VAL}">{v}</td></tr>' for k, v in pairs if v
+        f'<tr style="background: transparent;"><td style="{_KEY}">{esc(k)}</td><td style="{_VAL}">{v}</td></tr>' for k, v in pairs if v
     )
-    return f'<table style="border-collapse: collapse; margin-top: 6px;">{body}</table>'
+    return f'<table style="border-collapse: collapse; margin: 6px 0 0 0; border: none;">{body}</table>'
 
 
 def card(title_html: str, body_html: str) -> str:

@@ -47,11 +47,11 @@ class CodeExplorer(widgets.VBox):
                                    layout=widgets.Layout(width="330px"))
         self.kind = widgets.ToggleButtons(options=[("all", "all"), ("error codes", "error"),
                                                    ("result codes", "result")], value="all",
-                                          style={"button_width": "95px"})
+                                          style={"button_width": "115px"})
         self.source = widgets.Dropdown(options=[("documented and observed", "all"), ("documented", "doc"),
                                                 ("observed live", "observed")], value="all",
                                        layout=widgets.Layout(width="200px"))
-        self.list = widgets.Select(options=[], rows=14, layout=widgets.Layout(width="420px", margin="0 14px 0 0"))
+        self.list = widgets.Select(options=[], rows=14, layout=widgets.Layout(width="360px", margin="0 14px 0 0"))
         self.detail = widgets.HTML(layout=widgets.Layout(width="520px"))
         self.trigger = widgets.Button(description="Trigger it now", icon="bolt", button_style="warning",
                                       layout=widgets.Layout(width="180px"))

@@ -122,10 +122,10 @@ class LiveCallbacks(widgets.VBox):
                 f"<td><details><summary><b>{esc(row['result_code'])}</b></summary>"
                 f"<div style='max-width:420px;font-size:12px'><b>Meaning:</b> {esc(row.get('explanation'))}<br>"
                 f"<b>What to do:</b> {esc(row.get('mitigation'))}</div></details></td>"
-                f"<td>{esc(row.get('result_desc'))}</td>"
-                f"<td>{esc(row.get('phone'))}</td>"
+                f"<td style='min-width:230px'>{esc(_text(row.get('result_desc')))}</td>"
+                f"<td>{esc(_text(row.get('phone')))}</td>"
                 f"<td>{esc(_number(amount))}</td>"
-                f"<td><code>{esc(row.get('receipt') or '')}</code></td>"
+                f"<td><code>{esc(_text(row.get('receipt')))}</code></td>"
                 f"<td>{esc(_number(latency, 3))}</td>"
                 f"<td><code style='font-size:11px'>{esc(row.get('checkout_request_id'))}</code> {esc(flags)}</td>"
                 "</tr>"
@@ -139,6 +139,18 @@ class LiveCallbacks(widgets.VBox):
             watcher.stop()
             self._watcher = None
         super().close()
+
+
+def _text(value: Any) -> str:
+    """A cell's text: '' for None and pandas' NaN/NA (a failed callback has no receipt)."""
+    if value is None:
+        return ""
+    try:
+        if value != value:  # NaN
+            return ""
+    except (TypeError, ValueError):  # pd.NA refuses comparisons
+        return ""
+    return str(value)
 
 
 def _number(value: Any, digits: int = 2) -> str:

@@ -201,7 +201,8 @@ class VirtualPhone(widgets.VBox):
             body = self._sms(self.outcome)
         else:
             body = ("<div style='text-align:center;color:#57606a;margin-top:70px'>"
-                    "<div style='font-size:28px'>📱</div>No payment request.<br>"
+                    "<div style='font-weight:700;color:#0b7a3e;font-size:18px;margin-bottom:6px'>M-PESA</div>"
+                    "No payment request.<br>"
                     "<span style='font-size:11px'>Push to this number and the prompt appears here.</span></div>")
         if note:
             body += f"<div style='margin-top:10px;color:#a40e26;font-size:12px'>{esc(note)}</div>"

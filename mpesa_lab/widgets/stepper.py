@@ -195,7 +195,8 @@ def diagram_svg(current: int, happened: list[bool] | None = None) -> str:
     height = top + gap * len(STEPS) + 16
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              'font-family="Segoe UI, Roboto, Helvetica, Arial, sans-serif" font-size="12">',
-             '<defs><marker id="mpl-arr" markerWidth="10" markerHeight="8" refX="9" refY="4" orient="auto">'
+             '<defs><marker id="mpl-arr" markerWidth="10" markerHeight="8" refX="9" refY="4" orient="auto" '
+             'markerUnits="userSpaceOnUse">'
              '<path d="M0,0 L10,4 L0,8 z" fill="context-stroke"/></marker></defs>']
     for x, name in zip(xs, LANES):
         parts.append(f'<rect x="{x - 88}" y="8" width="176" height="30" rx="6" fill="#f6f8fa" stroke="#d0d7de"/>')
