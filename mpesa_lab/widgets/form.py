@@ -138,7 +138,7 @@ class PushForm(widgets.VBox):
             else:
                 if name == "phone":
                     notes[name] = f"sent as {normalised}"
-        general = ""
+        general: ValidationError | None = None
         request = None
         caught: list[warnings.WarningMessage] = []
         if not errors:

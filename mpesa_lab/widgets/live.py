@@ -30,10 +30,15 @@ _ROW_BG = {"paid": "#f6fff8", "failed": "#fff6f6", "pending": "#fffdf0", "reject
 class LiveCallbacks(widgets.VBox):
     """Callbacks in this lab's store, newest first (at most ``limit`` rows), updating by itself."""
 
-    def __init__(self, lab: "Lab", limit: int = 50, *, watch: bool = True, poll_interval: float = 2.0) -> None:
+    def __init__(self, lab: "Lab", limit: int = 50, *, watch: bool = True, poll_interval: float = 2.0,
+                 min_interval: float = 0.25) -> None:
         self.lab = lab
         self.limit = limit
         self.poll_interval = poll_interval
+        # At most one redraw per min_interval: under a flood of callbacks the table stays live
+        # without re-reading the store for every single one.
+        self.min_interval = min_interval
+        self._last_refresh = 0.0
         self.rows: list[dict[str, Any]] = []  # what the table shows, newest first
         self.header = widgets.HTML()
         self.table = widgets.HTML()
@@ -76,6 +81,7 @@ class LiveCallbacks(widgets.VBox):
             self._count = self.lab.store.count_callbacks()
             self.table.value = self._html(self.rows)
             self.header.value = self._header(self.rows)
+            self._last_refresh = time.monotonic()
 
     def _watch(self) -> None:
         store = self.lab.store
@@ -87,7 +93,8 @@ class LiveCallbacks(widgets.VBox):
             self._last_poll = time.monotonic()
             changed = store.count_callbacks() != self._count
         if changed:
-            time.sleep(0.05)  # let a burst of callbacks land: one redraw for many
+            wait = self._last_refresh + self.min_interval - time.monotonic()
+            time.sleep(max(0.05, wait))  # let a burst of callbacks land: one redraw for many
             self.refresh()
 
     # ---- drawing -------------------------------------------------------------------------

@@ -232,7 +232,7 @@ class VirtualPhone(widgets.VBox):
             text = f"The request to pay {amount} to {merchant} expired without an answer. No money was moved."
             colour = "#7d4e00"
         elif code == "2001":
-            text = f"Wrong PIN: the payment of {amount} to {merchant} failed ({detail})."
+            text = f"Wrong PIN: the payment of {amount} to {merchant} was not made. {detail[:1].upper()}{detail[1:]}."
             colour = "#a40e26"
         elif code == "8006":
             text = ("Your M-PESA PIN is locked after too many wrong attempts. Call Customer Care (100) "

@@ -77,3 +77,25 @@ def test_close_stops_the_watcher(lab):
     thread = live._watcher.thread
     live.close()
     assert not thread.is_alive()
+
+
+def test_a_burst_from_several_threads_ends_in_a_complete_table(lab, closing):
+    live = closing(LiveCallbacks(lab, limit=100))
+    redraws = []
+    live.table.observe(lambda change: redraws.append(change["new"]), names="value")
+
+    def post_many(worker: int) -> None:
+        with httpx.Client() as client:
+            for n in range(10):
+                body = json.dumps(callback_body(f"ws_CO_BURST_{worker}_{n}", 0 if n % 2 else 1032))
+                client.post(lab.listener.callback_url, content=body, headers={"Content-Type": "application/json"})
+
+    workers = [threading.Thread(target=post_many, args=(w,)) for w in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(TIMEOUT)
+    eventually(lambda: len(live.rows) == 30, what="all 30 rows")
+    final = live.table.value
+    assert all(f"ws_CO_BURST_{w}_{n}" in final for w in range(3) for n in range(10))
+    assert len(redraws) < 30  # bursts are drawn together, not once per callback
