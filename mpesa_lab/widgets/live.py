@@ -77,10 +77,11 @@ class LiveCallbacks(widgets.VBox):
         """Re-read the store and redraw (the watcher calls this by itself)."""
         with self._lock:
             frame = self.frame()
-            self.rows = frame.to_dict("records") if not frame.empty else []
+            rows = frame.to_dict("records") if not frame.empty else []
             self._count = self.lab.store.count_callbacks()
-            self.table.value = self._html(self.rows)
-            self.header.value = self._header(self.rows)
+            self.table.value = self._html(rows)
+            self.header.value = self._header(rows)
+            self.rows = rows  # last: whoever sees the new rows sees them drawn
             self._last_refresh = time.monotonic()
 
     def _watch(self) -> None:

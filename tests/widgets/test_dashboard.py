@@ -13,7 +13,7 @@ def test_dashboard_push_prompt_answer_row(lab, closing):
     assert board.live in board.children
     board.form.amount.value = "30"
     board.form.click()
-    eventually(lambda: board.phone.prompt, what="prompt on the dashboard's phone")
+    eventually(lambda: board.phone.prompt and not board.phone.ok.disabled, what="prompt on the dashboard's phone")
     for key in "1234":
         board.phone.press(key)
     board.phone.send_pin()

@@ -17,7 +17,9 @@ PHONE = "254708374149"
 
 
 def prompt_on(phone):
-    return eventually(lambda: phone.prompt, what="prompt on the phone")
+    # drawn, not just noticed: the buttons are enabled last
+    eventually(lambda: phone.prompt and not phone.ok.disabled, what="prompt on the phone")
+    return phone.prompt
 
 
 def test_prompt_appears_with_the_emulators_exact_text(lab, closing):
@@ -94,8 +96,8 @@ def test_prompt_answered_elsewhere_leaves_the_screen(lab, closing):
     push = lab.push("0708374149", 15, "INV-5", "Order")
     prompt_on(phone)
     push.answer()  # from code, not from the phone
-    eventually(lambda: phone.prompt is None and phone.outcome, what="the phone noticing the answer")
-    assert phone.outcome["result_code"] == "0" and "Confirmed" in phone.screen.value
+    eventually(lambda: "Confirmed" in phone.screen.value, what="the phone noticing the answer")
+    assert phone.prompt is None and phone.outcome["result_code"] == "0"
 
 
 def test_ok_without_pin_sends_nothing(lab, closing):
