@@ -833,18 +833,22 @@ class EmulatorState:
             out = []
             for tx in self.transactions.values():
                 if tx.waiting_for_customer and (phone is None or tx.phone == str(phone)):
-                    out.append({
-                        "checkout_request_id": tx.checkout_request_id,
-                        "phone": tx.phone,
-                        "prompt": tx.prompt,
-                        "amount": tx.amount,
-                        "business_short_code": tx.business_short_code,
-                        "account_reference": tx.account_reference,
-                        "prompted_at": tx.prompted_at.isoformat(timespec="milliseconds") if tx.prompted_at else None,
-                        "expires_at": tx.prompt_expires_at.isoformat(timespec="milliseconds")
-                        if tx.prompt_expires_at else None,
-                    })
+                    out.append(self._prompt_view(tx))
             return out
+
+    @staticmethod
+    def _prompt_view(tx: Transaction) -> dict[str, Any]:
+        return {
+            "checkout_request_id": tx.checkout_request_id,
+            "phone": tx.phone,
+            "prompt": tx.prompt,
+            "amount": tx.amount,
+            "business_short_code": tx.business_short_code,
+            "account_reference": tx.account_reference,
+            "prompted_at": tx.prompted_at.isoformat(timespec="milliseconds") if tx.prompted_at else None,
+            "expires_at": tx.prompt_expires_at.isoformat(timespec="milliseconds")
+            if tx.prompt_expires_at else None,
+        }
 
     def wait_for_prompt(self, phone: str | None = None, timeout: float = 5.0) -> dict[str, Any] | None:
         """The first prompt waiting on ``phone`` (any phone: None), waiting up to ``timeout`` s for
@@ -854,7 +858,11 @@ class EmulatorState:
             found: list[dict[str, Any]] = []
 
             def ready() -> bool:
-                found[:] = self.pending_prompts(phone)[:1]
+                if phone is None:
+                    found[:] = self.pending_prompts()[:1]
+                else:  # one phone: its pending transaction, without scanning them all
+                    tx = self.transactions.get(self.pending_by_phone.get(str(phone), ""))
+                    found[:] = [self._prompt_view(tx)] if tx is not None and tx.waiting_for_customer else []
                 return bool(found)
 
             self._changed.wait_for(ready, max(0.0, timeout))
