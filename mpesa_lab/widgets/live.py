@@ -115,7 +115,7 @@ class LiveCallbacks(widgets.VBox):
                     "each callback appears here as soon as the listener has stored it.</div>")
         heads = ["received", "status", "result_code", "result_desc", "phone", "amount", "receipt",
                  "latency_s", "CheckoutRequestID"]
-        out = ["<div class='mpl-live'><table><thead><tr>", *(f"<th>{h}</th>" for h in heads), "</tr></thead><tbody>"]
+        out = ["<div class='mpl-live' style='overflow-x:auto'><table><thead><tr>", *(f"<th>{h}</th>" for h in heads), "</tr></thead><tbody>"]
         for row in rows:
             status = row["status"]
             hover = f"{row.get('explanation') or ''}\nWhat to do: {row.get('mitigation') or ''}"
