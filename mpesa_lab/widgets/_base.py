@@ -73,7 +73,8 @@ STYLE = """
                                     background: #f2f2f7; border-radius: 8px; }
 .mpl-panel { border: 1px solid #d0d7de; border-radius: 8px; padding: 8px 12px !important; background: #fff; }
 .mpl-title { font-weight: 600; font-size: 15px; }
-.mpl-live table { border-collapse: collapse; width: 100%; font-size: 12.5px; }
+.mpl-live-host, .mpl-live-host .widget-html-content { overflow-x: auto !important; max-width: 100%; }
+.mpl-live table { border-collapse: collapse; width: 100%; font-size: 12px; }
 .mpl-live th { text-align: left; color: #57606a; border-bottom: 2px solid #d0d7de; padding: 4px 8px; }
 .mpl-live td { border-bottom: 1px solid #eaeef2; padding: 4px 8px; vertical-align: top; }
 .mpl-live details summary { cursor: pointer; }

@@ -41,7 +41,8 @@ class LiveCallbacks(widgets.VBox):
         self._last_refresh = 0.0
         self.rows: list[dict[str, Any]] = []  # what the table shows, newest first
         self.header = widgets.HTML()
-        self.table = widgets.HTML()
+        self.table = widgets.HTML(layout=widgets.Layout(width="100%"))
+        self.table.add_class("mpl-live-host")
         self._lock = threading.Lock()
         self._generation = lab.store.generation
         self._count = -1
@@ -113,12 +114,13 @@ class LiveCallbacks(widgets.VBox):
         if not rows:
             return ("<div class='mpl-live' style='color:#57606a;padding:10px 0'>No callback yet: push, and "
                     "each callback appears here as soon as the listener has stored it.</div>")
-        heads = ["received", "status", "result_code", "result_desc", "phone", "amount", "receipt",
-                 "latency_s", "CheckoutRequestID"]
+        # The CheckoutRequestID is long: it sits in the hover text and the click-open details.
+        heads = ["received", "status", "result_code", "result_desc", "phone", "amount", "receipt", "latency_s"]
         out = ["<div class='mpl-live' style='overflow-x:auto'><table><thead><tr>", *(f"<th>{h}</th>" for h in heads), "</tr></thead><tbody>"]
         for row in rows:
             status = row["status"]
-            hover = f"{row.get('explanation') or ''}\nWhat to do: {row.get('mitigation') or ''}"
+            hover = (f"{row.get('explanation') or ''}\nWhat to do: {row.get('mitigation') or ''}"
+                     f"\nCheckoutRequestID: {row.get('checkout_request_id')}")
             flags = " ".join(f"[{f}]" for f in ("duplicate", "unknown") if row.get(f) is True)
             received = row.get("received_at")
             latency = row.get("latency_s")
@@ -126,16 +128,16 @@ class LiveCallbacks(widgets.VBox):
             out.append(
                 f"<tr style='background:{_ROW_BG.get(status, '#fff')}' title='{esc(hover)}'>"
                 f"<td>{esc(received.strftime('%H:%M:%S') if hasattr(received, 'strftime') else '')}</td>"
-                f"<td>{badge(status)}</td>"
+                f"<td>{badge(status)} {esc(flags)}</td>"
                 f"<td><details><summary><b>{esc(row['result_code'])}</b></summary>"
                 f"<div style='max-width:420px;font-size:12px'><b>Meaning:</b> {esc(row.get('explanation'))}<br>"
-                f"<b>What to do:</b> {esc(row.get('mitigation'))}</div></details></td>"
+                f"<b>What to do:</b> {esc(row.get('mitigation'))}<br>"
+                f"<b>CheckoutRequestID:</b> <code>{esc(row.get('checkout_request_id'))}</code></div></details></td>"
                 f"<td style='min-width:230px'>{esc(_text(row.get('result_desc')))}</td>"
                 f"<td>{esc(_text(row.get('phone')))}</td>"
                 f"<td>{esc(_number(amount))}</td>"
                 f"<td><code>{esc(_text(row.get('receipt')))}</code></td>"
                 f"<td>{esc(_number(latency, 3))}</td>"
-                f"<td><code style='font-size:11px'>{esc(row.get('checkout_request_id'))}</code> {esc(flags)}</td>"
                 "</tr>"
             )
         out.append("</tbody></table></div>")
