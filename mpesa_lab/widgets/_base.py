@@ -79,6 +79,7 @@ STYLE = """
 .mpl-live td { border-bottom: 1px solid #eaeef2; padding: 4px 8px; vertical-align: top; }
 .mpl-live details summary { cursor: pointer; }
 .mpl-field-error { color: #a40e26; font-size: 12px; margin: -2px 0 4px 0; }
+.mpl-field-warning { color: #7d4e00; font-size: 12px; margin: -2px 0 4px 0; }
 .mpl-field-ok { color: #116329; font-size: 12px; margin: -2px 0 4px 0; }
 </style>
 """

@@ -8,6 +8,7 @@ came back (Daraja's error, or the callback). Waits happen in a background thread
 
 from __future__ import annotations
 
+import itertools
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,9 @@ class CodeExplorer(widgets.VBox):
         self.entries: list[CodeEntry] = [*codes.error_codes(), *codes.result_codes()]
         self._triggers: dict[str, Any] | None = None
         self._busy = threading.Lock()
+        # Each trigger changes the amount a little: the same amount to the same phone twice within
+        # 120 s is rule 17 on a real phone (and the Lab warns about it).
+        self._nudge = itertools.cycle(range(100))
         self.search = widgets.Text(placeholder="search: 1032, cancel, PIN, credentials…", description="Search",
                                    layout=widgets.Layout(width="330px"))
         self.kind = widgets.ToggleButtons(options=[("all", "all"), ("error codes", "error"),
@@ -203,9 +207,10 @@ class CodeExplorer(widgets.VBox):
             options: dict[str, Any] = {}
             if trigger is None:
                 self._control("POST", "/next-result", {"code": entry.code, "phone": SANDBOX_TEST_MSISDN})
-                phone, amount, reference = SANDBOX_TEST_MSISDN, 1, "LAB"
+                phone, amount, reference = SANDBOX_TEST_MSISDN, 1 + next(self._nudge), "LAB"
             else:
-                phone, amount, reference = trigger["phone"], trigger["amount"], trigger["account_reference"]
+                phone, reference = trigger["phone"], trigger["account_reference"]
+                amount = trigger["amount"] + next(self._nudge)  # magic numbers ignore the amount
                 options["transaction_type"] = trigger["transaction_type"]
                 if trigger.get("party_b"):
                     options["party_b"] = trigger["party_b"]
@@ -227,7 +232,7 @@ class CodeExplorer(widgets.VBox):
         # A short backoff: the retries still happen (and are said to), without a 3.5 s wait.
         with DarajaClient(lab.settings, backoff=0.05, backoff_cap=0.2) as client:
             if entry.name in _QUERY_ERRORS:
-                push = lab.push(SANDBOX_TEST_MSISDN, 1, "LAB", "Trigger")
+                push = lab.push(SANDBOX_TEST_MSISDN, 1 + next(self._nudge), "LAB", "Trigger")
                 self._control("POST", "/errors", {"code": entry.code, "message": message, "count": 1,
                                                   "route": "query"})
                 return client.stk_query(push.checkout_request_id)  # pending, not an error

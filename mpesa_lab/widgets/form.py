@@ -82,6 +82,7 @@ class PushForm(widgets.VBox):
                                    layout=widgets.Layout(width="200px", margin="6px 0 6px 136px"))
         self.answer = widgets.HTML()
         self.errors: dict[str, str] = {}
+        self.warnings: dict[str, str] = {}
         self.request: StkPushRequest | None = None
         self.last_push: Push | None = None
         self.last_error: BaseException | None = None
@@ -130,14 +131,19 @@ class PushForm(widgets.VBox):
             "description": lambda: rules.validate_transaction_desc(v["description"]),
             "transaction_type": lambda: rules.validate_transaction_type(v["transaction_type"]),
         }
+        field_warnings: dict[str, str] = {}
         for name, check in checks.items():
-            try:
-                normalised = check()
-            except ValidationError as exc:
-                errors[name] = str(exc)
-            else:
-                if name == "phone":
-                    notes[name] = f"sent as {normalised}"
+            with warnings.catch_warnings(record=True) as said:
+                warnings.simplefilter("always")
+                try:
+                    normalised = check()
+                except ValidationError as exc:
+                    errors[name] = str(exc)
+                    continue
+            if said:  # accepted, but the client has something to say (e.g. longer than documented)
+                field_warnings[name] = " ".join(str(w.message) for w in said)
+            elif name == "phone":
+                notes[name] = f"sent as {normalised}"
         general: ValidationError | None = None
         request = None
         caught: list[warnings.WarningMessage] = []
@@ -158,14 +164,18 @@ class PushForm(widgets.VBox):
                         general = exc
         self.errors = errors
         self.request = request
+        self.warnings = field_warnings
         for name, box in self.messages.items():
             if name in errors:
                 box.value = f"<div class='mpl-field-error'>{esc(errors[name])}</div>"
+            elif name in field_warnings:
+                box.value = f"<div class='mpl-field-warning'>Warning: {esc(field_warnings[name])}</div>"
             elif name in notes:
                 box.value = f"<div class='mpl-field-ok'>{esc(notes[name])}</div>"
             else:
                 box.value = ""
-        warning_text = " ".join(esc(w.message) for w in caught)
+        seen = set(field_warnings.values())
+        warning_text = " ".join(esc(w.message) for w in caught if str(w.message) not in seen)
         if general:
             self.general.value = error_html(general)
         elif warning_text:
@@ -192,19 +202,30 @@ class PushForm(widgets.VBox):
         v = self.values()
         self.send_button.disabled = True
         self.answer.value = "<i>sending…</i>"
+        # A click runs on the kernel's thread: warnings (e.g. "expect 17") are shown here, not
+        # lost in the kernel's log.
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            try:
+                push = self.lab.push(v["phone"], v["amount"], v["account_reference"], v["description"],
+                                     transaction_type=v["transaction_type"])
+            except MpesaLabError as exc:
+                push, failure = None, exc
+            else:
+                failure = None
         try:
-            push = self.lab.push(v["phone"], v["amount"], v["account_reference"], v["description"],
-                                 transaction_type=v["transaction_type"])
-        except MpesaLabError as exc:
-            self.last_error, self.last_push = exc, None
-            self.answer.value = error_html(exc)
-        else:
-            self.last_error, self.last_push = None, push
-            self.answer.value = push_html(push)
-            for fn in self._listeners:
-                fn(push)
-            if self.follow_callbacks:
-                self._follow(push)
+            notes = "".join(f"<div class='mpl-field-warning'>Warning: {esc(w.message)}</div>" for w in said
+                            if str(w.message) not in set(self.warnings.values()))
+            if push is None:
+                self.last_error, self.last_push = failure, None
+                self.answer.value = notes + error_html(failure)
+            else:
+                self.last_error, self.last_push = None, push
+                self.answer.value = notes + push_html(push)
+                for fn in self._listeners:
+                    fn(push)
+                if self.follow_callbacks:
+                    self._follow(push)
         finally:
             self.validate()
 
@@ -217,6 +238,8 @@ class PushForm(widgets.VBox):
             except TimeoutError:
                 return
             if self.last_push is push:  # a newer push owns the answer area now
-                self.answer.value = push_html(push)
+                head, marker = self.answer.value, "<div class=\"mpl-card\""
+                notes = head[: head.index(marker)] if marker in head else ""
+                self.answer.value = notes + push_html(push)
 
         run_in_background("push-form-follow", wait)

@@ -30,7 +30,8 @@ def test_valid_form_enables_send(lab, closing):
     ("phone", "phone", "0733 000 000"),            # Airtel: not Safaricom
     ("amount", "amount", "10.5"),
     ("amount", "amount", "0"),
-    ("account_reference", "account_reference", "INV-0000000001"),  # 14 > 12
+    ("account_reference", "account_reference", "   "),
+    ("account_reference", "account_reference", "INV\n1"),  # control characters
     ("description", "description", ""),
 ])
 def test_invalid_field_disables_send_with_the_clients_message(lab, closing, field, widget, value):
@@ -92,3 +93,21 @@ def test_transaction_type_change_is_validated_by_the_client(lab, closing):
     assert form.valid and "Warning" in form.general.value and "PartyB" in form.general.value
     form.transaction_type.value = "CustomerPayBillOnline"
     assert form.valid and form.general.value == ""
+
+
+def test_longer_than_documented_reference_warns_but_sends(lab, closing):
+    form = closing(PushForm(lab))
+    form.account_reference.value = "INV-0000000001"  # 14 > 12: live Daraja accepts it, the client warns
+    assert form.valid and not form.send_button.disabled
+    with pytest.warns(Warning) as said:
+        lab.client.build_push("0708374149", 10, "INV-0000000001", "Payment")
+    assert form.warnings["account_reference"] == str(said[0].message)
+    assert "Warning:" in form.messages["account_reference"].value
+
+
+def test_a_repeated_push_shows_the_labs_warning(lab, closing):
+    form = closing(PushForm(lab, amount="33"))
+    form.click()
+    lab.listener.wait_for(form.last_push.checkout_request_id, TIMEOUT)  # (else: subscriber locked)
+    form.click()  # same amount, same phone, seconds apart: the lab warns of rule 17
+    assert "expect 17" in form.answer.value and form.last_push is not None
