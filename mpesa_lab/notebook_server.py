@@ -102,7 +102,7 @@ def resolve_folder(folder: str | Path | None = None, workdir: str | Path | None 
     shipped = packaged_notebooks()
     if shipped is None:
         raise NotebookServerError(
-            "no course notebooks found: this installation of mpesa-lab ships none and it is not a "
+            "no course notebooks found: this installed package has none, and it does not run from a "
             "clone with a notebooks/ folder. Pass --dir FOLDER, or reinstall from a release wheel."
         )
     target = Path(workdir).expanduser().resolve() if workdir else lab_home() / "notebooks"

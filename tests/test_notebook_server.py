@@ -180,3 +180,11 @@ def test_from_an_installed_wheel_copies_then_opens(source_tree, tmp_path):
     assert any("1 of yours kept" in line for line in lines), lines
     assert "MY OWN NOTES" in edited.read_text()
     assert set(shipped) <= names(contents)
+
+
+def test_dir_wins_and_a_missing_dir_says_so(tmp_path):
+    from mpesa_lab.notebook_server import NotebookServerError, resolve_folder
+
+    assert resolve_folder(tmp_path) == (tmp_path.resolve(), None)
+    with pytest.raises(NotebookServerError, match="--dir"):
+        resolve_folder(tmp_path / "nope")
