@@ -1,0 +1,419 @@
+"""The transactions and callbacks frames: one documented schema for every source.
+
+Every source (a running Lab, a CallbackStore or its SQLite file, JSON lines, CSV, Parquet...) is
+first turned into three small *record* relations with fixed columns (``pushes``, ``callbacks``,
+``queries``; see ``RECORD_COLUMNS``), registered in a DuckDB connection. One SQL statement then
+builds the frames (first callback per push, duplicates counted once, last final STK query,
+status), and a vectorised step joins the catalogue and fixes the dtypes. No Python runs per row,
+so a million rows take about a second.
+
+The schema is documented in docs/analytics.md (a test keeps that table and ``TRANSACTIONS`` /
+``CALLBACKS`` in step). ``result_code`` is text, never a number: ``df.result_code == 0`` is always
+False (compare with ``"0"``, or use ``df.status == "paid"``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+    import pyarrow as pa
+
+NAIROBI = "Africa/Nairobi"
+STATUSES = ("paid", "failed", "pending", "rejected")
+#: catalogue categories, in the order plots and summaries show them
+CATEGORIES = ("success", "customer_action", "customer_funds", "limits", "merchant_config",
+              "system", "pending", "unknown")
+TEXT = "str"
+TIME = f"datetime64[us, {NAIROBI}]"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a frame: its name, pandas dtype and what it means."""
+
+    name: str
+    dtype: str
+    meaning: str
+
+
+TRANSACTIONS: tuple[Column, ...] = (
+    Column("status", "category", "paid, failed, pending or rejected: the callback's result, else the "
+           "last final STK query result, else rejected (the push itself was refused) or pending"),
+    Column("result_code", TEXT, "ResultCode as text (\"0\", \"1032\", \"SFC_IC0003\"); never a number, "
+           "so `df.result_code == 0` is always False: compare with \"0\""),
+    Column("result_desc", TEXT, "ResultDesc exactly as Daraja worded it"),
+    Column("phone", TEXT, "the phone that was asked to pay (from the push, else the callback)"),
+    Column("amount", "float64", "Amount paid, from the callback's metadata (NaN unless paid)"),
+    Column("receipt", TEXT, "MpesaReceiptNumber (only on success)"),
+    Column("latency_s", "float64", "seconds from push to first callback"),
+    Column("checkout_request_id", TEXT, "CheckoutRequestID, the push's identity"),
+    Column("merchant_request_id", TEXT, "MerchantRequestID"),
+    Column("pushed_at", TIME, "when the push was sent (Nairobi time)"),
+    Column("callback_at", TIME, "when the first callback arrived (Nairobi time)"),
+    Column("latency", "timedelta64[us]", "callback_at - pushed_at"),
+    Column("result_name", "category", "the catalogue's short name for the code (unknown if not catalogued)"),
+    Column("category", "category", "success, customer_action, customer_funds, limits, "
+           "merchant_config, system, pending or unknown"),
+    Column("explanation", "category", "what the code means (the catalogue)"),
+    Column("mitigation", "category", "what to do about it (the catalogue)"),
+    Column("amount_requested", "float64", "Amount in the push request"),
+    Column("balance", "float64", "Balance from the callback's metadata (often absent)"),
+    Column("transaction_date", TIME, "TransactionDate from the callback (Nairobi time)"),
+    Column("account_reference", TEXT, "AccountReference of the push"),
+    Column("shortcode", TEXT, "BusinessShortCode of the push"),
+    Column("environment", TEXT, "local, sandbox or production (stores only)"),
+    Column("response_code", TEXT, "ResponseCode of the push acknowledgement (\"0\" = accepted)"),
+    Column("error_code", TEXT, "Daraja's errorCode when the push was refused"),
+    Column("error_message", TEXT, "Daraja's errorMessage when the push was refused"),
+    Column("callbacks", "int64", "callbacks received for this push (duplicates included)"),
+    Column("query_result_code", TEXT, "ResultCode of the last STK query that gave one"),
+    Column("query_result_desc", TEXT, "ResultDesc of that query"),
+    Column("push_id", "Int64", "row id of the push in the store (<NA> for imported callbacks)"),
+)
+
+CALLBACKS: tuple[Column, ...] = (
+    Column("received_at", TIME, "when the callback arrived (Nairobi time; NaT if the log has no time)"),
+    Column("checkout_request_id", TEXT, "CheckoutRequestID"),
+    Column("result_code", TEXT, "ResultCode as text (see transactions)"),
+    Column("result_desc", TEXT, "ResultDesc as worded"),
+    Column("phone", TEXT, "PhoneNumber from the metadata (only on success)"),
+    Column("amount", "float64", "Amount from the metadata"),
+    Column("receipt", TEXT, "MpesaReceiptNumber"),
+    Column("result_name", "category", "the catalogue's short name"),
+    Column("category", "category", "the catalogue's category (see transactions)"),
+    Column("explanation", "category", "what the code means"),
+    Column("mitigation", "category", "what to do about it"),
+    Column("merchant_request_id", TEXT, "MerchantRequestID"),
+    Column("balance", "float64", "Balance from the metadata"),
+    Column("transaction_date", TIME, "TransactionDate (Nairobi time)"),
+    Column("duplicate", "bool", "not the first callback for this CheckoutRequestID"),
+    Column("unknown", "bool", "no push with this CheckoutRequestID in the source (judged now; "
+           "always False for a source that holds callbacks only)"),
+    Column("unknown_on_arrival", "bool", "what the listener judged when it arrived (stores only)"),
+    Column("items_json", TEXT, "CallbackMetadata items as a JSON object text"),
+    Column("callback_id", "Int64", "row id (the store's, or the record's order in a file)"),
+    Column("delivery_id", "Int64", "the store's delivery row id (<NA> for imported callbacks)"),
+)
+
+#: The record tables every loader produces (Arrow types), already normalised: codes spelled as
+#: the catalogue spells them (see ``mpesa_lab.codes.normalize_code``), numbers as numbers, times
+#: as epoch seconds. ``callbacks`` are in arrival order.
+RECORD_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "pushes": (("push_id", "int64"), ("pushed_ts", "float64"), ("environment", "string"),
+               ("checkout_request_id", "string"), ("merchant_request_id", "string"),
+               ("phone", "string"), ("amount", "float64"), ("account_reference", "string"),
+               ("shortcode", "string"), ("response_code", "string"), ("error_code", "string"),
+               ("error_message", "string"), ("refused", "bool")),
+    "callbacks": (("callback_id", "int64"), ("delivery_id", "int64"), ("received_ts", "float64"),
+                  ("checkout_request_id", "string"), ("merchant_request_id", "string"),
+                  ("result_code", "string"), ("result_desc", "string"), ("amount", "float64"),
+                  ("receipt", "string"), ("balance", "float64"), ("transaction_ts", "float64"),
+                  ("phone", "string"), ("items_json", "string"), ("unknown_on_arrival", "bool")),
+    "queries": (("query_id", "int64"), ("checkout_request_id", "string"),
+                ("result_code", "string"), ("result_desc", "string")),
+}
+
+
+def column_names(schema: tuple[Column, ...]) -> list[str]:
+    return [c.name for c in schema]
+
+
+def record_schema(name: str) -> "pa.Schema":
+    import pyarrow as pa
+
+    return pa.schema([(column, pa.type_for_alias(kind)) for column, kind in RECORD_COLUMNS[name]])
+
+
+def empty_records(name: str) -> "pa.Table":
+    """An empty record table (a source with no pushes, or no queries)."""
+    return record_schema(name).empty_table()
+
+
+def as_records(name: str, table: "pa.Table") -> "pa.Table":
+    """``table`` with exactly the record columns of ``name``, cast to their types."""
+    import pyarrow as pa
+
+    schema = record_schema(name)
+    columns = []
+    for field in schema:
+        if field.name in table.column_names:
+            columns.append(table[field.name].cast(field.type))
+        else:
+            columns.append(pa.nulls(table.num_rows, field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+# --------------------------------------------------------------------------------------------
+# The joins, vectorised with Arrow compute: a hash lookup of each push's first callback and last
+# query (``index_in`` keeps the first match), counts by group, ``take`` to gather.
+
+
+def _encode(*columns: "pa.ChunkedArray") -> list["np.ndarray"]:
+    """Shared integer codes for string columns (-1 for null): one hash pass for all joins."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chunks = [chunk.cast(pa.large_string()) for column in columns for chunk in column.chunks]
+    if not chunks:
+        return [np.zeros(0, "int64") for _ in columns]
+    encoded = pc.dictionary_encode(pa.chunked_array(chunks, pa.large_string())).combine_chunks()
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype("int64")
+    out, start = [], 0
+    for column in columns:
+        out.append(codes[start:start + len(column)])
+        start += len(column)
+    return out
+
+
+def _first_index(codes: "np.ndarray", size: int, *, last: bool = False) -> "np.ndarray":
+    """For each code, the position of its first (or last) occurrence in ``codes``; -1 if none."""
+    import numpy as np
+
+    out = np.full(size, -1, dtype="int64")
+    positions = np.arange(len(codes))
+    if last:
+        codes, positions = codes[::-1], positions[::-1]
+    valid = codes >= 0
+    uniques, first = np.unique(codes[valid], return_index=True)
+    out[uniques] = positions[valid][first]
+    return out
+
+
+def _lookup(table: "np.ndarray", codes: "np.ndarray", missing: int) -> "np.ndarray":
+    import numpy as np
+
+    if not len(table):
+        return np.full(len(codes), missing, dtype=table.dtype)
+    return np.where(codes >= 0, table[np.maximum(codes, 0)], missing)
+
+
+def _take(table: "pa.Table", where: "np.ndarray") -> "pa.Table":
+    import pyarrow as pa
+
+    return table.take(pa.array(where, mask=where < 0))
+
+
+def _ascending(ids: "pa.ChunkedArray") -> bool:
+    import pyarrow.compute as pc
+
+    return len(ids) < 2 or bool(pc.all(pc.greater_equal(ids[1:], ids[:-1])).as_py())
+
+
+def _sorted_by(table: "pa.Table", column: str) -> "pa.Table":
+    import pyarrow.compute as pc
+
+    if _ascending(table[column]):
+        return table
+    return table.take(pc.sort_indices(table, [(column, "ascending")]))
+
+
+def build_callbacks(callbacks: "pa.Table", pushes: "pa.Table | None" = None) -> "pd.DataFrame":
+    """The callbacks frame from record tables (see ``RECORD_COLUMNS``), in arrival order."""
+    import numpy as np
+
+    callbacks = _sorted_by(as_records("callbacks", callbacks), "callback_id")
+    push_keys = pushes["checkout_request_id"] if pushes is not None else None
+    if push_keys is not None:
+        codes, push_codes = _encode(callbacks["checkout_request_id"], push_keys)
+    else:
+        (codes,) = _encode(callbacks["checkout_request_id"])
+    size = int(codes.max(initial=-1)) + 1
+    if push_keys is not None:
+        size = max(size, int(push_codes.max(initial=-1)) + 1)
+    first = _lookup(_first_index(codes, size), codes, -1)
+    df = _to_pandas(callbacks, drop=("unknown_on_arrival",))
+    df["unknown_on_arrival"] = callbacks["unknown_on_arrival"].to_pandas().fillna(False).astype(bool)
+    df["duplicate"] = first != np.arange(len(codes))
+    if push_keys is not None:
+        pushed = np.zeros(size, bool)
+        pushed[push_codes[push_codes >= 0]] = True
+        df["unknown"] = ~_lookup(pushed, codes, False).astype(bool)
+    else:
+        df["unknown"] = False
+    df["received_at"] = epoch_to_nairobi(df.pop("received_ts"))
+    df["transaction_date"] = epoch_to_nairobi(df.pop("transaction_ts"))
+    explain(df)
+    return conform(df, CALLBACKS)
+
+
+def build_transactions(callbacks: "pa.Table", pushes: "pa.Table | None" = None,
+                       queries: "pa.Table | None" = None) -> "pd.DataFrame":
+    """The transactions frame from record tables: one row per push (a source with pushes), else
+    one row per CheckoutRequestID seen in the callbacks."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    callbacks = _sorted_by(as_records("callbacks", callbacks), "callback_id")
+    queries = as_records("queries", queries if queries is not None else empty_records("queries"))
+    queries = _sorted_by(queries.filter(pc.is_valid(queries["result_code"])), "query_id")
+    has_pushes = pushes is not None
+    base = _sorted_by(as_records("pushes", pushes), "push_id") if has_pushes else None
+    columns = [callbacks["checkout_request_id"], queries["checkout_request_id"]]
+    if base is not None:
+        columns.append(base["checkout_request_id"])
+    codes_c, codes_q, *rest = _encode(*columns)
+    size = int(max((c.max(initial=-1) for c in (codes_c, codes_q, *rest)), default=-1)) + 1
+    first_of = _first_index(codes_c, size)
+    counts = np.bincount(codes_c[codes_c >= 0], minlength=size).astype("int64")
+    wanted = ["received_ts", "result_code", "result_desc", "amount", "receipt", "balance",
+              "transaction_ts", "phone", "merchant_request_id"]
+    if base is not None:
+        codes = rest[0]
+        where = _lookup(first_of, codes, -1)
+    else:
+        mask = _lookup(first_of, codes_c, -1) == np.arange(len(codes_c))
+        where = np.flatnonzero(mask)
+        codes = codes_c[mask]
+        base = as_records("pushes", pa.table({
+            "checkout_request_id": callbacks["checkout_request_id"].filter(pa.array(mask)),
+            "refused": pa.array(np.zeros(len(where), bool))}))
+    first = _take(callbacks.select(wanted), where)
+    n_callbacks = _lookup(counts, codes, 0)
+    last_q = _lookup(_first_index(codes_q, size, last=True), codes, -1)
+    picked = _take(queries.select(["result_code", "result_desc"]), last_q)
+    del callbacks
+    df = _to_pandas(base, drop=("amount",))
+    df["amount_requested"] = base["amount"].to_numpy(zero_copy_only=False)
+    del base
+    got = _to_pandas(first)
+    del first
+    df["phone"] = df["phone"].fillna(got["phone"])
+    df["merchant_request_id"] = df["merchant_request_id"].fillna(got["merchant_request_id"])
+    for column in ("result_code", "result_desc", "amount", "receipt", "balance"):
+        df[column] = got[column]
+    df["callbacks"] = n_callbacks
+    df["query_result_code"] = picked["result_code"].to_pandas().astype(TEXT)
+    df["query_result_desc"] = picked["result_desc"].to_pandas().astype(TEXT)
+    df["pushed_at"] = epoch_to_nairobi(df.pop("pushed_ts"))
+    df["callback_at"] = epoch_to_nairobi(got["received_ts"])
+    df["transaction_date"] = epoch_to_nairobi(got["transaction_ts"])
+    df["latency"] = df["callback_at"] - df["pushed_at"]
+    df["latency_s"] = df["latency"].dt.total_seconds()
+    df["status"] = _status(df)
+    if not has_pushes:
+        df["push_id"] = None
+    explain(df)
+    return conform(df, TRANSACTIONS)
+
+
+def _to_pandas(table: "pa.Table", drop: tuple[str, ...] = ()) -> "pd.DataFrame":
+    keep = [name for name in table.column_names if name not in drop]
+    return table.select(keep).to_pandas()
+
+
+def _status(df: "pd.DataFrame") -> "pd.Series":
+    """paid / failed from the callback, else from the last final query; else rejected / pending."""
+    import numpy as np
+    import pandas as pd
+
+    nonfinal = [e.code.lower() for e in _catalogue_entries() if e.final is False]
+
+    def settled(codes: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        codes = codes.astype(TEXT)
+        paid = (codes == "0").fillna(False).to_numpy(bool)
+        final = (codes.notna() & ~codes.str.lower().isin(nonfinal)).fillna(False).to_numpy(bool)
+        return paid, final
+
+    cb_paid, cb_final = settled(df["result_code"])
+    q_paid, q_final = settled(df["query_result_code"])
+    refused = df["refused"].fillna(False).to_numpy(bool)
+    rejected = (refused | df["error_code"].notna().to_numpy()
+                | (df["response_code"].notna() & (df["response_code"] != "0")).fillna(False).to_numpy(bool))
+    paid, failed, pending, rejected_code = (STATUSES.index(s) for s in
+                                            ("paid", "failed", "pending", "rejected"))
+    status = np.select([cb_paid, cb_final, q_paid, q_final, rejected],
+                       [paid, failed, paid, failed, rejected_code], pending)
+    return pd.Series(pd.Categorical.from_codes(status, categories=list(STATUSES)), index=df.index)
+
+
+# --------------------------------------------------------------------------------------------
+# From an Arrow table to the documented frame: times, the catalogue, dtypes, order.
+
+
+def epoch_to_nairobi(seconds: "pd.Series") -> "pd.Series":
+    """Epoch seconds (float) -> tz-aware Nairobi datetimes, whole microseconds."""
+    import pandas as pd
+
+    micros = (pd.to_numeric(seconds, errors="coerce").astype("float64") * 1_000_000).round()
+    out = pd.to_datetime(micros, unit="us", utc=True).dt.tz_convert(NAIROBI)
+    return out.astype(TIME)
+
+
+@lru_cache(maxsize=1)
+def _catalogue_entries() -> tuple[Any, ...]:
+    from mpesa_lab.codes import result_codes
+
+    return result_codes()
+
+
+def explain(df: "pd.DataFrame") -> None:
+    """Join the catalogue on ``result_code`` (vectorised): result_name, category, explanation,
+    mitigation, as categoricals. Codes outside the catalogue get the catalogue's "unknown" advice."""
+    import numpy as np
+    import pandas as pd
+
+    from mpesa_lab.codes import unknown_entry
+
+    entries = list(_catalogue_entries()) + [unknown_entry("")]
+    keys = [e.code.lower() for e in entries[:-1]]
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    codes = pa.array(df["result_code"].astype(TEXT), type=pa.large_string(), from_pandas=True)
+    found = pc.index_in(pc.utf8_lower(codes), value_set=pa.array(keys, pa.large_string()))
+    index = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype("int64")
+    unknown = (index == -1) & pc.is_valid(codes).to_numpy(zero_copy_only=False)
+    index = np.where(unknown, len(entries) - 1, index)  # -1 stays: no code at all
+    for column, attr in (("result_name", "name"), ("category", "category"),
+                         ("explanation", "explanation"), ("mitigation", "mitigation")):
+        values = [(getattr(e, attr) or "unknown") if attr == "category" else getattr(e, attr)
+                  for e in entries]
+        if column == "category":
+            values = [v if e.known else "unknown" for v, e in zip(values, entries)]
+        uniques = list(dict.fromkeys(values))
+        position = {v: i for i, v in enumerate(uniques)}
+        mapping = np.array([position[v] for v in values] + [-1], dtype="int64")
+        categories = ([c for c in CATEGORIES if c in uniques] + [c for c in uniques if c not in CATEGORIES]
+                      if column == "category" else uniques)
+        remap = np.array([categories.index(u) for u in uniques] + [-1], dtype="int64")
+        df[column] = pd.Categorical.from_codes(remap[mapping[index]], categories=categories)
+
+
+def conform(df: "pd.DataFrame", schema: tuple[Column, ...]) -> "pd.DataFrame":
+    """Exactly the schema's columns, in its order, with its dtypes (missing ones filled empty)."""
+    import pandas as pd
+
+    out = {}
+    n = len(df)
+    for col in schema:
+        values = df[col.name] if col.name in df.columns else pd.Series([None] * n, index=df.index)
+        out[col.name] = _cast(values, col)
+    return pd.DataFrame(out, index=pd.RangeIndex(n))
+
+
+def _cast(values: "pd.Series", col: Column) -> "pd.Series":
+    import pandas as pd
+
+    values = values.reset_index(drop=True)
+    if col.name == "status":
+        return values.astype(pd.CategoricalDtype(list(STATUSES)))
+    if col.dtype == "category":
+        return values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
+    if col.dtype == "bool":
+        return values.fillna(False).astype(bool)
+    if col.dtype == TIME:
+        if values.dtype == TIME:
+            return values
+        return pd.to_datetime(values, utc=True).dt.tz_convert(NAIROBI).astype(TIME)
+    if col.dtype.startswith("timedelta"):
+        return pd.to_timedelta(values).astype(col.dtype)
+    if col.dtype == TEXT:
+        return values if values.dtype == TEXT else values.astype(TEXT)
+    return values.astype(col.dtype)

@@ -1,0 +1,185 @@
+"""Read a CallbackStore's SQLite file into Arrow record tables, without blocking its writer.
+
+The store is in WAL mode, so readers never block the listener's writer (nor it them). Row ids
+are taken first in one read transaction, and every table is read up to them: pushes, callbacks
+and queries are one consistent cut even while callbacks keep arriving.
+
+Two ways, one result:
+
+- small stores (under ``SUBPROCESS_ROWS`` rows): Python's own ``sqlite3`` in this process;
+- large ones: the ADBC SQLite driver (C, straight to Arrow, two tables at once) in a **child
+  process**, handing back Arrow IPC files that are memory-mapped here. ADBC carries its own copy
+  of SQLite, and two copies of SQLite in one process must never open the same file: POSIX locks
+  belong to the process, so one copy closing the file silently drops the locks the other (the
+  listener's writer) holds, which can corrupt the WAL (sqlite.org, "How To Corrupt An SQLite
+  Database File", 2.2.1). The child also keeps the read off this process's GIL.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+#: from this many pushes + callbacks on, read in a child process with ADBC
+SUBPROCESS_ROWS = 150_000
+
+# A first row of the right types (dropped afterwards): the driver infers a column's Arrow type
+# from its first values, and a column that starts with NULLs would otherwise become int64.
+# The store already keeps codes as the catalogue spells them; amounts are decimal text and
+# TransactionDate ISO text with its offset, turned into numbers here by SQLite.
+_PUSHES = """
+SELECT -1 AS push_id, 0.0 AS pushed_ts, '' AS environment, '' AS checkout_request_id,
+       '' AS merchant_request_id, '' AS phone, 0.0 AS amount, '' AS account_reference,
+       '' AS shortcode, '' AS response_code, '' AS error_code, '' AS error_message, 0 AS refused
+UNION ALL
+SELECT id, at_ts, environment, checkout_request_id, merchant_request_id, phone,
+       CAST(amount AS REAL), account_reference, shortcode, response_code, error_code,
+       error_message, (error IS NOT NULL)
+FROM pushes WHERE id <= ?
+"""
+_PUSH_KEYS = """
+SELECT '' AS checkout_request_id UNION ALL
+SELECT checkout_request_id FROM pushes WHERE id <= ? AND checkout_request_id IS NOT NULL
+"""
+_CALLBACKS = """
+SELECT -1 AS callback_id, -1 AS delivery_id, 0.0 AS received_ts, '' AS checkout_request_id,
+       '' AS merchant_request_id, '' AS result_code, '' AS result_desc, 0.0 AS amount, '' AS receipt,
+       0.0 AS balance, 0.0 AS transaction_ts, '' AS phone, {items_sentinel} AS items_json,
+       0 AS unknown_on_arrival
+UNION ALL
+SELECT id, delivery_id, received_ts, checkout_request_id, merchant_request_id, result_code,
+       result_desc, CAST(amount AS REAL), receipt, CAST(balance AS REAL),
+       CAST(strftime('%s', transaction_date) AS REAL), phone, {items}, unknown
+FROM callbacks WHERE id <= ?
+"""
+_QUERIES = """
+SELECT -1 AS query_id, '' AS checkout_request_id, '' AS result_code, '' AS result_desc
+UNION ALL
+SELECT id, checkout_request_id, result_code, result_desc FROM queries
+WHERE id <= ? AND result_code IS NOT NULL
+"""
+_BOOLS = ("refused", "unknown_on_arrival")
+
+
+def _read_adbc(path: Path, sql: str, upto: int) -> "pa.Table":
+    """Child process only (see the module docstring)."""
+    import adbc_driver_sqlite.dbapi as adbc
+
+    with adbc.connect(str(path)) as conn, conn.cursor() as cur:
+        cur.execute("PRAGMA busy_timeout = 30000")
+        cur.fetchall()
+        cur.execute(sql, (upto,))
+        return _bools(cur.fetch_arrow_table().slice(1))
+
+
+def _read_sqlite3(path: Path, sql: str, upto: int) -> "pa.Table":
+    import sqlite3
+
+    import pyarrow as pa
+
+    conn = sqlite3.connect(path, timeout=30.0)
+    try:
+        cur = conn.execute(sql, (upto,))
+        names = [d[0] for d in cur.description]
+        rows = cur.fetchall()[1:]
+    finally:
+        conn.close()
+    columns = list(zip(*rows)) if rows else [()] * len(names)
+    return _bools(pa.table({name: pa.array(list(values)) if values else pa.nulls(0)
+                           for name, values in zip(names, columns)}))
+
+
+def _bools(table: "pa.Table") -> "pa.Table":
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for column in _BOOLS:
+        if column in table.column_names:
+            index = table.schema.get_field_index(column)
+            table = table.set_column(index, column, pc.not_equal(table[column], pa.scalar(0)))
+    return table
+
+
+def _cut(path: Path) -> tuple[int, int, int]:
+    """The last row ids of the three tables, read in one transaction (a consistent cut)."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, timeout=30.0)
+    try:
+        row = conn.execute("SELECT (SELECT COALESCE(MAX(id), 0) FROM pushes), "
+                           "(SELECT COALESCE(MAX(id), 0) FROM callbacks), "
+                           "(SELECT COALESCE(MAX(id), 0) FROM queries)").fetchone()
+    finally:
+        conn.close()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def _jobs(path: Path, for_view: str) -> dict[str, tuple[str, int]]:
+    pushes_upto, callbacks_upto, queries_upto = _cut(path)
+    with_items = for_view == "callbacks"
+    callbacks_sql = _CALLBACKS.format(items="items" if with_items else "NULL",
+                                      items_sentinel="''" if with_items else "NULL")
+    jobs = {"callbacks": (callbacks_sql, callbacks_upto),
+            "pushes": (_PUSH_KEYS if with_items else _PUSHES, pushes_upto)}
+    if not with_items:
+        jobs["queries"] = (_QUERIES, queries_upto)
+    return jobs
+
+
+def read_store(path: str | os.PathLike[str], *, for_view: str = "transactions",
+               subprocess_rows: int | None = None) -> "dict[str, pa.Table]":
+    """The store's record tables (``pushes``, ``callbacks``, ``queries``) as Arrow.
+
+    ``for_view="callbacks"`` reads what the callbacks frame needs (the metadata items, and only
+    the pushes' CheckoutRequestIDs); ``"transactions"`` skips the items. ``subprocess_rows``
+    overrides ``SUBPROCESS_ROWS`` (0: always the child process).
+    """
+    path = Path(path)
+    jobs = _jobs(path, for_view)
+    limit = SUBPROCESS_ROWS if subprocess_rows is None else subprocess_rows
+    if jobs["pushes"][1] + jobs["callbacks"][1] < limit:
+        return {name: _read_sqlite3(path, sql, upto) for name, (sql, upto) in jobs.items()}
+    return _read_in_child(path, for_view)
+
+
+def _read_in_child(path: Path, for_view: str) -> "dict[str, pa.Table]":
+    import pyarrow as pa
+
+    with tempfile.TemporaryDirectory(prefix="mpesa-lab-read-") as folder:
+        done = subprocess.run([sys.executable, "-m", "mpesa_lab.analytics.sqlite", str(path),
+                               for_view, folder], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"reading {path} failed in the reader process: "
+                               f"{done.stderr.strip()[-2000:]}")
+        tables = {}
+        for name in os.listdir(folder):
+            # Memory-mapped: the pages stay readable after the file is removed.
+            with pa.memory_map(os.path.join(folder, name)) as source:
+                tables[name.removesuffix(".arrow")] = pa.ipc.open_file(source).read_all()
+    return tables
+
+
+def _child(path: str, for_view: str, folder: str) -> None:
+    import pyarrow as pa
+
+    jobs = _jobs(Path(path), for_view)
+    with ThreadPoolExecutor(2) as pool:
+        futures = {name: pool.submit(_read_adbc, Path(path), sql, upto)
+                   for name, (sql, upto) in jobs.items()}
+        for name, future in futures.items():
+            table = future.result()
+            with pa.OSFile(os.path.join(folder, f"{name}.arrow"), "wb") as sink, \
+                    pa.ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+
+
+if __name__ == "__main__":
+    _child(*sys.argv[1:4])
