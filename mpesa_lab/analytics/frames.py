@@ -1,11 +1,11 @@
 """The transactions and callbacks frames: one documented schema for every source.
 
 Every source (a running Lab, a CallbackStore or its SQLite file, JSON lines, CSV, Parquet...) is
-first turned into three small *record* relations with fixed columns (``pushes``, ``callbacks``,
-``queries``; see ``RECORD_COLUMNS``), registered in a DuckDB connection. One SQL statement then
-builds the frames (first callback per push, duplicates counted once, last final STK query,
-status), and a vectorised step joins the catalogue and fixes the dtypes. No Python runs per row,
-so a million rows take about a second.
+first turned into up to three Arrow *record* tables with fixed columns (``pushes``,
+``callbacks``, ``queries``; see ``RECORD_COLUMNS``). The frames are then built by vectorised
+joins (one hash pass gives every CheckoutRequestID an integer; the first callback per push, the
+count of duplicates and the last final STK query are numpy lookups on those integers), the
+catalogue is joined the same way, and the dtypes are fixed. No Python runs per row.
 
 The schema is documented in docs/analytics.md (a test keeps that table and ``TRANSACTIONS`` /
 ``CALLBACKS`` in step). ``result_code`` is text, never a number: ``df.result_code == 0`` is always
@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import duckdb
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
 

@@ -1,0 +1,703 @@
+"""Sources -> record tables -> frames: load outcomes from anything a user has.
+
+``load(source)`` accepts a running ``Lab``, a ``CallbackStore`` or its SQLite file, and files from
+people's own sandbox or production logs: JSON lines of raw callbacks (one
+``{"Body": {"stkCallback": ...}}`` per line, or wrapped with a received time:
+``{"received_at": "...", "body": {...}}``), a JSON array, a folder of ``.json`` files, CSV
+exports, Parquet files, and the day-partitioned Parquet folder written by :func:`export`.
+
+Real logs are messy: codes and amounts as numbers or strings, Balance with no Value, one-element
+Item arrays collapsed to an object, prefixes in ResultDesc, alphanumeric and undocumented codes.
+All of that parses. A record that cannot be a callback (not JSON, a truncated last line, no
+Body.stkCallback, no CheckoutRequestID or ResultCode) is counted in ``Outcomes.problems`` with
+where it was, never fatal. Big inputs go through DuckDB (JSON extraction in SQL) and Arrow (the
+line reader), not a Python loop per record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mpesa_lab.analytics import frames
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+    import pyarrow as pa
+
+Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+JSON_SUFFIXES = {".json", ".jsonl", ".ndjson", ".log", ".txt"}
+MAX_PROBLEMS_KEPT = 200
+
+
+class LoadError(ValueError):
+    """The source itself cannot be read (missing, or of a kind we do not know)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One record that could not be used, or one code the catalogue does not know."""
+
+    location: str
+    kind: str  # "malformed" | "unknown_code" | "skipped_file" | "quarantined"
+    detail: str
+
+
+@dataclass
+class Outcomes:
+    """What ``load`` found: the two frames, and what was wrong with the input."""
+
+    source: str
+    transactions: "pd.DataFrame"
+    callbacks: "pd.DataFrame"
+    problems: list[Problem] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    records: int = 0
+
+    @property
+    def malformed(self) -> int:
+        return self.counts.get("malformed", 0) + self.counts.get("skipped_file", 0)
+
+    @property
+    def unknown_codes(self) -> dict[str, int]:
+        """Codes outside the catalogue and how many callbacks carried each."""
+        df = self.callbacks
+        unknown = df.loc[df["category"] == "unknown", "result_code"]
+        return {str(k): int(v) for k, v in unknown.value_counts().items()}
+
+    def summary(self) -> "pd.DataFrame":
+        from mpesa_lab.analytics.analyses import summary
+
+        return summary(self.transactions)
+
+    def problems_frame(self) -> "pd.DataFrame":
+        import pandas as pd
+
+        return pd.DataFrame([p.__dict__ for p in self.problems],
+                            columns=["location", "kind", "detail"])
+
+    def __repr__(self) -> str:
+        parts = [f"{len(self.transactions):,} transactions", f"{len(self.callbacks):,} callbacks"]
+        if self.malformed:
+            parts.append(f"{self.malformed:,} malformed")
+        if self.unknown_codes:
+            parts.append(f"{sum(self.unknown_codes.values()):,} with unknown codes")
+        return f"<Outcomes from {self.source}: {', '.join(parts)}>"
+
+
+# --------------------------------------------------------------------------------------------
+# The entry point.
+
+
+def load(source: Any, *, progress: Progress | None = None) -> Outcomes:
+    """Load outcomes from a Lab, a CallbackStore, a SQLite store file, JSON lines, a JSON array,
+    a folder of .json files, a CSV or Parquet file, or an exported Parquet folder."""
+    store_path = _store_path(source)
+    if store_path is not None:
+        return _load_store(store_path)
+    if hasattr(source, "columns") and hasattr(source, "iloc"):  # a DataFrame
+        return _from_table(_arrow_from_pandas(source), "DataFrame")
+    path = Path(os.fspath(source)).expanduser()
+    if not path.exists():
+        raise LoadError(f"{path}: no such file or folder. Pass a store (.sqlite), a JSON lines "
+                        "file, a JSON array, a folder of .json files, a CSV or a Parquet file")
+    if path.is_dir():
+        return _load_folder(path, progress)
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    if head == SQLITE_MAGIC:
+        return _load_store(path)
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return _load_parquet([path], str(path))
+    if suffix in (".csv", ".tsv"):
+        return _load_csv(path)
+    return _load_json_file(path, progress)
+
+
+def _store_path(source: Any) -> Path | None:
+    store = getattr(source, "store", None)  # a Lab or a Listener
+    if store is not None and hasattr(store, "path") and hasattr(store, "transactions"):
+        return Path(store.path)
+    if hasattr(source, "path") and hasattr(source, "transactions") and hasattr(source, "record_push"):
+        return Path(source.path)
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# A CallbackStore's SQLite file.
+
+
+def _load_store(path: Path) -> Outcomes:
+    import sqlite3
+
+    from mpesa_lab.analytics.sqlite import read_store
+
+    for_tx = read_store(path, for_view="transactions")
+    transactions = frames.build_transactions(for_tx.pop("callbacks"), for_tx.pop("pushes"),
+                                             for_tx.pop("queries"))
+    for_cb = read_store(path, for_view="callbacks")
+    callbacks = frames.build_callbacks(for_cb.pop("callbacks"), for_cb.pop("pushes"))
+    conn = sqlite3.connect(path, timeout=30.0)
+    try:
+        quarantined = conn.execute("SELECT delivery_id, reason FROM quarantine ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    problems = [Problem(f"{path.name} delivery {d}", "quarantined", r) for d, r in quarantined]
+    counts = {"malformed": len(quarantined)}
+    out = Outcomes(str(path), transactions, callbacks, problems[:MAX_PROBLEMS_KEPT], counts,
+                   records=len(callbacks) + len(quarantined))
+    _note_unknown_codes(out, lambda cid: f"{path.name} callback {cid}")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# JSON: lines, arrays, folders. Every record becomes one line of JSON text; DuckDB extracts the
+# fields of all of them in one SQL statement.
+
+
+@dataclass
+class _Lines:
+    """Lines of JSON text with a global number each, and where each number came from."""
+
+    tables: list["pa.Table"] = field(default_factory=list)  # columns: n (int64), line (string)
+    spans: list[tuple[int, str, int]] = field(default_factory=list)  # (first n, name, offset)
+    problems: list[Problem] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    next_n: int = 1
+
+    def add_table(self, name: str, lines: "pa.Array", first_line: int = 1) -> None:
+        import numpy as np
+        import pyarrow as pa
+
+        n = np.arange(self.next_n, self.next_n + len(lines), dtype="int64")
+        self.spans.append((self.next_n, name, first_line - 1))
+        self.tables.append(pa.table({"n": n, "line": lines.cast(pa.large_string())}))
+        self.next_n += len(lines)
+
+    def add_records(self, name: str, records: list[tuple[str, Any]]) -> None:
+        """Decoded records with a location label each (JSON arrays, single files)."""
+        import pyarrow as pa
+
+        for label, record in records:
+            self.spans.append((self.next_n, label, -1))
+            self.tables.append(pa.table({"n": pa.array([self.next_n], pa.int64()),
+                                         "line": pa.array([json.dumps(record)], pa.large_string())}))
+            self.next_n += 1
+
+    def problem(self, location: str, kind: str, detail: str) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        if len(self.problems) < MAX_PROBLEMS_KEPT:
+            self.problems.append(Problem(location, kind, detail))
+
+    def locate(self, n: int) -> str:
+        import bisect
+
+        starts = [s for s, _, _ in self.spans]
+        i = bisect.bisect_right(starts, n) - 1
+        if i < 0:
+            return f"record {n}"
+        start, name, offset = self.spans[i]
+        return name if offset < 0 else f"{name}:{n - start + 1 + offset}"
+
+
+def _read_lines(path: Path, progress: Progress | None) -> "pa.Array":
+    """Every line of a text file as an Arrow string array (multi-threaded, no quoting)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    total = path.stat().st_size
+    if total == 0:
+        return pa.array([], pa.large_string())
+    read = pacsv.ReadOptions(column_names=["line"], block_size=16 << 20, use_threads=True)
+    parse = pacsv.ParseOptions(delimiter="\x01", quote_char=False, escape_char=False,
+                               newlines_in_values=False, ignore_empty_lines=False)
+    convert = pacsv.ConvertOptions(column_types={"line": pa.large_string()}, strings_can_be_null=False,
+                                   check_utf8=False)
+    if progress is None:
+        return pacsv.read_csv(path, read, parse, convert)["line"].combine_chunks()
+    chunks, done = [], 0
+    with pacsv.open_csv(path, read, parse, convert) as reader:
+        for batch in reader:
+            chunks.append(batch.column(0))
+            done = min(total, done + int(batch.column(0).nbytes))
+            progress(done, total)
+    progress(total, total)
+    return pa.chunked_array(chunks, pa.large_string()).combine_chunks()
+
+
+def _decode_json_document(text: str, name: str, lines: _Lines) -> None:
+    """A whole .json file: an object (one record), or an array of records, salvaged up to the
+    first broken element."""
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if not stripped:
+        lines.problem(name, "malformed", "empty file")
+        return
+    if stripped[0] != "[":
+        try:
+            lines.add_records(name, [(name, json.loads(stripped))])
+        except json.JSONDecodeError as exc:
+            if "\n" in stripped.strip():  # perhaps JSON lines after all
+                for i, raw in enumerate(stripped.splitlines(), start=1):
+                    _one_line(raw, f"{name}:{i}", lines)
+            else:
+                lines.problem(name, "malformed", f"not valid JSON ({exc.msg}, line {exc.lineno})")
+        return
+    decoder = json.JSONDecoder()
+    pos, index, records = 1, 0, []
+    while True:
+        while pos < len(stripped) and stripped[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= len(stripped):
+            lines.problem(f"{name}[{index}]", "malformed", "the array is not closed (truncated file?)")
+            break
+        if stripped[pos] == "]":
+            break
+        try:
+            record, pos = decoder.raw_decode(stripped, pos)
+        except json.JSONDecodeError as exc:
+            line = stripped.count("\n", 0, pos) + 1
+            lines.problem(f"{name}[{index}] (line {line})", "malformed",
+                          f"not valid JSON ({exc.msg}); the rest of the array is skipped")
+            break
+        records.append((f"{name}[{index}]", record))
+        index += 1
+    lines.add_records(name, records)
+
+
+def _one_line(raw: str, location: str, lines: _Lines) -> None:
+    if raw.strip():
+        try:
+            lines.add_records(location, [(location, json.loads(raw))])
+        except json.JSONDecodeError as exc:
+            lines.problem(location, "malformed", f"not valid JSON ({exc.msg})")
+
+
+def _load_json_file(path: Path, progress: Progress | None) -> Outcomes:
+    lines = _Lines()
+    with path.open("rb") as fh:
+        start = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if path.stat().st_size == 0:
+        lines.problem(path.name, "malformed", "empty file")
+    elif start.startswith(b"["):
+        _decode_json_document(path.read_text("utf-8", errors="replace"), path.name, lines)
+    else:
+        lines.add_table(path.name, _read_lines(path, progress))
+    return _from_lines(lines, str(path))
+
+
+def _load_folder(path: Path, progress: Progress | None) -> Outcomes:
+    parquet = sorted(p for p in path.rglob("*.parquet"))
+    if parquet:
+        return _load_parquet(parquet, str(path), folder=path)
+    lines = _Lines()
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    if not files:
+        lines.problem(path.name, "skipped_file", "the folder is empty")
+    total = sum(p.stat().st_size for p in files) or 1
+    done = 0
+    for file in files:
+        name = str(file.relative_to(path))
+        if file.suffix.lower() not in JSON_SUFFIXES:
+            lines.problem(name, "skipped_file", f"not a JSON file ({file.suffix or 'no suffix'}); skipped")
+        elif file.suffix.lower() in (".jsonl", ".ndjson", ".log", ".txt"):
+            lines.add_table(name, _read_lines(file, None))
+        else:
+            _decode_json_document(file.read_text("utf-8", errors="replace"), name, lines)
+        done += file.stat().st_size
+        if progress is not None:
+            progress(done, total)
+    return _from_lines(lines, str(path))
+
+
+# DuckDB macros: ResultCode spelled as the catalogue does (1032, "1032", 1032.0, "+01032" are all
+# "1032", like mpesa_lab.codes.normalize_code), numbers from "1", "1.00" or "1,000", times from
+# epoch seconds, ISO text or Daraja's YYYYMMDDHHmmss (Nairobi, UTC+3).
+_MACROS = r"""
+CREATE OR REPLACE TEMP MACRO code(x) AS CASE
+    WHEN x IS NULL OR trim(CAST(x AS VARCHAR)) = '' THEN NULL
+    WHEN regexp_full_match(trim(CAST(x AS VARCHAR)), '[+-]?[0-9]{1,30}(\.0+)?')
+        THEN CAST(CAST(split_part(trim(CAST(x AS VARCHAR)), '.', 1) AS HUGEINT) AS VARCHAR)
+    ELSE trim(CAST(x AS VARCHAR)) END;
+CREATE OR REPLACE TEMP MACRO num(x) AS
+    TRY_CAST(replace(trim(CAST(x AS VARCHAR)), ',', '') AS DOUBLE);
+CREATE OR REPLACE TEMP MACRO txt(x) AS
+    CASE WHEN x IS NULL OR trim(CAST(x AS VARCHAR)) = '' THEN NULL ELSE trim(CAST(x AS VARCHAR)) END;
+CREATE OR REPLACE TEMP MACRO when_ts(x) AS CASE
+    WHEN x IS NULL OR trim(CAST(x AS VARCHAR)) = '' THEN NULL
+    WHEN regexp_full_match(trim(CAST(x AS VARCHAR)), '[0-9]{14}(\.0+)?')
+        THEN epoch(TRY_STRPTIME(left(trim(CAST(x AS VARCHAR)), 14), '%Y%m%d%H%M%S')) - 10800
+    WHEN regexp_full_match(trim(CAST(x AS VARCHAR)), '[0-9]{9,11}(\.[0-9]*)?')
+        THEN TRY_CAST(trim(CAST(x AS VARCHAR)) AS DOUBLE)
+    WHEN regexp_full_match(trim(CAST(x AS VARCHAR)), '[0-9]{12,13}')
+        THEN TRY_CAST(trim(CAST(x AS VARCHAR)) AS DOUBLE) / 1000
+    WHEN regexp_matches(CAST(x AS VARCHAR), '([+-][0-9]{2}:?[0-9]{2}|Z)$')
+        THEN epoch(TRY_CAST(CAST(x AS VARCHAR) AS TIMESTAMPTZ))
+    ELSE epoch(TRY_CAST(CAST(x AS VARCHAR) AS TIMESTAMP)) - 10800 END;
+"""
+
+_ITEMS_TYPE = '[{"Name":"VARCHAR","Value":"JSON"}]'
+
+_EXTRACT = f"""
+WITH parsed AS (
+    SELECT n, TRY_CAST(line AS JSON) AS j FROM lines WHERE trim(line) <> ''
+),
+unwrapped AS (
+    SELECT n, j,
+        CASE
+            WHEN j IS NULL THEN NULL
+            WHEN (j -> '$.Body') IS NOT NULL THEN j
+            WHEN json_type(j -> '$.body') = 'OBJECT' THEN j -> '$.body'
+            WHEN json_type(j -> '$.body') = 'VARCHAR' THEN TRY_CAST(j ->> '$.body' AS JSON)
+            WHEN json_type(j -> '$.callback') = 'OBJECT' THEN j -> '$.callback'
+            WHEN json_type(j -> '$.payload') = 'OBJECT' THEN j -> '$.payload'
+            WHEN json_type(j -> '$.stkCallback') = 'OBJECT' THEN json_object('Body', j)
+        END AS body,
+        coalesce(j ->> '$.received_at', j ->> '$.receivedAt', j ->> '$.received',
+                 j ->> '$.timestamp', j ->> '$.time', j ->> '$.ts') AS received_raw
+    FROM parsed
+),
+stk AS (
+    SELECT n, j, body -> '$.Body.stkCallback' AS s, received_raw FROM unwrapped
+),
+fields AS (
+    SELECT n, j, s, received_raw,
+        CASE json_type(s -> '$.CallbackMetadata.Item')
+            WHEN 'ARRAY' THEN TRY(from_json(s -> '$.CallbackMetadata.Item', '{_ITEMS_TYPE}'))
+            WHEN 'OBJECT' THEN TRY(from_json(CAST('[' || CAST(s -> '$.CallbackMetadata.Item' AS VARCHAR) || ']' AS JSON), '{_ITEMS_TYPE}'))
+        END AS kv
+    FROM stk
+)
+SELECT n,
+    CASE
+        WHEN j IS NULL THEN 'not valid JSON (a truncated or broken line?)'
+        WHEN json_type(j) <> 'OBJECT' THEN 'not a JSON object'
+        WHEN s IS NULL THEN 'no Body.stkCallback (nor a wrapper with one under "body")'
+        WHEN txt(s ->> '$.CheckoutRequestID') IS NULL THEN 'no CheckoutRequestID'
+        WHEN code(s ->> '$.ResultCode') IS NULL THEN 'no ResultCode'
+    END AS problem,
+    when_ts(received_raw) AS received_ts,
+    txt(s ->> '$.CheckoutRequestID') AS checkout_request_id,
+    txt(s ->> '$.MerchantRequestID') AS merchant_request_id,
+    code(s ->> '$.ResultCode') AS result_code,
+    CAST(s ->> '$.ResultDesc' AS VARCHAR) AS result_desc,
+    num(list_filter(kv, lambda x: x.Name = 'Amount')[1].Value ->> '$') AS amount,
+    txt(list_filter(kv, lambda x: x.Name = 'MpesaReceiptNumber')[1].Value ->> '$') AS receipt,
+    num(list_filter(kv, lambda x: x.Name = 'Balance')[1].Value ->> '$') AS balance,
+    when_ts(list_filter(kv, lambda x: x.Name = 'TransactionDate')[1].Value ->> '$') AS transaction_ts,
+    code(list_filter(kv, lambda x: x.Name = 'PhoneNumber')[1].Value ->> '$') AS phone,
+    CASE WHEN kv IS NULL THEN '{{}}' ELSE CAST(to_json(map_from_entries(list_transform(
+        list_filter(kv, lambda x: x.Name IS NOT NULL),
+        lambda x: struct_pack(key := x.Name, value := x.Value)))) AS VARCHAR) END AS items_json
+FROM fields
+ORDER BY n
+"""
+
+
+def _connect() -> "duckdb.DuckDBPyConnection":
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(_MACROS)
+    return con
+
+
+def _from_lines(lines: _Lines, source: str) -> Outcomes:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = (pa.concat_tables(lines.tables) if lines.tables
+             else pa.table({"n": pa.array([], pa.int64()), "line": pa.array([], pa.large_string())}))
+    con = _connect()
+    con.register("lines", table)
+    extracted = con.sql(_EXTRACT).to_arrow_table()
+    con.close()
+    del table
+    bad = extracted.filter(pc.is_valid(extracted["problem"]))
+    for n, reason in zip(bad["n"].to_pylist()[:MAX_PROBLEMS_KEPT], bad["problem"].to_pylist()):
+        lines.problem(lines.locate(n), "malformed", reason)
+    if bad.num_rows > MAX_PROBLEMS_KEPT:
+        lines.counts["malformed"] = lines.counts.get("malformed", 0) + bad.num_rows - MAX_PROBLEMS_KEPT
+    good = extracted.filter(pc.is_null(extracted["problem"]))
+    records = good.rename_columns(["callback_id" if c == "n" else c for c in good.column_names])
+    out = _outcomes(records, None, None, source, lines.problems, lines.counts)
+    out.records = extracted.num_rows + lines.counts.get("skipped_file", 0)
+    _note_unknown_codes(out, lambda n: lines.locate(int(n)))
+    return out
+
+
+def _outcomes(callbacks: "pa.Table", pushes: "pa.Table | None", queries: "pa.Table | None",
+              source: str, problems: list[Problem], counts: dict[str, int]) -> Outcomes:
+    transactions = frames.build_transactions(callbacks, pushes, queries)
+    callback_frame = frames.build_callbacks(callbacks, pushes)
+    return Outcomes(source, transactions, callback_frame, list(problems), dict(counts),
+                    records=len(callback_frame))
+
+
+def _note_unknown_codes(out: Outcomes, locate: Callable[[Any], str]) -> None:
+    df = out.callbacks
+    unknown = df[df["category"] == "unknown"]
+    if unknown.empty:
+        return
+    out.counts["unknown_code"] = len(unknown)
+    for code, group in unknown.groupby("result_code", sort=True, observed=True):
+        where = ", ".join(locate(i) for i in group["callback_id"].head(3).tolist())
+        more = f" and {len(group) - 3} more" if len(group) > 3 else ""
+        desc = group["result_desc"].dropna()
+        said = f" ({desc.iloc[0]!r})" if len(desc) else ""
+        out.problems.append(Problem(where + more, "unknown_code",
+                                    f"ResultCode {code}{said} is not in the catalogue: "
+                                    f"{len(group)} callback(s)"))
+
+
+# --------------------------------------------------------------------------------------------
+# Tables: CSV exports, Parquet files and folders, DataFrames. Our own schema is read as is;
+# anything else is taken as callbacks whose columns are matched by name.
+
+_ALIASES = {
+    "checkout_request_id": ("checkoutrequestid", "checkoutid", "checkout"),
+    "merchant_request_id": ("merchantrequestid",),
+    "result_code": ("resultcode", "code"),
+    "result_desc": ("resultdesc", "resultdescription", "description", "desc"),
+    "amount": ("amount",),
+    "receipt": ("receipt", "mpesareceiptnumber", "receiptnumber", "mpesareceipt"),
+    "balance": ("balance",),
+    "transaction_date": ("transactiondate",),
+    "phone": ("phone", "phonenumber", "msisdn"),
+    "received_at": ("receivedat", "received", "callbackat", "timestamp", "createdat", "time"),
+}
+
+
+def _squash(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def _mapping(columns: Iterable[str]) -> dict[str, str]:
+    by_squash = {_squash(c): c for c in columns}
+    found = {}
+    for target, aliases in _ALIASES.items():
+        for alias in (_squash(target), *aliases):
+            if alias in by_squash:
+                found[target] = by_squash[alias]
+                break
+    return found
+
+
+def _is_our_schema(columns: Iterable[str]) -> str | None:
+    names = set(columns)
+    if {"status", "result_code", "checkout_request_id", "pushed_at"} <= names:
+        return "transactions"
+    if {"received_at", "result_code", "duplicate", "items_json"} <= names:
+        return "callbacks"
+    return None
+
+
+def _from_table(table: "pa.Table", source: str, first_row: int = 1, name: str | None = None) -> Outcomes:
+    """Rows of a table taken as callbacks (columns matched by name)."""
+    con = _connect()
+    con.register("src", table)
+    found = _mapping(table.column_names)
+    problems: list[Problem] = []
+    counts: dict[str, int] = {}
+    if "checkout_request_id" not in found or "result_code" not in found:
+        con.close()
+        raise LoadError(
+            f"{source}: no CheckoutRequestID / ResultCode columns among {table.column_names[:12]}; "
+            "name them checkout_request_id and result_code (or as Daraja does)")
+
+    def col(target: str, how: str) -> str:
+        return f'{how}("{found[target]}")' if target in found else "NULL"
+
+    sql = f"""
+        SELECT row_number() OVER () AS callback_id, {col('received_at', 'when_ts')} AS received_ts,
+            {col('checkout_request_id', 'txt')} AS checkout_request_id,
+            {col('merchant_request_id', 'txt')} AS merchant_request_id,
+            {col('result_code', 'code')} AS result_code,
+            CAST({col('result_desc', '')} AS VARCHAR) AS result_desc,
+            {col('amount', 'num')} AS amount, {col('receipt', 'txt')} AS receipt,
+            {col('balance', 'num')} AS balance, {col('transaction_date', 'when_ts')} AS transaction_ts,
+            {col('phone', 'code')} AS phone, '{{}}' AS items_json
+        FROM src
+    """
+    records = con.sql(sql).to_arrow_table()
+    con.close()
+    import pyarrow.compute as pc
+
+    ok = pc.and_(pc.is_valid(records["checkout_request_id"]), pc.is_valid(records["result_code"]))
+    bad = records.filter(pc.invert(ok))
+    label = name or source
+    for n, cid in zip(bad["callback_id"].to_pylist(), bad["checkout_request_id"].to_pylist()):
+        counts["malformed"] = counts.get("malformed", 0) + 1
+        if len(problems) < MAX_PROBLEMS_KEPT:
+            problems.append(Problem(f"{label} row {n + first_row - 1}", "malformed",
+                                    "no ResultCode" if cid else "no CheckoutRequestID"))
+    out = _outcomes(records.filter(ok), None, None, source, problems, counts)
+    out.records = records.num_rows
+    _note_unknown_codes(out, lambda n: f"{label} row {int(n) + first_row - 1}")
+    return out
+
+
+def _frames_from_ours(kind: str, df: "pd.DataFrame") -> "pd.DataFrame":
+    schema = frames.TRANSACTIONS if kind == "transactions" else frames.CALLBACKS
+    for column in ("result_name", "category", "explanation", "mitigation"):
+        df.pop(column) if column in df.columns else None
+    if "result_code" in df.columns:
+        df["result_code"] = df["result_code"].astype("str").where(df["result_code"].notna())
+    frames.explain(df)
+    return frames.conform(df, schema)
+
+
+def _load_csv(path: Path) -> Outcomes:
+    con = _connect()
+    try:
+        table = con.sql("SELECT * FROM read_csv(?, all_varchar = true, header = true, "
+                        "null_padding = true, ignore_errors = false)", params=[str(path)]).to_arrow_table() \
+            if path.stat().st_size else None
+    except Exception as exc:  # noqa: BLE001 - a broken CSV is reported, not raised
+        con.close()
+        return _empty(str(path), [Problem(path.name, "malformed", f"not a readable CSV: {exc}")])
+    con.close()
+    if table is None or table.num_rows == 0:
+        return _empty(str(path), [Problem(path.name, "malformed", "empty file")])
+    kind = _is_our_schema(table.column_names)
+    if kind is not None:
+        return _ours({kind: table}, str(path))
+    return _from_table(table, str(path), first_row=2, name=path.name)
+
+
+def _load_parquet(files: list[Path], source: str, folder: Path | None = None) -> Outcomes:
+    """Parquet files, or a folder written by :func:`export` (``transactions/day=.../*.parquet``
+    and ``callbacks/day=...``): DuckDB scans them, so only the columns are held, never the files."""
+    con = _connect()
+    tables: dict[str, "pa.Table"] = {}
+    groups: dict[str, list[str]] = {}
+    for file in files:
+        parts = file.relative_to(folder).parts if folder else (file.name,)
+        group = parts[0] if folder and parts[0] in ("transactions", "callbacks") else "data"
+        groups.setdefault(group, []).append(str(file))
+    for group, names in groups.items():
+        rel = con.sql("SELECT * EXCLUDE (day) FROM read_parquet(?, hive_partitioning = true, "
+                      "union_by_name = true)" if _has_day(names) else
+                      "SELECT * FROM read_parquet(?, union_by_name = true)", params=[names])
+        tables[group] = rel.to_arrow_table()
+    con.close()
+    if set(tables) <= {"transactions", "callbacks"}:
+        return _ours(tables, source)
+    table = tables["data"]
+    kind = _is_our_schema(table.column_names)
+    if kind is not None:
+        return _ours({kind: table}, source)
+    return _from_table(table, source)
+
+
+def _has_day(names: list[str]) -> bool:
+    return any(f"{os.sep}day=" in n for n in names)
+
+
+def _ours(tables: dict[str, "pa.Table"], source: str) -> Outcomes:
+    """Frames that are already in our schema (an export): fix the dtypes, rebuild the missing one."""
+    import pandas as pd
+
+    tx = _frames_from_ours("transactions", _pandas(tables["transactions"])) \
+        if "transactions" in tables else None
+    cb = _frames_from_ours("callbacks", _pandas(tables["callbacks"])) if "callbacks" in tables else None
+    if cb is None:
+        cb = frames.conform(pd.DataFrame(), frames.CALLBACKS)
+    if tx is None:
+        records = _records_from_callback_frame(cb)
+        tx = frames.build_transactions(records)
+    out = Outcomes(source, tx, cb, [], {}, records=len(cb))
+    _note_unknown_codes(out, lambda n: f"callback {n}")
+    return out
+
+
+def _pandas(table: "pa.Table") -> "pd.DataFrame":
+    df = table.to_pandas()
+    for column in df.columns:  # Parquet keeps the zone; a CSV keeps the offset in the text
+        if column.endswith("_at") or column == "transaction_date":
+            import pandas as pd
+
+            df[column] = pd.to_datetime(df[column], utc=True, format="ISO8601") \
+                if df[column].dtype == object or str(df[column].dtype) == "str" else df[column]
+    if "latency" in df.columns and str(df["latency"].dtype) in ("str", "object"):
+        import pandas as pd
+
+        df["latency"] = pd.to_timedelta(df["latency"])
+    return df
+
+
+def _records_from_callback_frame(cb: "pd.DataFrame") -> "pa.Table":
+    import pyarrow as pa
+
+    def ts(series: "pd.Series") -> Any:
+        return (series.astype("int64") / 1e6).where(series.notna()) if len(series) else series
+
+    table = pa.table({
+        "callback_id": cb["callback_id"].astype("float64").fillna(-1).astype("int64"),
+        "received_ts": pa.array(ts(cb["received_at"].dt.tz_convert("UTC").astype("datetime64[us, UTC]")),
+                                pa.float64(), from_pandas=True),
+        "checkout_request_id": cb["checkout_request_id"], "merchant_request_id": cb["merchant_request_id"],
+        "result_code": cb["result_code"], "result_desc": cb["result_desc"], "amount": cb["amount"],
+        "receipt": cb["receipt"], "balance": cb["balance"], "phone": cb["phone"],
+        "items_json": cb["items_json"]})
+    return table
+
+
+def _arrow_from_pandas(df: "pd.DataFrame") -> "pa.Table":
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(df, preserve_index=False)
+
+
+def _empty(source: str, problems: list[Problem]) -> Outcomes:
+    out = _outcomes(frames.empty_records("callbacks"), None, None, source, problems,
+                    {"malformed": len(problems)})
+    out.records = 0
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Beyond one machine's memory: a folder of Parquet files partitioned by day.
+
+
+def export(source: Any, folder: str | os.PathLike[str]) -> Path:
+    """Write ``source``'s transactions and callbacks as Parquet partitioned by Nairobi day:
+    ``folder/transactions/day=YYYY-MM-DD/part-0.parquet`` and the same for ``callbacks``.
+    DuckDB, Spark and BigQuery read it as is; ``load(folder)`` reads it back."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    outcomes = source if isinstance(source, Outcomes) else load(source)
+    folder = Path(folder)
+    for name, df, when in (("transactions", outcomes.transactions, "pushed_at"),
+                           ("callbacks", outcomes.callbacks, "received_at")):
+        moment = df[when]
+        if name == "transactions":
+            moment = moment.fillna(df["callback_at"])
+        day = moment.dt.strftime("%Y-%m-%d").fillna("unknown")
+        table = pa.Table.from_pandas(df.assign(day=day), preserve_index=False)
+        ds.write_dataset(table, folder / name, format="parquet", partitioning=["day"],
+                         partitioning_flavor="hive", existing_data_behavior="delete_matching",
+                         basename_template="part-{i}.parquet")
+    return folder
+
+
+def scan(folder: str | os.PathLike[str], table: str = "transactions") -> "duckdb.DuckDBPyRelation":
+    """A lazy DuckDB relation over an exported folder: filter and aggregate before anything is
+    read (``scan(f).filter("day >= '2026-07-03'").aggregate(...)``)."""
+    import duckdb
+
+    pattern = str(Path(folder) / table / "**" / "*.parquet")
+    return duckdb.sql(f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)")
+
+
+def iter_sources(paths: Iterable[Any]) -> Iterator[Outcomes]:
+    for path in paths:
+        yield load(path)
