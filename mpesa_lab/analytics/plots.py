@@ -1,0 +1,177 @@
+"""Matplotlib figures of outcomes, one function each: titled, labelled, readable at notebook width.
+
+Each takes a frame (transactions, or callbacks where said), returns the ``Figure``, and writes a
+PNG when ``save`` is a path. Headless (no display, as in the CLI or CI) they draw with Agg.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+#: one colour per catalogue category (colour-blind friendly, Okabe-Ito)
+CATEGORY_COLOURS = {
+    "success": "#009E73", "customer_action": "#E69F00", "customer_funds": "#D55E00",
+    "limits": "#CC79A7", "merchant_config": "#0072B2", "system": "#56B4E9",
+    "pending": "#999999", "rejected": "#000000", "unknown": "#6A3D9A",
+}
+CATEGORY_LABELS = {
+    "success": "success", "customer_action": "customer action", "customer_funds": "customer funds",
+    "limits": "limits", "merchant_config": "merchant configuration", "system": "system",
+    "pending": "pending", "rejected": "refused by Daraja", "unknown": "unknown code",
+}
+WIDTH = 9.0  # inches: fits a notebook cell at 100 dpi
+
+
+def _pyplot():  # noqa: ANN202 - the pyplot module
+    import matplotlib
+
+    if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _finish(fig: "Figure", save: str | os.PathLike[str] | None) -> "Figure":
+    fig.tight_layout()
+    if save is not None:
+        Path(save).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(save, dpi=110, bbox_inches="tight")
+    return fig
+
+
+def _empty(ax, text: str) -> None:  # noqa: ANN001
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="#555555")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def result_codes(tx: "pd.DataFrame", *, top: int = 15, save: str | os.PathLike[str] | None = None,
+                 title: str = "Outcomes by result code") -> "Figure":
+    """Horizontal bars, one per result code with its description, coloured by category."""
+    from mpesa_lab.analytics.analyses import summary
+
+    plt = _pyplot()
+    table = summary(tx).head(top).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(WIDTH, 1.2 + 0.42 * max(len(table), 1)))
+    if table.empty:
+        _empty(ax, "no transactions")
+        ax.set_title(title)
+        return _finish(fig, save)
+    labels = []
+    for _, row in table.iterrows():
+        desc = row["result_desc"] if isinstance(row["result_desc"], str) else row["result_name"]
+        desc = desc if len(desc) <= 48 else desc[:47] + "…"
+        labels.append(f"{row['result_code']}  {desc}" if isinstance(row["result_code"], str) else desc)
+    colours = [CATEGORY_COLOURS.get(c, "#777777") for c in table["category"]]
+    bars = ax.barh(labels, table["count"], color=colours)
+    for bar, count, share in zip(bars, table["count"], table["share"]):
+        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {count:,} ({share:.0%})",
+                va="center", fontsize=9)
+    ax.set_xlabel("transactions")
+    ax.set_title(f"{title} ({len(tx):,} transactions)")
+    ax.set_xlim(0, table["count"].max() * 1.22)
+    ax.spines[["top", "right"]].set_visible(False)
+    from matplotlib.patches import Patch
+
+    present = list(dict.fromkeys(table["category"].iloc[::-1]))
+    ax.legend(handles=[Patch(color=CATEGORY_COLOURS.get(c, "#777777"), label=CATEGORY_LABELS.get(c, c))
+                       for c in present], loc="lower right", fontsize=8, title="category",
+              title_fontsize=8, frameon=False)
+    return _finish(fig, save)
+
+
+def success_rate(tx: "pd.DataFrame", *, freq: str = "1D", save: str | os.PathLike[str] | None = None,
+                 title: str = "Success rate over time") -> "Figure":
+    """Share of transactions paid per time bin (line), with the number of transactions (bars)."""
+    from mpesa_lab.analytics.analyses import success_rate as rates
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.8))
+    table = rates(tx, freq=freq) if len(tx) else None
+    if table is None or table.empty:
+        _empty(ax, "no transactions with a time")
+        ax.set_title(title)
+        return _finish(fig, save)
+    when = table.columns[0]
+    x = table[when].dt.tz_localize(None)
+    import pandas as pd
+
+    width = x.diff().median() if len(x) > 1 else pd.Timedelta(freq)
+    x = x + width / 2  # each bin drawn at its middle
+    ax2 = ax.twinx()
+    ax2.bar(x, table["transactions"], width=width * 0.8, color="#DDDDDD",
+            label="transactions", zorder=0)
+    ax2.set_ylabel("transactions", color="#777777")
+    ax.set_zorder(ax2.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    ax.plot(x, table["success_rate"] * 100, marker="o", color=CATEGORY_COLOURS["success"], label="paid %")
+    overall = (tx["status"] == "paid").mean() * 100
+    ax.axhline(overall, color="#555555", linestyle="--", linewidth=1, label=f"overall {overall:.1f} %")
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("paid (% of transactions)")
+    ax.set_xlabel(f"{when.replace('_', ' ')} (Nairobi time), bins of {freq}")
+    ax.set_title(title)
+    ax.legend(loc="lower left", fontsize=8, frameon=False)
+    fig.autofmt_xdate()
+    return _finish(fig, save)
+
+
+def latency(tx: "pd.DataFrame", *, bins: int = 40, save: str | os.PathLike[str] | None = None,
+            title: str = "Latency: push to callback") -> "Figure":
+    """Histogram of seconds from push to first callback, with the median and p95 marked."""
+    import numpy as np
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.6))
+    values = tx["latency_s"].dropna().to_numpy(dtype="float64")
+    if not len(values):
+        _empty(ax, "no latencies (the source has no push times)")
+        ax.set_title(title)
+        return _finish(fig, save)
+    ax.hist(values, bins=bins, color="#0072B2", alpha=0.85)
+    for p, style in ((50, "-"), (95, "--")):
+        v = float(np.percentile(values, p))
+        ax.axvline(v, color="#D55E00", linestyle=style, linewidth=1.2, label=f"p{p} {v:.1f} s")
+    ax.set_xlabel("seconds from push to first callback")
+    ax.set_ylabel("transactions")
+    ax.set_title(f"{title} ({len(values):,} callbacks)")
+    ax.legend(fontsize=8, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _finish(fig, save)
+
+
+def funnel(tx: "pd.DataFrame", *, save: str | os.PathLike[str] | None = None,
+           title: str = "Funnel: requested to paid") -> "Figure":
+    """Requested -> accepted by Daraja -> callback received -> paid, as shrinking bars."""
+    from mpesa_lab.analytics.analyses import funnel as stages
+
+    plt = _pyplot()
+    table = stages(tx)
+    table = table[table["count"].notna()]
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.9 + 0.55 * max(len(table), 1)))
+    if table.empty or int(table["count"].max()) == 0:
+        _empty(ax, "no transactions")
+        ax.set_title(title)
+        return _finish(fig, save)
+    counts = table["count"].astype(int).to_numpy()
+    colours = ["#56B4E9", "#0072B2", "#E69F00", "#009E73"][-len(table):]
+    ax.barh(table["stage"][::-1], counts[::-1], color=colours[::-1])
+    top = counts[0]
+    for i, (stage, count) in enumerate(zip(table["stage"][::-1], counts[::-1])):
+        ax.text(count, i, f" {count:,} ({count / top:.0%})", va="center", fontsize=9)
+    ax.set_xlim(0, top * 1.2)
+    ax.set_xlabel("transactions")
+    ax.set_title(title)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _finish(fig, save)
+
+
+ALL = {"result_codes": result_codes, "success_rate": success_rate, "latency": latency,
+       "funnel": funnel}
