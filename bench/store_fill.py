@@ -57,8 +57,12 @@ def fill(path: str | Path, n: int, *, seed: int = 7, batch: int = 50_000) -> Pat
             items = ({"Amount": float(amount), "MpesaReceiptNumber": receipt, "Balance": None,
                       "TransactionDate": int(got.strftime("%Y%m%d%H%M%S")), "PhoneNumber": int(phone)}
                      if paid else {})
-            body = json.dumps({"Body": {"stkCallback": {"MerchantRequestID": f"m-{i}",
-                               "CheckoutRequestID": cid, "ResultCode": code, "ResultDesc": desc}}})
+            stk = {"MerchantRequestID": f"m-{i}", "CheckoutRequestID": cid,
+                   "ResultCode": int(code) if code.isdigit() else code, "ResultDesc": desc}
+            if paid:
+                stk["CallbackMetadata"] = {"Item": [{"Name": k, "Value": v} if v is not None else {"Name": k}
+                                                    for k, v in items.items()]}
+            body = json.dumps({"Body": {"stkCallback": stk}})
             deliveries.append((got.isoformat(), got.timestamp(), "127.0.0.1", None, "POST", "{}",
                                body.encode(), len(body), "accepted", 200, None, cid, int(copy > 0), 0))
             callbacks.append((delivery_id, got.isoformat(), got.timestamp(), cid, f"m-{i}", code, desc,

@@ -272,6 +272,16 @@ def cmd_lab(args: argparse.Namespace) -> int:
         return 1
 
 
+# --- report ----------------------------------------------------------------------------------
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Outcomes from a store or log files -> an HTML page with plots (see mpesa_lab.analytics)."""
+    from mpesa_lab.analytics.cli import run_report
+
+    return run_report(console, err_console, args.source, args.out, title=args.title, freq=args.freq)
+
+
 # --- parser ----------------------------------------------------------------------------------
 
 
@@ -310,6 +320,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--passkey", help="default: the sandbox's public passkey")
     p.add_argument("--timestamp", help="YYYYMMDDHHmmss (build: default now in Nairobi)")
     p.set_defaults(func=cmd_password)
+
+    p = sub.add_parser("report", help="an HTML report of outcomes (a store, JSON lines, CSV, Parquet...)")
+    p.add_argument("source", nargs="?", default=None,
+                   help="store (.sqlite), JSON lines/array, folder, CSV or Parquet (default: the newest store)")
+    p.add_argument("--out", type=Path, default=Path("mpesa-lab-report"), help="folder for index.html and PNGs")
+    p.add_argument("--title", default=None)
+    p.add_argument("--freq", default=None, help="time bins for the success rate, e.g. 1h or 1D")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("sandbox", help="run the local Daraja emulator")
     p.add_argument("--host", default="127.0.0.1")

@@ -34,10 +34,10 @@ __all__ = sorted(_WHERE)
 
 def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
-    if name == "report":  # the module is callable: report(source, out_dir)
+    if name in ("load", "report"):  # callable modules: load(source), report(source, out_dir)
         import importlib
 
-        return importlib.import_module("mpesa_lab.analytics.report")
+        return importlib.import_module(f"mpesa_lab.analytics.{name}")
     if module is None:
         raise AttributeError(f"module 'mpesa_lab.analytics' has no attribute {name!r}")
     import importlib

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -319,84 +319,107 @@ def _load_folder(path: Path, progress: Progress | None) -> Outcomes:
 
 # DuckDB macros: ResultCode spelled as the catalogue does (1032, "1032", 1032.0, "+01032" are all
 # "1032", like mpesa_lab.codes.normalize_code), numbers from "1", "1.00" or "1,000", times from
-# epoch seconds, ISO text or Daraja's YYYYMMDDHHmmss (Nairobi, UTC+3).
+# epoch seconds (or ms), ISO text (Nairobi when it has no offset), or Daraja's YYYYMMDDHHmmss
+# (Nairobi, UTC+3). ``v`` is ``TRY_CAST(x AS DOUBLE)``, computed once: a macro repeats its
+# arguments, so anything costly is made a column first.
 _MACROS = r"""
-CREATE OR REPLACE TEMP MACRO code(x) AS CASE
-    WHEN x IS NULL OR trim(CAST(x AS VARCHAR)) = '' THEN NULL
-    WHEN regexp_full_match(trim(CAST(x AS VARCHAR)), '[+-]?[0-9]{1,30}(\.0+)?')
-        THEN CAST(CAST(split_part(trim(CAST(x AS VARCHAR)), '.', 1) AS HUGEINT) AS VARCHAR)
-    ELSE trim(CAST(x AS VARCHAR)) END;
+SET TimeZone = 'Africa/Nairobi';
+CREATE OR REPLACE TEMP MACRO code(x, v) AS CASE
+    WHEN x IS NULL OR trim(x) = '' THEN NULL
+    WHEN v IS NOT NULL AND v = trunc(v) AND abs(v) < 1e15 AND NOT contains(lower(x), 'e')
+        THEN CAST(CAST(v AS BIGINT) AS VARCHAR)
+    ELSE trim(x) END;
 CREATE OR REPLACE TEMP MACRO num(x) AS
-    TRY_CAST(replace(trim(CAST(x AS VARCHAR)), ',', '') AS DOUBLE);
-CREATE OR REPLACE TEMP MACRO txt(x) AS
-    CASE WHEN x IS NULL OR trim(CAST(x AS VARCHAR)) = '' THEN NULL ELSE trim(CAST(x AS VARCHAR)) END;
-CREATE OR REPLACE TEMP MACRO when_ts(x) AS CASE
-    WHEN x IS NULL OR trim(CAST(x AS VARCHAR)) = '' THEN NULL
-    WHEN regexp_full_match(trim(CAST(x AS VARCHAR)), '[0-9]{14}(\.0+)?')
-        THEN epoch(TRY_STRPTIME(left(trim(CAST(x AS VARCHAR)), 14), '%Y%m%d%H%M%S')) - 10800
-    WHEN regexp_full_match(trim(CAST(x AS VARCHAR)), '[0-9]{9,11}(\.[0-9]*)?')
-        THEN TRY_CAST(trim(CAST(x AS VARCHAR)) AS DOUBLE)
-    WHEN regexp_full_match(trim(CAST(x AS VARCHAR)), '[0-9]{12,13}')
-        THEN TRY_CAST(trim(CAST(x AS VARCHAR)) AS DOUBLE) / 1000
-    WHEN regexp_matches(CAST(x AS VARCHAR), '([+-][0-9]{2}:?[0-9]{2}|Z)$')
-        THEN epoch(TRY_CAST(CAST(x AS VARCHAR) AS TIMESTAMPTZ))
-    ELSE epoch(TRY_CAST(CAST(x AS VARCHAR) AS TIMESTAMP)) - 10800 END;
+    coalesce(TRY_CAST(x AS DOUBLE), TRY_CAST(replace(trim(x), ',', '') AS DOUBLE));
+CREATE OR REPLACE TEMP MACRO txt(x) AS CASE WHEN x IS NULL OR trim(x) = '' THEN NULL ELSE trim(x) END;
+CREATE OR REPLACE TEMP MACRO when_ts(x, v) AS CASE
+    WHEN x IS NULL OR trim(x) = '' THEN NULL
+    WHEN v IS NULL THEN epoch(TRY_CAST(x AS TIMESTAMPTZ))
+    WHEN v >= 1e13 AND v < 1e14 THEN epoch(TRY_STRPTIME(left(trim(x), 14), '%Y%m%d%H%M%S')) - 10800
+    WHEN v >= 1e11 AND v < 1e13 THEN v / 1000
+    ELSE v END;
 """
 
-_ITEMS_TYPE = '[{"Name":"VARCHAR","Value":"JSON"}]'
+# One JSON parse per line into a struct (DuckDB matches keys case-insensitively); the rare
+# wrapped record (the callback under "body", "callback" or "payload", as an object or as text)
+# is parsed again from there. ResultCode and the items come as text whatever JSON type they had.
+_STK = ('{"MerchantRequestID":"VARCHAR","CheckoutRequestID":"VARCHAR","ResultCode":"VARCHAR",'
+        '"ResultDesc":"VARCHAR","CallbackMetadata":{"Item":"JSON"}}')
+_LINE = ('{"Body":{"stkCallback":' + _STK + '},"stkCallback":' + _STK + ',"received_at":"VARCHAR",'
+         '"receivedAt":"VARCHAR","received":"VARCHAR","timestamp":"VARCHAR","time":"VARCHAR","ts":"VARCHAR"}')
+_BODY = '{"Body":{"stkCallback":' + _STK + '},"stkCallback":' + _STK + '}'
+_ITEMS = '[{"Name":"VARCHAR","Value":"JSON"}]'
 
 _EXTRACT = f"""
 WITH parsed AS (
-    SELECT n, TRY_CAST(line AS JSON) AS j FROM lines WHERE trim(line) <> ''
+    SELECT n, line, TRY(from_json(line, '{_LINE}')) AS r
+    FROM lines WHERE line <> '' AND NOT (length(line) < 8 AND trim(line) = '')
 ),
 unwrapped AS (
-    SELECT n, j,
-        CASE
-            WHEN j IS NULL THEN NULL
-            WHEN (j -> '$.Body') IS NOT NULL THEN j
-            WHEN json_type(j -> '$.body') = 'OBJECT' THEN j -> '$.body'
-            WHEN json_type(j -> '$.body') = 'VARCHAR' THEN TRY_CAST(j ->> '$.body' AS JSON)
-            WHEN json_type(j -> '$.callback') = 'OBJECT' THEN j -> '$.callback'
-            WHEN json_type(j -> '$.payload') = 'OBJECT' THEN j -> '$.payload'
-            WHEN json_type(j -> '$.stkCallback') = 'OBJECT' THEN json_object('Body', j)
-        END AS body,
-        coalesce(j ->> '$.received_at', j ->> '$.receivedAt', j ->> '$.received',
-                 j ->> '$.timestamp', j ->> '$.time', j ->> '$.ts') AS received_raw
+    SELECT n, r,
+        coalesce(r.Body.stkCallback, r.stkCallback) AS s0,
+        CASE WHEN r IS NOT NULL AND r.Body.stkCallback IS NULL AND r.stkCallback IS NULL
+             THEN coalesce(json_extract(line, '$.body'), json_extract(line, '$.callback'),
+                           json_extract(line, '$.payload')) END AS inner_json,
+        coalesce(r.received_at, r.receivedAt, r.received, r.timestamp, r.time, r.ts) AS received_raw,
+        CASE WHEN r IS NULL THEN json_valid(line) END AS valid
     FROM parsed
 ),
+inner_parsed AS (
+    SELECT n, r, valid, received_raw, s0,
+        CASE WHEN inner_json IS NOT NULL THEN TRY(from_json(
+            CASE WHEN json_type(inner_json) = 'VARCHAR' THEN inner_json ->> '$'
+                 ELSE CAST(inner_json AS VARCHAR) END, '{_BODY}')) END AS b
+    FROM unwrapped
+),
 stk AS (
-    SELECT n, j, body -> '$.Body.stkCallback' AS s, received_raw FROM unwrapped
+    SELECT n, r, valid, received_raw, coalesce(s0, b.Body.stkCallback, b.stkCallback) AS s
+    FROM inner_parsed
 ),
 fields AS (
-    SELECT n, j, s, received_raw,
-        CASE json_type(s -> '$.CallbackMetadata.Item')
-            WHEN 'ARRAY' THEN TRY(from_json(s -> '$.CallbackMetadata.Item', '{_ITEMS_TYPE}'))
-            WHEN 'OBJECT' THEN TRY(from_json(CAST('[' || CAST(s -> '$.CallbackMetadata.Item' AS VARCHAR) || ']' AS JSON), '{_ITEMS_TYPE}'))
-        END AS kv
+    SELECT n, r, s, valid, received_raw,
+        CASE WHEN s.CallbackMetadata.Item IS NOT NULL THEN TRY(from_json(
+            CASE WHEN json_type(s.CallbackMetadata.Item) = 'OBJECT'
+                 THEN '[' || CAST(s.CallbackMetadata.Item AS VARCHAR) || ']'
+                 ELSE CAST(s.CallbackMetadata.Item AS VARCHAR) END, '{_ITEMS}')) END AS kv
     FROM stk
+),
+items AS (
+    SELECT *, CASE WHEN kv IS NOT NULL THEN TRY(map_from_entries(list_transform(
+        list_filter(kv, lambda x: x.Name IS NOT NULL),
+        lambda x: struct_pack(key := x.Name, value := x.Value)))) END AS m
+    FROM fields
+),
+raw AS MATERIALIZED (
+    -- Plain columns first: a macro repeats its argument, and a repeated lookup is slow.
+    SELECT n, r IS NULL AS no_json, s IS NULL AS no_stk, valid, received_raw,
+        TRY_CAST(received_raw AS DOUBLE) AS received_num,
+        s.CheckoutRequestID AS cid_raw, s.ResultCode AS code_raw, TRY_CAST(s.ResultCode AS DOUBLE) AS code_num,
+        s.MerchantRequestID AS merchant_raw, s.ResultDesc AS result_desc,
+        CASE WHEN m IS NULL THEN '{{}}' ELSE CAST(to_json(m) AS VARCHAR) END AS items_json,
+        m['Amount'] ->> '$' AS amount_raw, m['MpesaReceiptNumber'] ->> '$' AS receipt_raw,
+        m['Balance'] ->> '$' AS balance_raw, m['TransactionDate'] ->> '$' AS date_raw,
+        TRY_CAST(m['TransactionDate'] ->> '$' AS DOUBLE) AS date_num,
+        m['PhoneNumber'] ->> '$' AS phone_raw, TRY_CAST(m['PhoneNumber'] ->> '$' AS DOUBLE) AS phone_num
+    FROM items
 )
 SELECT n,
     CASE
-        WHEN j IS NULL THEN 'not valid JSON (a truncated or broken line?)'
-        WHEN json_type(j) <> 'OBJECT' THEN 'not a JSON object'
-        WHEN s IS NULL THEN 'no Body.stkCallback (nor a wrapper with one under "body")'
-        WHEN txt(s ->> '$.CheckoutRequestID') IS NULL THEN 'no CheckoutRequestID'
-        WHEN code(s ->> '$.ResultCode') IS NULL THEN 'no ResultCode'
+        WHEN no_json THEN CASE WHEN valid THEN 'a JSON value that is not a callback'
+                               ELSE 'not valid JSON (a truncated or broken line?)' END
+        WHEN no_stk THEN 'no Body.stkCallback (nor a wrapper with one under "body")'
+        WHEN txt(cid_raw) IS NULL THEN 'no CheckoutRequestID'
+        WHEN code(code_raw, code_num) IS NULL THEN 'no ResultCode'
     END AS problem,
-    when_ts(received_raw) AS received_ts,
-    txt(s ->> '$.CheckoutRequestID') AS checkout_request_id,
-    txt(s ->> '$.MerchantRequestID') AS merchant_request_id,
-    code(s ->> '$.ResultCode') AS result_code,
-    CAST(s ->> '$.ResultDesc' AS VARCHAR) AS result_desc,
-    num(list_filter(kv, lambda x: x.Name = 'Amount')[1].Value ->> '$') AS amount,
-    txt(list_filter(kv, lambda x: x.Name = 'MpesaReceiptNumber')[1].Value ->> '$') AS receipt,
-    num(list_filter(kv, lambda x: x.Name = 'Balance')[1].Value ->> '$') AS balance,
-    when_ts(list_filter(kv, lambda x: x.Name = 'TransactionDate')[1].Value ->> '$') AS transaction_ts,
-    code(list_filter(kv, lambda x: x.Name = 'PhoneNumber')[1].Value ->> '$') AS phone,
-    CASE WHEN kv IS NULL THEN '{{}}' ELSE CAST(to_json(map_from_entries(list_transform(
-        list_filter(kv, lambda x: x.Name IS NOT NULL),
-        lambda x: struct_pack(key := x.Name, value := x.Value)))) AS VARCHAR) END AS items_json
-FROM fields
+    when_ts(received_raw, received_num) AS received_ts,
+    txt(cid_raw) AS checkout_request_id,
+    txt(merchant_raw) AS merchant_request_id,
+    code(code_raw, code_num) AS result_code,
+    result_desc,
+    num(amount_raw) AS amount, txt(receipt_raw) AS receipt, num(balance_raw) AS balance,
+    when_ts(date_raw, date_num) AS transaction_ts, code(phone_raw, phone_num) AS phone,
+    items_json
+FROM raw
 ORDER BY n
 """
 
@@ -405,6 +428,7 @@ def _connect() -> "duckdb.DuckDBPyConnection":
     import duckdb
 
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     con.execute(_MACROS)
     return con
 
@@ -513,7 +537,12 @@ def _from_table(table: "pa.Table", source: str, first_row: int = 1, name: str | 
             "name them checkout_request_id and result_code (or as Daraja does)")
 
     def col(target: str, how: str) -> str:
-        return f'{how}("{found[target]}")' if target in found else "NULL"
+        if target not in found:
+            return "NULL"
+        text = f'CAST("{found[target]}" AS VARCHAR)'
+        if how in ("when_ts", "code"):
+            return f"{how}({text}, TRY_CAST({text} AS DOUBLE))"
+        return f"{how}({text})"
 
     sql = f"""
         SELECT row_number() OVER () AS callback_id, {col('received_at', 'when_ts')} AS received_ts,
@@ -698,6 +727,7 @@ def scan(folder: str | os.PathLike[str], table: str = "transactions") -> "duckdb
     return duckdb.sql(f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)")
 
 
-def iter_sources(paths: Iterable[Any]) -> Iterator[Outcomes]:
-    for path in paths:
-        yield load(path)
+# analytics.load(source): the module answers the call (see _callable.py).
+from mpesa_lab.analytics._callable import make_callable  # noqa: E402
+
+make_callable(__name__, "load")

@@ -194,16 +194,8 @@ def _problems(outcomes: Outcomes) -> str:
             + _table(outcomes.problems_frame().head(100), "Problems"))
 
 
-# ``mpesa_lab.analytics.report(source, out_dir)`` is the one call from Python, and DESIGN.md names
-# this module report.py: importing the module makes it the package's ``report`` attribute, so the
-# module itself answers the call.
-import sys as _sys  # noqa: E402
-import types as _types  # noqa: E402
 
+# analytics.report(source, out_dir): the module answers the call (see _callable.py).
+from mpesa_lab.analytics._callable import make_callable  # noqa: E402
 
-class _CallableModule(_types.ModuleType):
-    def __call__(self, source: Any, out_dir: str | os.PathLike[str], **options: Any) -> Path:
-        return report(source, out_dir, **options)
-
-
-_sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__, "report")
