@@ -7,8 +7,8 @@
 Two measurements, every contender in its own fresh process (its seconds from the first import to
 the frame, and its peak RSS), inputs generated here into a temp folder (never committed):
 
-1. issue 9: N raw callback lines (JSON lines, as people log them; a few wrapped with a received
-   time, string and number codes, one malformed line in 10,000) -> ``mpesa_lab.analytics.load``
+1. issue 9: N raw callback lines (JSON lines, as people log them; one in five wrapped with a
+   received time, string and number codes) -> ``mpesa_lab.analytics.load``
    (transactions + callbacks frames) + ``summary``; beside the obvious pandas way
    (``pandas.read_json(lines=True)`` + ``json_normalize``) on the same file, as a ratio.
 2. issue 14: ``CallbackStore.transactions()`` and ``.callbacks()`` over stores of 10k / 100k / 1M
@@ -88,8 +88,9 @@ def run(name: str, path: Path, timeout: float = 900) -> dict:
 
 
 def write_lines(path: Path, n: int, seed: int = 9) -> Path:
-    """N raw callback lines as people log them: mostly bare bodies, some wrapped with a received
-    time, codes as numbers or strings, Balance with no Value, one broken line in 10,000."""
+    """N raw callback lines as people log them: mostly bare bodies, one in five wrapped with a
+    received time, codes as numbers or strings, Balance with no Value. No broken line: the pandas
+    baseline stops at the first one (the loader's handling of them is tested in tests/analytics)."""
     rng = random.Random(seed)
     codes = [(0, "The service request is processed successfully.", 80), (1032, "Request cancelled by user", 8),
              (1037, "DS timeout user cannot be reached", 5), (1, "The balance is insufficient for the transaction.", 3),
@@ -109,9 +110,7 @@ def write_lines(path: Path, n: int, seed: int = 9) -> Path:
                     {"Name": "TransactionDate", "Value": 20260601090000 + i % 5000},
                     {"Name": "PhoneNumber", "Value": 254708000000 + i % 100000}]}
             body = {"Body": {"stkCallback": stk}}
-            if i % 10_000 == 9_999:
-                line = json.dumps(body)[:-25]  # a broken line
-            elif i % 5 == 0:
+            if i % 5 == 0:
                 line = json.dumps({"received_at": f"2026-06-01T09:{i % 60:02d}:00+03:00", "body": body})
             else:
                 line = json.dumps(body)

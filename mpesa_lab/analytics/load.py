@@ -580,7 +580,11 @@ def _frames_from_ours(kind: str, df: "pd.DataFrame") -> "pd.DataFrame":
     if "result_code" in df.columns:
         df["result_code"] = df["result_code"].astype("str").where(df["result_code"].notna())
     frames.explain(df)
-    return frames.conform(df, schema)
+    out = frames.conform(df, schema)
+    if kind == "transactions":  # derived, and an interval does not survive every engine's trip
+        out["latency"] = out["callback_at"] - out["pushed_at"]
+        out["latency_s"] = out["latency"].dt.total_seconds()
+    return out
 
 
 def _load_csv(path: Path) -> Outcomes:

@@ -149,7 +149,7 @@ def _summary_table(summary: "pd.DataFrame") -> str:
     for _, r in summary.iterrows():
         colour = CATEGORY_COLOURS.get(r["category"], "#777")
         rows.append(
-            f"<tr><td><code>{_esc(r['result_code'])}</code></td><td>{_esc(r['result_name'])}</td>"
+            f"<tr><td>{'<code>' + _esc(r['result_code']) + '</code>' if isinstance(r['result_code'], str) else ''}</td><td>{_esc(r['result_name'])}</td>"
             f"<td><span class='cat' style='background:{colour}'></span>{_esc(CATEGORY_LABELS.get(r['category'], r['category']))}</td>"
             f"<td>{_esc(r['result_desc'])}</td><td class='n'>{r['count']:,}</td><td class='n'>{r['share']:.1%}</td>"
             f"<td>{_esc(r['explanation'])}</td><td>{'' if r['result_code'] == '0' else _esc(r['mitigation'])}</td></tr>")

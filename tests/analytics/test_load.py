@@ -1,0 +1,231 @@
+"""Loaders: every input form gives the same schema; messy records parse; bad ones are counted
+with where they were, never fatal."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mpesa_lab import analytics
+from mpesa_lab.analytics import frames
+from mpesa_lab.analytics.load import LoadError, export, load, scan
+from mpesa_lab.clock import nairobi_now
+from mpesa_lab.daraja.callbacks import parse_callback
+from mpesa_lab.listener import CallbackStore
+from mpesa_lab.listener.store import DeliveryIn
+
+ROOT = Path(__file__).resolve().parents[2]
+MESSY = ROOT / "data" / "messy_callbacks.jsonl"
+WEEK = ROOT / "data" / "week"
+
+
+def body(cid: str, code, desc: str = "d", items: list | None = None) -> dict:
+    stk = {"MerchantRequestID": "m", "CheckoutRequestID": cid, "ResultCode": code, "ResultDesc": desc}
+    if items is not None:
+        stk["CallbackMetadata"] = {"Item": items}
+    return {"Body": {"stkCallback": stk}}
+
+
+PAID = [{"Name": "Amount", "Value": 1.0}, {"Name": "MpesaReceiptNumber", "Value": "TG1A2B3C4D"},
+        {"Name": "Balance"}, {"Name": "TransactionDate", "Value": 20260601090005},
+        {"Name": "PhoneNumber", "Value": 254708374149}]
+
+
+def schema_ok(out) -> None:
+    for frame, schema in ((out.transactions, frames.TRANSACTIONS), (out.callbacks, frames.CALLBACKS)):
+        assert list(frame.columns) == [c.name for c in schema]
+        assert {c: str(t) for c, t in frame.dtypes.items()} == {c.name: c.dtype for c in schema}
+
+
+def test_messy_sample_parses_every_observed_variant():
+    out = load(MESSY)
+    schema_ok(out)
+    tx = out.transactions.set_index("checkout_request_id")
+    assert len(out.callbacks) == 17 and len(tx) == 16  # one duplicate counted once
+    assert out.callbacks["duplicate"].sum() == 1
+    # string and number codes, 2001.0, alphanumeric codes: text, spelled as the catalogue does
+    assert tx.loc["ws_CO_01072026101005111708374149", "result_code"] == "1032"
+    assert tx.loc["ws_CO_01072026102412888733444555", "result_code"] == "2001"
+    assert tx.loc["ws_CO_01072026102008444711222333", "result_name"] == "operator_does_not_exist"
+    # amounts 1, "1.00", 250.0; Balance with no Value is NaN; a Balance value is read
+    assert tx.loc["ws_CO_01072026100102456712345678", "amount"] == 1.0
+    assert pd.isna(tx.loc["ws_CO_01072026100001123708374149", "balance"])
+    assert tx.loc["ws_CO_01072026100203789722000111", "balance"] == 32009.9
+    # legacy prefix kept as worded, still mapped by its code
+    assert tx.loc["ws_CO_191220191020363925", "result_desc"].startswith("[STK_CB - ]")
+    assert tx.loc["ws_CO_191220191020363925", "result_name"] == "cancelled"
+    # wrapped with a received time (ISO with offset, and epoch seconds; body as text)
+    assert tx.loc["ws_CO_01072026103001100710111222", "callback_at"] == pd.Timestamp(
+        "2026-07-01 10:30:05.120", tz="Africa/Nairobi")
+    assert tx.loc["ws_CO_01072026103059200710222333", "result_code"] == "1019"
+    # TransactionDate is Nairobi time; PhoneNumber as text
+    assert tx.loc["ws_CO_01072026100001123708374149", "transaction_date"] == pd.Timestamp(
+        "2026-07-01 10:00:05", tz="Africa/Nairobi")
+    assert tx.loc["ws_CO_01072026100001123708374149", "phone"] == "254708374149"
+    # an Item array collapsed to one object
+    assert tx.loc["ws_CO_01072026103200300711999000", "amount"] == 5.0
+    # unknown codes: kept, categorised "unknown", reported with their line
+    assert out.unknown_codes == {"1031": 1, "1036": 1, "E3008": 1}
+    unknown = [p for p in out.problems if p.kind == "unknown_code"]
+    assert any(p.location == "messy_callbacks.jsonl:9" and "E3008" in p.detail for p in unknown)
+
+
+def test_messy_sample_reports_malformed_lines_with_their_line_numbers():
+    out = load(MESSY)
+    bad = {p.location: p.detail for p in out.problems if p.kind == "malformed"}
+    assert bad == {
+        "messy_callbacks.jsonl:19": "not valid JSON (a truncated or broken line?)",
+        "messy_callbacks.jsonl:20": "no CheckoutRequestID",
+        "messy_callbacks.jsonl:21": "no ResultCode",
+        "messy_callbacks.jsonl:22": 'no Body.stkCallback (nor a wrapper with one under "body")',
+        "messy_callbacks.jsonl:23": "not valid JSON (a truncated or broken line?)",  # truncated last line
+    }
+    assert out.malformed == 5
+
+
+def test_json_array_and_a_truncated_array(tmp_path):
+    records = [body(f"ws_CO_A{i}", code) for i, code in enumerate([0, "1032", 1037])]
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(records, indent=2))
+    out = load(good)
+    schema_ok(out)
+    assert out.transactions["result_code"].tolist() == ["0", "1032", "1037"]
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(records, indent=2)[:-40])
+    out = load(broken)
+    assert len(out.transactions) == 2 and out.malformed == 1
+    assert out.problems[0].location.startswith("broken.json[2]")
+
+
+def test_folder_of_json_files_with_a_stranger(tmp_path):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "a.json").write_text(json.dumps(body("ws_CO_F1", 0, items=PAID)))
+    (folder / "b.json").write_text(json.dumps([body("ws_CO_F2", 1032), body("ws_CO_F3", "SFC_IC0003")]))
+    (folder / "c.json").write_text("{not json")
+    (folder / "notes.txt").write_text(json.dumps(body("ws_CO_F4", 1)) + "\n")  # lines too
+    (folder / "README.md").write_text("# not data")
+    out = load(folder)
+    schema_ok(out)
+    assert sorted(out.transactions["checkout_request_id"]) == ["ws_CO_F1", "ws_CO_F2", "ws_CO_F3", "ws_CO_F4"]
+    kinds = {(p.location, p.kind) for p in out.problems}
+    assert ("c.json", "malformed") in kinds and ("README.md", "skipped_file") in kinds
+
+
+def test_empty_file_and_empty_folder_are_reported_not_fatal(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    out = load(empty)
+    schema_ok(out)
+    assert out.transactions.empty and out.problems[0].detail == "empty file"
+    (tmp_path / "nothing").mkdir()
+    assert load(tmp_path / "nothing").transactions.empty
+    with pytest.raises(LoadError, match="no such file"):
+        load(tmp_path / "missing.jsonl")
+
+
+def test_csv_export_with_daraja_column_names(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "CheckoutRequestID,ResultCode,ResultDesc,Amount,MpesaReceiptNumber,PhoneNumber,TransactionDate,received_at\n"
+        "ws_CO_C1,0,ok,\"1,000.00\",TG1,254708374149,20260601090005,2026-06-01 09:00:06\n"
+        "ws_CO_C2,1032.0,cancelled,,,,,2026-06-01T09:01:00+03:00\n"
+        ",1032,no id,,,,,\n"
+        "ws_CO_C4,E3008,bad debt,,,,,\n")
+    out = load(path)
+    schema_ok(out)
+    tx = out.transactions
+    assert tx["result_code"].tolist() == ["0", "1032", "E3008"]
+    assert tx.loc[0, "amount"] == 1000.0
+    assert tx.loc[0, "callback_at"] == pd.Timestamp("2026-06-01 09:00:06", tz="Africa/Nairobi")
+    assert [p.location for p in out.problems if p.kind == "malformed"] == ["export.csv row 4"]
+    assert out.unknown_codes == {"E3008": 1}
+
+
+def test_csv_without_the_needed_columns_says_which(tmp_path):
+    path = tmp_path / "other.csv"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(LoadError, match="CheckoutRequestID / ResultCode"):
+        load(path)
+
+
+def _store(tmp_path: Path) -> CallbackStore:
+    store = CallbackStore(tmp_path / "s.sqlite")
+    for i, code in enumerate([0, 1032, 0]):
+        cid = f"ws_CO_S{i}"
+        store.record_push({"PhoneNumber": "254708374149", "Amount": 1, "BusinessShortCode": "174379"},
+                          {"CheckoutRequestID": cid, "ResponseCode": "0"})
+        raw = json.dumps(body(cid, code, items=PAID if code == 0 else None)).encode()
+        store.store_delivery(DeliveryIn(received_at=nairobi_now(), remote_addr="x", body=raw,
+                                        outcome="accepted", http_status=200, callback=parse_callback(raw)))
+    store.store_delivery(DeliveryIn(received_at=nairobi_now(), remote_addr="x", body=b"{oops",
+                                    outcome="quarantined", http_status=400, reason="not JSON"))
+    return store
+
+
+def test_store_file_and_store_object_give_the_store_views(tmp_path):
+    store = _store(tmp_path)
+    by_object, by_file = load(store), load(store.path)
+    pd.testing.assert_frame_equal(by_object.transactions, store.transactions())
+    pd.testing.assert_frame_equal(by_file.callbacks, store.callbacks())
+    assert by_file.malformed == 1 and by_file.problems[0].kind == "quarantined"
+    assert analytics.transactions(store.path)["status"].astype(str).tolist() == ["paid", "failed", "paid"]
+
+
+def test_export_by_day_and_load_back_lazily(tmp_path):
+    store = _store(tmp_path)
+    folder = export(store.path, tmp_path / "export")
+    days = sorted(p.name for p in (folder / "transactions").iterdir())
+    assert days and all(d.startswith("day=") for d in days)
+    back = load(folder)
+    original = load(store.path)
+    pd.testing.assert_frame_equal(back.transactions, original.transactions)
+    pd.testing.assert_frame_equal(back.callbacks, original.callbacks)
+    # DuckDB reads it as is, without loading it: filter and count in the engine
+    relation = scan(folder).filter("status = 'paid'").aggregate("count(*) AS n")
+    assert relation.fetchall()[0][0] == 2
+
+
+def test_parquet_file_of_raw_callback_columns(tmp_path):
+    path = tmp_path / "raw.parquet"
+    pd.DataFrame({"CheckoutRequestID": ["ws_CO_P1", "ws_CO_P2"], "ResultCode": [0, 2001],
+                  "ResultDesc": ["ok", "wrong pin"], "Amount": [10.0, None]}).to_parquet(path)
+    out = load(path)
+    schema_ok(out)
+    assert out.transactions["result_code"].tolist() == ["0", "2001"]
+    assert out.transactions["status"].astype(str).tolist() == ["paid", "failed"]
+
+
+def test_the_week_dataset_loads_with_every_documented_code():
+    out = load(WEEK)
+    schema_ok(out)
+    tx = out.transactions
+    assert len(tx) >= 2000 and tx["shortcode"].nunique() >= 3 and tx["phone"].nunique() >= 100
+    from mpesa_lab.codes import result_codes
+
+    final = {e.code for e in result_codes() if e.final}
+    assert final <= set(tx["result_code"].dropna())
+    assert (out.callbacks["duplicate"]).any() and (tx["callbacks"] == 0).any()
+    assert tx["query_result_code"].notna().any()  # some missing callbacks were queried
+    assert str(tx["pushed_at"].dt.tz) == "Africa/Nairobi"
+
+
+def test_a_lab_is_a_source(tmp_path):
+    """Anything with a ``store`` (a Lab, a Listener) loads its store."""
+    store = _store(tmp_path)
+
+    class FakeLab:  # the attribute the loader uses; a real Lab is checked in tests/e2e
+        def __init__(self, store: CallbackStore) -> None:
+            self.store = store
+
+    pd.testing.assert_frame_equal(load(FakeLab(store)).transactions, store.transactions())
+
+
+def test_copying_the_messy_sample_keeps_results(tmp_path):
+    copy = tmp_path / "m.jsonl"
+    shutil.copy(MESSY, copy)
+    assert repr(load(copy)).startswith("<Outcomes from")

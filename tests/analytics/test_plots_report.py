@@ -1,0 +1,86 @@
+"""Plots and the report render: files exist, are PNGs, the page references every image and
+lists every code present; the CLI does the same and stays light at start-up."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mpesa_lab import analytics
+from mpesa_lab.analytics import plots
+from mpesa_lab.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+MESSY = ROOT / "data" / "messy_callbacks.jsonl"
+WEEK = ROOT / "data" / "week"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("name", sorted(plots.ALL))
+def test_each_plot_saves_a_png_and_draws_on_empty_input(tmp_path, name):
+    out = analytics.load(MESSY)
+    fig = plots.ALL[name](out.transactions, save=tmp_path / f"{name}.png")
+    data = (tmp_path / f"{name}.png").read_bytes()
+    assert data.startswith(PNG) and len(data) > 5_000
+    assert fig.axes[0].get_title()  # titled
+    empty = out.transactions.iloc[0:0]
+    plots.ALL[name](empty, save=tmp_path / f"{name}-empty.png")
+    assert (tmp_path / f"{name}-empty.png").read_bytes().startswith(PNG)
+
+
+def test_result_codes_plot_labels_codes_with_descriptions():
+    out = analytics.load(MESSY)
+    fig = plots.result_codes(out.transactions)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert any(label.startswith("1032  ") and "cancelled" in label for label in labels)
+    assert any(label.startswith("SFC_IC0003") for label in labels)
+
+
+def _check_page(index: Path, codes: set[str]) -> str:
+    page = index.read_text()
+    for name, _ in analytics.report.PLOTS:
+        png = index.parent / f"{name}.png"
+        assert png.read_bytes().startswith(PNG)
+        assert f"data-file='{name}.png'" in page and f"href='{name}.png'" in page
+    listed = set(re.findall(r"<td><code>([^<]+)</code></td>", page))
+    assert codes <= listed, codes - listed
+    return page
+
+
+def test_report_of_the_messy_sample(tmp_path):
+    index = analytics.report(MESSY, tmp_path / "r")
+    out = analytics.load(MESSY)
+    page = _check_page(index, set(out.transactions["result_code"].dropna()))
+    assert "messy_callbacks.jsonl:19" in page  # the malformed lines, with where they were
+    assert "E3008" in page and "Every result code" in page
+
+
+def test_report_of_the_week_lists_every_code_and_its_mitigation(tmp_path):
+    index = analytics.report(WEEK, tmp_path / "week")
+    out = analytics.load(WEEK)
+    codes = set(out.transactions["result_code"].dropna()) | set(out.transactions["query_result_code"].dropna())
+    page = _check_page(index, codes)
+    assert "Ask the customer to top up M-PESA" in page  # mitigation of code 1
+    assert "Callbacks that never arrived" in page
+
+
+def test_cli_report_writes_the_page(tmp_path, capsys):
+    assert main(["report", str(MESSY), "--out", str(tmp_path / "cli")]) == 0
+    out = capsys.readouterr().out
+    assert "16 transactions" in out and (tmp_path / "cli" / "index.html").exists()
+    assert main(["report", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "x")]) == 2
+
+
+def test_cli_help_imports_neither_pandas_nor_matplotlib():
+    code = ("import sys; from mpesa_lab.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "try:\n    main(['report', '--help'])\nexcept SystemExit:\n    pass\n"
+            "import mpesa_lab.analytics\n"
+            "print(sorted(m for m in ('pandas', 'matplotlib', 'duckdb', 'pyarrow') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
