@@ -16,6 +16,10 @@ the frame, and its peak RSS), inputs generated here into a temp folder (never co
    forms, bulk-inserted); beside DuckDB reading the same callbacks as JSON lines into a frame, and
    the obvious pandas way on that file.
 
+Each result has wall ``seconds`` (from the first import), ``cpu_s`` (user + system, its child
+processes included), ``peak_mib`` (its own peak RSS), ``child_peak_mib`` (the largest child's,
+e.g. the store's ADBC reader) and ``load_before`` (the machine's 1-minute load average).
+
 Targets: 1M lines -> frames + summary <= 3 s and <= 1 GiB, >= 10x faster than pandas; store
 views at 1M rows <= 3 s and <= 1 GiB. Writes bench/results/bench_analytics.json.
 """
@@ -74,17 +78,23 @@ PATH = sys.argv[1]
 started = time.perf_counter()
 exec(compile(sys.argv[2], "<contender>", "exec"))
 seconds = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"seconds": round(seconds, 3), "peak_mib": round(peak, 1), "rows": ROWS}))
+me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"seconds": round(seconds, 3), "peak_mib": round(me.ru_maxrss / 1024, 1),
+                  "child_peak_mib": round(kids.ru_maxrss / 1024, 1),
+                  "cpu_s": round(me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime, 2),
+                  "rows": ROWS}))
 """
 
 
 def run(name: str, path: Path, timeout: float = 900) -> dict:
+    load = os.getloadavg()[0]
     done = subprocess.run([sys.executable, "-c", _HARNESS, str(path), CONTENDERS[name]],
                           capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         return {"error": done.stderr.strip()[-600:]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["load_before"] = round(load, 1)  # the machine is shared: the 1-minute load average
+    return result
 
 
 def write_lines(path: Path, n: int, seed: int = 9) -> Path:
