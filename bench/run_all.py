@@ -15,7 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-BENCHES = ("bench_client", "bench_emulator", "bench_listener")
+BENCHES = ("bench_client", "bench_emulator", "bench_listener", "bench_analytics")
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
@@ -42,7 +42,7 @@ def _fmt(value: object, digits: int = 1) -> str:
 
 def rows() -> list[tuple[str, str, str, str]]:
     """(what, measured, target, side by side) for the README table."""
-    client, emulator, listener = (_load(name) for name in BENCHES)
+    client, emulator, listener, analytics = (_load(name) for name in BENCHES)
     return [
         ("DarajaClient pushes/s vs bare httpx.Client (same run, local endpoint)",
          f"{_fmt(_get(client, 'sync.daraja_client_pushes_per_s'))} vs {_fmt(_get(client, 'sync.bare_httpx_pushes_per_s'))}",
@@ -64,7 +64,33 @@ def rows() -> list[tuple[str, str, str, str]]:
          f"{_fmt(_get(listener, 'listener.per_second'))} "
          f"({_fmt(_get(listener, 'listener.p50_ms'), 2)} / {_fmt(_get(listener, 'listener.p99_ms'), 2)})",
          ">= 0.25 x bare", f"bare Starlette {_fmt(_get(listener, 'bare_starlette.per_second'))}, ratio {_fmt(_get(listener, 'ratio'), 3)}"),
+        *_analytics_rows(analytics),
     ]
+
+
+def _run(result: dict | None) -> str:
+    """'s wall (cpu s CPU), MiB peak' for one bench_analytics contender."""
+    if not result or "seconds" not in result:
+        return "skipped" if result and result.get("skipped") else "n/a"
+    peak = result["peak_mib"] + result.get("child_peak_mib", 0.0)
+    return f"{result['seconds']:.1f} s ({result.get('cpu_s', 0):.1f} s CPU), {peak:,.0f} MiB"
+
+
+def _analytics_rows(data: dict) -> list[tuple[str, str, str, str]]:
+    if not data:
+        return []
+    lines = data.get("lines", {})
+    out = [(f"{lines.get('n', 0):,} raw callback lines -> transactions + callbacks frames + summary "
+            f"(wall, CPU, peak RSS; load avg {_get(lines, 'mpesa_lab.load_before')})",
+            _run(lines.get("mpesa_lab")), "<= 3 s, <= 1 GiB, >= 10x pandas",
+            f"pandas read_json + json_normalize {_run(lines.get('pandas'))}; x{lines.get('speedup')}")]
+    for n, row in data.get("stores", {}).items():
+        out.append((f"Store views over {int(n):,} pushes: transactions() / callbacks() "
+                    f"(load avg {_get(row, 'transactions.load_before')})",
+                    f"{_run(row.get('transactions'))} / {_run(row.get('callbacks'))}",
+                    "<= 3 s, <= 1 GiB at 1M",
+                    f"DuckDB read_json {_run(row.get('duckdb_json'))}; pandas {_run(row.get('pandas_json'))}"))
+    return out
 
 
 def write_table() -> str:

@@ -40,7 +40,7 @@ def tx() -> pd.DataFrame:
         {"status": "pending", "result_code": None, "phone": "C", "shortcode": "2", "pushed_at": at(80)},
         {"status": "rejected", "result_code": None, "response_code": None, "error_code": "400.002.02",
          "phone": "C", "shortcode": "1", "pushed_at": at(85)},
-        {"status": "failed", "result_code": "E3008", "result_desc": "bad debt", "phone": "D",
+        {"status": "failed", "result_code": "4242", "result_desc": "bad debt", "phone": "D",
          "shortcode": "1", "pushed_at": at(90), "callback_at": at(90) + pd.Timedelta(seconds=8), "callbacks": 1},
     ])
 
@@ -52,7 +52,7 @@ def test_summary_counts_shares_and_mitigation(tx):
     assert rows["0"].count == 2 and rows["0"].share == pytest.approx(2 / 7)
     assert rows["1037"].count == 1 and rows["1037"].result_name == "unreachable"  # from the STK query
     assert rows["1032"].category == "customer_action" and "cancel" in rows["1032"].mitigation.lower()
-    assert rows["E3008"].category == "unknown" and rows["E3008"].result_name == "unknown"
+    assert rows["4242"].category == "unknown" and rows["4242"].result_name == "unknown"
     assert rows["(no result yet)"].count == 1 and rows["(push refused)"].count == 1
     assert s["count"].tolist() == sorted(s["count"], reverse=True)
     assert s["result_code"].dtype == "str"
@@ -121,7 +121,7 @@ def test_duplicates_and_unknown_callbacks():
 
 def test_unknown_codes(tx):
     u = analyses.unknown_codes(tx)
-    assert u["result_code"].tolist() == ["E3008"] and u.loc[0, "result_desc"] == "bad debt"
+    assert u["result_code"].tolist() == ["4242"] and u.loc[0, "result_desc"] == "bad debt"
 
 
 def test_every_analysis_accepts_an_empty_frame():

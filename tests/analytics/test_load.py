@@ -45,7 +45,7 @@ def test_messy_sample_parses_every_observed_variant():
     out = load(MESSY)
     schema_ok(out)
     tx = out.transactions.set_index("checkout_request_id")
-    assert len(out.callbacks) == 17 and len(tx) == 16  # one duplicate counted once
+    assert len(out.callbacks) == 18 and len(tx) == 17  # one duplicate counted once
     assert out.callbacks["duplicate"].sum() == 1
     # string and number codes, 2001.0, alphanumeric codes: text, spelled as the catalogue does
     assert tx.loc["ws_CO_01072026101005111708374149", "result_code"] == "1032"
@@ -68,21 +68,25 @@ def test_messy_sample_parses_every_observed_variant():
     assert tx.loc["ws_CO_01072026100001123708374149", "phone"] == "254708374149"
     # an Item array collapsed to one object
     assert tx.loc["ws_CO_01072026103200300711999000", "amount"] == 5.0
-    # unknown codes: kept, categorised "unknown", reported with their line
-    assert out.unknown_codes == {"1031": 1, "1036": 1, "E3008": 1}
+    # codes seen on live Daraja but not in its doc table are catalogued as observed ...
+    assert tx.loc["ws_CO_01072026102109555799888777", "result_name"] == "bad_debt_contract"
+    assert tx.loc["ws_CO_01072026102311777722333444", "result_name"] == "smsc_ack_timeout"
+    # ... and a code nobody catalogued is kept, categorised "unknown", reported with its line
+    assert out.unknown_codes == {"4242": 1}
     unknown = [p for p in out.problems if p.kind == "unknown_code"]
-    assert any(p.location == "messy_callbacks.jsonl:9" and "E3008" in p.detail for p in unknown)
+    assert [p.location for p in unknown] == ["messy_callbacks.jsonl:14"] and "4242" in unknown[0].detail
+    assert tx.loc["ws_CO_01072026102614101755666777", "category"] == "unknown"
 
 
 def test_messy_sample_reports_malformed_lines_with_their_line_numbers():
     out = load(MESSY)
     bad = {p.location: p.detail for p in out.problems if p.kind == "malformed"}
     assert bad == {
-        "messy_callbacks.jsonl:19": "not valid JSON (a truncated or broken line?)",
-        "messy_callbacks.jsonl:20": "no CheckoutRequestID",
-        "messy_callbacks.jsonl:21": "no ResultCode",
-        "messy_callbacks.jsonl:22": 'no Body.stkCallback (nor a wrapper with one under "body")',
-        "messy_callbacks.jsonl:23": "not valid JSON (a truncated or broken line?)",  # truncated last line
+        "messy_callbacks.jsonl:20": "not valid JSON (a truncated or broken line?)",
+        "messy_callbacks.jsonl:21": "no CheckoutRequestID",
+        "messy_callbacks.jsonl:22": "no ResultCode",
+        "messy_callbacks.jsonl:23": 'no Body.stkCallback (nor a wrapper with one under "body")',
+        "messy_callbacks.jsonl:24": "not valid JSON (a truncated or broken line?)",  # truncated last line
     }
     assert out.malformed == 5
 
@@ -135,15 +139,15 @@ def test_csv_export_with_daraja_column_names(tmp_path):
         "ws_CO_C1,0,ok,\"1,000.00\",TG1,254708374149,20260601090005,2026-06-01 09:00:06\n"
         "ws_CO_C2,1032.0,cancelled,,,,,2026-06-01T09:01:00+03:00\n"
         ",1032,no id,,,,,\n"
-        "ws_CO_C4,E3008,bad debt,,,,,\n")
+        "ws_CO_C4,4242,new,,,,,\n")
     out = load(path)
     schema_ok(out)
     tx = out.transactions
-    assert tx["result_code"].tolist() == ["0", "1032", "E3008"]
+    assert tx["result_code"].tolist() == ["0", "1032", "4242"]
     assert tx.loc[0, "amount"] == 1000.0
     assert tx.loc[0, "callback_at"] == pd.Timestamp("2026-06-01 09:00:06", tz="Africa/Nairobi")
     assert [p.location for p in out.problems if p.kind == "malformed"] == ["export.csv row 4"]
-    assert out.unknown_codes == {"E3008": 1}
+    assert out.unknown_codes == {"4242": 1}
 
 
 def test_csv_without_the_needed_columns_says_which(tmp_path):

@@ -55,8 +55,8 @@ def test_report_of_the_messy_sample(tmp_path):
     index = analytics.report(MESSY, tmp_path / "r")
     out = analytics.load(MESSY)
     page = _check_page(index, set(out.transactions["result_code"].dropna()))
-    assert "messy_callbacks.jsonl:19" in page  # the malformed lines, with where they were
-    assert "E3008" in page and "Every result code" in page
+    assert "messy_callbacks.jsonl:20" in page  # the malformed lines, with where they were
+    assert "4242" in page and "Every result code" in page
 
 
 def test_report_of_the_week_lists_every_code_and_its_mitigation(tmp_path):
@@ -71,7 +71,7 @@ def test_report_of_the_week_lists_every_code_and_its_mitigation(tmp_path):
 def test_cli_report_writes_the_page(tmp_path, capsys):
     assert main(["report", str(MESSY), "--out", str(tmp_path / "cli")]) == 0
     out = capsys.readouterr().out
-    assert "16 transactions" in out and (tmp_path / "cli" / "index.html").exists()
+    assert "17 transactions" in out and (tmp_path / "cli" / "index.html").exists()
     assert main(["report", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "x")]) == 2
 
 
