@@ -103,7 +103,9 @@ def load(source: Any, *, progress: Progress | None = None) -> Outcomes:
     if store_path is not None:
         return _load_store(store_path)
     if hasattr(source, "columns") and hasattr(source, "iloc"):  # a DataFrame
-        return _from_table(_arrow_from_pandas(source), "DataFrame")
+        kind = _is_our_schema(source.columns)
+        table = _arrow_from_pandas(source)
+        return _ours({kind: table}, "DataFrame") if kind else _from_table(table, "DataFrame")
     path = Path(os.fspath(source)).expanduser()
     if not path.exists():
         raise LoadError(f"{path}: no such file or folder. Pass a store (.sqlite), a JSON lines "
@@ -667,20 +669,23 @@ def _pandas(table: "pa.Table") -> "pd.DataFrame":
 
 
 def _records_from_callback_frame(cb: "pd.DataFrame") -> "pa.Table":
+    """A callbacks frame back to callback records (an export that kept only callbacks)."""
+    import pandas as pd
     import pyarrow as pa
 
-    def ts(series: "pd.Series") -> Any:
-        return (series.astype("int64") / 1e6).where(series.notna()) if len(series) else series
+    epoch = pd.Timestamp(0, tz="UTC")
 
-    table = pa.table({
-        "callback_id": cb["callback_id"].astype("float64").fillna(-1).astype("int64"),
-        "received_ts": pa.array(ts(cb["received_at"].dt.tz_convert("UTC").astype("datetime64[us, UTC]")),
-                                pa.float64(), from_pandas=True),
-        "checkout_request_id": cb["checkout_request_id"], "merchant_request_id": cb["merchant_request_id"],
-        "result_code": cb["result_code"], "result_desc": cb["result_desc"], "amount": cb["amount"],
-        "receipt": cb["receipt"], "balance": cb["balance"], "phone": cb["phone"],
-        "items_json": cb["items_json"]})
-    return table
+    def seconds(column: str) -> "pa.Array":
+        return pa.array((cb[column] - epoch).dt.total_seconds(), pa.float64(), from_pandas=True)
+
+    return pa.table({
+        "callback_id": pa.array(cb["callback_id"].astype("float64"), pa.float64(), from_pandas=True).cast(pa.int64()),
+        "received_ts": seconds("received_at"), "transaction_ts": seconds("transaction_date"),
+        **{c: pa.array(cb[c], pa.string(), from_pandas=True)
+           for c in ("checkout_request_id", "merchant_request_id", "result_code", "result_desc",
+                     "receipt", "phone", "items_json")},
+        "amount": pa.array(cb["amount"], pa.float64(), from_pandas=True),
+        "balance": pa.array(cb["balance"], pa.float64(), from_pandas=True)})
 
 
 def _arrow_from_pandas(df: "pd.DataFrame") -> "pa.Table":

@@ -110,10 +110,14 @@ def _esc(value: Any) -> str:
             return ""
     except (TypeError, ValueError):
         pass
-    if isinstance(value, float):
-        return f"{value:,.3f}" if abs(value) < 1 else f"{value:,.2f}"
-    if isinstance(value, int):
-        return f"{value:,}"
+    import numbers
+
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    if isinstance(value, numbers.Real):
+        return f"{float(value):,.3f}" if abs(value) < 1 else f"{float(value):,.2f}"
     return html.escape(str(value))
 
 

@@ -233,3 +233,15 @@ def test_copying_the_messy_sample_keeps_results(tmp_path):
     copy = tmp_path / "m.jsonl"
     shutil.copy(MESSY, copy)
     assert repr(load(copy)).startswith("<Outcomes from")
+
+
+def test_a_callbacks_only_export_and_a_frame_in_our_schema(tmp_path):
+    out = load(MESSY)
+    folder = tmp_path / "only-callbacks"
+    export(out, folder)
+    shutil.rmtree(folder / "transactions")
+    back = load(folder)
+    schema_ok(back)
+    assert back.transactions["checkout_request_id"].tolist() == out.transactions["checkout_request_id"].tolist()
+    assert back.transactions["result_code"].tolist() == out.transactions["result_code"].tolist()
+    pd.testing.assert_frame_equal(load(out.transactions).transactions, out.transactions)
