@@ -10,9 +10,18 @@ PROGRESS_FROM_BYTES = 8 << 20  # a progress bar for inputs above 8 MiB
 
 
 def newest_store() -> Path | None:
-    """The most recently changed store under the lab's home, if any."""
+    """This folder's store (the one a Lab started here uses), else the most recently changed
+    store under the lab's home, if any."""
     from mpesa_lab.listener.store import lab_home
 
+    try:
+        from mpesa_lab.listener.locations import folder_store_path
+
+        here = folder_store_path()
+        if here.exists():
+            return here
+    except ImportError:  # an older checkout without per-folder stores
+        pass
     stores = sorted((lab_home() / "stores").glob("*.sqlite"), key=lambda p: p.stat().st_mtime)
     return stores[-1] if stores else None
 

@@ -84,3 +84,17 @@ def test_cli_help_imports_neither_pandas_nor_matplotlib():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_cli_report_without_a_source_uses_this_folders_store(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MPESA_LAB_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "--out", str(tmp_path / "none")]) == 2  # no store yet: says how
+    from mpesa_lab.analytics.cli import newest_store
+    from mpesa_lab.listener import CallbackStore
+    from mpesa_lab.listener.locations import folder_store_path
+
+    CallbackStore(folder_store_path()).close()
+    assert newest_store() == folder_store_path()
+    assert main(["report", "--out", str(tmp_path / "r")]) == 0
+    assert "0 transactions" in capsys.readouterr().out
