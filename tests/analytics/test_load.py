@@ -66,6 +66,10 @@ def test_messy_sample_parses_every_observed_variant():
     assert tx.loc["ws_CO_01072026100001123708374149", "transaction_date"] == pd.Timestamp(
         "2026-07-01 10:00:05", tz="Africa/Nairobi")
     assert tx.loc["ws_CO_01072026100001123708374149", "phone"] == "254708374149"
+    # the metadata items kept as a JSON object, Values as Daraja typed them
+    assert json.loads(out.callbacks.loc[0, "items_json"]) == {
+        "Amount": 1, "MpesaReceiptNumber": "TG1A2B3C4D", "Balance": None,
+        "TransactionDate": 20260701100005, "PhoneNumber": 254708374149}
     # an Item array collapsed to one object
     assert tx.loc["ws_CO_01072026103200300711999000", "amount"] == 5.0
     # codes seen on live Daraja but not in its doc table are catalogued as observed ...
