@@ -189,6 +189,11 @@ def main(argv: list[str] | None = None) -> int:
                 store.unlink()
                 jsonl.unlink()
     RESULTS.parent.mkdir(exist_ok=True)
+    if RESULTS.exists():  # a partial run (e.g. --stores with no size) keeps the other part's numbers
+        previous = json.loads(RESULTS.read_text())
+        for part in ("lines", "stores"):
+            if not results[part] and previous.get(part):
+                results[part] = previous[part]
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
     return 0
