@@ -7,6 +7,8 @@ Three environments share one shape:
 - ``sandbox``: https://sandbox.safaricom.co.ke with your app's consumer key and secret; the test
   paybill 174379 and its public passkey are the defaults.
 - ``production``: https://api.safaricom.co.ke; key, secret, shortcode and passkey are all yours.
+- ``workshop``: a room's shared emulator (``mpesa-lab workshop serve``) at MPESA_BASE_URL, with the
+  key, secret, shortcode and passkey from your participant's card.
 
 Values come from, in order: arguments, environment variables (``MPESA_*``), a ``.env`` file (read
 without touching ``os.environ``), then defaults. Secrets are :class:`~mpesa_lab.secret.Secret`
@@ -37,8 +39,8 @@ from mpesa_lab.secret import Secret
 
 log = logging.getLogger("mpesa_lab.config")
 
-Environment = Literal["local", "sandbox", "production"]
-ENVIRONMENTS: tuple[str, ...] = ("local", "sandbox", "production")
+Environment = Literal["local", "sandbox", "production", "workshop"]
+ENVIRONMENTS: tuple[str, ...] = ("local", "sandbox", "production", "workshop")
 
 PAYBILL = "CustomerPayBillOnline"
 BUY_GOODS = "CustomerBuyGoodsOnline"
@@ -81,7 +83,7 @@ def _normalize_environment(value: object) -> str:
     text = _ENV_ALIASES.get(text, text)
     if text not in ENVIRONMENTS:
         raise ConfigError(
-            f"environment {value!r} is not one of local, sandbox, production: set MPESA_ENV "
+            f"environment {value!r} is not one of {', '.join(ENVIRONMENTS)}: set MPESA_ENV "
             "(or pass environment=) to one of them"
         )
     return text
@@ -254,6 +256,8 @@ class Settings:
         if env_name == "local":
             return cls.local(**values)  # type: ignore[arg-type]
 
+        if env_name == "workshop":
+            return cls._workshop(values, env_file)
         defaults: dict[str, Any] = {"base_url": BASE_URLS[env_name]}
         if env_name == "sandbox":
             defaults.update(shortcode=SANDBOX_SHORTCODE, passkey=SANDBOX_PASSKEY)
@@ -273,6 +277,20 @@ class Settings:
                 )
             )
         return cls(**{**defaults, **values})
+
+    @classmethod
+    def _workshop(cls, values: dict[str, Any], env_file: Any) -> "Settings":
+        """Workshop mode: everything comes from the participant's card."""
+        required = ["base_url", "consumer_key", "consumer_secret", "shortcode", "passkey"]
+        missing = [ENV_VARS[name] for name in required if not values.get(name)]
+        if missing:
+            where = f" or in {env_file}" if env_file else ""
+            raise ConfigError(
+                f"workshop mode needs {', '.join(missing)}: copy the lines from your participant's card "
+                f"(the facilitator hands them out) into the environment{where}; MPESA_BASE_URL is the "
+                "workshop server's URL"
+            )
+        return cls(**values)
 
     # -- helpers --------------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from mpesa_lab.daraja.callbacks import ParsedCallback
     from mpesa_lab.emulator import Emulator, EmulatorConfig
+    from mpesa_lab.listener.relay import WorkshopLink
 
 _active: "Lab | None" = None
 _active_lock = threading.Lock()
@@ -123,6 +124,9 @@ class Push:
 class Lab:
     """Emulator (local mode only) + listener + client, started together and stopped together."""
 
+    # Workshop mode only: the link to the room's server (relay, progress, the shared phone).
+    workshop: "WorkshopLink | None" = None
+
     def __init__(
         self,
         settings: Settings,
@@ -184,6 +188,7 @@ class Lab:
             store_arg = folder_store_path(environment=str(environment).strip().lower())
         listener: Listener | None = None
         emulator: "Emulator | None" = None
+        workshop: "WorkshopLink | None" = None
         lab: Lab | None = None
         try:
             with _active_lock:
@@ -212,11 +217,25 @@ class Lab:
                 )
                 if expose:
                     settings = replace(settings, callback_url=listener.expose(**(tunnel_options or {})))
+            elif environment == "workshop":
+                # A room's shared emulator: credentials from the card; callbacks come to this
+                # listener directly or through the relay (see mpesa_lab.listener.relay).
+                from mpesa_lab.listener.relay import WorkshopLink
+
+                if "workshop_url" in settings_overrides:
+                    settings_overrides["base_url"] = settings_overrides.pop("workshop_url")
+                direct = settings_overrides.pop("workshop_direct", None)
+                settings = Settings.from_env(environment=environment, env_file=env_file, **settings_overrides)
+                workshop = WorkshopLink(listener, settings.base_url, settings.consumer_key, settings.consumer_secret,
+                                        listen_host=host, direct=direct)
+                workshop.start()
+                settings = replace(settings, callback_url=workshop.callback_url)
             else:
                 settings = Settings.from_env(environment=environment, env_file=env_file, **settings_overrides)
                 if expose or (expose is None and not settings.callback_url):
                     settings = replace(settings, callback_url=listener.expose(**(tunnel_options or {})))
             lab = cls(settings, DarajaClient(settings, strict_lengths=strict_lengths), listener, emulator)
+            lab.workshop = workshop
             with _active_lock:
                 _active = lab
             return lab
@@ -224,6 +243,8 @@ class Lab:
             # Includes KeyboardInterrupt at any point above: stop whatever already runs, with
             # further Ctrl-C held back until the cleanup is done.
             with _interrupts_deferred():
+                if workshop is not None:
+                    workshop.stop()
                 _cleanup_failed_start(lab, listener, emulator)
             raise
 
@@ -240,6 +261,8 @@ class Lab:
         if self._stopped_by is None:
             self._stopped_by = reason
         self.client.close()
+        if self.workshop is not None:
+            self.workshop.stop()  # the relay first: what it holds is stored before the listener closes
         self.listener.stop()
         if self.emulator is not None:
             self.emulator.stop()
@@ -373,6 +396,8 @@ class Lab:
     # -- local only ----------------------------------------------------------------------------
 
     def _emulator_or_fail(self, what: str) -> "Emulator":
+        if self.emulator is None and self.workshop is not None:
+            return self.workshop  # type: ignore[return-value]  # the room's phone answers the same way
         if self.emulator is None:
             raise LabError(
                 f"cannot {what} in the {self.settings.environment} environment: the phone is real; "

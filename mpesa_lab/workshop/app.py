@@ -1,0 +1,427 @@
+"""The workshop server's ASGI app: one Daraja for the room, routed to each participant's own app.
+
+=================================  ==========================================================
+request                            goes to
+=================================  ==========================================================
+``GET /oauth/v1/generate``         the app whose consumer key is in the Basic header
+``POST`` STK push / query          the app that issued the Bearer token
+``/_lab/...`` (participant token)  their own app, read-only routes and answering their phone
+``/_lab/...`` (facilitator token)  any participant's app, with ``?participant=p01``
+``POST /_workshop/inbox/<token>``  a participant's mailbox (the CallBackURL of their pushes)
+``/_workshop/relay/...``           hello, long-poll pull and ack for the participant's relay
+``/_workshop/progress``            a notebook reports which exercise it has reached
+``/_workshop/`` and ``/api/...``   the facilitator's page and room controls
+=================================  ==========================================================
+
+Every refusal answers in Daraja's ``{requestId, errorCode, errorMessage}`` envelope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import json
+import logging
+import time
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
+
+from mpesa_lab.constants import OAUTH_PATH, STK_PUSH_PATH, STK_QUERY_PATH
+from mpesa_lab.emulator.errors import DarajaError, method_not_allowed
+from mpesa_lab.emulator.ids import IdFactory
+from mpesa_lab.emulator.poster import KeepAlivePoster
+from mpesa_lab.workshop.page import facilitator_page
+from mpesa_lab.workshop.room import Desk, Room, RoomError
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/_workshop"
+MAX_CALLBACK_BYTES = 64 * 1024
+MAX_PULL_WAIT = 30.0
+# Control routes a participant may use on their own app: looking, and playing their own phone.
+PARTICIPANT_LAB_ROUTES = (
+    ("GET", "/_lab"), ("GET", "/_lab/"), ("GET", "/_lab/transactions"), ("GET", "/_lab/prompts"),
+    ("GET", "/_lab/callback-attempts"), ("GET", "/_lab/triggers"), ("POST", "/_lab/next-result"),
+)
+
+
+def forbidden(what: str) -> DarajaError:
+    """A participant's token used on a room control (lab-specific code, Daraja's envelope)."""
+    return DarajaError("401.003.01", f"Invalid API call as no apiproduct match found: {what} needs the "
+                       "facilitator's token", 401)
+
+
+def _participant_may(method: str, path: str) -> bool:
+    if (method, path.rstrip("/") or "/") in PARTICIPANT_LAB_ROUTES or (method, path) in PARTICIPANT_LAB_ROUTES:
+        return True
+    parts = path.strip("/").split("/")
+    # /_lab/transactions/{cid} and /_lab/transactions/{cid}/answer: their own state decides
+    # whether the id exists (another participant's is unknown there).
+    if len(parts) == 3 and parts[:2] == ["_lab", "transactions"] and method == "GET":
+        return True
+    return len(parts) == 4 and parts[:2] == ["_lab", "transactions"] and parts[3] == "answer" and method == "POST"
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _basic_key(authorization: str | None) -> tuple[str, str] | None:
+    scheme, _, payload = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "basic" or not payload.strip():
+        return None
+    try:
+        key, sep, secret = base64.b64decode(payload.strip(), validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return (key, secret) if sep else None
+
+
+class WorkshopApp:
+    """The room's single ASGI app (see the module's table)."""
+
+    def __init__(self, room: Room) -> None:
+        self.room = room
+        self.ids = IdFactory(None)
+        self._poster: KeepAlivePoster | None = None
+        self._poster_loop: Any = None
+        self.control = self._control_app()
+
+    # ---- helpers ------------------------------------------------------------------------------
+
+    def envelope(self, error: DarajaError) -> Response:
+        if error.empty_body:
+            return Response(b"", status_code=error.status, media_type="application/json")
+        return JSONResponse(error.envelope(self.ids.request_id()), status_code=error.status)
+
+    def is_facilitator(self, token: str | None) -> bool:
+        expected = self.room.roster.facilitator_token.reveal().encode()
+        return bool(token) and hmac.compare_digest(token.strip().encode(), expected)  # type: ignore[union-attr]
+
+    def _bearer(self, authorization: str | None) -> str | None:
+        scheme, _, value = (authorization or "").strip().partition(" ")
+        return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+    def participant(self, authorization: str | None) -> Desk | None:
+        """The desk behind a Bearer access token or Basic consumer key and secret."""
+        token = self._bearer(authorization)
+        if token is not None:
+            desk = self.room.by_token(token)
+            return desk if desk is not None and token in desk.state.tokens else None
+        pair = _basic_key(authorization)
+        if pair is None:
+            return None
+        desk = self.room.by_key(pair[0])
+        if desk is None or not hmac.compare_digest(pair[1].encode(), desk.participant.consumer_secret.reveal().encode()):
+            return None
+        return desk
+
+    def poster(self) -> KeepAlivePoster:
+        loop = asyncio.get_running_loop()
+        if self._poster is None or self._poster_loop is not loop:
+            self._poster, self._poster_loop = KeepAlivePoster(), loop
+        return self._poster
+
+    async def aclose(self) -> None:
+        if self._poster is not None:
+            await self._poster.aclose()
+            self._poster = None
+
+    # ---- the router -----------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await _lifespan(receive, send)
+            return
+        path, method = scope["path"], scope["method"]
+        try:
+            if path == STK_PUSH_PATH or path == STK_QUERY_PATH:
+                await self._daraja(scope, receive, send, "push" if path == STK_PUSH_PATH else "query")
+            elif path == OAUTH_PATH:
+                await self._oauth(scope, receive, send)
+            elif path == "/_lab" or path.startswith("/_lab/"):
+                await self._lab(scope, receive, send)
+            elif path == PREFIX or path.startswith(PREFIX + "/"):
+                await self.control(scope, receive, send)
+            else:
+                await self.envelope(DarajaError.named("resource_not_found"))(scope, receive, send)
+        except DarajaError as exc:
+            await self.envelope(exc)(scope, receive, send)
+        except ClientDisconnect:
+            return  # nobody left to answer
+        except Exception:
+            log.exception("workshop server error on %s %s", method, path)
+            await self.envelope(DarajaError.named("internal_server_error"))(scope, receive, send)
+
+    async def _oauth(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        if request.method != "GET":
+            raise method_not_allowed(request.method)
+        authorization = request.headers.get("authorization")
+        pair = _basic_key(authorization)
+        desk = self.room.by_key(pair[0]) if pair else None
+        if desk is None:
+            if pair is None:
+                raise DarajaError.named("invalid_authentication_type")
+            raise DarajaError.named("invalid_client_credentials")
+        try:
+            desk.state.take_injected("oauth")
+            token = desk.state.issue_token(authorization, request.query_params.get("grant_type"))
+        except DarajaError as exc:
+            desk.progress.note_error(exc.code, exc.message, "oauth")
+            desk.progress.errors[exc.code] += 1
+            raise
+        self.room.remember_token(token["access_token"], desk)
+        await JSONResponse(token)(scope, receive, send)
+
+    async def _daraja(self, scope: Scope, receive: Receive, send: Send, route: str) -> None:
+        token = self._bearer(_header(scope, b"authorization"))
+        desk = self.room.by_token(token) if token else None
+        if desk is None:
+            raise DarajaError.named("invalid_access_token")
+        progress = desk.progress
+        captured: dict[str, Any] = {}
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                captured["status"] = message["status"]
+            elif message["type"] == "http.response.body" and captured.get("status", 200) >= 400:
+                captured["body"] = captured.get("body", b"") + message.get("body", b"")
+            await send(message)
+
+        await desk.app(scope, receive, watch)
+        progress.last_seen = time.time()
+        if route == "push":
+            progress.pushes += 1
+        else:
+            progress.queries += 1
+        status = captured.get("status", 500)
+        if status < 400:
+            if route == "push":
+                progress.accepted += 1
+            return
+        try:
+            body = json.loads(captured.get("body") or b"{}")
+            code, message = str(body.get("errorCode", status)), str(body.get("errorMessage", ""))
+        except (ValueError, AttributeError):
+            code, message = str(status), ""
+        if route == "push" or code != "500.001.1001":  # a pending query is not an error worth showing
+            progress.errors[code] += 1
+            progress.note_error(code, message, route)
+
+    async def _lab(self, scope: Scope, receive: Receive, send: Send) -> None:
+        authorization = _header(scope, b"authorization")
+        request = Request(scope)
+        if self.is_facilitator(self._bearer(authorization)) or self.is_facilitator(request.query_params.get("token")):
+            pid = request.query_params.get("participant")
+            if not pid:
+                raise DarajaError("400.002.02", "Bad Request - add ?participant=p01 to say whose emulator "
+                                  "(room-wide controls are under /_workshop/api/)", 400)
+            try:
+                desk = self.room.desk(pid)
+            except RoomError as exc:
+                raise DarajaError("404.001.01", f"Resource not found - {exc}", 404) from None
+            await desk.app(scope, receive, send)
+            return
+        desk = self.participant(authorization)
+        if desk is None:
+            raise DarajaError.named("invalid_access_token")
+        if not _participant_may(scope["method"], scope["path"]):
+            raise forbidden(f"{scope['method']} {scope['path']}")
+        await desk.app(scope, receive, send)
+
+    # ---- /_workshop --------------------------------------------------------------------------
+
+    def _control_app(self) -> Starlette:
+        room = self.room
+
+        def facilitator_only(request: Request) -> None:
+            token = self._bearer(request.headers.get("authorization")) or request.query_params.get("token")
+            if not self.is_facilitator(token):
+                if self.participant(request.headers.get("authorization")) is not None:
+                    raise forbidden(request.url.path)
+                raise DarajaError.named("invalid_access_token")
+
+        def participant_only(request: Request) -> Desk:
+            desk = self.participant(request.headers.get("authorization"))
+            if desk is None:
+                raise DarajaError.named("invalid_access_token", "Invalid Access Token - use the consumer key "
+                                        "and secret from your card (HTTP Basic) or an access token")
+            return desk
+
+        async def body_of(request: Request, allowed: tuple[str, ...]) -> dict[str, Any]:
+            raw = await request.body()
+            try:
+                data = json.loads(raw) if raw.strip() else {}
+            except ValueError:
+                data = None
+            if not isinstance(data, dict):
+                raise DarajaError("400.002.02", "Bad Request - send a JSON object", 400)
+            unknown = sorted(set(data) - set(allowed))
+            if unknown:
+                raise DarajaError("400.002.02", f"Bad Request - unknown field(s) {', '.join(unknown)}; "
+                                  f"allowed: {', '.join(allowed)}", 400)
+            return data
+
+        async def page(request: Request) -> Response:
+            facilitator_only(request)
+            return HTMLResponse(facilitator_page(room.roster.title))
+
+        async def room_view(request: Request) -> Response:
+            facilitator_only(request)
+            return JSONResponse(room.summary())
+
+        async def faults(request: Request) -> Response:
+            facilitator_only(request)
+            if request.method == "DELETE":
+                return JSONResponse({"stopped": room.stop_fault(request.query_params.get("kind"))})
+            if request.method == "GET":
+                return JSONResponse({"faults": room.summary()["faults"]})
+            body = await body_of(request, ("kind", "seconds", "delay"))
+            if "kind" not in body:
+                raise DarajaError("400.002.02", "Bad Request - send {\"kind\": \"busy\" | \"delay\" | "
+                                  "\"duplicate\" | \"drop\", \"seconds\": 60}", 400)
+            try:
+                fault = room.start_fault(body["kind"], body.get("seconds", 60.0), delay=body.get("delay", 3.0))
+            except RoomError as exc:
+                raise DarajaError("400.002.02", f"Bad Request - {exc}", 400) from None
+            return JSONResponse(fault)
+
+        async def reset(request: Request) -> Response:
+            facilitator_only(request)
+            room.reset()
+            return JSONResponse({"reset": True})
+
+        async def participants(request: Request) -> Response:
+            facilitator_only(request)
+            if request.method == "POST":
+                body = await body_of(request, ("name",))
+                desk = room.add_participant(body.get("name"))
+                room.roster.save(str(request.base_url).rstrip("/"))
+                return JSONResponse(desk.participant.public())
+            return JSONResponse({"participants": [d.participant.public() for d in room.desks.values()]})
+
+        async def inbox(request: Request) -> Response:
+            desk = room.by_inbox(request.path_params["token"])
+            if desk is None:
+                raise DarajaError.named("resource_not_found")
+            body = await request.body()
+            if len(body) > MAX_CALLBACK_BYTES:
+                return JSONResponse({"ResultCode": 1, "ResultDesc": "Rejected: body too large"}, status_code=413)
+            letter = desk.mailbox.put(body, self.poster())
+            if letter.result_code is not None:
+                desk.progress.results[letter.result_code] += 1
+                if letter.result_code != "0":
+                    try:
+                        desc = json.loads(body)["Body"]["stkCallback"].get("ResultDesc") or ""
+                    except (ValueError, KeyError, TypeError):
+                        desc = ""
+                    desk.progress.note_error(letter.result_code, str(desc), "callback")
+            return JSONResponse({"ResultCode": 0, "ResultDesc": "Accepted"})
+
+        async def hello(request: Request) -> Response:
+            desk = participant_only(request)
+            body = await body_of(request, ("direct_url", "health_url"))
+            direct, reason = None, "no direct URL offered: callbacks come through the relay"
+            if body.get("direct_url") and body.get("health_url"):
+                direct, reason = await _probe(str(body["direct_url"]), str(body["health_url"]))
+            desk.mailbox.direct_url = direct
+            desk.mailbox.failures_in_a_row = 0
+            desk.progress.last_seen = time.time()
+            p = desk.participant
+            return JSONResponse({"participant": p.id, "name": p.name, "shortcode": p.shortcode,
+                                 "inbox_path": f"{PREFIX}/inbox/{p.inbox_token.reveal()}",
+                                 "delivery": "direct" if direct else "relay", "reason": reason})
+
+        async def pull(request: Request) -> Response:
+            desk = participant_only(request)
+            try:
+                wait = min(MAX_PULL_WAIT, max(0.0, float(request.query_params.get("wait", "20"))))
+                limit = min(1000, max(1, int(request.query_params.get("max", "100"))))
+            except ValueError:
+                raise DarajaError("400.002.02", "Bad Request - wait (seconds) and max must be numbers", 400) from None
+            letters = await desk.mailbox.pull(wait, limit)
+            return JSONResponse({"letters": [letter.to_wire() for letter in letters]})
+
+        async def ack(request: Request) -> Response:
+            desk = participant_only(request)
+            body = await body_of(request, ("ids",))
+            ids = body.get("ids")
+            if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+                raise DarajaError("400.002.02", "Bad Request - send {\"ids\": [1, 2, ...]}", 400)
+            return JSONResponse({"acknowledged": desk.mailbox.ack(ids)})
+
+        async def progress(request: Request) -> Response:
+            desk = participant_only(request)
+            body = await body_of(request, ("exercise",))
+            exercise = body.get("exercise")
+            if not isinstance(exercise, (str, int, float)) or isinstance(exercise, bool) or not str(exercise).strip():
+                raise DarajaError("400.002.02", "Bad Request - send {\"exercise\": \"09.3\"}", 400)
+            desk.progress.exercise = str(exercise).strip()[:60]
+            desk.progress.last_seen = time.time()
+            return JSONResponse({"participant": desk.participant.id, "exercise": desk.progress.exercise})
+
+        async def on_daraja_error(request: Request, exc: Exception) -> Response:
+            assert isinstance(exc, DarajaError)
+            return self.envelope(exc)
+
+        async def on_http_exception(request: Request, exc: Exception) -> Response:
+            assert isinstance(exc, HTTPException)
+            if exc.status_code == 405:
+                return self.envelope(method_not_allowed(request.method))
+            return self.envelope(DarajaError.named("resource_not_found"))
+
+        routes = [
+            Route(PREFIX, page, methods=["GET"]),
+            Route(PREFIX + "/", page, methods=["GET"]),
+            Route(PREFIX + "/api/room", room_view, methods=["GET"]),
+            Route(PREFIX + "/api/faults", faults, methods=["GET", "POST", "DELETE"]),
+            Route(PREFIX + "/api/reset", reset, methods=["POST"]),
+            Route(PREFIX + "/api/participants", participants, methods=["GET", "POST"]),
+            Route(PREFIX + "/inbox/{token}", inbox, methods=["POST"]),
+            Route(PREFIX + "/relay/hello", hello, methods=["POST"]),
+            Route(PREFIX + "/relay/pull", pull, methods=["GET"]),
+            Route(PREFIX + "/relay/ack", ack, methods=["POST"]),
+            Route(PREFIX + "/progress", progress, methods=["POST"]),
+        ]
+        app = Starlette(routes=routes, exception_handlers={DarajaError: on_daraja_error,
+                                                            HTTPException: on_http_exception})
+        app.router.redirect_slashes = False
+        return app
+
+
+async def _probe(direct_url: str, health_url: str) -> tuple[str | None, str]:
+    """Can the server reach the participant's listener? (GET its health path, briefly.)"""
+    if not direct_url.startswith("http://") or not health_url.startswith("http://"):
+        return None, "direct delivery needs plain-http listener URLs; using the relay"
+    try:
+        async with httpx.AsyncClient(trust_env=False, timeout=2.0) as client:
+            response = await client.get(health_url)
+    except httpx.HTTPError as exc:
+        return None, f"listener not reachable from the server ({type(exc).__name__}); using the relay"
+    if response.status_code != 200:
+        return None, f"listener health answered HTTP {response.status_code}; using the relay"
+    return direct_url, "the server reached the listener: callbacks are posted to it directly"
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,292 @@
+"""The room: one emulator state per participant, the tokens that pick them, progress and faults.
+
+Isolation is by construction: each participant's app has its own ``EmulatorState`` (its own
+transactions, subscribers, rule-17 windows and subscriber locks), so another participant's
+CheckoutRequestID is simply unknown to it, as it would be on Daraja. The states share one
+``Engine`` (the clockwork runs on the server's loop) and one id space for CheckoutRequestIDs,
+so ids stay unique across the room.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from mpesa_lab import codes
+from mpesa_lab.emulator.config import EmulatorConfig
+from mpesa_lab.emulator.engine import Engine
+from mpesa_lab.emulator.state import EmulatorState
+from mpesa_lab.workshop.mailbox import Mailbox
+from mpesa_lab.workshop.roster import Participant, Roster
+
+log = logging.getLogger(__name__)
+
+FAULTS = {
+    "busy": "Daraja answers pushes with 500.003.02 'System is busy' (retry after a short wait)",
+    "delay": "callbacks arrive late (query instead of waiting forever)",
+    "duplicate": "every callback arrives twice (count each payment once)",
+    "drop": "each participant's next callback never arrives (query to find out)",
+}
+DEFAULT_FAULT_SECONDS = 60.0
+DEFAULT_CALLBACK_DELAY = 3.0
+
+
+class RoomError(ValueError):
+    """A room control that cannot be done; the message says what to send instead."""
+
+
+class _RoomIds:
+    """A participant's IdFactory, with CheckoutRequestIDs unique across the whole room.
+
+    Everybody pushes to the same test number: two participants pushing in the same millisecond
+    would otherwise get the same id (it is made of the time and the phone number).
+    """
+
+    def __init__(self, inner: Any, taken: dict[str, None], lock: threading.Lock) -> None:
+        self._inner = inner
+        self._taken = taken
+        self._lock = lock
+
+    def checkout_request_id(self, moment: Any, phone: str) -> str:
+        with self._lock:
+            cid = self._inner.checkout_request_id(moment, phone)
+            while cid in self._taken:
+                moment += timedelta(milliseconds=1)
+                cid = self._inner.checkout_request_id(moment, phone)
+            self._taken[cid] = None
+            if len(self._taken) > 500_000:  # old ones cannot come back: time moves on
+                for old in list(self._taken)[:100_000]:
+                    del self._taken[old]
+            return cid
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+@dataclass
+class Progress:
+    """What the facilitator sees of one participant."""
+
+    pushes: int = 0
+    accepted: int = 0
+    queries: int = 0
+    errors: Counter = field(default_factory=Counter)
+    results: Counter = field(default_factory=Counter)
+    last_error: dict[str, Any] | None = None
+    exercise: str | None = None
+    last_seen: float | None = None
+    changes: int = 0
+
+    def note_error(self, code: str, message: str, where: str) -> None:
+        entry = codes.lookup(code, message)
+        self.last_error = {"code": code, "message": message, "where": where,
+                           "mitigation": entry.mitigation, "at": time.time()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pushes": self.pushes, "accepted": self.accepted, "queries": self.queries,
+                "errors": dict(self.errors), "results": dict(self.results), "last_error": self.last_error,
+                "exercise": self.exercise, "last_seen": self.last_seen}
+
+
+class Desk:
+    """One participant's corner of the room: their emulator state, ASGI app, mailbox and progress."""
+
+    def __init__(self, participant: Participant, state: EmulatorState) -> None:
+        from mpesa_lab.emulator.app import build_app
+
+        self.participant = participant
+        self.state = state
+        self.app = build_app(state)
+        self.mailbox = Mailbox(participant.id)
+        self.progress = Progress()
+
+    def register(self) -> None:
+        """The participant's app and paybill (again after a reset)."""
+        p = self.participant
+        self.state.register_app(p.consumer_key, p.consumer_secret, name=p.name)
+        self.state.register_merchant(p.shortcode, p.passkey, name=f"{p.name.upper()} PAYBILL"[:40])
+
+    def summary(self) -> dict[str, Any]:
+        return {**self.participant.public(), **self.progress.to_dict(), **self.mailbox.summary()}
+
+    def __repr__(self) -> str:
+        return f"<Desk {self.participant.id} {self.progress.pushes} pushes>"
+
+
+class Room:
+    """Everybody's desks, who holds which token, the room-wide faults."""
+
+    def __init__(self, roster: Roster, config: EmulatorConfig | None = None) -> None:
+        self.roster = roster
+        self.config = config or EmulatorConfig()
+        self.engine = Engine("workshop")
+        self.lock = threading.RLock()
+        self._ids_taken: dict[str, None] = {}
+        self._ids_lock = threading.Lock()
+        self.desks: dict[str, Desk] = {}
+        self._by_key: dict[str, Desk] = {}
+        self._by_inbox: dict[str, Desk] = {}
+        self._tokens: dict[str, Desk] = {}
+        self.faults: dict[str, dict[str, Any]] = {}
+        self._timers: dict[str, threading.Timer] = {}
+        self.changes = 0  # bumped on anything the facilitator's page shows
+        for participant in roster:
+            self._open_desk(participant)
+
+    # ---- desks --------------------------------------------------------------------------
+
+    def _open_desk(self, participant: Participant) -> Desk:
+        # A different seed per participant: their outcome mixes and ids differ.
+        config = dataclasses.replace(self.config, seed=(self.config.seed or 0) + participant.number,
+                                     mix=dict(self.config.mix))
+        state = EmulatorState(config, self.engine)
+        state.ids = _RoomIds(state.ids, self._ids_taken, self._ids_lock)  # type: ignore[assignment]
+        desk = Desk(participant, state)
+        desk.register()
+        with self.lock:
+            self.desks[participant.id] = desk
+            self._by_key[participant.consumer_key] = desk
+            self._by_inbox[participant.inbox_token.reveal()] = desk
+            self._apply_faults(desk)
+            self.changes += 1
+        return desk
+
+    def add_participant(self, name: str | None = None) -> Desk:
+        return self._open_desk(self.roster.add(name))
+
+    def ensure_participants(self, count: int) -> list[Desk]:
+        return [self._open_desk(p) for p in self.roster.ensure(count)]
+
+    def desk(self, participant_id: str) -> Desk:
+        desk = self.desks.get(participant_id)
+        if desk is None:
+            raise RoomError(f"no participant {participant_id!r}; participants are {', '.join(self.desks) or 'none'}")
+        return desk
+
+    def by_key(self, consumer_key: str) -> Desk | None:
+        return self._by_key.get(consumer_key)
+
+    def by_inbox(self, token: str) -> Desk | None:
+        return self._by_inbox.get(token)
+
+    def by_token(self, token: str) -> Desk | None:
+        return self._tokens.get(token)
+
+    def remember_token(self, token: str, desk: Desk) -> None:
+        with self.lock:
+            self._tokens[token] = desk
+            if len(self._tokens) > 20_000:  # forget tokens their state has already pruned
+                self._tokens = {t: d for t, d in self._tokens.items() if t in d.state.tokens}
+
+    # ---- room controls ----------------------------------------------------------------------
+
+    def start_fault(self, kind: str, seconds: float | None = DEFAULT_FAULT_SECONDS, *,
+                    delay: float = DEFAULT_CALLBACK_DELAY) -> dict[str, Any]:
+        """Turn a fault on for the whole room, for ``seconds`` (None: until stopped)."""
+        if kind not in FAULTS:
+            raise RoomError(f"unknown fault {kind!r}; faults are: {', '.join(FAULTS)}")
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                    or not 0 < seconds <= 24 * 3600):
+            raise RoomError(f"seconds must be a number of seconds above 0 (or null: until stopped); got {seconds!r}")
+        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= 600:
+            raise RoomError(f"delay must be 0 to 600 seconds; got {delay!r}")
+        with self.lock:
+            self._cancel_timer(kind)
+            self.faults[kind] = {"kind": kind, "what": FAULTS[kind], "started": time.time(),
+                                 "until": None if seconds is None else time.time() + seconds, "delay": delay}
+            for desk in self.desks.values():
+                self._apply_faults(desk, fresh=kind)
+            if seconds is not None:
+                timer = threading.Timer(seconds, self.stop_fault, args=(kind,))
+                timer.daemon = True
+                self._timers[kind] = timer
+                timer.start()
+            self.changes += 1
+            log.info("room fault %s on for %s", kind, "ever" if seconds is None else f"{seconds:g} s")
+            return dict(self.faults[kind])
+
+    def stop_fault(self, kind: str | None = None) -> list[str]:
+        """Turn one fault (or all) off; returns the kinds turned off."""
+        with self.lock:
+            kinds = list(self.faults) if kind is None else [kind] if kind in self.faults else []
+            for name in kinds:
+                self._cancel_timer(name)
+                del self.faults[name]
+            for desk in self.desks.values():
+                if "busy" in kinds:
+                    with desk.state.lock:
+                        desk.state.injected.clear()
+                if "drop" in kinds:
+                    desk.state.faults.clear()
+                self._apply_faults(desk)
+            if kinds:
+                self.changes += 1
+            return kinds
+
+    def _cancel_timer(self, kind: str) -> None:
+        timer = self._timers.pop(kind, None)
+        if timer is not None and timer is not threading.current_thread():
+            timer.cancel()
+
+    def _apply_faults(self, desk: Desk, fresh: str | None = None) -> None:
+        """Make one desk's state match the room's faults (``fresh``: the one just turned on)."""
+        state = desk.state
+        callback_faults = tuple(k for k in ("delay", "duplicate") if k in self.faults)
+        delay = self.faults.get("delay", {}).get("delay", DEFAULT_CALLBACK_DELAY)
+        state.configure(callback_faults=callback_faults, callback_delay=delay)
+        if fresh in (None, "busy") and "busy" in self.faults:
+            with state.lock:
+                state.injected.clear()
+            state.fail_next("500.003.02", count=None, route="push")
+        if fresh == "drop":
+            state.inject_callback_fault("drop", count=1)
+
+    def reset(self) -> None:
+        """Every participant back to a fresh emulator (apps, paybills and tokens kept); faults off."""
+        self.stop_fault()
+        with self.lock:
+            for desk in self.desks.values():
+                desk.state.reset(keep_tokens=True)
+                desk.register()
+                desk.progress = Progress()
+            self.changes += 1
+
+    # ---- views ------------------------------------------------------------------------------
+
+    def summary(self) -> dict[str, Any]:
+        """The facilitator's page data: participants, the room's result codes, active faults."""
+        with self.lock:
+            desks = list(self.desks.values())
+            faults = [dict(f) for f in self.faults.values()]
+        room_results: Counter = Counter()
+        room_errors: Counter = Counter()
+        people = []
+        for desk in sorted(desks, key=lambda d: d.participant.number):
+            room_results.update(desk.progress.results)
+            room_errors.update(desk.progress.errors)
+            people.append(desk.summary())
+        now = time.time()
+        for fault in faults:
+            fault["seconds_left"] = None if fault["until"] is None else max(0.0, round(fault["until"] - now, 1))
+        chart = [{"code": code, "count": n, "name": codes.result_entry(code).message}
+                 for code, n in sorted(room_results.items(), key=lambda kv: -kv[1])]
+        errors = [{"code": code, "count": n, "name": codes.error_entry(code).message}
+                  for code, n in sorted(room_errors.items(), key=lambda kv: -kv[1])]
+        return {"title": self.roster.title, "participants": people, "results": chart, "errors": errors,
+                "faults": faults, "available_faults": FAULTS, "changes": self.changes,
+                "totals": {"participants": len(people), "pushes": sum(p["pushes"] for p in people),
+                           "callbacks": sum(room_results.values())}}
+
+    def close(self) -> None:
+        for kind in list(self._timers):
+            self._cancel_timer(kind)
+        self.engine.stop()
+
+    def __repr__(self) -> str:
+        return f"<Room {self.roster.title!r} {len(self.desks)} participants, faults: {', '.join(self.faults) or 'none'}>"

@@ -1,0 +1,193 @@
+"""Serving the workshop: ``WorkshopServer`` in a background thread (notebooks, tests, bench) and
+``run_workshop`` in the foreground (``mpesa-lab workshop serve``)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+from pathlib import Path
+from typing import IO, Any
+
+from mpesa_lab.background import BackgroundServer
+from mpesa_lab.emulator.config import EmulatorConfig
+from mpesa_lab.workshop.app import WorkshopApp
+from mpesa_lab.workshop.room import Room
+from mpesa_lab.workshop.roster import Participant, Roster
+
+
+def lan_address() -> str:
+    """This machine's address on the network the default route uses (no packet is sent)."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("10.255.255.255", 1))
+        return probe.getsockname()[0]
+    except OSError:
+        return "127.0.0.1"
+    finally:
+        probe.close()
+
+
+class WorkshopServer:
+    """One Daraja for a room: a participant app and paybill each, a relay, a facilitator's page.
+
+    >>> server = WorkshopServer("my-workshop", participants=30).start()   # doctest: +SKIP
+    >>> server.facilitator_url                                            # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        folder: str | os.PathLike[str] | None = None,
+        *,
+        participants: int = 0,
+        title: str | None = None,
+        config: EmulatorConfig | None = None,
+        name: str = "workshop",
+    ) -> None:
+        self.roster = Roster(folder, **({"title": title} if title else {}))
+        if title and self.roster.loaded:
+            self.roster.title = title
+        self.roster.ensure(participants)
+        self.room = Room(self.roster, config)
+        self.app = WorkshopApp(self.room)
+        self.name = name
+        self._server: BackgroundServer | None = None
+        self.advertised_url: str | None = None
+        self.files: dict[str, Path] = {}
+
+    def start(self, host: str = "127.0.0.1", port: int = 0, *, advertise_url: str | None = None) -> "WorkshopServer":
+        """Serve in a background thread and write the credential files. Rerun-safe (by name)."""
+        if self.running:
+            return self
+        self._server = BackgroundServer(self.app, name=self.name, host=host, port=port).start()
+        self.advertised_url = (advertise_url or self._default_url(host)).rstrip("/")
+        self.files = self.roster.save(self.advertised_url)
+        return self
+
+    def _default_url(self, host: str) -> str:
+        assert self._server is not None and self._server.port is not None
+        if host in ("0.0.0.0", "::"):
+            return f"http://{lan_address()}:{self._server.port}"
+        return self._server.url
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None and self._server.running
+
+    @property
+    def url(self) -> str:
+        """The URL participants use (MPESA_BASE_URL on their cards)."""
+        if self.advertised_url is None or not self.running:
+            raise RuntimeError("the workshop server is not serving; call start() first")
+        return self.advertised_url
+
+    @property
+    def facilitator_url(self) -> str:
+        """The facilitator's page, token included (keep it to yourself)."""
+        return f"{self.url}/_workshop/?token={self.roster.facilitator_token.reveal()}"
+
+    @property
+    def facilitator_token(self) -> str:
+        return self.roster.facilitator_token.reveal()
+
+    @property
+    def participants(self) -> list[Participant]:
+        return list(self.roster)
+
+    def credentials(self, participant_id: str) -> dict[str, str]:
+        """What a participant's Lab needs (as ``Lab.start("workshop", **credentials)`` arguments)."""
+        p = self.room.desk(participant_id).participant
+        return {"base_url": self.url, "consumer_key": p.consumer_key,
+                "consumer_secret": p.consumer_secret.reveal(), "shortcode": p.shortcode,
+                "passkey": p.passkey.reveal()}
+
+    def add_participant(self, name: str | None = None) -> Participant:
+        desk = self.room.add_participant(name)
+        if self.advertised_url:
+            self.files = self.roster.save(self.advertised_url)
+        return desk.participant
+
+    def start_fault(self, kind: str, seconds: float | None = 60.0, **options: Any) -> dict[str, Any]:
+        return self.room.start_fault(kind, seconds, **options)
+
+    def stop_fault(self, kind: str | None = None) -> list[str]:
+        return self.room.stop_fault(kind)
+
+    def summary(self) -> dict[str, Any]:
+        return self.room.summary()
+
+    def stop(self) -> None:
+        """Stop serving; the roster stays on disk for the next start."""
+        if self._server is not None:
+            engine = self.room.engine
+
+            async def close_mailboxes() -> None:
+                for desk in list(self.room.desks.values()):
+                    desk.mailbox.close()
+
+            engine.run_on_serving_loop(close_mailboxes)
+            engine.run_on_serving_loop(self.app.aclose)
+            for desk in list(self.room.desks.values()):
+                engine.run_on_serving_loop(desk.state.deliverer.aclose)
+            engine.detach()
+            self._server.stop()
+            self._server = None
+        self.room.close()
+
+    def __enter__(self) -> "WorkshopServer":
+        return self.start() if not self.running else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = f"at {self.advertised_url}" if self.running else "not serving"
+        return f"<WorkshopServer {self.roster.title!r} {where}, {len(self.roster)} participants>"
+
+
+def run_workshop(
+    folder: str | os.PathLike[str] | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    participants: int = 0,
+    title: str | None = None,
+    advertise_url: str | None = None,
+    seed: int | None = None,
+    out: IO[str] | None = None,
+    stop_event: threading.Event | None = None,
+) -> int:
+    """Run the workshop server in the foreground until Ctrl-C (``mpesa-lab workshop serve``)."""
+    import signal
+
+    stream = out or sys.stdout
+    stop = stop_event or threading.Event()
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    config = EmulatorConfig(seed=seed) if seed is not None else None
+    server = WorkshopServer(folder, participants=participants, title=title, config=config, name="workshop-serve")
+    try:
+        server.start(host, port, advertise_url=advertise_url)
+        say = lambda line="": print(line, file=stream, flush=True)  # noqa: E731
+        say(f"{server.roster.title}: workshop server for {len(server.roster)} participants")
+        say(f"  Daraja for the room   {server.url}")
+        say(f"  Facilitator's page    {server.facilitator_url}")
+        say(f"  Participants' cards   {server.files['cards']}")
+        say(f"  Credentials (CSV)     {server.files['csv']}")
+        say(f"  Roster (kept across restarts) {server.files['roster']}")
+        if host == "127.0.0.1":
+            say("  Listening on loopback only: pass --host 0.0.0.0 so the room can reach it.")
+        say("Ctrl-C stops.")
+        while not stop.wait(0.5):
+            if not server.running:
+                say("The server stopped unexpectedly.")
+                return 1
+        return 0
+    finally:
+        server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        print("workshop server stopped", file=stream, flush=True)
