@@ -15,7 +15,7 @@ __all__ = ["FAULTS", "Participant", "Room", "RoomError", "Roster", "RosterError"
 
 
 def simulate(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - see simulate.simulate
-    """Start a loopback room with simulated participants (see :func:`mpesa_lab.workshop.simulate.simulate`)."""
-    from mpesa_lab.workshop.simulate import simulate as _simulate
+    """Start a loopback room with simulated participants (see :func:`mpesa_lab.workshop.simulation.simulate`)."""
+    from mpesa_lab.workshop.simulation import simulate as _simulate
 
     return _simulate(*args, **kwargs)
