@@ -163,6 +163,19 @@ def cmd_listen(args: argparse.Namespace) -> int:
     return run_from_args(args)
 
 
+def cmd_workshop(args: argparse.Namespace) -> int:
+    """Run the room's shared Daraja (``workshop serve``)."""
+    from mpesa_lab.background import ServerStartError
+    from mpesa_lab.workshop import RosterError, run_workshop
+
+    try:
+        return run_workshop(args.dir, host=args.host, port=args.port, participants=args.participants,
+                            title=args.title, advertise_url=args.url, seed=args.seed)
+    except (ServerStartError, RosterError) as exc:
+        err_console.print(f"[bold red]error[/]: {exc}")
+        return 2
+
+
 # --- push / query ----------------------------------------------------------------------------
 
 
@@ -338,6 +351,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="teaching (default: every outcome) or live_sandbox_2026 (the live sandbox "
                         "as reported in 2026: the test number ends in 1037, other numbers in E3008)")
     p.set_defaults(func=cmd_sandbox)
+
+    p = sub.add_parser("workshop", help="a shared Daraja for a room of participants")
+    workshop = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    w = workshop.add_parser("serve", help="serve the room: one app and paybill per participant, a facilitator's page")
+    w.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: the whole room)")
+    w.add_argument("--port", type=int, default=8000)
+    w.add_argument("--participants", type=int, default=0,
+                   help="make sure the room has at least this many participants (kept across restarts)")
+    w.add_argument("--dir", type=Path, default=None,
+                   help="folder for roster.json, credentials.csv, cards.html (default ~/.mpesa-lab/workshop)")
+    w.add_argument("--title", default=None, help="the workshop's name, on the cards and the page")
+    w.add_argument("--url", default=None, help="the URL participants use, if not http://<this machine>:<port>")
+    w.add_argument("--seed", type=int, default=None, help="seed for the outcome mixes")
+    w.set_defaults(func=cmd_workshop)
 
     from mpesa_lab.listener.__main__ import add_arguments as add_listener_arguments
 
