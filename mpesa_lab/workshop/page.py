@@ -17,7 +17,7 @@ _PAGE = """<!doctype html>
 body { font-family: system-ui, sans-serif; margin: 1rem 1.5rem; color: #222; }
 h1 { font-size: 1.3rem; margin: 0 0 .2rem; }
 .sub { color: var(--muted); margin-bottom: 1rem; }
-.grid { display: grid; grid-template-columns: minmax(0, 2.2fr) minmax(0, 1fr); gap: 1.2rem; }
+.grid { display: grid; grid-template-columns: minmax(0, 2fr) minmax(0, 1fr); gap: 1.2rem; }
 table { border-collapse: collapse; width: 100%; font-size: .86rem; }
 th, td { text-align: left; padding: .3rem .4rem; border-bottom: 1px solid #e3e3e3; vertical-align: top; }
 th { background: #fafafa; position: sticky; top: 0; }
@@ -32,13 +32,14 @@ th { background: #fafafa; position: sticky; top: 0; }
 .panel { border: 1px solid #ddd; border-radius: 6px; padding: .7rem .9rem; margin-bottom: 1rem; }
 .panel h2 { font-size: 1rem; margin: 0 0 .5rem; }
 .bar { display: flex; align-items: center; gap: .4rem; margin: .2rem 0; font-size: .8rem; }
-.bar .label { width: 9rem; overflow: hidden; white-space: nowrap; text-overflow: ellipsis; }
+.bar .label { flex: 0 0 13rem; overflow: hidden; white-space: nowrap; text-overflow: ellipsis; }
 .bar .fill { height: .9rem; background: #5c8dd6; border-radius: 2px; }
 .bar .fill.paid { background: var(--ok); }
 .fault { background: #fff4e5; border-left: 4px solid var(--warn); padding: .4rem .6rem; margin: .3rem 0;
          font-size: .85rem; }
 button { font: inherit; padding: .25rem .6rem; margin: .15rem .2rem .15rem 0; cursor: pointer; }
 select, input { font: inherit; }
+#fault-kind { max-width: 100%; }
 #status { font-size: .78rem; color: var(--muted); }
 </style></head>
 <body>
@@ -60,6 +61,7 @@ select, input { font: inherit; }
     <button id="fault-start">Turn on</button>
     <button id="fault-stop">Turn all off</button>
    </div>
+   <div id="fault-what" class="mit"></div>
   </div>
   <div class="panel"><h2>Result codes in the room</h2><div id="chart"><i>no callbacks yet</i></div></div>
   <div class="panel"><h2>Errors answered to pushes</h2><div id="errors"><i>none yet</i></div></div>
@@ -107,7 +109,10 @@ function draw(room) {
     b.onclick = () => api("faults?kind=" + encodeURIComponent(b.dataset.stop), {method: "DELETE"}).then(refresh));
   if (!kindsFilled) {
     document.getElementById("fault-kind").innerHTML = Object.entries(room.available_faults)
-      .map(([k, what]) => `<option value="${esc(k)}" title="${esc(what)}">${esc(k)}: ${esc(what)}</option>`).join("");
+      .map(([k, what]) => `<option value="${esc(k)}" title="${esc(what)}">${esc(k)}</option>`).join("");
+    const kind = document.getElementById("fault-kind");
+    const explain = () => document.getElementById("fault-what").textContent = room.available_faults[kind.value] || "";
+    kind.onchange = explain; explain();
     kindsFilled = true;
   }
 }
