@@ -15,7 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-BENCHES = ("bench_client", "bench_emulator", "bench_listener", "bench_analytics")
+BENCHES = ("bench_client", "bench_emulator", "bench_listener", "bench_analytics", "bench_workshop")
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
@@ -42,7 +42,7 @@ def _fmt(value: object, digits: int = 1) -> str:
 
 def rows() -> list[tuple[str, str, str, str]]:
     """(what, measured, target, side by side) for the README table."""
-    client, emulator, listener, analytics = (_load(name) for name in BENCHES)
+    client, emulator, listener, analytics, workshop = (_load(name) for name in BENCHES)
     return [
         ("DarajaClient pushes/s vs bare httpx.Client (same run, local endpoint)",
          f"{_fmt(_get(client, 'sync.daraja_client_pushes_per_s'))} vs {_fmt(_get(client, 'sync.bare_httpx_pushes_per_s'))}",
@@ -65,6 +65,7 @@ def rows() -> list[tuple[str, str, str, str]]:
          f"({_fmt(_get(listener, 'listener.p50_ms'), 2)} / {_fmt(_get(listener, 'listener.p99_ms'), 2)})",
          ">= 0.25 x bare", f"bare Starlette {_fmt(_get(listener, 'bare_starlette.per_second'))}, ratio {_fmt(_get(listener, 'ratio'), 3)}"),
         *_analytics_rows(analytics),
+        *_workshop_rows(workshop),
     ]
 
 
@@ -91,6 +92,22 @@ def _analytics_rows(data: dict) -> list[tuple[str, str, str, str]]:
                     "<= 3 s, <= 1 GiB at 1M",
                     f"DuckDB read_json {_run(row.get('duckdb_json'))}; pandas {_run(row.get('pandas_json'))}"))
     return out
+
+
+def _workshop_rows(data: dict) -> list[tuple[str, str, str, str]]:
+    """Workshop server (N participants, direct and relayed) beside the single-user emulator."""
+    single = (f"single-user emulator {_fmt(_get(data, 'single.pushes_per_second'))}/s, "
+              f"{_fmt(_get(data, 'single.push_to_store_p50_ms'))} / {_fmt(_get(data, 'single.push_to_store_p99_ms'))} ms")
+    rows = []
+    for way in ("direct", "relay"):
+        key = f"workshop_{way}"
+        rows.append((
+            f"Workshop, {_fmt(_get(data, 'participants'))} participants, {way}: pushes/s "
+            "(push -> participant store p50 / p99 ms)",
+            f"{_fmt(_get(data, key + '.pushes_per_second'))} ({_fmt(_get(data, key + '.push_to_store_p50_ms'))} / "
+            f"{_fmt(_get(data, key + '.push_to_store_p99_ms'))})",
+            "", single))
+    return rows
 
 
 def write_table() -> str:

@@ -340,6 +340,7 @@ class WorkshopApp:
                 direct, reason = await _probe(str(body["direct_url"]), str(body["health_url"]))
             desk.mailbox.direct_url = direct
             desk.mailbox.failures_in_a_row = 0
+            desk.mailbox.new_relay()
             desk.progress.last_seen = time.time()
             p = desk.participant
             return JSONResponse({"participant": p.id, "name": p.name, "shortcode": p.shortcode,
@@ -353,7 +354,7 @@ class WorkshopApp:
                 limit = min(1000, max(1, int(request.query_params.get("max", "100"))))
             except ValueError:
                 raise DarajaError("400.002.02", "Bad Request - wait (seconds) and max must be numbers", 400) from None
-            letters = await desk.mailbox.pull(wait, limit)
+            letters = await _pull_while_connected(request, desk.mailbox, wait, limit)
             return JSONResponse({"letters": [letter.to_wire() for letter in letters]})
 
         async def ack(request: Request) -> Response:
@@ -401,6 +402,32 @@ class WorkshopApp:
                                                             HTTPException: on_http_exception})
         app.router.redirect_slashes = False
         return app
+
+
+async def _pull_while_connected(request: Request, mailbox: Any, wait: float, limit: int) -> list[Any]:
+    """The mailbox's long poll, abandoned as soon as the relay hangs up: a pull held for a relay
+    that is gone would lease the next letter to nobody (until the lease runs out)."""
+    pulling = asyncio.ensure_future(mailbox.pull(wait, limit))
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({pulling, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if not pulling.done():
+        pulling.cancel()
+        return []
+    letters = pulling.result()
+    if gone.done() and not gone.cancelled() and gone.result():
+        mailbox.unlease(letters)
+        return []
+    return letters
+
+
+async def _disconnected(request: Request) -> bool:
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return True
 
 
 async def _probe(direct_url: str, health_url: str) -> tuple[str | None, str]:

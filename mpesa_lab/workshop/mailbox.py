@@ -76,6 +76,7 @@ class Mailbox:
     failures_in_a_row: int = 0
     last_pull: float | None = None
     closed: bool = False
+    generation: int = 0  # bumped by each hello: pulls held for an earlier relay give up
     # Ids start at the clock (ms), so a restarted server does not hand out the ids of the last run.
     _ids: Any = field(default_factory=lambda: itertools.count(int(time.time() * 1000)))
     _arrived: asyncio.Event | None = None
@@ -127,11 +128,24 @@ class Mailbox:
                 due.append(letter)
         return due
 
+    def new_relay(self) -> None:
+        """A participant (re)joined: pulls still held open for their previous relay end now."""
+        self.generation += 1
+        self._wake()
+
+    def unlease(self, letters: list[Letter]) -> None:
+        """Letters leased to a relay that went away before it got them: offer them again now."""
+        for letter in letters:
+            if self.letters.get(letter.id) is letter and letter.state == "leased":
+                letter.state = "queued"
+        self._wake()
+
     async def pull(self, wait: float, limit: int) -> list[Letter]:
         """Letters for the relay (leased to it); waits up to ``wait`` s for the first one."""
         self.last_pull = time.monotonic()
         deadline = time.monotonic() + wait
-        while not self.closed:
+        generation = self.generation
+        while not self.closed and generation == self.generation:
             now = time.monotonic()
             due = self._due(now)[:limit]
             if due:
