@@ -178,3 +178,19 @@ def test_settings_are_frozen_and_replace_revalidates():
     till = Settings.local(shortcode="7654321", transaction_type="CustomerBuyGoodsOnline", party_b="123456")
     assert till.replace(timeout=3).party_b == "123456"
     assert till.replace(shortcode="7654322").party_b == "123456"  # an explicit PartyB stays
+
+
+def test_workshop_takes_everything_from_the_card(monkeypatch, clean_env):
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env("workshop")
+    for var in ("MPESA_BASE_URL", "MPESA_CONSUMER_KEY", "MPESA_CONSUMER_SECRET", "MPESA_SHORTCODE", "MPESA_PASSKEY"):
+        assert var in str(info.value)
+    assert "card" in str(info.value)
+    (clean_env / ".env").write_text(
+        "MPESA_ENV=workshop\nMPESA_BASE_URL=http://10.0.0.5:8000\nMPESA_CONSUMER_KEY=ws-p01-abc\n"
+        f"MPESA_CONSUMER_SECRET={SECRET}\nMPESA_SHORTCODE=600001\nMPESA_PASSKEY={PASSKEY}\n"
+    )
+    settings = Settings.from_env()
+    assert settings.environment == "workshop" and settings.base_url == "http://10.0.0.5:8000"
+    assert settings.shortcode == "600001" and not settings.is_local
+    assert SECRET not in str(settings) and PASSKEY not in repr(settings)
