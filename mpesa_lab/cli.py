@@ -169,8 +169,14 @@ def cmd_workshop(args: argparse.Namespace) -> int:
     from mpesa_lab.workshop import RosterError, run_workshop
 
     try:
+        names = None
+        if args.names is not None:
+            names = [line.strip() for line in args.names.read_text(encoding="utf-8").splitlines() if line.strip()]
         return run_workshop(args.dir, host=args.host, port=args.port, participants=args.participants,
-                            title=args.title, advertise_url=args.url, seed=args.seed)
+                            title=args.title, advertise_url=args.url, seed=args.seed, names=names)
+    except OSError as exc:
+        err_console.print(f"[bold red]error[/]: cannot read --names: {exc}")
+        return 2
     except (ServerStartError, RosterError) as exc:
         err_console.print(f"[bold red]error[/]: {exc}")
         return 2
@@ -362,6 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--dir", type=Path, default=None,
                    help="folder for roster.json, credentials.csv, cards.html (default ~/.mpesa-lab/workshop)")
     w.add_argument("--title", default=None, help="the workshop's name, on the cards and the page")
+    w.add_argument("--names", type=Path, default=None,
+                   help="a text file of names, line N for participant N (used when a participant is created)")
     w.add_argument("--url", default=None, help="the URL participants use, if not http://<this machine>:<port>")
     w.add_argument("--seed", type=int, default=None, help="seed for the outcome mixes")
     w.set_defaults(func=cmd_workshop)

@@ -321,6 +321,11 @@ class WorkshopApp:
             body = await request.body()
             if len(body) > MAX_CALLBACK_BYTES:
                 return JSONResponse({"ResultCode": 1, "ResultDesc": "Rejected: body too large"}, status_code=413)
+            if desk.mailbox.full:
+                log.warning("mailbox of %s is full (%d callbacks never collected); refusing", desk.participant.id,
+                            desk.mailbox.waiting)
+                return JSONResponse({"ResultCode": 1, "ResultDesc": "Not kept: the participant's mailbox is full"},
+                                    status_code=503)
             letter = desk.mailbox.put(body, self.poster())
             if letter.result_code is not None:
                 desk.progress.results[letter.result_code] += 1

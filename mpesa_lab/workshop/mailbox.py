@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 LEASE = 15.0  # seconds a relayed letter waits for its acknowledgement before it is offered again
 DIRECT_TIMEOUT = 5.0
+# A participant whose laptop never collects keeps at most this many; beyond, the inbox answers 503
+# (not kept, so not acknowledged: the emulator records a failed callback, as for a down endpoint).
+MAX_LETTERS = 10_000
 DIRECT_GIVE_UP = 3  # consecutive failed direct posts before the mailbox uses the relay only
 _STORED_BY_LISTENER = {400, 403}  # the listener kept these too (quarantine / flagged)
 
@@ -203,6 +206,10 @@ class Mailbox:
     def _wake(self) -> None:
         if self._arrived is not None:
             self._arrived.set()
+
+    @property
+    def full(self) -> bool:
+        return len(self.letters) >= MAX_LETTERS
 
     @property
     def waiting(self) -> int:

@@ -237,8 +237,10 @@ class Room:
     def _apply_faults(self, desk: Desk, fresh: str | None = None) -> None:
         """Make one desk's state match the room's faults (``fresh``: the one just turned on)."""
         state = desk.state
-        callback_faults = tuple(k for k in ("delay", "duplicate") if k in self.faults)
-        delay = self.faults.get("delay", {}).get("delay", DEFAULT_CALLBACK_DELAY)
+        # The room's own settings (EmulatorConfig) stay underneath whatever fault comes and goes.
+        active = tuple(k for k in ("delay", "duplicate") if k in self.faults)
+        callback_faults = tuple(dict.fromkeys((*self.config.callback_faults, *active)))
+        delay = self.faults["delay"]["delay"] if "delay" in self.faults else self.config.callback_delay
         state.configure(callback_faults=callback_faults, callback_delay=delay)
         if fresh in (None, "busy") and "busy" in self.faults:
             with state.lock:

@@ -44,11 +44,13 @@ class WorkshopServer:
         title: str | None = None,
         config: EmulatorConfig | None = None,
         name: str = "workshop",
+        names: list[str] | None = None,
     ) -> None:
         self.roster = Roster(folder, **({"title": title} if title else {}))
         if title and self.roster.loaded:
             self.roster.title = title
-        self.roster.ensure(participants)
+        # Names (one per participant, in order) go to participants not yet on the roster.
+        self.roster.ensure(max(participants, len(names or ())), names)
         self.room = Room(self.roster, config)
         self.app = WorkshopApp(self.room)
         self.name = name
@@ -141,6 +143,26 @@ class WorkshopServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def _repr_html_(self) -> str:
+        """A notebook's view: the room at a glance (no tokens or secrets: outputs get saved)."""
+        import html
+
+        room = self.summary()
+        rows = "".join(
+            f"<tr><td>{html.escape(p['id'])}</td><td>{html.escape(p['name'])}</td><td>{p['shortcode']}</td>"
+            f"<td>{p['delivery']}</td><td>{p['pushes']}</td><td>{p['accepted']}</td>"
+            f"<td>{html.escape(', '.join(f'{c}: {n}' for c, n in p['results'].items()) or '-')}</td>"
+            f"<td>{html.escape(p['last_error']['code'] if p['last_error'] else '-')}</td></tr>"
+            for p in room["participants"])
+        faults = ", ".join(f["kind"] for f in room["faults"]) or "none"
+        where = html.escape(self.advertised_url or "") if self.running else "not serving"
+        return (f"<div><b>{html.escape(room['title'])}</b>: workshop server {where}, "
+                f"{room['totals']['participants']} participants, {room['totals']['pushes']} pushes, "
+                f"room faults: {html.escape(faults)}<table><tr><th>id</th><th>name</th><th>paybill</th>"
+                f"<th>delivery</th><th>pushes</th><th>accepted</th><th>results</th><th>last error</th></tr>"
+                f"{rows}</table><small>The facilitator's page: <code>server.facilitator_url</code> "
+                "(it holds the room's token: keep it out of saved outputs).</small></div>")
+
     def __repr__(self) -> str:
         where = f"at {self.advertised_url}" if self.running else "not serving"
         return f"<WorkshopServer {self.roster.title!r} {where}, {len(self.roster)} participants>"
@@ -155,6 +177,7 @@ def run_workshop(
     title: str | None = None,
     advertise_url: str | None = None,
     seed: int | None = None,
+    names: list[str] | None = None,
     out: IO[str] | None = None,
     stop_event: threading.Event | None = None,
 ) -> int:
@@ -168,7 +191,8 @@ def run_workshop(
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     config = EmulatorConfig(seed=seed) if seed is not None else None
-    server = WorkshopServer(folder, participants=participants, title=title, config=config, name="workshop-serve")
+    server = WorkshopServer(folder, participants=participants, title=title, config=config, name="workshop-serve",
+                            names=names)
     try:
         server.start(host, port, advertise_url=advertise_url)
         say = lambda line="": print(line, file=stream, flush=True)  # noqa: E731

@@ -112,6 +112,9 @@ class Simulation:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def _repr_html_(self) -> str:
+        return self.server._repr_html_()
+
     def __repr__(self) -> str:
         relay = sum(1 for lab in self.labs.values() if lab.workshop and lab.workshop.delivery == "relay")
         return (f"<Simulation {len(self.labs)} participants ({relay} relayed) on "

@@ -81,3 +81,14 @@ def test_bad_control_requests_say_what_to_send(server, people):
     assert_envelope(a.http.post("/_workshop/relay/ack", json={"ids": ["x"]}, headers=a.basic), "400.002.02", 400)
     with pytest.raises(RoomError, match="faults are"):
         server.start_fault("meteor")
+
+
+def test_notebook_view_shows_the_room_without_secrets(server, people):
+    people["p01"].push(phone="254711000303", amount=33)
+    view = server._repr_html_() + repr(server)
+    assert "p01" in view and "Participant 2" in view
+    secrets = [server.facilitator_token] + [p.creds[k] for p in people.values()
+                                            for k in ("consumer_secret", "passkey")]
+    for desk in server.room.desks.values():
+        secrets.append(desk.participant.inbox_token.reveal())
+    assert not [s for s in secrets if s in view]
