@@ -45,7 +45,9 @@ from mpesa_lab.workshop.room import Desk, Room, RoomError
 log = logging.getLogger(__name__)
 
 PREFIX = "/_workshop"
+INBOX = PREFIX + "/inbox/"
 MAX_CALLBACK_BYTES = 64 * 1024
+_ACCEPTED = b'{"ResultCode":0,"ResultDesc":"Accepted"}'
 MAX_PULL_WAIT = 30.0
 # Control routes a participant may use on their own app: looking, and playing their own phone.
 PARTICIPANT_LAB_ROUTES = (
@@ -154,6 +156,8 @@ class WorkshopApp:
                 await self._oauth(scope, receive, send)
             elif path == "/_lab" or path.startswith("/_lab/"):
                 await self._lab(scope, receive, send)
+            elif method == "POST" and path.startswith(INBOX):
+                await self._inbox(scope, receive, send, path[len(INBOX):])
             elif path == PREFIX or path.startswith(PREFIX + "/"):
                 await self.control(scope, receive, send)
             else:
@@ -221,6 +225,44 @@ class WorkshopApp:
         if route == "push" or code != "500.001.1001":  # a pending query is not an error worth showing
             progress.errors[code] += 1
             progress.note_error(code, message, route)
+
+    async def _inbox(self, scope: Scope, receive: Receive, send: Send, token: str) -> None:
+        """A callback for a participant (the CallBackURL of their pushes): kept, then 200.
+
+        Answered without Starlette's layers: every callback of the room passes here.
+        """
+        desk = self.room.by_inbox(token)
+        if desk is None:
+            raise DarajaError.named("resource_not_found")
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_CALLBACK_BYTES:
+                await JSONResponse({"ResultCode": 1, "ResultDesc": "Rejected: body too large"},
+                                   status_code=413)(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        if desk.mailbox.full:
+            log.warning("mailbox of %s is full (%d callbacks never collected); refusing", desk.participant.id,
+                        desk.mailbox.waiting)
+            await JSONResponse({"ResultCode": 1, "ResultDesc": "Not kept: the participant's mailbox is full"},
+                               status_code=503)(scope, receive, send)
+            return
+        letter = desk.mailbox.put(b"".join(chunks), self.poster())
+        if letter.result_code is not None:
+            desk.progress.results[letter.result_code] += 1
+            if letter.result_code != "0":
+                desk.progress.note_error(letter.result_code, letter.result_desc or "", "callback")
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(_ACCEPTED)).encode())]})
+        await send({"type": "http.response.body", "body": _ACCEPTED})
 
     async def _lab(self, scope: Scope, receive: Receive, send: Send) -> None:
         authorization = _header(scope, b"authorization")
@@ -314,29 +356,6 @@ class WorkshopApp:
                 return JSONResponse(desk.participant.public())
             return JSONResponse({"participants": [d.participant.public() for d in room.desks.values()]})
 
-        async def inbox(request: Request) -> Response:
-            desk = room.by_inbox(request.path_params["token"])
-            if desk is None:
-                raise DarajaError.named("resource_not_found")
-            body = await request.body()
-            if len(body) > MAX_CALLBACK_BYTES:
-                return JSONResponse({"ResultCode": 1, "ResultDesc": "Rejected: body too large"}, status_code=413)
-            if desk.mailbox.full:
-                log.warning("mailbox of %s is full (%d callbacks never collected); refusing", desk.participant.id,
-                            desk.mailbox.waiting)
-                return JSONResponse({"ResultCode": 1, "ResultDesc": "Not kept: the participant's mailbox is full"},
-                                    status_code=503)
-            letter = desk.mailbox.put(body, self.poster())
-            if letter.result_code is not None:
-                desk.progress.results[letter.result_code] += 1
-                if letter.result_code != "0":
-                    try:
-                        desc = json.loads(body)["Body"]["stkCallback"].get("ResultDesc") or ""
-                    except (ValueError, KeyError, TypeError):
-                        desc = ""
-                    desk.progress.note_error(letter.result_code, str(desc), "callback")
-            return JSONResponse({"ResultCode": 0, "ResultDesc": "Accepted"})
-
         async def hello(request: Request) -> Response:
             desk = participant_only(request)
             body = await body_of(request, ("direct_url", "health_url"))
@@ -397,7 +416,6 @@ class WorkshopApp:
             Route(PREFIX + "/api/faults", faults, methods=["GET", "POST", "DELETE"]),
             Route(PREFIX + "/api/reset", reset, methods=["POST"]),
             Route(PREFIX + "/api/participants", participants, methods=["GET", "POST"]),
-            Route(PREFIX + "/inbox/{token}", inbox, methods=["POST"]),
             Route(PREFIX + "/relay/hello", hello, methods=["POST"]),
             Route(PREFIX + "/relay/pull", pull, methods=["GET"]),
             Route(PREFIX + "/relay/ack", ack, methods=["POST"]),

@@ -47,6 +47,7 @@ class Letter:
     received: float
     checkout_request_id: str | None = None
     result_code: str | None = None
+    result_desc: str | None = None
     state: str = "queued"  # queued | posting | leased
     lease_until: float = 0.0
     offered: int = 0
@@ -88,9 +89,9 @@ class Mailbox:
 
     def put(self, body: bytes, poster: KeepAlivePoster | None = None) -> Letter:
         """Keep a callback (the inbox answers 200 after this); start a direct post if we can."""
-        cid, code = _peek(body)
+        cid, code, desc = _peek(body)
         letter = Letter(id=next(self._ids), body=body, received=time.monotonic(), checkout_request_id=cid,
-                        result_code=code)
+                        result_code=code, result_desc=desc)
         self.letters[letter.id] = letter
         self.counts["received"] += 1
         if self.direct_url and poster is not None:
@@ -220,12 +221,11 @@ class Mailbox:
                 "relay_connected": self.last_pull is not None and time.monotonic() - self.last_pull < 60}
 
 
-def _peek(body: bytes) -> tuple[str | None, str | None]:
-    """CheckoutRequestID and ResultCode of a callback body, if it has them (never raises)."""
+def _peek(body: bytes) -> tuple[str | None, str | None, str | None]:
+    """CheckoutRequestID, ResultCode and ResultDesc of a callback body, if it has them (never raises)."""
     try:
         inner = json.loads(body)["Body"]["stkCallback"]
-        cid = inner.get("CheckoutRequestID")
-        code = inner.get("ResultCode")
-        return (str(cid) if cid is not None else None, None if code is None else str(code))
+        cid, code, desc = inner.get("CheckoutRequestID"), inner.get("ResultCode"), inner.get("ResultDesc")
+        return tuple(None if v is None else str(v) for v in (cid, code, desc))  # type: ignore[return-value]
     except Exception:
-        return None, None
+        return None, None, None
