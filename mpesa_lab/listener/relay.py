@@ -19,6 +19,7 @@ import hashlib
 import logging
 import socket
 import threading
+import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -124,13 +125,23 @@ class WorkshopLink:
                 f"the workshop server at {self.base_url} refused to join (HTTP {response.status_code}: {detail}): "
                 "check MPESA_CONSUMER_KEY and MPESA_CONSUMER_SECRET against your card"
             )
-        data = response.json()
+        self._joined(response.json())
+        self._start_relay()
+        return self
+
+    def _joined(self, data: dict[str, Any]) -> None:
         self.participant = data["participant"]
         self.delivery = data["delivery"]
         self.reason = data.get("reason")
         self.callback_url = f"{self.base_url}{data['inbox_path']}"
-        self._start_relay()
-        return self
+
+    async def _rejoin(self, client: httpx.AsyncClient) -> None:
+        """Say hello again after the connection came back (the server may have restarted and
+        forgotten that it can post to us directly)."""
+        response = await client.post("/_workshop/relay/hello", json=self._direct_offer())
+        if response.status_code != 200:
+            raise WorkshopError(f"hello answered HTTP {response.status_code}: {response.text[:200]}")
+        self._joined(response.json())
 
     # ---- the relay --------------------------------------------------------------------------
 
@@ -161,9 +172,15 @@ class WorkshopLink:
         backoff = 0.2
         async with httpx.AsyncClient(base_url=self.base_url, auth=self._auth, trust_env=False,
                                      timeout=httpx.Timeout(self.pull_wait + 15, connect=5)) as client:
+            rejoin = False
             while not self._stopping.is_set():
                 try:
+                    if rejoin:
+                        await self._rejoin(client)
+                        rejoin = False
+                        self.last_error = None  # back in touch (the pull below may wait a while)
                     self._pulling = True
+                    asked = time.monotonic()
                     try:
                         response = await client.get("/_workshop/relay/pull",
                                                     params={"wait": self.pull_wait, "max": PULL_MAX})
@@ -176,6 +193,8 @@ class WorkshopLink:
                         stored = await self._store_all(letters)
                         if stored:
                             await self._ack(client, stored)
+                    elif time.monotonic() - asked < 0.5:
+                        await asyncio.sleep(0.5)  # an empty answer at once: do not spin
                     backoff = 0.2
                     self.last_error = None
                 except asyncio.CancelledError:
@@ -184,6 +203,7 @@ class WorkshopLink:
                     if self.last_error is None:
                         log.warning("workshop relay for %s: %s; retrying", self.participant, exc)
                     self.last_error = f"{type(exc).__name__}: {exc}"
+                    rejoin = True
                     await asyncio.sleep(backoff)
                     backoff = min(5.0, backoff * 2)
 

@@ -99,6 +99,7 @@ class WorkshopApp:
         self.ids = IdFactory(None)
         self._poster: KeepAlivePoster | None = None
         self._poster_loop: Any = None
+        self.loop: asyncio.AbstractEventLoop | None = None  # the serving loop, once a request came
         self.control = self._control_app()
 
     # ---- helpers ------------------------------------------------------------------------------
@@ -121,7 +122,13 @@ class WorkshopApp:
         token = self._bearer(authorization)
         if token is not None:
             desk = self.room.by_token(token)
-            return desk if desk is not None and token in desk.state.tokens else None
+            if desk is None:
+                return None
+            try:
+                desk.state.authenticate(authorization)  # known to that app and not expired
+            except DarajaError:
+                return None
+            return desk
         pair = _basic_key(authorization)
         if pair is None:
             return None
@@ -136,7 +143,19 @@ class WorkshopApp:
             self._poster, self._poster_loop = KeepAlivePoster(), loop
         return self._poster
 
+    def run_on_loop(self, factory: Any, timeout: float = 5.0) -> None:
+        """Run a coroutine on the serving loop from another thread and wait for it."""
+        loop = self.loop
+        if loop is None or loop.is_closed() or not loop.is_running():
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(factory(), loop).result(timeout)
+        except Exception:
+            log.debug("could not run on the serving loop", exc_info=True)
+
     async def aclose(self) -> None:
+        for desk in list(self.room.desks.values()):
+            desk.mailbox.close()  # open long polls answer now, not when uvicorn cancels them
         if self._poster is not None:
             await self._poster.aclose()
             self._poster = None
@@ -148,6 +167,7 @@ class WorkshopApp:
             if scope["type"] == "lifespan":
                 await _lifespan(receive, send)
             return
+        self.loop = asyncio.get_running_loop()
         path, method = scope["path"], scope["method"]
         try:
             if path == STK_PUSH_PATH or path == STK_QUERY_PATH:
@@ -379,6 +399,12 @@ class WorkshopApp:
             except ValueError:
                 raise DarajaError("400.002.02", "Bad Request - wait (seconds) and max must be numbers", 400) from None
             letters = await _pull_while_connected(request, desk.mailbox, wait, limit)
+            if desk.mailbox.closed and not letters:
+                # Stopping: tell the relay to back off (and close the connection) rather than
+                # have it ask again at once, which would keep the server from finishing.
+                error = DarajaError("503.001.01", "Service Unavailable - the workshop server is stopping", 503)
+                return JSONResponse(error.envelope(self.ids.request_id()), status_code=503,
+                                    headers={"connection": "close"})
             return JSONResponse({"letters": [letter.to_wire() for letter in letters]})
 
         async def ack(request: Request) -> Response:

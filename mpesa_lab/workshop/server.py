@@ -62,6 +62,8 @@ class WorkshopServer:
         """Serve in a background thread and write the credential files. Rerun-safe (by name)."""
         if self.running:
             return self
+        for desk in self.room.desks.values():
+            desk.mailbox.closed = False  # started again after a stop()
         self._server = BackgroundServer(self.app, name=self.name, host=host, port=port).start()
         self.advertised_url = (advertise_url or self._default_url(host)).rstrip("/")
         self.files = self.roster.save(self.advertised_url)
@@ -123,13 +125,7 @@ class WorkshopServer:
         """Stop serving; the roster stays on disk for the next start."""
         if self._server is not None:
             engine = self.room.engine
-
-            async def close_mailboxes() -> None:
-                for desk in list(self.room.desks.values()):
-                    desk.mailbox.close()
-
-            engine.run_on_serving_loop(close_mailboxes)
-            engine.run_on_serving_loop(self.app.aclose)
+            self.app.run_on_loop(self.app.aclose)
             for desk in list(self.room.desks.values()):
                 engine.run_on_serving_loop(desk.state.deliverer.aclose)
             engine.detach()

@@ -29,6 +29,9 @@ from mpesa_lab.workshop.server import WorkshopServer
 
 TEST_PHONE = "254708374149"
 
+_current: "Simulation | None" = None  # re-running a notebook cell replaces the previous room
+_current_lock = threading.Lock()
+
 
 def join(credentials: dict[str, str], store: str | Path | None = None, *, direct: bool | None = None,
          name: str = "workshop-participant", host: str = "127.0.0.1") -> Lab:
@@ -128,6 +131,11 @@ def simulate(participants: int = 4, *, relay_every: int = 2, folder: str | Path 
     Every ``relay_every``-th participant gets its callbacks through the relay (as if the venue
     Wi-Fi blocked incoming connections), the others directly (0: nobody relayed).
     """
+    global _current
+    with _current_lock:
+        previous, _current = _current, None
+    if previous is not None:
+        previous.stop()
     base = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="mpesa-lab-workshop-"))
     server = WorkshopServer(base / "server", participants=participants, title=title, config=config,
                             name="workshop-simulated").start()
@@ -142,4 +150,7 @@ def simulate(participants: int = 4, *, relay_every: int = 2, folder: str | Path 
             lab.stop()
         server.stop()
         raise
-    return Simulation(server, labs, base)
+    simulation = Simulation(server, labs, base)
+    with _current_lock:
+        _current = simulation
+    return simulation

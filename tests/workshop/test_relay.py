@@ -145,3 +145,28 @@ def test_direct_failure_falls_back_to_the_relay(server, tmp_path):
         assert lab.store.count_deliveries() == 2
     finally:
         lab.stop()
+
+
+def test_a_server_restart_mid_session(tmp_path):
+    folder = tmp_path / "room"
+    first = WorkshopServer(folder, participants=1, name="ws-restart-a").start()
+    port = int(first.url.rsplit(":", 1)[1])
+    lab = join(first.credentials("p01"), tmp_path / "me.sqlite", name="ws-restart-lab")
+    second = None
+    try:
+        assert lab.workshop.delivery == "direct"
+        lab.push("254711000106", 26).wait(15)
+        first.stop()
+        _wait(lambda: lab.workshop.last_error is not None)  # the relay noticed
+        second = WorkshopServer(folder, name="ws-restart-b").start(port=port)
+        # Same credentials and inbox from the roster; the relay says hello again, the client
+        # fetches a new token (the old one died with the first server).
+        _wait(lambda: lab.workshop.last_error is None, 20)
+        assert lab.workshop.delivery == "direct"
+        assert second.room.desk("p01").mailbox.direct_url is not None
+        lab.push("254711000107", 27).wait(15)
+        assert lab.store.count_deliveries() == 2
+    finally:
+        lab.stop()
+        if second is not None:
+            second.stop()
