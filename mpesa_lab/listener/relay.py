@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 PULL_WAIT = 20.0  # seconds the server may hold a pull open when nothing is waiting
 PULL_MAX = 200
+MAX_ACKS_PER_PULL = 500
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -84,6 +85,7 @@ class WorkshopLink:
         self.relayed = 0
         self.last_error: str | None = None
         self._recent: OrderedDict[tuple[int, str], None] = OrderedDict()
+        self._pending_acks: list[int] = []  # stored, to be acknowledged with the next pull
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -169,43 +171,54 @@ class WorkshopLink:
             loop.close()
 
     async def _pull_forever(self) -> None:
-        backoff = 0.2
         async with httpx.AsyncClient(base_url=self.base_url, auth=self._auth, trust_env=False,
                                      timeout=httpx.Timeout(self.pull_wait + 15, connect=5)) as client:
-            rejoin = False
-            while not self._stopping.is_set():
+            try:
+                await self._relay(client)
+            finally:
+                # Stopped or cancelled: the stored ones are acknowledged before we go.
+                await self._flush_acks(client)
+
+    async def _relay(self, client: httpx.AsyncClient) -> None:
+        backoff = 0.2
+        rejoin = False
+        while not self._stopping.is_set():
+            try:
+                if rejoin:
+                    await self._rejoin(client)
+                    rejoin = False
+                    self.last_error = None  # back in touch (the pull below may wait a while)
+                self._pulling = True
+                asked = time.monotonic()
+                acks = self._pending_acks[:MAX_ACKS_PER_PULL]
+                params: dict[str, Any] = {"wait": self.pull_wait, "max": PULL_MAX}
+                if acks:
+                    params["ack"] = ",".join(map(str, acks))
                 try:
-                    if rejoin:
-                        await self._rejoin(client)
-                        rejoin = False
-                        self.last_error = None  # back in touch (the pull below may wait a while)
-                    self._pulling = True
-                    asked = time.monotonic()
-                    try:
-                        response = await client.get("/_workshop/relay/pull",
-                                                    params={"wait": self.pull_wait, "max": PULL_MAX})
-                    finally:
-                        self._pulling = False
-                    if response.status_code != 200:
-                        raise WorkshopError(f"pull answered HTTP {response.status_code}: {response.text[:200]}")
-                    letters = response.json().get("letters", [])
-                    if letters:
-                        stored = await self._store_all(letters)
-                        if stored:
-                            await self._ack(client, stored)
-                    elif time.monotonic() - asked < 0.5:
-                        await asyncio.sleep(0.5)  # an empty answer at once: do not spin
-                    backoff = 0.2
-                    self.last_error = None
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # the network comes and goes: keep trying, loudly once
-                    if self.last_error is None:
-                        log.warning("workshop relay for %s: %s; retrying", self.participant, exc)
-                    self.last_error = f"{type(exc).__name__}: {exc}"
-                    rejoin = True
-                    await asyncio.sleep(backoff)
-                    backoff = min(5.0, backoff * 2)
+                    response = await client.get("/_workshop/relay/pull", params=params)
+                finally:
+                    self._pulling = False
+                if response.status_code != 200:
+                    raise WorkshopError(f"pull answered HTTP {response.status_code}: {response.text[:200]}")
+                del self._pending_acks[:len(acks)]  # the server has them
+                letters = response.json().get("letters", [])
+                if letters:
+                    stored = await self._store_all(letters)
+                    if stored:
+                        await self._ack(client, stored)
+                elif time.monotonic() - asked < 0.5:
+                    await asyncio.sleep(0.5)  # an empty answer at once: do not spin
+                backoff = 0.2
+                self.last_error = None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the network comes and goes: keep trying, loudly once
+                if self.last_error is None:
+                    log.warning("workshop relay for %s: %s; retrying", self.participant, exc)
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                rejoin = True
+                await asyncio.sleep(backoff)
+                backoff = min(5.0, backoff * 2)
 
     async def _store_all(self, letters: list[dict[str, Any]]) -> list[int]:
         """Store every letter (one group commit); the ids that are now durably stored."""
@@ -246,16 +259,23 @@ class WorkshopLink:
         return await self.listener.store.store_delivery_async(delivery, expected_ids=self.listener.app.expected_ids)
 
     async def _ack(self, client: httpx.AsyncClient, ids: list[int]) -> None:
-        for attempt in range(5):
+        """Acknowledge stored letters: they ride on the next pull (see _pull_forever)."""
+        self._pending_acks.extend(ids)
+
+    async def _flush_acks(self, client: httpx.AsyncClient) -> None:
+        """On the way out: acknowledge what is stored but not yet acknowledged (else the server
+        would offer it again to the next session, which would store it a second time)."""
+        while self._pending_acks:
+            ids = self._pending_acks[:MAX_ACKS_PER_PULL]
             try:
-                response = await client.post("/_workshop/relay/ack", json={"ids": ids})
-                if response.status_code == 200:
-                    return
+                response = await client.post("/_workshop/relay/ack", json={"ids": ids}, timeout=3)
             except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.2 * (attempt + 1))
-        # Stored but not acknowledged: the server offers them again; _recent makes that an ack only.
-        log.warning("could not acknowledge %d relayed callbacks; they are stored", len(ids))
+                response = None
+            if response is None or response.status_code != 200:
+                log.warning("could not acknowledge %d relayed callbacks (they are stored); the server will "
+                            "offer them again", len(self._pending_acks))
+                return
+            del self._pending_acks[:len(ids)]
 
     def _remember(self, key: tuple[int, str]) -> None:
         self._recent[key] = None

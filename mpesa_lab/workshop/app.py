@@ -396,8 +396,12 @@ class WorkshopApp:
             try:
                 wait = min(MAX_PULL_WAIT, max(0.0, float(request.query_params.get("wait", "20"))))
                 limit = min(1000, max(1, int(request.query_params.get("max", "100"))))
+                acks = [int(i) for i in request.query_params.get("ack", "").split(",") if i.strip()]
             except ValueError:
-                raise DarajaError("400.002.02", "Bad Request - wait (seconds) and max must be numbers", 400) from None
+                raise DarajaError("400.002.02", "Bad Request - wait (seconds) and max must be numbers, ack a "
+                                  "comma-separated list of letter ids", 400) from None
+            # The relay acknowledges what it stored with its next pull: one request per round, not two.
+            acknowledged = desk.mailbox.ack(acks) if acks else 0
             letters = await _pull_while_connected(request, desk.mailbox, wait, limit)
             if desk.mailbox.closed and not letters:
                 # Stopping: tell the relay to back off (and close the connection) rather than
@@ -405,7 +409,7 @@ class WorkshopApp:
                 error = DarajaError("503.001.01", "Service Unavailable - the workshop server is stopping", 503)
                 return JSONResponse(error.envelope(self.ids.request_id()), status_code=503,
                                     headers={"connection": "close"})
-            return JSONResponse({"letters": [letter.to_wire() for letter in letters]})
+            return JSONResponse({"acknowledged": acknowledged, "letters": [letter.to_wire() for letter in letters]})
 
         async def ack(request: Request) -> Response:
             desk = participant_only(request)
