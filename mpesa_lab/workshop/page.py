@@ -64,7 +64,7 @@ select, input { font: inherit; }
    <div id="fault-what" class="mit"></div>
   </div>
   <div class="panel"><h2>Result codes in the room</h2><div id="chart"><i>no callbacks yet</i></div></div>
-  <div class="panel"><h2>Errors answered to pushes</h2><div id="errors"><i>none yet</i></div></div>
+  <div class="panel"><h2>Daraja errors answered (OAuth, push, query)</h2><div id="errors"><i>none yet</i></div></div>
  </div>
 </div>
 <script>
