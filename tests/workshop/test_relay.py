@@ -135,9 +135,9 @@ def test_direct_failure_falls_back_to_the_relay(server, tmp_path):
         assert lab.workshop.delivery == "direct"
         lab.push("254711000104", 24).wait(15)
         _wait(lambda: desk.mailbox.counts["direct"] == 1)  # the listener answered the server too
-        # The laptop moves to a network that blocks incoming connections: its HTTP server is
-        # unreachable, the store and the relay's outbound connection still work.
-        lab.listener._server.stop()
+        # The laptop moves to a network that blocks incoming connections: the server's posts no
+        # longer reach its listener (here: a closed port), its outbound connection still works.
+        desk.mailbox.direct_url = "http://127.0.0.1:9" + lab.listener.app.callback_path
         callback = lab.push("254711000105", 25).wait(20)
         assert callback.result_code is not None
         _wait(lambda: desk.mailbox.counts["relay"] == 1)  # stored first, acknowledged after
