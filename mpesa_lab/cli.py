@@ -358,9 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "as reported in 2026: the test number ends in 1037, other numbers in E3008)")
     p.set_defaults(func=cmd_sandbox)
 
-    p = sub.add_parser("workshop", help="a shared Daraja for a room of participants")
-    workshop = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    w = workshop.add_parser("serve", help="serve the room: one app and paybill per participant, a facilitator's page")
+    w = sub.add_parser("workshop", help="a shared Daraja for a room of participants (workshop serve)")
+    w.add_argument("action", choices=["serve"],
+                   help="serve: the room's Daraja, one app and paybill per participant, a facilitator's page")
     w.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: the whole room)")
     w.add_argument("--port", type=int, default=8000)
     w.add_argument("--participants", type=int, default=0,

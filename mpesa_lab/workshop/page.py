@@ -13,10 +13,9 @@ _PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>__TITLE__: facilitator</title>
 <style>
-:root { --ok: #2e7d32; --bad: #c62828; --warn: #ef6c00; --muted: #666; }
 body { font-family: system-ui, sans-serif; margin: 1rem 1.5rem; color: #222; }
 h1 { font-size: 1.3rem; margin: 0 0 .2rem; }
-.sub { color: var(--muted); margin-bottom: 1rem; }
+.sub { color: #666; margin-bottom: 1rem; }
 .grid { display: grid; grid-template-columns: minmax(0, 2fr) minmax(0, 1fr); gap: 1.2rem; }
 table { border-collapse: collapse; width: 100%; font-size: .86rem; }
 th, td { text-align: left; padding: .3rem .4rem; border-bottom: 1px solid #e3e3e3; vertical-align: top; }
@@ -24,9 +23,9 @@ th { background: #fafafa; position: sticky; top: 0; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 .code { display: inline-block; padding: 0 .3rem; margin: 0 .15rem .15rem 0; border-radius: 3px; background: #eee;
         font-family: ui-monospace, monospace; font-size: .78rem; }
-.code.paid { background: #e3f3e4; color: var(--ok); }
-.err { color: var(--bad); font-size: .8rem; }
-.mit { color: var(--muted); font-size: .78rem; }
+.code.paid { background: #e3f3e4; color: #2e7d32; }
+.err { color: #c62828; font-size: .8rem; }
+.mit { color: #666; font-size: .78rem; }
 .pill { font-size: .75rem; padding: .05rem .4rem; border-radius: 8px; background: #e8eef8; }
 .pill.relay { background: #fff1e0; }
 .panel { border: 1px solid #ddd; border-radius: 6px; padding: .7rem .9rem; margin-bottom: 1rem; }
@@ -34,13 +33,13 @@ th { background: #fafafa; position: sticky; top: 0; }
 .bar { display: flex; align-items: center; gap: .4rem; margin: .2rem 0; font-size: .8rem; }
 .bar .label { flex: 0 0 13rem; overflow: hidden; white-space: nowrap; text-overflow: ellipsis; }
 .bar .fill { height: .9rem; background: #5c8dd6; border-radius: 2px; }
-.bar .fill.paid { background: var(--ok); }
-.fault { background: #fff4e5; border-left: 4px solid var(--warn); padding: .4rem .6rem; margin: .3rem 0;
+.bar .fill.paid { background: #2e7d32; }
+.fault { background: #fff4e5; border-left: 4px solid #ef6c00; padding: .4rem .6rem; margin: .3rem 0;
          font-size: .85rem; }
 button { font: inherit; padding: .25rem .6rem; margin: .15rem .2rem .15rem 0; cursor: pointer; }
 select, input { font: inherit; }
 #fault-kind { max-width: 100%; }
-#status { font-size: .78rem; color: var(--muted); }
+#status { font-size: .78rem; color: #666; }
 </style></head>
 <body>
 <h1>__TITLE__</h1>
