@@ -1,0 +1,588 @@
+"""Exercise checks for the course notebooks: ``check.<exercise>(answer, ...) -> Verdict``.
+
+Each check compares a learner's answer with what Daraja (or the lab) expects and names the part
+that is wrong and how to fix it, never just "incorrect". Answers left as ``...`` (the notebooks'
+placeholder) get a "not answered yet" verdict with a hint. Messages never quote a secret: a
+passkey or consumer secret is named by its fingerprint at most.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterable, Mapping
+from urllib.parse import urlsplit
+
+from mpesa_lab import codes
+from mpesa_lab.clock import DARAJA_TIMESTAMP_FORMAT, daraja_timestamp, to_nairobi
+from mpesa_lab.constants import SANDBOX_PASSKEY
+from mpesa_lab.course.verdict import Verdict, give
+from mpesa_lab.daraja.callbacks import CallbackError, ParsedCallback, parse_callback
+from mpesa_lab.daraja.password import build_password, check_password
+from mpesa_lab.daraja.results import StkQueryResult
+from mpesa_lab.secret import Secret
+
+__all__ = [
+    "advice_function",
+    "basic_auth",
+    "callback_url",
+    "distinct_payments",
+    "env_file",
+    "password",
+    "query_fallback",
+    "receipt",
+    "result_code",
+    "room_rehearsal",
+    "struggling_participant",
+    "timestamp",
+    "token_refresh",
+    "triggered",
+    "wrong_part",
+]
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _unanswered(value: Any) -> bool:
+    return value is Ellipsis
+
+
+def _verdict(exercise: str, problems: Iterable[str], note: str = "") -> Verdict:
+    problems = tuple(problems)
+    return give(Verdict(exercise, ok=not problems, problems=problems, note=note if not problems else ""))
+
+
+def _todo(exercise: str, hint: str) -> Verdict:
+    return give(Verdict(exercise, ok=False, problems=(hint,), answered=False))
+
+
+def _reveal(value: Any) -> str:
+    return value.reveal() if isinstance(value, Secret) else str(value)
+
+
+def _b64decode(text: str) -> str | None:
+    try:
+        return base64.b64decode(text, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+# -- 02 the access token ------------------------------------------------------------------------
+
+
+def basic_auth(header: Any, consumer_key: str, consumer_secret: str | Secret) -> Verdict:
+    """The OAuth ``Authorization`` header: ``Basic base64(consumer_key:consumer_secret)``."""
+    name = "Basic auth header"
+    if _unanswered(header):
+        return _todo(name, "Build 'Basic ' + base64 of 'consumer_key:consumer_secret'.")
+    key, secret = str(consumer_key), _reveal(consumer_secret)
+    if isinstance(header, bytes):
+        return _verdict(name, [
+            "the header is bytes (b'...'): HTTP headers here are text; call .decode('ascii') on the "
+            "base64 part and put 'Basic ' in front"
+        ])
+    if not isinstance(header, str):
+        return _verdict(name, [f"the header must be a str, not {_type_name(header)}"])
+    problems: list[str] = []
+    text = header
+    scheme, _, encoded = text.partition(" ")
+    if not encoded:
+        scheme, encoded = "", text
+        problems.append("the header lacks the scheme: it must start with 'Basic ' (with one space)")
+    elif scheme != "Basic":
+        if scheme.lower() == "basic":
+            problems.append(f"the scheme is {scheme!r}: write it exactly 'Basic'")
+        elif scheme.lower() == "bearer":
+            problems.append("'Bearer' is for the access token on the push and query; the OAuth call "
+                            "itself uses 'Basic'")
+        else:
+            problems.append(f"the header starts with {scheme!r}: it must start with 'Basic '")
+    encoded = encoded.strip()
+    decoded = _b64decode(encoded)
+    if decoded is None:
+        if encoded == f"{key}:{secret}":
+            problems.append("the key and secret are not base64-encoded: encode 'key:secret' with "
+                            "base64.b64encode(...).decode()")
+        elif encoded.startswith("b'") or encoded.startswith('b"'):
+            problems.append("the header contains b'...': you formatted bytes into the string; call "
+                            ".decode() on base64.b64encode(...) first")
+        else:
+            problems.append("the part after 'Basic ' is not valid base64")
+        return _verdict(name, problems)
+    if decoded != f"{key}:{secret}":
+        if decoded == f"{secret}:{key}":
+            problems.append("the key and the secret are swapped: the consumer key comes first")
+        elif decoded in (f"{key}{secret}", f"{key} {secret}", f"{key};{secret}"):
+            problems.append("key and secret must be joined by one colon ':'")
+        elif decoded.strip() == f"{key}:{secret}":
+            problems.append("there is whitespace (a newline?) around 'key:secret' inside the base64")
+        elif ":" in decoded:
+            got_key, _, got_secret = decoded.partition(":")
+            if got_key != key:
+                problems.append(f"the consumer key inside is {got_key!r}, expected {key!r}")
+            if got_secret != secret:
+                problems.append("the consumer secret inside is not the one given (check for a typo "
+                                "or a secret from another app)")
+        else:
+            problems.append("the base64 does not decode to 'consumer_key:consumer_secret'")
+    return _verdict(name, problems, "This is what TokenProvider sends to /oauth/v1/generate.")
+
+
+def token_refresh(seconds: Any, expires_in: Any, margin: float) -> Verdict:
+    """Seconds after fetching at which to refresh a token: ``float(expires_in) - margin``."""
+    name = "When to refresh"
+    if _unanswered(seconds):
+        return _todo(name, "Turn expires_in into a number of seconds and subtract the margin.")
+    lifetime = float(str(expires_in).strip())
+    expected = lifetime - margin
+    if isinstance(seconds, str):
+        return _verdict(name, [
+            f"the answer is the text {seconds!r}: Daraja sends expires_in as a string, so convert it "
+            "with int() or float() before doing arithmetic"
+        ])
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        return _verdict(name, [f"the answer must be a number of seconds, not {_type_name(seconds)}"])
+    if abs(seconds - expected) < 1e-6:
+        return _verdict(name, [], f"Refresh after {expected:g} s, before Daraja starts answering 404.001.03.")
+    if abs(seconds - lifetime) < 1e-6:
+        problem = (f"{seconds:g} s is the moment the token dies: a call sent then can fail with "
+                   f"404.001.03 Invalid Access Token; refresh {margin:g} s earlier")
+    elif abs(seconds - (lifetime + margin)) < 1e-6:
+        problem = f"you added the margin: refresh {margin:g} s *before* expiry, not after"
+    elif abs(seconds - lifetime / 60) < 1e-6 or abs(seconds - expected / 60) < 1e-6:
+        problem = "that looks like minutes: expires_in is in seconds, and so is the answer"
+    else:
+        problem = f"{seconds:g} s is not expires_in ({lifetime:g} s) minus the margin ({margin:g} s)"
+    return _verdict(name, [problem])
+
+
+# -- 03 password and timestamp ------------------------------------------------------------------
+
+
+def password(value: Any, shortcode: str | int, passkey: str | Secret, timestamp: str) -> Verdict:
+    """An STK Password: ``base64(BusinessShortCode + Passkey + Timestamp)``."""
+    name = "Password"
+    if _unanswered(value):
+        return _todo(name, "Join shortcode + passkey + timestamp, then base64-encode the result.")
+    code, key, ts = str(shortcode).strip(), _reveal(passkey), str(timestamp).strip()
+    if isinstance(value, bytes):
+        try:
+            as_text = value.decode("ascii")
+        except UnicodeDecodeError:
+            as_text = ""
+        if as_text == build_password(code, key, ts):
+            return _verdict(name, ["the password is right but it is bytes: add .decode() so the JSON "
+                                   "body gets a string, not b'...'"])
+        return _verdict(name, [f"the password must be a str, not bytes"])
+    if not isinstance(value, str):
+        return _verdict(name, [f"the password must be a str, not {_type_name(value)}"])
+    if value == f"{code}{key}{ts}":
+        return _verdict(name, ["you joined the three parts but did not base64-encode them: "
+                               "base64.b64encode(text.encode()).decode()"])
+    decoded = _b64decode(value.strip())
+    if decoded is not None:
+        parts = {"shortcode": code, "passkey": key, "timestamp": ts}
+        for order in (("passkey", "shortcode", "timestamp"), ("shortcode", "timestamp", "passkey"),
+                      ("timestamp", "shortcode", "passkey"), ("passkey", "timestamp", "shortcode"),
+                      ("timestamp", "passkey", "shortcode")):
+            if decoded == "".join(parts[p] for p in order):
+                return _verdict(name, [f"the parts are in the order {' + '.join(order)}: Daraja wants "
+                                       "shortcode + passkey + timestamp"])
+        if decoded.replace(" ", "").replace(":", "").replace("-", "") == f"{code}{key}{ts}" and decoded != f"{code}{key}{ts}":
+            return _verdict(name, ["there are separators (spaces, ':' or '-') between the parts: join "
+                                   "them with nothing in between"])
+    result = check_password(value, code, key, ts)
+    return _verdict(name, result.problems, "Daraja will accept it with this Timestamp.")
+
+
+def timestamp(value: Any, moment: datetime) -> Verdict:
+    """A Daraja Timestamp for ``moment``: YYYYMMDDHHmmss in Nairobi time (UTC+3)."""
+    name = "Timestamp"
+    if _unanswered(value):
+        return _todo(name, "Convert the moment to Africa/Nairobi, then format it as %Y%m%d%H%M%S.")
+    expected = daraja_timestamp(moment)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value_text = str(value)
+        if value_text == expected:
+            return _verdict(name, ["right digits, but as a number: send the Timestamp as a string "
+                                   "(a number also loses a leading zero in other formats)"])
+    if not isinstance(value, str):
+        return _verdict(name, [f"the Timestamp must be a str of 14 digits, not {_type_name(value)}"])
+    text = value.strip()
+    if text == expected:
+        return _verdict(name, [], "Nairobi time, 14 digits: what Daraja expects.")
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    utc_text = aware.astimezone(timezone.utc).strftime(DARAJA_TIMESTAMP_FORMAT)
+    nairobi = to_nairobi(moment)
+    if not re.fullmatch(r"\d{14}", text):
+        digits = re.sub(r"\D", "", text)
+        if digits == expected:
+            return _verdict(name, [f"{text!r} has separators: Daraja wants the 14 digits only, "
+                                   "format '%Y%m%d%H%M%S'"])
+        if len(digits) == 14 and digits == utc_text:
+            return _verdict(name, [f"{text!r} has separators, and it is UTC time: format "
+                                   "'%Y%m%d%H%M%S' in Africa/Nairobi time"])
+        return _verdict(name, [f"{text!r} is not 14 digits: use the format '%Y%m%d%H%M%S' "
+                               "(YYYYMMDDHHmmss)"])
+    if text == utc_text:
+        return _verdict(name, ["this is UTC time (a laptop or server set to UTC): Nairobi is 3 hours "
+                               "ahead; convert with .astimezone(ZoneInfo('Africa/Nairobi')) first"])
+    if text == nairobi.strftime("%Y%m%d%I%M%S"):
+        return _verdict(name, ["the hour is on a 12-hour clock (%I): use %H, the 24-hour hour"])
+    if text == nairobi.strftime("%Y%d%m%H%M%S"):
+        return _verdict(name, ["day and month are swapped: the order is year, month, day, hour, "
+                               "minute, second"])
+    if text == nairobi.strftime("%Y%m%d%H%S%M"):
+        return _verdict(name, ["minutes and seconds are swapped (%M is minutes, %S seconds)"])
+    try:
+        got = datetime.strptime(text, DARAJA_TIMESTAMP_FORMAT)
+    except ValueError:
+        return _verdict(name, [f"{text!r} is 14 digits but not a real date and time"])
+    offset = got - nairobi.replace(tzinfo=None, microsecond=0)
+    hours = offset.total_seconds() / 3600
+    if hours.is_integer() and hours:
+        return _verdict(name, [f"the time is {abs(hours):g} hour(s) {'ahead of' if hours > 0 else 'behind'} "
+                               "Nairobi time: convert the moment to Africa/Nairobi (UTC+3) before formatting"])
+    return _verdict(name, [f"{text!r} is {offset} away from the moment given ({expected} in Nairobi time)"])
+
+
+_PARTS = ("shortcode", "passkey", "timestamp")
+
+
+def wrong_part(answer: Any, password: str, shortcode: str | int, passkey: str | Secret,
+               timestamp: str) -> Verdict:
+    """Diagnose "Wrong credentials": which part of ``password`` disagrees with the request."""
+    name = "Wrong credentials diagnosed"
+    if _unanswered(answer):
+        return _todo(name, f"Decode the password and answer one of {', '.join(map(repr, _PARTS))} or 'none'.")
+    result = check_password(password, shortcode, passkey, timestamp)
+    wrong = [part for part in _PARTS if any(p.startswith(part) for p in result.problems)]
+    expected = wrong[0] if wrong else "none"
+    given = str(answer).strip().lower()
+    if given not in (*_PARTS, "none"):
+        return _verdict(name, [f"answer one of 'shortcode', 'passkey', 'timestamp' or 'none', not {answer!r}"])
+    if given == expected:
+        return _verdict(name, [], f"decode_password(...) showed it: {result.problems[0] if result.problems else 'it matches'}")
+    if given == "none":
+        return _verdict(name, [f"the password does not match the request: decode it with decode_password() "
+                               f"and compare each part"])
+    if expected == "none":
+        return _verdict(name, [f"the {given} inside the password matches the request: this password "
+                               "is right, look elsewhere (is the Timestamp field the same one?)"])
+    return _verdict(name, [f"the {given} inside the password matches the request; another part does "
+                           "not: compare each part of decode_password(...) with the request"])
+
+
+# -- 05 callbacks and the listener --------------------------------------------------------------
+
+
+def _parse(body: Any) -> ParsedCallback:
+    return body if isinstance(body, ParsedCallback) else parse_callback(body)
+
+
+def receipt(value: Any, body: Any) -> Verdict:
+    """The MpesaReceiptNumber read from a raw callback body."""
+    name = "Receipt from the raw body"
+    if _unanswered(value):
+        return _todo(name, "Walk Body -> stkCallback -> CallbackMetadata -> Item and find MpesaReceiptNumber.")
+    parsed = _parse(body)
+    expected = parsed.receipt
+    if value == expected:
+        return _verdict(name, [], "Keep it with the order: it is the customer's proof of payment.")
+    if isinstance(value, (list, tuple)):
+        return _verdict(name, ["this is the whole Item list: pick the entry whose Name is "
+                               "'MpesaReceiptNumber' and take its Value"])
+    if isinstance(value, dict):
+        if value.get("Name") == "MpesaReceiptNumber":
+            return _verdict(name, ["this is the Item entry: take its 'Value'"])
+        return _verdict(name, ["this is a dict: go down to the Item whose Name is 'MpesaReceiptNumber' "
+                               "and take its Value"])
+    for key, item in parsed.items.items():
+        if key != "MpesaReceiptNumber" and item is not None and str(value) == str(item):
+            return _verdict(name, [f"that is the {key} item: the receipt is the item named 'MpesaReceiptNumber'"])
+    if value == parsed.checkout_request_id:
+        return _verdict(name, ["that is the CheckoutRequestID (Daraja's id for the push); the receipt "
+                               "is M-PESA's id for the payment, in CallbackMetadata"])
+    if value == parsed.merchant_request_id:
+        return _verdict(name, ["that is the MerchantRequestID; the receipt is in CallbackMetadata"])
+    return _verdict(name, [f"{value!r} is not the MpesaReceiptNumber in this body"])
+
+
+def result_code(value: Any, body: Any) -> Verdict:
+    """The ResultCode of a callback, as text (codes can be alphanumeric, e.g. SFC_IC0003)."""
+    name = "ResultCode as text"
+    if _unanswered(value):
+        return _todo(name, "Read Body.stkCallback.ResultCode and make it a str.")
+    parsed = _parse(body)
+    expected = parsed.result_code
+    if isinstance(value, str) and value.strip() == expected:
+        entry = codes.result_entry(expected)
+        return _verdict(name, [], f"{expected} is {entry.name}: {entry.mitigation}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and codes.normalize_code(value) == expected:
+        return _verdict(name, [f"right code, but a {_type_name(value)}: keep codes as text (str(...)), "
+                               "since some are alphanumeric (SFC_IC0003) and the STK query sends them "
+                               "as strings"])
+    if isinstance(value, str) and value == parsed.result_desc:
+        return _verdict(name, ["that is ResultDesc (the words); the code is ResultCode"])
+    return _verdict(name, [f"{value!r} is not this callback's ResultCode"])
+
+
+def distinct_payments(value: Any, deliveries: Any) -> Verdict:
+    """How many distinct pushes a list of callback deliveries (with duplicates) is about."""
+    name = "Distinct payments"
+    if _unanswered(value):
+        return _todo(name, "Count unique CheckoutRequestIDs, not deliveries.")
+    ids = [_parse(d).checkout_request_id for d in deliveries]
+    paid = {_parse(d).checkout_request_id for d in deliveries if _parse(d).succeeded}
+    expected = len(set(ids))
+    if isinstance(value, bool) or not isinstance(value, int):
+        return _verdict(name, [f"answer with a whole number, not {_type_name(value)}"])
+    if value == expected:
+        return _verdict(name, [], "Duplicates are kept as deliveries but count once.")
+    if value == len(ids):
+        return _verdict(name, [f"{value} counts every delivery: a duplicate callback is the same payment "
+                               "again; count unique CheckoutRequestIDs"])
+    if value == len(paid):
+        return _verdict(name, [f"{value} counts only the paid ones: the question asks for every distinct push"])
+    if value == len({_parse(d).merchant_request_id for d in deliveries}) and value != expected:
+        return _verdict(name, ["count CheckoutRequestIDs (one per push), not MerchantRequestIDs"])
+    return _verdict(name, [f"{value} is not the number of distinct CheckoutRequestIDs"])
+
+
+def query_fallback(result: Any, checkout_request_id: str) -> Verdict:
+    """The STK query result for a push whose callback never came."""
+    name = "STK query fallback"
+    if _unanswered(result):
+        return _todo(name, "Call lab.query(checkout_request_id) (or push.query()).")
+    if isinstance(result, ParsedCallback):
+        return _verdict(name, ["this is a callback; the point is that none came: ask Daraja with "
+                               "lab.query(...) instead"])
+    if isinstance(result, TimeoutError):
+        return _verdict(name, ["waiting longer is not the fallback: ask Daraja with lab.query(...)"])
+    if not isinstance(result, StkQueryResult):
+        return _verdict(name, [f"expected the StkQueryResult of lab.query(...), got {_type_name(result)}"])
+    problems = []
+    if result.checkout_request_id and result.checkout_request_id != checkout_request_id:
+        problems.append("this query is about another push: query the CheckoutRequestID whose callback "
+                        "was lost")
+    if result.pending:
+        problems.append("the answer is still pending: query again in a few seconds (pending is an "
+                        "answer, not a failure)")
+    return _verdict(name, problems, f"Daraja says: {result.status} {result.result_code}. Never push again "
+                                    "to find out: the customer would be asked twice.")
+
+
+# -- 06 errors and result codes -----------------------------------------------------------------
+
+
+def triggered(callback: Any, code: str | int) -> Verdict:
+    """A callback (from ``push.wait()``) whose ResultCode is ``code``."""
+    want = codes.normalize_code(code)
+    entry = codes.result_entry(want)
+    name = f"Trigger ResultCode {want}"
+    if _unanswered(callback):
+        return _todo(name, f"Push so that M-PESA answers {want} ({entry.name}), then push.wait().")
+    if not isinstance(callback, ParsedCallback):
+        try:
+            callback = _parse(callback)
+        except (CallbackError, TypeError, ValueError, AttributeError):
+            return _verdict(name, [f"expected the callback from push.wait(), got {_type_name(callback)}"])
+    if callback.result_code == want:
+        return _verdict(name, [], f"{entry.name}: {entry.mitigation}")
+    got = codes.result_entry(callback.result_code)
+    return _verdict(name, [f"this callback's ResultCode is {callback.result_code} ({got.name}), not {want} "
+                           f"({entry.name}): {entry.explanation} Look it up in the trigger table."])
+
+
+def advice_function(fn: Any) -> Verdict:
+    """``fn(code) -> str``: the catalogue's mitigation for any code, and advice for unknown ones."""
+    name = "advice(code)"
+    if _unanswered(fn) or fn is None:
+        return _todo(name, "Define advice(code) returning codes.lookup(code).mitigation.")
+    if not callable(fn):
+        return _verdict(name, [f"advice must be a function, not {_type_name(fn)}"])
+    cases: list[tuple[Any, str]] = [
+        ("1032", "a ResultCode as text"),
+        (1032, "a ResultCode as a number (callbacks send numbers)"),
+        ("2001", "another ResultCode"),
+        ("SFC_IC0003", "an alphanumeric ResultCode"),
+        ("500.001.1001", "an errorCode"),
+        ("9999", "a code outside Daraja's tables"),
+        ("E3008", "a code seen live but not documented"),
+    ]
+    problems = []
+    for code, what in cases:
+        try:
+            got = fn(code)
+        except Exception as exc:  # the learner's code: report, never crash the check
+            problems.append(f"advice({code!r}) ({what}) raised {_type_name(exc)}: {exc}. "
+                            + ("Unknown codes must give advice, not an exception: codes.lookup() "
+                               "returns an 'unknown' entry for them" if not codes.lookup(code).known
+                               else "normalise the code first (codes.lookup accepts str or int)"))
+            continue
+        if got is None:
+            problems.append(f"advice({code!r}) returned None: return the advice text")
+            continue
+        if not isinstance(got, str):
+            problems.append(f"advice({code!r}) returned a {_type_name(got)}: return the mitigation text")
+            continue
+        expected = codes.lookup(code).mitigation
+        if expected not in got:
+            if not codes.lookup(code).known:
+                problems.append(f"advice({code!r}) ({what}) should still say what to do: keep the raw "
+                                "payload and ask with an STK query (codes.lookup(code).mitigation)")
+            else:
+                problems.append(f"advice({code!r}) ({what}) does not contain the catalogue's mitigation "
+                                f"{expected!r}")
+    return _verdict(name, problems, "Known codes get their fix; unknown ones never crash the handler.")
+
+
+# -- 08 the real sandbox ------------------------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"^(<.*>|\.\.\.|your[-_ ].*|paste[-_ ].*|x+|changeme)$", re.I)
+
+
+def env_file(text: Any) -> Verdict:
+    """A ``.env`` for the real sandbox: MPESA_ENV=sandbox, key, secret, and a way to get callbacks."""
+    name = ".env for the sandbox"
+    if _unanswered(text):
+        return _todo(name, "Write the lines KEY=value that Lab.start(environment='sandbox') reads.")
+    if not isinstance(text, str):
+        return _verdict(name, [f"the .env must be text, not {_type_name(text)}"])
+    values: dict[str, str] = {}
+    problems: list[str] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.startswith("export "):
+            stripped = stripped[len("export "):].strip()
+        if "=" not in stripped:
+            problems.append(f"line {number} has no '=': write NAME=value")
+            continue
+        key, _, value = stripped.partition("=")
+        key = key.strip()
+        value = value.strip().strip("'\"")
+        if key != key.upper():
+            problems.append(f"line {number}: variable names are upper case ({key.upper()})")
+            key = key.upper()
+        values[key] = value
+    env = values.get("MPESA_ENV", "")
+    if env.lower() != "sandbox":
+        problems.append("MPESA_ENV must be 'sandbox'" + (f" (it is {env!r})" if env else " (it is missing)")
+                        + ": without it the lab stays local")
+    for var in ("MPESA_CONSUMER_KEY", "MPESA_CONSUMER_SECRET"):
+        if not values.get(var):
+            problems.append(f"{var} is missing: copy it from your app on the Daraja portal (My Apps)")
+    if not (values.get("NGROK_AUTHTOKEN") or values.get("MPESA_CALLBACK_URL")):
+        problems.append("nothing gives Safaricom a public URL: add NGROK_AUTHTOKEN (the lab opens a "
+                        "tunnel) or MPESA_CALLBACK_URL (a public https URL of your own)")
+    callback = values.get("MPESA_CALLBACK_URL")
+    if callback and not _PLACEHOLDER.match(callback) and not callback.startswith("https://"):
+        problems.append("MPESA_CALLBACK_URL must be a public https:// URL")
+    if values.get("MPESA_SHORTCODE") and values["MPESA_SHORTCODE"] != "174379":
+        problems.append("the sandbox's test paybill is 174379: leave MPESA_SHORTCODE out (or set 174379)")
+    passkey = values.get("MPESA_PASSKEY")
+    if passkey and passkey != SANDBOX_PASSKEY and not _PLACEHOLDER.match(passkey):
+        problems.append("MPESA_PASSKEY is not the sandbox's public passkey: leave it out, the lab knows it")
+    if values.get("MPESA_BASE_URL") and "sandbox.safaricom.co.ke" not in values["MPESA_BASE_URL"]:
+        problems.append("MPESA_BASE_URL points somewhere else than the sandbox: leave it out")
+    return _verdict(name, problems, "Keep it out of git (.env is in .gitignore) and out of notebooks.")
+
+
+def callback_url(value: Any, public_url: str, path: str) -> Verdict:
+    """The CallBackURL for the sandbox: the tunnel's public https URL + the listener's secret path."""
+    name = "CallBackURL"
+    if _unanswered(value):
+        return _todo(name, "Join the tunnel's public URL and the listener's callback path.")
+    if not isinstance(value, str):
+        return _verdict(name, [f"the CallBackURL must be a str, not {_type_name(value)}"])
+    expected = public_url.rstrip("/") + "/" + path.lstrip("/")
+    if value == expected:
+        return _verdict(name, [], "Safaricom can reach it, and only someone who knows the path can post to it.")
+    problems = []
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    if host in ("localhost", "127.0.0.1", "0.0.0.0") or host.startswith("192.168.") or host.startswith("10."):
+        problems.append(f"{host} is only reachable from this machine: Safaricom's servers cannot POST "
+                        "to it; use the tunnel's public URL")
+    elif parts.scheme != "https":
+        problems.append("use https: production refuses plain http and the tunnel gives you https")
+    if not parts.path.rstrip("/").endswith(path.strip("/")):
+        problems.append("the listener's secret callback path is missing: without it the listener "
+                        "answers 404 and the callback is lost")
+    if "//" in parts.path:
+        problems.append("there is a double slash in the path: join with exactly one '/'")
+    if any(c.isspace() for c in value):
+        problems.append("there is whitespace in the URL: Daraja answers Invalid CallBackURL")
+    if not problems:
+        problems.append(f"expected {expected!r}")
+    return _verdict(name, problems)
+
+
+# -- 09 running a workshop ----------------------------------------------------------------------
+
+
+def _frame_rows(frame: Any) -> list[Mapping[str, Any]]:
+    if hasattr(frame, "to_dict"):
+        return frame.to_dict("records")
+    return list(frame)
+
+
+def room_rehearsal(frame: Any, phones: Iterable[str]) -> Verdict:
+    """Every participant's phone has a paid push in the transactions frame."""
+    name = "Room rehearsal"
+    if _unanswered(frame):
+        return _todo(name, "Push once to each participant's phone, wait, then pass lab.transactions().")
+    rows = _frame_rows(frame)
+    wanted = [str(p) for p in phones]
+    problems = []
+    by_phone: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        by_phone.setdefault(str(row.get("phone")), []).append(row)
+    for phone in wanted:
+        seen = by_phone.get(phone, [])
+        if not seen:
+            problems.append(f"{phone}: no push at all; push to it")
+        elif not any(str(r.get("status")) == "paid" for r in seen):
+            last = seen[-1]
+            problems.append(f"{phone}: no paid push (last: {last.get('status')} "
+                            f"{last.get('result_code')} {last.get('result_desc')}); push again and answer")
+    return _verdict(name, problems, f"All {len(wanted)} phones paid: the room's setup works end to end.")
+
+
+def struggling_participant(answer: Any, frame: Any) -> Verdict:
+    """(phone, code): the phone with no paid push, and the ResultCode it gets most."""
+    name = "Who needs help?"
+    if _unanswered(answer):
+        return _todo(name, "Group the frame by phone; find the one with no paid push and its commonest code.")
+    rows = _frame_rows(frame)
+    by_phone: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        by_phone.setdefault(str(row.get("phone")), []).append(row)
+    stuck = {p: r for p, r in by_phone.items() if not any(str(x.get("status")) == "paid" for x in r)}
+    if len(stuck) != 1:
+        raise ValueError(f"this frame has {len(stuck)} phones with no paid push; the exercise needs one")
+    phone, its_rows = next(iter(stuck.items()))
+    code = Counter(str(r.get("result_code")) for r in its_rows).most_common(1)[0][0]
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2:
+        return _verdict(name, [f"answer with a pair (phone, result_code), not {answer!r}"])
+    got_phone, got_code = str(answer[0]), codes.normalize_code(answer[1])
+    problems = []
+    if got_phone != phone:
+        if got_phone in by_phone:
+            problems.append(f"{got_phone} has a paid push: look for the phone with none")
+        else:
+            problems.append(f"{got_phone} is not in the frame (phones look like 2547XXXXXXXX)")
+    elif got_code != code:
+        problems.append(f"{got_code} is not the code this phone gets most; count its result_code values")
+    entry = codes.result_entry(code)
+    return _verdict(name, problems, f"{code} is {entry.name}: tell them: {entry.mitigation}")
