@@ -423,10 +423,15 @@ def advice_function(fn: Any) -> Verdict:
         try:
             got = fn(code)
         except Exception as exc:  # the learner's code: report, never crash the check
-            problems.append(f"advice({code!r}) ({what}) raised {_type_name(exc)}: {exc}. "
-                            + ("Unknown codes must give advice, not an exception: codes.lookup() "
-                               "returns an 'unknown' entry for them" if not codes.lookup(code).known
-                               else "normalise the code first (codes.lookup accepts str or int)"))
+            if not codes.lookup(code).known:
+                fix = ("unknown codes must still get advice, not an exception: codes.lookup() returns "
+                       "an 'unknown' entry with a mitigation for them")
+            elif isinstance(code, int):
+                fix = ("callbacks send ResultCode as a number: look it up with codes.lookup(code), "
+                       "which accepts 1032 and '1032' alike")
+            else:
+                fix = "your own table lacks this code: the catalogue has it (codes.lookup(code))"
+            problems.append(f"advice({code!r}) ({what}) raised {_type_name(exc)}: {exc}; {fix}")
             continue
         if got is None:
             problems.append(f"advice({code!r}) returned None: return the advice text")
