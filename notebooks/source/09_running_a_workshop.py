@@ -1,0 +1,178 @@
+"""Notebook 09: running a workshop (the facilitator's guide)."""
+
+NAME = "09-running-a-workshop"
+META = {"title": "Running a workshop", "minutes": 30, "expects_rule_17": 0}
+
+CELLS = [
+    ("md", """
+    # 09 · Running a workshop
+
+    A guide for whoever runs this course for a room: what to prepare, how long each notebook
+    takes, what goes wrong and how to spot it early. It ends with a rehearsal you can run the
+    day before.
+
+    **You will be able to**
+    - prepare the room's machines and check them in one command;
+    - plan a full-day or half-day session from the timing table;
+    - recognise the usual trouble from what a participant's screen shows;
+    - rehearse a room of phones with the lab, and find the participant who needs help.
+
+    **Prerequisites:** you have worked through notebooks 02 to 08 yourself.
+
+    **Time:** about 30 minutes to read and rehearse.
+    """),
+    ("md", """
+    ## Before the day
+
+    - **Machines.** Python 3.11 or newer. From a clone: `python -m venv .venv`, then
+      `.venv/bin/pip install -e ".[test]"` (or `conda env create -f environment.yml`). Ask
+      participants to do it beforehand; on the day, a wheelhouse on a USB stick saves the Wi-Fi.
+    - **Smoke test.** `mpesa-lab demo` runs the whole journey on the emulator in a few seconds.
+      If it prints a table of outcomes, the machine is ready for notebooks 00 to 07.
+    - **Kernel.** Jupyter must use the project's Python. If `import mpesa_lab` fails in a
+      notebook, install the kernel: `.venv/bin/python -m ipykernel install --user --name mpesa-lab`
+      and pick *mpesa-lab* in Jupyter's kernel menu.
+    - **No internet needed** until notebook 08. For 08 live (optional), participants need a
+      Daraja account with an app and an ngrok authtoken: ask them to create both a few days
+      before, since sign-ups can take time. Without them, 08 runs on the emulator.
+
+    ## Room setup
+
+    Each participant runs their own lab on their own laptop: every `Lab.start()` picks free
+    ports, so nothing clashes, and each keeps its lesson stores under `~/.mpesa-lab/`. Project
+    the notebooks from your machine and keep the solutions (below) on yours only.
+
+    A shared emulator for the whole room, with a facilitator's page showing everyone's pushes,
+    comes with the workshop mode (`mpesa-lab workshop serve`); this guide will cover it then.
+    """),
+    ("md", """
+    ## Timing
+
+    | notebook | minutes | note |
+    | --- | ---: | --- |
+    | 00 start here | 10 | everyone's lab running before moving on |
+    | 01 the journey | 15 | draw the sequence on the board |
+    | 02 the access token | 25 | |
+    | 03 password and timestamp | 30 | the UTC trap lands better if someone's laptop is on UTC |
+    | 04 first STK push | 20 | |
+    | *break* | 15 | |
+    | 05 callbacks and the listener | 35 | the longest; do not rush "store before acknowledging" |
+    | 06 errors and result codes | 35 | |
+    | 07 result-code analytics | 30 | |
+    | 08 the real sandbox | 30 | live only if the room's accounts are ready |
+
+    About four and a half hours with a break. For a **half day** (about 2.5 hours), run 00, 01,
+    03, 04, 05 and 06, and give 02, 07 and 08 as homework.
+
+    ## What to watch
+
+    | on the screen | what it is | what to say |
+    | --- | --- | --- |
+    | `ModuleNotFoundError: mpesa_lab` | the notebook runs on another Python | pick the *mpesa-lab* kernel (see above) |
+    | `500.001.1001 Wrong credentials` | password and Timestamp disagree, often the UTC clock | notebook 03: decode the password |
+    | ResultCode `17` after re-running a cell | same amount, same phone, within 2 minutes | change the amount, or re-run the lab's start cell |
+    | `Unable to lock subscriber` | a push to that phone is still pending | wait for its callback, or answer it |
+    | `TimeoutError` waiting for a callback | the callback is late or lost | `push.query()`; never push again |
+    | a key or secret typed into a cell | it will end up in a saved notebook | move it to `.env` now |
+
+    Walk the room during exercises: a check cell's message says exactly what is wrong, so a
+    participant stuck on the same message twice is the one to visit.
+    """),
+    ("md", """
+    ## Rehearse the room
+
+    The day before, play the room with the lab: one phone per participant, one push each.
+    """),
+    ("code", """
+    from mpesa_lab.lab import Lab
+    from mpesa_lab.course import check, lesson_store
+
+    lab = Lab.start(store=lesson_store("09-running-a-workshop"))
+    ROOM = [f"2547110090{seat:02d}" for seat in range(1, 6)]  # five participants' phones
+    for phone in ROOM:
+        lab.emulator.register_subscriber(phone)  # each one pays
+    ROOM
+    """),
+    ("md", """
+    ### Exercise 1: a push for every seat
+
+    Push 10 shillings to every phone in `ROOM`, wait for each callback, then keep this
+    rehearsal's rows of `lab.transactions()` in `room` (one row per push; filter on the
+    pushes' `checkout_request_id`).
+    """),
+    ("exercise", """
+    room = ...
+    """, """
+    ids = [lab.push(phone, 10, "ROOM", "Rehearsal").checkout_request_id for phone in ROOM]
+    for cid in ids:
+        lab.listener.wait_for(cid, timeout=10)
+    tx = lab.transactions()
+    room = tx[tx["checkout_request_id"].isin(ids)]
+    """),
+    ("code", """
+    check.room_rehearsal(room, phones=ROOM)
+    """),
+    ("md", """
+    ## Who needs help?
+
+    Now a room where one participant keeps typing the wrong PIN (their phone's profile is
+    `wrong_pin`). Everyone pushes three times, with different amounts so rule 17 stays out of
+    the way.
+    """),
+    ("code", """
+    lab.emulator.register_subscriber(ROOM[3], profile="wrong_pin")
+    rounds = []
+    for amount in (11, 12, 13):
+        for phone in ROOM:
+            rounds.append(lab.push(phone, amount, "ROOM", "Rehearsal"))
+        for push in rounds[-len(ROOM):]:
+            push.wait(timeout=10)
+    tx = lab.transactions()
+    session = tx[tx["checkout_request_id"].isin([p.checkout_request_id for p in rounds])]
+    session[["status", "result_code", "phone", "amount"]]
+    """),
+    ("md", """
+    ### Exercise 2: find them
+
+    From `session`, find the phone with no paid push and the result code it gets most often.
+    Answer a pair `(phone, result_code)`.
+    """),
+    ("exercise", """
+    stuck = ...
+    """, """
+    paid_per_phone = session.groupby("phone")["status"].apply(lambda s: (s == "paid").sum())
+    phone = paid_per_phone[paid_per_phone == 0].index[0]
+    stuck = (phone, session[session["phone"] == phone]["result_code"].mode()[0])
+    """),
+    ("code", """
+    check.struggling_participant(stuck, frame=session)
+    """),
+    ("md", """
+    Two wrong PINs (`2001`) and then `8006`: the third wrong PIN in a row locks the M-PESA PIN,
+    and every later push to that phone fails until it is unlocked. In the room that is the
+    moment to walk over. In the lab: `lab.emulator.unlock_subscriber(phone)`.
+
+    ## Solutions and checks
+
+    - Every exercise has a check cell that says precisely what is wrong. Checks never stop a
+      notebook, so a participant can always run to the end.
+    - The solutions are in `notebooks/solutions/`, one notebook per lesson with every exercise
+      solved. Keep them for yourself; they are built from the same sources as the notebooks
+      (`python notebooks/build.py`, see `notebooks/README.md`).
+    - `MPESA_LAB_STRICT_CHECKS=1` makes a failed check raise: that is how the solutions are
+      tested, and a quick way to confirm a participant's finished notebook.
+
+    ## Summary
+
+    - Prepare: install, `mpesa-lab demo`, the right kernel; accounts for 08 days ahead.
+    - Plan about 4.5 hours for the full course, 2.5 for the half-day cut.
+    - Watch for the same check message twice, `17` on re-runs, `Wrong credentials`, lost
+      callbacks.
+    - Rehearse with the lab: a push per seat, and a room with one participant in trouble.
+
+    **Next:** run it. The workshop mode will add a shared emulator and a facilitator's page.
+    """),
+    ("code", """
+    lab.stop()
+    """),
+]
