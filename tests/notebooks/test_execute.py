@@ -1,0 +1,58 @@
+"""Every notebook runs top to bottom, headless, twice in one kernel, against the emulator.
+
+The second run proves re-running works: the start cell replaces the lab (no port conflicts), the
+lesson's store is continued (twice the rows, none vanished), and ResultCode 17 appears only where
+the lesson is about it. Learner notebooks run with their exercises unanswered (each check must
+say so without stopping the notebook); the facilitators' solutions run with strict checks, so a
+check that fails on a solution fails the test.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tests.notebooks.runner import execute, learner_notebooks, solution_notebooks
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def _exercises(path: Path) -> int:
+    nb = nbformat.read(path, as_version=4)
+    return sum(1 for c in nb.cells if {"exercise", "solution"} & set(c.metadata.get("tags", [])))
+
+
+def _check_reruns(report, path: Path) -> None:
+    first, second = (run.probe for run in report.runs)
+    assert first["python"] == sys.executable, f"the kernel ran {first['python']}, not the project's Python"
+    assert first.get("deliveries", 0) > 0, f"{path.name}: no callback reached the lesson's store"
+    # The store is continued, not replaced: the second run adds exactly what the first added.
+    for key in ("pushes", "deliveries"):
+        assert second[key] == 2 * first[key], f"{path.name}: {key} {first[key]} then {second[key]} (rows vanished or leaked)"
+    expected_17 = report.metadata.get("expects_rule_17", 0)
+    assert first["rule_17"] == expected_17, f"{path.name}: {first['rule_17']} ResultCode 17 on the first run"
+    assert second["rule_17"] == 2 * expected_17, f"{path.name}: ResultCode 17 on the re-run: {second['rule_17']}"
+
+
+@pytest.mark.parametrize("path", learner_notebooks(), ids=lambda p: p.name)
+def test_learner_notebook_runs_twice(path: Path, tmp_path: Path):
+    report = execute(path, tmp_path, runs=2, strict=False)
+    _check_reruns(report, path)
+    for run in report.runs:
+        verdicts = run.probe["verdicts"]
+        assert len(verdicts) == _exercises(path), f"{path.name}: {len(verdicts)} checks ran, {_exercises(path)} exercises"
+        passed = [name for name, ok, _ in verdicts if ok]
+        assert not passed, f"{path.name}: the starter code already passes {passed}: the exercise gives its answer away"
+
+
+@pytest.mark.parametrize("path", solution_notebooks(), ids=lambda p: f"solutions/{p.name}")
+def test_solution_notebook_passes_every_check(path: Path, tmp_path: Path):
+    report = execute(path, tmp_path, runs=2, strict=True)
+    _check_reruns(report, path)
+    for run in report.runs:
+        verdicts = run.probe["verdicts"]
+        assert len(verdicts) == _exercises(path)
+        assert all(ok for _, ok, _ in verdicts), verdicts
