@@ -108,9 +108,9 @@ CELLS = [
     ("md", """
     ## Send it, and see it refused
 
-    The next cell sends an STK push by hand, with your password (or the library's, if the
-    exercise is not done yet), to the magic phone `254708000000`, which always pays.
-    Then it sends the same password with a *different* `Timestamp` field.
+    `push_by_hand` sends an STK push the way Daraja's documentation shows it: a bearer token
+    from step 1 and a JSON body with every field. It uses your password (or the library's, if
+    the exercise is not done yet) and the magic phone `254708000000`, which always pays.
     """),
     ("code", """
     import httpx
@@ -130,8 +130,11 @@ CELLS = [
             "CallBackURL": lab.callback_url, "AccountReference": "INV-03", "TransactionDesc": "Lesson 03",
         }
         return httpx.post(lab.settings.base_url + STK_PUSH_PATH, json=body, headers=bearer)
-
-
+    """),
+    ("md", """
+    First with the timestamp the password was built from, then one second later:
+    """),
+    ("code", """
     ok = push_by_hand(my_password, TIMESTAMP)
     print("same timestamp:     HTTP", ok.status_code, ok.json().get("ResponseDescription"))
     lab.listener.wait_for(ok.json()["CheckoutRequestID"], timeout=10)  # the phone is free again

@@ -116,7 +116,11 @@ CELLS = [
     DOUBLE = "254711000005"
     lab.emulator.register_subscriber(DOUBLE)  # a customer who pays (rule 17 and limits still apply)
     lab.emulator.inject_callback_fault("duplicate", phone=DOUBLE, count=2, copies=2)
-
+    """),
+    ("md", """
+    Two payments from that phone and one from another, each waited for:
+    """),
+    ("code", """
     pushes = []
     for phone, amount in [(DOUBLE, 20), (DOUBLE, 21), ("254708000000", 22)]:
         push = lab.push(phone, amount, "INV-05", "Lesson 05")
@@ -124,7 +128,11 @@ CELLS = [
         pushes.append(push)
     for push in pushes[:2]:
         lab.emulator.wait_for_callbacks(push.checkout_request_id, count=2, timeout=10)
-
+    """),
+    ("md", """
+    What reached the listener, from the store's deliveries table:
+    """),
+    ("code", """
     ids = [push.checkout_request_id for push in pushes]
     deliveries = lab.store.deliveries()
     mine = deliveries[deliveries["checkout_request_id"].isin(ids)]

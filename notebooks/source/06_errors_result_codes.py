@@ -1,7 +1,8 @@
 """Notebook 06: errors and result codes."""
 
 NAME = "06-errors-result-codes"
-META = {"title": "Errors and result codes", "minutes": 35, "expects_rule_17": 1}
+# Rule 17 twice per run: once by its magic number, once by its real condition.
+META = {"title": "Errors and result codes", "minutes": 35, "expects_rule_17": 2}
 
 CELLS = [
     ("md", """
@@ -56,8 +57,10 @@ CELLS = [
     fast.)
     """),
     ("code", """
+    from mpesa_lab.emulator import ERROR_PHONES
+
     lab.client.max_retries = 0
-    for phone in ["254709500302", "254709500303", "254709531001"]:
+    for phone in ERROR_PHONES:
         try:
             lab.push(phone, 1, "INV-06", "Lesson 06")
         except DarajaError as exc:
@@ -85,14 +88,26 @@ CELLS = [
     """),
     ("md", """
     Each has a trigger in the emulator. The quickest is a *magic number*: `254708` followed by
-    the code on six digits always gets that code.
+    the code on six digits always gets that code (`docs/emulator.md` lists the real conditions
+    too). Push once per trigger and read what came back:
     """),
     ("code", """
-    for code in ["0", "1", "1032", "1037", "2001"]:
-        callback = lab.push("254708" + code.zfill(6), 5, "INV-06", "Lesson 06").wait(timeout=10)
-        print(f"{callback.result_code:>5} {callback.result_desc:45} -> {callback.mitigation}")
+    import pandas as pd
+
+    from mpesa_lab.emulator import TRIGGERS
+
+    rows = []
+    for trigger in TRIGGERS:
+        callback = lab.push(trigger.phone, 5, "INV-06", "Lesson 06").wait(timeout=10)
+        rows.append({"result_code": callback.result_code, "result_desc": callback.result_desc,
+                     "name": callback.entry.name, "fix": callback.mitigation})
+    pd.DataFrame(rows)
     """),
     ("md", """
+    Read the `fix` column: some failures are the customer's to solve (`1`, `1032`, `2001`),
+    some are yours (`2028`, `SFC_IC0003`: the request does not fit the shortcode), and `17` is
+    M-PESA protecting the customer (more on it below).
+
     ### Exercise 1: a code by its real condition
 
     Magic numbers are a shortcut. Produce ResultCode **1** (insufficient balance) the way it
