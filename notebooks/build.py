@@ -1,7 +1,9 @@
 """Build the course notebooks from their sources: ``python notebooks/build.py [--check]``.
 
 Each ``notebooks/source/NN_name.py`` defines ``NAME`` (e.g. ``"02-access-token"``), ``META`` and
-``CELLS``, a list of ``("md", text)``, ``("code", text)`` and ``("exercise", starter, solution)``.
+``CELLS``, a list of ``("md", text)``, ``("code", text)`` and ``("exercise", starter, solution,
+wrong)`` (``wrong``, a typical mistake, is not written anywhere: tests run it to prove each check
+cell names the problem).
 This writes two plain .ipynb files per source, with no outputs:
 
 - ``notebooks/NN-name.ipynb``: the learner's notebook (exercise cells hold the starter, tagged
@@ -44,8 +46,11 @@ def load_source(path: Path):
     return module
 
 
-def build(module, *, solutions: bool) -> nbformat.NotebookNode:
-    """One notebook from a source module: the learner's (``solutions=False``) or the facilitator's."""
+def build(module, *, solutions: bool, wrong: bool = False) -> nbformat.NotebookNode:
+    """One notebook from a source module: the learner's (``solutions=False``) or the facilitator's.
+
+    ``wrong=True`` puts each exercise's typical mistake in its cell instead (for the tests).
+    """
     cells = []
     for index, cell in enumerate(module.CELLS):
         kind, *body = cell
@@ -55,9 +60,10 @@ def build(module, *, solutions: bool) -> nbformat.NotebookNode:
         elif kind == "code":
             new = new_code_cell(_text(body[0]), id=cell_id)
         elif kind == "exercise":
-            starter, solution = body
-            new = new_code_cell(_text(solution if solutions else starter), id=cell_id)
-            new.metadata["tags"] = ["solution" if solutions else "exercise"]
+            starter, solution, mistake = body
+            text = mistake if wrong else solution if solutions else starter
+            new = new_code_cell(_text(text), id=cell_id)
+            new.metadata["tags"] = ["solution" if solutions and not wrong else "exercise"]
         else:
             raise ValueError(f"{module.NAME}: cell {index} has unknown kind {kind!r}")
         cells.append(new)

@@ -75,6 +75,12 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def _a(value: Any) -> str:
+    """'an int', 'a str': the type of ``value`` with its article."""
+    name = _type_name(value)
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
 # -- 02 the access token ------------------------------------------------------------------------
 
 
@@ -327,7 +333,7 @@ def result_code(value: Any, body: Any) -> Verdict:
         entry = codes.result_entry(expected)
         return _verdict(name, [], f"{expected} is {entry.name}: {entry.mitigation}")
     if isinstance(value, (int, float)) and not isinstance(value, bool) and codes.normalize_code(value) == expected:
-        return _verdict(name, [f"right code, but a {_type_name(value)}: keep codes as text (str(...)), "
+        return _verdict(name, [f"right code, but {_a(value)}: keep codes as text (str(...)), "
                                "since some are alphanumeric (SFC_IC0003) and the STK query sends them "
                                "as strings"])
     if isinstance(value, str) and value == parsed.result_desc:
@@ -437,7 +443,7 @@ def advice_function(fn: Any) -> Verdict:
             problems.append(f"advice({code!r}) returned None: return the advice text")
             continue
         if not isinstance(got, str):
-            problems.append(f"advice({code!r}) returned a {_type_name(got)}: return the mitigation text")
+            problems.append(f"advice({code!r}) returned {_a(got)}: return the mitigation text")
             continue
         expected = codes.lookup(code).mitigation
         if expected not in got:

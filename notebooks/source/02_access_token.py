@@ -63,6 +63,8 @@ CELLS = [
     """, """
     pair = f"{LAB_CONSUMER_KEY}:{LAB_CONSUMER_SECRET}"
     header = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+    """, """
+    header = f"Basic {LAB_CONSUMER_KEY}:{LAB_CONSUMER_SECRET}"  # not encoded
     """),
     ("code", """
     check.basic_auth(header, consumer_key=LAB_CONSUMER_KEY, consumer_secret=LAB_CONSUMER_SECRET)
@@ -70,8 +72,7 @@ CELLS = [
     ("md", """
     ## Send it
 
-    The next cell sends your header (or, if the exercise is not done yet, the library's) with
-    `httpx`. It prints the answer's shape but not the token itself: a token is as good as a
+    The next cell sends your header with `httpx` (the library's, if yours is not ready yet). It prints the answer's shape but not the token itself: a token is as good as a
     password for the next hour, so it never belongs in a log or a saved notebook.
     """),
     ("code", """
@@ -80,12 +81,18 @@ CELLS = [
     from mpesa_lab.constants import OAUTH_PATH
     from mpesa_lab.daraja.auth import basic_auth_header
 
+    def get_token(authorization):
+        return httpx.get(lab.settings.base_url + OAUTH_PATH,
+                         params={"grant_type": "client_credentials"},
+                         headers={"Authorization": authorization})
+
+
     authorization = header if isinstance(header, str) else basic_auth_header(LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET).reveal()
-    response = httpx.get(
-        lab.settings.base_url + OAUTH_PATH,
-        params={"grant_type": "client_credentials"},
-        headers={"Authorization": authorization},
-    )
+    response = get_token(authorization)
+    if response.status_code != 200:
+        print(f"Your header was refused (HTTP {response.status_code}): see Exercise 1. Using the library's for now.")
+        authorization = basic_auth_header(LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET).reveal()
+        response = get_token(authorization)
     answer = response.json()
     print("HTTP", response.status_code)
     print("keys:", sorted(answer))
@@ -130,6 +137,8 @@ CELLS = [
     refresh_after = ...  # seconds after fetching
     """, """
     refresh_after = float(answer["expires_in"]) - MARGIN
+    """, """
+    refresh_after = answer["expires_in"]  # still text, and no margin
     """),
     ("code", """
     check.token_refresh(refresh_after, expires_in=answer["expires_in"], margin=MARGIN)

@@ -77,6 +77,8 @@ CELLS = [
     ts = ...  # 14 digits, Nairobi time
     """, """
     ts = moment.astimezone(NAIROBI).strftime(FORMAT)
+    """, """
+    ts = moment.strftime(FORMAT)  # the server's UTC clock
     """),
     ("code", """
     check.timestamp(ts, moment=moment)
@@ -101,6 +103,8 @@ CELLS = [
     password = ...  # base64 of SHORTCODE + PASSKEY + TIMESTAMP, as a str
     """, """
     password = base64.b64encode((SHORTCODE + PASSKEY + TIMESTAMP).encode("utf-8")).decode("ascii")
+    """, """
+    password = base64.b64encode((PASSKEY + SHORTCODE + TIMESTAMP).encode("utf-8")).decode("ascii")
     """),
     ("code", """
     check.password(password, shortcode=SHORTCODE, passkey=PASSKEY, timestamp=TIMESTAMP)
@@ -109,8 +113,8 @@ CELLS = [
     ## Send it, and see it refused
 
     `push_by_hand` sends an STK push the way Daraja's documentation shows it: a bearer token
-    from step 1 and a JSON body with every field. It uses your password (or the library's, if
-    the exercise is not done yet) and the magic phone `254708000000`, which always pays.
+    from step 1 and a JSON body with every field. It uses your password (or the library's, until
+    Exercise 2 passes) and the magic phone `254708000000`, which always pays.
     """),
     ("code", """
     import httpx
@@ -118,7 +122,13 @@ CELLS = [
     from mpesa_lab.constants import STK_PUSH_PATH
     from mpesa_lab.daraja.password import build_password
 
-    my_password = password if isinstance(password, str) else build_password(SHORTCODE, PASSKEY, TIMESTAMP)
+    from mpesa_lab.daraja.password import check_password
+
+    if isinstance(password, str) and check_password(password, SHORTCODE, PASSKEY, TIMESTAMP).ok:
+        my_password = password
+    else:
+        print("Using the library's password until Exercise 2 passes.")
+        my_password = build_password(SHORTCODE, PASSKEY, TIMESTAMP)
     bearer = {"Authorization": "Bearer " + lab.client.tokens.token().reveal()}
 
 
@@ -176,6 +186,8 @@ CELLS = [
     inside = decode_password(their_password)
     print(inside.shortcode == SHORTCODE, inside.timestamp, their_timestamp)
     wrong = "timestamp"
+    """, """
+    wrong = "passkey"
     """),
     ("code", """
     check.wrong_part(wrong, password=their_password, shortcode=SHORTCODE, passkey=PASSKEY, timestamp=their_timestamp)

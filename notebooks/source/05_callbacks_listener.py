@@ -67,6 +67,8 @@ CELLS = [
     """, """
     items = body["Body"]["stkCallback"]["CallbackMetadata"]["Item"]
     receipt = next(item["Value"] for item in items if item["Name"] == "MpesaReceiptNumber")
+    """, """
+    receipt = body["Body"]["stkCallback"]["CallbackMetadata"]["Item"]
     """),
     ("code", """
     check.receipt(receipt, body=body)
@@ -93,6 +95,8 @@ CELLS = [
     code = ...
     """, """
     code = str(failed_body["Body"]["stkCallback"]["ResultCode"])
+    """, """
+    code = failed_body["Body"]["stkCallback"]["ResultCode"]
     """),
     ("code", """
     check.result_code(code, body=failed_body)
@@ -155,6 +159,8 @@ CELLS = [
     payments = ...
     """, """
     payments = len({b["Body"]["stkCallback"]["CheckoutRequestID"] for b in bodies})
+    """, """
+    payments = len(bodies)
     """),
     ("code", """
     check.distinct_payments(payments, deliveries=bodies)
@@ -190,6 +196,8 @@ CELLS = [
     result = ...
     """, """
     result = lost.query()
+    """, """
+    result = pushes[0].query()  # the wrong push
     """),
     ("code", """
     check.query_fallback(result, checkout_request_id=lost.checkout_request_id)

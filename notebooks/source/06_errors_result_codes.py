@@ -122,6 +122,8 @@ CELLS = [
     """, """
     lab.emulator.register_subscriber("254711000061", balance=50)
     callback = lab.push("254711000061", 51, "INV-06", "Lesson 06").wait(timeout=10)
+    """, """
+    callback = lab.push("254711000061", 50, "INV-06", "Lesson 06").wait(timeout=10)  # exactly the balance
     """),
     ("code", """
     check.triggered(callback, code="1")
@@ -158,6 +160,10 @@ CELLS = [
     """, """
     def advice(code):
         return codes.lookup(code).mitigation
+    """, """
+    def advice(code):
+        entry = codes.lookup(str(code))
+        return entry.mitigation if entry.known else "Unknown code."
     """),
     ("code", """
     check.advice_function(advice)

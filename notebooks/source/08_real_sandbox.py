@@ -62,6 +62,8 @@ CELLS = [
     MPESA_CONSUMER_SECRET=paste-your-consumer-secret
     NGROK_AUTHTOKEN=paste-your-ngrok-authtoken
     """
+    ''', '''
+    env_text = "MPESA_CONSUMER_KEY=paste-your-consumer-key\\n"
     '''),
     ("code", """
     check.env_file(env_text)
@@ -75,12 +77,17 @@ CELLS = [
     from pathlib import Path
 
     from mpesa_lab.config import Settings
+    from mpesa_lab.daraja.errors import ConfigError
 
     TEMPLATE = "MPESA_ENV=sandbox\\nMPESA_CONSUMER_KEY=paste-your-consumer-key\\nMPESA_CONSUMER_SECRET=paste-your-consumer-secret\\n"
     scratch = Path(tempfile.mkdtemp()) / ".env"
     scratch.write_text(env_text if isinstance(env_text, str) else TEMPLATE)
-
-    sandbox_settings = Settings.from_env(env_file=scratch, environ={})
+    try:
+        sandbox_settings = Settings.from_env(env_file=scratch, environ={})
+    except ConfigError as exc:  # what the lab says about an incomplete .env
+        print("ConfigError:", exc)
+        scratch.write_text(TEMPLATE)
+        sandbox_settings = Settings.from_env(env_file=scratch, environ={})
     sandbox_settings
     """),
     ("md", """
@@ -132,6 +139,8 @@ CELLS = [
     url = ...
     """, """
     url = PUBLIC_URL.rstrip("/") + callback_path
+    """, """
+    url = lab.listener.local_callback_url  # this machine only
     """),
     ("code", """
     check.callback_url(url, public_url=PUBLIC_URL, path=callback_path)

@@ -108,6 +108,12 @@ CELLS = [
         lab.listener.wait_for(cid, timeout=10)
     tx = lab.transactions()
     room = tx[tx["checkout_request_id"].isin(ids)]
+    """, """
+    ids = [lab.push(phone, 10, "ROOM", "Rehearsal").checkout_request_id for phone in ROOM[:3]]
+    for cid in ids:
+        lab.listener.wait_for(cid, timeout=10)
+    tx = lab.transactions()
+    room = tx[tx["checkout_request_id"].isin(ids)]
     """),
     ("code", """
     check.room_rehearsal(room, phones=ROOM)
@@ -143,6 +149,8 @@ CELLS = [
     paid_per_phone = session.groupby("phone")["status"].apply(lambda s: (s == "paid").sum())
     phone = paid_per_phone[paid_per_phone == 0].index[0]
     stuck = (phone, session[session["phone"] == phone]["result_code"].mode()[0])
+    """, """
+    stuck = (ROOM[0], "0")
     """),
     ("code", """
     check.struggling_participant(stuck, frame=session)

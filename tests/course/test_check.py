@@ -240,7 +240,7 @@ def test_advice_function():
     wrong(verdict, "advice(1032)", "as a number", "advice('9999')", "unknown codes must still get advice",
           "advice('2001')", "your own table lacks this code")
     wrong(check.advice_function(lambda code: None), "returned None")
-    wrong(check.advice_function(lambda code: 0), "returned a int")
+    wrong(check.advice_function(lambda code: 0), "returned an int")
     wrong(check.advice_function(lambda code: codes.lookup(str(code)).mitigation if codes.lookup(str(code)).known else "ok"),
           "should still say what to do")
     wrong(check.advice_function("not a function"), "must be a function")

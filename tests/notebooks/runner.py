@@ -29,7 +29,7 @@ from mpesa_lab.course.verdict import history as _history, clear_history as _clea
 from mpesa_lab.listener.store import CallbackStore as _CallbackStore
 
 _path = _lesson_store({{lesson!r}})
-_report = {{{{"python": _sys.executable, "verdicts": [[v.exercise, v.ok, v.answered] for v in _history()]}}}}
+_report = {{{{"python": _sys.executable, "verdicts": [[v.exercise, v.ok, v.answered, str(v)] for v in _history()]}}}}
 if _path.exists():
     _store = _CallbackStore(_path)
     _tx = _store.transactions()
@@ -68,13 +68,14 @@ def _probe_output(cell) -> dict:
     raise AssertionError(f"the probe cell printed nothing: {cell.get('outputs')}")
 
 
-def execute(path: Path, workdir: Path, *, runs: int = 2, strict: bool = False,
+def execute(path: Path | nbformat.NotebookNode, workdir: Path, *, runs: int = 2, strict: bool = False,
             cell_timeout: int = 90) -> Report:
-    """Execute ``path`` ``runs`` times in one kernel; raise CellExecutionError on any failing cell.
+    """Execute a notebook (a path or a notebook) ``runs`` times in one kernel; raise
+    CellExecutionError on any failing cell.
 
     ``strict`` turns on MPESA_LAB_STRICT_CHECKS, so a failed exercise check raises.
     """
-    nb = nbformat.read(path, as_version=4)
+    nb = nbformat.read(path, as_version=4) if isinstance(path, (str, Path)) else path
     lesson = nb.metadata["mpesa_lab"]["lesson"]
     nb.cells.append(nbformat.v4.new_code_cell(PROBE.format(lesson=lesson)))
     env = {"MPESA_LAB_HOME": str(workdir / "lab-home"), "MPESA_LAB_STRICT_CHECKS": "1" if strict else "0"}
@@ -96,7 +97,7 @@ def execute(path: Path, workdir: Path, *, runs: int = 2, strict: bool = False,
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    return Report(path, done, dict(nb.metadata["mpesa_lab"]))
+    return Report(path if isinstance(path, Path) else Path(lesson), done, dict(nb.metadata["mpesa_lab"]))
 
 
 def learner_notebooks() -> list[Path]:
@@ -105,3 +106,14 @@ def learner_notebooks() -> list[Path]:
 
 def solution_notebooks() -> list[Path]:
     return sorted(SOLUTIONS.glob("[0-9][0-9]-*.ipynb"))
+
+
+def load_build():
+    """notebooks/build.py as a module (it is a script, not part of the package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_nb_build", NOTEBOOKS / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(build)
+    return build

@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.notebooks.runner import execute, learner_notebooks, solution_notebooks
+from tests.notebooks.runner import execute, learner_notebooks, load_build, solution_notebooks
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -44,7 +44,7 @@ def test_learner_notebook_runs_twice(path: Path, tmp_path: Path):
     for run in report.runs:
         verdicts = run.probe["verdicts"]
         assert len(verdicts) == _exercises(path), f"{path.name}: {len(verdicts)} checks ran, {_exercises(path)} exercises"
-        passed = [name for name, ok, _ in verdicts if ok]
+        passed = [name for name, ok, *_ in verdicts if ok]
         assert not passed, f"{path.name}: the starter code already passes {passed}: the exercise gives its answer away"
 
 
@@ -55,4 +55,20 @@ def test_solution_notebook_passes_every_check(path: Path, tmp_path: Path):
     for run in report.runs:
         verdicts = run.probe["verdicts"]
         assert len(verdicts) == _exercises(path)
-        assert all(ok for _, ok, _ in verdicts), verdicts
+        assert all(ok for _, ok, *_ in verdicts), verdicts
+
+
+BUILD = load_build()
+SOURCES = sorted(BUILD.SOURCES.glob("[0-9][0-9]_*.py"))
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_a_typical_mistake_is_named_by_its_check_and_the_notebook_still_runs(source: Path, tmp_path: Path):
+    """Each exercise holding its typical mistake: the check says what is wrong; nothing stops."""
+    module = BUILD.load_source(source)
+    report = execute(BUILD.build(module, solutions=False, wrong=True), tmp_path, runs=1)
+    verdicts = report.runs[0].probe["verdicts"]
+    assert len(verdicts) == sum(1 for c in module.CELLS if c[0] == "exercise")
+    for name, ok, answered, message in verdicts:
+        assert answered and not ok, f"{source.stem}: {name}: the mistake was not caught: {message}"
+        assert message.startswith("\u2718") and "\n  - " in message, f"{source.stem}: {name}: no problem named: {message}"

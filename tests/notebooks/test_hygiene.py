@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.notebooks.runner import NOTEBOOKS, learner_notebooks, solution_notebooks
+from tests.notebooks.runner import NOTEBOOKS, learner_notebooks, load_build, solution_notebooks
 from tests.notebooks.secrets_scan import find_secrets
 
 ALL = learner_notebooks() + solution_notebooks()
@@ -52,11 +52,7 @@ def test_no_credentials_in_notebooks_or_their_sources(path: Path):
 
 
 def test_notebooks_match_their_sources():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("_nb_build", NOTEBOOKS / "build.py")
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
+    build = load_build()
     assert build.main(["--check"]) == 0, "a notebook differs from its source: run python notebooks/build.py"
 
 
