@@ -29,11 +29,34 @@ def test_the_course_has_its_phase_one_notebooks():
         assert re.fullmatch(r"\d\d-[a-z0-9-]+\.ipynb", name), f"{name}: name notebooks NN-name.ipynb"
 
 
+def dirty_cells(nb) -> list[int]:
+    """Indexes of code cells with outputs or an execution count."""
+    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count is not None)]
+
+
+def notebook_secrets(nb, label: str) -> list[str]:
+    """Credential-looking values in a notebook's cells, outputs and metadata."""
+    texts = [(f"cell {i}", c.source) for i, c in enumerate(nb.cells)]
+    texts.append(("metadata", json.dumps(nb.metadata)))
+    texts += [(f"cell {i} outputs", json.dumps(c.get("outputs", []))) for i, c in enumerate(nb.cells)]
+    return [hit for where, text in texts for hit in find_secrets(text, f"{label} {where}")]
+
+
+def test_the_checks_catch_a_dirty_notebook():
+    """The two checks below can fail: an executed cell and a token in an output are both caught."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("token = lab.client.tokens.token().reveal()\nprint(token)")])
+    assert dirty_cells(nb) == [] and notebook_secrets(nb, "clean") == []
+    nb.cells[0].execution_count = 1
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="Xy7Kp2Qw9Lm4Nz8Rt6Vb3Hd5Fg1J\n")]
+    assert dirty_cells(nb) == [0]
+    assert notebook_secrets(nb, "dirty"), "a token printed in an output was not found"
+
+
 @pytest.mark.parametrize("path", ALL, ids=_id)
 def test_committed_notebook_has_no_outputs(path: Path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
-    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count is not None)]
+    dirty = dirty_cells(nb)
     assert not dirty, f"{_id(path)}: cells {dirty} have outputs or execution counts; rebuild with python notebooks/build.py"
     assert "widgets" not in nb.metadata, f"{_id(path)}: saved widget state in metadata"
 
@@ -41,13 +64,9 @@ def test_committed_notebook_has_no_outputs(path: Path):
 @pytest.mark.parametrize("path", ALL + SOURCES, ids=_id)
 def test_no_credentials_in_notebooks_or_their_sources(path: Path):
     if path.suffix == ".ipynb":
-        nb = nbformat.read(path, as_version=4)
-        texts = [(f"cell {i}", c.source) for i, c in enumerate(nb.cells)]
-        texts.append(("metadata", json.dumps(nb.metadata)))
-        texts += [(f"cell {i} outputs", json.dumps(c.get("outputs", []))) for i, c in enumerate(nb.cells)]
+        found = notebook_secrets(nbformat.read(path, as_version=4), _id(path))
     else:
-        texts = [("source", path.read_text(encoding="utf-8"))]
-    found = [hit for where, text in texts for hit in find_secrets(text, f"{_id(path)} {where}")]
+        found = find_secrets(path.read_text(encoding="utf-8"), f"{_id(path)} source")
     assert not found, "credential-looking values:\n" + "\n".join(found)
 
 
