@@ -107,7 +107,8 @@ CELLS = [
     Read the `fix` column: some failures are the customer's to solve (`1`, `1032`, `2001`),
     some are yours (`2028`, `SFC_IC0003`: the request does not fit the shortcode), and `17` is
     M-PESA protecting the customer (more on it below).
-
+    """),
+    ("md", """
     ### Exercise 1: a code by its real condition
 
     Magic numbers are a shortcut. Produce ResultCode **1** (insufficient balance) the way it

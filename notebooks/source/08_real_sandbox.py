@@ -43,7 +43,7 @@ CELLS = [
     ## Credentials in `.env`
 
     Your app's consumer key and secret give anyone who has them the right to act as your app.
-    They go in a file named `.env` in the folder you start Jupyter from, never in a notebook
+    They go in a file named `.env` next to this notebook (the kernel's working folder), never in a notebook
     (notebooks get shared, committed and projected on walls). The project's `.gitignore` already
     lists `.env`. The lab reads it without putting anything in `os.environ`.
 
@@ -168,15 +168,20 @@ CELLS = [
 
     Push a real Kenyan number in the sandbox and it ends in `E3008`, "Error, the user has a bad
     debt contract": a code in no documented table. Your handler from notebook 06 copes. Here the
-    emulator plays the sandbox's answer (the number is made up; live, use only your own).
+    emulator plays the sandbox's answer for a made-up number; live, the cell pushes only to a
+    number you set yourself (your own phone: a push prompts a real person).
     """),
     ("code", """
-    REAL_NUMBER = "254712345678"
+    MY_NUMBER = None  # live: your own phone ("2547XXXXXXXX"), never a stranger's
     if not LIVE:
-        lab.emulator.set_next_result("E3008", phone=REAL_NUMBER)
-    refused = lab.push(REAL_NUMBER, 1, "INV-08", "Lesson 08").wait(timeout=20 if LIVE else 5)
-    print(refused.result_code, "| known to the catalogue:", refused.entry.known)
-    print("Fix:", refused.mitigation)
+        MY_NUMBER = "254712345678"  # made up; the emulator plays the sandbox's answer
+        lab.emulator.set_next_result("E3008", phone=MY_NUMBER)
+    if MY_NUMBER:
+        refused = lab.push(MY_NUMBER, 1, "INV-08", "Lesson 08").wait(timeout=20 if LIVE else 5)
+        print(refused.result_code, "| known to the catalogue:", refused.entry.known)
+        print("Fix:", refused.mitigation)
+    else:
+        print("Set MY_NUMBER to your own phone to try this live.")
     """),
     ("md", """
     ## What else differs live

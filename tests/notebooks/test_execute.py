@@ -72,3 +72,38 @@ def test_a_typical_mistake_is_named_by_its_check_and_the_notebook_still_runs(sou
     for name, ok, answered, message in verdicts:
         assert answered and not ok, f"{source.stem}: {name}: the mistake was not caught: {message}"
         assert message.startswith("\u2718") and "\n  - " in message, f"{source.stem}: {name}: no problem named: {message}"
+
+
+def test_08_live_path_runs_against_a_stand_in_sandbox(tmp_path: Path, monkeypatch):
+    """``LIVE = True``: the sandbox code path, with an emulator standing in for Safaricom.
+
+    The real sandbox and ngrok are out of reach here, so the 'sandbox' is an emulator reached
+    through MPESA_BASE_URL, and MPESA_CALLBACK_URL names a public URL so no tunnel is opened
+    (its callbacks go nowhere, as a dead tunnel's would). Live waits are shortened to 1 s.
+    """
+    from mpesa_lab.constants import LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET, SANDBOX_TEST_MSISDN
+    from mpesa_lab.emulator import Emulator
+
+    path = next(p for p in learner_notebooks() if p.name.startswith("08-"))
+    nb = nbformat.read(path, as_version=4)
+    switched = 0
+    for cell in nb.cells:
+        if cell.source.startswith("LIVE = False"):
+            cell.source = cell.source.replace("LIVE = False", "LIVE = True", 1)
+            switched += 1
+        cell.source = cell.source.replace("timeout=20 if LIVE", "timeout=1 if LIVE")
+    assert switched == 1, "the notebook's LIVE switch moved"
+    with Emulator(name="stand-in-sandbox").start() as sandbox:
+        sandbox.register_subscriber(SANDBOX_TEST_MSISDN, profile="ignores")
+        for name, value in {"MPESA_BASE_URL": sandbox.url, "MPESA_CONSUMER_KEY": LAB_CONSUMER_KEY,
+                            "MPESA_CONSUMER_SECRET": LAB_CONSUMER_SECRET,
+                            "MPESA_CALLBACK_URL": "https://callbacks.stand-in-tunnel.net/cb"}.items():
+            monkeypatch.setenv(name, value)
+        report = execute(nb, tmp_path, runs=1)
+        pushed = sandbox.transactions(phone=SANDBOX_TEST_MSISDN)
+    assert len(pushed) == 1, "the live path did not push the test number to the 'sandbox'"
+    texts = [o.get("text", "") for c in nb.cells for o in c.get("outputs", [])]
+    assert any(t.startswith("sandbox ") for t in texts), "the lab did not start in the sandbox environment"
+    assert any("no callback yet: the query is the fallback" in t for t in texts)
+    assert any("Set MY_NUMBER to your own phone" in t for t in texts), "live, nobody else's number may be pushed"
+    assert len(report.runs[0].probe["verdicts"]) == 2
