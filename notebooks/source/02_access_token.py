@@ -72,8 +72,9 @@ CELLS = [
     ("md", """
     ## Send it
 
-    The next cell sends your header with `httpx` (the library's, if yours is not ready yet). It prints the answer's shape but not the token itself: a token is as good as a
-    password for the next hour, so it never belongs in a log or a saved notebook.
+    The next cell sends your header with `httpx` (the library's, if yours is not ready yet).
+    It prints the answer's shape but not the token itself: a token is as good as a password
+    for the next hour, so it never belongs in a log or a saved notebook.
     """),
     ("code", """
     import httpx

@@ -43,9 +43,10 @@ CELLS = [
     ## Credentials in `.env`
 
     Your app's consumer key and secret give anyone who has them the right to act as your app.
-    They go in a file named `.env` next to this notebook (the kernel's working folder), never in a notebook
-    (notebooks get shared, committed and projected on walls). The project's `.gitignore` already
-    lists `.env`. The lab reads it without putting anything in `os.environ`.
+    They go in a file named `.env` next to this notebook (the kernel's working folder), never
+    in a notebook (notebooks get shared, committed and projected on walls). The project's
+    `.gitignore` already lists `.env`. The lab reads it without putting anything in
+    `os.environ`.
 
     ### Exercise 1: write the `.env`
 

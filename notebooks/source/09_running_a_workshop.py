@@ -61,8 +61,9 @@ CELLS = [
     | 07 result-code analytics | 30 | |
     | 08 the real sandbox | 30 | live only if the room's accounts are ready |
 
-    About four and a half hours with a break. For a **half day** (about 2.5 hours), run 00, 01,
-    03, 04, 05 and 06, and give 02, 07 and 08 as homework.
+    About four hours with the break (the table adds up to 245 minutes). For a **half day**
+    (about 2 hours 40 minutes with the break), run 00, 01, 03, 04, 05 and 06, and give 02, 07
+    and 08 as homework.
 
     ## What to watch
 
@@ -173,7 +174,7 @@ CELLS = [
     ## Summary
 
     - Prepare: install, `mpesa-lab demo`, the right kernel; accounts for 08 days ahead.
-    - Plan about 4.5 hours for the full course, 2.5 for the half-day cut.
+    - Plan about 4 hours for the full course, 2 hours 40 minutes for the half-day cut.
     - Watch for the same check message twice, `17` on re-runs, `Wrong credentials`, lost
       callbacks.
     - Rehearse with the lab: a push per seat, and a room with one participant in trouble.
