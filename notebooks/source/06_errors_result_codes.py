@@ -186,7 +186,9 @@ CELLS = [
     print("Fix:", again.mitigation)
     """),
     ("md", """
-    To run a push cell twice on purpose, change the amount or wait two minutes. In the lab you
+    The lab saw it coming and said so (a `LabWarning` under the cell) before Daraja answered;
+    production code gets no such warning. To run a push cell twice on purpose, change the
+    amount or wait two minutes. In the lab you
     can also shorten the window, `lab.emulator.configure(duplicate_window=10)`, or switch the
     rule off (`enforce_duplicate_rule=False`); the real Daraja has no such switch. (Restarting
     the lab also starts a fresh emulator, which has no memory of earlier pushes.)
