@@ -43,7 +43,8 @@ CELLS = [
     the notebooks from your machine and keep the solutions (below) on yours only.
 
     A shared emulator for the whole room, with a facilitator's page showing everyone's pushes,
-    comes with the workshop mode (`mpesa-lab workshop serve`); this guide will cover it then.
+    is the workshop mode: `mpesa-lab workshop serve` on your machine (see `docs/workshop.md`).
+    This guide covers one lab per laptop; the workshop mode's own guide will extend it.
     """),
     ("md", """
     ## Timing
@@ -179,7 +180,7 @@ CELLS = [
       callbacks.
     - Rehearse with the lab: a push per seat, and a room with one participant in trouble.
 
-    **Next:** run it. The workshop mode will add a shared emulator and a facilitator's page.
+    **Next:** run it; for a shared emulator and a facilitator's page, `docs/workshop.md`.
     """),
     ("code", """
     lab.stop()
