@@ -88,7 +88,7 @@ class StkQueryResult:
     def explain(self) -> str:
         """One paragraph: the status, Daraja's words, and what to do next."""
         code = f" {self.result_code}" if self.result_code is not None else ""
-        desc = self.result_desc or self.entry.message
+        desc = (self.result_desc or self.entry.message).rstrip(". ")
         return f"{self.status}{code}: {desc}. {self.entry.explanation} Next: {self.entry.mitigation}"
 
 
