@@ -69,9 +69,12 @@ class EmulatorConfig:
     callback_balance: str = "empty"
     callback_amount: str = "float"
     control_api: bool = True
-    # Oldest final transactions are forgotten beyond this many (None: keep all), so a sandbox
-    # left running for a workshop, or a big analytics run, does not grow without bound.
-    max_transactions: int | None = 100_000
+    # Retention (None: keep all), so a sandbox left running for a workshop or a load test stays
+    # bounded: beyond max_transactions the oldest settled ones (final, callback made) are
+    # forgotten; beyond max_subscribers the least recently pushed subscribers made on the fly.
+    # Never a pending transaction, an undelivered callback, or a registered subscriber.
+    max_transactions: int | None = 20_000
+    max_subscribers: int | None = 20_000
     clock: Callable[[], datetime] = nairobi_now
 
     def __post_init__(self) -> None:
@@ -100,6 +103,7 @@ NUMBER_BOUNDS: dict[str, tuple[type, float, float, bool]] = {
     "rate_limit_per_second": (float, 0.001, 1e6, True),
     "quota": (int, 0, 10**12, True),
     "max_transactions": (int, 1, 10**8, True),
+    "max_subscribers": (int, 1, 10**8, True),
     "max_pin_attempts": (int, 1, 100, False),
     "prompt_max_chars": (int, 1, 10_000, False),
 }

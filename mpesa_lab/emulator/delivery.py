@@ -288,6 +288,7 @@ class Deliverer:
         if not faults and not config.callback_faults:
             # The usual case: one POST, now.
             job = _Job(tx=tx, url=tx.callback_url, payload=payload, copies=1, fault_names=())
+            tx.callbacks_due = 1
             self.engine.spawn(lambda: self._send(job))
             return
         kinds = [f.kind for f in faults] + list(config.callback_faults)
@@ -306,6 +307,7 @@ class Deliverer:
             fault_names=tuple(dict.fromkeys(kinds)),
             held="out_of_order" in kinds,
         )
+        tx.callbacks_due = copies
         if delay > 0 or job.held:
             self.engine.call_later(delay, self._launch, job)
         else:

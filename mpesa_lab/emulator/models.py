@@ -99,6 +99,7 @@ class Subscriber:
     locked: bool = False
     registered: bool = True
     pushes: int = 0
+    open: int = 0  # transactions not yet final: retention never forgets such a subscriber
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -191,6 +192,9 @@ class Transaction:
     completed_at: datetime | None = None
     queued_answer: tuple[str, str | None] | None = field(default=None, repr=False)
     wait_generation: int = 0
+    # Callback POSTs owed and not yet made (set when the result is final): retention keeps the
+    # transaction until this is back to 0.
+    callbacks_due: int = 0
     timeline: list[Event] = field(default_factory=list)
     callback_attempts: list[CallbackAttempt] = field(default_factory=list)
     request: dict[str, Any] = field(default_factory=dict, repr=False)

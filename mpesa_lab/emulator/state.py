@@ -134,6 +134,9 @@ class EmulatorState:
             self.register_app(defaults.LAB_CONSUMER_KEY, defaults.LAB_CONSUMER_SECRET, name=defaults.LAB_APP_NAME)
         self.merchants: dict[str, Merchant] = {}
         self.subscribers: dict[str, Subscriber] = {}
+        # Subscribers made on the fly by a push, least recently pushed first (an ordered set):
+        # the ones retention may forget. Registered subscribers are never in here.
+        self.transient: dict[str, None] = {}
         self.transactions: dict[str, Transaction] = {}
         self.pending_by_phone: dict[str, str] = {}
         # (phone or None for any, ResultCode, ResultDesc or None for the catalogue's)
@@ -143,6 +146,8 @@ class EmulatorState:
         self.recent_pushes: dict[str, tuple[tuple[datetime, int], ...]] = {}
         self.attempts: list[CallbackAttempt] = []
         self.receipts: set[str] = set()
+        self.forgotten_transactions = 0
+        self.forgotten_subscribers = 0
         self.faults.clear()
         self.register_merchant(defaults.PAYBILL_SHORTCODE, defaults.PAYBILL_PASSKEY, name=defaults.PAYBILL_NAME)
         self.register_merchant(
@@ -264,6 +269,8 @@ class EmulatorState:
             previous = self.subscribers.get(number)
             if previous is not None:
                 sub.pushes = previous.pushes
+                sub.open = previous.open
+            self.transient.pop(number, None)
             sub.daily_date = self.config.clock().date()
             self.subscribers[number] = sub
             return sub.to_dict()
@@ -294,6 +301,7 @@ class EmulatorState:
                 daily_date=(now or cfg.clock()).date(),
             )
             self.subscribers[phone] = sub
+            self.transient[phone] = None
         return sub
 
     # ------------------------------------------------------------------ OAuth and admission
@@ -469,6 +477,9 @@ class EmulatorState:
                 raise DarajaError.named("subscriber_locked")
             now = cfg.clock()
             sub = self._subscriber(req.phone, now)
+            if not sub.registered:
+                # most recently pushed last: retention forgets from the front
+                self.transient[req.phone] = self.transient.pop(req.phone, None)
             # One generator per transaction, seeded by (seed, phone, n-th push of that phone): the
             # outcome does not depend on how pushes to different phones interleave.
             rng = random.Random(zlib.crc32(f"{cfg.seed}|{req.phone}|{sub.pushes}".encode()) ^ (cfg.seed << 32))
@@ -520,14 +531,25 @@ class EmulatorState:
             tx.timeline.append((now, "accepted", f"ResponseCode 0; customer plan by {how}"))
             self.transactions[checkout] = tx
             self.pending_by_phone[req.phone] = checkout
+            sub.open += 1
             if cfg.max_transactions is not None and len(self.transactions) > cfg.max_transactions:
-                self._forget_oldest(cfg.max_transactions)
+                self._forget_transactions(cfg.max_transactions)
+            if cfg.max_subscribers is not None and len(self.transient) > cfg.max_subscribers:
+                self._forget_subscribers(cfg.max_subscribers)
         self.engine.call_later(cfg.prompt_delay, self._prompt, tx)
         return tx
 
-    def _forget_oldest(self, limit: int) -> None:
-        """Drop the oldest final transactions, down to 90 % of ``limit`` (in batches, so the
-        cost is spread); unfinished ones are kept whatever their age."""
+    # ------------------------------------------------------------------ retention
+
+    @staticmethod
+    def _settled(tx: Transaction) -> bool:
+        """Final, and every callback POST it is owed has been made (or recorded as dropped)."""
+        return tx.final and tx.callbacks_due <= 0
+
+    def _forget_transactions(self, limit: int) -> None:
+        """Forget the oldest settled transactions, down to 90 % of ``limit`` (in batches, so the
+        cost is spread over many pushes). A transaction still pending, or whose callback is not
+        yet out (delayed, held, duplicated), is kept whatever its age."""
         target = max(1, int(limit * 0.9))
         excess = len(self.transactions) - target
         if excess <= 0:
@@ -536,14 +558,35 @@ class EmulatorState:
         for checkout, tx in self.transactions.items():
             if len(doomed) >= excess:
                 break
-            if tx.final:
+            if self._settled(tx):
                 doomed.append(checkout)
         for checkout in doomed:
             receipt = self.transactions.pop(checkout).receipt
             if receipt:
                 self.receipts.discard(receipt)
-        if len(self.attempts) > target:
+        if doomed:
+            self.forgotten_transactions += len(doomed)
             self.attempts = [a for a in self.attempts if a.checkout_request_id in self.transactions]
+
+    def _forget_subscribers(self, limit: int) -> None:
+        """Forget the least recently pushed subscribers made on the fly, down to 90 % of
+        ``limit``; one with a transaction still open is kept. Registered ones are never forgotten."""
+        target = max(1, int(limit * 0.9))
+        excess = len(self.transient) - target
+        if excess <= 0:
+            return
+        doomed = []
+        for phone in self.transient:
+            if len(doomed) >= excess:
+                break
+            sub = self.subscribers.get(phone)
+            if sub is None or sub.open <= 0:
+                doomed.append(phone)
+        for phone in doomed:
+            del self.transient[phone]
+            self.subscribers.pop(phone, None)
+            self.recent_pushes.pop(phone, None)
+        self.forgotten_subscribers += len(doomed)
 
     # ------------------------------------------------------------------ the state machine
 
@@ -713,6 +756,9 @@ class EmulatorState:
         self._event(tx, "completed", f"ResultCode {code}: {tx.result_desc}", tx.completed_at)
         if self.pending_by_phone.get(tx.phone) == tx.checkout_request_id:
             del self.pending_by_phone[tx.phone]
+        sub = self.subscribers.get(tx.phone)
+        if sub is not None and sub.open > 0:
+            sub.open -= 1
         merchant = self.merchants.get(tx.business_short_code)
         body = callback_payload(tx, self.config, merchant.balance if merchant else None)
         self.deliverer.deliver(tx, body, self.faults.take(tx))
@@ -732,6 +778,8 @@ class EmulatorState:
                 fault=fault,
             )
             tx.callback_attempts.append(attempt)
+            if tx.callbacks_due > 0:
+                tx.callbacks_due -= 1
             if self.transactions.get(tx.checkout_request_id) is tx:
                 self.attempts.append(attempt)
             if fault == "drop":
@@ -788,9 +836,13 @@ class EmulatorState:
     def get(self, checkout_request_id: str) -> Transaction:
         tx = self.transactions.get(str(checkout_request_id))
         if tx is None:
+            hint = ""
+            if self.forgotten_transactions:
+                hint = (f"; {self.forgotten_transactions} older settled transaction(s) were forgotten "
+                        f"beyond max_transactions={self.config.max_transactions}")
             raise UnknownTransaction(
                 f"no transaction {checkout_request_id!r}: use the CheckoutRequestID from a push's "
-                "answer (transactions() lists them)"
+                f"answer (transactions() lists them){hint}"
             )
         return tx
 
@@ -980,6 +1032,13 @@ class EmulatorState:
                 "merchants": [m.to_dict() for m in self.merchants.values()],
                 "subscribers": len(self.subscribers),
                 "transactions": len(self.transactions),
+                "retention": {
+                    "max_transactions": self.config.max_transactions,
+                    "max_subscribers": self.config.max_subscribers,
+                    "subscribers_made_on_the_fly": len(self.transient),
+                    "forgotten_transactions": self.forgotten_transactions,
+                    "forgotten_subscribers": self.forgotten_subscribers,
+                },
                 "pending": len(self.pending_by_phone),
                 "instructions": [_instruction_view(p, c, d) for p, c, d in self.instructions],
                 "callback_faults": [f.to_dict() for f in self.faults.list()],
