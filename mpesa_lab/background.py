@@ -25,9 +25,10 @@ import logging
 import socket
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
+if TYPE_CHECKING:
+    import uvicorn
 
 log = logging.getLogger(__name__)
 
@@ -343,11 +344,22 @@ class ConnectionGuard:
         return GuardedProtocol
 
 
-class _Config(uvicorn.Config):
-    """uvicorn's Config, minus its logging setup: the application's logging is its own."""
+_config_type: type | None = None
 
-    def configure_logging(self) -> None:
-        pass
+
+def _config_class() -> type:
+    """uvicorn's Config, minus its logging setup: the application's logging is its own. Made on
+    first use: uvicorn is imported when a server starts, not with this module."""
+    global _config_type
+    if _config_type is None:
+        import uvicorn
+
+        class _Config(uvicorn.Config):  # type: ignore[misc, valid-type]
+            def configure_logging(self) -> None:
+                pass
+
+        _config_type = _Config
+    return _config_type
 
 
 def server_config(app: Any, *, request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
@@ -355,7 +367,7 @@ def server_config(app: Any, *, request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
                   **options: Any) -> tuple[uvicorn.Config, ConnectionGuard]:
     """A uvicorn Config with the guarded protocol and no logging setup, and its guard."""
     guard = ConnectionGuard(request_timeout, max_connections, limiter or RepeatLimiter())
-    config = _Config(app, http=guard.protocol_class(), **options)
+    config = _config_class()(app, http=guard.protocol_class(), **options)
     return config, guard
 
 
@@ -400,7 +412,7 @@ class BackgroundServer:
         self.max_connections = max_connections
         # log_level is kept for callers; levels of loggers are the application's business.
         self._options = {"access_log": False, "lifespan": "off", "log_level": None, **uvicorn_options}
-        self._server: uvicorn.Server | None = None
+        self._server: "uvicorn.Server | None" = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
         self.guard: ConnectionGuard | None = None
@@ -428,6 +440,10 @@ class BackgroundServer:
             previous.stop()
         if self.running:
             return self
+        # Imported when a server starts, not with this module: uvicorn's package imports its
+        # process supervisors and multiprocessing, which an import of the lab does not need.
+        import uvicorn
+
         limiter = RepeatLimiter()
         self._socket = GuardedListenSocket.adopt(bind_socket(self.host, self.requested_port), limiter)
         self.port = self._socket.getsockname()[1]

@@ -11,11 +11,33 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class _LazyConsole:
+    """A rich Console made on first use: `mpesa-lab --help` never imports rich (~60 ms)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: "Console | None" = None
+
+    @property
+    def real(self) -> "Console":
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+console = _LazyConsole(highlight=False)
+err_console = _LazyConsole(stderr=True, highlight=False)
 
 
 # --- codes -----------------------------------------------------------------------------------
@@ -23,6 +45,8 @@ err_console = Console(stderr=True, highlight=False)
 
 def cmd_codes(args: argparse.Namespace) -> int:
     """Print the catalogue, or the entries for one code."""
+    from rich.table import Table
+
     from mpesa_lab import codes
 
     if args.code is None:
@@ -51,6 +75,8 @@ def cmd_codes(args: argparse.Namespace) -> int:
 
 
 def _print_entry(entry: object) -> None:
+    from rich.table import Table
+
     from mpesa_lab.codes import CodeEntry
 
     assert isinstance(entry, CodeEntry)
@@ -273,7 +299,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """The whole journey on the local emulator: pushes, callbacks, a table of outcomes."""
     from mpesa_lab.demo import run_demo
 
-    return run_demo(console, store_path=args.store, timeout=args.timeout)
+    return run_demo(console.real, store_path=args.store, timeout=args.timeout)
 
 
 # --- lab -------------------------------------------------------------------------------------

@@ -26,3 +26,7 @@ DAILY_LIMIT = 500_000
 MAX_ACCOUNT_BALANCE = 500_000
 ACCOUNT_REFERENCE_MAX = 12
 TRANSACTION_DESC_MAX = 13
+
+# The listener's default cap on a callback body (a real stkCallback is under 1 KB). Here, not in
+# listener/app.py, so that building the CLI's `listen` options does not load the listener.
+LISTENER_MAX_BODY_BYTES = 64 * 1024

@@ -5,8 +5,6 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-import uvicorn
-
 from mpesa_lab.background import (
     DEFAULT_REQUEST_TIMEOUT,
     ConnectionGuard,
@@ -73,6 +71,8 @@ def run_sandbox(
     log_level: str = "info",
 ) -> None:
     """Serve the emulator in the foreground until Ctrl-C (``mpesa-lab sandbox``)."""
+    import uvicorn
+
     stream = out or sys.stdout
     emulator = Emulator(config, name="sandbox")
     token = control_token_for(host)

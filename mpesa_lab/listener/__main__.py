@@ -8,11 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mpesa_lab.background import DEFAULT_REQUEST_TIMEOUT, ServerStartError
-from mpesa_lab.listener.app import DEFAULT_MAX_BODY_BYTES
-from mpesa_lab.listener.server import SAFARICOM_IPS, run_listener
-from mpesa_lab.listener.store import StoreError
-from mpesa_lab.listener.tunnel import TunnelError
+from mpesa_lab.background import DEFAULT_REQUEST_TIMEOUT
+from mpesa_lab.constants import LISTENER_MAX_BODY_BYTES as DEFAULT_MAX_BODY_BYTES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Run the listener from parsed options; 2 with a one-line error on bad input."""
+    # Imported here: building the parser (`mpesa-lab --help`) must not load the server and tunnel.
+    from mpesa_lab.background import ServerStartError
+    from mpesa_lab.listener.server import SAFARICOM_IPS, run_listener
+    from mpesa_lab.listener.store import StoreError
+    from mpesa_lab.listener.tunnel import TunnelError
+
     allowed = list(args.allow_ip or [])
     if args.safaricom_only:
         allowed.extend(SAFARICOM_IPS)

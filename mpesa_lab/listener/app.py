@@ -39,6 +39,7 @@ from decimal import Decimal
 from typing import Any
 
 from mpesa_lab.clock import nairobi_now
+from mpesa_lab.constants import LISTENER_MAX_BODY_BYTES
 from mpesa_lab.daraja.callbacks import CallbackError, ParsedCallback, parse_callback
 from mpesa_lab.listener.store import (
     CallbackStore,
@@ -56,7 +57,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
-DEFAULT_MAX_BODY_BYTES = 64 * 1024
+DEFAULT_MAX_BODY_BYTES = LISTENER_MAX_BODY_BYTES
 # A client gets a clean 413 only if it could finish sending; bodies a little over the limit are
 # read and thrown away (never kept in memory), beyond this the connection is simply closed.
 DRAIN_LIMIT = 1024 * 1024
