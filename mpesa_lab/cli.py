@@ -178,7 +178,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     if args.seed is not None:
         options["seed"] = args.seed
     config = EmulatorConfig(**options)
-    run_sandbox(host=args.host, port=args.port, config=config)
+    run_sandbox(host=args.host, port=args.port, config=config, access_log=args.access_log)
     return 0
 
 
@@ -382,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--behaviour", choices=["teaching", "live_sandbox_2026"], default="teaching",
                    help="teaching (default: every outcome) or live_sandbox_2026 (the live sandbox "
                         "as reported in 2026: the test number ends in 1037, other numbers in E3008)")
+    p.add_argument("--access-log", action="store_true", help="log every request (off: it slows a load test)")
     p.set_defaults(func=cmd_sandbox)
 
     w = sub.add_parser("workshop", help="a shared Daraja for a room of participants (workshop serve)")
