@@ -352,7 +352,7 @@ def main() -> int:
         print(f"{name}: throughput {t['median']['emulator']['per_second']:.0f}/s vs bare "
               f"{t['median']['bare']['per_second']:.0f}/s, ratio {t['ratio_c32']:.2f} (target >= 0.5)")
         print(f"{name}: soak {s['accepted']:,} pushes in {s['seconds']} s; p99 fresh {s['fresh_p99_ms']} ms, "
-              f"late {s["late_p99_ms_median"]:.1f} ms (x{s['p99_late_over_fresh']}, target <= 2); "
+              f"late {s['late_p99_ms_median']:.1f} ms (x{s['p99_late_over_fresh']}, target <= 2); "
               f"RSS {s['rss_start_mb']} -> {s['rss_end_mb']} MB, peak {s['peak_rss_mb']} MB (target <= 250)")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
