@@ -106,6 +106,19 @@ class Server:
             fields[key] = value.strip()
         return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
 
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the server process has used so far."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    async def measured(self, coro: Any) -> dict[str, Any]:
+        """Run a load phase; add the server's CPU ms per request (robust to a busy machine)."""
+        cpu = self.cpu_s()
+        row = await coro
+        await asyncio.sleep(0.2)  # the phase's last callbacks are part of its cost
+        row["server_cpu_ms_per_request"] = round((self.cpu_s() - cpu) * 1000 / max(1, row["requests_all"]), 4)
+        return row
+
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGINT)
         try:
@@ -181,6 +194,7 @@ async def load(port: int, make: Any, seconds: float, max_requests: int | None = 
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     budget = [max_requests if max_requests is not None else 1 << 62]
+    sent = [0]
     started = time.perf_counter()
     measure_from = started + warmup
     stop_at = measure_from + seconds
@@ -195,6 +209,7 @@ async def load(port: int, make: Any, seconds: float, max_requests: int | None = 
                 budget[0] -= 1
                 writer.write(make())
                 status, _ = await _read_response(reader)
+                sent[0] += 1
                 if now >= measure_from:
                     latencies.append(time.perf_counter() - now)
                     statuses[status] = statuses.get(status, 0) + 1
@@ -205,7 +220,7 @@ async def load(port: int, make: Any, seconds: float, max_requests: int | None = 
     elapsed = min(time.perf_counter(), stop_at) - measure_from
     latencies.sort()
     ok = statuses.get(200, 0)
-    return {"seconds": round(elapsed, 3), "requests": sum(statuses.values()), "accepted": ok,
+    return {"seconds": round(elapsed, 3), "requests": sum(statuses.values()), "requests_all": sent[0], "accepted": ok,
             "statuses": {str(k): v for k, v in statuses.items()}, "per_second": round(ok / elapsed, 1),
             "p50_ms": _pct(latencies, 50), "p99_ms": _pct(latencies, 99)}
 
@@ -260,8 +275,8 @@ async def run_tree(name: str, src: Path | None, args: argparse.Namespace) -> dic
         make = Pushes(emulator.port, token, password, callback_url)
         bare_req = bare_request(bare.port)
         for _ in range(args.rounds):
-            rounds["bare"].append(await load(bare.port, lambda: bare_req, args.seconds, warmup=0.3))
-            row = await load(emulator.port, make, args.seconds, warmup=0.3)
+            rounds["bare"].append(await bare.measured(load(bare.port, lambda: bare_req, args.seconds, warmup=0.3)))
+            row = await emulator.measured(load(emulator.port, make, args.seconds, warmup=0.3))
             rounds["emulator"].append(row)
             accepted += row["accepted"]
             await settle(callbacks, accepted)
@@ -271,8 +286,11 @@ async def run_tree(name: str, src: Path | None, args: argparse.Namespace) -> dic
     median = {k: sorted(v, key=lambda r: r["per_second"])[len(v) // 2] for k, v in rounds.items()}
     ratio = median["emulator"]["per_second"] / median["bare"]["per_second"]
     per_round = [round(e["per_second"] / b["per_second"], 3) for b, e in zip(rounds["bare"], rounds["emulator"])]
+    cpu = {k: statistics.median(r["server_cpu_ms_per_request"] for r in v) for k, v in rounds.items()}
+    cpu_ratio = cpu["bare"] / cpu["emulator"]
     print(f"[{name}] throughput c={CONCURRENCY}: emulator {median['emulator']['per_second']:.0f}/s "
-          f"vs bare {median['bare']['per_second']:.0f}/s = {ratio:.2f} (rounds {per_round})", flush=True)
+          f"vs bare {median['bare']['per_second']:.0f}/s = {ratio:.2f} (rounds {per_round}); server CPU "
+          f"per request {cpu['emulator']:.3f} vs {cpu['bare']:.3f} ms = {cpu_ratio:.2f}", flush=True)
 
     # 2. soak: a new emulator process, pushed without pause
     emulator = Server("emulator", src)
@@ -306,7 +324,8 @@ async def run_tree(name: str, src: Path | None, args: argparse.Namespace) -> dic
     late_p99 = round(statistics.median(s["p99_ms"] for s in late), 2)
     return {
         "throughput": {"rounds": rounds, "median": median, "ratio_c32": round(ratio, 3),
-                       "ratio_per_round": per_round},
+                       "ratio_per_round": per_round, "server_cpu_ms_per_request": cpu,
+                       "cpu_ratio_c32": round(cpu_ratio, 3)},
         "soak": {
             "segments": segments,
             "accepted": sum(s["accepted"] for s in segments),
@@ -350,7 +369,8 @@ def main() -> int:
     for name, r in results.items():
         t, s = r["throughput"], r["soak"]
         print(f"{name}: throughput {t['median']['emulator']['per_second']:.0f}/s vs bare "
-              f"{t['median']['bare']['per_second']:.0f}/s, ratio {t['ratio_c32']:.2f} (target >= 0.5)")
+              f"{t['median']['bare']['per_second']:.0f}/s, ratio {t['ratio_c32']:.2f} (target >= 0.5); "
+              f"in server CPU per request {t['cpu_ratio_c32']:.2f}")
         print(f"{name}: soak {s['accepted']:,} pushes in {s['seconds']} s; p99 fresh {s['fresh_p99_ms']} ms, "
               f"late {s['late_p99_ms_median']:.1f} ms (x{s['p99_late_over_fresh']}, target <= 2); "
               f"RSS {s['rss_start_mb']} -> {s['rss_end_mb']} MB, peak {s['peak_rss_mb']} MB (target <= 250)")

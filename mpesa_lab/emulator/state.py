@@ -119,6 +119,8 @@ class EmulatorState:
         self.lock = threading.RLock()
         self._changed = threading.Condition(self.lock)
         self.faults = FaultBook()
+        self._step_at: datetime | None = None  # the moment of the step being run, if shared
+        self._default_pin: Secret | None = None
         # Not reseeded by reset(): ids and receipts must never repeat within one emulator's life.
         self.ids = IdFactory(config.seed)
         self.deliverer = Deliverer(engine, self._record_attempt, lambda: self.config)
@@ -292,9 +294,13 @@ class EmulatorState:
         sub = self.subscribers.get(phone)
         if sub is None:
             cfg = self.config
+            pin = self._default_pin
+            if pin is None or pin.reveal() != cfg.default_pin:
+                # One Secret shared by every subscriber made on the fly (they are many).
+                pin = self._default_pin = Secret(cfg.default_pin)
             sub = Subscriber(
                 phone=phone,
-                pin=Secret(cfg.default_pin),
+                pin=pin,
                 balance=float(cfg.default_balance),
                 profile="mix",
                 registered=False,
@@ -594,7 +600,7 @@ class EmulatorState:
         return not tx.final and self.transactions.get(tx.checkout_request_id) is tx
 
     def _event(self, tx: Transaction, name: str, detail: str = "", at: datetime | None = None) -> None:
-        tx.timeline.append((at or self.config.clock(), name, detail))
+        tx.timeline.append((at or self._step_at or self.config.clock(), name, detail))
 
     def _prompt(self, tx: Transaction) -> None:
         cfg = self.config
@@ -637,7 +643,12 @@ class EmulatorState:
     def _customer_acts(self, tx: Transaction) -> None:
         with self.lock:
             if self._live(tx) and tx.status == "prompted" and tx.plan_action != "wait":
-                self._act(tx, tx.plan_action, None)
+                # One instant for the whole step (PIN, debit, result): one clock read, not three.
+                self._step_at = self.config.clock()
+                try:
+                    self._act(tx, tx.plan_action, None)
+                finally:
+                    self._step_at = None
 
     def _timeout(self, tx: Transaction, generation: int) -> None:
         with self.lock:
@@ -715,7 +726,7 @@ class EmulatorState:
         self._pay(tx, forced=False)
 
     def _pay(self, tx: Transaction, *, forced: bool) -> None:
-        now = self.config.clock()
+        now = self._step_at or self.config.clock()
         sub = self._subscriber(tx.phone)
         merchant = self.merchants.get(tx.business_short_code)
         if sub.daily_date != now.date():
@@ -752,7 +763,7 @@ class EmulatorState:
         # A scripted result may carry its own ResultDesc (set_next_result, the live-sandbox behaviour).
         scripted = tx.plan_desc if tx.plan_action == "script" and code == tx.plan_code else None
         tx.result_desc = desc or scripted or _result_desc(code)
-        tx.completed_at = self.config.clock()
+        tx.completed_at = self._step_at or self.config.clock()
         self._event(tx, "completed", f"ResultCode {code}: {tx.result_desc}", tx.completed_at)
         if self.pending_by_phone.get(tx.phone) == tx.checkout_request_id:
             del self.pending_by_phone[tx.phone]
