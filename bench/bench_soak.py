@@ -302,7 +302,8 @@ async def run_tree(name: str, src: Path | None, args: argparse.Namespace) -> dic
         token, password = await token_and_password(emulator.port)
         make = Pushes(emulator.port, token, password, callback_url)
         rss0 = emulator.rss_mb()[0]
-        while total < args.max_pushes and time.monotonic() - started < args.duration:
+        duration = args.baseline_duration if name == "baseline" and args.baseline_duration else args.duration
+        while total < args.max_pushes and time.monotonic() - started < duration:
             row = await load(emulator.port, make, args.segment, max_requests=args.max_pushes - total)
             total += row["requests"]
             row["total_accepted"] = sum(s["accepted"] for s in segments) + row["accepted"]
@@ -353,6 +354,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, help="soak length cap, seconds")
     parser.add_argument("--max-pushes", type=int, help="soak length cap, accepted pushes")
     parser.add_argument("--baseline-src", type=Path, help="another source tree to run the same schedule on")
+    parser.add_argument("--baseline-duration", type=float, help="soak length cap for the baseline (default: --duration)")
     args = parser.parse_args()
     args.rounds = args.rounds or 3
     args.seconds = args.seconds or (5.0 if args.long else 3.0)
