@@ -17,6 +17,7 @@ the fly) and the CallBackURL (a minimal endpoint counting callbacks).
 ``git worktree add /tmp/base main``) in the same run: before and after, side by side.
 
     python bench/bench_soak.py              # short: 3 rounds x 3 s, a 30 s soak (~1 min)
+    python bench/bench_soak.py --quick      # 2 rounds x 2 s, a 10 s soak
     python bench/bench_soak.py --long       # 3 rounds x 5 s, soak up to 1,000,000 pushes or 10 min
 """
 
@@ -348,6 +349,7 @@ async def run_tree(name: str, src: Path | None, args: argparse.Namespace) -> dic
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--long", action="store_true", help="the full soak: 1,000,000 pushes or 10 minutes")
+    parser.add_argument("--quick", action="store_true", help="2 rounds x 2 s, a 10 s soak")
     parser.add_argument("--rounds", type=int, help="throughput rounds (bare / emulator alternate)")
     parser.add_argument("--seconds", type=float, help="seconds per throughput phase")
     parser.add_argument("--segment", type=float, help="seconds per soak segment")
@@ -356,10 +358,10 @@ def main() -> int:
     parser.add_argument("--baseline-src", type=Path, help="another source tree to run the same schedule on")
     parser.add_argument("--baseline-duration", type=float, help="soak length cap for the baseline (default: --duration)")
     args = parser.parse_args()
-    args.rounds = args.rounds or 3
-    args.seconds = args.seconds or (5.0 if args.long else 3.0)
+    args.rounds = args.rounds or (2 if args.quick else 3)
+    args.seconds = args.seconds or (5.0 if args.long else 2.0 if args.quick else 3.0)
     args.segment = args.segment or (30.0 if args.long else 5.0)
-    args.duration = args.duration or (600.0 if args.long else 30.0)
+    args.duration = args.duration or (600.0 if args.long else 10.0 if args.quick else 30.0)
     args.max_pushes = args.max_pushes or 1_000_000
 
     trees: dict[str, Path | None] = {"current": None}

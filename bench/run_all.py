@@ -1,8 +1,9 @@
 """Run every benchmark, then write the latest numbers into bench/README.md.
 
-    python bench/run_all.py            # full runs (a few minutes)
-    python bench/run_all.py --quick    # smaller runs (under a minute)
-    python bench/run_all.py --table    # only rebuild the README table from bench/results/
+    python bench/run_all.py              # full runs (a few minutes; the soak bench's short run)
+    python bench/run_all.py --quick      # smaller runs (a minute or two)
+    python bench/run_all.py --long-soak  # the emulator soak at full length (1,000,000 pushes or 10 min)
+    python bench/run_all.py --table      # only rebuild the README table from bench/results/
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-BENCHES = ("bench_client", "bench_emulator", "bench_listener", "bench_analytics", "bench_workshop")
+BENCHES = ("bench_client", "bench_emulator", "bench_listener", "bench_analytics", "bench_workshop",
+           "bench_startup", "bench_soak")
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
@@ -42,7 +44,11 @@ def _fmt(value: object, digits: int = 1) -> str:
 
 def rows() -> list[tuple[str, str, str, str]]:
     """(what, measured, target, side by side) for the README table."""
-    client, emulator, listener, analytics, workshop = (_load(name) for name in BENCHES)
+    client, emulator, listener, analytics, workshop, startup, soak = (_load(name) for name in BENCHES)
+    start = _get(startup, "medians") or {}
+    tree = "current" if "current" in start else next((k for k in start if k != "python"), "current")
+    python_pass = _fmt(_get(startup, "python_c_pass_s"), 3)
+    soak_run = _get(soak, "results.current") or {}
     return [
         ("DarajaClient pushes/s vs bare httpx.Client (same run, local endpoint)",
          f"{_fmt(_get(client, 'sync.daraja_client_pushes_per_s'))} vs {_fmt(_get(client, 'sync.bare_httpx_pushes_per_s'))}",
@@ -66,6 +72,23 @@ def rows() -> list[tuple[str, str, str, str]]:
          ">= 0.25 x bare", f"bare Starlette {_fmt(_get(listener, 'bare_starlette.per_second'))}, ratio {_fmt(_get(listener, 'ratio'), 3)}"),
         *_analytics_rows(analytics),
         *_workshop_rows(workshop),
+        ("`import mpesa_lab.lab`, fresh process (s)", _fmt(_get(start, f"{tree}.import_lab"), 3), "<= 0.25",
+         f"python -c pass {python_pass}"),
+        ("`mpesa-lab --help`, fresh process (s)", _fmt(_get(start, f"{tree}.cli_help"), 3), "<= 0.3",
+         f"python -c pass {python_pass}"),
+        ("`Lab.start()` -> first callback stored, fresh process (s)",
+         _fmt(_get(start, f"{tree}.first_callback_start_to_first_callback_s"), 3), "<= 0.5",
+         f"import before it {_fmt(_get(start, f'{tree}.first_callback_import_s'), 3)} s"),
+        ("`mpesa-lab sandbox` accepted pushes/s, concurrency 32, own process",
+         _fmt(_get(soak_run, "throughput.median.emulator.per_second")), ">= 0.5 x bare",
+         f"bare Starlette {_fmt(_get(soak_run, 'throughput.median.bare.per_second'))}, ratio "
+         f"{_fmt(_get(soak_run, 'throughput.ratio_c32'), 3)} (server CPU ratio {_fmt(_get(soak_run, 'throughput.cpu_ratio_c32'), 3)})"),
+        ("Sandbox soak: p99 late / fresh, concurrency 32",
+         f"{_fmt(_get(soak_run, 'soak.late_p99_ms_median'), 1)} / {_fmt(_get(soak_run, 'soak.fresh_p99_ms'), 1)} ms",
+         "<= 2x fresh", f"x{_fmt(_get(soak_run, 'soak.p99_late_over_fresh'), 2)} after "
+         f"{_fmt(_get(soak_run, 'soak.accepted'))} pushes in {_fmt(_get(soak_run, 'soak.seconds'))} s"),
+        ("Sandbox soak: peak RSS (MB)", _fmt(_get(soak_run, "soak.peak_rss_mb")), "<= 250",
+         f"RSS {_fmt(_get(soak_run, 'soak.rss_start_mb'))} at start"),
     ]
 
 
@@ -126,11 +149,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="pass --quick to every benchmark")
     parser.add_argument("--table", action="store_true", help="only rebuild the README table")
+    parser.add_argument("--long-soak", action="store_true",
+                        help="run bench_soak at full length (1,000,000 pushes or 10 minutes)")
     args = parser.parse_args()
     failed = []
     if not args.table:
         for name in BENCHES:
             command = [sys.executable, str(HERE / f"{name}.py")] + (["--quick"] if args.quick else [])
+            if name == "bench_soak" and args.long_soak:
+                command = [sys.executable, str(HERE / f"{name}.py"), "--long"]
             print("+", " ".join(command), flush=True)
             if subprocess.run(command).returncode != 0:
                 failed.append(name)
