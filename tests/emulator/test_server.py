@@ -127,3 +127,36 @@ def test_sandbox_beyond_loopback_prints_its_control_token_and_requires_it(tmp_pa
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _sandbox_log(access_log: bool) -> str:
+    """Start `run_sandbox` at log level info, make one OAuth request, stop it: what it printed
+    (uvicorn's access log goes to stdout, its other logs to stderr)."""
+    code = f"from mpesa_lab.emulator.server import run_sandbox; run_sandbox(port=0, access_log={access_log})"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        text = ""
+        deadline = time.monotonic() + 30
+        while "Ctrl-C" not in text and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            text += line
+        url = text.split("listening on ", 1)[1].split()[0]
+        assert _oauth(url).status_code == 200
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        return out + err  # after the banner
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def test_sandbox_access_log_is_off_unless_asked_for():
+    # one line per request costs ~15 % of a load test's throughput: off by default
+    assert '"GET /oauth/v1/generate' not in _sandbox_log(access_log=False)
+    assert '"GET /oauth/v1/generate' in _sandbox_log(access_log=True)
