@@ -47,3 +47,20 @@ def defer_httpx_cli() -> None:
     """Install the stand-in, unless httpx (or its CLI) is already imported."""
     if "httpx" not in sys.modules and _CLI not in sys.modules:
         sys.modules[_CLI] = _STAND_IN
+
+
+def import_on_first_use(name: str) -> types.ModuleType:
+    """``import_module(name)``, made safe to interrupt: a Ctrl-C in the middle of a first import
+    (a notebook interrupting ``Lab.start()``) would leave half-imported modules behind, and the
+    next attempt would fail on them (e.g. "module 'uvicorn' has no attribute 'logging'"). On any
+    exception the modules this import added are forgotten, so the next try starts clean."""
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    before = set(sys.modules)
+    try:
+        return importlib.import_module(name)
+    except BaseException:
+        for added in set(sys.modules) - before:
+            sys.modules.pop(added, None)
+        raise

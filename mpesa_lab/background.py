@@ -27,6 +27,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from mpesa_lab._lazy import import_on_first_use
+
 if TYPE_CHECKING:
     import uvicorn
 
@@ -442,7 +444,7 @@ class BackgroundServer:
             return self
         # Imported when a server starts, not with this module: uvicorn's package imports its
         # process supervisors and multiprocessing, which an import of the lab does not need.
-        import uvicorn
+        uvicorn = import_on_first_use("uvicorn")
 
         limiter = RepeatLimiter()
         self._socket = GuardedListenSocket.adopt(bind_socket(self.host, self.requested_port), limiter)

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # Heavy or unrelated to the call: analysis stack, terminal UI, the httpx CLI's deps, uvicorn's
@@ -88,3 +90,27 @@ def test_a_push_validates_phones_with_phonenumbers_on_first_use(tmp_path):
             "import sys\nassert 'phonenumbers' not in sys.modules\n"
             "assert normalize_phone('0722 000 000') == '254722000000'\n")
     assert "phonenumbers.carrier" in modules_after(code, tmp_path)
+
+
+def test_an_interrupted_first_import_leaves_nothing_half_done(tmp_path, monkeypatch):
+    from mpesa_lab._lazy import import_on_first_use
+
+    package = tmp_path / "halfpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("from halfpkg import helper\nfrom halfpkg import slow\n")
+    (package / "helper.py").write_text("VALUE = 1\n")
+    # the first import of `slow` is interrupted (Ctrl-C), as a notebook user might do
+    (package / "slow.py").write_text(
+        "import pathlib\nflag = pathlib.Path(__file__).with_name('interrupted')\n"
+        "if not flag.exists():\n    flag.touch()\n    raise KeyboardInterrupt\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            import_on_first_use("halfpkg")
+        assert not any(m == "halfpkg" or m.startswith("halfpkg.") for m in sys.modules)
+        module = import_on_first_use("halfpkg")
+        assert module.helper.VALUE == 1 and module.slow is sys.modules["halfpkg.slow"]
+    finally:
+        for name in [m for m in sys.modules if m == "halfpkg" or m.startswith("halfpkg.")]:
+            del sys.modules[name]

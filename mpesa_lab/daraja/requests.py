@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from mpesa_lab._lazy import import_on_first_use
 from mpesa_lab.config import BUY_GOODS, PAYBILL, TRANSACTION_TYPES
 from mpesa_lab.constants import (
     ACCOUNT_REFERENCE_MAX,
@@ -64,8 +65,9 @@ def _normalize_phone_text(text: str, field_name: str) -> str:
     # Cached: a shop pushes to the same customers again and again, and phonenumbers' parse and
     # carrier lookup cost more than the rest of building a request together. Imported here, on
     # the first number checked: its metadata and carrier data cost ~40 ms at import time.
-    import phonenumbers
-    from phonenumbers import PhoneNumberType, carrier
+    phonenumbers = import_on_first_use("phonenumbers")
+    carrier = import_on_first_use("phonenumbers.carrier")
+    PhoneNumberType = phonenumbers.PhoneNumberType
 
     compact = _SEPARATORS.sub("", text.strip())
     if compact.startswith("00") and not compact.startswith("000"):
