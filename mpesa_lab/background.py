@@ -354,7 +354,7 @@ def _config_class() -> type:
     first use: uvicorn is imported when a server starts, not with this module."""
     global _config_type
     if _config_type is None:
-        import uvicorn
+        uvicorn = import_on_first_use("uvicorn")
 
         class _Config(uvicorn.Config):  # type: ignore[misc, valid-type]
             def configure_logging(self) -> None:
