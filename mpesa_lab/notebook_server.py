@@ -30,7 +30,7 @@ from mpesa_lab.listener.store import lab_home
 
 # What a course folder holds that a learner needs (authoring sources stay in the repository).
 COURSE_SUFFIXES = {".ipynb", ".md", ".csv", ".json", ".jsonl", ".parquet", ".png", ".svg"}
-_SKIP_PARTS = {".ipynb_checkpoints", "__pycache__", "source"}
+_SKIP_PARTS = {".ipynb_checkpoints", "__pycache__", "source", "solutions"}
 
 
 class NotebookServerError(RuntimeError):

@@ -49,13 +49,14 @@ def test_copy_course_keeps_the_learners_edits(tmp_path):
     write_notebook(work / "01-journey.ipynb", "MY EDITS")
 
     result = copy_course(shipped, work)
-    assert sorted(result.copied) == ["02-token.ipynb", "solutions/02-token.ipynb"]
+    assert sorted(result.copied) == ["02-token.ipynb"]
     assert result.kept == ["01-journey.ipynb"]
     assert "MY EDITS" in (work / "01-journey.ipynb").read_text()
     assert not (work / "source").exists() and not (work / ".ipynb_checkpoints").exists()
+    assert not (work / "solutions").exists()  # a learner's copy holds no answers
     # again: nothing new to copy, nothing overwritten
     again = copy_course(shipped, work)
-    assert again.copied == [] and len(again.kept) == 3
+    assert again.copied == [] and len(again.kept) == 2
 
 
 def test_course_files_are_the_learners_files(tmp_path):
@@ -82,6 +83,7 @@ def source_tree(tmp_path_factory) -> Path:
         shutil.copytree(course, root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     else:  # this branch has no course yet: a small stand-in notebook
         write_notebook(root / "notebooks" / "00-lab-smoke.ipynb", "# mpesa-lab lab smoke test")
+    shutil.copytree(REPO / "data", root / "data", ignore=ignore)
     return root
 
 
@@ -166,6 +168,10 @@ def test_from_an_installed_wheel_copies_then_opens(source_tree, tmp_path):
     shipped = sorted(p.name for p in (target / "mpesa_lab" / "notebooks").glob("*.ipynb"))
     assert shipped == sorted(p.name for p in (source_tree / "notebooks").glob("*.ipynb"))
     assert not (target / "mpesa_lab" / "notebooks" / "source").exists()
+    assert not (target / "mpesa_lab" / "notebooks" / "solutions").exists()  # answers stay in the clone
+    shipped_data = target / "mpesa_lab" / "notebooks" / "data"
+    assert sorted(shipped_data.joinpath("week").rglob("*.parquet")), "data/week ships for notebook 07"
+    assert (shipped_data / "messy_callbacks.jsonl").is_file()
 
     env = jupyter_env(tmp_path, PYTHONPATH=str(target))
     work = tmp_path / "home" / "notebooks"
@@ -180,6 +186,7 @@ def test_from_an_installed_wheel_copies_then_opens(source_tree, tmp_path):
     assert any("1 of yours kept" in line for line in lines), lines
     assert "MY OWN NOTES" in edited.read_text()
     assert set(shipped) <= names(contents)
+    assert sorted((work / "data" / "week").rglob("*.parquet"))  # where course.dataset("week") looks
 
 
 def test_dir_wins_and_a_missing_dir_says_so(tmp_path):
