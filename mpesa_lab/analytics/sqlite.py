@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 #: from this many pushes + callbacks on, read in a child process with ADBC
 SUBPROCESS_ROWS = 150_000
+#: rows per Arrow batch read by the ADBC driver
+BATCH_ROWS = 262_144
 
 # A first row of the right types (dropped afterwards): the driver infers a column's Arrow type
 # from its first values, and a column that starts with NULLs would otherwise become int64.
@@ -72,10 +74,14 @@ _BOOLS = ("refused", "unknown_on_arrival")
 def _read_adbc(path: Path, sql: str, upto: int) -> "pa.Table":
     """Child process only (see the module docstring)."""
     import adbc_driver_sqlite.dbapi as adbc
+    from adbc_driver_sqlite import StatementOptions
 
     with adbc.connect(str(path)) as conn, conn.cursor() as cur:
         cur.execute("PRAGMA busy_timeout = 30000")
         cur.fetchall()
+        # Big batches: the driver's default (1,024 rows) makes ~1,000 chunks per million rows,
+        # and every later Arrow kernel (casts, hashing, to_pandas) pays per chunk.
+        cur.adbc_statement.set_options(**{StatementOptions.BATCH_ROWS.value: str(BATCH_ROWS)})
         cur.execute(sql, (upto,))
         return _bools(cur.fetch_arrow_table().slice(1))
 
