@@ -244,7 +244,10 @@ def build_callbacks(callbacks: "pa.Table", pushes: "pa.Table | None" = None) -> 
     df["received_at"] = epoch_to_nairobi(df.pop("received_ts"))
     df["transaction_date"] = epoch_to_nairobi(df.pop("transaction_ts"))
     explain(df)
-    return conform(df, CALLBACKS)
+    out = conform(df, CALLBACKS)
+    del df, callbacks
+    release_unused()
+    return out
 
 
 def build_transactions(callbacks: "pa.Table", pushes: "pa.Table | None" = None,
@@ -305,7 +308,18 @@ def build_transactions(callbacks: "pa.Table", pushes: "pa.Table | None" = None,
     if not has_pushes:
         df["push_id"] = None
     explain(df)
-    return conform(df, TRANSACTIONS)
+    out = conform(df, TRANSACTIONS)
+    del df
+    release_unused()
+    return out
+
+
+def release_unused() -> None:
+    """Hand the memory Arrow has freed back to the system now: its allocator keeps freed pages
+    for reuse, and after a million rows they are hundreds of MiB nothing else will use."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def _to_pandas(table: "pa.Table", drop: tuple[str, ...] = ()) -> "pd.DataFrame":

@@ -527,7 +527,7 @@ def _from_lines(lines: _Lines, source: str) -> Outcomes:
         extracted = extracted.take(pc.sort_indices(extracted["n"]))
     con.close()
     del table, fast, slow
-    _release()
+    frames.release_unused()
     bad = extracted.filter(pc.is_valid(extracted["problem"]))
     for n, reason in zip(bad["n"].to_pylist()[:MAX_PROBLEMS_KEPT], bad["problem"].to_pylist()):
         lines.problem(lines.locate(n), "malformed", reason)
@@ -544,21 +544,10 @@ def _from_lines(lines: _Lines, source: str) -> Outcomes:
     return out
 
 
-def _release() -> None:
-    """Hand the memory Arrow has freed back to the system now: its allocator keeps freed pages
-    for reuse, and after a million-line read they are hundreds of MiB the next step does not
-    need (it only adds to the peak)."""
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
-
-
 def _outcomes(callbacks: "pa.Table", pushes: "pa.Table | None", queries: "pa.Table | None",
               source: str, problems: list[Problem], counts: dict[str, int]) -> Outcomes:
     transactions = frames.build_transactions(callbacks, pushes, queries)
-    _release()
     callback_frame = frames.build_callbacks(callbacks, pushes)
-    _release()
     return Outcomes(source, transactions, callback_frame, list(problems), dict(counts),
                     records=len(callback_frame))
 

@@ -114,6 +114,14 @@ def _bools(table: "pa.Table") -> "pa.Table":
     return table
 
 
+def _large_text(schema: "pa.Schema") -> "pa.Schema":
+    """Text as ``large_string``, the record tables' type (and pandas' ``str``): the parent then
+    maps the file and builds its frame on those very buffers, with no cast and no copy."""
+    import pyarrow as pa
+
+    return pa.schema([f.with_type(pa.large_string()) if f.type == pa.string() else f for f in schema])
+
+
 def _cut(path: Path) -> tuple[int, int, int]:
     """The last row ids of the three tables, read in one transaction (a consistent cut)."""
     import sqlite3
@@ -182,9 +190,11 @@ def _child(path: str, for_view: str, folder: str) -> None:
                    for name, (sql, upto) in jobs.items()}
         for name, future in futures.items():
             table = future.result()
+            schema = _large_text(table.schema)
             with pa.OSFile(os.path.join(folder, f"{name}.arrow"), "wb") as sink, \
-                    pa.ipc.new_file(sink, table.schema) as writer:
-                writer.write_table(table)
+                    pa.ipc.new_file(sink, schema) as writer:
+                for batch in table.to_batches():  # cast batch by batch: one batch extra at most
+                    writer.write_batch(batch.cast(schema))
 
 
 if __name__ == "__main__":
