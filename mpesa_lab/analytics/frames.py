@@ -280,7 +280,8 @@ def build_transactions(callbacks: "pa.Table", pushes: "pa.Table | None" = None,
         where = np.flatnonzero(mask)
         codes = codes_c[mask]
         base = as_records("pushes", pa.table({
-            "checkout_request_id": callbacks["checkout_request_id"].filter(pa.array(mask)),
+            "checkout_request_id": callbacks["checkout_request_id"] if mask.all()
+            else callbacks["checkout_request_id"].filter(pa.array(mask)),
             "refused": pa.array(np.zeros(len(where), bool))}))
     first = _take(callbacks.select(wanted), where)
     n_callbacks = _lookup(counts, codes, 0)
@@ -292,8 +293,9 @@ def build_transactions(callbacks: "pa.Table", pushes: "pa.Table | None" = None,
     del base
     got = _to_pandas(first)
     del first
-    df["phone"] = df["phone"].fillna(got["phone"])
-    df["merchant_request_id"] = df["merchant_request_id"].fillna(got["merchant_request_id"])
+    for column in ("phone", "merchant_request_id"):  # the push's, else the callback's
+        mine = df[column]
+        df[column] = got[column] if mine.isna().all() else mine.fillna(got[column])
     for column in ("result_code", "result_desc", "amount", "receipt", "balance"):
         df[column] = got[column]
     df["callbacks"] = n_callbacks
