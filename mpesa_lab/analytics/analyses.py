@@ -43,15 +43,31 @@ def summary(tx: "pd.DataFrame") -> "pd.DataFrame":
     if total == 0:
         return pd.DataFrame({c: pd.Series(dtype="str") for c in columns}).astype(
             {"count": "int64", "share": "float64"})
+    # Vectorised: integer codes for the settled code, its description and the status, then the
+    # counts and the most frequent description / status per code (ties: the smallest, like
+    # Series.mode) from the few distinct pairs. No per-group Python, no copy of the frame.
+    import numpy as np
+
     code = settled_code(tx)
-    desc = tx["result_desc"].fillna(tx["query_result_desc"])
-    frame = pd.DataFrame({"result_code": code, "result_desc": desc, "status": tx["status"].astype(str)})
-    rows = []
-    coded = frame[code.notna()]
-    for value, group in coded.groupby("result_code", sort=False):
-        rows.append({"result_code": value, "count": len(group),
-                     "result_desc": group["result_desc"].mode().iloc[0] if group["result_desc"].notna().any() else None,
-                     "status": group["status"].mode().iloc[0]})
+    codes, code_values = pd.factorize(code)
+    descs, desc_values = pd.factorize(tx["result_desc"].fillna(tx["query_result_desc"]))
+    coded = codes >= 0
+    counts = np.bincount(codes[coded], minlength=len(code_values))
+
+    def most_frequent(values: "np.ndarray", labels: Sequence[str]) -> dict[int, str]:
+        keep = coded & (values >= 0)
+        pairs = pd.DataFrame({"code": codes[keep], "value": values[keep]}).value_counts()
+        pairs = pairs.reset_index(name="n")
+        pairs["label"] = np.asarray(labels, dtype=object)[pairs["value"].to_numpy()]
+        pairs = pairs.sort_values(["code", "n", "label"], ascending=[True, False, True], kind="stable")
+        first = pairs.drop_duplicates("code")
+        return dict(zip(first["code"].tolist(), first["label"].tolist()))
+
+    best_desc = most_frequent(descs, list(desc_values))
+    status = tx["status"]
+    best_status = most_frequent(np.asarray(status.cat.codes), [str(c) for c in status.cat.categories])
+    rows = [{"result_code": value, "count": int(counts[i]), "result_desc": best_desc.get(i),
+             "status": best_status.get(i)} for i, value in enumerate(code_values)]
     out = pd.DataFrame(rows, columns=["result_code", "count", "result_desc", "status"])
     if len(out):
         out["result_code"] = out["result_code"].astype("str")

@@ -102,20 +102,21 @@ CALLBACKS: tuple[Column, ...] = (
 
 #: The record tables every loader produces (Arrow types), already normalised: codes spelled as
 #: the catalogue spells them (see ``mpesa_lab.codes.normalize_code``), numbers as numbers, times
-#: as epoch seconds. ``callbacks`` are in arrival order.
+#: as epoch seconds. ``callbacks`` are in arrival order. Text is ``large_string``: what pandas'
+#: ``str`` dtype holds, so turning a record table into a frame shares the text, never copies it.
 RECORD_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
-    "pushes": (("push_id", "int64"), ("pushed_ts", "float64"), ("environment", "string"),
-               ("checkout_request_id", "string"), ("merchant_request_id", "string"),
-               ("phone", "string"), ("amount", "float64"), ("account_reference", "string"),
-               ("shortcode", "string"), ("response_code", "string"), ("error_code", "string"),
-               ("error_message", "string"), ("refused", "bool")),
+    "pushes": (("push_id", "int64"), ("pushed_ts", "float64"), ("environment", "large_string"),
+               ("checkout_request_id", "large_string"), ("merchant_request_id", "large_string"),
+               ("phone", "large_string"), ("amount", "float64"), ("account_reference", "large_string"),
+               ("shortcode", "large_string"), ("response_code", "large_string"), ("error_code", "large_string"),
+               ("error_message", "large_string"), ("refused", "bool")),
     "callbacks": (("callback_id", "int64"), ("delivery_id", "int64"), ("received_ts", "float64"),
-                  ("checkout_request_id", "string"), ("merchant_request_id", "string"),
-                  ("result_code", "string"), ("result_desc", "string"), ("amount", "float64"),
-                  ("receipt", "string"), ("balance", "float64"), ("transaction_ts", "float64"),
-                  ("phone", "string"), ("items_json", "string"), ("unknown_on_arrival", "bool")),
-    "queries": (("query_id", "int64"), ("checkout_request_id", "string"),
-                ("result_code", "string"), ("result_desc", "string")),
+                  ("checkout_request_id", "large_string"), ("merchant_request_id", "large_string"),
+                  ("result_code", "large_string"), ("result_desc", "large_string"), ("amount", "float64"),
+                  ("receipt", "large_string"), ("balance", "float64"), ("transaction_ts", "float64"),
+                  ("phone", "large_string"), ("items_json", "large_string"), ("unknown_on_arrival", "bool")),
+    "queries": (("query_id", "int64"), ("checkout_request_id", "large_string"),
+                ("result_code", "large_string"), ("result_desc", "large_string")),
 }
 
 
@@ -159,7 +160,8 @@ def _encode(*columns: "pa.ChunkedArray") -> list["np.ndarray"]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    chunks = [chunk.cast(pa.large_string()) for column in columns for chunk in column.chunks]
+    chunks = [chunk if chunk.type == pa.large_string() else chunk.cast(pa.large_string())
+              for column in columns for chunk in column.chunks]
     if not chunks:
         return [np.zeros(0, "int64") for _ in columns]
     encoded = pc.dictionary_encode(pa.chunked_array(chunks, pa.large_string())).combine_chunks()
@@ -194,8 +196,11 @@ def _lookup(table: "np.ndarray", codes: "np.ndarray", missing: int) -> "np.ndarr
 
 
 def _take(table: "pa.Table", where: "np.ndarray") -> "pa.Table":
+    import numpy as np
     import pyarrow as pa
 
+    if len(where) == table.num_rows and (where == np.arange(len(where))).all():
+        return table  # every row, in order (a log without duplicates): share, do not copy
     return table.take(pa.array(where, mask=where < 0))
 
 
@@ -239,7 +244,10 @@ def build_callbacks(callbacks: "pa.Table", pushes: "pa.Table | None" = None) -> 
     df["received_at"] = epoch_to_nairobi(df.pop("received_ts"))
     df["transaction_date"] = epoch_to_nairobi(df.pop("transaction_ts"))
     explain(df)
-    return conform(df, CALLBACKS)
+    out = conform(df, CALLBACKS)
+    del df, callbacks
+    release_unused()
+    return out
 
 
 def build_transactions(callbacks: "pa.Table", pushes: "pa.Table | None" = None,
@@ -272,7 +280,8 @@ def build_transactions(callbacks: "pa.Table", pushes: "pa.Table | None" = None,
         where = np.flatnonzero(mask)
         codes = codes_c[mask]
         base = as_records("pushes", pa.table({
-            "checkout_request_id": callbacks["checkout_request_id"].filter(pa.array(mask)),
+            "checkout_request_id": callbacks["checkout_request_id"] if mask.all()
+            else callbacks["checkout_request_id"].filter(pa.array(mask)),
             "refused": pa.array(np.zeros(len(where), bool))}))
     first = _take(callbacks.select(wanted), where)
     n_callbacks = _lookup(counts, codes, 0)
@@ -284,8 +293,9 @@ def build_transactions(callbacks: "pa.Table", pushes: "pa.Table | None" = None,
     del base
     got = _to_pandas(first)
     del first
-    df["phone"] = df["phone"].fillna(got["phone"])
-    df["merchant_request_id"] = df["merchant_request_id"].fillna(got["merchant_request_id"])
+    for column in ("phone", "merchant_request_id"):  # the push's, else the callback's
+        mine = df[column]
+        df[column] = got[column] if mine.isna().all() else mine.fillna(got[column])
     for column in ("result_code", "result_desc", "amount", "receipt", "balance"):
         df[column] = got[column]
     df["callbacks"] = n_callbacks
@@ -300,7 +310,18 @@ def build_transactions(callbacks: "pa.Table", pushes: "pa.Table | None" = None,
     if not has_pushes:
         df["push_id"] = None
     explain(df)
-    return conform(df, TRANSACTIONS)
+    out = conform(df, TRANSACTIONS)
+    del df
+    release_unused()
+    return out
+
+
+def release_unused() -> None:
+    """Hand the memory Arrow has freed back to the system now: its allocator keeps freed pages
+    for reuse, and after a million rows they are hundreds of MiB nothing else will use."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def _to_pandas(table: "pa.Table", drop: tuple[str, ...] = ()) -> "pd.DataFrame":

@@ -175,13 +175,19 @@ class _Lines:
     counts: dict[str, int] = field(default_factory=dict)
     next_n: int = 1
 
-    def add_table(self, name: str, lines: "pa.Array", first_line: int = 1) -> None:
+    def add_table(self, name: str, lines: "pa.Array | pa.ChunkedArray", first_line: int = 1) -> None:
         import numpy as np
         import pyarrow as pa
 
         n = np.arange(self.next_n, self.next_n + len(lines), dtype="int64")
         self.spans.append((self.next_n, name, first_line - 1))
-        self.tables.append(pa.table({"n": n, "line": lines.cast(pa.large_string())}))
+        if isinstance(lines, pa.ChunkedArray):  # kept in the reader's chunks: no copy
+            n = pa.chunked_array(np.split(n, np.cumsum([len(c) for c in lines.chunks])[:-1]),
+                                 pa.int64()) if lines.num_chunks else pa.chunked_array([], pa.int64())
+            lines = pa.chunked_array([c.cast(pa.large_string()) for c in lines.chunks], pa.large_string())
+        else:
+            lines = lines.cast(pa.large_string())
+        self.tables.append(pa.table({"n": n, "line": lines}))
         self.next_n += len(lines)
 
     def add_records(self, name: str, records: list[tuple[str, Any]]) -> None:
@@ -210,8 +216,9 @@ class _Lines:
         return name if offset < 0 else f"{name}:{n - start + 1 + offset}"
 
 
-def _read_lines(path: Path, progress: Progress | None) -> "pa.Array":
-    """Every line of a text file as an Arrow string array (multi-threaded, no quoting)."""
+def _read_lines(path: Path, progress: Progress | None) -> "pa.ChunkedArray":
+    """Every line of a text file as Arrow strings (multi-threaded, no quoting), in the reader's
+    chunks: concatenating them would copy the whole file once more."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -224,7 +231,7 @@ def _read_lines(path: Path, progress: Progress | None) -> "pa.Array":
     convert = pacsv.ConvertOptions(column_types={"line": pa.large_string()}, strings_can_be_null=False,
                                    check_utf8=False)
     if progress is None:
-        return pacsv.read_csv(path, read, parse, convert)["line"].combine_chunks()
+        return pacsv.read_csv(path, read, parse, convert)["line"]
     chunks, done = [], 0
     with pacsv.open_csv(path, read, parse, convert) as reader:
         for batch in reader:
@@ -232,7 +239,7 @@ def _read_lines(path: Path, progress: Progress | None) -> "pa.Array":
             done = min(total, done + int(batch.column(0).nbytes))
             progress(done, total)
     progress(total, total)
-    return pa.chunked_array(chunks, pa.large_string()).combine_chunks()
+    return pa.chunked_array(chunks, pa.large_string())
 
 
 def _decode_json_document(text: str, name: str, lines: _Lines) -> None:
@@ -427,11 +434,74 @@ ORDER BY n
 """
 
 
+# The fast path, for the lines almost every log is made of: a bare ``{"Body": {"stkCallback":
+# ...}}`` or one wrapped as ``{"received_at": ..., "body": {...}}``, parsed straight into typed
+# structs (the items as a list of Name/Value, no second parse). Keys are matched exactly, so the
+# wrapper is a second typed parse of only the lines the first found no callback in. Every line
+# it cannot vouch for (not JSON, not a callback, another wrapper, the callback as text, Item
+# collapsed to an object, blank) is flagged ``slow`` and goes through ``_EXTRACT`` above, which
+# knows every variant and words the problems; line numbers come from ``n`` either way.
+_TYPED_STK = ('{"MerchantRequestID":"VARCHAR","CheckoutRequestID":"VARCHAR","ResultCode":"VARCHAR",'
+              '"ResultDesc":"VARCHAR","CallbackMetadata":{"Item":[{"Name":"VARCHAR","Value":"JSON"}]}}')
+_TIMES = ('"received_at":"VARCHAR","receivedAt":"VARCHAR","received":"VARCHAR",'
+          '"timestamp":"VARCHAR","time":"VARCHAR","ts":"VARCHAR"')
+_TYPED_BARE = '{"Body":{"stkCallback":' + _TYPED_STK + '},' + _TIMES + '}'
+_TYPED_WRAPPED = '{"body":{"Body":{"stkCallback":' + _TYPED_STK + '}}}'
+
+_FAST = f"""
+WITH bare AS (
+    SELECT n, line, TRY(from_json(line, '{_TYPED_BARE}')) AS r FROM lines
+),
+wrapped AS (
+    SELECT n, line, r, CASE WHEN r IS NOT NULL AND r.Body.stkCallback IS NULL
+        THEN TRY(from_json(line, '{_TYPED_WRAPPED}')).body.Body.stkCallback END AS w
+    FROM bare
+),
+stk AS (
+    SELECT n, line, coalesce(r.Body.stkCallback, w) AS s,
+        coalesce(r.received_at, r.receivedAt, r.received, r.timestamp, r.time, r.ts) AS received_raw
+    FROM wrapped
+),
+raw AS MATERIALIZED (
+    SELECT n, received_raw, TRY_CAST(received_raw AS DOUBLE) AS received_num,
+        s IS NULL OR (s.CallbackMetadata.Item IS NULL AND s.CallbackMetadata IS NOT NULL)
+            OR (s.CallbackMetadata IS NULL AND contains(lower(line), '"item"')) AS slow,
+        s.CheckoutRequestID AS cid_raw, s.ResultCode AS code_raw,
+        TRY_CAST(s.ResultCode AS DOUBLE) AS code_num,
+        s.MerchantRequestID AS merchant_raw, s.ResultDesc AS result_desc,
+        CASE WHEN kv IS NULL THEN '{{}}' ELSE '{{' || array_to_string(list_transform(
+            list_filter(kv, lambda x: x.Name IS NOT NULL),
+            lambda x: to_json(x.Name) || ':' || coalesce(CAST(x.Value AS VARCHAR), 'null')), ',') || '}}'
+        END AS items_json,
+        list_filter(kv, lambda x: x.Name = 'Amount')[1].Value ->> '$' AS amount_raw,
+        list_filter(kv, lambda x: x.Name = 'MpesaReceiptNumber')[1].Value ->> '$' AS receipt_raw,
+        list_filter(kv, lambda x: x.Name = 'Balance')[1].Value ->> '$' AS balance_raw,
+        list_filter(kv, lambda x: x.Name = 'TransactionDate')[1].Value ->> '$' AS date_raw,
+        list_filter(kv, lambda x: x.Name = 'PhoneNumber')[1].Value ->> '$' AS phone_raw
+    FROM (SELECT *, s.CallbackMetadata.Item AS kv FROM stk)
+)
+SELECT n, slow,
+    CASE WHEN txt(cid_raw) IS NULL THEN 'no CheckoutRequestID'
+         WHEN code(code_raw, code_num) IS NULL THEN 'no ResultCode' END AS problem,
+    when_ts(received_raw, received_num) AS received_ts,
+    txt(cid_raw) AS checkout_request_id,
+    txt(merchant_raw) AS merchant_request_id,
+    code(code_raw, code_num) AS result_code,
+    result_desc,
+    num(amount_raw) AS amount, txt(receipt_raw) AS receipt, num(balance_raw) AS balance,
+    when_ts(date_raw, TRY_CAST(date_raw AS DOUBLE)) AS transaction_ts,
+    code(phone_raw, TRY_CAST(phone_raw AS DOUBLE)) AS phone,
+    items_json
+FROM raw
+"""
+
+
 def _connect() -> "duckdb.DuckDBPyConnection":
     import duckdb
 
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
+    con.execute("SET arrow_large_buffer_size = true")  # large_string out: pandas' str, no copy
     con.execute(_MACROS)
     return con
 
@@ -442,20 +512,34 @@ def _from_lines(lines: _Lines, source: str) -> Outcomes:
 
     table = (pa.concat_tables(lines.tables) if lines.tables
              else pa.table({"n": pa.array([], pa.int64()), "line": pa.array([], pa.large_string())}))
+    lines.tables.clear()  # the text is ~the file's size: hold it once, and only while parsing
     con = _connect()
     con.register("lines", table)
-    extracted = con.sql(_EXTRACT).to_arrow_table()
+    fast = con.sql(_FAST).to_arrow_table()
+    slow = fast["slow"]
+    extracted = fast.drop_columns(["slow"])
+    if pc.any(slow).as_py():
+        extracted = extracted.filter(pc.invert(slow))
+        con.unregister("lines")
+        con.register("lines", table.filter(pc.is_in(table["n"], value_set=fast["n"].filter(slow))))
+        rest = con.sql(_EXTRACT).to_arrow_table()
+        extracted = pa.concat_tables([extracted, rest.cast(extracted.schema)])
+        extracted = extracted.take(pc.sort_indices(extracted["n"]))
     con.close()
-    del table
+    del table, fast, slow
+    frames.release_unused()
     bad = extracted.filter(pc.is_valid(extracted["problem"]))
     for n, reason in zip(bad["n"].to_pylist()[:MAX_PROBLEMS_KEPT], bad["problem"].to_pylist()):
         lines.problem(lines.locate(n), "malformed", reason)
     if bad.num_rows > MAX_PROBLEMS_KEPT:
         lines.counts["malformed"] = lines.counts.get("malformed", 0) + bad.num_rows - MAX_PROBLEMS_KEPT
-    good = extracted.filter(pc.is_null(extracted["problem"]))
+    good = extracted.filter(pc.is_null(extracted["problem"])) if bad.num_rows else extracted
+    good = good.drop_columns(["problem"])
+    total = extracted.num_rows
+    del extracted, bad
     records = good.rename_columns(["callback_id" if c == "n" else c for c in good.column_names])
     out = _outcomes(records, None, None, source, lines.problems, lines.counts)
-    out.records = extracted.num_rows + lines.counts.get("skipped_file", 0)
+    out.records = total + lines.counts.get("skipped_file", 0)
     _note_unknown_codes(out, lambda n: lines.locate(int(n)))
     return out
 
@@ -469,10 +553,15 @@ def _outcomes(callbacks: "pa.Table", pushes: "pa.Table | None", queries: "pa.Tab
 
 
 def _note_unknown_codes(out: Outcomes, locate: Callable[[Any], str]) -> None:
+    import numpy as np
+
     df = out.callbacks
-    unknown = df[df["category"] == "unknown"]
-    if unknown.empty:
+    rows = np.flatnonzero((df["category"] == "unknown").to_numpy())
+    if not len(rows):
         return
+    # Only the few rows and three columns needed: a boolean mask over the whole frame would
+    # rebuild every text column (hundreds of MiB at a million rows) to keep a handful.
+    unknown = df[["result_code", "result_desc", "callback_id"]].take(rows)
     out.counts["unknown_code"] = len(unknown)
     for code, group in unknown.groupby("result_code", sort=True, observed=True):
         where = ", ".join(locate(i) for i in group["callback_id"].head(3).tolist())

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 #: from this many pushes + callbacks on, read in a child process with ADBC
 SUBPROCESS_ROWS = 150_000
+#: rows per Arrow batch read by the ADBC driver
+BATCH_ROWS = 262_144
 
 # A first row of the right types (dropped afterwards): the driver infers a column's Arrow type
 # from its first values, and a column that starts with NULLs would otherwise become int64.
@@ -72,10 +74,14 @@ _BOOLS = ("refused", "unknown_on_arrival")
 def _read_adbc(path: Path, sql: str, upto: int) -> "pa.Table":
     """Child process only (see the module docstring)."""
     import adbc_driver_sqlite.dbapi as adbc
+    from adbc_driver_sqlite import StatementOptions
 
     with adbc.connect(str(path)) as conn, conn.cursor() as cur:
         cur.execute("PRAGMA busy_timeout = 30000")
         cur.fetchall()
+        # Big batches: the driver's default (1,024 rows) makes ~1,000 chunks per million rows,
+        # and every later Arrow kernel (casts, hashing, to_pandas) pays per chunk.
+        cur.adbc_statement.set_options(**{StatementOptions.BATCH_ROWS.value: str(BATCH_ROWS)})
         cur.execute(sql, (upto,))
         return _bools(cur.fetch_arrow_table().slice(1))
 
@@ -106,6 +112,14 @@ def _bools(table: "pa.Table") -> "pa.Table":
             index = table.schema.get_field_index(column)
             table = table.set_column(index, column, pc.not_equal(table[column], pa.scalar(0)))
     return table
+
+
+def _large_text(schema: "pa.Schema") -> "pa.Schema":
+    """Text as ``large_string``, the record tables' type (and pandas' ``str``): the parent then
+    maps the file and builds its frame on those very buffers, with no cast and no copy."""
+    import pyarrow as pa
+
+    return pa.schema([f.with_type(pa.large_string()) if f.type == pa.string() else f for f in schema])
 
 
 def _cut(path: Path) -> tuple[int, int, int]:
@@ -176,9 +190,11 @@ def _child(path: str, for_view: str, folder: str) -> None:
                    for name, (sql, upto) in jobs.items()}
         for name, future in futures.items():
             table = future.result()
+            schema = _large_text(table.schema)
             with pa.OSFile(os.path.join(folder, f"{name}.arrow"), "wb") as sink, \
-                    pa.ipc.new_file(sink, table.schema) as writer:
-                writer.write_table(table)
+                    pa.ipc.new_file(sink, schema) as writer:
+                for batch in table.to_batches():  # cast batch by batch: one batch extra at most
+                    writer.write_batch(batch.cast(schema))
 
 
 if __name__ == "__main__":

@@ -249,3 +249,30 @@ def test_a_callbacks_only_export_and_a_frame_in_our_schema(tmp_path):
     assert back.transactions["checkout_request_id"].tolist() == out.transactions["checkout_request_id"].tolist()
     assert back.transactions["result_code"].tolist() == out.transactions["result_code"].tolist()
     pd.testing.assert_frame_equal(load(out.transactions).transactions, out.transactions)
+
+
+def test_fast_path_and_tolerant_path_agree_with_the_right_line_numbers(tmp_path, monkeypatch):
+    """Ordinary lines take the typed fast path, odd ones (blank, broken, wrapped as text, Item
+    collapsed to an object...) the tolerant one; together they give exactly what the tolerant
+    path alone gives, and malformed lines keep their own line numbers."""
+    import mpesa_lab.analytics.load as load_module
+
+    messy = MESSY.read_text().splitlines()
+    lines = []
+    for i, raw in enumerate(messy):  # each messy line between ordinary ones, and blank lines
+        lines.append(json.dumps(body(f"ws_CO_PLAIN{i}", i % 3, items=PAID if i % 3 == 0 else None)))
+        lines.append(json.dumps({"received_at": "2026-07-01T10:00:00+03:00",
+                                 "body": body(f"ws_CO_WRAP{i}", "1032")}))
+        lines.append("")
+        lines.append(raw)
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join(lines))  # no newline after the last (truncated) line
+    fast = load(path)
+    monkeypatch.setattr(load_module, "_FAST", load_module._FAST.replace("s IS NULL OR", "TRUE OR"))
+    tolerant = load(path)
+    pd.testing.assert_frame_equal(fast.transactions, tolerant.transactions)
+    pd.testing.assert_frame_equal(fast.callbacks, tolerant.callbacks)
+    assert fast.problems == tolerant.problems and fast.counts == tolerant.counts
+    bad = {p.location for p in fast.problems if p.kind == "malformed"}
+    assert bad == {f"mixed.jsonl:{4 * (n - 1) + 4}" for n in (20, 21, 22, 23, 24)}
+    assert len(fast.callbacks) == 18 + 2 * len(messy)
