@@ -10,7 +10,7 @@ In a notebook::
 from __future__ import annotations
 
 from mpesa_lab.course import check
-from mpesa_lab.course.lessons import lesson_store
+from mpesa_lab.course.lessons import dataset, lesson_store
 from mpesa_lab.course.verdict import ExerciseFailed, Verdict
 
-__all__ = ["ExerciseFailed", "Verdict", "check", "lesson_store"]
+__all__ = ["ExerciseFailed", "Verdict", "check", "dataset", "lesson_store"]

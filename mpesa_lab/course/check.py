@@ -27,6 +27,13 @@ from mpesa_lab.secret import Secret
 
 __all__ = [
     "advice_function",
+    "callback_target",
+    "customer_answer",
+    "msisdn",
+    "paid_rows",
+    "sequence_order",
+    "step_delay",
+    "top_failure",
     "basic_auth",
     "callback_url",
     "distinct_payments",
@@ -79,6 +86,145 @@ def _a(value: Any) -> str:
     """'an int', 'a str': the type of ``value`` with its article."""
     name = _type_name(value)
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+# -- 00 start here -----------------------------------------------------------------------------
+
+
+def msisdn(value: Any, expected: str) -> Verdict:
+    """A phone number in Daraja's format: 12 digits, 2547XXXXXXXX / 2541XXXXXXXX, as text."""
+    name = "Phone number for Daraja"
+    if _unanswered(value):
+        return _todo(name, "Write the number as Daraja wants it: country code 254, no '+', no leading 0.")
+    digits = re.sub(r"\D", "", str(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        if str(value) == expected:
+            return _verdict(name, [f"right digits, but {_a(value)}: write the phone number as text "
+                                   f"(\"{expected}\"), as the request body carries it"])
+        return _verdict(name, [f"{value} is not {expected}, and a phone number is text, not a number"])
+    if not isinstance(value, str):
+        return _verdict(name, [f"the phone number must be a str, not {_type_name(value)}"])
+    if value == expected:
+        return _verdict(name, [], "12 digits, country code first: Daraja's PhoneNumber and PartyA.")
+    if value.strip() != value:
+        return _verdict(name, ["there is whitespace around the number: remove it"])
+    if value.startswith("+") and digits == expected:
+        return _verdict(name, ["drop the '+': Daraja wants digits only, 254 then the 9-digit number"])
+    if value.startswith("0") and "254" + digits[1:] == expected:
+        return _verdict(name, [f"{value!r} is the local format: replace the leading 0 by the country "
+                               f"code 254 ({expected!r})"])
+    if digits == expected:
+        return _verdict(name, [f"{value!r} has spaces or dashes: Daraja wants the 12 digits only"])
+    if len(digits) == 9 and "254" + digits == expected:
+        return _verdict(name, [f"{value!r} lacks the country code: put 254 in front"])
+    return _verdict(name, [f"{value!r} is not the test phone {expected} in Daraja's format"])
+
+
+def callback_target(value: Any, lab: Any) -> Verdict:
+    """The URL Daraja POSTs this lab's callbacks to: the listener's, not the emulator's."""
+    name = "Where callbacks go"
+    if _unanswered(value):
+        return _todo(name, "Find the URL the lab gives Daraja as CallBackURL (an attribute of lab).")
+    expected = lab.callback_url
+    if not isinstance(value, str):
+        return _verdict(name, [f"a URL is a str, not {_type_name(value)}"])
+    if value == expected:
+        return _verdict(name, [], "The listener's address, with a hard-to-guess path.")
+    base = getattr(lab.settings, "base_url", None)
+    if base and value.rstrip("/").startswith(str(base).rstrip("/")):
+        return _verdict(name, ["that is Daraja's (the emulator's) address, where your code sends pushes; "
+                               "callbacks come back to your side, the listener: lab.callback_url"])
+    if value.rstrip("/") == expected.rsplit("/", 1)[0].rstrip("/") or (
+            expected.startswith(value.rstrip("/")) and value != expected):
+        return _verdict(name, ["that is the listener's address without its secret path: the listener "
+                               "answers 404 there and the callback is lost; use lab.callback_url"])
+    return _verdict(name, [f"{value!r} is not this lab's CallBackURL (lab.callback_url)"])
+
+
+# -- 01 the journey -----------------------------------------------------------------------------
+
+JOURNEY = (
+    "the merchant sends the STK push",
+    "Daraja checks and accepts it",
+    "the merchant gets the acknowledgement (CheckoutRequestID)",
+    "the prompt appears on the customer's phone",
+    "the customer enters the PIN",
+    "M-PESA POSTs the callback to the merchant",
+    "the merchant queries the status (if no callback came)",
+)
+
+
+def sequence_order(order: Any, cards: Mapping[str, str]) -> Verdict:
+    """The letters of ``cards`` (letter -> step text, shuffled) put in the order of the journey."""
+    name = "The journey, in order"
+    if _unanswered(order):
+        return _todo(name, "List the seven letters, first step first, e.g. ['C', 'A', ...].")
+    if isinstance(order, str):
+        order = [c for c in order if not c.isspace() and c not in ",;-"]
+    if not isinstance(order, (list, tuple)):
+        return _verdict(name, [f"answer with a list of letters, not {_type_name(order)}"])
+    letters = [str(x).strip().upper() for x in order]
+    by_step = {text: letter for letter, text in cards.items()}
+    expected = [by_step[text] for text in JOURNEY]
+    problems = []
+    unknown = [x for x in letters if x not in cards]
+    if unknown:
+        problems.append(f"{', '.join(map(repr, unknown))} is not one of the cards ({', '.join(sorted(cards))})")
+    missing = [x for x in expected if x not in letters]
+    if missing:
+        problems.append(f"card(s) {', '.join(missing)} missing: all seven steps are in the journey")
+    repeated = sorted({x for x in letters if letters.count(x) > 1})
+    if repeated:
+        problems.append(f"card(s) {', '.join(repeated)} appear more than once")
+    if problems:
+        return _verdict(name, problems)
+    if letters == expected:
+        return _verdict(name, [], "Push, accept, acknowledge, prompt, PIN, callback, query.")
+    for index, (got, want) in enumerate(zip(letters, expected)):
+        if got != want:
+            text = cards[got]
+            where = JOURNEY.index(text) + 1
+            # At the first misplaced card every earlier step is right, so this card came too early.
+            hint = {
+                JOURNEY[4]: "; the customer can only enter a PIN once the prompt is on the phone",
+                JOURNEY[5]: "; the callback carries the customer's answer, so it comes after the PIN",
+                JOURNEY[6]: "; the query is the fallback, after the callback should have come",
+                JOURNEY[3]: "; Daraja acknowledges the push first, then the phone rings",
+            }.get(text, "")
+            return _verdict(name, [f"step {index + 1} is not {got} ({text!r}): that is step {where}{hint}"])
+    return _verdict(name, ["the order differs from the journey"])
+
+
+def step_delay(value: Any, steps: Any, start: int, end: int) -> Verdict:
+    """Seconds between two steps of one transaction (``transaction_steps``): ``(end.at - start.at)``."""
+    name = f"Seconds from step {start} to step {end}"
+    if _unanswered(value):
+        return _todo(name, f"Subtract steps[{start - 1}].at from steps[{end - 1}].at, then .total_seconds().")
+    first, last = steps[start - 1].at, steps[end - 1].at
+    if first is None or last is None:
+        raise ValueError(f"step {start} or {end} has no time in this transaction; push again")
+    expected = (last - first).total_seconds()
+    if isinstance(value, timedelta):
+        if abs(value.total_seconds() - expected) < 1e-3:
+            return _verdict(name, ["right, but a timedelta: call .total_seconds() to get a number of seconds"])
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return _verdict(name, [f"answer with a number of seconds, not {_type_name(value)}"])
+    if abs(value - expected) < 1e-3:
+        return _verdict(name, [], f"{expected:.3f} s: the customer's time on the phone is most of it.")
+    if abs(value + expected) < 1e-3:
+        return _verdict(name, [f"{value:.3f} is negative: subtract the earlier step from the later one"])
+    if abs(value - expected * 1000) < 1:
+        return _verdict(name, ["that looks like milliseconds: the answer is in seconds"])
+    if abs(value - round(expected)) < 1e-9 and abs(value - expected) >= 1e-3:
+        return _verdict(name, [f"{value} is rounded: keep the fraction ({expected:.3f} s)"])
+    for i, other in enumerate(steps):
+        if other.at is not None and i not in (start - 1, end - 1):
+            if abs(value - (last - other.at).total_seconds()) < 1e-3:
+                return _verdict(name, [f"that is from step {i + 1}, not step {start}"])
+            if abs(value - (other.at - first).total_seconds()) < 1e-3:
+                return _verdict(name, [f"that is to step {i + 1}, not step {end}"])
+    return _verdict(name, [f"{value} s is not the time between step {start} and step {end}"])
 
 
 # -- 02 the access token ------------------------------------------------------------------------
@@ -454,6 +600,109 @@ def advice_function(fn: Any) -> Verdict:
                 problems.append(f"advice({code!r}) ({what}) does not contain the catalogue's mitigation "
                                 f"{expected!r}")
     return _verdict(name, problems, "Known codes get their fix; unknown ones never crash the handler.")
+
+
+# -- 04 your first push, on the virtual phone ----------------------------------------------------
+
+# What the customer did -> the ResultCode M-PESA sends back, and how to do it on the phone.
+_ANSWERS = {
+    "paid": ("0", "enter the right PIN (push.answer(pin='1234'), or type 1234 on the phone and press OK)"),
+    "cancelled": ("1032", "press Cancel (push.cancel(), or Cancel on the phone)"),
+    "wrong_pin": ("2001", "enter a wrong PIN (push.answer(pin='0000'), or a wrong PIN and OK on the phone)"),
+    "ignored": ("1037", "ignore the prompt (lab.emulator.answer(push.checkout_request_id, ignore=True), "
+                        "or Ignore on the phone)"),
+}
+_BY_CODE = {code: what for what, (code, _how) in _ANSWERS.items()}
+
+
+def customer_answer(callback: Any, wanted: str) -> Verdict:
+    """The callback of a push the customer answered as ``wanted`` (paid, cancelled, wrong_pin, ignored)."""
+    if wanted not in _ANSWERS:
+        raise ValueError(f"wanted must be one of {', '.join(_ANSWERS)}, not {wanted!r}")
+    code, how = _ANSWERS[wanted]
+    name = f"A push the customer {wanted.replace('_', ' ')}" if wanted != "wrong_pin" else "A push answered with a wrong PIN"
+    if _unanswered(callback):
+        return _todo(name, f"Push to the test phone, then {how}; keep push.wait()'s callback.")
+    if isinstance(callback, StkQueryResult):
+        return _verdict(name, ["this is an STK query result: keep the callback, push.wait()"])
+    if type(callback).__name__ == "Push":
+        return _verdict(name, ["this is the push (its acknowledgement): the customer's answer comes in "
+                               "the callback, push.wait()"])
+    if not isinstance(callback, ParsedCallback):
+        try:
+            callback = _parse(callback)
+        except (CallbackError, TypeError, ValueError, AttributeError):
+            return _verdict(name, [f"expected the callback from push.wait(), got {_type_name(callback)}"])
+    got = callback.result_code
+    if got == code:
+        entry = codes.result_entry(code)
+        return _verdict(name, [], f"ResultCode {code}, {entry.name}: {entry.mitigation}")
+    did = _BY_CODE.get(got)
+    entry = codes.result_entry(got)
+    if got == "17":
+        return _verdict(name, ["ResultCode 17: the same amount to the same phone within 2 minutes; change "
+                               "the amount and push again"])
+    if did is not None:
+        return _verdict(name, [f"this callback says the customer {did.replace('_', ' ')} (ResultCode {got}, "
+                               f"{entry.name}); to get {code}, {how}"])
+    return _verdict(name, [f"ResultCode {got} ({entry.name}) is not {code}: {how}"])
+
+
+# -- 07 result-code analytics -------------------------------------------------------------------
+
+
+def paid_rows(frame: Any, tx: Any) -> Verdict:
+    """The rows of ``tx`` whose callback said paid: ``tx[tx.result_code == "0"]``."""
+    name = "The paid transactions"
+    if _unanswered(frame):
+        return _todo(name, "Filter the transactions on result_code; remember what type it holds.")
+    expected = int((tx["result_code"] == "0").sum())
+    if isinstance(frame, (int, float)) and not isinstance(frame, bool):
+        return _verdict(name, [f"{frame} is a number: keep the rows (a DataFrame), not their count"])
+    if isinstance(frame, bool) or not hasattr(frame, "columns"):
+        if hasattr(frame, "dtype") and str(getattr(frame, "dtype", "")) == "bool":
+            return _verdict(name, ["this is the mask (True/False per row): use it to select rows, tx[mask]"])
+        return _verdict(name, [f"expected a DataFrame of transactions, got {_type_name(frame)}"])
+    got = len(frame)
+    if got == expected and "result_code" in frame.columns and (frame["result_code"] == "0").all():
+        return _verdict(name, [], f"{expected} of {len(tx)} transactions paid.")
+    if got == 0 and expected:
+        return _verdict(name, ["no rows: result_code is text, so result_code == 0 (the number) is never "
+                               "true; compare with the text \"0\""])
+    if got == len(tx):
+        return _verdict(name, [f"all {got} rows: nothing was filtered out; keep only result_code \"0\""])
+    if "result_code" in frame.columns and not (frame["result_code"] == "0").all():
+        return _verdict(name, ["some rows have another result_code than \"0\": those did not pay"])
+    return _verdict(name, [f"{got} rows, but {expected} transactions have result_code \"0\""])
+
+
+def top_failure(value: Any, tx: Any) -> Verdict:
+    """The most frequent failing ResultCode in ``tx`` (status failed), as text."""
+    name = "The commonest failure"
+    if _unanswered(value):
+        return _todo(name, "Count result_code among the failed rows and take the most common one.")
+    failed = tx[tx["status"] == "failed"]["result_code"].value_counts()
+    expected = str(failed.index[0])
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if codes.normalize_code(value) == expected:
+            return _verdict(name, [f"right code, but {_a(value)}: result codes are text (\"{expected}\")"])
+    if not isinstance(value, str):
+        return _verdict(name, [f"answer with the code as a str, not {_type_name(value)}"])
+    code = value.strip()
+    if code == expected:
+        entry = codes.result_entry(expected)
+        return _verdict(name, [], f"{expected} ({entry.name}) failed {int(failed.iloc[0])} times: {entry.mitigation}")
+    if code == "0":
+        return _verdict(name, ["0 is success: look at the failed rows only (status == 'failed')"])
+    if code in failed.index:
+        rank = list(failed.index).index(code) + 1
+        return _verdict(name, [f"{code} failed {int(failed[code])} times, number {rank} among the failures; "
+                               f"another code failed more often"])
+    counts = tx["result_code"].value_counts()
+    if code in counts.index:
+        return _verdict(name, [f"{code} is in the week but not as a failure (its rows are not status "
+                               "'failed'): filter on status first"])
+    return _verdict(name, [f"{code!r} is not a result code of these transactions"])
 
 
 # -- 08 the real sandbox ------------------------------------------------------------------------

@@ -19,3 +19,20 @@ def lesson_store(lesson: str) -> Path:
     folder = lab_home() / "course"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{lesson}.sqlite"
+
+
+def dataset(name: str) -> Path:
+    """The course data set ``name`` (e.g. ``"week"``): ``data/<name>`` of the clone this runs from.
+
+    Looked for next to the notebooks (``../data``), in the working folder (``data/``) and in the
+    clone the package runs from, so a notebook finds it whatever folder its kernel starts in.
+    """
+    here = Path.cwd()
+    clone = Path(__file__).resolve().parents[2]
+    for folder in (here.parent / "data", here / "data", clone / "data"):
+        if (folder / name).exists():
+            return folder / name
+    raise FileNotFoundError(
+        f"the course data set {name!r} is not here: it ships with the repository (data/{name}); "
+        "run the notebook from a clone, or regenerate it with python data/make_week.py"
+    )
