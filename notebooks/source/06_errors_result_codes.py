@@ -109,6 +109,29 @@ CELLS = [
     M-PESA protecting the customer (more on it below).
     """),
     ("md", """
+    ## The code explorer
+
+    Every documented and observed code in one place: search it (`1032`, `PIN`, `credentials`),
+    filter error codes from result codes, read what each means and what to do, and press
+    **Trigger it now** to produce it against the emulator, outcome shown under the button.
+    """),
+    ("code", """
+    from mpesa_lab.widgets import CodeExplorer
+
+    explorer = CodeExplorer(lab)
+    explorer
+    """),
+    ("md", """
+    The button, from code: select a code, trigger it and wait (`block=True`), then read what came
+    back.
+    """),
+    ("code", """
+    explorer.select("1032")
+    explorer.fire(block=True)
+    print(explorer.how(explorer.selected))
+    explorer.last_result
+    """),
+    ("md", """
     ### Exercise 1: a code by its real condition
 
     Magic numbers are a shortcut. Produce ResultCode **1** (insufficient balance) the way it
