@@ -613,6 +613,7 @@ _ANSWERS = {
                         "or Ignore on the phone)"),
 }
 _BY_CODE = {code: what for what, (code, _how) in _ANSWERS.items()}
+_DID = {"paid": "paid", "cancelled": "cancelled", "wrong_pin": "entered a wrong PIN", "ignored": "did not answer"}
 
 
 def customer_answer(callback: Any, wanted: str) -> Verdict:
@@ -643,7 +644,7 @@ def customer_answer(callback: Any, wanted: str) -> Verdict:
         return _verdict(name, ["ResultCode 17: the same amount to the same phone within 2 minutes; change "
                                "the amount and push again"])
     if did is not None:
-        return _verdict(name, [f"this callback says the customer {did.replace('_', ' ')} (ResultCode {got}, "
+        return _verdict(name, [f"this callback says the customer {_DID[did]} (ResultCode {got}, "
                                f"{entry.name}); to get {code}, {how}"])
     return _verdict(name, [f"ResultCode {got} ({entry.name}) is not {code}: {how}"])
 
