@@ -116,10 +116,12 @@ def main() -> int:
                 page.wait_for_timeout(3000)
                 page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=180_000)
                 page.wait_for_timeout(2000)
-                for index, name in ((0, "07-top.png"), (None, "07-plots.png")):
-                    if index is None:
-                        page.locator(".jp-OutputArea-output img").first.scroll_into_view_if_needed()
-                    page.screenshot(path=str(shots / name))
+                cells = page.locator(".jp-Notebook .jp-Cell")
+                for text, name in (("result_code == 0   ->", "07-trap.png"), ("summary = analytics.summary(tx)", "07-summary.png"),
+                                   ("fig = plots.result_codes(tx)", "07-plot.png")):
+                    cell = cells.filter(has_text=text).first
+                    cell.scroll_into_view_if_needed()
+                    cell.screenshot(path=str(shots / name))
                 errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]').count()
                 print(f"07 run in JupyterLab: {errors} error output(s), "
                       f"{page.locator('.jp-OutputArea-output img').count()} image(s)")
