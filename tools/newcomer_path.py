@@ -95,6 +95,9 @@ def main() -> int:
             step("04-first-push.ipynb open, kernel idle", started, marks)
             run_cells_until(page, "live = LiveCallbacks(lab)")
             step("cells run down to the three widgets", started, marks)
+            errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]')
+            if errors.count():
+                raise RuntimeError("a cell raised:\n" + errors.first.inner_text()[-3000:])
             page.locator(".jp-OutputArea button", has_text="Send").first.click()
             phone = page.locator(".mpl-phone").first
             expect(phone.locator("button", has_text=re.compile(r"^OK$"))).to_be_enabled(timeout=60_000)
