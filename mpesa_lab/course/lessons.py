@@ -24,8 +24,9 @@ def lesson_store(lesson: str) -> Path:
 def dataset(name: str) -> Path:
     """The course data set ``name`` (e.g. ``"week"``): ``data/<name>`` of the clone this runs from.
 
-    Looked for next to the notebooks (``../data``), in the working folder (``data/``) and in the
-    clone the package runs from, so a notebook finds it whatever folder its kernel starts in.
+    Looked for next to the notebooks (``../data``, a clone), in the working folder (``data/``: an
+    installed wheel's course copy ships it beside its notebooks) and in the clone the package
+    runs from, so a notebook finds it whatever folder its kernel starts in.
     """
     here = Path.cwd()
     clone = Path(__file__).resolve().parents[2]
@@ -33,6 +34,7 @@ def dataset(name: str) -> Path:
         if (folder / name).exists():
             return folder / name
     raise FileNotFoundError(
-        f"the course data set {name!r} is not here: it ships with the repository (data/{name}); "
-        "run the notebook from a clone, or regenerate it with python data/make_week.py"
+        f"the course data set {name!r} is not here: it ships with the repository (data/{name}) and "
+        "beside the notebooks of `mpesa-lab lab`'s copy; open the notebook with `mpesa-lab lab`, "
+        "or regenerate it from a clone with python data/make_week.py"
     )

@@ -159,6 +159,11 @@ def test_dataset_finds_the_week_from_anywhere(tmp_path, monkeypatch):
     assert dataset("week").resolve() == (ROOT / "data" / "week").resolve()
     with pytest.raises(FileNotFoundError, match="ships with the repository"):
         dataset("no-such-set")
+    # An installed wheel's course copy: data/ beside the notebooks, the kernel in that folder.
+    copy = tmp_path / "course"
+    (copy / "data" / "other-set").mkdir(parents=True)
+    monkeypatch.chdir(copy)
+    assert dataset("other-set") == copy / "data" / "other-set"
 
 
 def test_paid_rows(week):
