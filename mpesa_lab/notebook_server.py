@@ -116,9 +116,39 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+# Defaults for a learner's first minutes: no "get notified about official Jupyter news?" pop-up
+# over the first notebook, no update check. They are overrides (defaults), so a learner can still
+# turn either on in Settings.
+QUIET_OVERRIDES = {
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+}
+
+
+def quiet_settings_dir() -> Path:
+    """An app-settings folder whose overrides.json adds QUIET_OVERRIDES to the installation's own."""
+    import json
+
+    installed = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings"
+    overrides: dict = {}
+    if (installed / "overrides.json").is_file():
+        try:
+            overrides = json.loads((installed / "overrides.json").read_text())
+        except ValueError:
+            overrides = {}
+    for plugin, values in QUIET_OVERRIDES.items():
+        overrides[plugin] = {**values, **overrides.get(plugin, {})}
+    folder = lab_home() / "jupyterlab-app-settings"
+    folder.mkdir(parents=True, exist_ok=True)
+    if (installed / "page_config.json").is_file():
+        shutil.copy2(installed / "page_config.json", folder / "page_config.json")
+    (folder / "overrides.json").write_text(json.dumps(overrides, indent=2))
+    return folder
+
+
 def lab_command(folder: Path, host: str, port: int, token: str, open_browser: bool) -> list[str]:
     return [
         sys.executable, "-m", "jupyterlab",
+        f"--LabApp.app_settings_dir={quiet_settings_dir()}",
         f"--ServerApp.root_dir={folder}",
         f"--ServerApp.ip={host}",
         f"--ServerApp.port={port}",

@@ -195,3 +195,15 @@ def test_dir_wins_and_a_missing_dir_says_so(tmp_path):
     assert resolve_folder(tmp_path) == (tmp_path.resolve(), None)
     with pytest.raises(NotebookServerError, match="--dir"):
         resolve_folder(tmp_path / "nope")
+
+
+def test_the_lab_opens_without_the_news_pop_up(tmp_path, monkeypatch):
+    import json
+
+    from mpesa_lab.notebook_server import lab_command
+
+    monkeypatch.setenv("MPESA_LAB_HOME", str(tmp_path / "home"))
+    command = lab_command(tmp_path, "127.0.0.1", 8888, "t", False)
+    folder = Path(next(a for a in command if a.startswith("--LabApp.app_settings_dir=")).split("=", 1)[1])
+    overrides = json.loads((folder / "overrides.json").read_text())
+    assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
