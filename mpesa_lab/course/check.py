@@ -42,6 +42,7 @@ __all__ = [
     "query_fallback",
     "receipt",
     "result_code",
+    "room_fault",
     "room_rehearsal",
     "struggling_participant",
     "timestamp",
@@ -847,3 +848,37 @@ def struggling_participant(answer: Any, frame: Any) -> Verdict:
         problems.append(f"{got_code} is not the code this phone gets most; count its result_code values")
     entry = codes.result_entry(code)
     return _verdict(name, problems, f"{code} is {entry.name}: tell them: {entry.mitigation}")
+
+
+def room_fault(answer: Any, room: Mapping[str, Any]) -> Verdict:
+    """(error_code, pushes): the Daraja error a room fault answered most, from the room's data."""
+    name = "What the room saw"
+    if _unanswered(answer):
+        return _todo(name, "Take the first entry of the room data's 'errors' chart: its code and its count.")
+    errors = [e for e in room.get("errors", []) if e.get("count")]
+    if not errors:
+        raise ValueError("this room's data has no errors; turn a fault on and push before the exercise")
+    top = max(errors, key=lambda e: e["count"])
+    code, count = str(top["code"]), int(top["count"])
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2:
+        return _verdict(name, [f"answer with a pair (error_code, pushes), not {answer!r}"])
+    got_code, got_count = answer
+    problems = []
+    result_codes = {str(r.get("code")) for r in room.get("results", [])}
+    if str(got_code).strip() != code:
+        if str(got_code).strip() in result_codes:
+            problems.append(f"{got_code} is a ResultCode from the callbacks (the 'results' chart); the fault's "
+                            f"answers are Daraja errors, in the 'errors' chart")
+        elif str(got_code).strip() in {str(e["code"]) for e in errors}:
+            problems.append(f"{got_code} is in the errors chart, but not the one the most pushes got")
+        else:
+            problems.append(f"{got_code!r} is not in the room's errors chart; error codes look like 500.003.02")
+    if isinstance(got_count, bool) or not isinstance(got_count, int):
+        problems.append(f"the number of pushes must be a whole number, not {_type_name(got_count)}")
+    elif got_count != count and not problems:
+        people = len(room.get("participants", []))
+        hint = (" (that is the number of participants; the chart counts every push the server answered, "
+                "the labs' retries included)") if got_count == people else ""
+        problems.append(f"{got_count} is not the count next to {code} in the errors chart{hint}")
+    entry = codes.error_entry(code)
+    return _verdict(name, problems, f"{code} is '{entry.message}': {entry.mitigation}")

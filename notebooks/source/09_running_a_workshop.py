@@ -1,7 +1,7 @@
 """Notebook 09: running a workshop (the facilitator's guide)."""
 
 NAME = "09-running-a-workshop"
-META = {"title": "Running a workshop", "minutes": 30, "expects_rule_17": 0}
+META = {"title": "Running a workshop", "minutes": 45, "expects_rule_17": 0}
 
 CELLS = [
     ("md", """
@@ -15,11 +15,13 @@ CELLS = [
     - prepare the room's machines and check them in one command;
     - plan a full-day or half-day session from the timing table;
     - recognise the usual trouble from what a participant's screen shows;
-    - rehearse a room of phones with the lab, and find the participant who needs help.
+    - rehearse a room of phones with the lab, and find the participant who needs help;
+    - run the workshop mode on this machine with simulated participants: their cards, their
+      pushes (callbacks posted directly or relayed), your view of the room, a room-wide fault.
 
     **Prerequisites:** you have worked through notebooks 02 to 08 yourself.
 
-    **Time:** about 30 minutes to read and rehearse.
+    **Time:** about 45 minutes to read and rehearse.
     """),
     ("md", """
     ## Before the day
@@ -44,7 +46,7 @@ CELLS = [
 
     A shared emulator for the whole room, with a facilitator's page showing everyone's pushes,
     is the workshop mode: `mpesa-lab workshop serve` on your machine (see `docs/workshop.md`).
-    This guide covers one lab per laptop; the workshop mode's own guide will extend it.
+    The last part of this guide runs it here, on loopback, with simulated participants.
     """),
     ("md", """
     ## Timing
@@ -161,6 +163,145 @@ CELLS = [
     Two wrong PINs (`2001`) and then `8006`: the third wrong PIN in a row locks the M-PESA PIN,
     and every later push to that phone fails until it is unlocked. In the room that is the
     moment to walk over. In the lab: `lab.emulator.unlock_subscriber(phone)`.
+    """),
+    ("md", """
+    ## A shared room: the workshop mode
+
+    In workshop mode one server on your machine is Daraja for the whole room. Each participant
+    gets their own Daraja app and paybill on it, and you get a live view of everyone. On the day
+    you run `mpesa-lab workshop serve --host 0.0.0.0 --participants 30` (see `docs/workshop.md`).
+
+    Here the room is simulated: one workshop server on loopback and four participants, each a
+    real `Lab` with its own listener and store, in this kernel. Running the cell again replaces
+    the room.
+    """),
+    ("code", """
+    from mpesa_lab.listener.store import lab_home
+    from mpesa_lab.workshop import simulate
+
+    room = simulate(participants=4, folder=lab_home() / "course" / "09-workshop-room", title="Rehearsal room")
+    room
+    """),
+    ("md", """
+    ## The participants' cards
+
+    The server wrote one card per participant (`cards.html`, printable) and the same as a CSV.
+    A card holds the `.env` lines to paste: the workshop URL, a consumer key and secret, a
+    paybill and its passkey. Secrets stay on the cards, so this table shows only the public part.
+    """),
+    ("code", """
+    import pandas as pd
+
+    cards = pd.DataFrame([
+        {"participant": p.id, "name": p.name, "paybill (MPESA_SHORTCODE)": p.shortcode,
+         "MPESA_BASE_URL": room.server.url}
+        for p in room.server.participants
+    ])
+    print("cards to print:", room.server.files["cards"].name, "and", room.server.files["csv"].name)
+    cards
+    """),
+    ("md", """
+    ## Two ways a callback reaches a laptop
+
+    A participant's callbacks land in their mailbox on the server. When the server can reach
+    the laptop's listener, it posts them there (**direct**). When venue Wi-Fi blocks incoming
+    connections, the laptop pulls them over its own connection (**relay**). The simulation
+    relays every second participant. Each participant pushes once and reports the exercise
+    they reached (a notebook does it with `lab.workshop.report_progress("09.1")`).
+    """),
+    ("code", """
+    pushes = room.push_all(1)  # concurrently; waits for every callback
+    for number, (pid, participant_lab) in enumerate(room.labs.items(), start=1):
+        participant_lab.workshop.report_progress(f"09.{number}")
+    {pid: (participant_lab.workshop.delivery, push.wait().result_code)  # from the participant's own store
+     for (pid, participant_lab), push in zip(room.labs.items(), pushes)}
+    """),
+    ("md", """
+    Each participant's callback (ResultCode `0`) is in their own store, whichever way it came.
+    Nobody had to know how their callbacks travel.
+
+    ## Your view of the room
+
+    The facilitator's page (`room.server.facilitator_url`) polls `GET /_workshop/api/room`
+    once a second. The same data as a table here. Its URL holds the room's token, so it is
+    never printed: the token travels in a header.
+    """),
+    ("code", """
+    import httpx
+
+
+    def facilitator_view(server):
+        \"\"\"The facilitator page's data, one row per participant (no token on screen).\"\"\"
+        data = httpx.get(f"{server.url}/_workshop/api/room", trust_env=False,
+                         headers={"Authorization": f"Bearer {server.facilitator_token}"}).json()
+        return pd.DataFrame([
+            {"participant": p["id"], "delivery": p["delivery"], "exercise": p["exercise"],
+             "pushes": p["pushes"], "accepted": p["accepted"],
+             "results": ", ".join(f"{code}: {n}" for code, n in p["results"].items()),
+             "last error": (p["last_error"] or {}).get("code", ""),
+             "what to say": (p["last_error"] or {}).get("mitigation", "")}
+            for p in data["participants"]
+        ]).set_index("participant")
+
+
+    facilitator_view(room.server)
+    """),
+    ("md", """
+    ## A fault for the whole room
+
+    To teach resilience, make Daraja misbehave for everyone at once: here `busy` (every push
+    answered `500.003.02 System is busy`) for 60 seconds. The page has the same buttons. Each
+    lab retries a busy answer a few times with backoff, then gives up: that takes a few seconds.
+    """),
+    ("code", """
+    room.server.start_fault("busy", seconds=60)
+    during = room.push_all(1)
+    sorted({type(answer).__name__ for answer in during})
+    """),
+    ("md", """
+    Every participant saw `SystemBusy`, with Daraja's words and what to do. Your view shows
+    the same error against each of them, with its mitigation.
+    """),
+    ("code", """
+    facilitator_view(room.server)
+    """),
+    ("md", """
+    Turn it off before the minute is up, and the room pushes again normally.
+    """),
+    ("code", """
+    room.server.stop_fault()
+    after = room.push_all(1)
+    [type(answer).__name__ for answer in after]
+    """),
+    ("md", """
+    ### Exercise 3: what did the room see?
+
+    The room's data (`GET /_workshop/api/room`) has an `errors` chart: each Daraja error code
+    answered to the room's pushes, with how many pushes got it (each lab's retries count: the
+    server answered every one). Answer a pair `(error_code, pushes)` for the error the fault
+    caused.
+    """),
+    ("exercise", """
+    room_data = httpx.get(f"{room.server.url}/_workshop/api/room", trust_env=False,
+                          headers={"Authorization": f"Bearer {room.server.facilitator_token}"}).json()
+    saw = ...
+    """, """
+    room_data = httpx.get(f"{room.server.url}/_workshop/api/room", trust_env=False,
+                          headers={"Authorization": f"Bearer {room.server.facilitator_token}"}).json()
+    top = room_data["errors"][0]
+    saw = (top["code"], top["count"])
+    """, """
+    room_data = httpx.get(f"{room.server.url}/_workshop/api/room", trust_env=False,
+                          headers={"Authorization": f"Bearer {room.server.facilitator_token}"}).json()
+    top = room_data["results"][0]
+    saw = (top["code"], top["count"])
+    """),
+    ("code", """
+    check.room_fault(saw, room=room_data)
+    """),
+    ("md", """
+    The fault never reached anyone's store as a payment: a busy answer means Daraja did not
+    process the push, so retrying it is safe. In the room, that is the moment to say so.
 
     ## Solutions and checks
 
@@ -179,10 +320,13 @@ CELLS = [
     - Watch for the same check message twice, `17` on re-runs, `Wrong credentials`, lost
       callbacks.
     - Rehearse with the lab: a push per seat, and a room with one participant in trouble.
+    - In workshop mode: hand out the cards, let callbacks travel directly or by relay, watch
+      the room's view (never project its URL), and turn a fault on and off to teach resilience.
 
-    **Next:** run it; for a shared emulator and a facilitator's page, `docs/workshop.md`.
+    **Next:** run it: `mpesa-lab workshop serve`, and `docs/workshop.md` for every option.
     """),
     ("code", """
+    room.stop()
     lab.stop()
     """),
 ]

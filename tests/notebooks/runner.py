@@ -53,6 +53,7 @@ class Report:
     path: Path
     runs: list[Run]
     metadata: dict
+    notebook: nbformat.NotebookNode | None = None  # as executed: the last run's outputs
 
     @property
     def seconds(self) -> float:
@@ -97,7 +98,7 @@ def execute(path: Path | nbformat.NotebookNode, workdir: Path, *, runs: int = 2,
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    return Report(path if isinstance(path, Path) else Path(lesson), done, dict(nb.metadata["mpesa_lab"]))
+    return Report(path if isinstance(path, Path) else Path(lesson), done, dict(nb.metadata["mpesa_lab"]), nb)
 
 
 def learner_notebooks() -> list[Path]:

@@ -9,6 +9,7 @@ check that fails on a solution fails the test.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -37,10 +38,34 @@ def _check_reruns(report, path: Path) -> None:
     assert second["rule_17"] == 2 * expected_17, f"{path.name}: ResultCode 17 on the re-run: {second['rule_17']}"
 
 
+def _room_secrets(lab_home: Path) -> dict[str, str]:
+    """Every secret of the workshop rooms a notebook left in its lab home (roster.json), by name."""
+    found = {}
+    for roster in lab_home.rglob("roster.json"):
+        data = json.loads(roster.read_text(encoding="utf-8"))
+        found["facilitator_token"] = data["facilitator_token"]
+        for p in data["participants"]:
+            for key in ("consumer_secret", "passkey", "inbox_token"):
+                found[f"{p['id']} {key}"] = p[key]
+    return found
+
+
+def _check_no_room_secrets(report, workdir: Path) -> None:
+    """A notebook that runs a workshop room shows none of its secrets (the facilitator URL's token
+    above all) in its outputs, which a learner may save."""
+    secrets = _room_secrets(workdir / "lab-home")
+    if report.metadata["lesson"].startswith("09-"):
+        assert "facilitator_token" in secrets, "notebook 09 ran no workshop room"
+    outputs = json.dumps([c.get("outputs", []) for c in report.notebook.cells])
+    shown = [name for name, value in secrets.items() if value in outputs]
+    assert not shown, f"{report.metadata['lesson']}: room secrets in the outputs: {shown}"
+
+
 @pytest.mark.parametrize("path", learner_notebooks(), ids=lambda p: p.name)
 def test_learner_notebook_runs_twice(path: Path, tmp_path: Path):
     report = execute(path, tmp_path, runs=2, strict=False)
     _check_reruns(report, path)
+    _check_no_room_secrets(report, tmp_path)
     for run in report.runs:
         verdicts = run.probe["verdicts"]
         assert len(verdicts) == _exercises(path), f"{path.name}: {len(verdicts)} checks ran, {_exercises(path)} exercises"
@@ -52,6 +77,7 @@ def test_learner_notebook_runs_twice(path: Path, tmp_path: Path):
 def test_solution_notebook_passes_every_check(path: Path, tmp_path: Path):
     report = execute(path, tmp_path, runs=2, strict=True)
     _check_reruns(report, path)
+    _check_no_room_secrets(report, tmp_path)
     for run in report.runs:
         verdicts = run.probe["verdicts"]
         assert len(verdicts) == _exercises(path)
@@ -107,3 +133,19 @@ def test_08_live_path_runs_against_a_stand_in_sandbox(tmp_path: Path, monkeypatc
     assert any("no callback yet: the query is the fallback" in t for t in texts)
     assert any("Set MY_NUMBER to your own phone" in t for t in texts), "live, nobody else's number may be pushed"
     assert len(report.runs[0].probe["verdicts"]) == 2
+
+
+def test_the_room_secrets_check_catches_a_printed_facilitator_url(tmp_path: Path):
+    """The check above can fail: a facilitator URL printed in an output is found."""
+    from types import SimpleNamespace
+
+    from mpesa_lab.workshop import WorkshopServer
+
+    with WorkshopServer(tmp_path / "lab-home" / "course" / "room" / "server", participants=1) as server:
+        url = server.facilitator_url
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("room.server.facilitator_url")])
+    report = SimpleNamespace(metadata={"lesson": "09-running-a-workshop"}, notebook=nb)
+    _check_no_room_secrets(report, tmp_path)  # no output yet: clean
+    nb.cells[0].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": repr(url)})]
+    with pytest.raises(AssertionError, match="facilitator_token"):
+        _check_no_room_secrets(report, tmp_path)
