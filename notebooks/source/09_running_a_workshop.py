@@ -172,8 +172,9 @@ CELLS = [
     you run `mpesa-lab workshop serve --host 0.0.0.0 --participants 30` (see `docs/workshop.md`).
 
     Here the room is simulated: one workshop server on loopback and four participants, each a
-    real `Lab` with its own listener and store, in this kernel. Running the cell again replaces
-    the room.
+    real `Lab` with its own listener and store, in this kernel. They join with
+    `mpesa_lab.workshop.simulation.join`, so they sit beside this notebook's `lab` (a second
+    `Lab.start()` would replace it). Running the cell again replaces the room.
     """),
     ("code", """
     from mpesa_lab.listener.store import lab_home
@@ -256,11 +257,13 @@ CELLS = [
     ("code", """
     room.server.start_fault("busy", seconds=60)
     during = room.push_all(1)
-    sorted({type(answer).__name__ for answer in during})
+    print(sorted({type(answer).__name__ for answer in during}))
+    print(during[0])  # what participant p01's notebook showed
     """),
     ("md", """
-    Every participant saw `SystemBusy`, with Daraja's words and what to do. Your view shows
-    the same error against each of them, with its mitigation.
+    Every participant saw `SystemBusy`, with Daraja's words and what to do, and a `rejected`
+    row in their own transactions. Your view shows the same error against each of them, with
+    its mitigation, and how many pushes the server refused (each lab's retries included).
     """),
     ("code", """
     facilitator_view(room.server)
