@@ -391,6 +391,24 @@ def serve_forever(server: uvicorn.Server, sockets: list[socket.socket],
 # --------------------------------------------------------------------------------------------
 
 
+def join_thread(thread: threading.Thread, timeout: float) -> None:
+    """Join ``thread``, also when Ctrl-C interrupted ``thread.start()`` itself.
+
+    Thread.start() returns only once the new thread says it runs; interrupted in that wait, the
+    OS thread exists but join() raises "cannot join thread before it is started". The server
+    would then outlive its stop(): wait for the thread to say so instead.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            return
+        except RuntimeError:
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.005)
+
+
 class BackgroundServer:
     """One uvicorn server in a daemon thread. ``start()`` returns once it accepts connections."""
 
@@ -479,10 +497,10 @@ class BackgroundServer:
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+            join_thread(self._thread, timeout)
             if self._thread.is_alive() and self._server is not None:
                 self._server.force_exit = True
-                self._thread.join(timeout)
+                join_thread(self._thread, timeout)
         self._cleanup()
         with _registry_lock:
             if _registry.get(self.name) is self:

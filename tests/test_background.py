@@ -1,3 +1,6 @@
+import threading
+import time
+
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -57,3 +60,14 @@ def test_a_repeated_failure_is_logged_once_then_counted(caplog):
     assert logged.count(True) == 1
     messages = [r.getMessage() for r in caplog.records]
     assert messages == ["accept failed: EMFILE", "accept failed: EMFILE [repeated 499 more time(s)]"]
+
+
+def test_stop_joins_a_thread_whose_start_was_interrupted():
+    """Ctrl-C inside Thread.start() leaves a thread that runs but cannot be joined yet."""
+    from mpesa_lab.background import join_thread
+
+    finished = threading.Event()
+    thread = threading.Thread(target=lambda: (time.sleep(0.05), finished.set()))
+    threading.Timer(0.1, thread.start).start()  # "started" only later, as after the interrupt
+    join_thread(thread, timeout=5)  # plain thread.join() raises RuntimeError here
+    assert finished.is_set() and not thread.is_alive()
