@@ -83,6 +83,12 @@ class NotebookPage:
         """A rendered widget (or part of one) anywhere in the notebook's outputs."""
         return self.page.locator(f".jp-NotebookPanel:visible .jp-OutputArea {selector}")
 
+    def shutdown(self) -> None:
+        """Shut this notebook's kernel down (its lab and widget threads stop using the CPU)."""
+        for session in self.page.request.get(f"{self.server}/api/sessions").json():
+            if session.get("path", "").endswith(self.path):
+                self.page.request.delete(f"{self.server}/api/sessions/{session['id']}")
+
     def screenshot(self, path: Path, locator: Locator | None = None) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         (locator or self.page).screenshot(path=str(path))
@@ -91,3 +97,22 @@ class NotebookPage:
 
 def expect_text(locator: Locator, pattern: str | re.Pattern[str], timeout: float = 20_000) -> None:
     expect(locator).to_contain_text(pattern, timeout=timeout)
+
+
+def text_field(scope: Locator, label: str) -> Locator:
+    """The input of an ipywidgets Text (or Password) whose description is ``label``."""
+    return scope.locator(".widget-text, .widget-password").filter(
+        has=scope.page.locator("label", has_text=re.compile(f"^{re.escape(label)}$"))).locator("input")
+
+
+def button(scope: Locator, name: str) -> Locator:
+    """An ipywidgets Button by its exact description."""
+    return scope.locator("button.jupyter-button").filter(has_text=re.compile(f"^\\s*{re.escape(name)}\\s*$"))
+
+
+def type_into(field: Locator, value: str) -> None:
+    """Replace a field's text as a person does (select all, type), so every keystroke reaches the kernel."""
+    field.click()
+    field.press("ControlOrMeta+a")
+    field.press_sequentially(value, delay=20)
+    field.press("Tab")  # ipywidgets Text sends on blur as well as on each keystroke (continuous_update)
