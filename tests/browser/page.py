@@ -60,6 +60,16 @@ class NotebookPage:
         self.page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
         self.wait_until_done(timeout)
 
+    def run_all_above(self, cell_text: str, timeout: float = 120_000) -> None:
+        """Select the cell showing ``cell_text``, then Run > Run All Above Selected Cell."""
+        cell = self.page.locator(".jp-NotebookPanel:visible .jp-Cell").filter(has_text=cell_text)
+        expect(cell, f"no cell shows {cell_text!r}").to_have_count(1)
+        cell.locator(".jp-Cell-inputWrapper").click()
+        expect(cell).to_have_class(re.compile(r"\bjp-mod-selected\b"))
+        self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        self.page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Above Selected Cell$")).click()
+        self.wait_until_done(timeout)
+
     def wait_until_done(self, timeout: float = 120_000) -> None:
         deadline = time.monotonic() + timeout / 1000
         self.page.wait_for_timeout(300)
@@ -93,6 +103,21 @@ class NotebookPage:
         path.parent.mkdir(parents=True, exist_ok=True)
         (locator or self.page).screenshot(path=str(path))
         return path
+
+    def screenshot_from(self, path: Path, top: Locator, height: int = 1800,
+                        bottom: Locator | None = None) -> Path:
+        """The window, made ``height`` tall for the picture, scrolled so ``top`` starts it (and
+        ``bottom``, if given, is in view): JupyterLab scrolls inside the notebook, so a full-page
+        screenshot would not show more of it."""
+        size = self.page.viewport_size or {"width": 1400, "height": 1000}
+        self.page.set_viewport_size({"width": size["width"], "height": height})
+        try:
+            top.evaluate("e => e.scrollIntoView({block: 'start'})")
+            if bottom is not None:
+                expect(bottom).to_be_in_viewport()
+            return self.screenshot(path)
+        finally:
+            self.page.set_viewport_size(size)
 
 
 def expect_text(locator: Locator, pattern: str | re.Pattern[str], timeout: float = 20_000) -> None:

@@ -27,8 +27,9 @@ class Outcome:
 class Shop:
     """Form, phone and live table of one notebook (exactly one of each is expected)."""
 
-    def __init__(self, notebook: NotebookPage) -> None:
+    def __init__(self, notebook: NotebookPage, name: str = "shop") -> None:
         self.notebook = notebook
+        self.name = name
         page = notebook.page
         self.form = notebook.widget(".mpl-panel").filter(has=page.locator("button", has_text="Send STK push"))
         self.phone = notebook.widget(".mpl-phone")
@@ -93,14 +94,6 @@ class Shop:
             "title", re.compile(re.escape(f"CheckoutRequestID: {checkout_request_id}")))
         return Outcome(checkout_request_id, row)
 
-    def screenshot(self, path: Path, height: int = 1800) -> Path:
-        """The three widgets (and what lies between them) in one picture: a taller window for it."""
-        page = self.notebook.page
-        size = page.viewport_size or {"width": 1400, "height": 1000}
-        page.set_viewport_size({"width": size["width"], "height": height})
-        try:
-            self.form.evaluate("e => e.scrollIntoView({block: 'start'})")
-            expect(self.live).to_be_in_viewport()
-            return self.notebook.screenshot(path)
-        finally:
-            page.set_viewport_size(size)
+    def screenshot(self, path: Path, height: int = 2300) -> Path:
+        """The three widgets (and what lies between them) in one picture."""
+        return self.notebook.screenshot_from(path, self.form, height, bottom=self.live)
