@@ -120,8 +120,9 @@ class NotebookPage:
             self.page.set_viewport_size(size)
 
 
-def expect_text(locator: Locator, pattern: str | re.Pattern[str], timeout: float = 20_000) -> None:
-    expect(locator).to_contain_text(pattern, timeout=timeout)
+def expect_text(locator: Locator, pattern: str | re.Pattern[str], timeout: float = 20_000,
+                message: str | None = None) -> None:
+    expect(locator, message).to_contain_text(pattern, timeout=timeout)
 
 
 def text_field(scope: Locator, label: str) -> Locator:

@@ -48,6 +48,11 @@ class Shop:
 
     def push(self, phone: str, amount: int) -> str:
         """Fill the form, press Send, wait for Daraja's acknowledgement; its CheckoutRequestID."""
+        # The round before ended with an outcome on the phone: no prompt left open, no PIN typed.
+        # (If it did not, say so here rather than as a confusing 500.001.1001 from Daraja.)
+        expect(button(self.phone, "OK"), "the phone still waits for an answer from the round before"
+               ).to_be_disabled(timeout=15_000)
+        expect(self.pin, "the PIN field kept digits from the round before").to_have_value("")
         previous = self._shown_checkout_id()
         type_into(text_field(self.form, "Phone"), phone)
         type_into(text_field(self.form, "Amount (KES)"), str(amount))
@@ -75,7 +80,7 @@ class Shop:
         """Type ``keys`` on the PIN pad (they must show in the PIN field), then press ``action``."""
         for key in keys:
             button(self.phone, key).click()
-        expect(self.pin).to_have_value(keys, timeout=WAIT)
+        expect(self.pin, f"the PIN pad did not type {keys!r}").to_have_value(keys, timeout=WAIT)
         button(self.phone, action).click()
 
     def row_for(self, checkout_request_id: str) -> Locator:
@@ -83,11 +88,12 @@ class Shop:
 
     def expect_callback(self, checkout_request_id: str, code: str, status: str, sms: str | re.Pattern[str]) -> Outcome:
         """The phone's SMS, then the callback's row in the live table, with ``code``."""
-        expect_text(self.screen, f"ResultCode {code}", timeout=WAIT)
+        expect_text(self.screen, f"ResultCode {code}", timeout=WAIT,
+                    message=f"the phone shows no outcome with ResultCode {code}")
         expect_text(self.screen, sms, timeout=WAIT)
         row = self.row_for(checkout_request_id)
         expect(row, f"no live-table row for {checkout_request_id}").to_have_count(1, timeout=WAIT)
-        expect(row.locator("summary")).to_have_text(code, timeout=WAIT)
+        expect(row.locator("summary"), "the live row's ResultCode").to_have_text(code, timeout=WAIT)
         expect_text(row.locator("td").nth(1), status)
         # Newest first: the row just stored is the table's first.
         expect(self.live.locator("tbody tr").first).to_have_attribute(
