@@ -70,11 +70,24 @@ def browser() -> Iterator["object"]:
         chromium.close()
 
 
-@pytest.fixture
-def page(browser: "object") -> Iterator["object"]:
+def _new_page(browser: "object") -> tuple["object", "object"]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
     page = context.new_page()
     page.set_default_timeout(30_000)
+    return context, page
+
+
+@pytest.fixture
+def page(browser: "object") -> Iterator["object"]:
+    context, page = _new_page(browser)
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def module_page(browser: "object") -> Iterator["object"]:
+    """One page for a module whose tests continue on the same notebook (e.g. pay, then cancel)."""
+    context, page = _new_page(browser)
     yield page
     context.close()
 

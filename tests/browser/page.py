@@ -60,6 +60,16 @@ class NotebookPage:
         self.page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
         self.wait_until_done(timeout)
 
+    def run_all_above(self, cell_text: str, timeout: float = 120_000) -> None:
+        """Select the cell showing ``cell_text``, then Run > Run All Above Selected Cell."""
+        cell = self.page.locator(".jp-NotebookPanel:visible .jp-Cell").filter(has_text=cell_text)
+        expect(cell, f"no cell shows {cell_text!r}").to_have_count(1)
+        cell.locator(".jp-Cell-inputWrapper").click()
+        expect(cell).to_have_class(re.compile(r"\bjp-mod-selected\b"))
+        self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        self.page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Above Selected Cell$")).click()
+        self.wait_until_done(timeout)
+
     def wait_until_done(self, timeout: float = 120_000) -> None:
         deadline = time.monotonic() + timeout / 1000
         self.page.wait_for_timeout(300)
@@ -83,11 +93,52 @@ class NotebookPage:
         """A rendered widget (or part of one) anywhere in the notebook's outputs."""
         return self.page.locator(f".jp-NotebookPanel:visible .jp-OutputArea {selector}")
 
+    def shutdown(self) -> None:
+        """Shut this notebook's kernel down (its lab and widget threads stop using the CPU)."""
+        for session in self.page.request.get(f"{self.server}/api/sessions").json():
+            if session.get("path", "").endswith(self.path):
+                self.page.request.delete(f"{self.server}/api/sessions/{session['id']}")
+
     def screenshot(self, path: Path, locator: Locator | None = None) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         (locator or self.page).screenshot(path=str(path))
         return path
 
+    def screenshot_from(self, path: Path, top: Locator, height: int = 1800,
+                        bottom: Locator | None = None) -> Path:
+        """The window, made ``height`` tall for the picture, scrolled so ``top`` starts it (and
+        ``bottom``, if given, is in view): JupyterLab scrolls inside the notebook, so a full-page
+        screenshot would not show more of it."""
+        size = self.page.viewport_size or {"width": 1400, "height": 1000}
+        self.page.set_viewport_size({"width": size["width"], "height": height})
+        try:
+            top.evaluate("e => e.scrollIntoView({block: 'start'})")
+            if bottom is not None:
+                expect(bottom).to_be_in_viewport()
+            return self.screenshot(path)
+        finally:
+            self.page.set_viewport_size(size)
 
-def expect_text(locator: Locator, pattern: str | re.Pattern[str], timeout: float = 20_000) -> None:
-    expect(locator).to_contain_text(pattern, timeout=timeout)
+
+def expect_text(locator: Locator, pattern: str | re.Pattern[str], timeout: float = 20_000,
+                message: str | None = None) -> None:
+    expect(locator, message).to_contain_text(pattern, timeout=timeout)
+
+
+def text_field(scope: Locator, label: str) -> Locator:
+    """The input of an ipywidgets Text (or Password) whose description is ``label``."""
+    return scope.locator(".widget-text, .widget-password").filter(
+        has=scope.page.locator("label", has_text=re.compile(f"^{re.escape(label)}$"))).locator("input")
+
+
+def button(scope: Locator, name: str) -> Locator:
+    """An ipywidgets Button by its exact description."""
+    return scope.locator("button.jupyter-button").filter(has_text=re.compile(f"^\\s*{re.escape(name)}\\s*$"))
+
+
+def type_into(field: Locator, value: str) -> None:
+    """Replace a field's text as a person does (select all, type), so every keystroke reaches the kernel."""
+    field.click()
+    field.press("ControlOrMeta+a")
+    field.press_sequentially(value, delay=20)
+    field.press("Tab")  # ipywidgets Text sends on blur as well as on each keystroke (continuous_update)
