@@ -125,7 +125,7 @@ CELLS = [
     **Next:** 01, the journey step by step.
     """),
     ("code", """
-    board.close()
-    lab.stop()
+    # The lab keeps running, so the widgets above still answer after Run All. When you are done:
+    # lab.stop()   (closing this notebook's kernel stops it too)
     """),
 ]

@@ -164,8 +164,7 @@ CELLS = [
     **Next:** 05, callbacks and the listener: the raw body, duplicates and lost callbacks.
     """),
     ("code", """
-    for widget in (form, phone, live):
-        widget.close()
-    lab.stop()
+    # The lab keeps running, so the widgets above still answer after Run All. When you are done:
+    # lab.stop()   (closing this notebook's kernel stops it too)
     """),
 ]

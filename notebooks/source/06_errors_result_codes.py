@@ -227,6 +227,7 @@ CELLS = [
     **Next:** 07, analysing a week of result codes (coming soon); 08, the real sandbox.
     """),
     ("code", """
-    lab.stop()
+    # The lab keeps running, so the widgets above still answer after Run All. When you are done:
+    # lab.stop()   (closing this notebook's kernel stops it too)
     """),
 ]

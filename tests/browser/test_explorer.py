@@ -1,9 +1,9 @@
 """The code explorer in a real browser: search a code, read its meaning and mitigation, trigger
 it in the emulator and see what came back (a callback, or Daraja's refusal).
 
-On notebook 06, where the course shows the explorer, run down to it as a learner reading the
-lesson would (its closing cell stops the lab, so after Run All Cells the explorer's triggers
-answer "this lab is stopped"), and on a scratch notebook that shows nothing but a fresh explorer.
+On notebook 06, where the course shows the explorer, after Run All Cells as a learner would (the
+lab stays running, so the explorer's triggers still work), and on a scratch notebook that shows
+nothing but a fresh explorer.
 Each trigger must bring back a new outcome, not the one shown before.
 """
 
@@ -70,7 +70,6 @@ class Explorer:
 
 
 NOTEBOOK_06 = "notebooks/06-errors-result-codes.ipynb"
-AFTER_THE_EXPLORER = "The button, from code"  # 06's first cell after the explorer's
 
 
 @pytest.fixture(scope="module", params=["notebook-06", "scratch"])
@@ -82,10 +81,7 @@ def explorer(request, course_copy, jupyterlab, module_page) -> Iterator[Explorer
         assert (course_copy / NOTEBOOK_06).is_file(), f"{NOTEBOOK_06} is not in the course"
         path = NOTEBOOK_06
     notebook = NotebookPage(module_page, jupyterlab.tree_url(path)).open()
-    if request.param == "scratch":
-        notebook.run_all()
-    else:
-        notebook.run_all_above(AFTER_THE_EXPLORER, timeout=240_000)
+    notebook.run_all(timeout=240_000)
     notebook.assert_no_errors()
     explorer = Explorer(notebook)
     explorer.name = request.param
