@@ -359,6 +359,19 @@ _LINE = ('{"Body":{"stkCallback":' + _STK + '},"stkCallback":' + _STK + ',"recei
 _BODY = '{"Body":{"stkCallback":' + _STK + '},"stkCallback":' + _STK + '}'
 _ITEMS = '[{"Name":"VARCHAR","Value":"JSON"}]'
 
+# The metadata items of a callback (``kv``: a list of Name/Value), as both paths read them: the
+# whole object as JSON text, and the five documented items as raw text. The items object is
+# built as text because a MAP cost as much as the rest of the query.
+_ITEM_COLUMNS = """CASE WHEN kv IS NULL THEN '{}' ELSE '{' || array_to_string(list_transform(
+            list_filter(kv, lambda x: x.Name IS NOT NULL),
+            lambda x: to_json(x.Name) || ':' || coalesce(CAST(x.Value AS VARCHAR), 'null')), ',') || '}'
+        END AS items_json,
+        list_filter(kv, lambda x: x.Name = 'Amount')[1].Value ->> '$' AS amount_raw,
+        list_filter(kv, lambda x: x.Name = 'MpesaReceiptNumber')[1].Value ->> '$' AS receipt_raw,
+        list_filter(kv, lambda x: x.Name = 'Balance')[1].Value ->> '$' AS balance_raw,
+        list_filter(kv, lambda x: x.Name = 'TransactionDate')[1].Value ->> '$' AS date_raw,
+        list_filter(kv, lambda x: x.Name = 'PhoneNumber')[1].Value ->> '$' AS phone_raw"""
+
 _EXTRACT = f"""
 WITH parsed AS (
     SELECT n, line, TRY(from_json(line, '{_LINE}')) AS r
@@ -399,18 +412,7 @@ raw AS MATERIALIZED (
         TRY_CAST(received_raw AS DOUBLE) AS received_num,
         s.CheckoutRequestID AS cid_raw, s.ResultCode AS code_raw, TRY_CAST(s.ResultCode AS DOUBLE) AS code_num,
         s.MerchantRequestID AS merchant_raw, s.ResultDesc AS result_desc,
-        -- the items object built as text: a MAP cost as much as the rest of the query
-        CASE WHEN kv IS NULL THEN '{{}}' ELSE '{{' || array_to_string(list_transform(
-            list_filter(kv, lambda x: x.Name IS NOT NULL),
-            lambda x: to_json(x.Name) || ':' || coalesce(CAST(x.Value AS VARCHAR), 'null')), ',') || '}}'
-        END AS items_json,
-        list_filter(kv, lambda x: x.Name = 'Amount')[1].Value ->> '$' AS amount_raw,
-        list_filter(kv, lambda x: x.Name = 'MpesaReceiptNumber')[1].Value ->> '$' AS receipt_raw,
-        list_filter(kv, lambda x: x.Name = 'Balance')[1].Value ->> '$' AS balance_raw,
-        list_filter(kv, lambda x: x.Name = 'TransactionDate')[1].Value ->> '$' AS date_raw,
-        TRY_CAST(list_filter(kv, lambda x: x.Name = 'TransactionDate')[1].Value ->> '$' AS DOUBLE) AS date_num,
-        list_filter(kv, lambda x: x.Name = 'PhoneNumber')[1].Value ->> '$' AS phone_raw,
-        TRY_CAST(list_filter(kv, lambda x: x.Name = 'PhoneNumber')[1].Value ->> '$' AS DOUBLE) AS phone_num
+        {_ITEM_COLUMNS}
     FROM fields
 )
 SELECT n,
@@ -427,7 +429,8 @@ SELECT n,
     code(code_raw, code_num) AS result_code,
     result_desc,
     num(amount_raw) AS amount, txt(receipt_raw) AS receipt, num(balance_raw) AS balance,
-    when_ts(date_raw, date_num) AS transaction_ts, code(phone_raw, phone_num) AS phone,
+    when_ts(date_raw, TRY_CAST(date_raw AS DOUBLE)) AS transaction_ts,
+    code(phone_raw, TRY_CAST(phone_raw AS DOUBLE)) AS phone,
     items_json
 FROM raw
 ORDER BY n
@@ -469,15 +472,7 @@ raw AS MATERIALIZED (
         s.CheckoutRequestID AS cid_raw, s.ResultCode AS code_raw,
         TRY_CAST(s.ResultCode AS DOUBLE) AS code_num,
         s.MerchantRequestID AS merchant_raw, s.ResultDesc AS result_desc,
-        CASE WHEN kv IS NULL THEN '{{}}' ELSE '{{' || array_to_string(list_transform(
-            list_filter(kv, lambda x: x.Name IS NOT NULL),
-            lambda x: to_json(x.Name) || ':' || coalesce(CAST(x.Value AS VARCHAR), 'null')), ',') || '}}'
-        END AS items_json,
-        list_filter(kv, lambda x: x.Name = 'Amount')[1].Value ->> '$' AS amount_raw,
-        list_filter(kv, lambda x: x.Name = 'MpesaReceiptNumber')[1].Value ->> '$' AS receipt_raw,
-        list_filter(kv, lambda x: x.Name = 'Balance')[1].Value ->> '$' AS balance_raw,
-        list_filter(kv, lambda x: x.Name = 'TransactionDate')[1].Value ->> '$' AS date_raw,
-        list_filter(kv, lambda x: x.Name = 'PhoneNumber')[1].Value ->> '$' AS phone_raw
+        {_ITEM_COLUMNS}
     FROM (SELECT *, s.CallbackMetadata.Item AS kv FROM stk)
 )
 SELECT n, slow,
