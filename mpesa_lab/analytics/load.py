@@ -372,6 +372,17 @@ _ITEM_COLUMNS = """CASE WHEN kv IS NULL THEN '{}' ELSE '{' || array_to_string(li
         list_filter(kv, lambda x: x.Name = 'TransactionDate')[1].Value ->> '$' AS date_raw,
         list_filter(kv, lambda x: x.Name = 'PhoneNumber')[1].Value ->> '$' AS phone_raw"""
 
+# The record's columns from the raw text both paths extract, typed by the macros in _MACROS.
+_RECORD_COLUMNS = """when_ts(received_raw, received_num) AS received_ts,
+    txt(cid_raw) AS checkout_request_id,
+    txt(merchant_raw) AS merchant_request_id,
+    code(code_raw, code_num) AS result_code,
+    result_desc,
+    num(amount_raw) AS amount, txt(receipt_raw) AS receipt, num(balance_raw) AS balance,
+    when_ts(date_raw, TRY_CAST(date_raw AS DOUBLE)) AS transaction_ts,
+    code(phone_raw, TRY_CAST(phone_raw AS DOUBLE)) AS phone,
+    items_json"""
+
 _EXTRACT = f"""
 WITH parsed AS (
     SELECT n, line, TRY(from_json(line, '{_LINE}')) AS r
@@ -423,15 +434,7 @@ SELECT n,
         WHEN txt(cid_raw) IS NULL THEN 'no CheckoutRequestID'
         WHEN code(code_raw, code_num) IS NULL THEN 'no ResultCode'
     END AS problem,
-    when_ts(received_raw, received_num) AS received_ts,
-    txt(cid_raw) AS checkout_request_id,
-    txt(merchant_raw) AS merchant_request_id,
-    code(code_raw, code_num) AS result_code,
-    result_desc,
-    num(amount_raw) AS amount, txt(receipt_raw) AS receipt, num(balance_raw) AS balance,
-    when_ts(date_raw, TRY_CAST(date_raw AS DOUBLE)) AS transaction_ts,
-    code(phone_raw, TRY_CAST(phone_raw AS DOUBLE)) AS phone,
-    items_json
+    {_RECORD_COLUMNS}
 FROM raw
 ORDER BY n
 """
@@ -478,15 +481,7 @@ raw AS MATERIALIZED (
 SELECT n, slow,
     CASE WHEN txt(cid_raw) IS NULL THEN 'no CheckoutRequestID'
          WHEN code(code_raw, code_num) IS NULL THEN 'no ResultCode' END AS problem,
-    when_ts(received_raw, received_num) AS received_ts,
-    txt(cid_raw) AS checkout_request_id,
-    txt(merchant_raw) AS merchant_request_id,
-    code(code_raw, code_num) AS result_code,
-    result_desc,
-    num(amount_raw) AS amount, txt(receipt_raw) AS receipt, num(balance_raw) AS balance,
-    when_ts(date_raw, TRY_CAST(date_raw AS DOUBLE)) AS transaction_ts,
-    code(phone_raw, TRY_CAST(phone_raw AS DOUBLE)) AS phone,
-    items_json
+    {_RECORD_COLUMNS}
 FROM raw
 """
 
