@@ -17,7 +17,7 @@ from playwright.sync_api import Locator, expect
 
 from mpesa_lab import codes
 from tests.browser.page import NotebookPage, button, expect_text, text_field, type_into
-from tests.browser.scratch import write_notebook
+from tests.browser.scratch import run_course_or_scratch
 
 WAIT = 45_000
 CELLS = [
@@ -74,15 +74,7 @@ NOTEBOOK_06 = "notebooks/06-errors-result-codes.ipynb"
 
 @pytest.fixture(scope="module", params=["notebook-06", "scratch"])
 def explorer(request, course_copy, jupyterlab, module_page) -> Iterator[Explorer]:
-    if request.param == "scratch":
-        write_notebook(course_copy / "scratch" / "explorer.ipynb", CELLS)
-        path = "scratch/explorer.ipynb"
-    else:
-        assert (course_copy / NOTEBOOK_06).is_file(), f"{NOTEBOOK_06} is not in the course"
-        path = NOTEBOOK_06
-    notebook = NotebookPage(module_page, jupyterlab.tree_url(path)).open()
-    notebook.run_all(timeout=240_000)
-    notebook.assert_no_errors()
+    notebook = run_course_or_scratch(module_page, jupyterlab, course_copy, request.param, NOTEBOOK_06, CELLS)
     explorer = Explorer(notebook)
     explorer.name = request.param
     expect(explorer.root).to_have_count(1, timeout=WAIT)

@@ -15,7 +15,7 @@ from playwright.sync_api import Locator, expect
 
 from mpesa_lab.widgets.stepper import STEPS
 from tests.browser.page import NotebookPage, button, expect_text
-from tests.browser.scratch import write_notebook
+from tests.browser.scratch import run_course_or_scratch
 
 WAIT = 45_000
 CELLS = [
@@ -69,15 +69,7 @@ NOTEBOOK_01 = "notebooks/01-the-journey.ipynb"
 
 @pytest.fixture(params=["notebook-01", "scratch"])
 def stepper(request, course_copy, jupyterlab, page) -> Iterator[Stepper]:
-    if request.param == "scratch":
-        write_notebook(course_copy / "scratch" / "stepper.ipynb", CELLS)
-        path = "scratch/stepper.ipynb"
-    else:
-        assert (course_copy / NOTEBOOK_01).is_file(), f"{NOTEBOOK_01} is not in the course"
-        path = NOTEBOOK_01
-    notebook = NotebookPage(page, jupyterlab.tree_url(path)).open()
-    notebook.run_all(timeout=240_000)
-    notebook.assert_no_errors()
+    notebook = run_course_or_scratch(page, jupyterlab, course_copy, request.param, NOTEBOOK_01, CELLS)
     stepper = Stepper(notebook)
     stepper.name = request.param
     expect(stepper.root).to_have_count(1, timeout=WAIT)
