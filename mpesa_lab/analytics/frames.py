@@ -218,13 +218,43 @@ def _sorted_by(table: "pa.Table", column: str) -> "pa.Table":
     return table.take(pc.sort_indices(table, [(column, "ascending")]))
 
 
-def build_callbacks(callbacks: "pa.Table", pushes: "pa.Table | None" = None) -> "pd.DataFrame":
-    """The callbacks frame from record tables (see ``RECORD_COLUMNS``), in arrival order."""
+def build_frames(callbacks: "pa.Table", pushes: "pa.Table | None" = None,
+                 queries: "pa.Table | None" = None) -> tuple["pd.DataFrame", "pd.DataFrame"]:
+    """The transactions and the callbacks frame, the CheckoutRequestIDs hashed once for both
+    (at a million rows the hashing is a good part of either frame's cost)."""
+    callbacks, queries, base = _prepared(callbacks, pushes, queries)
+    keys = [callbacks["checkout_request_id"], queries["checkout_request_id"]]
+    if base is not None:
+        keys.append(base["checkout_request_id"])
+    codes = _encode(*keys)
+    transactions = build_transactions(callbacks, base, queries, codes=codes)
+    push_codes = codes[2] if base is not None else None
+    return transactions, build_callbacks(callbacks, base, codes=(codes[0], push_codes))
+
+
+def _prepared(callbacks: "pa.Table", pushes: "pa.Table | None", queries: "pa.Table | None"
+              ) -> tuple["pa.Table", "pa.Table", "pa.Table | None"]:
+    """Record tables with their columns, in id order, queries that gave a result only."""
+    import pyarrow.compute as pc
+
+    callbacks = _sorted_by(as_records("callbacks", callbacks), "callback_id")
+    queries = as_records("queries", queries if queries is not None else empty_records("queries"))
+    queries = _sorted_by(queries.filter(pc.is_valid(queries["result_code"])), "query_id")
+    base = _sorted_by(as_records("pushes", pushes), "push_id") if pushes is not None else None
+    return callbacks, queries, base
+
+
+def build_callbacks(callbacks: "pa.Table", pushes: "pa.Table | None" = None, *,
+                    codes: "tuple[np.ndarray, np.ndarray | None] | None" = None) -> "pd.DataFrame":
+    """The callbacks frame from record tables (see ``RECORD_COLUMNS``), in arrival order.
+    ``codes``: the CheckoutRequestIDs already encoded (see ``build_frames``)."""
     import numpy as np
 
     callbacks = _sorted_by(as_records("callbacks", callbacks), "callback_id")
     push_keys = pushes["checkout_request_id"] if pushes is not None else None
-    if push_keys is not None:
+    if codes is not None:
+        codes, push_codes = codes
+    elif push_keys is not None:
         codes, push_codes = _encode(callbacks["checkout_request_id"], push_keys)
     else:
         (codes,) = _encode(callbacks["checkout_request_id"])
@@ -251,22 +281,22 @@ def build_callbacks(callbacks: "pa.Table", pushes: "pa.Table | None" = None) -> 
 
 
 def build_transactions(callbacks: "pa.Table", pushes: "pa.Table | None" = None,
-                       queries: "pa.Table | None" = None) -> "pd.DataFrame":
+                       queries: "pa.Table | None" = None, *,
+                       codes: "list[np.ndarray] | None" = None) -> "pd.DataFrame":
     """The transactions frame from record tables: one row per push (a source with pushes), else
-    one row per CheckoutRequestID seen in the callbacks."""
+    one row per CheckoutRequestID seen in the callbacks. ``codes``: the CheckoutRequestIDs of
+    callbacks, queries (and pushes) already encoded (see ``build_frames``)."""
     import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    callbacks = _sorted_by(as_records("callbacks", callbacks), "callback_id")
-    queries = as_records("queries", queries if queries is not None else empty_records("queries"))
-    queries = _sorted_by(queries.filter(pc.is_valid(queries["result_code"])), "query_id")
-    has_pushes = pushes is not None
-    base = _sorted_by(as_records("pushes", pushes), "push_id") if has_pushes else None
-    columns = [callbacks["checkout_request_id"], queries["checkout_request_id"]]
-    if base is not None:
-        columns.append(base["checkout_request_id"])
-    codes_c, codes_q, *rest = _encode(*columns)
+    callbacks, queries, base = _prepared(callbacks, pushes, queries)
+    has_pushes = base is not None
+    if codes is None:
+        columns = [callbacks["checkout_request_id"], queries["checkout_request_id"]]
+        if base is not None:
+            columns.append(base["checkout_request_id"])
+        codes = _encode(*columns)
+    codes_c, codes_q, *rest = codes
     size = int(max((c.max(initial=-1) for c in (codes_c, codes_q, *rest)), default=-1)) + 1
     first_of = _first_index(codes_c, size)
     counts = np.bincount(codes_c[codes_c >= 0], minlength=size).astype("int64")

@@ -298,6 +298,10 @@ def _load_json_file(path: Path, progress: Progress | None) -> Outcomes:
     elif start.startswith(b"["):
         _decode_json_document(path.read_text("utf-8", errors="replace"), path.name, lines)
     else:
+        records = _read_whole_file(path, progress)
+        if records is not None:
+            lines.spans.append((1, path.name, 0))
+            return _outcomes_from_records(records, lines, str(path))
         lines.add_table(path.name, _read_lines(path, progress))
     return _from_lines(lines, str(path))
 
@@ -334,15 +338,13 @@ def _load_folder(path: Path, progress: Progress | None) -> Outcomes:
 _MACROS = r"""
 SET TimeZone = 'Africa/Nairobi';
 CREATE OR REPLACE TEMP MACRO code(x, v) AS CASE
-    WHEN x IS NULL OR trim(x) = '' THEN NULL
     WHEN v IS NOT NULL AND v = trunc(v) AND abs(v) < 1e15 AND NOT contains(lower(x), 'e')
         THEN CAST(CAST(v AS BIGINT) AS VARCHAR)
-    ELSE trim(x) END;
+    ELSE nullif(trim(x), '') END;
 CREATE OR REPLACE TEMP MACRO num(x) AS
     coalesce(TRY_CAST(x AS DOUBLE), TRY_CAST(replace(trim(x), ',', '') AS DOUBLE));
-CREATE OR REPLACE TEMP MACRO txt(x) AS CASE WHEN x IS NULL OR trim(x) = '' THEN NULL ELSE trim(x) END;
+CREATE OR REPLACE TEMP MACRO txt(x) AS nullif(trim(x), '');
 CREATE OR REPLACE TEMP MACRO when_ts(x, v) AS CASE
-    WHEN x IS NULL OR trim(x) = '' THEN NULL
     WHEN v IS NULL THEN epoch(TRY_CAST(x AS TIMESTAMPTZ))
     WHEN v >= 1e13 AND v < 1e14 THEN epoch(TRY_STRPTIME(left(trim(x), 14), '%Y%m%d%H%M%S')) - 10800
     WHEN v >= 1e11 AND v < 1e13 THEN v / 1000
@@ -359,18 +361,18 @@ _LINE = ('{"Body":{"stkCallback":' + _STK + '},"stkCallback":' + _STK + ',"recei
 _BODY = '{"Body":{"stkCallback":' + _STK + '},"stkCallback":' + _STK + '}'
 _ITEMS = '[{"Name":"VARCHAR","Value":"JSON"}]'
 
-# The metadata items of a callback (``kv``: a list of Name/Value), as both paths read them: the
-# whole object as JSON text, and the five documented items as raw text. The items object is
-# built as text because a MAP cost as much as the rest of the query.
-_ITEM_COLUMNS = """CASE WHEN kv IS NULL THEN '{}' ELSE '{' || array_to_string(list_transform(
-            list_filter(kv, lambda x: x.Name IS NOT NULL),
-            lambda x: to_json(x.Name) || ':' || coalesce(CAST(x.Value AS VARCHAR), 'null')), ',') || '}'
-        END AS items_json,
-        list_filter(kv, lambda x: x.Name = 'Amount')[1].Value ->> '$' AS amount_raw,
-        list_filter(kv, lambda x: x.Name = 'MpesaReceiptNumber')[1].Value ->> '$' AS receipt_raw,
-        list_filter(kv, lambda x: x.Name = 'Balance')[1].Value ->> '$' AS balance_raw,
-        list_filter(kv, lambda x: x.Name = 'TransactionDate')[1].Value ->> '$' AS date_raw,
-        list_filter(kv, lambda x: x.Name = 'PhoneNumber')[1].Value ->> '$' AS phone_raw"""
+# The metadata items of a callback (``kv``: a list of Name/Value; ``names``: their names), as
+# every path reads them: the whole object as JSON text, and the five documented items as raw
+# text. The object is built as text because a MAP cost as much as the rest of the query, and
+# with string_agg (which skips the NULLs of nameless items) rather than a filtered list.
+_ITEM_COLUMNS = """coalesce('{' || list_aggregate(list_transform(kv, lambda x: CASE WHEN x.Name IS NOT NULL
+            THEN to_json(x.Name) || ':' || coalesce(CAST(x.Value AS VARCHAR), 'null') END), 'string_agg', ',')
+            || '}', '{}') AS items_json,
+        kv[list_position(names, 'Amount')].Value ->> '$' AS amount_raw,
+        kv[list_position(names, 'MpesaReceiptNumber')].Value ->> '$' AS receipt_raw,
+        kv[list_position(names, 'Balance')].Value ->> '$' AS balance_raw,
+        kv[list_position(names, 'TransactionDate')].Value ->> '$' AS date_raw,
+        kv[list_position(names, 'PhoneNumber')].Value ->> '$' AS phone_raw"""
 
 # The record's columns from the raw text both paths extract, typed by the macros in _MACROS.
 _RECORD_COLUMNS = """when_ts(received_raw, received_num) AS received_ts,
@@ -424,7 +426,7 @@ raw AS MATERIALIZED (
         s.CheckoutRequestID AS cid_raw, s.ResultCode AS code_raw, TRY_CAST(s.ResultCode AS DOUBLE) AS code_num,
         s.MerchantRequestID AS merchant_raw, s.ResultDesc AS result_desc,
         {_ITEM_COLUMNS}
-    FROM fields
+    FROM (SELECT *, list_transform(kv, lambda x: x.Name) AS names FROM fields)
 )
 SELECT n,
     CASE
@@ -470,13 +472,15 @@ stk AS (
 ),
 raw AS MATERIALIZED (
     SELECT n, received_raw, TRY_CAST(received_raw AS DOUBLE) AS received_num,
-        s IS NULL OR (s.CallbackMetadata.Item IS NULL AND s.CallbackMetadata IS NOT NULL)
-            OR (s.CallbackMetadata IS NULL AND contains(lower(line), '"item"')) AS slow,
+        CASE WHEN s IS NULL THEN true  -- (a CASE: the text is searched only when it must be)
+             WHEN s.CallbackMetadata IS NOT NULL THEN s.CallbackMetadata.Item IS NULL
+             ELSE contains(lower(line), '"item"') END AS slow,
         s.CheckoutRequestID AS cid_raw, s.ResultCode AS code_raw,
         TRY_CAST(s.ResultCode AS DOUBLE) AS code_num,
         s.MerchantRequestID AS merchant_raw, s.ResultDesc AS result_desc,
         {_ITEM_COLUMNS}
-    FROM (SELECT *, s.CallbackMetadata.Item AS kv FROM stk)
+    FROM (SELECT *, s.CallbackMetadata.Item AS kv,
+        list_transform(s.CallbackMetadata.Item, lambda x: x.Name) AS names FROM stk)
 )
 SELECT n, slow,
     CASE WHEN txt(cid_raw) IS NULL THEN 'no CheckoutRequestID'
@@ -484,6 +488,128 @@ SELECT n, slow,
     {_RECORD_COLUMNS}
 FROM raw
 """
+
+
+# The whole-file path, for a JSON lines file whose every line is an ordinary callback (bare, or
+# wrapped as ``{"received_at": ..., "body": {...}}``): DuckDB's own JSON reader scans the file
+# on every core straight into typed structs (keys matched case-insensitively, so "body" and
+# "Body" are one column and the wrapper is just one more level), with no Python line reader in
+# front. It cannot say which line a row came from, so it is used only when it can vouch for the
+# whole file: the reader raised nothing, every row is a callback the fast path would accept,
+# and there are exactly as many rows as lines (a blank line would shift the numbering). Any
+# doubt and the line-by-line path above takes the file, with every problem at its line.
+_DIRECT_COLUMNS = ("{'Body': 'STRUCT(stkCallback %(stk)s, Body STRUCT(stkCallback %(stk)s))', "
+                   "'received_at': 'VARCHAR', 'receivedAt': 'VARCHAR', 'received': 'VARCHAR', "
+                   "'timestamp': 'VARCHAR', 'time': 'VARCHAR', 'ts': 'VARCHAR'}"
+                   % {"stk": "STRUCT(MerchantRequestID VARCHAR, CheckoutRequestID VARCHAR, "
+                             "ResultCode VARCHAR, ResultDesc VARCHAR, "
+                             "CallbackMetadata STRUCT(Item STRUCT(Name VARCHAR, Value JSON)[]))"})
+
+_DIRECT = f"""
+WITH stk AS (
+    SELECT coalesce(Body.stkCallback, Body.Body.stkCallback) AS s,
+        coalesce(received_at, receivedAt, received, timestamp, time, ts) AS received_raw
+    FROM read_json($path, format = 'newline_delimited', columns = {_DIRECT_COLUMNS},
+                   case_insensitive_keys = true, ignore_errors = false)
+),
+raw AS (
+    SELECT received_raw, TRY_CAST(received_raw AS DOUBLE) AS received_num,
+        s IS NULL OR (s.CallbackMetadata IS NOT NULL AND s.CallbackMetadata.Item IS NULL) AS slow,
+        s.CheckoutRequestID AS cid_raw, s.ResultCode AS code_raw,
+        TRY_CAST(s.ResultCode AS DOUBLE) AS code_num,
+        s.MerchantRequestID AS merchant_raw, s.ResultDesc AS result_desc,
+        {_ITEM_COLUMNS}
+    FROM (SELECT *, s.CallbackMetadata.Item AS kv,
+        list_transform(s.CallbackMetadata.Item, lambda x: x.Name) AS names FROM stk)
+)
+SELECT slow, {_RECORD_COLUMNS}
+FROM raw
+"""
+
+
+def _count_lines(path: Path) -> int:
+    """Lines in a text file, not counting blank ones at its very end (numpy over a memory map:
+    the file is not read into Python)."""
+    import mmap
+
+    import numpy as np
+
+    size = path.stat().st_size
+    if size == 0:
+        return 0
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        data = np.frombuffer(mm, np.uint8)
+        try:
+            tail = bytes(data[max(0, size - 65536):])
+            end = size - (len(tail) - len(tail.rstrip(b" \t\r\n")))
+            if end == 0:
+                return 0
+            step = 1 << 24
+            newlines = sum(int(np.count_nonzero(data[i:min(i + step, end)] == 10))
+                           for i in range(0, end, step))
+        finally:
+            del data  # the map cannot close while numpy still looks at it
+    return newlines + 1
+
+
+def _read_whole_file(path: Path, progress: Progress | None) -> "pa.Table | None":
+    """Record table of a JSON lines file read by DuckDB in one scan, or None if it cannot vouch
+    for every line (see ``_DIRECT``)."""
+    import threading
+
+    import duckdb
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    counted: list[int] = []
+    counter = threading.Thread(target=lambda: counted.append(_count_lines(path)), daemon=True)
+    counter.start()  # numpy lets go of the GIL: this runs beside DuckDB's scan
+    con = _connect()
+    try:
+        table = _run_with_progress(con, _DIRECT, {"path": str(path)}, progress, path.stat().st_size)
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+        counter.join()
+    # A callback without its id or code is a problem the line-by-line path words at its line.
+    if (table.num_rows != counted[0] or pc.any(table["slow"]).as_py()
+            or table["checkout_request_id"].null_count or table["result_code"].null_count):
+        return None
+    n = pa.array(np.arange(1, table.num_rows + 1, dtype="int64"))
+    return table.drop_columns(["slow"]).add_column(0, "n", n)
+
+
+def _run_with_progress(con: "duckdb.DuckDBPyConnection", sql: str, params: dict[str, Any],
+                       progress: Progress | None, total: int) -> "pa.Table":
+    """Run ``sql`` to an Arrow table; with ``progress``, report DuckDB's own progress as bytes."""
+    if progress is None:
+        return con.sql(sql, params=params).to_arrow_table()
+    import threading
+
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["table"] = con.sql(sql, params=params).to_arrow_table()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            result["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.1)
+        try:
+            done = con.query_progress()
+        except Exception:  # noqa: BLE001 - progress is a nicety, never a failure
+            done = -1
+        if done > 0:
+            progress(min(total, int(total * done / 100)), total)
+    if "error" in result:
+        raise result["error"]
+    progress(total, total)
+    return result["table"]
 
 
 def _connect() -> "duckdb.DuckDBPyConnection":
@@ -527,17 +653,23 @@ def _from_lines(lines: _Lines, source: str) -> Outcomes:
     good = good.drop_columns(["problem"])
     total = extracted.num_rows
     del extracted, bad
+    return _outcomes_from_records(good, lines, source, total)
+
+
+def _outcomes_from_records(good: "pa.Table", lines: _Lines, source: str,
+                           total: int | None = None) -> Outcomes:
+    """Frames from the callback records of lines (``n``: their global line number)."""
     records = good.rename_columns(["callback_id" if c == "n" else c for c in good.column_names])
+    del good
     out = _outcomes(records, None, None, source, lines.problems, lines.counts)
-    out.records = total + lines.counts.get("skipped_file", 0)
+    out.records = (records.num_rows if total is None else total) + lines.counts.get("skipped_file", 0)
     _note_unknown_codes(out, lambda n: lines.locate(int(n)))
     return out
 
 
 def _outcomes(callbacks: "pa.Table", pushes: "pa.Table | None", queries: "pa.Table | None",
               source: str, problems: list[Problem], counts: dict[str, int]) -> Outcomes:
-    transactions = frames.build_transactions(callbacks, pushes, queries)
-    callback_frame = frames.build_callbacks(callbacks, pushes)
+    transactions, callback_frame = frames.build_frames(callbacks, pushes, queries)
     return Outcomes(source, transactions, callback_frame, list(problems), dict(counts),
                     records=len(callback_frame))
 
