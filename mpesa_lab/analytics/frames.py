@@ -14,6 +14,9 @@ False (compare with ``"0"``, or use ``df.status == "paid"``).
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -344,6 +347,36 @@ def build_transactions(callbacks: "pa.Table", pushes: "pa.Table | None" = None,
     del df
     release_unused()
     return out
+
+
+_pool_lock = threading.Lock()
+_pool_users = 0
+_pool_before: Any = None
+
+
+@contextmanager
+def system_allocator() -> Iterator[None]:
+    """Arrow allocates from the C library's malloc while frames are built, then the caller's
+    default pool is back. Measured at a million rows: mimalloc (pyarrow's default) spent
+    0.3-0.5 s more, mostly faulting in fresh pages for hash tables it had handed back, and
+    peaked ~50 MiB higher. Every buffer is freed to the pool that made it, so frames built
+    here outlive the switch safely; nested and concurrent uses restore the pool once, last."""
+    import pyarrow as pa
+
+    global _pool_users, _pool_before
+    with _pool_lock:
+        if _pool_users == 0:
+            _pool_before = pa.default_memory_pool()
+            pa.set_memory_pool(pa.system_memory_pool())
+        _pool_users += 1
+    try:
+        yield
+    finally:
+        with _pool_lock:
+            _pool_users -= 1
+            if _pool_users == 0:
+                pa.set_memory_pool(_pool_before)
+                _pool_before = None
 
 
 def release_unused() -> None:

@@ -931,11 +931,12 @@ class CallbackStore:
         listener saw when it arrived. Read with the ADBC SQLite driver and Arrow: a million
         callbacks take about a second, and the listener keeps writing meanwhile (WAL).
         """
-        from mpesa_lab.analytics.frames import build_callbacks
+        from mpesa_lab.analytics.frames import build_callbacks, system_allocator
         from mpesa_lab.analytics.sqlite import read_store
 
-        records = read_store(self.path, for_view="callbacks")
-        return build_callbacks(records.pop("callbacks"), records.pop("pushes"))
+        with system_allocator():
+            records = read_store(self.path, for_view="callbacks")
+            return build_callbacks(records.pop("callbacks"), records.pop("pushes"))
 
     def quarantine(self) -> "pd.DataFrame":
         """Bodies that were not valid stkCallbacks, raw, with what was wrong."""
@@ -981,12 +982,13 @@ class CallbackStore:
         schema (docs/analytics.md): status, result_code (text), result_desc, phone, amount,
         receipt, latency_s first. The joins run in Arrow (no Python per row).
         """
-        from mpesa_lab.analytics.frames import build_transactions
+        from mpesa_lab.analytics.frames import build_transactions, system_allocator
         from mpesa_lab.analytics.sqlite import read_store
 
-        records = read_store(self.path, for_view="transactions")
-        return build_transactions(records.pop("callbacks"), records.pop("pushes"),
-                                  records.pop("queries"))
+        with system_allocator():
+            records = read_store(self.path, for_view="transactions")
+            return build_transactions(records.pop("callbacks"), records.pop("pushes"),
+                                      records.pop("queries"))
 
 
 # --------------------------------------------------------------------------------------------
