@@ -291,6 +291,7 @@ def build_transactions(callbacks: "pa.Table", pushes: "pa.Table | None" = None,
     callbacks, queries (and pushes) already encoded (see ``build_frames``)."""
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     callbacks, queries, base = _prepared(callbacks, pushes, queries)
     has_pushes = base is not None
@@ -321,14 +322,14 @@ def build_transactions(callbacks: "pa.Table", pushes: "pa.Table | None" = None,
     last_q = _lookup(_first_index(codes_q, size, last=True), codes, -1)
     picked = _take(queries.select(["result_code", "result_desc"]), last_q)
     del callbacks
+    for column in ("phone", "merchant_request_id"):  # the push's, else the callback's
+        index = base.schema.get_field_index(column)
+        base = base.set_column(index, column, pc.coalesce(base[column], first[column]))
     df = _to_pandas(base, drop=("amount",))
     df["amount_requested"] = base["amount"].to_numpy(zero_copy_only=False)
     del base
-    got = _to_pandas(first)
+    got = _to_pandas(first, drop=("phone", "merchant_request_id"))
     del first
-    for column in ("phone", "merchant_request_id"):  # the push's, else the callback's
-        mine = df[column]
-        df[column] = got[column] if mine.isna().all() else mine.fillna(got[column])
     for column in ("result_code", "result_desc", "amount", "receipt", "balance"):
         df[column] = got[column]
     df["callbacks"] = n_callbacks
