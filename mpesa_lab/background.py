@@ -259,6 +259,29 @@ class ConnectionGuard:
         self.waiting: dict[Any, None] = {}
         self.timed_out = 0
         self.evicted = 0
+        # One sweep every eighth of the deadline (at most a second) closes the connections past
+        # it, instead of a timer armed and cancelled for every request: under load that pair
+        # cost more than the whole deadline bookkeeping is worth. A deadline is thus kept to
+        # within an eighth.
+        self.sweep_every = min(1.0, self.request_timeout / 8)
+        self._sweeping: asyncio.TimerHandle | None = None
+        self._sweep_loop: asyncio.AbstractEventLoop | None = None
+
+    def _watch(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._sweeping is not None and self._sweep_loop is loop:
+            return
+        self._sweep_loop = loop  # (a server restarted on a new loop gets a sweep there)
+        self._sweeping = loop.call_later(self.sweep_every, self._sweep, loop)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._sweeping = None
+        now = loop.time()
+        for connection in list(self.waiting):  # oldest deadline first: stop at the first alive
+            if connection._armed_at + self.request_timeout > now:
+                break
+            connection._expire()
+        if self.waiting:
+            self._watch(loop)
 
     def protocol_class(self) -> type:
         from uvicorn.protocols.http.auto import AutoHTTPProtocol
@@ -272,7 +295,7 @@ class ConnectionGuard:
                 if not kwargs["config"].access_log:
                     # uvicorn decides by the access logger's handlers, which are not ours to clear.
                     self.access_log = False
-                self._deadline: asyncio.TimerHandle | None = None
+                self._armed_at = 0.0
                 self._counted = False
 
             def connection_made(self, transport: Any) -> None:
@@ -316,18 +339,15 @@ class ConnectionGuard:
                         self._arm()  # the next request gets its own deadline
 
             def _arm(self) -> None:
-                self._disarm()
-                self._deadline = self.loop.call_later(guard.request_timeout, self._expire)
+                guard.waiting.pop(self, None)  # to the end: ``waiting`` stays in deadline order
+                self._armed_at = self.loop.time()
                 guard.waiting[self] = None
+                guard._watch(self.loop)
 
             def _disarm(self) -> None:
-                if self._deadline is not None:
-                    self._deadline.cancel()
-                    self._deadline = None
                 guard.waiting.pop(self, None)
 
             def _expire(self) -> None:
-                self._deadline = None
                 guard.waiting.pop(self, None)
                 guard.timed_out += 1
                 guard.limiter.log(log, logging.INFO,

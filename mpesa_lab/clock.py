@@ -15,7 +15,7 @@ DARAJA_TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
 
 def nairobi_now() -> datetime:
     """The current time as a timezone-aware Nairobi datetime."""
-    return datetime.now(timezone.utc).astimezone(NAIROBI)
+    return datetime.now(NAIROBI)  # one conversion, not two: the emulator asks on every step
 
 
 def to_nairobi(moment: datetime) -> datetime:

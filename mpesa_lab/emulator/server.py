@@ -98,7 +98,7 @@ def run_sandbox(
         # long-running sandbox under load spends its p99 in those); and young collections run
         # less often.
         gc.freeze()
-        gc.set_threshold(max(gc.get_threshold()[0], 5000), *gc.get_threshold()[1:])
+        gc.set_threshold(max(gc.get_threshold()[0], 50_000), *gc.get_threshold()[1:])
         server = uvicorn.Server(
             uvicorn.Config(emulator.app, log_level=log_level, lifespan="off",
                            access_log=access_log, http=guard.protocol_class())

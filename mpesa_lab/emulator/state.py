@@ -446,6 +446,8 @@ class EmulatorState:
         )
 
     def _duplicate(self, phone: str, amount: int, now: datetime) -> bool:
+        if phone not in self.recent_pushes:  # a phone's first push (the common case under load)
+            return False
         window = timedelta(seconds=self.config.duplicate_window)
         recent = tuple(p for p in self.recent_pushes.get(phone, ()) if now - p[0] < window)
         self.recent_pushes[phone] = recent

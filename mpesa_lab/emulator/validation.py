@@ -12,6 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
@@ -133,7 +134,11 @@ def timestamp(value: Any) -> str | None:
     """14 digits of a real date and time, YYYYMMDDHHmmss (string or number)."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         return None
-    text = str(value)
+    return _real_timestamp(str(value))
+
+
+@lru_cache(maxsize=64)  # pushes made in the same second share their Timestamp
+def _real_timestamp(text: str) -> str | None:
     match = _TIMESTAMP_RE.fullmatch(text)
     if match is None:
         return None
@@ -167,8 +172,14 @@ def amount(value: Any) -> int | None:
 
 def callback_url(value: Any, *, require_https: bool = False) -> str | None:
     """An absolute http(s) URL with a host and no spaces or placeholder brackets."""
-    if not isinstance(value, str) or not value or len(value) > 2048 or _URL_BAD_CHARS.search(value) \
-            or not value.isprintable() or not encodable(value):
+    if not isinstance(value, str) or not value or len(value) > 2048:
+        return None
+    return _checked_url(value, require_https)
+
+
+@lru_cache(maxsize=256)  # a lab sends every push with the same few CallBackURLs
+def _checked_url(value: str, require_https: bool) -> str | None:
+    if _URL_BAD_CHARS.search(value) or not value.isprintable() or not encodable(value):
         return None
     try:
         parts = urlsplit(value)
