@@ -16,6 +16,9 @@ the frame, and its peak RSS), inputs generated here into a temp folder (never co
    forms, bulk-inserted); beside DuckDB reading the same callbacks as JSON lines into a frame, and
    the obvious pandas way on that file.
 
+mpesa-lab's contenders run ``--rounds`` times (3) and the median run is kept, with every round's
+seconds in ``rounds_s``; the baselines run once (pandas takes half a minute at 1M).
+
 Each result has wall ``seconds`` (from the first import), ``cpu_s`` (user + system, its child
 processes included), ``peak_mib`` (its own peak RSS), ``child_peak_mib`` (the largest child's,
 e.g. the store's ADBC reader) and ``load_before`` (the machine's 1-minute load average).
@@ -97,6 +100,18 @@ def run(name: str, path: Path, timeout: float = 900) -> dict:
     return result
 
 
+def median_of(name: str, path: Path, rounds: int) -> dict:
+    """The run with the median wall time of ``rounds`` fresh processes (one process's wall time
+    swings ~15 % on this shared machine), with every round's seconds beside it."""
+    runs = [run(name, path) for _ in range(rounds)]
+    timed = sorted((r for r in runs if "seconds" in r), key=lambda r: r["seconds"])
+    if not timed:
+        return runs[0]
+    middle = dict(timed[len(timed) // 2])
+    middle["rounds_s"] = [r["seconds"] for r in runs if "seconds" in r]
+    return middle
+
+
 def write_lines(path: Path, n: int, seed: int = 9) -> Path:
     """N raw callback lines as people log them: mostly bare bodies, one in five wrapped with a
     received time, codes as numbers or strings, Balance with no Value. No broken line: the pandas
@@ -148,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-pandas-above", type=int, default=None,
                         help="skip the (slow, memory-hungry) pandas baseline above this many rows")
     parser.add_argument("--keep", type=Path, default=None, help="keep the generated inputs here")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="fresh processes per mpesa-lab contender; the median is reported")
     args = parser.parse_args(argv)
     lines = args.lines or (100_000 if args.quick else 1_000_000)
     sizes = args.stores if args.stores is not None else ([10_000, 100_000] if args.quick
@@ -163,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         write_lines(path, lines)
         print(f"wrote {lines:,} lines ({path.stat().st_size / 2**20:.0f} MiB) in "
               f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
-        ours = run("mpesa_lab_load", path)
+        ours = median_of("mpesa_lab_load", path, args.rounds)
         theirs = run("pandas_read_json", path) if lines <= pandas_limit else {"skipped": True}
         ratio = (theirs["seconds"] / ours["seconds"]) if "seconds" in theirs and "seconds" in ours else None
         results["lines"] = {"n": lines, "mpesa_lab": ours, "pandas": theirs,
@@ -175,12 +192,14 @@ def main(argv: list[str] | None = None) -> int:
 
         for n in sizes:
             store = folder / f"store-{n}.sqlite"
+            for stale in (store, Path(f"{store}-wal"), Path(f"{store}-shm")):  # --keep: fill anew
+                stale.unlink(missing_ok=True)
             started = time.perf_counter()
             fill(store, n)
             jsonl = store_lines(store, folder / f"store-{n}.jsonl")
             print(f"filled a store of {n:,} pushes in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-            row = {"transactions": run("store_transactions", store),
-                   "callbacks": run("store_callbacks", store),
+            row = {"transactions": median_of("store_transactions", store, args.rounds),
+                   "callbacks": median_of("store_callbacks", store, args.rounds),
                    "duckdb_json": run("duckdb_read_json", jsonl),
                    "pandas_json": run("pandas_read_json", jsonl) if n <= pandas_limit else {"skipped": True}}
             results["stores"][str(n)] = row

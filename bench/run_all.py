@@ -102,7 +102,9 @@ def _run(result: dict | None) -> str:
     if not result or "seconds" not in result:
         return "skipped" if result and result.get("skipped") else "n/a"
     peak = result["peak_mib"] + result.get("child_peak_mib", 0.0)
-    return f"{result['seconds']:.1f} s ({result.get('cpu_s', 0):.1f} s CPU), {peak:,.0f} MiB"
+    rounds = result.get("rounds_s")
+    median = f" (median of {len(rounds)})" if rounds and len(rounds) > 1 else ""
+    return f"{result['seconds']:.2f} s{median} ({result.get('cpu_s', 0):.1f} s CPU), {peak:,.0f} MiB"
 
 
 def _analytics_rows(data: dict) -> list[tuple[str, str, str, str]]:

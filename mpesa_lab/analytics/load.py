@@ -588,7 +588,7 @@ def _read_whole_file(path: Path, progress: Progress | None) -> "pa.Table | None"
         con.close()
         counter.join()
     # A callback without its id or code is a problem the line-by-line path words at its line.
-    if (table.num_rows != counted[0] or pc.any(table["slow"]).as_py()
+    if (not counted or table.num_rows != counted[0] or pc.any(table["slow"]).as_py()
             or table["checkout_request_id"].null_count or table["result_code"].null_count):
         return None
     n = pa.array(np.arange(1, table.num_rows + 1, dtype="int64"))
