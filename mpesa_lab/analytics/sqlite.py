@@ -7,7 +7,7 @@ and queries are one consistent cut even while callbacks keep arriving.
 Two ways, one result:
 
 - small stores (under ``SUBPROCESS_ROWS`` rows): Python's own ``sqlite3`` in this process;
-- large ones: the ADBC SQLite driver (C, straight to Arrow, two tables at once) in a **child
+- large ones: the ADBC SQLite driver (C, straight to Arrow; two tables at once) in a **child
   process**, handing back Arrow IPC files that are memory-mapped here. ADBC carries its own copy
   of SQLite, and two copies of SQLite in one process must never open the same file: POSIX locks
   belong to the process, so one copy closing the file silently drops the locks the other (the
@@ -216,6 +216,10 @@ def _child(path: str, for_view: str, folder: str) -> None:
     import pyarrow  # noqa: F401
 
     jobs = _jobs(Path(path), for_view)
+    if not hasattr(os, "fork"):  # Windows: one table after the other
+        for name, (sql, upto) in jobs.items():
+            _write(path, folder, name, sql, upto)
+        return
     mine = {name: job for name, job in jobs.items() if name != "callbacks"}
     pid = os.fork()
     if pid == 0:
