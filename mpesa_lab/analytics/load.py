@@ -27,6 +27,7 @@ from mpesa_lab.analytics import frames
 
 if TYPE_CHECKING:
     import duckdb
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
 
@@ -561,6 +562,21 @@ def _count_lines(path: Path) -> int:
     return newlines + 1
 
 
+def _ends_with_a_record(path: Path) -> bool:
+    """Whether the last line is a whole JSON object (or too long to tell from the file's tail)."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        fh.seek(max(0, size - 65536))
+        tail = fh.read().rstrip(b" \t\r\n")
+    if b"\n" not in tail and size > 65536:
+        return True  # one huge last line: DuckDB will judge it
+    last = tail.rsplit(b"\n", 1)[-1]
+    try:
+        return isinstance(json.loads(last), dict)
+    except ValueError:
+        return False
+
+
 def _read_whole_file(path: Path, progress: Progress | None) -> "pa.Table | None":
     """Record table of a JSON lines file read by DuckDB in one scan, or None if it cannot vouch
     for every line (see ``_DIRECT``)."""
@@ -571,6 +587,8 @@ def _read_whole_file(path: Path, progress: Progress | None) -> "pa.Table | None"
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if not _ends_with_a_record(path):
+        return None  # a log cut off mid-line (it is still being written): no scan to throw away
     counted: list[int] = []
 
     def beside_the_scan() -> None:  # DuckDB lets go of the GIL while it scans
@@ -646,15 +664,14 @@ def _from_lines(lines: _Lines, source: str) -> Outcomes:
     con = _connect()
     con.register("lines", table)
     fast = con.sql(_FAST).to_arrow_table()
-    slow = fast["slow"]
+    slow = fast["slow"].to_numpy(zero_copy_only=False)
     extracted = fast.drop_columns(["slow"])
-    if pc.any(slow).as_py():
-        extracted = extracted.filter(pc.invert(slow))
+    if slow.any():
+        extracted = _drop_rows(extracted, slow)
         con.unregister("lines")
         con.register("lines", table.filter(pc.is_in(table["n"], value_set=fast["n"].filter(slow))))
         rest = con.sql(_EXTRACT).to_arrow_table()
-        extracted = pa.concat_tables([extracted, rest.cast(extracted.schema)])
-        extracted = extracted.take(pc.sort_indices(extracted["n"]))
+        extracted = _merge_by_n(extracted, rest.cast(extracted.schema))
     con.close()
     del table, fast, slow
     frames.release_unused()
@@ -663,11 +680,55 @@ def _from_lines(lines: _Lines, source: str) -> Outcomes:
         lines.problem(lines.locate(n), "malformed", reason)
     if bad.num_rows > MAX_PROBLEMS_KEPT:
         lines.counts["malformed"] = lines.counts.get("malformed", 0) + bad.num_rows - MAX_PROBLEMS_KEPT
-    good = extracted.filter(pc.is_null(extracted["problem"])) if bad.num_rows else extracted
+    good = (_drop_rows(extracted, pc.is_valid(extracted["problem"]).to_numpy(zero_copy_only=False))
+            if bad.num_rows else extracted)
     good = good.drop_columns(["problem"])
     total = extracted.num_rows
     del extracted, bad
     return _outcomes_from_records(good, lines, source, total)
+
+
+#: up to this many rows are dropped or merged by slicing (no copy); more, by a filter or a sort
+_FEW_ROWS = 256
+
+
+def _drop_rows(table: "pa.Table", mask: "np.ndarray") -> "pa.Table":
+    """``table`` without the rows where ``mask`` is true. A few broken lines in a big log must
+    not copy the whole table: the rest is kept as slices of it."""
+    import numpy as np
+    import pyarrow as pa
+
+    positions = np.flatnonzero(mask)
+    if len(positions) > _FEW_ROWS:
+        return table.filter(pa.array(~mask))
+    pieces, start = [], 0
+    for position in positions:
+        pieces.append(table.slice(start, position - start))
+        start = position + 1
+    pieces.append(table.slice(start))
+    return pa.concat_tables(pieces)
+
+
+def _merge_by_n(base: "pa.Table", extra: "pa.Table") -> "pa.Table":
+    """The rows of two tables that are each in ``n`` order, in ``n`` order (slices when
+    ``extra`` is small, a sort otherwise)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if extra.num_rows == 0:
+        return base
+    if extra.num_rows > _FEW_ROWS:
+        merged = pa.concat_tables([base, extra])
+        return merged.take(pc.sort_indices(merged["n"]))
+    at = np.searchsorted(base["n"].to_numpy(), extra["n"].to_numpy())
+    pieces, start = [], 0
+    for i, position in enumerate(at):
+        pieces.append(base.slice(start, position - start))
+        pieces.append(extra.slice(i, 1))
+        start = position
+    pieces.append(base.slice(start))
+    return pa.concat_tables(pieces)
 
 
 def _outcomes_from_records(good: "pa.Table", lines: _Lines, source: str,

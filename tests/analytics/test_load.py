@@ -251,11 +251,15 @@ def test_a_callbacks_only_export_and_a_frame_in_our_schema(tmp_path):
     pd.testing.assert_frame_equal(load(out.transactions).transactions, out.transactions)
 
 
-def test_fast_path_and_tolerant_path_agree_with_the_right_line_numbers(tmp_path, monkeypatch):
+@pytest.mark.parametrize("few_rows", [256, 0], ids=["sliced", "filtered"])
+def test_fast_path_and_tolerant_path_agree_with_the_right_line_numbers(tmp_path, monkeypatch, few_rows):
     """Ordinary lines take the typed fast path, odd ones (blank, broken, wrapped as text, Item
     collapsed to an object...) the tolerant one; together they give exactly what the tolerant
-    path alone gives, and malformed lines keep their own line numbers."""
+    path alone gives, and malformed lines keep their own line numbers (whether the odd rows are
+    dropped and merged back by slicing, as when they are few, or by a filter and a sort)."""
     import mpesa_lab.analytics.load as load_module
+
+    monkeypatch.setattr(load_module, "_FEW_ROWS", few_rows)
 
     messy = MESSY.read_text().splitlines()
     lines = []
