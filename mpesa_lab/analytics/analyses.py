@@ -22,6 +22,10 @@ NO_RESULT = {
 }
 
 
+#: summary counts (code, wording) pairs in a table of at most this many cells, else by grouping
+PAIR_TABLE_MAX = 4_000_000
+
+
 def settled_code(tx: "pd.DataFrame") -> "pd.Series":
     """The code that settled each transaction: the callback's, else the last STK query's."""
     return tx["result_code"].fillna(tx["query_result_code"])
@@ -56,6 +60,17 @@ def summary(tx: "pd.DataFrame") -> "pd.DataFrame":
 
     def most_frequent(values: "np.ndarray", labels: Sequence[str]) -> dict[int, str]:
         keep = coded & (values >= 0)
+        n_codes, n_values = len(code_values), len(labels)
+        if n_codes * n_values <= PAIR_TABLE_MAX:  # the usual: a few codes, a few wordings each
+            # One count per (code, value) pair, the values in label order: the first largest
+            # count in a row is the most frequent value, ties going to the smallest label.
+            order = np.argsort(np.asarray(labels, dtype=object), kind="stable")
+            rank = np.empty(n_values, dtype="int64")
+            rank[order] = np.arange(n_values)
+            table = np.bincount(codes[keep] * n_values + rank[values[keep]],
+                                minlength=n_codes * n_values).reshape(n_codes, n_values)
+            best = table.argmax(axis=1)
+            return {i: labels[order[best[i]]] for i in range(n_codes) if table[i, best[i]] > 0}
         pairs = pd.DataFrame({"code": codes[keep], "value": values[keep]}).value_counts()
         pairs = pairs.reset_index(name="n")
         pairs["label"] = np.asarray(labels, dtype=object)[pairs["value"].to_numpy()]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -140,3 +142,23 @@ def test_the_result_code_zero_trap():
     df = tx_frame([{"status": "paid", "result_code": "0"}, {"status": "failed", "result_code": "1032"}])
     assert (df.result_code == "0").sum() == 1
     assert (df.result_code == 0).sum() == 0
+
+
+def test_summary_counts_pairs_the_same_way_either_route(monkeypatch):
+    """The most frequent wording and status per code, ties to the smallest, whether counted in a
+    table of pairs (few codes and wordings) or by grouping (many)."""
+    import numpy as np
+
+    from mpesa_lab.analytics import analyses, load
+
+    week = load(Path(__file__).resolve().parents[2] / "data" / "week").transactions
+    rng = np.random.default_rng(3)
+    tied = week.copy()
+    pick = rng.choice(len(tied), size=len(tied) // 3, replace=False)
+    tied.loc[pick, "result_desc"] = np.where(rng.random(len(pick)) < 0.5, "b wording", "a wording")
+    for frame in (week, tied):
+        by_table = analyses.summary(frame)
+        monkeypatch.setattr(analyses, "PAIR_TABLE_MAX", 0)
+        by_grouping = analyses.summary(frame)
+        monkeypatch.undo()
+        pd.testing.assert_frame_equal(by_table, by_grouping)
