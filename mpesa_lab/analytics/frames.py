@@ -424,11 +424,19 @@ def _status(df: "pd.DataFrame") -> "pd.Series":
 
 def epoch_to_nairobi(seconds: "pd.Series") -> "pd.Series":
     """Epoch seconds (float) -> tz-aware Nairobi datetimes, whole microseconds."""
+    import numpy as np
     import pandas as pd
 
-    micros = (pd.to_numeric(seconds, errors="coerce").astype("float64") * 1_000_000).round()
-    out = pd.to_datetime(micros, unit="us", utc=True).dt.tz_convert(NAIROBI)
-    return out.astype(TIME)
+    # numpy straight to datetime64[us] (NaN and out-of-range values become NaT), then the zone:
+    # a third of the passes pd.to_datetime makes over a million values.
+    values = np.asarray(pd.to_numeric(seconds, errors="coerce"), dtype="float64")
+    micros = np.rint(values * 1_000_000)
+    valid = np.abs(micros) < 9.2e18  # False for NaN too
+    ticks = np.where(valid, micros, 0).astype("int64")
+    ticks[~valid] = np.iinfo("int64").min  # NaT
+    moments = pd.DatetimeIndex(ticks.view("datetime64[us]")).tz_localize("UTC").tz_convert(NAIROBI)
+    index = seconds.index if isinstance(seconds, pd.Series) else None
+    return pd.Series(moments, index=index, copy=False)
 
 
 @lru_cache(maxsize=1)
