@@ -340,16 +340,18 @@ def _load_folder(path: Path, progress: Progress | None) -> Outcomes:
 # "1032", like mpesa_lab.codes.normalize_code), numbers from "1", "1.00" or "1,000", times from
 # epoch seconds (or ms), ISO text (Nairobi when it has no offset), or Daraja's YYYYMMDDHHmmss
 # (Nairobi, UTC+3). ``v`` is ``TRY_CAST(x AS DOUBLE)``, computed once: a macro repeats its
-# arguments, so anything costly is made a column first.
+# arguments, so anything costly is made a column first. ``txt`` trims (spaces, as DuckDB's trim
+# does) only text that has them: most values have none, and trimming copies every one.
 _MACROS = r"""
 SET TimeZone = 'Africa/Nairobi';
+CREATE OR REPLACE TEMP MACRO txt(x) AS CASE WHEN x = '' THEN NULL
+    WHEN starts_with(x, ' ') OR ends_with(x, ' ') THEN nullif(trim(x), '') ELSE x END;
 CREATE OR REPLACE TEMP MACRO code(x, v) AS CASE
     WHEN v IS NOT NULL AND v = trunc(v) AND abs(v) < 1e15 AND NOT contains(lower(x), 'e')
         THEN CAST(CAST(v AS BIGINT) AS VARCHAR)
-    ELSE nullif(trim(x), '') END;
+    ELSE txt(x) END;
 CREATE OR REPLACE TEMP MACRO num(x) AS
     coalesce(TRY_CAST(x AS DOUBLE), TRY_CAST(replace(trim(x), ',', '') AS DOUBLE));
-CREATE OR REPLACE TEMP MACRO txt(x) AS nullif(trim(x), '');
 CREATE OR REPLACE TEMP MACRO when_ts(x, v) AS CASE
     WHEN v IS NULL THEN epoch(TRY_CAST(x AS TIMESTAMPTZ))
     WHEN v >= 1e13 AND v < 1e14 THEN epoch(TRY_STRPTIME(left(trim(x), 14), '%Y%m%d%H%M%S')) - 10800
