@@ -362,10 +362,20 @@ CREATE OR REPLACE TEMP MACRO when_ts(x, v) AS CASE
 # One JSON parse per line into a struct (DuckDB matches keys case-insensitively); the rare
 # wrapped record (the callback under "body", "callback" or "payload", as an object or as text)
 # is parsed again from there. ResultCode and the items come as text whatever JSON type they had.
-_STK = ('{"MerchantRequestID":"VARCHAR","CheckoutRequestID":"VARCHAR","ResultCode":"VARCHAR",'
-        '"ResultDesc":"VARCHAR","CallbackMetadata":{"Item":"JSON"}}')
-_LINE = ('{"Body":{"stkCallback":' + _STK + '},"stkCallback":' + _STK + ',"received_at":"VARCHAR",'
-         '"receivedAt":"VARCHAR","received":"VARCHAR","timestamp":"VARCHAR","time":"VARCHAR","ts":"VARCHAR"}')
+#: the callback's own text fields, and the keys a log keeps its received time under: every
+#: path's types and SQL below are written from these two lists
+_STK_TEXT = ("MerchantRequestID", "CheckoutRequestID", "ResultCode", "ResultDesc")
+_TIME_KEYS = ("received_at", "receivedAt", "received", "timestamp", "time", "ts")
+_TIMES = ",".join(f'"{key}":"VARCHAR"' for key in _TIME_KEYS)
+
+
+def _received(struct: str = "") -> str:
+    """SQL: the first received time the record has (``struct``: where the keys are, e.g. "r.")."""
+    return "coalesce(" + ", ".join(struct + key for key in _TIME_KEYS) + ")"
+
+
+_STK = "{" + "".join(f'"{name}":"VARCHAR",' for name in _STK_TEXT) + '"CallbackMetadata":{"Item":"JSON"}}'
+_LINE = '{"Body":{"stkCallback":' + _STK + '},"stkCallback":' + _STK + "," + _TIMES + "}"
 _BODY = '{"Body":{"stkCallback":' + _STK + '},"stkCallback":' + _STK + '}'
 _ITEMS = '[{"Name":"VARCHAR","Value":"JSON"}]'
 
@@ -408,7 +418,7 @@ unwrapped AS (
         CASE WHEN r IS NOT NULL AND r.Body.stkCallback IS NULL AND r.stkCallback IS NULL
              THEN coalesce(json_extract(line, '$.body'), json_extract(line, '$.callback'),
                            json_extract(line, '$.payload')) END AS inner_json,
-        coalesce(r.received_at, r.receivedAt, r.received, r.timestamp, r.time, r.ts) AS received_raw,
+        {_received('r.')} AS received_raw,
         CASE WHEN r IS NULL THEN json_valid(line) END AS valid
     FROM parsed
 ),
@@ -461,10 +471,8 @@ ORDER BY n
 # it cannot vouch for (not JSON, not a callback, another wrapper, the callback as text, Item
 # collapsed to an object, blank) is flagged ``slow`` and goes through ``_EXTRACT`` above, which
 # knows every variant and words the problems; line numbers come from ``n`` either way.
-_TYPED_STK = ('{"MerchantRequestID":"VARCHAR","CheckoutRequestID":"VARCHAR","ResultCode":"VARCHAR",'
-              '"ResultDesc":"VARCHAR","CallbackMetadata":{"Item":[{"Name":"VARCHAR","Value":"JSON"}]}}')
-_TIMES = ('"received_at":"VARCHAR","receivedAt":"VARCHAR","received":"VARCHAR",'
-          '"timestamp":"VARCHAR","time":"VARCHAR","ts":"VARCHAR"')
+_TYPED_STK = ("{" + "".join(f'"{name}":"VARCHAR",' for name in _STK_TEXT)
+              + '"CallbackMetadata":{"Item":[{"Name":"VARCHAR","Value":"JSON"}]}}')
 _TYPED_BARE = '{"Body":{"stkCallback":' + _TYPED_STK + '},' + _TIMES + '}'
 _TYPED_WRAPPED = '{"body":{"Body":{"stkCallback":' + _TYPED_STK + '}}}'
 
@@ -479,7 +487,7 @@ wrapped AS (
 ),
 stk AS (
     SELECT n, line, coalesce(r.Body.stkCallback, w) AS s,
-        coalesce(r.received_at, r.receivedAt, r.received, r.timestamp, r.time, r.ts) AS received_raw
+        {_received('r.')} AS received_raw
     FROM wrapped
 ),
 raw AS MATERIALIZED (
@@ -510,17 +518,15 @@ FROM raw
 # whole file: the reader raised nothing, every row is a callback the fast path would accept,
 # and there are exactly as many rows as lines (a blank line would shift the numbering). Any
 # doubt and the line-by-line path above takes the file, with every problem at its line.
-_DIRECT_COLUMNS = ("{'Body': 'STRUCT(stkCallback %(stk)s, Body STRUCT(stkCallback %(stk)s))', "
-                   "'received_at': 'VARCHAR', 'receivedAt': 'VARCHAR', 'received': 'VARCHAR', "
-                   "'timestamp': 'VARCHAR', 'time': 'VARCHAR', 'ts': 'VARCHAR'}"
-                   % {"stk": "STRUCT(MerchantRequestID VARCHAR, CheckoutRequestID VARCHAR, "
-                             "ResultCode VARCHAR, ResultDesc VARCHAR, "
-                             "CallbackMetadata STRUCT(Item STRUCT(Name VARCHAR, Value JSON)[]))"})
+_DIRECT_STK = ("STRUCT(" + "".join(f"{name} VARCHAR, " for name in _STK_TEXT)
+               + "CallbackMetadata STRUCT(Item STRUCT(Name VARCHAR, Value JSON)[]))")
+_DIRECT_COLUMNS = (f"{{'Body': 'STRUCT(stkCallback {_DIRECT_STK}, Body STRUCT(stkCallback {_DIRECT_STK}))', "
+                   + ", ".join(f"'{key}': 'VARCHAR'" for key in _TIME_KEYS) + "}")
 
 _DIRECT = f"""
 WITH stk AS (
     SELECT coalesce(Body.stkCallback, Body.Body.stkCallback) AS s,
-        coalesce(received_at, receivedAt, received, timestamp, time, ts) AS received_raw
+        {_received()} AS received_raw
     FROM read_json($path, format = 'newline_delimited', columns = {_DIRECT_COLUMNS},
                    case_insensitive_keys = true, ignore_errors = false)
 ),
