@@ -9,7 +9,8 @@ Hardened for a port anyone may reach:
 - the application's logging is never touched (uvicorn's own ``dictConfig`` would close every
   handler the user configured);
 - a client gets ``request_timeout`` seconds to send a whole request (headers and body), idle or
-  not; a stalled connection is closed;
+  not; a stalled connection is closed by the next sweep (within an eighth of the deadline, at
+  most a second, after it passes);
 - connections are bounded below the process's open-file limit: at the bound, the connection
   that has waited longest for its request is closed to make room, so a flood of stalled
   connections never locks out a real client;
