@@ -1,7 +1,8 @@
 """Fixtures for the browser suite: one JupyterLab per session, one Chromium, a page per test.
 
-Every test here is marked ``browser``. Without Chromium the suite fails loudly (BrowserMissing),
-never skips: the widgets only exist in a browser, and a silent skip would hide that.
+Every test here is marked ``browser``. A machine without Chromium gets Debian's, installed once at
+collection (tests/browser/chromium.py); where that is impossible the suite fails loudly
+(BrowserMissing), never skips: the widgets only exist in a browser, and a silent skip would hide that.
 """
 
 from __future__ import annotations
@@ -14,16 +15,24 @@ from typing import Iterator
 
 import pytest
 
-from tests.browser.jupyter import CHROMIUM_ARGS, JupyterLab, require_chromium, start_jupyterlab
+from tests.browser.chromium import BrowserMissing, require_chromium
+from tests.browser.jupyter import CHROMIUM_ARGS, JupyterLab, start_jupyterlab
 from tests.browser.page import NotebookPage
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/browser/" in str(item.fspath).replace(os.sep, "/"):
-            item.add_marker(pytest.mark.browser)
+    browser_items = [item for item in items if "tests/browser/" in str(item.fspath).replace(os.sep, "/")]
+    for item in browser_items:
+        item.add_marker(pytest.mark.browser)
+    # A fresh machine gets Debian's chromium here, once, before any test runs: installing it
+    # inside the first test's fixture would count against that test's timeout.
+    if any("browser" in item.fixturenames for item in browser_items):
+        try:
+            require_chromium()
+        except BrowserMissing:
+            pass  # the `browser` fixture raises it again, in every test that needs the browser
 
 
 @pytest.fixture(scope="session")

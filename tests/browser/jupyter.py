@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -19,7 +18,8 @@ from pathlib import Path
 
 import httpx
 
-CHROMIUM = os.environ.get("MPESA_LAB_CHROMIUM", "/usr/bin/chromium")
+from tests.browser.chromium import BrowserMissing, require_chromium  # noqa: F401 (re-exported)
+
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -32,20 +32,6 @@ QUIET_SETTINGS = {
     # (like a learner scrolling back) would not find their widgets.
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
-
-
-class BrowserMissing(RuntimeError):
-    """No Chromium where the suite expects it: the suite fails loudly instead of skipping."""
-
-
-def require_chromium() -> str:
-    path = shutil.which(CHROMIUM) or (CHROMIUM if Path(CHROMIUM).exists() else None)
-    if path is None:
-        raise BrowserMissing(
-            f"the browser suite needs Debian's chromium at {CHROMIUM} (apt-get install chromium; "
-            ".ci/run installs it). Set MPESA_LAB_CHROMIUM to use another Chromium binary."
-        )
-    return path
 
 
 def free_port() -> int:
