@@ -34,7 +34,7 @@ from mpesa_lab.constants import (
     SANDBOX_PASSKEY,
     SANDBOX_SHORTCODE,
 )
-from mpesa_lab.daraja.errors import ConfigError
+from mpesa_lab.errors import ConfigError
 from mpesa_lab.secret import Secret
 
 log = logging.getLogger("mpesa_lab.config")

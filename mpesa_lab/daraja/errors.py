@@ -16,14 +16,10 @@ from urllib.parse import urlsplit
 
 from mpesa_lab import codes
 from mpesa_lab.codes import CodeEntry
-
-
-class MpesaLabError(Exception):
-    """Base of every error raised by mpesa-lab."""
-
-
-class MpesaLabWarning(UserWarning):
-    """Base of every warning issued by mpesa-lab."""
+# The ground floor's errors, re-exported: callers that catch them from here keep working.
+from mpesa_lab.errors import ConfigError as ConfigError
+from mpesa_lab.errors import MpesaLabError as MpesaLabError
+from mpesa_lab.errors import MpesaLabWarning as MpesaLabWarning
 
 
 class CallbackURLWarning(MpesaLabWarning):
@@ -32,10 +28,6 @@ class CallbackURLWarning(MpesaLabWarning):
 
 class RequestWarning(MpesaLabWarning):
     """A request is accepted but looks wrong (e.g. a till push whose PartyB is the store number)."""
-
-
-class ConfigError(MpesaLabError, ValueError):
-    """Settings are missing or wrong; the message names the variable and how to set it."""
 
 
 class ValidationError(MpesaLabError, ValueError):
