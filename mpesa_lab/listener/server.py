@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from mpesa_lab import paths
 from mpesa_lab.background import DEFAULT_REQUEST_TIMEOUT, BackgroundServer
 from mpesa_lab.daraja.callbacks import ParsedCallback
 from mpesa_lab.listener.app import DEFAULT_MAX_BODY_BYTES, ListenerApp
@@ -119,6 +120,7 @@ class Listener:
         self.request_timeout = request_timeout
         self.max_connections = max_connections
         self._server: BackgroundServer | None = None
+        self._holds_store = False
         self.tunnel: Tunnel | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------
@@ -132,6 +134,9 @@ class Listener:
             previous.stop()
         if self.running:
             return self
+        if not self._holds_store:  # pruning of throwaway stores never deletes a served store
+            paths.hold_store(self.store.path)
+            self._holds_store = True
         # proxy_headers off: the app itself decides when X-Forwarded-For is trusted, and keeps
         # the real TCP peer in remote_addr.
         self._server = BackgroundServer(self.app, name=self.name, host=host, port=port,
@@ -153,6 +158,9 @@ class Listener:
             self._server = None
         if self._owns_store:
             self.store.close()  # reopens on next write; a re-run cell leaks no writer thread
+        if self._holds_store:
+            paths.release_store(self.store.path)
+            self._holds_store = False
         with _active_lock:
             if _active.get(self.name) is self:
                 del _active[self.name]

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import queue
-import secrets
 import sqlite3
 import threading
 import time
@@ -32,6 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from mpesa_lab.clock import NAIROBI, nairobi_now, to_nairobi
+from mpesa_lab.paths import lab_home as lab_home  # re-exported: callers that import it from here
+from mpesa_lab.paths import new_throwaway_store_path
 from mpesa_lab.codes import normalize_code, result_entry
 from mpesa_lab.daraja.callbacks import ParsedCallback, parse_callback
 from mpesa_lab.daraja.errors import MpesaLabError
@@ -157,22 +158,9 @@ class CallbackTimeout(TimeoutError):
     """No callback for a CheckoutRequestID arrived in time."""
 
 
-def lab_home() -> Path:
-    """The lab's data folder: ``$MPESA_LAB_HOME`` if set, else ``~/.mpesa-lab``."""
-    env = os.environ.get("MPESA_LAB_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".mpesa-lab"
-
-
 def default_store_path() -> Path:
-    """A new, unique (throwaway) SQLite file under ``lab_home()/stores`` named after the Nairobi
-    time; older throwaway stores beyond the newest 20 are deleted."""
-    from mpesa_lab.listener.locations import KEEP_THROWAWAY_STORES, prune_throwaway_stores
-
-    stamp = nairobi_now().strftime("%Y%m%d-%H%M%S")
-    path = lab_home() / "stores" / f"lab-{stamp}-{secrets.token_hex(3)}.sqlite"
-    # Throwaway stores are bounded: the oldest beyond the newest few go (locations.py).
-    prune_throwaway_stores(keep=KEEP_THROWAWAY_STORES - 1, spare=path)
-    return path
+    """A new, unique (throwaway) SQLite file under ``lab_home()/stores`` (see :mod:`mpesa_lab.paths`)."""
+    return new_throwaway_store_path()
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Where stores live: one per folder by default, throwaways bounded, example names gitignored."""
+"""The ground floor's map (mpesa_lab.paths): one store per folder by default, throwaways bounded,
+stores in use never pruned, example names gitignored."""
 
 from __future__ import annotations
 
@@ -11,16 +12,25 @@ from pathlib import Path
 import pytest
 
 from mpesa_lab.listener import CallbackStore, Listener
-from mpesa_lab.listener.locations import (
+from mpesa_lab import paths
+from mpesa_lab.paths import (
     KEEP_THROWAWAY_STORES,
     THROWAWAY_NAME,
     folder_store_path,
     prune_throwaway_stores,
     stores_dir,
 )
-from mpesa_lab.listener.store import default_store_path
+from mpesa_lab.paths import new_throwaway_store_path as default_store_path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def lab_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Never write to (or prune) the real ~/.mpesa-lab from tests."""
+    home = tmp_path / "lab-home"
+    monkeypatch.setenv("MPESA_LAB_HOME", str(home))
+    return home
 
 
 def _old_throwaways(n: int, age: float = 7200.0) -> list[Path]:
@@ -86,3 +96,31 @@ def test_the_readme_example_store_names_are_gitignored():
                          capture_output=True, text=True)
     ignored = set(out.stdout.split())
     assert ignored == set(candidates), sorted(set(candidates) - ignored)
+
+
+def test_a_held_store_is_never_pruned_and_released_ones_are() -> None:
+    made = _old_throwaways(KEEP_THROWAWAY_STORES + 3)
+    paths.hold_store(made[0])
+    paths.hold_store(made[0])  # held twice (two listeners): released twice before it can go
+    try:
+        removed = prune_throwaway_stores()
+        assert made[0] not in removed and made[0].exists()
+        assert set(removed) == set(made[1:3])  # 22 not held, newest 20 kept
+        paths.release_store(made[0])
+        assert prune_throwaway_stores(keep=0) and made[0].exists()
+    finally:
+        paths.release_store(made[0])
+    assert made[0] in prune_throwaway_stores(keep=0)
+
+
+def test_homes_follow_mpesa_lab_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MPESA_LAB_HOME", str(tmp_path / "home"))
+    assert paths.lab_home() == tmp_path / "home"
+    assert paths.stores_dir() == tmp_path / "home" / "stores"
+    assert paths.reports_dir() == tmp_path / "home" / "reports"
+    assert paths.workshop_dir() == tmp_path / "home" / "workshop"
+    assert paths.newest_store() is None
+    made = paths.stores_dir() / "older.sqlite"
+    made.parent.mkdir(parents=True)
+    made.write_bytes(b"")
+    assert paths.newest_store() == made
