@@ -1,14 +1,20 @@
 """Rich display for notebooks: the HTML a learner sees for a Lab, a Push, a callback, a query.
 
-Plain functions returning HTML strings (no ipywidgets, no emulator import), so that the
-merchant-side classes delegate their ``_repr_html_`` here and the widgets reuse the same pieces.
-Every value shown is escaped; nothing here ever receives a secret (requests arrive masked).
+Plain functions returning HTML strings (no ipywidgets, no emulator import), which the widgets
+reuse. They reach IPython through its HTML formatter (:func:`register`), by class *name*: the
+classes shown (in ``daraja`` and ``lab``, floors below and beside this one) never import their
+renderer and this module never imports them, so there is no cycle to hide. ``Lab.start()``
+registers them in a running IPython; ``%load_ext mpesa_lab.display`` does it by hand (e.g. for the
+client alone). Every value shown is escaped; nothing here ever receives a secret (requests arrive
+masked).
 """
 
 from __future__ import annotations
 
 import html
 import json
+import sys
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -239,3 +245,46 @@ def error_html(exc: BaseException) -> str:
         title = f"{badge('error', name)}"
         pairs = [("message", esc(exc))]
     return card(title, rows(pairs))
+
+
+# --------------------------------------------------------------------------------------------
+# The seam to IPython
+
+
+#: (module, class name) -> renderer. By name, so nothing here imports the classes it shows.
+RENDERERS: dict[tuple[str, str], Callable[[Any], str]] = {
+    ("mpesa_lab.daraja.callbacks", "ParsedCallback"): callback_html,
+    ("mpesa_lab.daraja.results", "StkQueryResult"): query_html,
+    ("mpesa_lab.lab", "Push"): push_html,
+    ("mpesa_lab.lab", "Lab"): lab_html,
+}
+
+
+def to_html(obj: Any) -> str | None:
+    """The rich HTML of ``obj`` (its class or a base class is in :data:`RENDERERS`), else None."""
+    for klass in type(obj).__mro__:
+        render = RENDERERS.get((klass.__module__, klass.__name__))
+        if render is not None:
+            return render(obj)
+    return None
+
+
+def register(formatter: Any = None) -> bool:
+    """Register the renderers with an IPython HTML formatter (default: the running shell's).
+
+    Returns False, doing nothing, outside IPython. Safe to call again (it replaces, never stacks).
+    """
+    if formatter is None:
+        ipython = sys.modules.get("IPython")  # never import IPython just to find there is no shell
+        shell = ipython.get_ipython() if ipython is not None else None
+        if shell is None:
+            return False
+        formatter = shell.display_formatter.formatters["text/html"]
+    for (module, name), render in RENDERERS.items():
+        formatter.for_type_by_name(module, name, render)
+    return True
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext mpesa_lab.display``: rich cards for the lab's objects in this shell."""
+    register(ipython.display_formatter.formatters["text/html"])

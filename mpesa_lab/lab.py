@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+from mpesa_lab import display
 from mpesa_lab.config import Settings
 from mpesa_lab.daraja.client import DarajaClient
 from mpesa_lab.daraja.errors import MpesaLabError
@@ -114,11 +115,6 @@ class Push:
     def __repr__(self) -> str:
         state = "" if self.lab.running else " (its lab is stopped)"
         return f"<Push {self.checkout_request_id} accepted: {self.result.response_description!r}{state}>"
-
-    def _repr_html_(self) -> str:
-        from mpesa_lab.display import push_html
-
-        return push_html(self)
 
 
 class Lab:
@@ -238,6 +234,7 @@ class Lab:
             lab.workshop = workshop
             with _active_lock:
                 _active = lab
+            display.register()  # in a notebook, the lab and what it returns show as cards
             return lab
         except BaseException:
             # Includes KeyboardInterrupt at any point above: stop whatever already runs, with
@@ -404,11 +401,6 @@ class Lab:
                 "answer it on the handset"
             )
         return self.emulator
-
-    def _repr_html_(self) -> str:
-        from mpesa_lab.display import lab_html
-
-        return lab_html(self)
 
     def __repr__(self) -> str:
         state = "running" if self.running else f"stopped ({self._stopped_by or 'a server stopped'})"

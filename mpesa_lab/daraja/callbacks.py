@@ -73,11 +73,6 @@ class ParsedCallback:
         extra += " duplicate" if self.duplicate else ""
         return f"<ParsedCallback {self.checkout_request_id} ResultCode {self.result_code} {self.result_desc!r}{extra}>"
 
-    def _repr_html_(self) -> str:
-        from mpesa_lab.display import callback_html
-
-        return callback_html(self)
-
     def to_record(self) -> dict[str, Any]:
         """A flat dict of the parsed fields (no raw body), e.g. for a DataFrame row."""
         return {

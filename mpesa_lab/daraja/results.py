@@ -80,11 +80,6 @@ class StkQueryResult:
         code = f" ResultCode {self.result_code}" if self.result_code is not None else ""
         return f"<StkQueryResult {self.status}{code} {self.result_desc!r} {self.checkout_request_id}>"
 
-    def _repr_html_(self) -> str:
-        from mpesa_lab.display import query_html
-
-        return query_html(self)
-
     def explain(self) -> str:
         """One paragraph: the status, Daraja's words, and what to do next."""
         code = f" {self.result_code}" if self.result_code is not None else ""
