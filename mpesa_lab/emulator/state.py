@@ -22,7 +22,7 @@ from typing import Any
 
 from mpesa_lab import codes
 from mpesa_lab.constants import DAILY_LIMIT, MAX_AMOUNT, MIN_AMOUNT
-from mpesa_lab.daraja.password import build_password, check_password
+from mpesa_lab.password import build_password, check_password
 from mpesa_lab.emulator import defaults
 from mpesa_lab.emulator.config import EmulatorConfig, field_names
 from mpesa_lab.emulator.delivery import Deliverer, FaultBook, callback_payload

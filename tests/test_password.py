@@ -2,7 +2,7 @@ import base64
 
 import pytest
 
-from mpesa_lab.daraja.password import (
+from mpesa_lab.password import (
     PasswordDecodeError,
     build_password,
     check_password,
