@@ -8,29 +8,9 @@ server and the tunnel.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-_EXPORTS = {
-    "ACCEPTED": "app",
-    "DEFAULT_MAX_BODY_BYTES": "app",
-    "ListenerApp": "app",
-    "SAFARICOM_IPS": "server",
-    "Listener": "server",
-    "new_path_token": "server",
-    "run_listener": "server",
-    "CallbackStore": "store",
-    "CallbackTimeout": "store",
-    "StoreError": "store",
-    "StoredDelivery": "store",
-    "default_store_path": "store",
-    "lab_home": "store",
-    "Tunnel": "tunnel",
-    "TunnelError": "tunnel",
-    "open_tunnel": "tunnel",
-}
-
-__all__ = sorted(_EXPORTS)
+from mpesa_lab._exports import lazy_exports
 
 if TYPE_CHECKING:
     from mpesa_lab.listener.app import ACCEPTED, DEFAULT_MAX_BODY_BYTES, ListenerApp
@@ -41,19 +21,8 @@ if TYPE_CHECKING:
         StoreError,
         StoredDelivery,
         default_store_path,
-        lab_home,
     )
     from mpesa_lab.listener.tunnel import Tunnel, TunnelError, open_tunnel
+    from mpesa_lab.paths import lab_home
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mpesa_lab.listener' has no attribute {name!r}")
-    value = getattr(import_module(f"mpesa_lab.listener.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__, __all__ = lazy_exports(__name__)
