@@ -4,12 +4,23 @@
     python bench/run_all.py --quick      # smaller runs (a minute or two)
     python bench/run_all.py --long-soak  # the emulator soak at full length (1,000,000 pushes or 10 min)
     python bench/run_all.py --table      # only rebuild the README table from bench/results/
+    python bench/run_all.py --quick --baseline-src /tmp/base   # before and after, side by side
+
+``--baseline-src DIR`` takes another source tree of this project (e.g. ``git worktree add
+/tmp/base main~5``) and runs every benchmark twice, the baseline's and the current one's,
+interleaved (baseline, current, next benchmark...) so both see the same machine. Each tree runs
+its own bench scripts against its own package (PYTHONPATH and the working folder are the tree), so
+a refactor that moves modules is measured fairly; the side-by-side table is printed and written
+to bench/results/baseline_comparison.md. ``--only`` picks benchmarks, ``--args`` passes extra
+arguments to each (e.g. ``--only bench_analytics --args "--lines 1000000 --stores 1000000"``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -21,8 +32,8 @@ BENCHES = ("bench_client", "bench_emulator", "bench_listener", "bench_analytics"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
-def _load(name: str) -> dict:
-    path = RESULTS / f"{name}.json"
+def _load(name: str, results: Path | None = None) -> dict:
+    path = (results or RESULTS) / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else {}
 
 
@@ -42,9 +53,9 @@ def _fmt(value: object, digits: int = 1) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def rows() -> list[tuple[str, str, str, str]]:
-    """(what, measured, target, side by side) for the README table."""
-    client, emulator, listener, analytics, workshop, startup, soak = (_load(name) for name in BENCHES)
+def rows(results: Path | None = None) -> list[tuple[str, str, str, str]]:
+    """(what, measured, target, side by side) for the README table (from ``results``, default ours)."""
+    client, emulator, listener, analytics, workshop, startup, soak = (_load(name, results) for name in BENCHES)
     start = _get(startup, "medians") or {}
     fastest = _get(startup, "minima") or {}
     tree = "current" if "current" in start else next((k for k in start if k != "python"), "current")
@@ -152,23 +163,56 @@ def write_table() -> str:
     return table
 
 
+def _command(tree: Path, name: str, args: argparse.Namespace) -> list[str]:
+    script = tree / "bench" / f"{name}.py"
+    if name == "bench_soak" and args.long_soak:
+        return [sys.executable, str(script), "--long"]
+    return [sys.executable, str(script), *(["--quick"] if args.quick else []), *shlex.split(args.args or "")]
+
+
+def _run_in(tree: Path, command: list[str]) -> bool:
+    """Run a bench script with ``tree``'s package first on the path, from ``tree``."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    print(f"+ (in {tree})", " ".join(command), flush=True)
+    return subprocess.run(command, cwd=tree, env=env).returncode == 0
+
+
+def compare(baseline: Path) -> str:
+    """The README table's rows, baseline beside current."""
+    before = {what: measured for what, measured, _, _ in rows(baseline / "bench" / "results")}
+    lines = ["| benchmark | baseline | current | target |", "| --- | --- | --- | --- |"]
+    for what, measured, target, _ in rows():
+        lines.append(f"| {what} | {before.get(what, 'n/a')} | {measured} | {target} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="pass --quick to every benchmark")
     parser.add_argument("--table", action="store_true", help="only rebuild the README table")
     parser.add_argument("--long-soak", action="store_true",
                         help="run bench_soak at full length (1,000,000 pushes or 10 minutes)")
+    parser.add_argument("--baseline-src", type=Path, default=None,
+                        help="another source tree of the project: run its benchmarks too, side by side")
+    parser.add_argument("--only", nargs="+", choices=BENCHES, default=None, help="run only these benchmarks")
+    parser.add_argument("--args", default=None, help="extra arguments for every benchmark run")
     args = parser.parse_args()
     failed = []
+    here = HERE.parent
+    baseline = args.baseline_src.resolve() if args.baseline_src else None
+    if baseline is not None and not (baseline / "bench" / "run_all.py").exists():
+        parser.error(f"--baseline-src {baseline} is not a source tree of this project (no bench/run_all.py)")
     if not args.table:
-        for name in BENCHES:
-            command = [sys.executable, str(HERE / f"{name}.py")] + (["--quick"] if args.quick else [])
-            if name == "bench_soak" and args.long_soak:
-                command = [sys.executable, str(HERE / f"{name}.py"), "--long"]
-            print("+", " ".join(command), flush=True)
-            if subprocess.run(command).returncode != 0:
+        for name in args.only or BENCHES:
+            if baseline is not None and not _run_in(baseline, _command(baseline, name, args)):
+                failed.append(f"{name} (baseline)")
+            if not _run_in(here, _command(here, name, args)):
                 failed.append(name)
     print(write_table())
+    if baseline is not None:
+        table = compare(baseline)
+        (RESULTS / "baseline_comparison.md").write_text(f"baseline: {baseline}\n\n{table}\n")
+        print(f"\nbaseline ({baseline}) beside current:\n{table}")
     if failed:
         print("failed:", ", ".join(failed), file=sys.stderr)
     return 1 if failed else 0
