@@ -110,7 +110,7 @@ CELLS = [
     wrong = push.wait(timeout=15)
     """),
     ("code", """
-    check.customer_answer(wrong, "wrong_pin")
+    check.customer_answer(wrong, "wrong_pin", lab=lab)
     """),
     ("md", """
     Three wrong PINs in a row lock the customer's PIN (ResultCode 8006): a shop that keeps
@@ -140,7 +140,7 @@ CELLS = [
     ignored = push.wait(timeout=15)
     """),
     ("code", """
-    check.customer_answer(ignored, "ignored")
+    check.customer_answer(ignored, "ignored", lab=lab)
     """),
     ("md", """
     ## What the shop saw

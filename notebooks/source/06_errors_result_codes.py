@@ -150,7 +150,7 @@ CELLS = [
     callback = lab.push("254711000061", 50, "INV-06", "Lesson 06").wait(timeout=10)  # exactly the balance
     """),
     ("code", """
-    check.triggered(callback, code="1")
+    check.triggered(callback, code="1", lab=lab)
     """),
     ("md", """
     ## Codes nobody documented

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -128,18 +129,18 @@ def test_customer_answer_on_real_callbacks(lab):
     finally:
         phone.close()
     for what, (push, callback) in got.items():
-        ok(check.customer_answer(callback, what))
-        todo(check.customer_answer(..., what))
-    wrong(check.customer_answer(got["cancelled"][1], "wrong_pin"), "the customer cancelled (ResultCode 1032",
+        ok(check.customer_answer(callback, what, lab=lab))
+        todo(check.customer_answer(..., what, lab=lab))
+    wrong(check.customer_answer(got["cancelled"][1], "wrong_pin", lab=lab), "the customer cancelled (ResultCode 1032",
           "to get 2001, enter a wrong PIN")
-    wrong(check.customer_answer(got["paid"][1], "ignored"), "the customer paid (ResultCode 0", "ignore the prompt")
-    wrong(check.customer_answer(got["wrong_pin"][1], "paid"), "entered a wrong PIN (ResultCode 2001", "right PIN")
-    wrong(check.customer_answer(got["paid"][0], "paid"), "this is the push (its acknowledgement)")
-    wrong(check.customer_answer(got["paid"][0].query(), "paid"), "STK query result")
-    wrong(check.customer_answer(_callback("x", 17), "paid"), "same amount to the same phone")
-    wrong(check.customer_answer("nonsense", "paid"), "expected the callback")
+    wrong(check.customer_answer(got["paid"][1], "ignored", lab=lab), "the customer paid (ResultCode 0", "ignore the prompt")
+    wrong(check.customer_answer(got["wrong_pin"][1], "paid", lab=lab), "entered a wrong PIN (ResultCode 2001", "right PIN")
+    wrong(check.customer_answer(got["paid"][0], "paid", lab=lab), "this is the push (its acknowledgement)")
+    wrong(check.customer_answer(got["paid"][0].query(), "paid", lab=lab), "STK query result")
+    wrong(check.customer_answer(_callback("x", 17), "paid", lab=SimpleNamespace(emulator=None)), "same amount to the same phone")
+    wrong(check.customer_answer("nonsense", "paid", lab=lab), "expected the callback")
     with pytest.raises(ValueError, match="wanted must be one of"):
-        check.customer_answer(got["paid"][1], "refunded")
+        check.customer_answer(got["paid"][1], "refunded", lab=lab)
 
 
 # -- 07 -------------------------------------------------------------------------------------------
