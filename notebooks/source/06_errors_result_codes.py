@@ -224,7 +224,7 @@ CELLS = [
     - Handlers look codes up, never index a dictionary: unknown codes are a fact of life.
     - `17` means the same amount to the same phone within two minutes.
 
-    **Next:** 07, analysing a week of result codes (coming soon); 08, the real sandbox.
+    **Next:** 07, analysing a week of result codes; 08, the real sandbox.
     """),
     ("code", """
     # The lab keeps running, so the widgets above still answer after Run All. When you are done:
