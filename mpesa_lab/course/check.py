@@ -748,8 +748,15 @@ def top_failure(value: Any, tx: Any) -> Verdict:
     name = "The commonest failure"
     if _unanswered(value):
         return _todo(name, "Count result_code among the failed rows and take the most common one.")
-    failed = tx[tx["status"] == "failed"]["result_code"].value_counts()
+    failed_rows = tx[tx["status"] == "failed"]
+    failed = failed_rows["result_code"].value_counts()
     expected = str(failed.index[0])
+    # What analytics.summary counts (and the notebook shows): the callback's code, else the STK
+    # query's for a push whose callback never came; the message gives both parts of that count.
+    by_query = (failed_rows["result_code"].isna() & (failed_rows["query_result_code"] == expected)
+                if "query_result_code" in failed_rows.columns else failed_rows["result_code"].isna() & False)
+    told = int(failed.iloc[0])
+    asked = int(by_query.sum())
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if codes.normalize_code(value) == expected:
             return _verdict(name, [f"right code, but {_a(value)}: result codes are text (\"{expected}\")"])
@@ -758,7 +765,9 @@ def top_failure(value: Any, tx: Any) -> Verdict:
     code = value.strip()
     if code == expected:
         entry = codes.result_entry(expected)
-        return _verdict(name, [], f"{expected} ({entry.name}) failed {int(failed.iloc[0])} times: {entry.mitigation}")
+        how = (f"{told + asked} times ({told} told by the callback, {asked} by the STK query when no "
+               "callback came)") if asked else f"{told} times"
+        return _verdict(name, [], f"{expected} ({entry.name}) failed {how}: {entry.mitigation}")
     if code == "0":
         return _verdict(name, ["0 is success: look at the failed rows only (status == 'failed')"])
     if code in failed.index:

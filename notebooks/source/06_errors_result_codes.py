@@ -27,7 +27,7 @@ CELLS = [
     ("code", """
     from mpesa_lab import codes
     from mpesa_lab.lab import Lab
-    from mpesa_lab.course import check, lesson_store
+    from mpesa_lab.course import check, lesson_store, readable
 
     lab = Lab.start(store=lesson_store("06-errors-result-codes"))
     lab
@@ -101,7 +101,7 @@ CELLS = [
         callback = lab.push(trigger.phone, 5, "INV-06", "Lesson 06").wait(timeout=10)
         rows.append({"result_code": callback.result_code, "result_desc": callback.result_desc,
                      "name": callback.entry.name, "fix": callback.mitigation})
-    pd.DataFrame(rows)
+    readable(pd.DataFrame(rows))  # every word of each fix (pandas alone cuts cells at 50 characters)
     """),
     ("md", """
     Read the `fix` column: some failures are the customer's to solve (`1`, `1032`, `2001`),

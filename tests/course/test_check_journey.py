@@ -200,3 +200,19 @@ def test_cards_are_shuffled_in_the_test_and_the_notebook():
     cards = dict(zip("ABCDEFG", shuffled))
     order = [next(k for k, v in cards.items() if v == step) for step in JOURNEY]
     ok(check.sequence_order(order, cards))
+
+
+def test_top_failure_counts_as_the_notebook_shows(week):
+    """Issue 18, item 10: 07's summary counted 1032 as 222 while the check said 218. The check's
+    count is the summary's (callback, else STK query), and says how it splits."""
+    from mpesa_lab import analytics
+
+    tx = week
+    top = tx[tx.status == "failed"].result_code.value_counts().index[0]
+    summary = analytics.summary(tx)
+    shown = int(summary.loc[summary.result_code == top, "count"].iloc[0])
+    verdict = check.top_failure(top, tx)
+    ok(verdict)
+    assert f"failed {shown} times" in str(verdict), (shown, str(verdict))
+    by_callback = int((tx[tx.status == "failed"].result_code == top).sum())
+    assert f"{by_callback} told by the callback" in str(verdict)
