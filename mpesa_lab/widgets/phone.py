@@ -209,13 +209,15 @@ class VirtualPhone(widgets.VBox):
                 return
             prompt = self.prompt or {}
             total = _seconds_between(prompt.get("prompted_at"), prompt.get("expires_at"))
-            lab_wait = f"in this lab the prompt waits {total:.0f} s" if total else "in this lab the prompt waits prompt_timeout"
+            wait = f"{total:.0f} s" if total else "prompt_timeout seconds"
+            lab_wait = f"in this lab the prompt waits {wait}"
             self.countdown.value = (
-                "<div class='mpl-countdown' style='font-size:12px;color:#57606a;text-align:center;"
-                "margin-top:4px'>"
-                f"<b class='mpl-countdown-left' style='color:#7d4e00'>{left:.0f} s left</b> to answer"
-                f"<br><span style='font-size:11px'>{esc(lab_wait)}; a real M-PESA prompt waits "
-                f"{REAL_PROMPT_LIFETIME}, then the push ends as 1037</span></div>"
+                # Drawn on the handset's dark frame: light text, tight lines.
+                "<div class='mpl-countdown' style='font-size:12px;line-height:1.35;color:#e6edf3;"
+                "text-align:center;margin:6px 0 2px 0'>"
+                f"<b class='mpl-countdown-left' style='color:#ffd479;font-size:14px'>{left:.0f} s left</b> to answer"
+                f"<br><span style='font-size:11px;color:#c9d1d9'>{esc(lab_wait)}; a real M\u2011PESA prompt "
+                f"waits {REAL_PROMPT_LIFETIME}, then the push ends as 1037</span></div>"
             )
 
     # ---- drawing -------------------------------------------------------------------------
