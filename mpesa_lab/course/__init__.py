@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from mpesa_lab.course import check
 from mpesa_lab.course.lessons import dataset, lesson_store
+from mpesa_lab.course.tables import readable
 from mpesa_lab.course.verdict import ExerciseFailed, Verdict
 
-__all__ = ["ExerciseFailed", "Verdict", "check", "dataset", "lesson_store"]
+__all__ = ["ExerciseFailed", "Verdict", "check", "dataset", "lesson_store", "readable"]

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from mpesa_lab import codes
 from mpesa_lab.clock import DARAJA_TIMESTAMP_FORMAT, daraja_timestamp, to_nairobi
-from mpesa_lab.constants import SANDBOX_PASSKEY
+from mpesa_lab.constants import SANDBOX_PASSKEY, SANDBOX_TEST_MSISDN
 from mpesa_lab.course.verdict import Verdict, give
 from mpesa_lab.daraja.callbacks import CallbackError, ParsedCallback, parse_callback
 from mpesa_lab.daraja.password import build_password, check_password
@@ -536,23 +536,74 @@ def query_fallback(result: Any, checkout_request_id: str) -> Verdict:
 # -- 06 errors and result codes -----------------------------------------------------------------
 
 
-def triggered(callback: Any, code: str | int) -> Verdict:
-    """A callback (from ``push.wait()``) whose ResultCode is ``code``."""
+# How a lesson asks for each code "the way it happens to a real customer" (the emulator's real
+# conditions, docs/emulator.md); a magic number or set_next_result only scripts the code.
+_REAL_CONDITIONS = {
+    "1": "register a subscriber with a small balance, lab.emulator.register_subscriber(\"254711000061\", "
+         "balance=50), then push more than that balance to that phone (e.g. 51)",
+    "2": "push an Amount of 0",
+    "3": "push an Amount above 250,000 (or above a subscriber's max_transaction)",
+    "17": "push the same Amount to the same phone twice within two minutes",
+    "2001": "enter a wrong PIN on the prompt (push.answer(pin='0000'))",
+    "1032": "press Cancel on the prompt (push.cancel())",
+    "1037": "leave the prompt unanswered (lab.emulator.answer(push.checkout_request_id, ignore=True))",
+}
+
+
+def _lab_transaction(lab: Any, callback: ParsedCallback) -> tuple[dict | None, str | None]:
+    """What the lab's emulator knows of the push behind ``callback``: (transaction, None), or
+    (None, problem) when it is no push of this lab. (None, None) when there is no local emulator
+    to ask (the real sandbox has no magic numbers to take a shortcut with)."""
+    emulator = getattr(lab, "emulator", None)
+    if emulator is None or not hasattr(emulator, "transaction"):
+        return None, None
+    try:
+        return emulator.transaction(callback.checkout_request_id), None
+    except KeyError:  # the emulator's UnknownTransaction
+        return None, (f"no push of this lab has the CheckoutRequestID {callback.checkout_request_id!r}: "
+                      "keep the callback that push.wait() returns, not one written by hand")
+
+
+def _scripted(tx: Mapping[str, Any]) -> str | None:
+    """How a transaction's result was scripted (a magic number, set_next_result, the random mix), or
+    None when the customer or a real condition decided it."""
+    answered = any(e.get("event") in ("answered_by_lab", "answer_queued") for e in tx.get("timeline", ()))
+    if tx.get("customer_action") != "script" or answered:
+        return None
+    source = tx.get("decided_by")
+    if source == "trigger":
+        return f"{tx.get('phone')} is a magic number: the emulator scripts ResultCode {tx.get('scripted_code')} for it"
+    if source == "instruction":
+        return "lab.emulator.set_next_result(...) scripted this ResultCode"
+    return f"the emulator's {source} scripted this ResultCode"
+
+
+def triggered(callback: Any, code: str | int, *, lab: Any) -> Verdict:
+    """A callback (from ``push.wait()`` on ``lab``) whose ResultCode is ``code``, produced by its real
+    condition: a magic number or ``set_next_result`` only scripts it, and the exercise forbids that."""
     want = codes.normalize_code(code)
     entry = codes.result_entry(want)
     name = f"Trigger ResultCode {want}"
+    real = _REAL_CONDITIONS.get(want, "produce it by its real condition (docs/emulator.md lists them)")
     if _unanswered(callback):
-        return _todo(name, f"Push so that M-PESA answers {want} ({entry.name}), then push.wait().")
+        return _todo(name, f"Push so that M-PESA answers {want} ({entry.name}): {real}; then push.wait().")
     if not isinstance(callback, ParsedCallback):
         try:
             callback = _parse(callback)
         except (CallbackError, TypeError, ValueError, AttributeError):
             return _verdict(name, [f"expected the callback from push.wait(), got {_type_name(callback)}"])
-    if callback.result_code == want:
-        return _verdict(name, [], f"{entry.name}: {entry.mitigation}")
-    got = codes.result_entry(callback.result_code)
-    return _verdict(name, [f"this callback's ResultCode is {callback.result_code} ({got.name}), not {want} "
-                           f"({entry.name}): {entry.explanation} Look it up in the trigger table."])
+    tx, unknown = _lab_transaction(lab, callback)
+    if unknown:
+        return _verdict(name, [unknown])
+    if callback.result_code != want:
+        got = codes.result_entry(callback.result_code)
+        return _verdict(name, [f"this callback's ResultCode is {callback.result_code} ({got.name}), not {want} "
+                               f"({entry.name}): {entry.explanation} To get it: {real}."])
+    scripted = _scripted(tx) if tx is not None else None
+    if scripted:
+        return _verdict(name, [f"right code, wrong way: {scripted}, which a real customer never meets. "
+                               f"Produce it by its real condition: {real}."])
+    return _verdict(name, [], f"{entry.name}: {entry.mitigation}")
 
 
 def advice_function(fn: Any) -> Verdict:
@@ -600,6 +651,11 @@ def advice_function(fn: Any) -> Verdict:
             else:
                 problems.append(f"advice({code!r}) ({what}) does not contain the catalogue's mitigation "
                                 f"{expected!r}")
+    if not problems:
+        texts = {code: fn(code) for code in ("1032", "2001")}
+        if texts["1032"] == texts["2001"]:
+            problems.append("advice('1032') and advice('2001') return the same text: each code gets its "
+                            "own mitigation, codes.lookup(code).mitigation")
     return _verdict(name, problems, "Known codes get their fix; unknown ones never crash the handler.")
 
 
@@ -613,12 +669,14 @@ _ANSWERS = {
     "ignored": ("1037", "ignore the prompt (lab.emulator.answer(push.checkout_request_id, ignore=True), "
                         "or Ignore on the phone)"),
 }
+_TEST_PHONE = SANDBOX_TEST_MSISDN
 _BY_CODE = {code: what for what, (code, _how) in _ANSWERS.items()}
 _DID = {"paid": "paid", "cancelled": "cancelled", "wrong_pin": "entered a wrong PIN", "ignored": "did not answer"}
 
 
-def customer_answer(callback: Any, wanted: str) -> Verdict:
-    """The callback of a push the customer answered as ``wanted`` (paid, cancelled, wrong_pin, ignored)."""
+def customer_answer(callback: Any, wanted: str, *, lab: Any) -> Verdict:
+    """The callback of a push of ``lab`` the customer answered as ``wanted`` (paid, cancelled,
+    wrong_pin, ignored) on the phone, not a code scripted by a magic number or set_next_result."""
     if wanted not in _ANSWERS:
         raise ValueError(f"wanted must be one of {', '.join(_ANSWERS)}, not {wanted!r}")
     code, how = _ANSWERS[wanted]
@@ -635,8 +693,15 @@ def customer_answer(callback: Any, wanted: str) -> Verdict:
             callback = _parse(callback)
         except (CallbackError, TypeError, ValueError, AttributeError):
             return _verdict(name, [f"expected the callback from push.wait(), got {_type_name(callback)}"])
+    tx, unknown = _lab_transaction(lab, callback)
+    if unknown:
+        return _verdict(name, [unknown])
     got = callback.result_code
     if got == code:
+        scripted = _scripted(tx) if tx is not None else None
+        if scripted:
+            return _verdict(name, [f"right code, but no customer answered: {scripted}. Push to the test "
+                                   f"phone {_TEST_PHONE} and {how}"])
         entry = codes.result_entry(code)
         return _verdict(name, [], f"ResultCode {code}, {entry.name}: {entry.mitigation}")
     did = _BY_CODE.get(got)
@@ -683,8 +748,15 @@ def top_failure(value: Any, tx: Any) -> Verdict:
     name = "The commonest failure"
     if _unanswered(value):
         return _todo(name, "Count result_code among the failed rows and take the most common one.")
-    failed = tx[tx["status"] == "failed"]["result_code"].value_counts()
+    failed_rows = tx[tx["status"] == "failed"]
+    failed = failed_rows["result_code"].value_counts()
     expected = str(failed.index[0])
+    # What analytics.summary counts (and the notebook shows): the callback's code, else the STK
+    # query's for a push whose callback never came; the message gives both parts of that count.
+    by_query = (failed_rows["result_code"].isna() & (failed_rows["query_result_code"] == expected)
+                if "query_result_code" in failed_rows.columns else failed_rows["result_code"].isna() & False)
+    told = int(failed.iloc[0])
+    asked = int(by_query.sum())
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if codes.normalize_code(value) == expected:
             return _verdict(name, [f"right code, but {_a(value)}: result codes are text (\"{expected}\")"])
@@ -693,7 +765,9 @@ def top_failure(value: Any, tx: Any) -> Verdict:
     code = value.strip()
     if code == expected:
         entry = codes.result_entry(expected)
-        return _verdict(name, [], f"{expected} ({entry.name}) failed {int(failed.iloc[0])} times: {entry.mitigation}")
+        how = (f"{told + asked} times ({told} told by the callback, {asked} by the STK query when no "
+               "callback came)") if asked else f"{told} times"
+        return _verdict(name, [], f"{expected} ({entry.name}) failed {how}: {entry.mitigation}")
     if code == "0":
         return _verdict(name, ["0 is success: look at the failed rows only (status == 'failed')"])
     if code in failed.index:
@@ -744,6 +818,14 @@ def env_file(text: Any) -> Verdict:
     for var in ("MPESA_CONSUMER_KEY", "MPESA_CONSUMER_SECRET"):
         if not values.get(var):
             problems.append(f"{var} is missing: copy it from your app on the Daraja portal (My Apps)")
+    placeholders = {"MPESA_CONSUMER_KEY": "paste-your-consumer-key",
+                    "MPESA_CONSUMER_SECRET": "paste-your-consumer-secret",
+                    "NGROK_AUTHTOKEN": "paste-your-ngrok-authtoken"}
+    for var, placeholder in placeholders.items():
+        # A notebook gets shared, committed and projected: the exercise asks for placeholders.
+        if values.get(var) and not _PLACEHOLDER.match(values[var]):
+            problems.append(f"{var} holds a value, not a placeholder: this notebook may be shared, so "
+                            f"write {var}={placeholder} here and the real value only in the .env file")
     if not (values.get("NGROK_AUTHTOKEN") or values.get("MPESA_CALLBACK_URL")):
         problems.append("nothing gives Safaricom a public URL: add NGROK_AUTHTOKEN (the lab opens a "
                         "tunnel) or MPESA_CALLBACK_URL (a public https URL of your own)")
@@ -810,9 +892,18 @@ def room_rehearsal(frame: Any, phones: Iterable[str]) -> Verdict:
     by_phone: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         by_phone.setdefault(str(row.get("phone")), []).append(row)
+    others = sorted(p for p in by_phone if p not in wanted)
+    if others:
+        problems.append(f"{len(others)} phone(s) outside the room ({', '.join(others[:3])}"
+                        f"{', ...' if len(others) > 3 else ''}): keep only this rehearsal's rows, filtered "
+                        "on its pushes' checkout_request_id")
     for phone in wanted:
         seen = by_phone.get(phone, [])
-        if not seen:
+        if len(seen) > 1:
+            problems.append(f"{phone}: {len(seen)} rows, but the rehearsal pushed once: earlier pushes' "
+                            "rows (a paid one would hide a failure now) must go; filter on this "
+                            "rehearsal's checkout_request_id")
+        elif not seen:
             problems.append(f"{phone}: no push at all; push to it")
         elif not any(str(r.get("status")) == "paid" for r in seen):
             last = seen[-1]

@@ -37,6 +37,11 @@ _PHONE_FIX = (
     "give a Safaricom M-PESA number such as 0722000000, 0110000000, +254 722 000000 or "
     f"{SANDBOX_TEST_MSISDN}"
 )
+# The rule every phone refusal states, so a learner never has to read this file to learn it.
+_PHONE_RULE = (
+    "a Kenyan mobile number is 9 digits starting with 7 or 1, written 2547XXXXXXXX / 2541XXXXXXXX "
+    "(12 digits, country code 254, optional +) or 07XXXXXXXX / 01XXXXXXXX (10 digits, local form)"
+)
 _SEPARATORS = re.compile(r"[\s\-().\u00a0/]")
 
 
@@ -72,24 +77,60 @@ def _normalize_phone_text(text: str, field_name: str) -> str:
     compact = _SEPARATORS.sub("", text.strip())
     if compact.startswith("00") and not compact.startswith("000"):
         compact = "+" + compact[2:]
-    if not re.fullmatch(r"\+?\d{6,15}", compact):
+    if not compact:
+        raise ValidationError(field_name, text, f"is empty, not a phone number: {_PHONE_RULE}", _PHONE_FIX)
+    strays = sorted({c for c in compact[1:] if not c.isdigit()} | ({compact[0]} - set("+0123456789")))
+    if strays or not re.fullmatch(r"\+?\d+", compact):
+        shown = ", ".join(repr(c) for c in strays) if strays else "'+' alone"
         raise ValidationError(
-            field_name, text, "is not a phone number (only digits, an optional leading +, spaces and dashes)",
+            field_name, text,
+            f"is not a phone number: {shown} cannot be in one (only digits, one leading + or 00, and "
+            f"spaces, dashes, dots or brackets between them); {_PHONE_RULE}",
             _PHONE_FIX,
         )
+    digits = compact.lstrip("+")
+    if not compact.startswith("+") or digits.startswith("254"):
+        # A Kenyan form: say which rule failed (length, then prefix) before asking phonenumbers.
+        if digits.startswith("254"):
+            form, lead, wanted = "with the country code (254 + 9 digits)", "254", 12
+            if digits.startswith("2540"):  # +254 (0) 722 ...: the trunk 0 kept in brackets
+                form, lead, wanted = "as 254 (0) + 9 digits", "254 (0)", 13
+        elif digits.startswith("0"):
+            form, lead, wanted = "in local form (0 + 9 digits)", "the leading 0", 10
+        else:
+            form, lead, wanted = "without 0 or 254 (the 9 digits alone)", "", 9
+        if len(digits) != wanted:
+            raise ValidationError(
+                field_name, text,
+                f"has {len(digits)} digits, but a Kenyan mobile number written {form} has {wanted}: "
+                f"{_PHONE_RULE}",
+                _PHONE_FIX,
+            )
+        first = digits[-9]
+        if first not in "17":
+            after = f"after {lead} " if lead else ""
+            raise ValidationError(
+                field_name, text,
+                f"is not a mobile number: {after}it starts with {first}, and Kenyan mobile numbers start "
+                f"with 7 or 1 there (2 to 6 are landlines and service numbers); {_PHONE_RULE}",
+                _PHONE_FIX,
+            )
     try:
         parsed = phonenumbers.parse(compact, "KE")
     except phonenumbers.NumberParseException as exc:
-        raise ValidationError(field_name, text, f"is not a phone number ({exc})", _PHONE_FIX) from None
+        raise ValidationError(field_name, text, f"is not a phone number ({exc}); {_PHONE_RULE}", _PHONE_FIX) from None
     if parsed.country_code != 254:
         region = phonenumbers.region_code_for_number(parsed) or f"+{parsed.country_code}"
         raise ValidationError(
             field_name, text, f"is not a Kenyan number (country {region}): M-PESA Express pushes reach "
-            "Kenyan Safaricom lines only", _PHONE_FIX,
+            "Kenyan Safaricom lines only, country code 254", _PHONE_FIX,
         )
     if not phonenumbers.is_valid_number(parsed):
         raise ValidationError(
-            field_name, text, "is not a valid Kenyan number (wrong length or unknown prefix)", _PHONE_FIX,
+            field_name, text,
+            f"is not a valid Kenyan number: the length is right but the prefix 0{str(parsed.national_number)[:3]} "
+            f"is not an allocated mobile range; {_PHONE_RULE}",
+            _PHONE_FIX,
         )
     kind = phonenumbers.number_type(parsed)
     if kind not in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE):
@@ -158,14 +199,18 @@ def validate_amount(value: Any) -> int:
 
 
 def _validate_text(field_name: str, value: Any, limit: int, *, what: str, strict: bool = True) -> str:
+    rule = f"{field_name} is printable text of 1 to {limit} characters (Daraja's documented limit)"
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ValidationError(field_name, value, f"must be text, not {type(value).__name__}", f"pass {what} as a string")
+        raise ValidationError(field_name, value, f"must be text, not {type(value).__name__}: {rule}",
+                              f"pass {what} as a string")
     text = str(value).strip()
     if not text:
-        raise ValidationError(field_name, value, "must not be empty", f"pass {what}")
+        raise ValidationError(field_name, value, f"must not be empty: {rule}", f"pass {what}")
     if not text.isprintable():
+        bad = sorted({repr(c) for c in text if not c.isprintable()})
         raise ValidationError(
-            field_name, value, "contains control characters (newlines, tabs...)", "use plain printable text",
+            field_name, value, f"contains control characters ({', '.join(bad)}): {rule}",
+            "use plain printable text, on one line",
         )
     if len(text) > limit:
         if strict:
@@ -228,8 +273,11 @@ def validate_shortcode(field_name: str, value: Any) -> str:
         raise ValidationError(field_name, value, "must be 5 to 7 digits, not a boolean", "use your paybill/till number")
     text = str(value).strip()
     if not re.fullmatch(r"\d{5,7}", text):
+        others = sorted({repr(c) for c in text if not c.isdigit()})
+        what = (f"it holds {', '.join(others)}, which are not digits" if others
+                else f"it has {len(text)} digits")
         raise ValidationError(
-            field_name, value, "must be 5 to 7 digits",
+            field_name, value, f"must be 5 to 7 digits (a paybill, or a till's store number): {what}",
             "use the shortcode from Go Live (sandbox: 174379)" if field_name == "BusinessShortCode"
             else "use the paybill number (CustomerPayBillOnline) or the till number (CustomerBuyGoodsOnline)",
         )

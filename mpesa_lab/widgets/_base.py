@@ -78,6 +78,8 @@ STYLE = """
 .mpl-live th { text-align: left; color: #57606a; border-bottom: 2px solid #d0d7de; padding: 4px 8px; }
 .mpl-live td { border-bottom: 1px solid #eaeef2; padding: 4px 8px; vertical-align: top; }
 .mpl-live details summary { cursor: pointer; }
+.mpl-code-list select { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace;
+  font-size: 12px; white-space: pre; }
 .mpl-field-error { color: #a40e26; font-size: 12px; margin: -2px 0 4px 0; }
 .mpl-field-warning { color: #7d4e00; font-size: 12px; margin: -2px 0 4px 0; }
 .mpl-field-ok { color: #116329; font-size: 12px; margin: -2px 0 4px 0; }

@@ -30,9 +30,21 @@ _ROUTE = {"400.008.01": "oauth", "400.008.02": "oauth"}
 _QUERY_ERRORS = {"transaction_being_processed"}
 
 
+# The list is a <select>, one line per code: a monospace font (the stylesheet's .mpl-code-list)
+# keeps the code column aligned, and the message is cut at a word, with "…", to fit the box's
+# width (LIST_CHARS characters) instead of being clipped mid-word by it. The detail shows it whole.
+CODE_COLUMN = 12
+LIST_CHARS = 58
+
+
 def _label(entry: CodeEntry) -> str:
     source = " (observed)" if entry.source == "observed" else ""
-    return f"{entry.code:<12} {entry.message[:60]}{source}"
+    room = LIST_CHARS - CODE_COLUMN - 1 - len(source)
+    message = entry.message
+    if len(message) > room:
+        cut = message[: room - 1].rsplit(" ", 1)[0].rstrip(" ,.;:-")
+        message = cut + "…"
+    return f"{entry.code:<{CODE_COLUMN}} {message}{source}"
 
 
 class CodeExplorer(widgets.VBox):
@@ -55,12 +67,15 @@ class CodeExplorer(widgets.VBox):
         self.source = widgets.Dropdown(options=[("documented and observed", "all"), ("documented", "doc"),
                                                 ("observed live", "observed")], value="all",
                                        layout=widgets.Layout(width="200px"))
-        self.list = widgets.Select(options=[], rows=14, layout=widgets.Layout(width="360px", margin="0 14px 0 0"))
-        self.detail = widgets.HTML(layout=widgets.Layout(width="520px"))
+        self.list = widgets.Select(options=[], rows=14, layout=widgets.Layout(width="450px", margin="0 14px 0 0"))
+        self.list.add_class("mpl-code-list")
+        self.detail = widgets.HTML(layout=widgets.Layout(width="500px"))
         self.trigger = widgets.Button(description="Trigger it now", icon="bolt", button_style="warning",
                                       layout=widgets.Layout(width="180px"))
-        self.result = widgets.HTML(layout=widgets.Layout(width="520px"))
+        self.result = widgets.HTML(layout=widgets.Layout(width="500px"))
+        self.result.add_class("mpl-trigger-outcome")
         self.last_result: Any = None  # what the last trigger brought back (callback, query or error)
+        self._outcome_of: CodeEntry | None = None  # the code whose outcome the panel shows
         self.done = threading.Event()  # set when the last trigger finished
         self.done.set()
         for w in (self.search, self.kind, self.source):
@@ -141,6 +156,10 @@ class CodeExplorer(widgets.VBox):
 
     def _show(self) -> None:
         entry = self.selected
+        if entry is not self._outcome_of and self.done.is_set():
+            # Another code selected: the outcome under the button was the previous code's.
+            self.result.value = ""
+            self._outcome_of = None
         if entry is None:
             self.detail.value = "<i>No code matches.</i>"
             self.trigger.disabled = True
@@ -173,15 +192,22 @@ class CodeExplorer(widgets.VBox):
             return
         self.done.clear()
         self.trigger.disabled = True
+        self._outcome_of = entry
         self.result.value = f"<i>triggering {esc(entry.code)}…</i>"
 
         def work() -> None:
             try:
                 self.last_result = self._trigger(entry)
-                self.result.value = self._render(self.last_result)
+                shown = self._render(self.last_result)
             except Exception as exc:  # shown, never raised into a background thread's void
                 self.last_result = exc
-                self.result.value = error_html(exc)
+                shown = error_html(exc)
+            try:
+                if self.selected is entry:
+                    self.result.value = shown
+                else:  # the learner moved on while it ran: this outcome is not the selected code's
+                    self.result.value = ""
+                    self._outcome_of = None
             finally:
                 self.trigger.disabled = False
                 self._busy.release()

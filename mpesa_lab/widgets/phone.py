@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from mpesa_lab.lab import Lab
 
 _MERCHANT = re.compile(r"Ksh[\d,.]+ to (.+?) Account no\. ")
+# What the lab's prompt_timeout stands for: a real handset's prompt lapses after about a minute
+# (notebook 04), then M-PESA answers 1037.
+REAL_PROMPT_LIFETIME = "about a minute"
 _SCREEN = (
     "width: 236px; min-height: 300px; background: linear-gradient(#e9f5ec, #ffffff); border-radius: 18px; "
     "padding: 10px 12px; font-family: -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif; "
@@ -63,6 +66,9 @@ class VirtualPhone(widgets.VBox):
         self._lock = threading.RLock()
 
         self.screen = widgets.HTML()
+        # The time left to answer, redrawn by the watcher each second while a prompt is on screen.
+        self.countdown = widgets.HTML(layout=widgets.Layout(width="236px"))
+        self.countdown.add_class("mpl-phone-countdown")
         self.pin = widgets.Password(placeholder="PIN", layout=widgets.Layout(width="236px", margin="8px 0 4px 0"))
         keys = [str(d) for d in range(1, 10)] + ["⌫", "0", "C"]
         self.keypad_keys = []
@@ -85,7 +91,7 @@ class VirtualPhone(widgets.VBox):
         caption = widgets.HTML(
             "<div style='color:#8b949e;font-size:11px;text-align:center;width:236px'>virtual phone · "
             "drives the local emulator</div>")
-        super().__init__([style(), self.screen, self.pin, keypad, actions, caption],
+        super().__init__([style(), self.screen, self.countdown, self.pin, keypad, actions, caption],
                          layout=widgets.Layout(width="262px", align_items="center"))
         self.add_class("mpl-phone")
         self._render()
@@ -149,6 +155,7 @@ class VirtualPhone(widgets.VBox):
                         self._render()
             return
         # A prompt is on screen: has it ended elsewhere (push.answer(), the timeout)?
+        self._draw_countdown()
         self._watcher_sleep(0.25)
         try:
             tx = self.emulator.transaction(current["checkout_request_id"])
@@ -181,7 +188,37 @@ class VirtualPhone(widgets.VBox):
     def _finish(self, tx: dict[str, Any]) -> None:
         self.prompt = None
         self.outcome = tx
+        self.pin.value = ""  # digits typed for a prompt that ended (a timeout) must not stay
         self._render()
+
+    def seconds_left(self) -> float | None:
+        """Seconds until the prompt on screen times out (1037), or None with no prompt."""
+        prompt = self.prompt
+        expires = prompt.get("expires_at") if prompt else None
+        if not expires:
+            return None
+        moment = datetime.fromisoformat(expires)
+        now = nairobi_now() if moment.tzinfo else datetime.now()
+        return max(0.0, (moment - now).total_seconds())
+
+    def _draw_countdown(self) -> None:
+        with self._lock:
+            left = self.seconds_left()
+            if left is None:
+                self.countdown.value = ""
+                return
+            prompt = self.prompt or {}
+            total = _seconds_between(prompt.get("prompted_at"), prompt.get("expires_at"))
+            wait = f"{total:.0f} s" if total else "prompt_timeout seconds"
+            lab_wait = f"in this lab the prompt waits {wait}"
+            self.countdown.value = (
+                # Drawn on the handset's dark frame: light text, tight lines.
+                "<div class='mpl-countdown' style='font-size:12px;line-height:1.35;color:#e6edf3;"
+                "text-align:center;margin:6px 0 2px 0'>"
+                f"<b class='mpl-countdown-left' style='color:#ffd479;font-size:14px'>{left:.0f} s left</b> to answer"
+                f"<br><span style='font-size:11px;color:#c9d1d9'>{esc(lab_wait)}; a real M\u2011PESA prompt "
+                f"waits {REAL_PROMPT_LIFETIME}, then the push ends as 1037</span></div>"
+            )
 
     # ---- drawing -------------------------------------------------------------------------
 
@@ -208,6 +245,9 @@ class VirtualPhone(widgets.VBox):
             body += f"<div style='margin-top:10px;color:#a40e26;font-size:12px'>{esc(note)}</div>"
         self.screen.value = f"<div style=\"{_SCREEN}\">{head}{body}</div>"
         waiting = self.prompt is not None
+        if not waiting:
+            self.pin.value = ""
+        self._draw_countdown()
         for button in (*self.keypad_keys, self.ok, self.cancel, self.ignore):
             button.disabled = not waiting
         self.pin.disabled = not waiting
@@ -267,6 +307,12 @@ class VirtualPhone(widgets.VBox):
                 pass
             self._previous_profile = None
         super().close()
+
+
+def _seconds_between(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
 def _nairobi(iso: str | None) -> str:

@@ -53,6 +53,23 @@ class Step:
     happened: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def excerpt(self, limit: int = 400) -> str:
+        """The message, whole if it fits in ``limit`` characters, else cut at the last line break or
+        space before the limit (never inside a word) and ending in "… (N more characters)"."""
+        return cut_text(self.message, limit)
+
+
+def cut_text(text: str, limit: int) -> str:
+    """``text`` cut at a word boundary at most ``limit`` characters in, saying how much is left."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    end = max(head.rfind("\n"), head.rfind(" "))
+    if end <= 0:  # one unbroken word longer than the limit: cut it, but say so
+        end = limit
+    head = head[:end].rstrip()
+    return f"{head}\n… ({len(text) - len(head)} more characters)"
+
 
 def _parse_time(value: Any) -> datetime | None:
     if value is None or value == "":
@@ -188,10 +205,42 @@ def transaction_steps(lab: "Lab", checkout_request_id: str) -> list[Step]:
     return steps
 
 
+# Label widths are estimated at CHAR_PX per character (generous for a 12 px sans-serif), and the
+# lanes are spread so that every label fits between the lifelines it sits between, with PAD to
+# spare: a label never crosses a lifeline.
+CHAR_PX = 7.0
+PAD = 14
+LOOP = 48  # a self-message's label starts this far right of its lifeline
+
+
+def label_width(text: str) -> float:
+    return CHAR_PX * len(text)
+
+
+def lane_xs() -> tuple[float, ...]:
+    """The lifelines' x, far enough apart for the widest label between each pair of lanes."""
+    need = [0.0] * (len(LANES) - 1)  # the room needed between lane i and lane i + 1
+    for _title, src, dst, label in STEPS:
+        if src == dst:
+            if src < len(need):
+                need[src] = max(need[src], LOOP + label_width(label) + PAD)
+        else:
+            span = abs(dst - src)
+            per_gap = (label_width(label) + 2 * PAD) / span
+            for lane in range(min(src, dst), max(src, dst)):
+                need[lane] = max(need[lane], per_gap)
+    box = 176  # the lanes' name boxes
+    xs = [40 + box / 2]
+    for gap in need:
+        xs.append(xs[-1] + max(gap, box + 20))
+    return tuple(xs)
+
+
 def diagram_svg(current: int, happened: list[bool] | None = None) -> str:
     """The sequence diagram as SVG, step ``current`` (1-7) highlighted."""
-    width, top, gap = 640, 58, 40
-    xs = (110, 330, 550)
+    top, gap = 58, 40
+    xs = lane_xs()
+    width = int(xs[-1] + 176 / 2 + 10)
     height = top + gap * len(STEPS) + 16
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              'font-family="Segoe UI, Roboto, Helvetica, Arial, sans-serif" font-size="12">',
@@ -201,7 +250,10 @@ def diagram_svg(current: int, happened: list[bool] | None = None) -> str:
     for x, name in zip(xs, LANES):
         parts.append(f'<rect x="{x - 88}" y="8" width="176" height="30" rx="6" fill="#f6f8fa" stroke="#d0d7de"/>')
         parts.append(f'<text x="{x}" y="28" text-anchor="middle" font-weight="600" fill="#1f2328">{esc(name)}</text>')
-        parts.append(f'<line x1="{x}" y1="38" x2="{x}" y2="{height - 6}" stroke="#d0d7de" stroke-dasharray="4 4"/>')
+        parts.append(f'<line class="mpl-lifeline" x1="{x}" y1="38" x2="{x}" y2="{height - 6}" stroke="#d0d7de" '
+                     'stroke-dasharray="4 4"/>')
+    # A white halo under each label's letters: arrows and lifelines never run through the text.
+    halo = ' paint-order="stroke" stroke="#ffffff" stroke-width="4" stroke-linejoin="round"'
     for index, (_title, src, dst, label) in enumerate(STEPS, start=1):
         y = top + gap * (index - 1)
         on = index == current
@@ -218,14 +270,14 @@ def diagram_svg(current: int, happened: list[bool] | None = None) -> str:
             x = xs[src]
             parts.append(f'<path d="M{x},{y - 8} h40 v16 h-38" fill="none" stroke="{colour}" stroke-width="{stroke}"'
                          f'{dash} marker-end="url(#mpl-arr)"/>')
-            parts.append(f'<text x="{x + 48}" y="{y + 4}" fill="{colour}"{weight}>'
+            parts.append(f'<text class="mpl-step-label" x="{x + LOOP}" y="{y + 4}" fill="{colour}"{weight}{halo}>'
                          f'{esc(label)}</text>')
         else:
             x1, x2 = xs[src], xs[dst]
             parts.append(f'<line x1="{x1}" y1="{y + 4}" x2="{x2}" y2="{y + 4}" stroke="{colour}" '
                          f'stroke-width="{stroke}"{dash} marker-end="url(#mpl-arr)"/>')
-            parts.append(f'<text x="{(x1 + x2) / 2}" y="{y - 3}" text-anchor="middle" fill="{colour}"'
-                         f'{weight}>{esc(label)}</text>')
+            parts.append(f'<text class="mpl-step-label" x="{(x1 + x2) / 2}" y="{y - 3}" text-anchor="middle" '
+                         f'fill="{colour}"{weight}{halo}>{esc(label)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -244,7 +296,7 @@ class SequenceStepper(widgets.VBox):
         self.step = widgets.IntSlider(value=1, min=1, max=len(STEPS), description="Step",
                                       layout=widgets.Layout(width="330px"), style={"description_width": "40px"})
         self.diagram = widgets.HTML()
-        self.detail = widgets.HTML(layout=widgets.Layout(width="640px"))
+        self.detail = widgets.HTML(layout=widgets.Layout(width=f"{int(lane_xs()[-1] + 98)}px"))
         self.previous.on_click(lambda _b: self.go(self.step.value - 1))
         self.next.on_click(lambda _b: self.go(self.step.value + 1))
         self.reload.on_click(lambda _b: self.load_choices())

@@ -75,7 +75,7 @@ CELLS = [
     stepper.go(6)
     step = stepper.steps[5]
     print(step.number, step.title)
-    print(step.message[:400])
+    print(step.excerpt(400))  # cut at a word, saying how many characters follow
     """),
     ("md", """
     ### Exercise 1: put the journey in order

@@ -110,7 +110,7 @@ CELLS = [
     wrong = push.wait(timeout=15)
     """),
     ("code", """
-    check.customer_answer(wrong, "wrong_pin")
+    check.customer_answer(wrong, "wrong_pin", lab=lab)
     """),
     ("md", """
     Three wrong PINs in a row lock the customer's PIN (ResultCode 8006): a shop that keeps
@@ -140,25 +140,41 @@ CELLS = [
     ignored = push.wait(timeout=15)
     """),
     ("code", """
-    check.customer_answer(ignored, "ignored")
+    check.customer_answer(ignored, "ignored", lab=lab)
     """),
     ("md", """
     ## What the shop saw
 
-    The four answers, as the shop's transactions view records them (one row per push, newest
-    last); the live table above shows the same callbacks.
+    The four answers, one row each, as the shop's transactions view records them; the live
+    table above shows the same callbacks. (An exercise not done yet says so in its row.)
+    `amount_requested` is what the push asked for, on every row; the frame's `amount` is what
+    the callback says was paid, so it is empty (NaN) unless the customer paid.
     """),
     ("code", """
+    import pandas as pd
+
     live.refresh()
-    lab.transactions()[["status", "result_code", "result_desc", "amount", "receipt", "latency_s"]].tail(4)
+    tx = lab.transactions().set_index("checkout_request_id")
+    columns = ["status", "result_code", "result_desc", "amount_requested", "receipt", "latency_s"]
+    answers = {"pay": paid, "cancel": cancelled, "wrong PIN (exercise 1)": wrong, "no answer (exercise 2)": ignored}
+
+
+    def row(callback):
+        checkout_request_id = getattr(callback, "checkout_request_id", None)
+        if checkout_request_id in tx.index:
+            return tx.loc[checkout_request_id, columns]
+        return pd.Series({"status": "do the exercise above first"}, index=columns)
+
+
+    pd.DataFrame({answer: row(callback) for answer, callback in answers.items()}).T
     """),
     ("md", """
     ## Summary
 
     - The shop sends the push; the customer answers on the phone; the outcome comes back as a
       callback with a `ResultCode`.
-    - Pay: 0 with a receipt. Cancel: 1032. Wrong PIN: 2001 (three in a row: 8006). No answer:
-      1037. Only 0 means paid.
+    - Pay: 0 with a receipt. Cancel: 1032. Wrong PIN: 2001 (three in a row: 8006).
+      No answer: 1037. Only 0 means paid.
     - Vary the amount between pushes to the same phone, or meet ResultCode 17.
 
     **Next:** 05, callbacks and the listener: the raw body, duplicates and lost callbacks.

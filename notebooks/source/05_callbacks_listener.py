@@ -231,7 +231,7 @@ CELLS = [
     """),
     ("code", """
     tx = lab.transactions()
-    tx[tx["checkout_request_id"].isin(ids + [lost.checkout_request_id])][["status", "result_code", "phone", "amount", "receipt"]]
+    tx[tx["checkout_request_id"].isin(ids + [lost.checkout_request_id])][["status", "result_code", "phone", "amount_requested", "receipt"]]
     """),
     ("md", """
     ## Summary

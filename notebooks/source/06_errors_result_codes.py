@@ -27,7 +27,7 @@ CELLS = [
     ("code", """
     from mpesa_lab import codes
     from mpesa_lab.lab import Lab
-    from mpesa_lab.course import check, lesson_store
+    from mpesa_lab.course import check, lesson_store, readable
 
     lab = Lab.start(store=lesson_store("06-errors-result-codes"))
     lab
@@ -101,7 +101,7 @@ CELLS = [
         callback = lab.push(trigger.phone, 5, "INV-06", "Lesson 06").wait(timeout=10)
         rows.append({"result_code": callback.result_code, "result_desc": callback.result_desc,
                      "name": callback.entry.name, "fix": callback.mitigation})
-    pd.DataFrame(rows)
+    readable(pd.DataFrame(rows))  # every word of each fix (pandas alone cuts cells at 50 characters)
     """),
     ("md", """
     Read the `fix` column: some failures are the customer's to solve (`1`, `1032`, `2001`),
@@ -150,7 +150,7 @@ CELLS = [
     callback = lab.push("254711000061", 50, "INV-06", "Lesson 06").wait(timeout=10)  # exactly the balance
     """),
     ("code", """
-    check.triggered(callback, code="1")
+    check.triggered(callback, code="1", lab=lab)
     """),
     ("md", """
     ## Codes nobody documented
@@ -224,7 +224,7 @@ CELLS = [
     - Handlers look codes up, never index a dictionary: unknown codes are a fact of life.
     - `17` means the same amount to the same phone within two minutes.
 
-    **Next:** 07, analysing a week of result codes (coming soon); 08, the real sandbox.
+    **Next:** 07, analysing a week of result codes; 08, the real sandbox.
     """),
     ("code", """
     # The lab keeps running, so the widgets above still answer after Run All. When you are done:

@@ -33,17 +33,20 @@ CELLS = [
     ("code", """
     from mpesa_lab import analytics
     from mpesa_lab.analytics import plots
-    from mpesa_lab.course import check, dataset, lesson_store
+    from mpesa_lab.course import check, dataset, lesson_store, readable
 
     week = analytics.load(dataset("week"))
     tx = week.transactions
     print(len(tx), "transactions;", len(week.callbacks), "callback deliveries;", len(week.problems), "problems")
-    tx.head()
+    print(len(tx.columns), "columns:", ", ".join(tx.columns))
+    FIRST = ["status", "result_code", "result_desc", "phone", "amount_requested", "amount", "receipt", "latency_s"]
+    readable(tx.head(), FIRST)
     """),
     ("md", """
-    One row per push. The first columns are the ones you read first: `status` (paid, failed,
-    pending, rejected), `result_code`, `result_desc`, `phone`, `amount`, `receipt`,
-    `latency_s`. `docs/analytics.md` lists them all.
+    One row per push, and many columns: above are the ones you read first, `status` (paid,
+    failed, pending, rejected), `result_code`, `result_desc`, `phone`, `amount_requested` (what
+    the push asked for), `amount` (what the callback says was paid: empty unless paid),
+    `receipt`, `latency_s`. `docs/analytics.md` lists them all; `tx[[...]]` picks others.
 
     ## The `result_code == 0` trap
 
@@ -88,7 +91,7 @@ CELLS = [
     """),
     ("code", """
     summary = analytics.summary(tx)
-    summary[["result_code", "result_name", "category", "count", "share", "mitigation"]]
+    readable(summary, ["result_code", "result_name", "category", "count", "share", "mitigation"])
     """),
     ("code", """
     fig = plots.result_codes(tx)

@@ -1,7 +1,62 @@
 """Notebook 09: running a workshop (the facilitator's guide)."""
 
+import textwrap
+
 NAME = "09-running-a-workshop"
 META = {"title": "Running a workshop", "minutes": 45, "expects_rule_17": 0}
+
+
+def _timing() -> tuple[str, int, int]:
+    """The timing table, from each notebook's own META["minutes"] (the number its "Time:" line
+    says), so the guide and the notebooks cannot disagree."""
+    import importlib.util
+    from pathlib import Path
+
+    notes = {
+        "00": "everyone's lab running before moving on",
+        "01": "draw the sequence on the board",
+        "03": "the UTC trap lands better if someone's laptop is on UTC",
+        "05": "the longest; do not rush \"store before acknowledging\"",
+        "08": "live only if the room's accounts are ready",
+    }
+    names = {"00": "start here", "01": "the journey", "02": "the access token", "03": "password and timestamp",
+             "04": "first STK push", "05": "callbacks and the listener", "06": "errors and result codes",
+             "07": "result-code analytics", "08": "the real sandbox"}
+    minutes = {}
+    for source in sorted(Path(__file__).resolve().parent.glob("0[0-8]_*.py")):
+        spec = importlib.util.spec_from_file_location(f"_timing_{source.stem}", source)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        minutes[source.stem[:2]] = (names[source.stem[:2]], module.META["minutes"])
+    rows = []
+    for number, (title, length) in minutes.items():
+        rows.append(f"| {number} {title} | {length} | {notes.get(number, '')} |".replace("|  |", "| |"))
+        if number == "04":
+            rows.append(f"| *break* | {BREAK} | |")
+    total = sum(length for _title, length in minutes.values()) + BREAK
+    half = sum(minutes[n][1] for n in HALF_DAY) + BREAK
+    table = "\n".join(rows)
+    return f"""
+    ## Timing
+
+    | notebook | minutes | note |
+    | --- | ---: | --- |
+{textwrap.indent(table, "    ")}
+
+    About {_hours(total)} with the break (the table adds up to {total} minutes). For a **half day**
+    (about {_hours(half)} with the break), run {", ".join(HALF_DAY[:-1])} and {HALF_DAY[-1]}, and give
+    02, 07 and 08 as homework.
+    """, total, half
+
+
+def _hours(minutes: int) -> str:
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} hours" + (f" {rest} minutes" if rest else "")
+
+
+BREAK = 15
+HALF_DAY = ("00", "01", "03", "04", "05", "06")
+TIMING, TOTAL_MINUTES, HALF_DAY_MINUTES = _timing()
 
 CELLS = [
     ("md", """
@@ -48,26 +103,7 @@ CELLS = [
     is the workshop mode: `mpesa-lab workshop serve` on your machine (see `docs/workshop.md`).
     The last part of this guide runs it here, on loopback, with simulated participants.
     """),
-    ("md", """
-    ## Timing
-
-    | notebook | minutes | note |
-    | --- | ---: | --- |
-    | 00 start here | 10 | everyone's lab running before moving on |
-    | 01 the journey | 15 | draw the sequence on the board |
-    | 02 the access token | 25 | |
-    | 03 password and timestamp | 30 | the UTC trap lands better if someone's laptop is on UTC |
-    | 04 first STK push | 20 | |
-    | *break* | 15 | |
-    | 05 callbacks and the listener | 35 | the longest; do not rush "store before acknowledging" |
-    | 06 errors and result codes | 35 | |
-    | 07 result-code analytics | 30 | |
-    | 08 the real sandbox | 30 | live only if the room's accounts are ready |
-
-    About four hours with the break (the table adds up to 245 minutes). For a **half day**
-    (about 2 hours 40 minutes with the break), run 00, 01, 03, 04, 05 and 06, and give 02, 07
-    and 08 as homework.
-
+    ("md", TIMING + """
     ## What to watch
 
     | on the screen | what it is | what to say |
@@ -139,7 +175,7 @@ CELLS = [
             push.wait(timeout=10)
     tx = lab.transactions()
     session = tx[tx["checkout_request_id"].isin([p.checkout_request_id for p in rounds])]
-    session[["status", "result_code", "phone", "amount"]]
+    session[["status", "result_code", "phone", "amount_requested"]]
     """),
     ("md", """
     ### Exercise 2: find them
@@ -302,7 +338,7 @@ CELLS = [
     ("code", """
     check.room_fault(saw, room=room_data)
     """),
-    ("md", """
+    ("md", f"""
     The fault never reached anyone's store as a payment: a busy answer means Daraja did not
     process the push, so retrying it is safe. In the room, that is the moment to say so.
 
@@ -319,7 +355,7 @@ CELLS = [
     ## Summary
 
     - Prepare: install, `mpesa-lab demo`, the right kernel; accounts for 08 days ahead.
-    - Plan about 4 hours for the full course, 2 hours 40 minutes for the half-day cut.
+    - Plan about {_hours(TOTAL_MINUTES)} for the full course, {_hours(HALF_DAY_MINUTES)} for the half-day cut.
     - Watch for the same check message twice, `17` on re-runs, `Wrong credentials`, lost
       callbacks.
     - Rehearse with the lab: a push per seat, and a room with one participant in trouble.

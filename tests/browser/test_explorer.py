@@ -106,3 +106,24 @@ def test_search_an_error_code_by_words_and_trigger_it(explorer, screenshot_dir):
     expect_text(result, re.compile(rf"errorCode\s*{re.escape(entry.code)}\s+Unable to lock subscriber"), timeout=WAIT)
     expect_text(result, entry.mitigation)
     explorer.screenshot(screenshot_dir / f"explorer-{explorer.name}-500.001.1001.png")
+
+
+def test_a_new_selection_clears_the_previous_outcome_and_the_list_fits(explorer, screenshot_dir):
+    """Issue 18, item 8: after triggering one code and selecting another, the outcome panel is
+    empty (it kept the previous code's callback); the list's lines fit its box (nothing clipped)
+    in a monospace font (the code column aligned)."""
+    first = codes.lookup("1032")
+    explorer.find("1032", first)
+    result = explorer.fire()
+    expect_text(result, re.compile(r"code\s*1032"), timeout=WAIT)
+    second = codes.lookup("2001")
+    explorer.find("2001", second)
+    expect(result, "the outcome panel kept 1032's callback").to_have_text("", timeout=WAIT)
+    font = explorer.list.evaluate("el => getComputedStyle(el).fontFamily")
+    assert "mono" in font.lower(), font
+    explorer.search.fill("")
+    expect(explorer.list.locator("option")).to_have_count(len(codes.error_codes()) + len(codes.result_codes()),
+                                                           timeout=WAIT)
+    widths = explorer.list.evaluate("el => [el.scrollWidth, el.clientWidth]")
+    assert widths[0] <= widths[1], f"the list's lines are clipped: {widths[0]} px of text in {widths[1]} px"
+    explorer.screenshot(screenshot_dir / f"explorer-{explorer.name}-new-selection.png")

@@ -87,3 +87,23 @@ def test_step_through_a_real_push_to_its_callback(stepper, screenshot_dir):
     expect_text(detail, re.compile(r"ms after step 5|s after step 5"))
     expect(stepper.next).to_be_enabled()  # step 7 (the query) is still ahead
     stepper.notebook.screenshot_from(screenshot_dir / f"stepper-{stepper.name}-callback.png", stepper.root, 1500)
+
+
+def test_no_label_of_the_diagram_crosses_a_lifeline(course_copy, jupyterlab, page, screenshot_dir):
+    """Issue 18, item 10: measured in the browser (the real font), no arrow label overlaps a
+    lane's dashed lifeline."""
+    notebook = run_course_or_scratch(page, jupyterlab, course_copy, "scratch", NOTEBOOK_01, CELLS)
+    stepper = Stepper(notebook)
+    expect(stepper.root).to_have_count(1, timeout=WAIT)
+    expect(stepper.diagram.locator("text.mpl-step-label")).to_have_count(len(STEPS), timeout=WAIT)
+    measured = stepper.diagram.evaluate("""svg => ({
+        lines: [...svg.querySelectorAll('line.mpl-lifeline')].map(l => l.x1.baseVal.value),
+        labels: [...svg.querySelectorAll('text.mpl-step-label')].map(t => {
+            const b = t.getBBox(); return [t.textContent, b.x, b.x + b.width]; }),
+    })""")
+    assert len(measured["lines"]) == 3
+    for text, start, end in measured["labels"]:
+        crossed = [x for x in measured["lines"] if start - 2 < x < end + 2]
+        assert not crossed, f"{text!r} ({start:.0f}-{end:.0f} px) crosses the lifeline at {crossed}"
+    notebook.screenshot(screenshot_dir / "stepper-diagram-labels.png", stepper.diagram)
+    notebook.shutdown()

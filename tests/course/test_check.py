@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from types import SimpleNamespace
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -221,11 +222,15 @@ def test_query_fallback():
 
 
 def test_triggered():
-    ok(check.triggered(_callback("x", 1), "1"))
-    ok(check.triggered(_callback("x", 1), 1))
-    todo(check.triggered(..., "1"))
-    wrong(check.triggered(_callback("x", 0), "1"), "ResultCode is 0 (success), not 1 (insufficient_balance)")
-    wrong(check.triggered(42, "1"), "expected the callback")
+    sandbox = SimpleNamespace(emulator=None)  # no local emulator to ask how the code came about
+    ok(check.triggered(_callback("x", 1), "1", lab=sandbox))
+    ok(check.triggered(_callback("x", 1), 1, lab=sandbox))
+    todo(check.triggered(..., "1", lab=sandbox))
+    wrong(check.triggered(_callback("x", 0), "1", lab=sandbox), "ResultCode is 0 (success), not 1 (insufficient_balance)",
+          "register_subscriber")
+    wrong(check.triggered(42, "1", lab=sandbox), "expected the callback")
+    with pytest.raises(TypeError):
+        check.triggered(_callback("x", 1), "1")  # the lab is needed to tell a magic number from a customer
 
 
 def test_advice_function():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -128,18 +129,18 @@ def test_customer_answer_on_real_callbacks(lab):
     finally:
         phone.close()
     for what, (push, callback) in got.items():
-        ok(check.customer_answer(callback, what))
-        todo(check.customer_answer(..., what))
-    wrong(check.customer_answer(got["cancelled"][1], "wrong_pin"), "the customer cancelled (ResultCode 1032",
+        ok(check.customer_answer(callback, what, lab=lab))
+        todo(check.customer_answer(..., what, lab=lab))
+    wrong(check.customer_answer(got["cancelled"][1], "wrong_pin", lab=lab), "the customer cancelled (ResultCode 1032",
           "to get 2001, enter a wrong PIN")
-    wrong(check.customer_answer(got["paid"][1], "ignored"), "the customer paid (ResultCode 0", "ignore the prompt")
-    wrong(check.customer_answer(got["wrong_pin"][1], "paid"), "entered a wrong PIN (ResultCode 2001", "right PIN")
-    wrong(check.customer_answer(got["paid"][0], "paid"), "this is the push (its acknowledgement)")
-    wrong(check.customer_answer(got["paid"][0].query(), "paid"), "STK query result")
-    wrong(check.customer_answer(_callback("x", 17), "paid"), "same amount to the same phone")
-    wrong(check.customer_answer("nonsense", "paid"), "expected the callback")
+    wrong(check.customer_answer(got["paid"][1], "ignored", lab=lab), "the customer paid (ResultCode 0", "ignore the prompt")
+    wrong(check.customer_answer(got["wrong_pin"][1], "paid", lab=lab), "entered a wrong PIN (ResultCode 2001", "right PIN")
+    wrong(check.customer_answer(got["paid"][0], "paid", lab=lab), "this is the push (its acknowledgement)")
+    wrong(check.customer_answer(got["paid"][0].query(), "paid", lab=lab), "STK query result")
+    wrong(check.customer_answer(_callback("x", 17), "paid", lab=SimpleNamespace(emulator=None)), "same amount to the same phone")
+    wrong(check.customer_answer("nonsense", "paid", lab=lab), "expected the callback")
     with pytest.raises(ValueError, match="wanted must be one of"):
-        check.customer_answer(got["paid"][1], "refunded")
+        check.customer_answer(got["paid"][1], "refunded", lab=lab)
 
 
 # -- 07 -------------------------------------------------------------------------------------------
@@ -199,3 +200,19 @@ def test_cards_are_shuffled_in_the_test_and_the_notebook():
     cards = dict(zip("ABCDEFG", shuffled))
     order = [next(k for k, v in cards.items() if v == step) for step in JOURNEY]
     ok(check.sequence_order(order, cards))
+
+
+def test_top_failure_counts_as_the_notebook_shows(week):
+    """Issue 18, item 10: 07's summary counted 1032 as 222 while the check said 218. The check's
+    count is the summary's (callback, else STK query), and says how it splits."""
+    from mpesa_lab import analytics
+
+    tx = week
+    top = tx[tx.status == "failed"].result_code.value_counts().index[0]
+    summary = analytics.summary(tx)
+    shown = int(summary.loc[summary.result_code == top, "count"].iloc[0])
+    verdict = check.top_failure(top, tx)
+    ok(verdict)
+    assert f"failed {shown} times" in str(verdict), (shown, str(verdict))
+    by_callback = int((tx[tx.status == "failed"].result_code == top).sum())
+    assert f"{by_callback} told by the callback" in str(verdict)

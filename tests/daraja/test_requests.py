@@ -70,8 +70,8 @@ def test_phone_numbers_in_every_common_form(given_value, expected):
     ("0201234567", "landline"),        # Nairobi landline
     ("+14155550100", "Kenyan"),        # not Kenyan
     ("+255712345678", "Kenyan"),       # Tanzania (Vodacom)
-    ("07220000", "valid"),             # too short
-    ("07220000000000", "valid"),       # too long
+    ("07220000", "has 8 digits"),      # too short
+    ("07220000000000", "has 14 digits"), # too long
     ("abc", "not a phone number"),
     ("0722O00000", "not a phone number"),  # letter O
     ("", "not a phone number"),

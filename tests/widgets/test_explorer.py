@@ -86,3 +86,35 @@ def test_every_code_can_be_triggered(lab, closing):
         else:
             assert getattr(outcome, "error_code", None) == entry.code, (entry.name, outcome)
             assert outcome.entry.name == entry.name, (entry.name, outcome.entry.name)
+
+
+def test_selecting_another_code_clears_the_previous_codes_outcome(lab, closing):
+    """Issue 18, item 8: the outcome panel kept 1032's callback after 2001 was selected."""
+    explorer = closing(CodeExplorer(lab))
+    explorer.select("1032")
+    explorer.fire(block=True)
+    assert "1032" in explorer.result.value
+    explorer.search.value = "1032"  # filtering that keeps the same code selected keeps its outcome
+    assert "1032" in explorer.result.value
+    explorer.search.value = ""
+    explorer.select("2001")
+    assert explorer.result.value == "", "the outcome panel still shows the previous code's callback"
+    explorer.fire(block=True)
+    assert "2001" in explorer.result.value
+
+
+def test_list_lines_have_one_code_column_and_fit_the_box():
+    """Every line: the code padded to one column, the message cut at a word with an ellipsis so
+    that nothing is clipped by the list's width (a monospace font keeps the column aligned)."""
+    from mpesa_lab.widgets.explorer import CODE_COLUMN, LIST_CHARS
+
+    explorer = CodeExplorer()
+    for label, entry in explorer.list.options:
+        assert label.startswith(f"{entry.code:<{CODE_COLUMN}} "), label
+        assert len(label) <= LIST_CHARS, label
+        words = label[CODE_COLUMN + 1:].removesuffix(" (observed)")
+        if words.endswith("…"):
+            assert entry.message.startswith(words[:-1]) and entry.message[len(words) - 1] in " ,.;:-", label
+        else:
+            assert words == entry.message
+    assert "mpl-code-list" in explorer.list._dom_classes

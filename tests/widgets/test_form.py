@@ -111,3 +111,12 @@ def test_a_repeated_push_shows_the_labs_warning(lab, closing):
     lab.listener.wait_for(form.last_push.checkout_request_id, TIMEOUT)  # (else: subscriber locked)
     form.click()  # same amount, same phone, seconds apart: the lab warns of rule 17
     assert "expect 17" in form.answer.value and form.last_push is not None
+
+
+def test_the_form_states_the_phone_rule_that_failed(lab, closing):
+    """Issue 18, item 5: 12345 is only digits; the form says what is really wrong (its length)."""
+    form = closing(PushForm(lab))
+    form.phone.value = "12345"
+    shown = form.messages["phone"].value
+    assert "has 5 digits" in shown and "2547XXXXXXXX" in shown and "07XXXXXXXX" in shown, shown
+    assert "only digits, an optional leading +" not in shown

@@ -123,3 +123,29 @@ def test_phone_refuses_a_lab_without_emulator():
     fake = types.SimpleNamespace(emulator=None, settings=types.SimpleNamespace(environment="sandbox"))
     with pytest.raises(LabError, match="real handset"):
         VirtualPhone(fake)
+
+
+def test_a_prompt_counts_down_and_a_timeout_clears_the_typed_pin(lab, closing):
+    """Issue 18, item 7: letting a prompt lapse was 60 s of silence, then 1037, with the typed
+    digits still in the PIN field. The phone counts down (and says what the lab's wait stands
+    for), and the prompt's end clears the PIN."""
+    import re
+
+    lab.emulator.configure(prompt_timeout=3)
+    phone = closing(VirtualPhone(lab))
+    push = lab.push("0708374149", 15, "INV-7", "Order")
+    prompt_on(phone)
+    first = eventually(lambda: re.search(r"(\d+) s left", phone.countdown.value), what="a countdown")
+    assert "in this lab the prompt waits 3 s" in phone.countdown.value
+    assert "PESA prompt waits about a minute" in phone.countdown.value
+    phone.press("1")
+    phone.press("2")
+    assert phone.pin.value == "12"
+    later = eventually(lambda: (m := re.search(r"(\d+) s left", phone.countdown.value)) and
+                       int(m.group(1)) < int(first.group(1)) and m, what="the countdown going down")
+    assert int(later.group(1)) < int(first.group(1))
+    assert push.wait(TIMEOUT).result_code == "1037"
+    eventually(lambda: phone.prompt is None and "expired without an answer" in phone.screen.value,
+               what="the timeout on the phone")
+    assert phone.pin.value == "", "typed digits stayed after the prompt timed out"
+    assert phone.countdown.value == "" and phone.pin.disabled

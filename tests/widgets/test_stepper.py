@@ -81,3 +81,37 @@ def test_a_refused_push_has_no_prompt(lab, closing):
 def test_unknown_checkout_id_says_where_to_look(lab):
     with pytest.raises(KeyError, match="lab.pushes"):
         transaction_steps(lab, "ws_CO_NOPE")
+
+
+def test_no_step_label_crosses_a_lifeline():
+    """Issue 18, item 10: 01's diagram labels ran over the lanes' dashed lifelines. Each label,
+    at a generous estimate of its width, lies between lifelines with room to spare."""
+    import re
+
+    from mpesa_lab.widgets.stepper import CHAR_PX, diagram_svg
+
+    svg = diagram_svg(1)
+    lifelines = [float(x) for x in re.findall(r'<line class="mpl-lifeline" x1="([\d.]+)"', svg)]
+    assert len(lifelines) == 3
+    labels = re.findall(r'<text class="mpl-step-label" x="([\d.]+)" y="[\d.]+"( text-anchor="middle")?[^>]*>([^<]+)</text>', svg)
+    assert len(labels) == 7
+    import html
+
+    for x, middle, text in labels:
+        width = CHAR_PX * len(html.unescape(text))
+        start = float(x) - width / 2 if middle else float(x)
+        end = start + width
+        crossed = [line for line in lifelines if start - 4 < line < end + 4]
+        assert not crossed, f"{html.unescape(text)!r} ({start:.0f}-{end:.0f} px) crosses a lifeline at {crossed}"
+
+
+def test_a_long_message_is_cut_at_a_word_and_says_how_much_is_left():
+    from mpesa_lab.widgets.stepper import Step, cut_text
+
+    text = "POST /cb HTTP/1.1\ncontent-type: application/json\n\n" + " ".join(f"word{i:03d}" for i in range(120))
+    shown = Step(6, "Callback", message=text).excerpt(400)
+    head, tail = shown.rsplit("\n", 1)
+    assert len(head) <= 400 and text.startswith(head)
+    assert text[len(head)] in " \n", "cut inside a word"
+    assert tail == f"… ({len(text) - len(head)} more characters)"
+    assert cut_text("short", 400) == "short"
