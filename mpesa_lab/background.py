@@ -368,21 +368,23 @@ class ConnectionGuard:
 
 
 _config_type: type | None = None
+_config_type_lock = threading.Lock()
 
 
 def _config_class() -> type:
     """uvicorn's Config, minus its logging setup: the application's logging is its own. Made on
     first use: uvicorn is imported when a server starts, not with this module."""
     global _config_type
-    if _config_type is None:
-        uvicorn = import_on_first_use("uvicorn")
+    with _config_type_lock:  # one class for every server, also when 8 start at once
+        if _config_type is None:
+            uvicorn = import_on_first_use("uvicorn")
 
-        class _Config(uvicorn.Config):  # type: ignore[misc, valid-type]
-            def configure_logging(self) -> None:
-                pass
+            class _Config(uvicorn.Config):  # type: ignore[misc, valid-type]
+                def configure_logging(self) -> None:
+                    pass
 
-        _config_type = _Config
-    return _config_type
+            _config_type = _Config
+        return _config_type
 
 
 def server_config(app: Any, *, request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
