@@ -314,7 +314,9 @@ def test_a_reconnecting_flood_does_not_reset_valid_callbacks(tmp_path):
         _stop(proc)
     # Measured here: 37-40 of 40 (before the fix: 6-14; bench/bench_flood.py). The few refused
     # were accepted before their first bytes arrived (docs/limits.md, Listener under a flood).
-    assert len(acked) >= 32, outcomes  # a loaded machine widens the race; before: 6-14
+    # The bar sits halfway between: a loaded CI machine widens the race, and the old code never
+    # passed 14.
+    assert len(acked) >= 24, outcomes
     stored = CallbackStore(db)
     assert set(acked) <= set(stored.callbacks()["checkout_request_id"])
     stored.close()
