@@ -23,7 +23,7 @@ from mpesa_lab.daraja.client import DarajaClient
 from mpesa_lab.daraja.errors import MpesaLabError
 from mpesa_lab.daraja.results import StkPushResult, StkQueryResult
 from mpesa_lab.listener import CallbackStore, Listener
-from mpesa_lab.listener.locations import folder_store_path
+from mpesa_lab.paths import folder_store_path
 
 if TYPE_CHECKING:
     import pandas as pd
