@@ -205,6 +205,26 @@ def result_entry(code: object) -> CodeEntry:
     return unknown_entry(code)
 
 
+#: What a ResultCode says about the money, the one rule every view uses (frames, cards, widgets).
+STATUS_PAID, STATUS_FAILED, STATUS_PENDING = "paid", "failed", "pending"
+
+
+def pending_result_codes() -> frozenset[str]:
+    """ResultCodes (lower case) that are not final: the payment may still complete (e.g. 4999)."""
+    return frozenset(entry.code.lower() for entry in result_codes() if entry.final is False)
+
+
+def status_of(code: object) -> str:
+    """What a callback's or a query's ResultCode means for the payment: paid (0), failed (any
+    final code, unknown ones included), pending (no code yet, or a non-final one)."""
+    key = normalize_code(code) if code is not None else ""
+    if key == "" or key.lower() in ("nan", "none"):
+        return STATUS_PENDING
+    if key == "0":
+        return STATUS_PAID
+    return STATUS_PENDING if key.lower() in pending_result_codes() else STATUS_FAILED
+
+
 def lookup(code: object, message: str | None = None) -> CodeEntry:
     """Look up any code: errorCodes look like ``400.002.02``, anything else is a ResultCode."""
     text = str(code).strip() if code is not None else ""

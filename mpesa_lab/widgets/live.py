@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from mpesa_lab.display import badge, esc, status_of_code
+from mpesa_lab.codes import status_of
+from mpesa_lab.display import badge, esc
 from mpesa_lab.widgets._base import Watcher, style
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class LiveCallbacks(widgets.VBox):
         # (amount_requested) stays apart from what was paid (amount), as in the transactions frame.
         merged["phone"] = merged["phone"].where(merged["phone"].notna(), merged.pop("push_phone"))
         merged["latency_s"] = (merged["received_at"] - merged["pushed_at"]).dt.total_seconds()
-        merged["status"] = [status_of_code(str(c)) for c in merged["result_code"].astype(str)]
+        merged["status"] = [status_of(str(c)) for c in merged["result_code"].astype(str)]
         merged["result_code"] = merged["result_code"].astype(str)
         first = [c for c in COLUMNS if c in merged.columns]
         return merged[first + [c for c in merged.columns if c not in first]]
