@@ -122,8 +122,8 @@ def test_a_store_that_cannot_be_used_refuses_to_open_with_one_line(tmp_path, nam
 
 @pytest.mark.parametrize("name", ["root page damaged", "callbacks table dropped"])
 def test_a_damaged_store_too_big_for_the_full_check_still_refuses(tmp_path, monkeypatch, name):
-    """Above the full check's size (4 GiB; 256 MiB once skipped every check) the bounded check
-    still finds damage where every callback's insert goes."""
+    """Above the full check's size (256 MiB; it once skipped every check) the bounded check still
+    finds damage where every callback's insert goes."""
     from mpesa_lab.listener import store as store_module
 
     make, fragment = BROKEN[name]
