@@ -185,6 +185,14 @@ def _read_store_file(path: Path) -> Outcomes:
 # fields of all of them in one SQL statement.
 
 
+#: what a record nested past Python's JSON reader (about 1,000 levels) is reported as
+TOO_DEEP = (f"nested deeper than {sys.getrecursionlimit():,} levels (a callback is 5 deep): "
+            "not a callback")
+
+
+_ELEMENTS = -2  # a span's offset when its rows are the elements of a JSON array (name[i])
+
+
 @dataclass
 class _Lines:
     """Lines of JSON text with a global number each, and where each number came from."""
@@ -233,6 +241,8 @@ class _Lines:
         if i < 0:
             return f"record {n}"
         start, name, offset = self.spans[i]
+        if offset == _ELEMENTS:
+            return f"{name}[{n - start}]"
         return name if offset < 0 else f"{name}:{n - start + 1 + offset}"
 
 
@@ -328,49 +338,90 @@ def _read_lines_fast(path: Path, progress: Progress | None) -> "pa.ChunkedArray"
     return pa.chunked_array(chunks, pa.large_string())
 
 
+def _stream_json_array(path: Path, name: str, lines: _Lines, progress: Progress | None) -> None:
+    """A JSON array (``[...]``) read in blocks, never whole: each element's own text (the raw
+    payload, as it was written) becomes one row, as a line of JSON lines would; salvaged up to
+    the first broken element, and an element over ``limits.MAX_LINE_BYTES`` ends it too."""
+    import pyarrow as pa
+
+    decoder = json.JSONDecoder()
+    total = path.stat().st_size
+    block = 4 << 20
+    chunks: list[pa.Array] = []
+    texts: list[str] = []
+    index, done = 0, 0
+    with path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
+        buf = fh.read(block)
+        done = len(buf)
+        buf = buf.lstrip("\ufeff \t\r\n")
+        pos, eof = 1, False  # (the file starts with "[": the caller looked)
+
+        def refill() -> bool:
+            nonlocal buf, pos, eof, done
+            more = fh.read(block)
+            done = min(total, done + len(more))
+            if progress is not None:
+                progress(done, total)
+            eof = not more
+            buf, pos = buf[pos:] + more, 0
+            return bool(more)
+
+        while True:
+            while True:
+                while pos < len(buf) and buf[pos] in " \t\r\n,":
+                    pos += 1
+                if pos < len(buf) or not refill():
+                    break
+            if pos >= len(buf):
+                lines.problem(f"{name}[{index}]", "malformed", "the array is not closed (truncated file?)")
+                break
+            if buf[pos] == "]":
+                break
+            try:
+                while True:
+                    try:
+                        _, end = decoder.raw_decode(buf, pos)
+                        break
+                    except json.JSONDecodeError:
+                        # Perhaps only cut by the block's end: read on, up to one element's limit.
+                        if eof or len(buf) - pos > limits.MAX_LINE_BYTES or not refill():
+                            raise
+            except RecursionError:
+                lines.problem(f"{name}[{index}]", "malformed", f"{TOO_DEEP}; the rest of the array is skipped")
+                break
+            except json.JSONDecodeError as exc:
+                detail = (f"an element over the {limits.MAX_LINE_BYTES >> 20} MiB limit for one callback"
+                          if len(buf) - pos > limits.MAX_LINE_BYTES else f"not valid JSON ({exc.msg})")
+                lines.problem(f"{name}[{index}]", "malformed", f"{detail}; the rest of the array is skipped")
+                break
+            texts.append(buf[pos:end])
+            index, pos = index + 1, end
+            if len(texts) >= 65536:
+                chunks.append(pa.array(texts, pa.large_string()))
+                texts = []
+    chunks.append(pa.array(texts, pa.large_string()))
+    first = lines.next_n
+    lines.add_table(name, pa.chunked_array(chunks, pa.large_string()))
+    lines.spans[-1] = (first, name, _ELEMENTS)
+
+
 def _decode_json_document(text: str, name: str, lines: _Lines) -> None:
-    """A whole .json file: an object (one record), or an array of records, salvaged up to the
-    first broken element."""
+    """A whole .json file that is not an array (those stream: ``_stream_json_array``): one
+    record, or JSON lines after all."""
     stripped = text.lstrip("\ufeff \t\r\n")
     if not stripped:
         lines.problem(name, "malformed", "empty file")
         return
-    if stripped[0] != "[":
-        try:
-            lines.add_records(name, [(name, json.loads(stripped))])
-        except RecursionError:
-            lines.problem(name, "malformed", TOO_DEEP)
-        except json.JSONDecodeError as exc:
-            if "\n" in stripped.strip():  # perhaps JSON lines after all
-                for i, raw in enumerate(stripped.splitlines(), start=1):
-                    _one_line(raw, f"{name}:{i}", lines)
-            else:
-                lines.problem(name, "malformed", f"not valid JSON ({exc.msg}, line {exc.lineno})")
-        return
-    decoder = json.JSONDecoder()
-    pos, index, records = 1, 0, []
-    while True:
-        while pos < len(stripped) and stripped[pos] in " \t\r\n,":
-            pos += 1
-        if pos >= len(stripped):
-            lines.problem(f"{name}[{index}]", "malformed", "the array is not closed (truncated file?)")
-            break
-        if stripped[pos] == "]":
-            break
-        try:
-            record, pos = decoder.raw_decode(stripped, pos)
-            json.dumps(record)  # (as add_records will: a record nested near the limit fails there)
-        except RecursionError:
-            lines.problem(f"{name}[{index}]", "malformed", f"{TOO_DEEP}; the rest of the array is skipped")
-            break
-        except json.JSONDecodeError as exc:
-            line = stripped.count("\n", 0, pos) + 1
-            lines.problem(f"{name}[{index}] (line {line})", "malformed",
-                          f"not valid JSON ({exc.msg}); the rest of the array is skipped")
-            break
-        records.append((f"{name}[{index}]", record))
-        index += 1
-    lines.add_records(name, records)
+    try:
+        lines.add_records(name, [(name, json.loads(stripped))])
+    except RecursionError:
+        lines.problem(name, "malformed", TOO_DEEP)
+    except json.JSONDecodeError as exc:
+        if "\n" in stripped.strip():  # perhaps JSON lines after all
+            for i, raw in enumerate(stripped.splitlines(), start=1):
+                _one_line(raw, f"{name}:{i}", lines)
+        else:
+            lines.problem(name, "malformed", f"not valid JSON ({exc.msg}, line {exc.lineno})")
 
 
 def _one_line(raw: str, location: str, lines: _Lines) -> None:
@@ -383,11 +434,6 @@ def _one_line(raw: str, location: str, lines: _Lines) -> None:
             lines.problem(location, "malformed", f"not valid JSON ({exc.msg})")
 
 
-#: what a record nested past Python's JSON reader (about 1,000 levels) is reported as
-TOO_DEEP = (f"nested deeper than {sys.getrecursionlimit():,} levels (a callback is 5 deep): "
-            "not a callback; skipped")
-
-
 def _load_json_file(path: Path, progress: Progress | None) -> Outcomes:
     lines = _Lines()
     size = path.stat().st_size
@@ -397,8 +443,7 @@ def _load_json_file(path: Path, progress: Progress | None) -> Outcomes:
     if size == 0:
         lines.problem(path.name, "malformed", "empty file")
     elif start.startswith(b"["):
-        limits.check_json_document_size(path, size)
-        _decode_json_document(path.read_text("utf-8", errors="replace"), path.name, lines)
+        _stream_json_array(path, path.name, lines, progress)
     else:
         records = _read_whole_file(path, progress)
         if records is not None:
@@ -460,6 +505,8 @@ def _load_folder(path: Path, progress: Progress | None) -> Outcomes:
                 _read_lines(file, None, name, lines)
             except LoadError as exc:
                 lines.problem(name, "skipped_file", f"{exc}; skipped")
+        elif limits.head(file, 4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+            _stream_json_array(file, name, lines, None)
         elif size > limits.MAX_JSON_DOCUMENT_BYTES:
             lines.problem(name, "skipped_file", f"a JSON document of {size >> 20:,} MiB, over the "
                           f"{limits.MAX_JSON_DOCUMENT_BYTES >> 20} MiB limit for one read whole: "
