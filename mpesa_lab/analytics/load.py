@@ -149,7 +149,8 @@ def _load_store(path: Path) -> Outcomes:
     try:
         return _read_store_file(path)
     except (sqlite3.Error, RuntimeError) as exc:
-        reason = limits.one_line(exc)
+        # (the reader process's error ends with the exception's own line; its traceback is noise)
+        reason = limits.one_line(str(exc).strip().splitlines()[-1] if str(exc).strip() else exc)
         if "no such table" in reason or "no such column" in reason:
             raise LoadError(f"{path} is a SQLite database but not an mpesa-lab callback store "
                             f"({reason}): pass the store the listener wrote") from None
@@ -253,7 +254,10 @@ def _read_lines(path: Path, progress: Progress | None, name: str, lines: _Lines)
     import pyarrow.compute as pc
 
     try:
-        lines.add_table(name, _read_lines_fast(path, progress))
+        fast = _read_lines_fast(path, progress)
+        if len(fast) and (pc.max(pc.binary_length(fast)).as_py() or 0) > limits.MAX_LINE_BYTES:
+            raise pa.ArrowInvalid("a line over the limit")  # (Arrow reads up to two blocks)
+        lines.add_table(name, fast)
     except pa.ArrowInvalid:
         text, overlong = _read_lines_carefully(path, progress)
         if overlong and not pc.any(pc.not_equal(pc.utf8_trim_whitespace(text), "")).as_py():
