@@ -271,7 +271,8 @@ def _read_lines(path: Path, progress: Progress | None, name: str, lines: _Lines)
         lines.add_table(name, text)
 
 
-def _read_lines_carefully(path: Path, progress: Progress | None) -> "tuple[pa.ChunkedArray, list[tuple[int, int]]]":
+def _read_lines_carefully(path: Path, progress: Progress | None
+                          ) -> "tuple[pa.ChunkedArray, list[tuple[int, int]]]":
     """Every line as text, bytes that are not UTF-8 replaced (U+FFFD), and a line longer than
     ``limits.MAX_LINE_BYTES`` left empty and never held (its number and size returned). Python,
     so only for the files Arrow's reader refuses."""
@@ -391,12 +392,14 @@ def _stream_json_array(path: Path, name: str, lines: _Lines, progress: Progress 
                         if eof or len(buf) - pos > limits.MAX_LINE_BYTES or not refill():
                             raise
             except RecursionError:
-                lines.problem(f"{name}[{index}]", "malformed", f"{TOO_DEEP}; the rest of the array is skipped")
+                lines.problem(f"{name}[{index}]", "malformed",
+                              f"{TOO_DEEP}; the rest of the array is skipped")
                 break
             except json.JSONDecodeError as exc:
-                detail = (f"an element over the {limits.MAX_LINE_BYTES >> 20} MiB limit for one callback"
-                          if len(buf) - pos > limits.MAX_LINE_BYTES else f"not valid JSON ({exc.msg})")
-                lines.problem(f"{name}[{index}]", "malformed", f"{detail}; the rest of the array is skipped")
+                within = (f" within {limits.MAX_LINE_BYTES >> 20} MiB of its start (the limit for one "
+                          "callback)" if len(buf) - pos > limits.MAX_LINE_BYTES else "")
+                lines.problem(f"{name}[{index}]", "malformed",
+                              f"not valid JSON{within} ({exc.msg}); the rest of the array is skipped")
                 break
             texts.append(buf[pos:end])
             index, pos = index + 1, end
@@ -499,17 +502,18 @@ def _load_folder(path: Path, progress: Progress | None) -> Outcomes:
         name = str(file.relative_to(path))
         size = file.stat().st_size
         suffix = file.suffix.lower()
-        reason = limits.binary_reason(limits.head(file)) if suffix in JSON_SUFFIXES else None
+        head = limits.head(file) if suffix in JSON_SUFFIXES else b""
+        reason = limits.binary_reason(head)
         if suffix not in JSON_SUFFIXES:
             lines.problem(name, "skipped_file", f"not a JSON file ({file.suffix or 'no suffix'}); skipped")
-        elif reason is not None and not limits.has_a_json_record(limits.head(file)):
+        elif reason is not None and not limits.has_a_json_record(head):
             lines.problem(name, "skipped_file", f"not JSON text ({reason}); skipped")
         elif suffix in (".jsonl", ".ndjson", ".log", ".txt"):
             try:
                 _read_lines(file, None, name, lines)
             except LoadError as exc:
                 lines.problem(name, "skipped_file", f"{exc}; skipped")
-        elif limits.head(file, 4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+        elif head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
             _stream_json_array(file, name, lines, None)
         elif size > limits.MAX_JSON_DOCUMENT_BYTES:
             lines.problem(name, "skipped_file", f"a JSON document of {size >> 20:,} MiB, over the "
