@@ -15,12 +15,12 @@ from pathlib import Path
 
 from mpesa_lab.daraja.errors import MpesaLabError
 
-#: A JSON array (``[...]``) or a single ``.json`` document is parsed whole by Python's ``json``,
-#: which holds the text and every record as Python objects (about twice the file's size and
-#: more): above this size it is refused with how to turn it into JSON lines, which stream.
+#: A single ``.json`` document in a folder (an object, not an array: arrays stream) is parsed
+#: whole by Python's ``json``, which holds its text and every object: a bigger one is skipped,
+#: with how to turn it into JSON lines.
 MAX_JSON_DOCUMENT_BYTES = 256 << 20
 #: A line of a JSON lines file longer than this is skipped as malformed (a callback is about
-#: 1 kB; Daraja never sends one over 64 kB). The line reader works in blocks of this size.
+#: 1 kB; the listener refuses bodies over 64 kB). The line reader works in blocks of this size.
 MAX_LINE_BYTES = 16 << 20
 #: How much of a file's start is looked at to tell text from binary data.
 SNIFF_BYTES = 64 << 10
@@ -108,13 +108,6 @@ def check_json_text(path: Path, start: bytes) -> None:
     if reason is not None and not has_a_json_record(start):
         raise LoadError(f"{path} is not JSON text: {reason}; it starts {excerpt(start)}. Pass a JSON "
                         "lines file of callbacks, a store (.sqlite), CSV or Parquet")
-
-
-def check_json_document_size(path: Path, size: int) -> None:
-    if size > MAX_JSON_DOCUMENT_BYTES:
-        raise LoadError(f"{path} is a JSON document of {size / (1 << 20):,.0f} MiB, read whole (the "
-                        f"limit is {MAX_JSON_DOCUMENT_BYTES >> 20} MiB): "
-                        + TO_JSON_LINES.replace("FILE", str(path.with_suffix(""))))
 
 
 def check_sqlite_file(path: Path, start: bytes) -> None:

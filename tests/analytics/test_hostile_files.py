@@ -223,6 +223,20 @@ def test_a_folder_does_not_follow_symlinks_out_of_it(tmp_path):
     assert "not a regular file" in skipped["pipe.jsonl"]
 
 
+def test_a_single_json_document_over_the_limit_is_skipped_with_how_to_convert_it(tmp_path, monkeypatch):
+    from mpesa_lab.analytics import limits
+
+    monkeypatch.setattr(limits, "MAX_JSON_DOCUMENT_BYTES", 4096)
+    (tmp_path / "small.json").write_text(line("ws_CO_small"))
+    big = json.loads(line("ws_CO_big"))
+    big["Body"]["stkCallback"]["ResultDesc"] = "x" * 5000
+    (tmp_path / "big.json").write_text(json.dumps(big))
+    out = load(tmp_path)
+    assert list(out.callbacks["checkout_request_id"]) == ["ws_CO_small"]
+    [problem] = out.problems
+    assert problem.location == "big.json" and problem.kind == "skipped_file" and "jq -c" in problem.detail
+
+
 def test_a_garbage_file_in_a_folder_is_skipped_not_fatal(tmp_path):
     (tmp_path / "a.jsonl").write_text(line("ws_CO_a") + "\n")
     (tmp_path / "b.jsonl").write_bytes(garbage())
