@@ -251,9 +251,10 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
     ["listen", "--port", "0", "--db", "{store}"],
     ["demo", "--store", "{store}"],
 ])
-def test_cli_refuses_a_broken_store_with_one_line(tmp_path, env, command):
+@pytest.mark.parametrize("make", [_corrupt_pages, _table_dropped], ids=["corrupt pages", "table dropped"])
+def test_cli_refuses_a_broken_store_with_one_line(tmp_path, env, command, make):
     store = tmp_path / "broken.sqlite"
-    _corrupt_pages(store)
+    make(store)
     result = _run([part.format(store=store) for part in command], env, tmp_path)
     assert result.returncode != 0
     assert "Waiting for callbacks" not in result.stdout
