@@ -13,7 +13,7 @@ import os
 import stat
 from pathlib import Path
 
-from mpesa_lab.daraja.errors import MpesaLabError
+from mpesa_lab.errors import MpesaLabError
 
 #: A single ``.json`` document in a folder (an object, not an array: arrays stream) is parsed
 #: whole by Python's ``json``, which holds its text and every object: a bigger one is skipped,

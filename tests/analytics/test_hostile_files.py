@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mpesa_lab.analytics.load import LoadError, load
-from mpesa_lab.daraja.errors import MpesaLabError
+from mpesa_lab.errors import MpesaLabError
 
 
 def line(cid: str, code: int = 0) -> str:
