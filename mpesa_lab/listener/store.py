@@ -637,7 +637,7 @@ class CallbackStore:
             conn.execute(f"SELECT * FROM {table} ORDER BY id DESC LIMIT 64").fetchall()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            probe = f"mpesa-lab-open-check-{secrets.token_hex(4)}"
+            probe = f"mpesa-lab-open-check-{os.urandom(4).hex()}"
             now = time.time()
             delivery = conn.execute(
                 "INSERT INTO deliveries (received_at, received_ts, body, outcome, checkout_request_id) "
