@@ -12,6 +12,7 @@ what to do next.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -83,8 +84,9 @@ def normalize_code(code: object) -> str:
 
 
 def _read(name: str) -> list[dict[str, str]]:
-    with resources.files("mpesa_lab.data").joinpath(name).open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
+    # Binary, then decoded here: csv wants newline="" and Traversable.open takes no newline argument.
+    raw = resources.files("mpesa_lab.data").joinpath(name).read_bytes().decode("utf-8")
+    return list(csv.DictReader(io.StringIO(raw, newline="")))
 
 
 @lru_cache(maxsize=1)
