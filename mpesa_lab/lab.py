@@ -495,10 +495,10 @@ def _cleanup_failed_start(lab: "Lab | None", listener: Listener | None, emulator
     # A server interrupted half-way through its own start() may not be attached to its owner
     # yet; it is registered under the lab's server names, which only a Lab uses.
     for name in (_LISTENER_NAME, _EMULATOR_NAME):
-        server = running_servers().get(name)
-        if server is not None:
+        registered = running_servers().get(name)
+        if registered is not None:
             try:
-                server.stop()
+                registered.stop()
             except Exception:
                 pass
     if emulator is not None:

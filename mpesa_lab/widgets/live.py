@@ -128,9 +128,10 @@ class LiveCallbacks(widgets.VBox):
             latency = row.get("latency_s")
             amount = row.get("amount")
             requested = row.get("amount_requested")
+            clock = getattr(received, "strftime", None)
             out.append(
                 f"<tr style='background:{_ROW_BG.get(status, '#fff')}' title='{esc(hover)}'>"
-                f"<td>{esc(received.strftime('%H:%M:%S') if hasattr(received, 'strftime') else '')}</td>"
+                f"<td>{esc(clock('%H:%M:%S') if clock else '')}</td>"
                 f"<td>{badge(status)} {esc(flags)}</td>"
                 f"<td><details><summary><b>{esc(row['result_code'])}</b></summary>"
                 f"<div style='max-width:420px;font-size:12px'><b>Meaning:</b> {esc(row.get('explanation'))}<br>"
