@@ -68,11 +68,6 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """The request body, bounded (see validation.read_bounded); None if the client went away first."""
-    return await read_bounded(receive)
-
-
 def error_response(state: "EmulatorState", error: EnvelopeError) -> Response:
     if error.empty_body:
         return Response(b"", status_code=error.status, media_type="application/json")
@@ -121,7 +116,7 @@ class EnvelopeGuard:
         """POST STK push or query, answered without Starlette's layers (same checks, same bytes)."""
 
         async def read_body() -> bytes:
-            body = await _read_body(receive)
+            body = await read_bounded(receive)  # None: the client went away first
             if body is None:
                 raise _ClientGone
             return body
