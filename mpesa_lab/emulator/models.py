@@ -40,6 +40,9 @@ class TxStatus(StrEnum):
     COMPLETED = "completed"
 
 
+_PROMPTED = TxStatus.PROMPTED  # a global is cheaper to read than an Enum member (see machine.py)
+
+
 @dataclass
 class App:
     """A Daraja app: consumer key and secret, with its request counters for spike arrest and quota."""
@@ -217,7 +220,7 @@ class Transaction:
 
     @property
     def waiting_for_customer(self) -> bool:
-        return self.status is TxStatus.PROMPTED and not self.final and self.plan_action == "wait"
+        return self.status is _PROMPTED and not self.final and self.plan_action == "wait"
 
     def to_dict(self) -> dict[str, Any]:
         return {
