@@ -18,7 +18,12 @@ if TYPE_CHECKING:
 
 
 class _LazyConsole:
-    """A rich Console made on first use: `mpesa-lab --help` never imports rich (~60 ms)."""
+    """A rich Console made on first use: `mpesa-lab --help` never imports rich (~60 ms).
+
+    Attributes go to the real Console; so does ``with console:`` (rich's Live and Progress hold
+    their console that way), which ``__getattr__`` alone cannot forward. Code that keeps a console
+    or checks its type (rich's progress bars, ``run_demo``) is handed ``console.real``.
+    """
 
     def __init__(self, **options: Any) -> None:
         self._options = options
@@ -34,6 +39,12 @@ class _LazyConsole:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
+
+    def __enter__(self) -> "Console":
+        return self.real.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.real.__exit__(*exc)
 
 
 console = _LazyConsole(highlight=False)
@@ -324,7 +335,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Outcomes from a store or log files -> an HTML page with plots (see mpesa_lab.analytics)."""
     from mpesa_lab.analytics.cli import run_report
 
-    return run_report(console, err_console, args.source, args.out, title=args.title, freq=args.freq)
+    return run_report(console.real, err_console.real, args.source, args.out, title=args.title, freq=args.freq)
 
 
 # --- parser ----------------------------------------------------------------------------------
