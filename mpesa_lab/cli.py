@@ -48,7 +48,8 @@ class _LazyConsole:
 
 
 console = _LazyConsole(highlight=False)
-err_console = _LazyConsole(stderr=True, highlight=False)
+# Errors are one line each, also in a pipe or a log (rich would wrap them at 80 columns there).
+err_console = _LazyConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 # --- codes -----------------------------------------------------------------------------------
@@ -380,7 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="an HTML report of outcomes (a store, JSON lines, CSV, Parquet...)")
     p.add_argument("source", nargs="?", default=None,
                    help="store (.sqlite), JSON lines/array, folder, CSV or Parquet (default: the newest store)")
-    p.add_argument("--out", type=Path, default=Path("mpesa-lab-report"), help="folder for index.html and PNGs")
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder for index.html and PNGs (default: reports/<source name>/ under the lab's "
+                        "home, ~/.mpesa-lab or $MPESA_LAB_HOME)")
     p.add_argument("--title", default=None)
     p.add_argument("--freq", default=None, help="time bins for the success rate, e.g. 1h or 1D")
     p.set_defaults(func=cmd_report)
