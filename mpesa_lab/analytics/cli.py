@@ -58,10 +58,16 @@ def check_freq(freq: str | None) -> str | None:
     return None
 
 
-def _out_problem(out: Path) -> str | None:
-    """Why ``out`` cannot hold the report (a file, or a folder that cannot be made), or None."""
+def _out_problem(out: Path, *, make: bool = True) -> str | None:
+    """Why ``out`` cannot hold the report (a file, or a folder that cannot be made), or None.
+    ``make=False`` only looks (before the load, so a mistake costs no waiting)."""
     if out.exists() and not out.is_dir():
         return f"--out {out}: is a file, not a folder. Give a folder for index.html and its PNGs."
+    if not make:
+        above = next((p for p in out.absolute().parents if p.exists()), None)
+        if above is not None and not above.is_dir():
+            return f"--out {out}: cannot make this folder ({above} is a file). Give a folder you can write to."
+        return None
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -88,7 +94,7 @@ def run_report(console: Any, err_console: Any, source: str | None, out: Path | N
         err_console.print(f"[red]{path}: no such file or folder.[/] Pass a store (.sqlite), JSON "
                           "lines, a JSON array, a folder of .json files, CSV or Parquet.")
         return 2
-    problem = check_freq(freq)
+    problem = check_freq(freq) or (_out_problem(out, make=False) if out is not None else None)
     if problem:
         err_console.print(f"[red]{problem}[/]")
         return 2
