@@ -131,12 +131,16 @@ def success_rate(tx: "pd.DataFrame", *, by: str | Sequence[str] | None = None,
     """
     import pandas as pd
 
-    df = tx.assign(status=tx["status"].astype(str))
     keys: list = []
     if by is not None:
         keys.extend([by] if isinstance(by, str) else list(by))
+    column = None
     if freq is not None:
         column = time_column or ("pushed_at" if tx["pushed_at"].notna().any() else "callback_at")
+    # Only the columns grouped on: a copy of the whole frame (29 columns) cost ~150 MiB at 1M rows.
+    needed = list(dict.fromkeys([*keys, *([column] if column else []), "status"]))
+    df = tx[needed].assign(status=tx["status"].astype(str))
+    if column is not None:
         df = df[df[column].notna()]
         keys.append(pd.Grouper(key=column, freq=freq))
     if not keys:

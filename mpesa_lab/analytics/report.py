@@ -232,7 +232,7 @@ def _missing(missing: "pd.DataFrame") -> str:
 def _phones(tx: "pd.DataFrame") -> "pd.DataFrame":
     from mpesa_lab.analytics.analyses import success_rate
 
-    rates = success_rate(tx[tx["phone"].notna()], by="phone")
+    rates = success_rate(tx.loc[tx["phone"].notna(), ["phone", "status", "pushed_at"]], by="phone")
     rates = rates[rates["failed"] > 0].sort_values(["failed", "transactions"], ascending=False)
     return rates.head(10)
 
