@@ -230,7 +230,7 @@ def test_report_of_a_log_big_enough_for_the_progress_bar_writes_its_page(way, en
 
     log = write_lines(tmp_path / "callbacks.jsonl", 24_000)
     assert log.stat().st_size > PROGRESS_FROM_BYTES
-    ran = WAYS[way]([f"report", str(log), "--out", str(tmp_path / "page")], env, work, timeout=240)
+    ran = WAYS[way](["report", str(log), "--out", str(tmp_path / "page")], env, work, timeout=240)
     no_crash(ran)
     assert ran.returncode == 0 and "24,000 transactions" in ran.text, ran
     assert (tmp_path / "page" / "index.html").is_file()
@@ -255,7 +255,7 @@ def test_a_server_in_a_terminal_stops_cleanly_on_ctrl_c(command, ready, env, wor
     assert ran.returncode in (0, 130), ran
 
 
-def test_a_bug_is_one_line_that_says_where_the_traceback_went(env, work, home, monkeypatch):
+def test_a_bug_is_one_line_that_says_where_the_traceback_went(env, work, home):
     # The safety net: an unexpected exception (a bug, not bad input) is still not a traceback.
     script = ("import sys; from mpesa_lab import cli\n"
               "def boom(args): raise RuntimeError('something unforeseen')\n"
