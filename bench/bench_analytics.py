@@ -23,6 +23,9 @@ Each result has wall ``seconds`` (from the first import), ``cpu_s`` (user + syst
 processes included), ``peak_mib`` (its own peak RSS), ``child_peak_mib`` (the largest child's,
 e.g. the store's ADBC reader) and ``load_before`` (the machine's 1-minute load average).
 
+The loader also runs as ``mpesa-lab report FILE`` runs it in a terminal (issue 18): under rich's
+progress bar, drawn on a pseudo-terminal; same targets.
+
 Targets: 1M lines -> frames + summary <= 3 s and <= 1 GiB, >= 10x faster than pandas; store
 views at 1M rows <= 3 s and <= 1 GiB. Writes bench/results/bench_analytics.json.
 """
@@ -37,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -48,6 +52,28 @@ CONTENDERS = {
     "mpesa_lab_load": """
 from mpesa_lab.analytics import load, summary
 out = load(PATH)
+summary(out.transactions)
+ROWS = len(out.transactions)
+""",
+    # What `mpesa-lab report FILE` does before the page, in a terminal: the loader under rich's
+    # progress bar drawn on a pseudo-terminal (issue 18: the bar once crashed the command).
+    "mpesa_lab_report_load_tty": """
+import os, threading
+from pathlib import Path
+from rich.console import Console
+from mpesa_lab.analytics import summary
+from mpesa_lab.analytics.cli import _load_with_progress
+screen, tty = os.openpty()
+def show():
+    try:
+        while os.read(screen, 65536):
+            pass
+    except OSError:
+        pass
+threading.Thread(target=show, daemon=True).start()
+console = Console(file=open(tty, "w", closefd=False))
+assert console.is_terminal
+out = _load_with_progress(console, Path(PATH))
 summary(out.transactions)
 ROWS = len(out.transactions)
 """,
@@ -122,6 +148,10 @@ def write_lines(path: Path, n: int, seed: int = 9) -> Path:
              (2001, "The initiator information is invalid.", 2.5), (1019, "Transaction has expired.", 1.5),
              ("SFC_IC0003", "The operator does not exist", 0.5), (1036, "SMSC ACK timeout", 0.2)]
     weights = [w for *_, w in codes]
+    # Daraja's TransactionDate is a Nairobi wall-clock time, YYYYMMDDHHmmss: 5,000 real seconds
+    # from 09:00 (adding to the number itself once gave times such as 09:00:81).
+    first = datetime(2026, 6, 1, 9, 0, 0)
+    dates = [int((first + timedelta(seconds=s)).strftime("%Y%m%d%H%M%S")) for s in range(5000)]
     with path.open("w") as fh:
         for i in range(n):
             code, desc, _ = rng.choices(codes, weights)[0]
@@ -132,7 +162,7 @@ def write_lines(path: Path, n: int, seed: int = 9) -> Path:
                 stk["CallbackMetadata"] = {"Item": [
                     {"Name": "Amount", "Value": rng.choice([1, 10.0, 100, "250.00"])},
                     {"Name": "MpesaReceiptNumber", "Value": f"TF{i:08d}"}, {"Name": "Balance"},
-                    {"Name": "TransactionDate", "Value": 20260601090000 + i % 5000},
+                    {"Name": "TransactionDate", "Value": dates[i % 5000]},
                     {"Name": "PhoneNumber", "Value": 254708000000 + i % 100000}]}
             body = {"Body": {"stkCallback": stk}}
             if i % 5 == 0:
@@ -181,11 +211,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {lines:,} lines ({path.stat().st_size / 2**20:.0f} MiB) in "
               f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
         ours = median_of("mpesa_lab_load", path, args.rounds)
+        in_terminal = median_of("mpesa_lab_report_load_tty", path, args.rounds)
         theirs = run("pandas_read_json", path) if lines <= pandas_limit else {"skipped": True}
         ratio = (theirs["seconds"] / ours["seconds"]) if "seconds" in theirs and "seconds" in ours else None
-        results["lines"] = {"n": lines, "mpesa_lab": ours, "pandas": theirs,
+        results["lines"] = {"n": lines, "mpesa_lab": ours, "report_load_in_terminal": in_terminal,
+                            "pandas": theirs,
                             "speedup": round(ratio, 1) if ratio else None}
-        print(f"{lines:,} lines: mpesa-lab {ours} | pandas {theirs} | x{ratio and round(ratio, 1)}",
+        print(f"{lines:,} lines: mpesa-lab {ours} | in a terminal {in_terminal} | pandas {theirs} | x{ratio and round(ratio, 1)}",
               file=sys.stderr)
         # 2. store views
         from store_fill import fill

@@ -126,6 +126,10 @@ def _analytics_rows(data: dict) -> list[tuple[str, str, str, str]]:
             f"(wall, CPU, peak RSS; load avg {_get(lines, 'mpesa_lab.load_before')})",
             _run(lines.get("mpesa_lab")), "<= 3 s, <= 1 GiB, >= 10x pandas",
             f"pandas read_json + json_normalize {_run(lines.get('pandas'))}; x{lines.get('speedup')}")]
+    if lines.get("report_load_in_terminal"):
+        out.append((f"The same lines loaded as `mpesa-lab report FILE` loads them in a terminal (progress "
+                    f"bar on a pseudo-terminal; load avg {_get(lines, 'report_load_in_terminal.load_before')})",
+                    _run(lines["report_load_in_terminal"]), "<= 3 s, <= 1 GiB", ""))
     for n, row in data.get("stores", {}).items():
         out.append((f"Store views over {int(n):,} pushes: transactions() / callbacks() "
                     f"(load avg {_get(row, 'transactions.load_before')})",

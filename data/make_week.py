@@ -117,7 +117,7 @@ def generate(out: Path, *, transactions: int = 2500, seed: int = 254, store_path
     folder = Path(tempfile.mkdtemp(prefix="mpesa-lab-week-"))
     store = CallbackStore(store_path or folder / "week.sqlite", synchronous="NORMAL")
     receiver = BackgroundServer(_receiver(store, clock), name="week-receiver").start()
-    config = EmulatorConfig(seed=seed, clock=clock.now, token_ttl=10**8, prompt_delay=0.05,
+    config = EmulatorConfig(seed=seed, clock=clock.now, token_ttl=10**7, prompt_delay=0.05,
                             answer_delay=0.1, enforce_duplicate_rule=False, pending_style="error")
     emu = Emulator(config, name="week-emulator").start()
     try:

@@ -7,6 +7,7 @@ starts fast and a missing optional piece only affects its own command.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -19,7 +20,12 @@ if TYPE_CHECKING:
 
 
 class _LazyConsole:
-    """A rich Console made on first use: `mpesa-lab --help` never imports rich (~60 ms)."""
+    """A rich Console made on first use: `mpesa-lab --help` never imports rich (~60 ms).
+
+    Attributes go to the real Console; so does ``with console:`` (rich's Live and Progress hold
+    their console that way), which ``__getattr__`` alone cannot forward. Code that keeps a console
+    or checks its type (rich's progress bars, ``run_demo``) is handed ``console.real``.
+    """
 
     def __init__(self, **options: Any) -> None:
         self._options = options
@@ -39,9 +45,23 @@ class _LazyConsole:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
 
+    def __enter__(self) -> "Console":
+        return self.real.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.real.__exit__(*exc)
+
 
 console = _LazyConsole(highlight=False)
-err_console = _LazyConsole(stderr=True, highlight=False)
+# Errors are one line each, also in a pipe or a log (rich would wrap them at 80 columns there).
+err_console = _LazyConsole(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _plain(value: object) -> str:
+    """Text shown as it is inside a rich markup string (a message may hold "[...]")."""
+    from rich.markup import escape
+
+    return escape(str(value))
 
 
 # --- codes -----------------------------------------------------------------------------------
@@ -133,8 +153,25 @@ def cmd_password(args: argparse.Namespace) -> int:
     )
 
     if args.action == "build":
+        from mpesa_lab.clock import parse_daraja_timestamp
+        from mpesa_lab.daraja.errors import ValidationError
+        from mpesa_lab.daraja.requests import validate_shortcode
+
         shortcode = args.shortcode or SANDBOX_SHORTCODE
         passkey = args.passkey or SANDBOX_PASSKEY
+        # A password built from a shortcode or timestamp Daraja refuses would only fail later.
+        try:
+            shortcode = validate_shortcode("BusinessShortCode", shortcode)
+        except ValidationError as exc:
+            err_console.print(f"[bold red]error[/]: --shortcode {_plain(exc)}")
+            return 2
+        if args.timestamp:
+            try:
+                parse_daraja_timestamp(args.timestamp)
+            except ValueError:
+                err_console.print(f"[bold red]error[/]: --timestamp {args.timestamp!r} is not a time: give "
+                                  "YYYYMMDDHHmmss in Nairobi time, e.g. 20240710091526 (or leave it out for now)")
+                return 2
         password, timestamp = password_and_timestamp(shortcode, passkey)
         if args.timestamp:
             from mpesa_lab.daraja.password import build_password
@@ -181,8 +218,14 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     options: dict[str, object] = {"interactive": args.interactive, "behaviour": args.behaviour}
     if args.seed is not None:
         options["seed"] = args.seed
+    from mpesa_lab.background import ServerStartError
+
     config = EmulatorConfig(**options)
-    run_sandbox(host=args.host, port=args.port, config=config, access_log=args.access_log)
+    try:
+        run_sandbox(host=args.host, port=args.port, config=config, access_log=args.access_log)
+    except ServerStartError as exc:
+        err_console.print(f"[bold red]error[/]: {_plain(exc)}")
+        return 2
     return 0
 
 
@@ -198,17 +241,25 @@ def cmd_workshop(args: argparse.Namespace) -> int:
     from mpesa_lab.background import ServerStartError
     from mpesa_lab.workshop import RosterError, run_workshop
 
+    names = None
+    if args.names is not None:
+        try:
+            text = args.names.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            err_console.print(f"[bold red]error[/]: cannot read --names {args.names}: "
+                              f"{getattr(exc, 'strerror', None) or exc}. Give a text file, one name a line.")
+            return 2
+        names = [line.strip() for line in text.splitlines() if line.strip()]
     try:
-        names = None
-        if args.names is not None:
-            names = [line.strip() for line in args.names.read_text(encoding="utf-8").splitlines() if line.strip()]
         return run_workshop(args.dir, host=args.host, port=args.port, participants=args.participants,
                             title=args.title, advertise_url=args.url, seed=args.seed, names=names)
     except OSError as exc:
-        err_console.print(f"[bold red]error[/]: cannot read --names: {exc}")
+        where = exc.filename or args.dir
+        err_console.print(f"[bold red]error[/]: cannot use the workshop folder ({where}: "
+                          f"{exc.strerror or exc}). Pass --dir with a folder you can write to.")
         return 2
     except (ServerStartError, RosterError) as exc:
-        err_console.print(f"[bold red]error[/]: {exc}")
+        err_console.print(f"[bold red]error[/]: {_plain(exc)}")
         return 2
 
 
@@ -237,7 +288,16 @@ def cmd_push(args: argparse.Namespace) -> int:
             with Lab.start(fresh=True) as lab:
                 handle = lab.push(args.phone, args.amount, args.ref, args.desc)
                 _print_push(handle.result)
-                callback = handle.wait(timeout=args.timeout)
+                try:
+                    callback = handle.wait(timeout=args.timeout)
+                except TimeoutError:
+                    # Callbacks can be late or lost: ask Daraja, as a merchant would (never push again).
+                    err_console.print(f"No callback within {args.timeout:g} s (--timeout); asking Daraja "
+                                      "with an STK query instead.")
+                    answer = handle.query()
+                    console.print(f"status       {answer.status}")
+                    _print_outcome(answer.result_code, answer.result_desc, None)
+                    return 0 if answer.result_code == "0" else 1
                 _print_outcome(callback.result_code, callback.result_desc, callback.receipt)
             return 0 if callback.result_code == "0" else 1
         from mpesa_lab.daraja.client import DarajaClient
@@ -248,7 +308,7 @@ def cmd_push(args: argparse.Namespace) -> int:
         console.print("The result arrives at your CallBackURL; or: mpesa-lab query " + result.checkout_request_id)
         return 0
     except MpesaLabError as exc:
-        err_console.print(f"[bold red]{type(exc).__name__}[/]: {exc}")
+        err_console.print(f"[bold red]{type(exc).__name__}[/]: {_plain(exc)}")
         return 1
 
 
@@ -263,7 +323,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         with DarajaClient(settings) as client:
             result = client.stk_query(args.checkout_request_id)
     except MpesaLabError as exc:
-        err_console.print(f"[bold red]{type(exc).__name__}[/]: {exc}")
+        err_console.print(f"[bold red]{type(exc).__name__}[/]: {_plain(exc)}")
         if isinstance(exc, TransportError) and settings is not None and settings.environment == "local":
             err_console.print(
                 "Or point the query at the emulator you started: --base-url http://HOST:PORT "
@@ -317,7 +377,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
         return run_lab(args.dir, workdir=args.workdir, host=args.host, port=args.port,
                        open_browser=not args.no_browser, quiet_server=not args.verbose)
     except NotebookServerError as exc:
-        err_console.print(f"[bold red]Cannot start the lab[/]: {exc}")
+        err_console.print(f"[bold red]Cannot start the lab[/]: {_plain(exc)}")
         return 1
 
 
@@ -328,13 +388,44 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Outcomes from a store or log files -> an HTML page with plots (see mpesa_lab.analytics)."""
     from mpesa_lab.analytics.cli import run_report
 
-    return run_report(console, err_console, args.source, args.out, title=args.title, freq=args.freq)
+    return run_report(console.real, err_console.real, args.source, args.out, title=args.title, freq=args.freq)
 
 
 # --- parser ----------------------------------------------------------------------------------
 
 
+def count(text: str) -> int:
+    """An argparse type: a whole number, zero or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is below zero")
+    return value
+
+
+def http_url(text: str) -> str:
+    """An argparse type: an absolute http(s) URL such as http://192.168.1.20:8000."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text.strip())
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        valid = False
+    if not valid:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL: give one such as "
+                                         "http://192.168.1.20:8000")
+    return text.strip()
+
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from mpesa_lab.listener.__main__ import add_arguments as add_listener_arguments
+    from mpesa_lab.listener.__main__ import port_number, positive_number
+
     parser = argparse.ArgumentParser(
         prog="mpesa-lab",
         description="Learn, demo and analyse M-Pesa Express (STK push), offline or on the Daraja sandbox.",
@@ -343,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="run the whole journey on the local emulator")
     p.add_argument("--store", type=Path, default=None, help="SQLite file for the demo's store")
-    p.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for callbacks")
+    p.add_argument("--timeout", type=positive_number, default=20.0, help="seconds to wait for callbacks")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("lab", help="open JupyterLab on the course notebooks")
@@ -351,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", default=None,
                    help="where an installed package copies its notebooks (default: ~/.mpesa-lab/notebooks)")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8888, help="0 picks a free port")
+    p.add_argument("--port", type=port_number, default=8888, help="0 picks a free port")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.add_argument("--verbose", action="store_true", help="show JupyterLab's own log")
     p.set_defaults(func=cmd_lab)
@@ -373,14 +464,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="an HTML report of outcomes (a store, JSON lines, CSV, Parquet...)")
     p.add_argument("source", nargs="?", default=None,
                    help="store (.sqlite), JSON lines/array, folder, CSV or Parquet (default: the newest store)")
-    p.add_argument("--out", type=Path, default=Path("mpesa-lab-report"), help="folder for index.html and PNGs")
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder for index.html and PNGs (default: reports/<source name>/ under the lab's "
+                        "home, ~/.mpesa-lab or $MPESA_LAB_HOME)")
     p.add_argument("--title", default=None)
     p.add_argument("--freq", default=None, help="time bins for the success rate, e.g. 1h or 1D")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("sandbox", help="run the local Daraja emulator")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=port_number, default=8000, help="0 picks a free port")
     p.add_argument("--seed", type=int, default=None, help="seed for the realistic outcome mix")
     p.add_argument("--interactive", action="store_true", help="the phone waits for you to answer")
     p.add_argument("--behaviour", choices=["teaching", "live_sandbox_2026"], default="teaching",
@@ -393,19 +486,19 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("action", choices=["serve"],
                    help="serve: the room's Daraja, one app and paybill per participant, a facilitator's page")
     w.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: the whole room)")
-    w.add_argument("--port", type=int, default=8000)
-    w.add_argument("--participants", type=int, default=0,
+    w.add_argument("--port", type=port_number, default=8000, help="0 picks a free port")
+    w.add_argument("--participants", type=count, default=0,
                    help="make sure the room has at least this many participants (kept across restarts)")
     w.add_argument("--dir", type=Path, default=None,
                    help="folder for roster.json, credentials.csv, cards.html (default ~/.mpesa-lab/workshop)")
     w.add_argument("--title", default=None, help="the workshop's name, on the cards and the page")
     w.add_argument("--names", type=Path, default=None,
                    help="a text file of names, line N for participant N (used when a participant is created)")
-    w.add_argument("--url", default=None, help="the URL participants use, if not http://<this machine>:<port>")
+    w.add_argument("--url", type=http_url, default=None,
+                   help="the URL participants use, if not http://<this machine>:<port>")
     w.add_argument("--seed", type=int, default=None, help="seed for the outcome mixes")
     w.set_defaults(func=cmd_workshop)
 
-    from mpesa_lab.listener.__main__ import add_arguments as add_listener_arguments
 
     p = sub.add_parser("listen", help="run the callback listener")
     add_listener_arguments(p)
@@ -422,7 +515,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--ref", default="mpesa-lab", help="AccountReference (max 12)")
             p.add_argument("--desc", default="Payment", help="TransactionDesc (max 13)")
             p.add_argument("--callback-url", default=None)
-            p.add_argument("--timeout", type=float, default=30.0)
+            p.add_argument("--timeout", type=positive_number, default=30.0,
+                           help="seconds to wait for the callback (local mode)")
         else:
             p.add_argument("checkout_request_id")
         p.add_argument("--env", choices=["local", "sandbox", "production"], default=None)
@@ -444,7 +538,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, StoreError):  # a store that cannot be used: one line, no traceback
             err_console.print(f"error: {exc}", soft_wrap=True, markup=False)
             return 2
-        raise
+        if os.environ.get("MPESA_LAB_DEBUG"):
+            raise
+        return _crashed(args.command, exc)
+
+
+def _crashed(command: str, exc: BaseException) -> int:
+    """A bug, not bad input: one line that says so and where the traceback was written (a person
+    in a terminal should never have to read one); MPESA_LAB_DEBUG=1 shows it instead."""
+    import traceback
+
+    from mpesa_lab.clock import nairobi_now
+    from mpesa_lab.listener.store import lab_home
+
+    where = None
+    try:
+        folder = lab_home() / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+        where = folder / f"crash-{nairobi_now():%Y%m%d-%H%M%S}-{os.getpid()}.txt"
+        where.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+    except OSError:
+        where = None
+    detail = f"the traceback is in {where}" if where else "run it again with MPESA_LAB_DEBUG=1 to see the traceback"
+    err_console.print(f"mpesa-lab {command} failed: {type(exc).__name__}: {exc} (a bug in mpesa-lab: "
+                      f"{detail}; please report it)", markup=False)
+    return 70  # EX_SOFTWARE
 
 
 if __name__ == "__main__":

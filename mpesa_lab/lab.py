@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from mpesa_lab import display
 from mpesa_lab.config import Settings
 from mpesa_lab.daraja.client import DarajaClient
-from mpesa_lab.daraja.errors import MpesaLabError
+from mpesa_lab.daraja.errors import MpesaLabError, ValidationError
 from mpesa_lab.daraja.results import StkPushResult, StkQueryResult
 from mpesa_lab.listener import CallbackStore, Listener
 from mpesa_lab.paths import folder_store_path
@@ -516,6 +516,12 @@ def _error_fields(exc: BaseException) -> dict[str, Any]:
         value = getattr(exc, attribute, None)
         if value is not None and not callable(value):
             fields[key] = value
+    if isinstance(exc, ValidationError) and "errorCode" not in fields:
+        # Refused here, before sending. Daraja answers a request with this field wrong with
+        # 400.002.02 "Bad Request - Invalid <Field>": the store gets that code so that every
+        # refused push has one (the error's type, ValidationError, says it never left).
+        fields["errorCode"] = "400.002.02"
+        fields["errorMessage"] = f"Bad Request - Invalid {exc.field}"
     return fields
 
 

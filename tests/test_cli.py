@@ -64,3 +64,19 @@ def test_query_with_nothing_listening_says_how_to_start_the_emulator(capsys, mon
     assert main(["query", "ws_CO_1", "--base-url", "http://127.0.0.1:9"]) == 1
     err = capsys.readouterr().err
     assert "TransportError" in err and "mpesa-lab sandbox" in err
+
+
+def test_the_lazy_console_works_where_rich_holds_a_console():
+    # Issue 18 (1): rich's Live/Progress do `with console:`, which __getattr__ alone cannot forward.
+    import io
+
+    from rich.progress import Progress
+
+    from mpesa_lab.cli import _LazyConsole
+
+    lazy = _LazyConsole(file=io.StringIO(), force_terminal=True, width=60)
+    with lazy:
+        lazy.print("inside")
+    with Progress(console=lazy.real, transient=True) as bar:
+        bar.update(bar.add_task("x", total=2), completed=2)
+    assert "inside" in lazy.file.getvalue()

@@ -1,6 +1,6 @@
 """Time the README's newcomer path: fresh clone -> venv -> `mpesa-lab lab` -> first callback in 04.
 
-    python tools/newcomer_path.py [--repo PATH] [--branch NAME] [--shots DIR]
+    python tools/newcomer_path.py [--repo PATH] [--branch NAME] [--shots DIR] [--keep]
 
 What a newcomer does, in wall time: clone into a temporary folder, make a venv and
 ``pip install -e .`` (pip's cache as it is on this machine), start ``mpesa-lab lab --no-browser``,
@@ -9,6 +9,8 @@ open ``04-first-push.ipynb`` in headless Chromium, run its cells down to the thr
 the live callbacks table shows the paid callback. Reading time is not counted. Needs Playwright
 (the test extra) in the Python running this script and Debian's /usr/bin/chromium.
 With ``--shots`` it also saves screenshots of 04 (after the callback) and of 07 (run to the end).
+The temporary folder (the clone, its venv, the lab home: about 850 MB) is deleted at the end,
+whatever happened; ``--keep`` keeps it and says where.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -55,10 +58,23 @@ def main() -> int:
     parser.add_argument("--repo", default=str(Path(__file__).resolve().parents[1]))
     parser.add_argument("--branch", default=None)
     parser.add_argument("--shots", default=None)
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temporary clone, venv and lab home (~850 MB) instead of deleting them")
     args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="mpesa-lab-newcomer-"))
+    try:
+        return walk(args, work)
+    finally:
+        if args.keep:
+            print(f"kept {work}", flush=True)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def walk(args: argparse.Namespace, work: Path) -> int:
+    """The newcomer's path in ``work``; the wall time of each step printed as it ends."""
     from playwright.sync_api import expect, sync_playwright
 
-    work = Path(tempfile.mkdtemp(prefix="mpesa-lab-newcomer-"))
     clone = work / "mpesa-lab"
     env = {**os.environ, "MPESA_LAB_HOME": str(work / "home"), "JUPYTER_CONFIG_DIR": str(work / "jupyter-config"),
            "JUPYTER_RUNTIME_DIR": str(work / "jupyter-runtime"),

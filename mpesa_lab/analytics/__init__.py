@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mpesa_lab.analytics.analyses import (duplicates, funnel, latency, latency_distribution,
-                                              missing_callbacks, success_rate, summary,
+                                              missing_callbacks, refusals, success_rate, summary,
                                               unknown_callbacks, unknown_codes)
     from mpesa_lab.analytics.load import LoadError, Outcomes, Problem, export, load, scan
     from mpesa_lab.analytics.report import report
 
 _WHERE = {
     **{name: "analyses" for name in ("duplicates", "funnel", "latency", "latency_distribution",
-                                     "missing_callbacks", "success_rate", "summary",
+                                     "missing_callbacks", "refusals", "success_rate", "summary",
                                      "unknown_callbacks", "unknown_codes")},
     **{name: "load" for name in ("LoadError", "Outcomes", "Problem", "export", "load", "scan")},
     "report": "report",

@@ -28,6 +28,24 @@ CATEGORY_LABELS = {
 WIDTH = 9.0  # inches: fits a notebook cell at 100 dpi
 
 
+def percent(share: float) -> str:
+    """A share as a percentage a reader can trust: whole percents from 10 %, one decimal below
+    (11 of 2,500 is "0.4%", not "0%"), "<0.1%" for a non-zero share that would round to zero."""
+    if share != share:  # NaN
+        return "n/a"
+    if share == 0 or share >= 0.1:
+        return f"{share:.0%}"
+    if share < 0.001:
+        return "<0.1%"
+    return f"{share:.1%}"
+
+
+def literal(text: str) -> str:
+    """Text from data drawn as it is: a ``$`` would start matplotlib's mathtext (``$x^$`` once
+    broke the report), so every one is escaped."""
+    return str(text).replace("$", r"\$")
+
+
 def _pyplot():  # noqa: ANN202 - the pyplot module
     import matplotlib
 
@@ -68,11 +86,12 @@ def result_codes(tx: "pd.DataFrame", *, top: int = 15, save: str | os.PathLike[s
     for _, row in table.iterrows():
         desc = row["result_desc"] if isinstance(row["result_desc"], str) else row["result_name"]
         desc = desc if len(desc) <= 48 else desc[:47] + "…"
-        labels.append(f"{row['result_code']}  {desc}" if isinstance(row["result_code"], str) else desc)
+        label = f"{row['result_code']}  {desc}" if isinstance(row["result_code"], str) else desc
+        labels.append(literal(label))
     colours = [CATEGORY_COLOURS.get(c, "#777777") for c in table["category"]]
     bars = ax.barh(labels, table["count"], color=colours)
     for bar, count, share in zip(bars, table["count"], table["share"]):
-        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {count:,} ({share:.0%})",
+        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {count:,} ({percent(share)})",
                 va="center", fontsize=9)
     ax.set_xlabel("transactions")
     ax.set_title(f"{title} ({len(tx):,} transactions)")
@@ -141,7 +160,7 @@ def latency(tx: "pd.DataFrame", *, bins: int = 40, save: str | os.PathLike[str] 
         ax.axvline(v, color="#D55E00", linestyle=style, linewidth=1.2, label=f"p{p} {v:.1f} s")
     ax.set_xlabel("seconds from push to first callback")
     ax.set_ylabel("transactions")
-    ax.set_title(f"{title} ({len(values):,} callbacks)")
+    ax.set_title(f"{title} ({len(values):,} pushes answered by a callback)")
     ax.legend(fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     return _finish(fig, save)
@@ -165,7 +184,7 @@ def funnel(tx: "pd.DataFrame", *, save: str | os.PathLike[str] | None = None,
     ax.barh(table["stage"][::-1], counts[::-1], color=colours[::-1])
     top = counts[0]
     for i, (stage, count) in enumerate(zip(table["stage"][::-1], counts[::-1])):
-        ax.text(count, i, f" {count:,} ({count / top:.0%})", va="center", fontsize=9)
+        ax.text(count, i, f" {count:,} ({percent(count / top)})", va="center", fontsize=9)
     ax.set_xlim(0, top * 1.2)
     ax.set_xlabel("transactions")
     ax.set_title(title)

@@ -29,7 +29,9 @@ h1{margin-bottom:.2rem}.muted{color:#666}.cards{display:flex;gap:1rem;flex-wrap:
 .card b{display:block;font-size:1.5rem}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem;font-size:.9rem}
 th,td{border-bottom:1px solid #e4e4e4;padding:.35rem .5rem;text-align:left;vertical-align:top}
-th{background:#f6f6f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f6f6f6}td{overflow-wrap:anywhere}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap;overflow-wrap:normal}
+.scroll{max-width:100%;overflow-x:auto}.card small{display:block;color:#666;font-size:.8rem}
 figure{margin:1rem 0 2rem}figure img{max-width:100%;border:1px solid #eee}
 .cat{display:inline-block;width:.75rem;height:.75rem;border-radius:2px;margin-right:.35rem;vertical-align:middle}
 code{background:#f3f3f3;padding:0 .25rem;border-radius:3px}
@@ -62,12 +64,14 @@ def report(source: Any, out_dir: str | os.PathLike[str], *, title: str | None = 
         _figure("result_codes", images),
         "<h2>Every result code, what it means, what to do</h2>",
         _summary_table(summary),
+        _refusals(analyses.refusals(tx)),
         _figure("success_rate", images),
-        _table(analyses.success_rate(tx, by="shortcode"), "By shortcode") if tx["shortcode"].notna().any() else "",
+        _table(analyses.success_rate(tx, by="shortcode"), "By shortcode",
+               percent=("success_rate", "settled_success_rate")) if tx["shortcode"].notna().any() else "",
         _figure("latency", images),
-        _table(analyses.latency(tx), "Latency (seconds)"),
+        _table(analyses.latency(tx), "Latency (seconds), pushes answered by a callback"),
         _figure("funnel", images),
-        _table(analyses.funnel(tx), "Funnel"),
+        _table(analyses.funnel(tx), "Funnel", percent=("share_of_first", "kept_from_previous")),
         _missing(analyses.missing_callbacks(tx)),
         _table(analyses.duplicates(cb).head(50), "Duplicated callbacks (same CheckoutRequestID more than once)",
                empty="No duplicated callbacks."),
@@ -111,9 +115,12 @@ def _esc(value: Any) -> str:
     except (TypeError, ValueError):
         pass
     import numbers
+    from datetime import datetime
 
     if isinstance(value, bool):
         return str(value)
+    if isinstance(value, datetime):  # pandas' Timestamp too: to the second, as a reader reads it
+        return html.escape(value.strftime("%Y-%m-%d %H:%M:%S"))
     if isinstance(value, numbers.Integral):
         return f"{int(value):,}"
     if isinstance(value, numbers.Real):
@@ -123,10 +130,21 @@ def _esc(value: Any) -> str:
 
 def _header(outcomes: Outcomes, title: str | None, tx: "pd.DataFrame") -> str:
     paid = int((tx["status"] == "paid").sum())
-    cards = [("transactions", f"{len(tx):,}"), ("paid", f"{paid:,}"),
-             ("success rate", f"{paid / len(tx):.1%}" if len(tx) else "n/a"),
-             ("callbacks", f"{len(outcomes.callbacks):,}"),
-             ("unreadable records", f"{outcomes.malformed:,}")]
+    refused = int((tx["status"] == "rejected").sum())
+    cb = outcomes.callbacks
+    answered = int((tx["callbacks"] > 0).sum())
+    copies, strangers = int(cb["duplicate"].sum()), int(cb["unknown"].sum())
+    # The callbacks tile counts deliveries; the funnel and latency count pushes answered: say both.
+    why = [f"{answered:,} transactions answered"]
+    if copies:
+        why.append(f"{copies:,} duplicate cop{'y' if copies == 1 else 'ies'}")
+    if strangers:
+        why.append(f"{strangers:,} for pushes not in this source")
+    cards = [("transactions", f"{len(tx):,}", ""), ("paid", f"{paid:,}", ""),
+             ("success rate", f"{paid / len(tx):.1%}" if len(tx) else "n/a", "paid / transactions"),
+             ("refused", f"{refused:,}", "no prompt was sent; codes below"),
+             ("callbacks received", f"{len(cb):,}", ", ".join(why)),
+             ("unreadable records", f"{outcomes.malformed:,}", "")]
     times = tx["pushed_at"].dropna()
     if times.empty:
         times = tx["callback_at"].dropna()
@@ -134,7 +152,9 @@ def _header(outcomes: Outcomes, title: str | None, tx: "pd.DataFrame") -> str:
             if not times.empty else "no times in the source")
     return (f"<h1>{html.escape(title or 'M-Pesa Express outcomes')}</h1>"
             f"<p class='muted'>Source: <code>{html.escape(outcomes.source)}</code> &middot; {span}</p>"
-            "<div class='cards'>" + "".join(f"<div class='card'>{k}<b>{v}</b></div>" for k, v in cards)
+            "<div class='cards'>" + "".join(
+                f"<div class='card'>{k}<b>{v}</b>{f'<small>{html.escape(note)}</small>' if note else ''}</div>"
+                for k, v, note in cards)
             + "</div>")
 
 
@@ -159,19 +179,47 @@ def _summary_table(summary: "pd.DataFrame") -> str:
             f"<td>{_esc(r['explanation'])}</td><td>{'' if r['result_code'] == '0' else _esc(r['mitigation'])}</td></tr>")
     head = ("<tr><th>code</th><th>name</th><th>category</th><th>as Daraja worded it</th><th>count</th>"
             "<th>share</th><th>what it means</th><th>what to do</th></tr>")
-    return f"<table class='codes'>{head}{''.join(rows)}</table>"
+    return f"<div class='scroll'><table class='codes'>{head}{''.join(rows)}</table></div>"
 
 
-def _table(df: "pd.DataFrame", caption: str, *, empty: str = "Nothing to show.") -> str:
+def _table(df: "pd.DataFrame", caption: str, *, empty: str = "Nothing to show.",
+           percent: tuple[str, ...] = ()) -> str:
+    """A frame as an HTML table; ``percent`` columns (shares 0..1) shown as percentages."""
+    from mpesa_lab.analytics.plots import percent as as_percent
+
     if df.empty:
         return f"<h3>{html.escape(caption)}</h3><p class='muted'>{html.escape(empty)}</p>"
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = "".join(
-        "<tr>" + "".join(
-            f"<td class='n'>{_esc(v)}</td>" if isinstance(v, (int, float)) and not isinstance(v, bool)
-            else f"<td>{_esc(v)}</td>" for v in row) + "</tr>"
-        for row in df.itertuples(index=False))
-    return f"<h3>{html.escape(caption)}</h3><table>{head and '<tr>' + head + '</tr>'}{body}</table>"
+    shown = [c in percent for c in df.columns]
+
+    def cell(v: Any, as_share: bool) -> str:
+        if as_share:
+            return f"<td class='n'>{'' if _esc(v) == '' else as_percent(float(v))}</td>"
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return f"<td class='n'>{_esc(v)}</td>"
+        return f"<td>{_esc(v)}</td>"
+
+    body = "".join("<tr>" + "".join(cell(v, p) for v, p in zip(row, shown)) + "</tr>"
+                   for row in df.itertuples(index=False))
+    return (f"<h3>{html.escape(caption)}</h3><div class='scroll'><table>"
+            f"{head and '<tr>' + head + '</tr>'}{body}</table></div>")
+
+
+def _refusals(refused: "pd.DataFrame") -> str:
+    """Pushes refused before a prompt, by Daraja's errorCode, with meaning and mitigation."""
+    if refused.empty:
+        return ""
+    rows = "".join(
+        f"<tr><td>{'<code>' + _esc(r['error_code']) + '</code>' if isinstance(r['error_code'], str) else '(none)'}</td>"
+        f"<td>{_esc(r['error_message'])}</td><td class='n'>{r['count']:,}</td>"
+        f"<td class='n'>{r['share']:.1%}</td><td>{_esc(r['explanation'])}</td><td>{_esc(r['mitigation'])}</td></tr>"
+        for _, r in refused.iterrows())
+    head = ("<tr><th>error code</th><th>as Daraja worded it</th><th>count</th><th>share of refused</th>"
+            "<th>what it means</th><th>what to do</th></tr>")
+    return ("<h2>Pushes refused before a prompt, by error code</h2>"
+            "<p>Daraja (or the client, for a request Daraja would refuse) answered these pushes with an "
+            "error: no prompt reached the phone. Explain any code: <code>mpesa-lab codes CODE</code>.</p>"
+            f"<div class='scroll'><table class='refusals'>{head}{rows}</table></div>")
 
 
 def _missing(missing: "pd.DataFrame") -> str:
@@ -184,7 +232,7 @@ def _missing(missing: "pd.DataFrame") -> str:
 def _phones(tx: "pd.DataFrame") -> "pd.DataFrame":
     from mpesa_lab.analytics.analyses import success_rate
 
-    rates = success_rate(tx[tx["phone"].notna()], by="phone")
+    rates = success_rate(tx.loc[tx["phone"].notna(), ["phone", "status", "pushed_at"]], by="phone")
     rates = rates[rates["failed"] > 0].sort_values(["failed", "transactions"], ascending=False)
     return rates.head(10)
 

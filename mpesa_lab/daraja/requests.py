@@ -153,6 +153,43 @@ def _normalize_phone_text(text: str, field_name: str) -> str:
 # Amount, texts, codes
 
 
+_DARAJA_FORM = re.compile(r"254[17]\d{8}")
+
+
+def stored_phone(value: Any) -> str | None:
+    """A phone as a store keeps it, so that one customer is one phone whatever was typed.
+
+    Daraja's ``254XXXXXXXXX`` when ``value`` is a phone number: a Safaricom line as
+    :func:`normalize_phone` gives it, any other valid number (an Airtel or Telkom line, another
+    country) in its international digits. Text that is not a valid phone number is kept as it
+    was given, so nothing typed is lost. ``None`` and empty text give ``None``.
+    """
+    if value is None or isinstance(value, bool):
+        return None if value is None else str(value)
+    text = str(value).strip()
+    if not text:
+        return None
+    if _DARAJA_FORM.fullmatch(text):  # what an accepted push sends: already in Daraja's form
+        return text
+    try:
+        return normalize_phone(value if isinstance(value, (str, numbers.Integral)) else text)
+    except ValidationError:
+        pass
+    phonenumbers = import_on_first_use("phonenumbers")
+    compact = _SEPARATORS.sub("", text)
+    if compact.startswith("00") and not compact.startswith("000"):
+        compact = "+" + compact[2:]
+    if not re.fullmatch(r"\+?\d{6,15}", compact):
+        return text
+    try:
+        parsed = phonenumbers.parse(compact, "KE")
+    except phonenumbers.NumberParseException:
+        return text
+    if not phonenumbers.is_valid_number(parsed):
+        return text
+    return f"{parsed.country_code}{parsed.national_number}"
+
+
 def validate_amount(value: Any) -> int:
     """A whole number of shillings, 1..250,000. Digit strings ("10") and 10.0 are accepted."""
     rule = f"must be a whole number of shillings from {MIN_AMOUNT} to {MAX_AMOUNT:,}"

@@ -834,6 +834,8 @@ class CallbackStore:
 
         Credentials in ``request`` are masked again here, whatever the caller did. Returns the row id.
         """
+        from mpesa_lab.daraja.requests import stored_phone  # its config import is not the store's to pay
+
         call = _Call.of(request, response, error, at)
         req, resp = call.request, call.resp
         return self._record("pushes", {
@@ -841,7 +843,9 @@ class CallbackStore:
             "environment": environment,
             "checkout_request_id": _str_or_none(resp.get("CheckoutRequestID")),
             "merchant_request_id": _str_or_none(resp.get("MerchantRequestID")),
-            "phone": _str_or_none(req.get("PhoneNumber") or req.get("PartyA")),
+            # Daraja's 254... form for any valid number, as typed otherwise: a refused push (whose
+            # request keeps the typed text) and an accepted one are the same customer.
+            "phone": stored_phone(req.get("PhoneNumber") or req.get("PartyA")),
             "amount": _str_or_none(req.get("Amount")),
             "account_reference": _str_or_none(req.get("AccountReference")),
             "transaction_type": _str_or_none(req.get("TransactionType")),

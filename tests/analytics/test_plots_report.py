@@ -3,6 +3,7 @@ lists every code present; the CLI does the same and stays light at start-up."""
 
 from __future__ import annotations
 
+import html
 import re
 import subprocess
 import sys
@@ -96,5 +97,61 @@ def test_cli_report_without_a_source_uses_this_folders_store(tmp_path, monkeypat
 
     CallbackStore(folder_store_path()).close()
     assert newest_store() == folder_store_path()
-    assert main(["report", "--out", str(tmp_path / "r")]) == 0
-    assert "0 transactions" in capsys.readouterr().out
+    capsys.readouterr()
+    # An empty store: one line that says so (no page of empty plots), exit 1 (issue 18).
+    assert main(["report", "--out", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err
+    assert "Nothing to report" in err and str(folder_store_path()) in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+
+
+def _section(page: str, heading: str) -> str:
+    """The HTML from ``heading`` to the next heading."""
+    start = page.index(heading)
+    ends = [i for i in (page.find("<h2>", start + 1), page.find("<h3>", start + 1)) if i > 0]
+    return page[start:min(ends) if ends else len(page)]
+
+
+def test_report_of_the_week_says_what_each_number_counts(tmp_path):
+    # Issue 18 (9): the callbacks tile (deliveries) beside the funnel (pushes answered); shares in
+    # percent with sensible precision; times to the second; refused pushes by error code.
+    from mpesa_lab.analytics import analyses, plots
+    from mpesa_lab.codes import lookup
+
+    out = analytics.load(WEEK)
+    tx, cb = out.transactions, out.callbacks
+    page = analytics.report(out, tmp_path / "week").read_text()
+    answered = int(analyses.funnel(tx).set_index("stage").loc["callback received", "count"])
+    copies = int(cb["duplicate"].sum())
+    assert len(cb) != answered  # the two numbers the page must explain
+    tile = re.search(r"callbacks received<b>([\d,]+)</b><small>([^<]+)</small>", page)
+    assert tile and tile.group(1) == f"{len(cb):,}"
+    assert f"{answered:,} transactions answered" in tile.group(2) and f"{copies:,} duplicate" in tile.group(2)
+
+    shortcodes = _section(page, "By shortcode")
+    rates = re.findall(r"<td class='n'>([^<]*)</td>", shortcodes)
+    assert any(r.endswith("%") for r in rates) and not any(re.fullmatch(r"0\.\d+", r) for r in rates)
+    funnel = _section(page, "<h3>Funnel")
+    assert "%" in funnel and not re.search(r">0\.\d{3}<", funnel)
+
+    missing = _section(page, "push(es) without a callback")
+    assert re.search(r"\d\d:\d\d:\d\d<", missing) and not re.search(r"\d\d:\d\d:\d\d\.\d", missing)
+
+    refused = tx[tx["status"] == "rejected"]
+    assert len(refused) and refused["error_code"].notna().all(), "every refused push has its code"
+    listed = _section(page, "Pushes refused before a prompt")
+    for (code, message), n in refused.groupby(["error_code", "error_message"]).size().items():
+        assert f"<code>{code}</code>" in listed and html.escape(message) in listed
+        assert html.escape(lookup(code, message).mitigation) in listed
+        assert f"<td class='n'>{n:,}</td>" in listed
+
+
+def test_shares_are_shown_with_sensible_precision():
+    from mpesa_lab.analytics.plots import percent
+
+    assert [percent(x) for x in (0, 11 / 2500, 0.0004, 0.05, 0.1, 0.755, 1.0)] == [
+        "0%", "0.4%", "<0.1%", "5.0%", "10%", "76%", "100%"]
+    out = analytics.load(WEEK)
+    fig = plots.result_codes(out.transactions, top=40)
+    shown = [t.get_text() for t in fig.axes[0].texts]
+    assert shown and not any(t.endswith("(0%)") for t in shown), shown  # every bar has at least one
