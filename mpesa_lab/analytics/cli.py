@@ -85,23 +85,27 @@ def run_report(console: Any, err_console: Any, source: str | None, out: Path | N
     callbacks: one line says so, no page); 2 bad arguments or an unreadable source."""
     from mpesa_lab.analytics.load import LoadError
 
+    def error(text: str) -> None:
+        # One line, whatever the width, and literally: a path or a message may hold "[...]".
+        err_console.print(text, style="red", soft_wrap=True, markup=False, highlight=False)
+
     path = Path(source).expanduser() if source else newest_store()
     if path is None:
-        err_console.print("[red]No source given and no store under the lab's home.[/] Pass a file or "
-                          "folder: mpesa-lab report data/week --out report/")
+        error("No source given and no store under the lab's home. Pass a file or "
+              "folder: mpesa-lab report data/week --out report/")
         return 2
     if not path.exists():
-        err_console.print(f"[red]{path}: no such file or folder.[/] Pass a store (.sqlite), JSON "
-                          "lines, a JSON array, a folder of .json files, CSV or Parquet.")
+        error(f"{path}: no such file or folder. Pass a store (.sqlite), JSON "
+              "lines, a JSON array, a folder of .json files, CSV or Parquet.")
         return 2
     problem = check_freq(freq) or (_out_problem(out, make=False) if out is not None else None)
     if problem:
-        err_console.print(f"[red]{problem}[/]")
+        error(problem)
         return 2
     try:
         outcomes = _load_with_progress(console, path)
     except LoadError as exc:
-        err_console.print(f"[red]{exc}[/]")
+        error(str(exc))
         return 2
     tx = outcomes.transactions
     if tx.empty and outcomes.callbacks.empty:
@@ -110,14 +114,14 @@ def run_report(console: Any, err_console: Any, source: str | None, out: Path | N
     out = out if out is not None else default_out(path)
     problem = _out_problem(out)
     if problem:
-        err_console.print(f"[red]{problem}[/]")
+        error(problem)
         return 2
     from mpesa_lab.analytics.report import report
 
     try:
         index = report(outcomes, out, title=title, freq=freq)
     except OSError as exc:
-        err_console.print(f"[red]Cannot write the report into {out}: {exc.strerror or exc}.[/]")
+        error(f"Cannot write the report into {out}: {exc.strerror or exc}.")
         return 2
     paid = int((tx["status"] == "paid").sum())
     rejected = int((tx["status"] == "rejected").sum())

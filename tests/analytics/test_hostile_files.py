@@ -256,7 +256,8 @@ def test_mpesa_lab_report_says_one_thing_and_exits_non_zero(tmp_path, make):
         source.write_text("[" * DEEP + "]" * DEEP)
     else:
         source.write_bytes(garbage())
-    env = {**os.environ, "COLUMNS": "500", "MPESA_LAB_HOME": str(tmp_path / "home")}
+    env = {**os.environ, "MPESA_LAB_HOME": str(tmp_path / "home")}
+    env.pop("COLUMNS", None)  # 80 columns: the error must still be one line
     result = subprocess.run([sys.executable, "-m", "mpesa_lab.cli", "report", str(source), "--out",
                              str(tmp_path / "report")], capture_output=True, text=True, timeout=120,
                             env=env, cwd=tmp_path)
@@ -267,3 +268,16 @@ def test_mpesa_lab_report_says_one_thing_and_exits_non_zero(tmp_path, make):
     assert result.returncode != 0
     said = [text for text in result.stderr.splitlines() if text.strip()]
     assert len(said) == 1 and str(source) in said[0], result.stderr
+
+
+def test_the_cli_prints_a_path_with_brackets_literally(tmp_path: Path) -> None:
+    """rich markup is off for errors: "[bold]" in a file name is shown, not swallowed."""
+    source = tmp_path / "log[bold]x.jsonl"
+    source.write_bytes(garbage())
+    env = {**os.environ, "MPESA_LAB_HOME": str(tmp_path / "home")}
+    env.pop("COLUMNS", None)
+    result = subprocess.run([sys.executable, "-m", "mpesa_lab.cli", "report", str(source), "--out",
+                             str(tmp_path / "report")], capture_output=True, text=True, timeout=120,
+                            env=env, cwd=tmp_path)
+    said = [text for text in result.stderr.splitlines() if text.strip()]
+    assert result.returncode == 2 and len(said) == 1 and "log[bold]x.jsonl" in said[0], result.stderr
