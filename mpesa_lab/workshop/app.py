@@ -27,7 +27,6 @@ import logging
 import time
 from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -40,7 +39,8 @@ from mpesa_lab.emulator.errors import DarajaError, method_not_allowed
 from mpesa_lab.emulator.ids import IdFactory
 from mpesa_lab.emulator.poster import KeepAlivePoster
 from mpesa_lab.workshop import outbound
-from mpesa_lab.workshop.limits import BodyTooLarge, clip, content_length, parse_json, read_capped
+from mpesa_lab.emulator.validation import MAX_BODY_BYTES, read_bounded
+from mpesa_lab.workshop.limits import BodyTooLarge, clip, parse_json, read_capped, too_deep
 from mpesa_lab.workshop.mailbox import DELIVERY_AGENT, LOOP_DETECTED
 from mpesa_lab.workshop.page import facilitator_page
 from mpesa_lab.workshop.room import Desk, Room, RoomError
@@ -251,6 +251,8 @@ class WorkshopApp:
             raise DarajaError.named("invalid_access_token")
         progress = desk.progress
         captured: dict[str, Any] = {}
+        if route == "push":
+            receive = await self._vetted_push(scope, receive, desk)
 
         async def watch(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -279,6 +281,39 @@ class WorkshopApp:
         if route == "push" or code != "500.001.1001":  # a pending query is not an error worth showing
             progress.errors.add(clip(code, 40) or "")
             progress.note_error(code, message, route)
+
+    async def _vetted_push(self, scope: Scope, receive: Receive, desk: Desk) -> Receive:
+        """Read the push (bounded as the emulator reads it), refuse a CallBackURL the server may not
+        post to (outbound.callback_refusal), and hand the same bytes on to the participant's app."""
+        body = await read_bounded(receive)
+        if body is None:
+            raise ClientDisconnect()
+        url = None
+        if len(body) <= MAX_BODY_BYTES and not too_deep(body, self.limits.json_depth):
+            try:
+                data = json.loads(body)
+                url = data.get("CallBackURL") if isinstance(data, dict) else None
+            except (ValueError, RecursionError):
+                url = None
+        if url is not None:
+            client, server = scope.get("client") or (None, None), scope.get("server") or (None, None)
+            why = await outbound.callback_refusal(url, source=client[0], server_port=server[1],
+                                                  networks=self.direct_networks)
+            if why is not None:
+                desk.progress.pushes += 1
+                desk.progress.errors.add("400.002.02")
+                desk.progress.note_error("400.002.02", f"Bad Request - Invalid CallBackURL: {why}", "push")
+                raise DarajaError("400.002.02", f"Bad Request - Invalid CallBackURL: {why}", 400)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return replay
 
     async def _inbox(self, scope: Scope, receive: Receive, send: Send, token: str) -> None:
         """A callback for a participant (the CallBackURL of their pushes): kept, then 200.

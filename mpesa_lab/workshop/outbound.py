@@ -138,6 +138,60 @@ async def vet(direct_url: object, health_url: object, *, source: str | None, ser
                urlunsplit(("http", netloc, health.path or "/", health.query, "")))
 
 
+_RESOLVED: dict[str, tuple[float, list[IpAddress]]] = {}  # host -> (when, addresses): pushes repeat hosts
+
+
+async def resolve_cached(host: str, ttl: float = 60.0) -> list[IpAddress]:
+    """``resolve`` remembered for ``ttl`` seconds (a CallBackURL is checked on every push)."""
+    loop = asyncio.get_running_loop()
+    known = _RESOLVED.get(host)
+    if known is not None and loop.time() - known[0] < ttl:
+        return known[1]
+    addresses = await resolve(host)
+    if len(_RESOLVED) >= 256:
+        _RESOLVED.clear()
+    _RESOLVED[host] = (loop.time(), addresses)
+    return addresses
+
+
+async def callback_refusal(url: object, *, source: str | None, server_port: int | None,
+                           networks: list[IpNetwork]) -> str | None:
+    """Why the emulator may not post a push's callbacks to ``url`` (None: it may).
+
+    In the workshop the emulator posts callbacks where a participant says, so the same rule as a
+    direct URL applies: the workshop server itself (the inbox the lab puts there; the inbox
+    route checks its token) or the participant's own address (or an opted-in network). Anything
+    else would let a participant make the server knock on any host and port of the venue.
+    """
+    if not isinstance(url, str):
+        return None  # not a URL at all: the emulator's own validation answers it
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    try:
+        addresses = await resolve_cached(parts.hostname)
+    except Refused:
+        return f"its host {parts.hostname[:60]!r} does not resolve"
+    try:
+        seen = normal(ipaddress.ip_address((source or "").split("%")[0]))
+    except ValueError:
+        seen = None
+    for address in addresses:
+        if is_this_machine(address) and port == server_port:
+            continue  # the workshop server: the inbox (any other route there answers 404 / 401)
+        if seen is not None and (address == seen or (address.is_loopback and seen.is_loopback)):
+            continue  # the participant's own machine
+        if any(address in net for net in networks if net.version == address.version):
+            continue
+        return (f"in the workshop a CallBackURL must be your inbox on the workshop server (the lab sets it) "
+                f"or a URL on your own machine ({seen})")
+    return None
+
+
 async def probe(aim: Aim) -> bool:
     """Does the listener answer its health URL with 200? (The body is never read.)"""
     try:

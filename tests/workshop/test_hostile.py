@@ -330,3 +330,20 @@ def test_the_last_error_clears_when_the_next_push_succeeds(server, people):
     assert server.summary()["participants"][0]["last_error"]["where"] == "push"
     assert p.push().status_code == 200
     assert server.summary()["participants"][0]["last_error"] is None
+
+
+# ---- the Scope: no outbound request a participant can aim (the push's CallBackURL) ------------------
+
+def test_a_push_cannot_aim_its_callbacks_at_another_machine(server, people):
+    p = people["p01"]
+    for url in ("http://10.255.255.1:22/cb", "https://192.0.2.7/cb", "http://[2001:db8::5]:8080/x"):
+        answer = p.push(CallBackURL=url)
+        assert answer.status_code == 400, answer.text
+        assert "Invalid CallBackURL" in answer.json()["errorMessage"] and "your own machine" in answer.json()["errorMessage"]
+    assert server.room.desk("p01").state.transactions_list() == []  # refused before the emulator saw it
+    # the inbox (any spelling of the server) and the participant's own machine are fine
+    inbox = _inbox(server, "p01")
+    for phone, url in (("254708000101", inbox), ("254708000102", inbox.replace("127.0.0.1", "localhost")),
+                       ("254708000103", "http://127.0.0.1:9/callback")):
+        answer = p.push(phone=phone, CallBackURL=url)
+        assert answer.status_code == 200, answer.text
