@@ -347,3 +347,16 @@ def test_a_push_cannot_aim_its_callbacks_at_another_machine(server, people):
                        ("254708000103", "http://127.0.0.1:9/callback")):
         answer = p.push(phone=phone, CallBackURL=url)
         assert answer.status_code == 200, answer.text
+
+
+def test_the_rooms_outcome_counts_age_out(tmp_path):
+    srv = WorkshopServer(tmp_path / "room", participants=1, limits=WorkshopLimits(counter_window_seconds=0.5),
+                         name="workshop-test-window").start()
+    try:
+        assert httpx.post(_inbox(srv, "p01"), content=_callback("ws_CO_OLD", code=1032)).status_code == 200
+        assert srv.summary()["participants"][0]["results"] == {"1032": 1}
+        time.sleep(0.7)
+        room = srv.summary()
+        assert room["participants"][0]["results"] == {} and room["results"] == [] and room["errors"] == []
+    finally:
+        srv.stop()
