@@ -40,7 +40,7 @@ from mpesa_lab.emulator.ids import IdFactory
 from mpesa_lab.emulator.poster import KeepAlivePoster
 from mpesa_lab.workshop import outbound
 from mpesa_lab.emulator.validation import MAX_BODY_BYTES, read_bounded
-from mpesa_lab.workshop.limits import BodyTooLarge, clip, parse_json, read_capped, too_deep
+from mpesa_lab.workshop.limits import BodyTooLarge, clip, content_length, parse_json, read_capped, too_deep
 from mpesa_lab.workshop.mailbox import DELIVERY_AGENT, LOOP_DETECTED
 from mpesa_lab.workshop.page import facilitator_page
 from mpesa_lab.workshop.room import Desk, Room, RoomError
@@ -122,7 +122,10 @@ class WorkshopApp:
     def envelope(self, error: DarajaError) -> Response:
         if error.empty_body:
             return Response(b"", status_code=error.status, media_type="application/json")
-        return JSONResponse(error.envelope(self.ids.request_id()), status_code=error.status)
+        # A body refused as too large is not read: close the connection rather than let the
+        # server swallow the rest of it (a 1 GiB body would otherwise still cross the loop).
+        headers = {"connection": "close"} if error.status == 413 else None
+        return JSONResponse(error.envelope(self.ids.request_id()), status_code=error.status, headers=headers)
 
     def is_facilitator(self, token: str | None) -> bool:
         expected = self.room.roster.facilitator_token.reveal().encode()
@@ -325,8 +328,9 @@ class WorkshopApp:
             raise DarajaError.named("resource_not_found")
 
         async def refuse(status: int, why: str) -> None:
-            await JSONResponse({"ResultCode": 1, "ResultDesc": f"Not kept: {why}"},
-                               status_code=status)(scope, receive, send)
+            # Refused callbacks close the connection: a flood pays for a new connection each time.
+            await JSONResponse({"ResultCode": 1, "ResultDesc": f"Not kept: {why}"}, status_code=status,
+                               headers={"connection": "close"})(scope, receive, send)
 
         if DELIVERY_AGENT in (_header(scope, b"user-agent") or ""):
             # A workshop server's own direct post came back to an inbox: keeping it would post it
@@ -337,6 +341,11 @@ class WorkshopApp:
             await refuse(429, f"more than {self.limits.inbox_per_second:g} callbacks a second for this participant")
             return
         limit = self.limits.callback_body_bytes
+        declared = content_length(scope)
+        why = desk.mailbox.refuses(declared) if declared is not None and declared <= limit else None
+        if why is not None:  # full already: refused before the body is read
+            await refuse(503, why)
+            return
         try:
             body = await read_capped(scope, receive, limit)
         except BodyTooLarge:
@@ -346,7 +355,9 @@ class WorkshopApp:
             return
         why = desk.mailbox.refuses(len(body))
         if why is not None:
-            log.warning("participant %s: %s; refusing a callback", desk.participant.id, why)
+            if desk.warned_full + 60 < time.monotonic():  # once a minute, not once a callback
+                desk.warned_full = time.monotonic()
+                log.warning("participant %s: %s; refusing callbacks", desk.participant.id, why)
             await refuse(503, why)
             return
         letter = desk.mailbox.put(body, self.poster())

@@ -129,6 +129,7 @@ class Desk:
         # hello's health checks, and callbacks into the inbox, per participant
         self.hellos = TokenBucket(self.limits.hello_per_minute / 60.0, self.limits.hello_per_minute)
         self.inbox_rate = TokenBucket(self.limits.inbox_per_second, self.limits.inbox_burst)
+        self.warned_full = float("-inf")  # when the log last said this mailbox is full
 
     def register(self) -> None:
         """The participant's app and paybill (again after a reset)."""

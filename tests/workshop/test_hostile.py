@@ -325,11 +325,20 @@ def test_the_workshop_folder_is_0700_and_an_old_0755_one_is_fixed(tmp_path):
 
 def test_the_last_error_clears_when_the_next_push_succeeds(server, people):
     p = people["p01"]
+    def last_error():
+        return server.summary()["participants"][0]["last_error"]
+
+    def eventually(condition) -> None:  # the server notes progress just after it answers
+        deadline = time.monotonic() + 5
+        while not condition():
+            assert time.monotonic() < deadline, last_error()
+            time.sleep(0.01)
+
     refused = p.push(phone="12345")
     assert refused.status_code == 400
-    assert server.summary()["participants"][0]["last_error"]["where"] == "push"
+    eventually(lambda: last_error() is not None and last_error()["where"] == "push")
     assert p.push().status_code == 200
-    assert server.summary()["participants"][0]["last_error"] is None
+    eventually(lambda: last_error() is None)
 
 
 # ---- the Scope: no outbound request a participant can aim (the push's CallBackURL) ------------------
