@@ -40,7 +40,7 @@ from mpesa_lab.emulator.ids import IdFactory
 from mpesa_lab.emulator.poster import KeepAlivePoster
 from mpesa_lab.workshop import outbound
 from mpesa_lab.emulator.validation import MAX_BODY_BYTES, read_bounded
-from mpesa_lab.workshop.limits import BodyTooLarge, clip, content_length, parse_json, read_capped, too_deep
+from mpesa_lab.workshop.limits import BodyTooLarge, LimitsError, clip, content_length, parse_json, read_capped, too_deep
 from mpesa_lab.workshop.mailbox import DELIVERY_AGENT, LOOP_DETECTED
 from mpesa_lab.workshop.page import facilitator_page
 from mpesa_lab.workshop.room import Desk, Room, RoomError
@@ -110,7 +110,10 @@ class WorkshopApp:
     def __init__(self, room: Room) -> None:
         self.room = room
         self.limits = room.limits
-        self.direct_networks = outbound.parse_networks(self.limits.direct_networks)
+        try:
+            self.direct_networks = outbound.parse_networks(self.limits.direct_networks)
+        except ValueError as exc:
+            raise LimitsError(str(exc)) from None
         self.ids = IdFactory(None)
         self._poster: KeepAlivePoster | None = None
         self._poster_loop: Any = None

@@ -21,8 +21,14 @@ from typing import Any
 
 from starlette.types import Receive, Scope
 
+from mpesa_lab.workshop.roster import RosterError
+
 ENV_PREFIX = "MPESA_LAB_WORKSHOP_"
 OTHER = "other"  # the code distinct codes beyond the cap are counted under
+
+
+class LimitsError(RosterError):
+    """A limit set to something unusable (the message names the variable and what it takes)."""
 
 
 @dataclass(frozen=True)
@@ -61,9 +67,14 @@ class WorkshopLimits:
                 continue
             kind = type(item.default)
             try:
-                values[item.name] = raw if kind is str else kind(float(raw)) if kind is int else kind(raw)
+                value = raw if kind is str else kind(float(raw)) if kind is int else kind(raw)
             except ValueError:
-                raise ValueError(f"{ENV_PREFIX}{item.name.upper()}={raw!r} is not a {kind.__name__}") from None
+                value = None
+            if value is None or (kind is not str and not value > 0):
+                what = "a whole number" if kind is int else "a number" if kind is float else "text"
+                raise LimitsError(f"{ENV_PREFIX}{item.name.upper()}={raw!r}: give {what} above 0, or unset it "
+                                  "for the default (docs/workshop.md, Limits)")
+            values[item.name] = value
         values.update(overrides)
         return cls(**values)
 

@@ -58,7 +58,8 @@ def parse_networks(text: str) -> list[IpNetwork]:
             try:
                 networks.append(ipaddress.ip_network(part.strip(), strict=False))
             except ValueError:
-                raise ValueError(f"direct_networks: {part.strip()!r} is not a network like 10.0.0.0/8") from None
+                raise ValueError(f"MPESA_LAB_WORKSHOP_DIRECT_NETWORKS: {part.strip()!r} is not a network like "
+                                 "10.0.0.0/8") from None
     return networks
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from mpesa_lab.emulator import EmulatorConfig
 from mpesa_lab.listener import Listener
-from mpesa_lab.workshop import WorkshopServer
+from mpesa_lab.workshop import RosterError, WorkshopServer
 from mpesa_lab.workshop.limits import WindowCounter, WorkshopLimits
 
 from .conftest import Participant
@@ -159,12 +159,15 @@ def test_a_direct_url_must_point_at_the_participants_own_address(server, people)
     assert answer["delivery"] == "relay" and "same host and port" in answer["reason"]
 
 
-def test_the_opt_in_networks_are_read_from_the_environment():
+def test_the_opt_in_networks_are_read_from_the_environment(tmp_path):
     limits = WorkshopLimits.from_env({"MPESA_LAB_WORKSHOP_DIRECT_NETWORKS": "10.0.0.0/8",
                                       "MPESA_LAB_WORKSHOP_HELLO_PER_MINUTE": "4"})
     assert limits.direct_networks == "10.0.0.0/8" and limits.hello_per_minute == 4
-    with pytest.raises(ValueError, match="MPESA_LAB_WORKSHOP_MAILBOX_BYTES"):
-        WorkshopLimits.from_env({"MPESA_LAB_WORKSHOP_MAILBOX_BYTES": "lots"})
+    for bad in ("lots", "0", "-5"):
+        with pytest.raises(RosterError, match="MPESA_LAB_WORKSHOP_MAILBOX_BYTES=.*whole number above 0"):
+            WorkshopLimits.from_env({"MPESA_LAB_WORKSHOP_MAILBOX_BYTES": bad})
+    with pytest.raises(RosterError, match="not a network like 10.0.0.0/8"):
+        WorkshopServer(tmp_path / "room", limits=WorkshopLimits(direct_networks="10.0.0.0/33"))
 
 
 # ---- item 4: memory -----------------------------------------------------------------------------
