@@ -269,9 +269,13 @@ def _pct(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
 
 
+_PHASE_OFFSETS = iter(range(0, 10**9, 100_000))  # each phase its own block of phones (no repeat)
+
+
 def run_phase(labs: list[Any], total: int, clock: Clock, timeout: float = 120.0) -> dict[str, Any]:
     """``total`` pushes from CONCURRENCY threads, round-robin over ``labs``; wait for every callback."""
     counter = iter(range(total))
+    offset = next(_PHASE_OFFSETS)
     lock = threading.Lock()
     errors: list[str] = []
 
@@ -283,7 +287,7 @@ def run_phase(labs: list[Any], total: int, clock: Clock, timeout: float = 120.0)
             if n is None:
                 return done
             lab = labs[n % len(labs)]
-            phone = f"2547120{n:05d}"
+            phone = f"25471{(offset + n) % 10_000_000:07d}"  # a fresh phone per push, across phases
             started = time.perf_counter()
             try:
                 push = lab.push(phone, 1 + n % 900)
