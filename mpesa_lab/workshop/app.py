@@ -343,6 +343,9 @@ class WorkshopApp:
         if not desk.inbox_rate.take():
             await refuse(429, f"more than {self.limits.inbox_per_second:g} callbacks a second for this participant")
             return
+        if not self.room.inbox_rate.take():
+            await refuse(429, f"more than {self.limits.room_inbox_per_second:g} callbacks a second for the room")
+            return
         limit = self.limits.callback_body_bytes
         declared = content_length(scope)
         why = desk.mailbox.refuses(declared) if declared is not None and declared <= limit else None

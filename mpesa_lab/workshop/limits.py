@@ -45,6 +45,8 @@ class WorkshopLimits:
     room_mailbox_bytes: int = 128 * 1024 * 1024  # all mailboxes together
     inbox_per_second: float = 200.0  # callbacks one inbox takes per second (sustained)
     inbox_burst: int = 2_000  # ... and at once
+    room_inbox_per_second: float = 2_000.0  # callbacks all inboxes together take per second
+    room_inbox_burst: int = 10_000
     # what the facilitator's page counts
     codes_per_participant: int = 20  # distinct ResultCodes / error codes; the rest count as "other"
     codes_per_room: int = 40

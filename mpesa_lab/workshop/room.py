@@ -153,6 +153,7 @@ class Room:
         self.config = config or EmulatorConfig()
         self.limits = limits or WorkshopLimits()
         self.mailbox_budget = RoomBudget(self.limits.room_mailbox_bytes)
+        self.inbox_rate = TokenBucket(self.limits.room_inbox_per_second, self.limits.room_inbox_burst)
         self.engine = Engine("workshop")
         self.lock = threading.RLock()
         self._ids_taken: dict[str, None] = {}

@@ -372,3 +372,16 @@ def test_the_rooms_outcome_counts_age_out(tmp_path):
         assert room["participants"][0]["results"] == {} and room["results"] == [] and room["errors"] == []
     finally:
         srv.stop()
+
+
+def test_inboxes_take_callbacks_at_a_bounded_rate_per_participant_and_per_room(tmp_path):
+    limits = WorkshopLimits(inbox_per_second=0.01, inbox_burst=3, room_inbox_per_second=0.01, room_inbox_burst=5)
+    srv = WorkshopServer(tmp_path / "room", participants=2, limits=limits, name="workshop-test-inbox-rate").start()
+    try:
+        with httpx.Client(timeout=10) as http:
+            first = [http.post(_inbox(srv, "p01"), content=_callback(f"a{n}")).status_code for n in range(4)]
+            second = [http.post(_inbox(srv, "p02"), content=_callback(f"b{n}")) for n in range(3)]
+        assert first == [200, 200, 200, 429] and [r.status_code for r in second] == [200, 200, 429], (first, second)
+        assert "for the room" in second[2].json()["ResultDesc"]  # p02 had tokens left; the room had none
+    finally:
+        srv.stop()
