@@ -17,7 +17,6 @@ import time
 import httpx
 import pytest
 
-from mpesa_lab.emulator import EmulatorConfig
 from mpesa_lab.listener import Listener
 from mpesa_lab.workshop import RosterError, WorkshopServer
 from mpesa_lab.workshop.limits import WindowCounter, WorkshopLimits
