@@ -313,6 +313,7 @@ class Room:
                   for code, n in fold(room_errors, most).items()]
         return {"title": self.roster.title, "participants": people, "results": chart, "errors": errors,
                 "faults": faults, "available_faults": FAULTS, "changes": self.changes,
+                "window_seconds": self.limits.counter_window_seconds,
                 "totals": {"participants": len(people), "pushes": sum(p["pushes"] for p in people),
                            "callbacks": sum(room_results.values())}}
 
