@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -130,6 +130,7 @@ class Desk:
         self.hellos = TokenBucket(self.limits.hello_per_minute / 60.0, self.limits.hello_per_minute)
         self.inbox_rate = TokenBucket(self.limits.inbox_per_second, self.limits.inbox_burst)
         self.warned_full = float("-inf")  # when the log last said this mailbox is full
+        self.tokens: deque[str] = deque()  # access tokens issued through the room, oldest first
 
     def register(self) -> None:
         """The participant's app and paybill (again after a reset)."""
@@ -208,10 +209,17 @@ class Room:
         return self._tokens.get(token)
 
     def remember_token(self, token: str, desk: Desk) -> None:
+        """A token just issued to ``desk``. Each participant holds at most ``tokens_per_participant``
+        live tokens: the oldest is retired (Daraja answers it 404.001.03, as an expired one), so a
+        loop fetching tokens costs the server neither memory nor a scan per request."""
         with self.lock:
             self._tokens[token] = desk
-            if len(self._tokens) > 20_000:  # forget tokens their state has already pruned
-                self._tokens = {t: d for t, d in self._tokens.items() if t in d.state.tokens}
+            desk.tokens.append(token)
+            while len(desk.tokens) > self.limits.tokens_per_participant:
+                old = desk.tokens.popleft()
+                self._tokens.pop(old, None)
+                with desk.state.lock:
+                    desk.state.tokens.pop(old, None)
 
     # ---- room controls ----------------------------------------------------------------------
 

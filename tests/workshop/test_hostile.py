@@ -384,3 +384,18 @@ def test_inboxes_take_callbacks_at_a_bounded_rate_per_participant_and_per_room(t
         assert "for the room" in second[2].json()["ResultDesc"]  # p02 had tokens left; the room had none
     finally:
         srv.stop()
+
+
+def test_a_token_loop_keeps_a_bounded_number_of_live_tokens(server, people):
+    p = people["p01"]
+    tokens = []
+    for _ in range(120):
+        answer = p.http.get("/oauth/v1/generate", params={"grant_type": "client_credentials"}, headers=p.basic)
+        tokens.append(answer.json()["access_token"])
+    desk = server.room.desk("p01")
+    most = server.limits.tokens_per_participant
+    assert len(desk.state.tokens) <= most + 1 and len(server.room._tokens) <= 3 * most  # p01, p02's own
+    newest = p.http.post("/mpesa/stkpushquery/v1/query", json={}, headers={"Authorization": f"Bearer {tokens[-1]}"})
+    oldest = p.http.post("/mpesa/stkpushquery/v1/query", json={}, headers={"Authorization": f"Bearer {tokens[0]}"})
+    assert newest.json().get("errorCode") != "404.001.03"
+    assert oldest.status_code == 404 and oldest.json()["errorCode"] == "404.001.03"
