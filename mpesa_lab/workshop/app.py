@@ -395,7 +395,32 @@ class WorkshopApp:
             raise DarajaError.named("invalid_access_token")
         if not _participant_may(scope["method"], scope["path"]):
             raise forbidden(f"{scope['method']} {scope['path']}")
+        if scope["method"] == "POST":
+            receive = await self._participant_post(scope, receive, desk)
         await desk.app(scope, receive, send)
+
+    async def _participant_post(self, scope: Scope, receive: Receive, desk: Desk) -> Receive:
+        """A participant's POST to their emulator's controls: body capped like the room's own
+        routes, and no more than ``queued_results`` scripted results waiting (each call answers
+        the whole queue, so an endless queue would cost memory and time on every call)."""
+        body = await read_capped(scope, receive, self.limits.control_body_bytes)
+        if body is None:
+            raise ClientDisconnect()
+        if scope["path"].rstrip("/") == "/_lab/next-result":
+            waiting = len(desk.state.instructions)
+            if waiting >= self.limits.queued_results:
+                raise DarajaError("429.001.01", f"Too Many Requests - {waiting} scripted results are already "
+                                  "waiting for your next pushes: push to use them first", 429)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return replay
 
     # ---- /_workshop --------------------------------------------------------------------------
 

@@ -52,6 +52,8 @@ class WorkshopLimits:
     codes_per_room: int = 40
     counter_window_seconds: float = 3600.0  # result and error counts cover this much recent time
     text_chars: int = 200  # a ResultDesc or error message as the page shows it
+    # POST /_lab/next-result: scripted results waiting for a participant's next pushes
+    queued_results: int = 20
     # OAuth: live access tokens one participant holds; a new one beyond retires the oldest
     tokens_per_participant: int = 50
     # hello: the health check of a participant's listener

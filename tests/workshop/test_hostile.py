@@ -399,3 +399,14 @@ def test_a_token_loop_keeps_a_bounded_number_of_live_tokens(server, people):
     oldest = p.http.post("/mpesa/stkpushquery/v1/query", json={}, headers={"Authorization": f"Bearer {tokens[0]}"})
     assert newest.json().get("errorCode") != "404.001.03"
     assert oldest.status_code == 404 and oldest.json()["errorCode"] == "404.001.03"
+
+
+def test_scripted_results_and_lab_bodies_are_bounded_per_participant(server, people):
+    p = people["p01"]
+    answers = [p.http.post("/_lab/next-result", json={"code": 1032, "result_desc": "x" * 1000}, headers=p.bearer)
+               for _ in range(server.limits.queued_results + 3)]
+    assert [a.status_code for a in answers].count(200) == server.limits.queued_results, [a.status_code for a in answers]
+    assert answers[-1].status_code == 429 and "already waiting" in answers[-1].json()["errorMessage"]
+    big = p.http.post("/_lab/next-result", json={"code": 0, "result_desc": "y" * 100_000}, headers=p.bearer)
+    assert big.status_code == 413
+    assert len(server.room.desk("p01").state.instructions) == server.limits.queued_results
