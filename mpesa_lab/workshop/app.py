@@ -27,7 +27,6 @@ import logging
 import time
 from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -39,6 +38,10 @@ from mpesa_lab.constants import OAUTH_PATH, STK_PUSH_PATH, STK_QUERY_PATH
 from mpesa_lab.emulator.errors import EnvelopeError, method_not_allowed
 from mpesa_lab.emulator.ids import IdFactory
 from mpesa_lab.emulator.poster import KeepAlivePoster
+from mpesa_lab.workshop import outbound
+from mpesa_lab.emulator.validation import MAX_BODY_BYTES, read_bounded
+from mpesa_lab.workshop.limits import BodyTooLarge, LimitsError, clip, content_length, parse_json, read_capped, too_deep
+from mpesa_lab.workshop.mailbox import DELIVERY_AGENT, LOOP_DETECTED
 from mpesa_lab.workshop.page import facilitator_page
 from mpesa_lab.workshop.room import Desk, Room, RoomError
 
@@ -46,7 +49,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "/_workshop"
 INBOX = PREFIX + "/inbox/"
-MAX_CALLBACK_BYTES = 64 * 1024
+MAX_NAME_CHARS = 80
 _ACCEPTED = b'{"ResultCode":0,"ResultDesc":"Accepted"}'
 MAX_PULL_WAIT = 30.0
 # Control routes a participant may use on their own app: looking, and playing their own phone.
@@ -73,6 +76,16 @@ def _participant_may(method: str, path: str) -> bool:
     return len(parts) == 4 and parts[:2] == ["_lab", "transactions"] and parts[3] == "answer" and method == "POST"
 
 
+def bad_request(what: str) -> EnvelopeError:
+    """``400.002.02 Bad Request - <what>``: one line saying what to send instead."""
+    return EnvelopeError("400.002.02", f"Bad Request - {what}", 400)
+
+
+def too_large(limit: int) -> EnvelopeError:
+    """A body over its cap (lab-specific code in Daraja's envelope; nothing past the cap was read)."""
+    return EnvelopeError("413.001.01", f"Payload Too Large - this route takes at most {limit} bytes", 413)
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope["headers"]:
         if key == name:
@@ -96,6 +109,11 @@ class WorkshopApp:
 
     def __init__(self, room: Room) -> None:
         self.room = room
+        self.limits = room.limits
+        try:
+            self.direct_networks = outbound.parse_networks(self.limits.direct_networks)
+        except ValueError as exc:
+            raise LimitsError(str(exc)) from None
         self.ids = IdFactory(None)
         self._poster: KeepAlivePoster | None = None
         self._poster_loop: Any = None
@@ -107,7 +125,10 @@ class WorkshopApp:
     def envelope(self, error: EnvelopeError) -> Response:
         if error.empty_body:
             return Response(b"", status_code=error.status, media_type="application/json")
-        return JSONResponse(error.envelope(self.ids.request_id()), status_code=error.status)
+        # A body refused as too large is not read: close the connection rather than let the
+        # server swallow the rest of it (a 1 GiB body would otherwise still cross the loop).
+        headers = {"connection": "close"} if error.status == 413 else None
+        return JSONResponse(error.envelope(self.ids.request_id()), status_code=error.status, headers=headers)
 
     def is_facilitator(self, token: str | None) -> bool:
         expected = self.room.roster.facilitator_token.reveal().encode()
@@ -160,6 +181,22 @@ class WorkshopApp:
             await self._poster.aclose()
             self._poster = None
 
+    async def _direct(self, request: Request, desk: Desk, direct_url: Any, health_url: Any) -> tuple[str | None, str]:
+        """Hello's direct offer: vetted (outbound.py's rule), rate-limited, then probed once."""
+        client = request.scope.get("client") or (None, None)
+        server = request.scope.get("server") or (None, None)
+        try:
+            aim = await outbound.vet(direct_url, health_url, source=client[0], server_port=server[1],
+                                     proxy=outbound.proxied(request.scope["headers"]), networks=self.direct_networks)
+        except outbound.Refused as exc:
+            return None, str(exc)
+        if not desk.hellos.take():
+            return None, (f"health checks are limited to {self.limits.hello_per_minute} a minute per participant; "
+                          "using the relay (say hello again in a minute for direct delivery)")
+        if not await outbound.probe(aim):
+            return None, outbound.PROBE_FAILED
+        return aim.direct_url, "the server reached the listener: callbacks are posted to it directly"
+
     # ---- the router -----------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -184,6 +221,8 @@ class WorkshopApp:
                 await self.envelope(EnvelopeError.named("resource_not_found"))(scope, receive, send)
         except EnvelopeError as exc:
             await self.envelope(exc)(scope, receive, send)
+        except BodyTooLarge as exc:
+            await self.envelope(too_large(exc.limit))(scope, receive, send)
         except ClientDisconnect:
             return  # nobody left to answer
         except Exception:
@@ -206,7 +245,7 @@ class WorkshopApp:
             token = desk.state.issue_token(authorization, request.query_params.get("grant_type"))
         except EnvelopeError as exc:
             desk.progress.note_error(exc.code, exc.message, "oauth")
-            desk.progress.errors[exc.code] += 1
+            desk.progress.errors.add(exc.code)
             raise
         self.room.remember_token(token["access_token"], desk)
         await JSONResponse(token)(scope, receive, send)
@@ -218,6 +257,8 @@ class WorkshopApp:
             raise EnvelopeError.named("invalid_access_token")
         progress = desk.progress
         captured: dict[str, Any] = {}
+        if route == "push":
+            receive = await self._vetted_push(scope, receive, desk)
 
         async def watch(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -236,6 +277,7 @@ class WorkshopApp:
         if status < 400:
             if route == "push":
                 progress.accepted += 1
+                progress.note_success()
             return
         try:
             body = json.loads(captured.get("body") or b"{}")
@@ -243,8 +285,41 @@ class WorkshopApp:
         except (ValueError, AttributeError):
             code, message = str(status), ""
         if route == "push" or code != "500.001.1001":  # a pending query is not an error worth showing
-            progress.errors[code] += 1
+            progress.errors.add(clip(code, 40) or "")
             progress.note_error(code, message, route)
+
+    async def _vetted_push(self, scope: Scope, receive: Receive, desk: Desk) -> Receive:
+        """Read the push (bounded as the emulator reads it), refuse a CallBackURL the server may not
+        post to (outbound.callback_refusal), and hand the same bytes on to the participant's app."""
+        body = await read_bounded(receive)
+        if body is None:
+            raise ClientDisconnect()
+        url = None
+        if len(body) <= MAX_BODY_BYTES and not too_deep(body, self.limits.json_depth):
+            try:
+                data = json.loads(body)
+                url = data.get("CallBackURL") if isinstance(data, dict) else None
+            except (ValueError, RecursionError):
+                url = None
+        if url is not None:
+            client, server = scope.get("client") or (None, None), scope.get("server") or (None, None)
+            why = await outbound.callback_refusal(url, source=client[0], server_port=server[1],
+                                                  networks=self.direct_networks)
+            if why is not None:
+                desk.progress.pushes += 1
+                desk.progress.errors.add("400.002.02")
+                desk.progress.note_error("400.002.02", f"Bad Request - Invalid CallBackURL: {why}", "push")
+                raise EnvelopeError("400.002.02", f"Bad Request - Invalid CallBackURL: {why}", 400)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return replay
 
     async def _inbox(self, scope: Scope, receive: Receive, send: Send, token: str) -> None:
         """A callback for a participant (the CallBackURL of their pushes): kept, then 200.
@@ -254,29 +329,46 @@ class WorkshopApp:
         desk = self.room.by_inbox(token)
         if desk is None:
             raise EnvelopeError.named("resource_not_found")
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_CALLBACK_BYTES:
-                await JSONResponse({"ResultCode": 1, "ResultDesc": "Rejected: body too large"},
-                                   status_code=413)(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        if desk.mailbox.full:
-            log.warning("mailbox of %s is full (%d callbacks never collected); refusing", desk.participant.id,
-                        desk.mailbox.waiting)
-            await JSONResponse({"ResultCode": 1, "ResultDesc": "Not kept: the participant's mailbox is full"},
-                               status_code=503)(scope, receive, send)
+
+        async def refuse(status: int, why: str) -> None:
+            # Refused callbacks close the connection: a flood pays for a new connection each time.
+            await JSONResponse({"ResultCode": 1, "ResultDesc": f"Not kept: {why}"}, status_code=status,
+                               headers={"connection": "close"})(scope, receive, send)
+
+        if DELIVERY_AGENT in (_header(scope, b"user-agent") or ""):
+            # A workshop server's own direct post came back to an inbox: keeping it would post it
+            # again, for ever (a direct URL aimed at the server). Refused; the letter goes by relay.
+            await refuse(LOOP_DETECTED, "a workshop server's delivery cannot be posted to an inbox (loop)")
             return
-        letter = desk.mailbox.put(b"".join(chunks), self.poster())
+        if not desk.inbox_rate.take():
+            await refuse(429, f"more than {self.limits.inbox_per_second:g} callbacks a second for this participant")
+            return
+        if not self.room.inbox_rate.take():
+            await refuse(429, f"more than {self.limits.room_inbox_per_second:g} callbacks a second for the room")
+            return
+        limit = self.limits.callback_body_bytes
+        declared = content_length(scope)
+        why = desk.mailbox.refuses(declared) if declared is not None and declared <= limit else None
+        if why is not None:  # full already: refused before the body is read
+            await refuse(503, why)
+            return
+        try:
+            body = await read_capped(scope, receive, limit)
+        except BodyTooLarge:
+            await refuse(413, f"body over {limit} bytes")
+            return
+        if body is None:
+            return
+        why = desk.mailbox.refuses(len(body))
+        if why is not None:
+            if desk.warned_full + 60 < time.monotonic():  # once a minute, not once a callback
+                desk.warned_full = time.monotonic()
+                log.warning("participant %s: %s; refusing callbacks", desk.participant.id, why)
+            await refuse(503, why)
+            return
+        letter = desk.mailbox.put(body, self.poster())
         if letter.result_code is not None:
-            desk.progress.results[letter.result_code] += 1
+            desk.progress.results.add(clip(letter.result_code, 40) or "")
             if letter.result_code != "0":
                 desk.progress.note_error(letter.result_code, letter.result_desc or "", "callback")
         await send({"type": "http.response.start", "status": 200,
@@ -303,7 +395,32 @@ class WorkshopApp:
             raise EnvelopeError.named("invalid_access_token")
         if not _participant_may(scope["method"], scope["path"]):
             raise forbidden(f"{scope['method']} {scope['path']}")
+        if scope["method"] == "POST":
+            receive = await self._participant_post(scope, receive, desk)
         await desk.app(scope, receive, send)
+
+    async def _participant_post(self, scope: Scope, receive: Receive, desk: Desk) -> Receive:
+        """A participant's POST to their emulator's controls: body capped like the room's own
+        routes, and no more than ``queued_results`` scripted results waiting (each call answers
+        the whole queue, so an endless queue would cost memory and time on every call)."""
+        body = await read_capped(scope, receive, self.limits.control_body_bytes)
+        if body is None:
+            raise ClientDisconnect()
+        if scope["path"].rstrip("/") == "/_lab/next-result":
+            waiting = len(desk.state.instructions)
+            if waiting >= self.limits.queued_results:
+                raise EnvelopeError("429.001.01", f"Too Many Requests - {waiting} scripted results are already "
+                                  "waiting for your next pushes: push to use them first", 429)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return replay
 
     # ---- /_workshop --------------------------------------------------------------------------
 
@@ -325,13 +442,16 @@ class WorkshopApp:
             return desk
 
         async def body_of(request: Request, allowed: tuple[str, ...]) -> dict[str, Any]:
-            raw = await request.body()
+            # Capped before reading (Content-Length) and while reading: never more held than the cap.
+            raw = await read_capped(request.scope, request.receive, self.limits.control_body_bytes)
+            if raw is None:
+                raise ClientDisconnect()
             try:
-                data = json.loads(raw) if raw.strip() else {}
-            except ValueError:
-                data = None
+                data = parse_json(raw, self.limits.json_depth) if raw.strip() else {}
+            except ValueError as exc:
+                raise bad_request(f"send a JSON object ({exc})") from None
             if not isinstance(data, dict):
-                raise EnvelopeError("400.002.02", "Bad Request - send a JSON object", 400)
+                raise bad_request("send a JSON object")
             unknown = sorted(set(data) - set(allowed))
             if unknown:
                 raise EnvelopeError("400.002.02", f"Bad Request - unknown field(s) {', '.join(unknown)}; "
@@ -353,7 +473,7 @@ class WorkshopApp:
             if request.method == "GET":
                 return JSONResponse({"faults": room.summary()["faults"]})
             body = await body_of(request, ("kind", "seconds", "delay"))
-            if "kind" not in body:
+            if not isinstance(body.get("kind"), str):
                 raise EnvelopeError("400.002.02", "Bad Request - send {\"kind\": \"busy\" | \"delay\" | "
                                   "\"duplicate\" | \"drop\", \"seconds\": 60}", 400)
             try:
@@ -371,7 +491,12 @@ class WorkshopApp:
             facilitator_only(request)
             if request.method == "POST":
                 body = await body_of(request, ("name",))
-                desk = room.add_participant(body.get("name"))
+                name = body.get("name")
+                if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_CHARS
+                                         or not name.isprintable()):
+                    raise bad_request(f"name must be text of 1 to {MAX_NAME_CHARS} printable characters "
+                                      "(or leave it out)")
+                desk = room.add_participant(name.strip() if name else None)
                 room.roster.save(str(request.base_url).rstrip("/"))
                 return JSONResponse(desk.participant.public())
             return JSONResponse({"participants": [d.participant.public() for d in room.desks.values()]})
@@ -380,8 +505,8 @@ class WorkshopApp:
             desk = participant_only(request)
             body = await body_of(request, ("direct_url", "health_url"))
             direct, reason = None, "no direct URL offered: callbacks come through the relay"
-            if body.get("direct_url") and body.get("health_url"):
-                direct, reason = await _probe(str(body["direct_url"]), str(body["health_url"]))
+            if body.get("direct_url") or body.get("health_url"):
+                direct, reason = await self._direct(request, desk, body.get("direct_url"), body.get("health_url"))
             desk.mailbox.direct_url = direct
             desk.mailbox.failures_in_a_row = 0
             desk.mailbox.new_relay()
@@ -433,6 +558,10 @@ class WorkshopApp:
             assert isinstance(exc, EnvelopeError)
             return self.envelope(exc)
 
+        async def on_too_large(request: Request, exc: Exception) -> Response:
+            assert isinstance(exc, BodyTooLarge)
+            return self.envelope(too_large(exc.limit))
+
         async def on_http_exception(request: Request, exc: Exception) -> Response:
             assert isinstance(exc, HTTPException)
             if exc.status_code == 405:
@@ -452,6 +581,7 @@ class WorkshopApp:
             Route(PREFIX + "/progress", progress, methods=["POST"]),
         ]
         app = Starlette(routes=routes, exception_handlers={EnvelopeError: on_daraja_error,
+                                                            BodyTooLarge: on_too_large,
                                                             HTTPException: on_http_exception})
         app.router.redirect_slashes = False
         return app
@@ -481,20 +611,6 @@ async def _disconnected(request: Request) -> bool:
         message = await request.receive()
         if message["type"] == "http.disconnect":
             return True
-
-
-async def _probe(direct_url: str, health_url: str) -> tuple[str | None, str]:
-    """Can the server reach the participant's listener? (GET its health path, briefly.)"""
-    if not direct_url.startswith("http://") or not health_url.startswith("http://"):
-        return None, "direct delivery needs plain-http listener URLs; using the relay"
-    try:
-        async with httpx.AsyncClient(trust_env=False, timeout=2.0) as client:
-            response = await client.get(health_url)
-    except httpx.HTTPError as exc:
-        return None, f"listener not reachable from the server ({type(exc).__name__}); using the relay"
-    if response.status_code != 200:
-        return None, f"listener health answered HTTP {response.status_code}; using the relay"
-    return direct_url, "the server reached the listener: callbacks are posted to it directly"
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -33,7 +33,13 @@ LEASE = 15.0  # seconds a relayed letter waits for its acknowledgement before it
 DIRECT_TIMEOUT = 5.0
 # A participant whose laptop never collects keeps at most this many; beyond, the inbox answers 503
 # (not kept, so not acknowledged: the emulator records a failed callback, as for a down endpoint).
-MAX_LETTERS = 10_000
+MAX_LETTERS = 10_000  # default of WorkshopLimits.mailbox_letters
+LETTER_OVERHEAD = 512  # bytes a letter costs besides its body (the objects around it), for the budgets
+# Direct posts say who they are: an inbox refuses a callback with this mark, so a direct URL that
+# leads back to a workshop server (itself, or another) can never make a delivery loop.
+DELIVERY_AGENT = "mpesa-lab-workshop-delivery"
+LOOP_DETECTED = 508  # what an inbox answers such a post
+PEEK_CHARS = 100  # a CheckoutRequestID / ResultCode / ResultDesc as the mailbox keeps it
 DIRECT_GIVE_UP = 3  # consecutive failed direct posts before the mailbox uses the relay only
 _STORED_BY_LISTENER = {400, 403}  # the listener kept these too (quarantine / flagged)
 
@@ -67,6 +73,14 @@ class Delivered:
     seconds: float
 
 
+class RoomBudget:
+    """Bytes held by every mailbox of the room together (one counter the mailboxes share)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+
+
 @dataclass
 class Mailbox:
     """The letters of one participant and how they are leaving."""
@@ -81,6 +95,10 @@ class Mailbox:
     last_pull: float | None = None
     closed: bool = False
     generation: int = 0  # bumped by each hello: pulls held for an earlier relay give up
+    max_letters: int = MAX_LETTERS
+    max_bytes: int = 8 * 1024 * 1024
+    room: RoomBudget | None = None  # shared with the other mailboxes of the room
+    held: int = 0  # bytes of the letters waiting here (bodies + LETTER_OVERHEAD each)
     # Ids start at the clock (ms), so a restarted server does not hand out the ids of the last run.
     _ids: Any = field(default_factory=lambda: itertools.count(int(time.time() * 1000)))
     _arrived: asyncio.Event | None = None
@@ -93,6 +111,7 @@ class Mailbox:
         letter = Letter(id=next(self._ids), body=body, received=time.monotonic(), checkout_request_id=cid,
                         result_code=code, result_desc=desc)
         self.letters[letter.id] = letter
+        self._hold(_cost(letter))
         self.counts["received"] += 1
         if self.direct_url and poster is not None:
             letter.state = "posting"
@@ -104,7 +123,7 @@ class Mailbox:
     async def _post_direct(self, letter: Letter, poster: KeepAlivePoster, url: str) -> None:
         status: int | None = None
         try:
-            status = await poster.post(url, letter.body, DIRECT_TIMEOUT, user_agent="mpesa-lab-workshop")
+            status = await poster.post(url, letter.body, DIRECT_TIMEOUT, user_agent=DELIVERY_AGENT)
         except PostError as exc:
             log.info("direct delivery to %s failed (%s); the relay will carry it", self.participant_id, exc)
         except Exception:  # never lose the letter to a bug in the poster
@@ -115,7 +134,11 @@ class Mailbox:
             return
         self.counts["direct_failures"] += 1
         self.failures_in_a_row += 1
-        if self.failures_in_a_row >= DIRECT_GIVE_UP and self.direct_url == url:
+        if status == LOOP_DETECTED and self.direct_url == url:
+            log.warning("participant %s: the direct URL leads back to a workshop inbox; relay only from now on",
+                        self.participant_id)
+            self.direct_url = None
+        elif self.failures_in_a_row >= DIRECT_GIVE_UP and self.direct_url == url:
             log.warning("participant %s: %d direct posts failed in a row; relay only from now on",
                         self.participant_id, self.failures_in_a_row)
             self.direct_url = None
@@ -195,6 +218,7 @@ class Mailbox:
     def _done(self, letter: Letter, way: str) -> None:
         if self.letters.pop(letter.id, None) is None:
             return
+        self._hold(-_cost(letter))
         self.counts[way] += 1
         self.delivered.append(Delivered(letter.id, letter.checkout_request_id, way,
                                         time.monotonic() - letter.received))
@@ -208,9 +232,25 @@ class Mailbox:
         if self._arrived is not None:
             self._arrived.set()
 
+    def _hold(self, size: int) -> None:
+        self.held += size
+        if self.room is not None:
+            self.room.held += size
+
+    def refuses(self, size: int) -> str | None:
+        """Why a callback of ``size`` bytes cannot be kept now (None: it can)."""
+        cost = size + LETTER_OVERHEAD
+        if len(self.letters) >= self.max_letters:
+            return f"the participant's mailbox is full ({len(self.letters)} callbacks never collected)"
+        if self.held + cost > self.max_bytes:
+            return f"the participant's mailbox is full ({self.held // 1024} KiB never collected)"
+        if self.room is not None and self.room.held + cost > self.room.limit:
+            return "the room's mailboxes are full"
+        return None
+
     @property
     def full(self) -> bool:
-        return len(self.letters) >= MAX_LETTERS
+        return self.refuses(0) is not None
 
     @property
     def waiting(self) -> int:
@@ -221,11 +261,15 @@ class Mailbox:
                 "relay_connected": self.last_pull is not None and time.monotonic() - self.last_pull < 60}
 
 
+def _cost(letter: Letter) -> int:
+    return len(letter.body) + LETTER_OVERHEAD
+
+
 def _peek(body: bytes) -> tuple[str | None, str | None, str | None]:
     """CheckoutRequestID, ResultCode and ResultDesc of a callback body, if it has them (never raises)."""
     try:
         inner = json.loads(body)["Body"]["stkCallback"]
         cid, code, desc = inner.get("CheckoutRequestID"), inner.get("ResultCode"), inner.get("ResultDesc")
-        return tuple(None if v is None else str(v) for v in (cid, code, desc))  # type: ignore[return-value]
+        return tuple(None if v is None else str(v)[:PEEK_CHARS] for v in (cid, code, desc))  # type: ignore[return-value]
     except Exception:
         return None, None, None

@@ -84,7 +84,8 @@ function bars(el, rows, paidCode) {
 function draw(room) {
   const t = room.totals;
   document.getElementById("totals").textContent =
-    `${t.participants} participants, ${t.pushes} pushes, ${t.callbacks} callbacks`;
+    `${t.participants} participants, ${t.pushes} pushes, ${t.callbacks} callbacks ` +
+    `(outcomes and errors: the last ${Math.round(room.window_seconds / 60)} min)`;
   const rows = room.participants.map(p => {
     const outcomes = Object.entries(p.results).sort((a, b) => b[1] - a[1])
       .map(([c, n]) => `<span class="code ${c === "0" ? "paid" : ""}">${esc(c)}: ${n}</span>`).join("") || "-";

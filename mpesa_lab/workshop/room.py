@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -22,7 +22,8 @@ from mpesa_lab import codes
 from mpesa_lab.emulator.config import EmulatorConfig
 from mpesa_lab.emulator.engine import Engine
 from mpesa_lab.emulator.state import EmulatorState
-from mpesa_lab.workshop.mailbox import Mailbox
+from mpesa_lab.workshop.limits import OTHER, TokenBucket, WindowCounter, WorkshopLimits, clip, fold
+from mpesa_lab.workshop.mailbox import Mailbox, RoomBudget
 from mpesa_lab.workshop.roster import Participant, Roster
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ FAULTS = {
     "drop": "each participant's next callback never arrives (query to find out)",
 }
 DEFAULT_FAULT_SECONDS = 60.0
+_FOLDED = "codes beyond the page's limit of distinct codes, counted together"
 DEFAULT_CALLBACK_DELAY = 3.0
 
 
@@ -71,40 +73,64 @@ class _RoomIds:
 
 @dataclass
 class Progress:
-    """What the facilitator sees of one participant."""
+    """What the facilitator sees of one participant.
 
+    ``errors`` and ``results`` count by code over the last ``counter_window_seconds`` (they age
+    out), at most ``codes_per_participant`` distinct codes (later ones count as "other"): whatever
+    a participant posts to their own inbox, the page's data stays small.
+    """
+
+    limits: WorkshopLimits = field(default_factory=WorkshopLimits)
     pushes: int = 0
     accepted: int = 0
     queries: int = 0
-    errors: Counter = field(default_factory=Counter)
-    results: Counter = field(default_factory=Counter)
+    errors: WindowCounter = field(init=False)
+    results: WindowCounter = field(init=False)
     last_error: dict[str, Any] | None = None
     exercise: str | None = None
     last_seen: float | None = None
     changes: int = 0
 
+    def __post_init__(self) -> None:
+        window, most = self.limits.counter_window_seconds, self.limits.codes_per_participant
+        self.errors = WindowCounter(window, most)
+        self.results = WindowCounter(window, most)
+
     def note_error(self, code: str, message: str, where: str) -> None:
+        code, message = clip(code, 40) or "", clip(message, self.limits.text_chars) or ""
         entry = codes.lookup(code, message)
         self.last_error = {"code": code, "message": message, "where": where,
                            "mitigation": entry.mitigation, "at": time.time()}
 
+    def note_success(self) -> None:
+        """A push went through: the last error is history (the page stops showing it)."""
+        self.last_error = None
+
     def to_dict(self) -> dict[str, Any]:
         return {"pushes": self.pushes, "accepted": self.accepted, "queries": self.queries,
-                "errors": dict(self.errors), "results": dict(self.results), "last_error": self.last_error,
+                "errors": self.errors.totals(), "results": self.results.totals(), "last_error": self.last_error,
                 "exercise": self.exercise, "last_seen": self.last_seen}
 
 
 class Desk:
     """One participant's corner of the room: their emulator state, ASGI app, mailbox and progress."""
 
-    def __init__(self, participant: Participant, state: EmulatorState) -> None:
+    def __init__(self, participant: Participant, state: EmulatorState, limits: WorkshopLimits | None = None,
+                 budget: RoomBudget | None = None) -> None:
         from mpesa_lab.emulator.app import build_app
 
+        self.limits = limits or WorkshopLimits()
         self.participant = participant
         self.state = state
         self.app = build_app(state)
-        self.mailbox = Mailbox(participant.id)
-        self.progress = Progress()
+        self.mailbox = Mailbox(participant.id, max_letters=self.limits.mailbox_letters,
+                               max_bytes=self.limits.mailbox_bytes, room=budget)
+        self.progress = Progress(self.limits)
+        # hello's health checks, and callbacks into the inbox, per participant
+        self.hellos = TokenBucket(self.limits.hello_per_minute / 60.0, self.limits.hello_per_minute)
+        self.inbox_rate = TokenBucket(self.limits.inbox_per_second, self.limits.inbox_burst)
+        self.warned_full = float("-inf")  # when the log last said this mailbox is full
+        self.tokens: deque[str] = deque()  # access tokens issued through the room, oldest first
 
     def register(self) -> None:
         """The participant's app and paybill (again after a reset)."""
@@ -122,9 +148,13 @@ class Desk:
 class Room:
     """Everybody's desks, who holds which token, the room-wide faults."""
 
-    def __init__(self, roster: Roster, config: EmulatorConfig | None = None) -> None:
+    def __init__(self, roster: Roster, config: EmulatorConfig | None = None,
+                 limits: WorkshopLimits | None = None) -> None:
         self.roster = roster
         self.config = config or EmulatorConfig()
+        self.limits = limits or WorkshopLimits()
+        self.mailbox_budget = RoomBudget(self.limits.room_mailbox_bytes)
+        self.inbox_rate = TokenBucket(self.limits.room_inbox_per_second, self.limits.room_inbox_burst)
         self.engine = Engine("workshop")
         self.lock = threading.RLock()
         self._ids_taken: dict[str, None] = {}
@@ -147,7 +177,7 @@ class Room:
                                      mix=dict(self.config.mix))
         state = EmulatorState(config, self.engine)
         state.ids = _RoomIds(state.ids, self._ids_taken, self._ids_lock)  # type: ignore[assignment]
-        desk = Desk(participant, state)
+        desk = Desk(participant, state, self.limits, self.mailbox_budget)
         desk.register()
         with self.lock:
             self.desks[participant.id] = desk
@@ -179,10 +209,17 @@ class Room:
         return self._tokens.get(token)
 
     def remember_token(self, token: str, desk: Desk) -> None:
+        """A token just issued to ``desk``. Each participant holds at most ``tokens_per_participant``
+        live tokens: the oldest is retired (Daraja answers it 404.001.03, as an expired one), so a
+        loop fetching tokens costs the server neither memory nor a scan per request."""
         with self.lock:
             self._tokens[token] = desk
-            if len(self._tokens) > 20_000:  # forget tokens their state has already pruned
-                self._tokens = {t: d for t, d in self._tokens.items() if t in d.state.tokens}
+            desk.tokens.append(token)
+            while len(desk.tokens) > self.limits.tokens_per_participant:
+                old = desk.tokens.popleft()
+                self._tokens.pop(old, None)
+                with desk.state.lock:
+                    desk.state.tokens.pop(old, None)
 
     # ---- room controls ----------------------------------------------------------------------
 
@@ -256,7 +293,7 @@ class Room:
             for desk in self.desks.values():
                 desk.state.reset(keep_tokens=True)
                 desk.register()
-                desk.progress = Progress()
+                desk.progress = Progress(self.limits)
             self.changes += 1
 
     # ---- views ------------------------------------------------------------------------------
@@ -270,18 +307,21 @@ class Room:
         room_errors: Counter = Counter()
         people = []
         for desk in sorted(desks, key=lambda d: d.participant.number):
-            room_results.update(desk.progress.results)
-            room_errors.update(desk.progress.errors)
-            people.append(desk.summary())
+            summary = desk.summary()
+            room_results.update(summary["results"])
+            room_errors.update(summary["errors"])
+            people.append(summary)
         now = time.time()
         for fault in faults:
             fault["seconds_left"] = None if fault["until"] is None else max(0.0, round(fault["until"] - now, 1))
-        chart = [{"code": code, "count": n, "name": codes.result_entry(code).message}
-                 for code, n in sorted(room_results.items(), key=lambda kv: -kv[1])]
-        errors = [{"code": code, "count": n, "name": codes.error_entry(code).message}
-                  for code, n in sorted(room_errors.items(), key=lambda kv: -kv[1])]
+        most = self.limits.codes_per_room
+        chart = [{"code": code, "count": n, "name": _FOLDED if code == OTHER else codes.result_entry(code).message}
+                 for code, n in fold(room_results, most).items()]
+        errors = [{"code": code, "count": n, "name": _FOLDED if code == OTHER else codes.error_entry(code).message}
+                  for code, n in fold(room_errors, most).items()]
         return {"title": self.roster.title, "participants": people, "results": chart, "errors": errors,
                 "faults": faults, "available_faults": FAULTS, "changes": self.changes,
+                "window_seconds": self.limits.counter_window_seconds,
                 "totals": {"participants": len(people), "pushes": sum(p["pushes"] for p in people),
                            "callbacks": sum(room_results.values())}}
 

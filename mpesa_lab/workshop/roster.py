@@ -118,6 +118,8 @@ class Roster:
         self._lock = threading.Lock()
         self.loaded = False
         path = self.folder / ROSTER_FILE
+        if self.folder.is_dir():
+            private_folder(self.folder)  # a folder made by an older version was 0755
         if path.exists():
             self._load(path)
             self.loaded = True
@@ -185,7 +187,7 @@ class Roster:
 
     def save(self, workshop_url: str) -> dict[str, Path]:
         """Write roster.json, credentials.csv and cards.html (owner-only); return their paths."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_folder(self.folder)
         people = list(self)
         roster = {"title": self.title, "facilitator_token": self.facilitator_token.reveal(),
                   "participants": [p.to_record() for p in people]}
@@ -203,6 +205,13 @@ class Roster:
         return f"<Roster {self.title!r} {len(self)} participants in {str(self.folder)!r}>"
 
 
+def private_folder(folder: Path) -> None:
+    """Make ``folder`` (if needed) and make it the owner's only (0700): it holds the room's keys."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if folder.stat().st_mode & 0o077:
+        os.chmod(folder, 0o700)
+
+
 def _write_private(path: Path, text: str) -> None:
     """Write atomically, readable by the owner only (the files hold credentials)."""
     tmp = path.with_name(path.name + ".tmp")
@@ -214,13 +223,23 @@ def _write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: str) -> str:
+    """A cell a spreadsheet shows as text, never runs as a formula (OWASP CSV injection: a cell
+    starting with = + - @ tab or CR gets a leading apostrophe)."""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
 def credentials_csv(people: list[Participant], workshop_url: str) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["id", "name", "workshop_url", "consumer_key", "consumer_secret", "shortcode", "passkey"])
     for p in people:
-        writer.writerow([p.id, p.name, workshop_url, p.consumer_key, p.consumer_secret.reveal(), p.shortcode,
-                         p.passkey.reveal()])
+        writer.writerow([csv_cell(str(cell)) for cell in (p.id, p.name, workshop_url, p.consumer_key,
+                                                           p.consumer_secret.reveal(), p.shortcode,
+                                                           p.passkey.reveal())])
     return out.getvalue()
 
 
@@ -230,9 +249,9 @@ def cards_html(people: list[Participant], workshop_url: str, title: str) -> str:
     for p in people:
         lines = html.escape("\n".join(p.env_lines(workshop_url)))
         cards.append(
-            f'<section class="card"><h2>{html.escape(p.name)} <small>{p.id}</small></h2>'
+            f'<section class="card"><h2>{html.escape(p.name)} <small>{html.escape(p.id)}</small></h2>'
             f"<p>Paste these lines into a file called <code>.env</code> next to your notebook, then run "
-            f"<code>Lab.start()</code>. Your paybill is <b>{p.shortcode}</b>.</p>"
+            f"<code>Lab.start()</code>. Your paybill is <b>{html.escape(p.shortcode)}</b>.</p>"
             f"<pre>{lines}</pre></section>"
         )
     return f"""<!doctype html>

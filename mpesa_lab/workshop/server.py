@@ -13,6 +13,7 @@ from typing import IO, Any
 from mpesa_lab.background import BackgroundServer
 from mpesa_lab.emulator.config import EmulatorConfig
 from mpesa_lab.workshop.app import WorkshopApp
+from mpesa_lab.workshop.limits import WorkshopLimits
 from mpesa_lab.workshop.room import Room
 from mpesa_lab.workshop.roster import Participant, Roster
 
@@ -45,13 +46,16 @@ class WorkshopServer:
         config: EmulatorConfig | None = None,
         name: str = "workshop",
         names: list[str] | None = None,
+        limits: WorkshopLimits | None = None,
     ) -> None:
+        # Limits: given, else the defaults with MPESA_LAB_WORKSHOP_<FIELD> variables applied.
+        self.limits = limits if limits is not None else WorkshopLimits.from_env()
         self.roster = Roster(folder, **({"title": title} if title else {}))
         if title and self.roster.loaded:
             self.roster.title = title
         # Names (one per participant, in order) go to participants not yet on the roster.
         self.roster.ensure(max(participants, len(names or ())), names)
-        self.room = Room(self.roster, config)
+        self.room = Room(self.roster, config, self.limits)
         self.app = WorkshopApp(self.room)
         self.name = name
         self._server: BackgroundServer | None = None
@@ -145,8 +149,8 @@ class WorkshopServer:
 
         room = self.summary()
         rows = "".join(
-            f"<tr><td>{html.escape(p['id'])}</td><td>{html.escape(p['name'])}</td><td>{p['shortcode']}</td>"
-            f"<td>{p['delivery']}</td><td>{p['pushes']}</td><td>{p['accepted']}</td>"
+            f"<tr><td>{html.escape(p['id'])}</td><td>{html.escape(p['name'])}</td><td>{html.escape(p['shortcode'])}</td>"
+            f"<td>{html.escape(p['delivery'])}</td><td>{p['pushes']}</td><td>{p['accepted']}</td>"
             f"<td>{html.escape(', '.join(f'{c}: {n}' for c, n in p['results'].items()) or '-')}</td>"
             f"<td>{html.escape(p['last_error']['code'] if p['last_error'] else '-')}</td></tr>"
             for p in room["participants"])

@@ -56,3 +56,7 @@ def test_facilitator_page_follows_the_room(room, page, screenshot_dir):
     assert room.server.room.faults == {}
     room.push("p03", phone="254711000201", amount=17).wait(15)
     expect(p03.locator("td.pushes")).to_have_text("2", timeout=10_000)
+    # That push went through: the row's last error is history (issue 18 item 12), the room's
+    # error chart still counts it.
+    expect(p03).not_to_contain_text("500.003.02", timeout=10_000)
+    expect(page.locator("#errors")).to_contain_text("500.003.02")
