@@ -10,7 +10,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from starlette.applications import Starlette
@@ -161,14 +161,6 @@ def fake_daraja(request: pytest.FixtureRequest) -> Any:
         server.stop()
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Poll until ``predicate()`` holds or ``timeout`` passes; returns the last verdict."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 def assert_no_secret_shown(secrets: set[str], shown: list[str], failures: list[BaseException]) -> None:

@@ -14,6 +14,7 @@ from mpesa_lab.constants import SANDBOX_PASSKEY
 from mpesa_lab.daraja import errors as E
 from mpesa_lab.daraja.client import AsyncDarajaClient, DarajaClient
 from mpesa_lab.daraja.password import check_password, decode_password
+from tests.poll import holds_within
 
 from .conftest import (
     CONSUMER_SECRET,
@@ -23,7 +24,6 @@ from .conftest import (
     assert_no_secret_shown,
     envelope,
     query_final,
-    wait_for,
 )
 
 CALLBACK = "https://shop.co.ke/mpesa/cb"
@@ -503,7 +503,7 @@ def test_real_server_push_timeout_is_ambiguous_and_sent_exactly_once(fake_daraja
             client.stk_push("0722000000", 10, "A1")
     assert "ReadTimeout" in str(info.value)
     assert sent.count("/mpesa/stkpush/v1/processrequest") == 1
-    assert wait_for(lambda: fake.push_count >= 1)
+    assert holds_within(lambda: fake.push_count >= 1)
     assert fake.push_count == 1
     http.close()
 
@@ -568,5 +568,5 @@ async def test_real_server_async_push_timeout_is_sent_once(fake_daraja):
         with pytest.raises(E.AmbiguousPushError):
             await client.stk_push("0722000000", 10, "A1")
     await http.aclose()
-    assert wait_for(lambda: fake.push_count >= 1)
+    assert holds_within(lambda: fake.push_count >= 1)
     assert fake.push_count == 1

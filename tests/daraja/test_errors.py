@@ -10,6 +10,7 @@ from mpesa_lab.daraja.errors import error_from_response
 from .conftest import DOCUMENTED_ERRORS as DOCUMENTED
 from .conftest import envelope
 
+
 @pytest.mark.parametrize("status,code,message,cls", DOCUMENTED, ids=[d[3].__name__ for d in DOCUMENTED])
 @pytest.mark.parametrize("form", ["bytes", "text", "dict"])
 def test_every_documented_error_maps_to_its_exception(status, code, message, cls, form):

@@ -3,7 +3,8 @@ import warnings
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mpesa_lab.daraja.errors import CallbackURLWarning, RequestWarning, ValidationError
 from mpesa_lab.daraja.requests import (

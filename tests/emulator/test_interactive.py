@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mpesa_lab.emulator import EmulatorError, UnknownTransaction
+from tests.poll import eventually
 
 from .conftest import TIMEOUT, callback_of
 
@@ -19,15 +20,10 @@ def ilab(make_lab):
 
 
 def wait_prompt(lab, cid):
-    import time
+    def prompt():
+        return next((p for p in lab.emulator.pending_prompts() if p["checkout_request_id"] == cid), None)
 
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        prompts = [p for p in lab.emulator.pending_prompts() if p["checkout_request_id"] == cid]
-        if prompts:
-            return prompts[0]
-        time.sleep(0.01)
-    raise AssertionError(f"no prompt for {cid}")
+    return eventually(prompt, TIMEOUT, what=f"a prompt for {cid}", interval=0.01)
 
 
 def test_prompt_waits_then_right_pin_pays(ilab, collector):

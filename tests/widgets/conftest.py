@@ -3,14 +3,12 @@ widgets' background threads without sleeping blindly."""
 
 from __future__ import annotations
 
-import time
 from typing import Callable, Iterator
 
 import pytest
 
 from mpesa_lab.lab import Lab
-
-TIMEOUT = 15.0  # generous: the machine may be loaded
+from tests.poll import TIMEOUT, eventually  # noqa: F401 (the widgets' tests import them from here)
 
 
 @pytest.fixture
@@ -34,13 +32,3 @@ def closing() -> Iterator[Callable]:
         widget.close()
 
 
-def eventually(check: Callable[[], object], timeout: float = TIMEOUT, what: str = "condition") -> object:
-    """Poll ``check`` until it returns something truthy (the widgets update from their own threads)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout} s")
-        time.sleep(0.02)
