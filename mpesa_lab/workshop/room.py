@@ -190,9 +190,6 @@ class Room:
     def add_participant(self, name: str | None = None) -> Desk:
         return self._open_desk(self.roster.add(name))
 
-    def ensure_participants(self, count: int) -> list[Desk]:
-        return [self._open_desk(p) for p in self.roster.ensure(count)]
-
     def desk(self, participant_id: str) -> Desk:
         desk = self.desks.get(participant_id)
         if desk is None:
