@@ -194,10 +194,10 @@ cards
 
 # %%
 pushes = room.push_all(1)  # concurrently; waits for every callback
-for number, (pid, participant_lab) in enumerate(room.labs.items(), start=1):
+for number, participant_lab in enumerate(room.labs.values(), start=1):
     participant_lab.workshop.report_progress(f"09.{number}")
 {pid: (participant_lab.workshop.delivery, push.wait().result_code)  # from the participant's own store
- for (pid, participant_lab), push in zip(room.labs.items(), pushes)}
+ for (pid, participant_lab), push in zip(room.labs.items(), pushes, strict=True)}
 
 # %% [markdown]
 # Each participant's callback (ResultCode `0`) is in their own store, whichever way it came.
