@@ -47,10 +47,13 @@ def with_article(value: Any) -> str:
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
-# -- what a callback is, and what the lab's emulator knows of its push (lessons 04, 05, 06) --------
+# -- what a callback is, and what the lab's emulator knows of its push (lessons 04, 05, 06) -------
+
+
 def as_callback(body: Any) -> ParsedCallback:
     """``body`` (a raw callback body, or one already parsed) as a :class:`ParsedCallback`."""
     return body if isinstance(body, ParsedCallback) else parse_callback(body)
+
 
 def lab_transaction(lab: Any, callback: ParsedCallback) -> tuple[dict | None, str | None]:
     """What the lab's emulator knows of the push behind ``callback``: (transaction, None), or
@@ -64,6 +67,7 @@ def lab_transaction(lab: Any, callback: ParsedCallback) -> tuple[dict | None, st
     except KeyError:  # the emulator's UnknownTransaction
         return None, (f"no push of this lab has the CheckoutRequestID {callback.checkout_request_id!r}: "
                       "keep the callback that push.wait() returns, not one written by hand")
+
 
 def scripted_by(tx: Mapping[str, Any]) -> str | None:
     """How a transaction's result was scripted (a magic number, set_next_result, the random mix), or
