@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import errno
 import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mpesa_lab._lazy import import_on_first_use
@@ -46,6 +48,17 @@ _MAX_CONNECTIONS_CAP = 4096
 LISTEN_BACKLOG = 2048
 # Connections are evicted this many below the hard budget, so newcomers get in.
 ACCEPT_SLACK = 16
+# Over the budget a newcomer is still let in, up to ACCEPT_OVERDRAFT more descriptors (a quarter
+# of the reserve at most), and an idle connection is closed for it; past IDLE_OVERDRAFT only a
+# newcomer whose request bytes are already waiting (see _Budget.admit).
+ACCEPT_OVERDRAFT = 16
+IDLE_OVERDRAFT = 8
+# Refusals in one accept batch before the batch is ended, so that evicted connections close
+# and the next batch can let newcomers in.
+REFUSALS_PER_BATCH = 256
+# How far down the waiting list eviction looks for a connection that has sent nothing yet
+# (an idle one gives way before one that is part-way through its request).
+EVICTION_SCAN = 64
 
 
 class ServerStartError(RuntimeError):
@@ -196,16 +209,33 @@ class _Budget:
         self.open = 0
         self.pending = 0
         self.refused = 0
+        self.overdrawn = 0  # let in over the budget because they had sent their request
         self.lock = threading.Lock()
 
-    def admit(self) -> bool:
-        """At accept(): True if one more descriptor fits the budget (then it is pending)."""
+    def admit(self, has_request: Callable[[], bool]) -> bool:
+        """At accept(): True if one more descriptor fits the budget (then it is pending).
+
+        Over the budget a newcomer may still come in, up to ACCEPT_OVERDRAFT more descriptors:
+        the eviction in connection_made then closes an idle connection for it. When accept()
+        meets a burst (a flood reconnecting), only newcomers that have already sent bytes get
+        the second half: a real client writes its request right after connecting, a flood of
+        idle connections writes nothing. ``has_request`` is asked only then (recv(MSG_PEEK))."""
         with self.lock:
-            if self.open + self.pending >= connection_budget():
-                self.refused += 1
-                return False
-            self.pending += 1
+            held = self.open + self.pending
+            budget = connection_budget()
+            if held < budget:
+                self.pending += 1
+                return True
+        # A newcomer with nothing sent yet gets the first half of the overdraft (a real client
+        # accepted the instant it connected has not written yet); one with bytes waiting, all.
+        if held < budget + IDLE_OVERDRAFT or (held < budget + ACCEPT_OVERDRAFT and has_request()):
+            with self.lock:
+                self.pending += 1
+                self.overdrawn += 1
             return True
+        with self.lock:
+            self.refused += 1
+        return False
 
     def opened(self) -> int:
         with self.lock:
@@ -224,17 +254,35 @@ class GuardedListenSocket(socket.socket):
     run the process out of descriptors before anyone could be evicted)."""
 
     limiter: "RepeatLimiter | None" = None
+    _refused_in_batch = 0
 
     def accept(self) -> tuple[socket.socket, Any]:
         while True:
+            if self._refused_in_batch >= REFUSALS_PER_BATCH:
+                # End asyncio's accept batch (it loops until BlockingIOError, up to the listen
+                # backlog): the connections evicted for the ones let in close only when the loop
+                # runs on, and until then every newcomer, a real client's too, would be refused.
+                raise BlockingIOError(errno.EAGAIN, "accept batch ended at the connection budget")
             conn, address = super().accept()  # BlockingIOError when the queue is empty
-            if _budget.admit():
+            if _budget.admit(lambda: _has_bytes(conn)):
                 return conn, address
             conn.close()
+            self._refused()
             if self.limiter is not None:
                 self.limiter.log(log, logging.WARNING,
                                  "out of connection slots (%d): refusing new connections",
                                  (connection_budget(),))
+
+    def _refused(self) -> None:
+        if self._refused_in_batch == 0:
+            try:
+                asyncio.get_running_loop().call_soon(self._new_batch)
+            except RuntimeError:  # not on a loop (a direct call): no batches to end
+                return
+        self._refused_in_batch += 1
+
+    def _new_batch(self) -> None:
+        self._refused_in_batch = 0
 
     @classmethod
     def adopt(cls, sock: socket.socket, limiter: "RepeatLimiter") -> "GuardedListenSocket":
@@ -244,6 +292,16 @@ class GuardedListenSocket(socket.socket):
 
 
 _budget = _Budget()
+
+
+def _has_bytes(conn: socket.socket) -> bool:
+    """Whether the peer has already sent something (without reading it, without waiting)."""
+    try:
+        return bool(conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:  # reset already: nothing to serve
+        return False
 
 
 class ConnectionGuard:
@@ -284,6 +342,19 @@ class ConnectionGuard:
         if self.waiting:
             self._watch(loop)
 
+    def victim(self) -> Any:
+        """Who gives way at the bound: the longest-waiting connection that has sent nothing
+        (among the EVICTION_SCAN oldest), else the longest-waiting one; None if none waits."""
+        oldest = None
+        for index, connection in enumerate(self.waiting):
+            if oldest is None:
+                oldest = connection
+            if not connection._heard:
+                return connection
+            if index + 1 >= EVICTION_SCAN:
+                break
+        return oldest
+
     def protocol_class(self) -> type:
         from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
@@ -298,6 +369,7 @@ class ConnectionGuard:
                     self.access_log = False
                 self._armed_at = 0.0
                 self._counted = False
+                self._heard = False  # any bytes received on this connection
 
             def connection_made(self, transport: Any) -> None:
                 super().connection_made(transport)
@@ -308,7 +380,7 @@ class ConnectionGuard:
                 soft = max(8, connection_budget() - ACCEPT_SLACK)  # across this process
                 if total > soft or len(self.connections) > guard.max_connections:
                     bound = soft if total > soft else guard.max_connections
-                    victim = next(iter(guard.waiting), None)
+                    victim = guard.victim()
                     guard.evicted += 1
                     guard.limiter.log(log, logging.WARNING,
                                       "connection limit (%d) reached: closing the connection that "
@@ -327,6 +399,7 @@ class ConnectionGuard:
                 super().connection_lost(exc)
 
             def data_received(self, data: bytes) -> None:
+                self._heard = True
                 super().data_received(data)
                 cycle = self.cycle
                 if cycle is not None and not cycle.more_body and not cycle.response_complete:
@@ -368,21 +441,23 @@ class ConnectionGuard:
 
 
 _config_type: type | None = None
+_config_type_lock = threading.Lock()
 
 
 def _config_class() -> type:
     """uvicorn's Config, minus its logging setup: the application's logging is its own. Made on
     first use: uvicorn is imported when a server starts, not with this module."""
     global _config_type
-    if _config_type is None:
-        uvicorn = import_on_first_use("uvicorn")
+    with _config_type_lock:  # one class for every server, also when 8 start at once
+        if _config_type is None:
+            uvicorn = import_on_first_use("uvicorn")
 
-        class _Config(uvicorn.Config):  # type: ignore[misc, valid-type]
-            def configure_logging(self) -> None:
-                pass
+            class _Config(uvicorn.Config):  # type: ignore[misc, valid-type]
+                def configure_logging(self) -> None:
+                    pass
 
-        _config_type = _Config
-    return _config_type
+            _config_type = _Config
+        return _config_type
 
 
 def server_config(app: Any, *, request_timeout: float = DEFAULT_REQUEST_TIMEOUT,

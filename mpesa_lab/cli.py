@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,13 +24,16 @@ class _LazyConsole:
     def __init__(self, **options: Any) -> None:
         self._options = options
         self._console: "Console | None" = None
+        self._lock = threading.Lock()
 
     @property
     def real(self) -> "Console":
         if self._console is None:
-            from rich.console import Console
+            with self._lock:  # one Console, also when threads print first at once
+                if self._console is None:
+                    from rich.console import Console
 
-            self._console = Console(**self._options)
+                    self._console = Console(**self._options)
         return self._console
 
     def __getattr__(self, name: str) -> Any:

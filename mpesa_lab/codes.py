@@ -12,6 +12,7 @@ what to do next.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -83,8 +84,9 @@ def normalize_code(code: object) -> str:
 
 
 def _read(name: str) -> list[dict[str, str]]:
-    with resources.files("mpesa_lab.data").joinpath(name).open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
+    # Binary, then decoded here: csv wants newline="" and Traversable.open takes no newline argument.
+    raw = resources.files("mpesa_lab.data").joinpath(name).read_bytes().decode("utf-8")
+    return list(csv.DictReader(io.StringIO(raw, newline="")))
 
 
 @lru_cache(maxsize=1)
@@ -203,6 +205,26 @@ def result_entry(code: object) -> CodeEntry:
         if entry.code.lower() == key.lower():
             return entry
     return unknown_entry(code)
+
+
+#: What a ResultCode says about the money, the one rule every view uses (frames, cards, widgets).
+STATUS_PAID, STATUS_FAILED, STATUS_PENDING = "paid", "failed", "pending"
+
+
+def pending_result_codes() -> frozenset[str]:
+    """ResultCodes (lower case) that are not final: the payment may still complete (e.g. 4999)."""
+    return frozenset(entry.code.lower() for entry in result_codes() if entry.final is False)
+
+
+def status_of(code: object) -> str:
+    """What a callback's or a query's ResultCode means for the payment: paid (0), failed (any
+    final code, unknown ones included), pending (no code yet, or a non-final one)."""
+    key = normalize_code(code) if code is not None else ""
+    if key == "" or key.lower() in ("nan", "none"):
+        return STATUS_PENDING
+    if key == "0":
+        return STATUS_PAID
+    return STATUS_PENDING if key.lower() in pending_result_codes() else STATUS_FAILED
 
 
 def lookup(code: object, message: str | None = None) -> CodeEntry:

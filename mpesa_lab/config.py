@@ -254,7 +254,7 @@ class Settings:
         )
 
         if env_name == "local":
-            return cls.local(**values)  # type: ignore[arg-type]
+            return cls.local(**values)
 
         if env_name == "workshop":
             return cls._workshop(values, env_file)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -51,7 +52,7 @@ def _scripted_pushes() -> list[tuple[str, str, int, dict]]:
     from mpesa_lab.emulator import TRIGGERS
 
     by_code = {t.code: t for t in TRIGGERS}
-    pushes = [("customer pays (sandbox test number)", SANDBOX_TEST_MSISDN, 10, {})]
+    pushes: list[tuple[str, str, int, dict[str, Any]]] = [("customer pays (sandbox test number)", SANDBOX_TEST_MSISDN, 10, {})]
     for code, label in DEMO_STEPS.items():
         trigger = by_code[code]
         options = {}

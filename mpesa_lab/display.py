@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from mpesa_lab.codes import CodeEntry, lookup
+from mpesa_lab.codes import CodeEntry, lookup, status_of
 
 if TYPE_CHECKING:
     from mpesa_lab.daraja.callbacks import ParsedCallback
@@ -62,16 +62,6 @@ def badge(status: str, text: str | None = None) -> str:
         f'border-radius:10px; font-weight:600; color:{fg}; background:{bg}; border:1px solid {fg}33;">'
         f"{esc(text if text is not None else status)}</span>"
     )
-
-
-def status_of_code(code: str | None) -> str:
-    """paid (0), failed (a final code), pending (no code, or a non-final one)."""
-    if code is None or code == "":
-        return "pending"
-    if str(code) == "0":
-        return "paid"
-    entry = lookup(code)
-    return "pending" if entry.final is False else "failed"
 
 
 def rows(pairs: list[tuple[str, str]]) -> str:
@@ -126,7 +116,7 @@ def _money(value: Any) -> str:
 
 def callback_html(cb: "ParsedCallback") -> str:
     """A parsed stkCallback: status coloured, code with meaning and mitigation, receipt."""
-    status = status_of_code(cb.result_code)
+    status = status_of(cb.result_code)
     flags = " ".join(badge("rejected", f) for f, on in (("duplicate", cb.duplicate), ("unknown push", cb.unknown)) if on)
     title = f"{badge(status)} <b>callback</b> <code>{esc(cb.checkout_request_id)}</code> {flags}"
     pairs = code_rows(cb.result_code, cb.result_desc, cb.entry)
@@ -162,7 +152,7 @@ def push_html(push: "Push") -> str:
     except Exception:  # the store may be gone; the acknowledgement is still worth showing
         callback = None
     if callback is not None:
-        status = status_of_code(callback.result_code)
+        status = status_of(callback.result_code)
         state = f"{badge(status)} callback stored"
     else:
         state = f"{badge('accepted')} waiting for the callback (<code>push.wait()</code>, or <code>push.query()</code>)"

@@ -13,7 +13,7 @@ import threading
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -23,7 +23,7 @@ from mpesa_lab.daraja.client import DarajaClient
 from mpesa_lab.daraja.errors import MpesaLabError
 from mpesa_lab.daraja.results import StkPushResult, StkQueryResult
 from mpesa_lab.listener import CallbackStore, Listener
-from mpesa_lab.listener.locations import folder_store_path
+from mpesa_lab.paths import folder_store_path
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -146,21 +146,34 @@ class Lab:
         *,
         store: str | Path | None = None,
         fresh: bool = False,
-        emulator_config: "EmulatorConfig | None" = None,
         host: str = "127.0.0.1",
-        expose: bool | None = None,
-        tunnel_options: dict[str, Any] | None = None,
         env_file: str | Path | None = ".env",
         strict_lengths: bool = False,
+        emulator_config: "EmulatorConfig | None" = None,
+        expose: bool | None = None,
+        tunnel_options: dict[str, Any] | None = None,
+        workshop_url: str | None = None,
+        workshop_direct: bool | None = None,
         **settings_overrides: Any,
     ) -> "Lab":
         """Start a lab. Running it again (a re-run notebook cell) first stops the previous lab.
 
-        ``environment="local"`` needs nothing; ``"sandbox"``/``"production"`` read
-        MPESA_CONSUMER_KEY, MPESA_CONSUMER_SECRET (and MPESA_SHORTCODE, MPESA_PASSKEY outside
-        the sandbox) from arguments, the environment or .env, and expose the listener through
-        ngrok (NGROK_AUTHTOKEN) unless MPESA_CALLBACK_URL is set or ``expose=False``.
-        ``tunnel_options`` go to ``Listener.expose`` (authtoken, ngrok_path, timeout).
+        ``environment``:
+
+        - ``"local"`` (the default) needs nothing: a local emulator on loopback
+          (``emulator_config`` tunes it). ``expose=True`` also opens a tunnel to the listener.
+        - ``"workshop"``: a room's shared emulator, from the card's settings in ``.env`` (or
+          ``workshop_url`` and the card's ``consumer_key``, ``consumer_secret``, ...);
+          ``workshop_direct`` forces (True) or forbids (False) direct callbacks to this machine
+          instead of the relay (default: whichever works).
+        - ``"sandbox"`` / ``"production"`` read MPESA_CONSUMER_KEY, MPESA_CONSUMER_SECRET (and
+          MPESA_SHORTCODE, MPESA_PASSKEY outside the sandbox) from arguments, the environment or
+          ``env_file``, and expose the listener through ngrok (NGROK_AUTHTOKEN) unless
+          MPESA_CALLBACK_URL is set or ``expose=False``. ``tunnel_options`` go to
+          ``Listener.expose`` (authtoken, ngrok_path, timeout).
+
+        Any other keyword (``shortcode=``, ``callback_url=``, ...) is a setting (see
+        :class:`mpesa_lab.config.Settings`).
 
         The store: ``store=`` names a SQLite file. Without it, a lab started in the same folder
         (or notebook) and environment continues the same store under ``~/.mpesa-lab/stores/`` (or
@@ -177,14 +190,11 @@ class Lab:
             raise ValueError(
                 "pass either store='some.sqlite' (that file) or fresh=True (a new throwaway store), not both"
             )
+        environment = str(environment).strip().lower()
         global _active
-        if store is not None or fresh:
-            store_arg: str | Path | None = store
-        else:
-            store_arg = folder_store_path(environment=str(environment).strip().lower())
-        listener: Listener | None = None
-        emulator: "Emulator | None" = None
-        workshop: "WorkshopLink | None" = None
+        store_arg: str | Path | None = store if (store is not None or fresh) else folder_store_path(
+            environment=environment)
+        parts = _Starting()
         lab: Lab | None = None
         try:
             with _active_lock:
@@ -194,44 +204,22 @@ class Lab:
                     previous._stop("Lab.start() ran again and replaced it")
 
             # Own server names: a Lab never stops a Listener or Emulator the user started by hand.
-            # Built first, then started: cleanup below can always reach what is running.
-            listener = Listener(store_arg, name=_LISTENER_NAME)
-            listener.start(host=host)
+            # Each server is recorded in `parts` before it starts: cleanup can always reach it.
+            parts.listener = Listener(store_arg, name=_LISTENER_NAME)
+            parts.listener.start(host=host)
             if environment == "local":
-                from mpesa_lab.emulator import Emulator
-
-                if strict_lengths:
-                    from mpesa_lab.emulator import EmulatorConfig
-
-                    emulator_config = replace(emulator_config or EmulatorConfig(), strict_lengths=True)
-                emulator = Emulator(emulator_config, name=_EMULATOR_NAME)
-                emulator.start(host=host)
-                settings = Settings.local(
-                    base_url=emulator.url,
-                    callback_url=settings_overrides.pop("callback_url", None) or listener.callback_url,
-                    **settings_overrides,
-                )
-                if expose:
-                    settings = replace(settings, callback_url=listener.expose(**(tunnel_options or {})))
+                settings = _start_local(parts, host=host, emulator_config=emulator_config,
+                                        strict_lengths=strict_lengths, expose=expose,
+                                        tunnel_options=tunnel_options, overrides=settings_overrides)
             elif environment == "workshop":
-                # A room's shared emulator: credentials from the card; callbacks come to this
-                # listener directly or through the relay (see mpesa_lab.listener.relay).
-                from mpesa_lab.listener.relay import WorkshopLink
-
-                if "workshop_url" in settings_overrides:
-                    settings_overrides["base_url"] = settings_overrides.pop("workshop_url")
-                direct = settings_overrides.pop("workshop_direct", None)
-                settings = Settings.from_env(environment=environment, env_file=env_file, **settings_overrides)
-                workshop = WorkshopLink(listener, settings.base_url, settings.consumer_key, settings.consumer_secret,
-                                        listen_host=host, direct=direct)
-                workshop.start()
-                settings = replace(settings, callback_url=workshop.callback_url)
+                settings = _start_workshop(parts, host=host, env_file=env_file, workshop_url=workshop_url,
+                                           direct=workshop_direct, overrides=settings_overrides)
             else:
-                settings = Settings.from_env(environment=environment, env_file=env_file, **settings_overrides)
-                if expose or (expose is None and not settings.callback_url):
-                    settings = replace(settings, callback_url=listener.expose(**(tunnel_options or {})))
-            lab = cls(settings, DarajaClient(settings, strict_lengths=strict_lengths), listener, emulator)
-            lab.workshop = workshop
+                settings = _start_real(parts, environment, env_file=env_file, expose=expose,
+                                       tunnel_options=tunnel_options, overrides=settings_overrides)
+            lab = cls(settings, DarajaClient(settings, strict_lengths=strict_lengths), parts.listener,
+                      parts.emulator)
+            lab.workshop = parts.workshop
             with _active_lock:
                 _active = lab
             display.register()  # in a notebook, the lab and what it returns show as cards
@@ -240,9 +228,9 @@ class Lab:
             # Includes KeyboardInterrupt at any point above: stop whatever already runs, with
             # further Ctrl-C held back until the cleanup is done.
             with _interrupts_deferred():
-                if workshop is not None:
-                    workshop.stop()
-                _cleanup_failed_start(lab, listener, emulator)
+                if parts.workshop is not None:
+                    parts.workshop.stop()
+                _cleanup_failed_start(lab, parts.listener, parts.emulator)
             raise
 
     def stop(self) -> None:
@@ -436,6 +424,60 @@ def _interrupts_deferred() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+@dataclass
+class _Starting:
+    """What a ``Lab.start()`` in progress has made so far (so a failure can stop exactly that)."""
+
+    listener: Listener | None = None
+    emulator: "Emulator | None" = None
+    workshop: "WorkshopLink | None" = None
+
+
+def _start_local(parts: _Starting, *, host: str, emulator_config: "EmulatorConfig | None", strict_lengths: bool,
+                 expose: bool | None, tunnel_options: dict[str, Any] | None,
+                 overrides: dict[str, Any]) -> Settings:
+    """The local lab: an emulator on loopback, its lab-app credentials, this listener as CallBackURL."""
+    from mpesa_lab.emulator import Emulator, EmulatorConfig
+
+    assert parts.listener is not None
+    if strict_lengths:
+        emulator_config = replace(emulator_config or EmulatorConfig(), strict_lengths=True)
+    parts.emulator = Emulator(emulator_config, name=_EMULATOR_NAME)
+    parts.emulator.start(host=host)
+    callback_url = overrides.pop("callback_url", None) or parts.listener.callback_url
+    settings = Settings.local(base_url=parts.emulator.url, callback_url=callback_url, **overrides)
+    if expose:
+        settings = replace(settings, callback_url=parts.listener.expose(**(tunnel_options or {})))
+    return settings
+
+
+def _start_workshop(parts: _Starting, *, host: str, env_file: str | Path | None, workshop_url: str | None,
+                    direct: bool | None, overrides: dict[str, Any]) -> Settings:
+    """A room's shared emulator: credentials from the card; callbacks come to this listener
+    directly or through the relay (see :mod:`mpesa_lab.listener.relay`)."""
+    from mpesa_lab.listener.relay import WorkshopLink
+
+    assert parts.listener is not None
+    if workshop_url is not None:
+        overrides["base_url"] = workshop_url
+    settings = Settings.from_env(environment="workshop", env_file=env_file, **overrides)
+    parts.workshop = WorkshopLink(parts.listener, settings.base_url, settings.consumer_key, settings.consumer_secret,
+                                  listen_host=host, direct=direct)
+    parts.workshop.start()
+    return replace(settings, callback_url=parts.workshop.callback_url)
+
+
+def _start_real(parts: _Starting, environment: str, *, env_file: str | Path | None, expose: bool | None,
+                tunnel_options: dict[str, Any] | None, overrides: dict[str, Any]) -> Settings:
+    """The real sandbox or production: settings from the environment, a tunnel unless a
+    CallBackURL is set (or ``expose=False``)."""
+    assert parts.listener is not None
+    settings = Settings.from_env(environment=environment, env_file=env_file, **overrides)
+    if expose or (expose is None and not settings.callback_url):
+        settings = replace(settings, callback_url=parts.listener.expose(**(tunnel_options or {})))
+    return settings
+
+
 def _cleanup_failed_start(lab: "Lab | None", listener: Listener | None, emulator: "Emulator | None") -> None:
     """Stop what a failed or interrupted ``Lab.start()`` had started (and only that)."""
     global _active
@@ -453,10 +495,10 @@ def _cleanup_failed_start(lab: "Lab | None", listener: Listener | None, emulator
     # A server interrupted half-way through its own start() may not be attached to its owner
     # yet; it is registered under the lab's server names, which only a Lab uses.
     for name in (_LISTENER_NAME, _EMULATOR_NAME):
-        server = running_servers().get(name)
-        if server is not None:
+        registered = running_servers().get(name)
+        if registered is not None:
             try:
-                server.stop()
+                registered.stop()
             except Exception:
                 pass
     if emulator is not None:

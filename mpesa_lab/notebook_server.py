@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from importlib import resources
@@ -111,9 +112,35 @@ def resolve_folder(folder: str | Path | None = None, workdir: str | Path | None 
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
+    with socket.socket(_family(host)) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether JupyterLab could listen on ``host:port`` now (bound as tornado binds: reusing
+    TIME_WAIT addresses, so a port a previous lab just left counts as free)."""
+    with socket.socket(_family(host)) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def port_busy_message(host: str, port: int) -> str:
+    """One line for a busy port: which port, and a free one to use instead."""
+    try:
+        other = free_port(host)
+    except OSError:
+        return f"port {port} on {host} is already in use; choose another with --port PORT"
+    return (f"port {port} on {host} is already in use (another JupyterLab or server?); "
+            f"port {other} is free: mpesa-lab lab --port {other}")
 
 
 # Defaults for a learner's first minutes: no "get notified about official Jupyter news?" pop-up
@@ -145,7 +172,15 @@ def quiet_settings_dir() -> Path:
     return folder
 
 
-def lab_command(folder: Path, host: str, port: int, token: str, open_browser: bool) -> list[str]:
+# The token reaches JupyterLab in a file named by JUPYTER_TOKEN_FILE, never on its command line:
+# every user of the machine can read a process's arguments (ps -eo args). The file is 0600 in a
+# 0700 folder of its own and is deleted once JupyterLab answers (it reads it once, at start), so
+# the token is in no environment either: kernels and terminals inherit only a stale file name.
+TOKEN_FILE_VARIABLE = "JUPYTER_TOKEN_FILE"
+
+
+def lab_command(folder: Path, host: str, port: int, open_browser: bool) -> list[str]:
+    """JupyterLab's command line. It holds no secret: see ``lab_environment`` for the token."""
     return [
         sys.executable, "-m", "jupyterlab",
         f"--LabApp.app_settings_dir={quiet_settings_dir()}",
@@ -153,19 +188,44 @@ def lab_command(folder: Path, host: str, port: int, token: str, open_browser: bo
         f"--ServerApp.ip={host}",
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}",
         f"--ServerApp.open_browser={open_browser}",
     ] + (["--ServerApp.allow_root=True"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])
     # (containers and workshop VMs often run as root; JupyterLab refuses without this flag)
 
 
-def wait_until_ready(url: str, process: subprocess.Popen, timeout: float) -> None:
+def write_token_file(token: str) -> Path:
+    """The token in a new 0600 file inside a new 0700 folder (see TOKEN_FILE_VARIABLE)."""
+    folder = Path(tempfile.mkdtemp(prefix="mpesa-lab-jupyter-"))  # 0700
+    path = folder / "token"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token)  # read as is: no newline
+    return path
+
+
+def remove_token_file(path: Path) -> None:
+    shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def lab_environment(token_file: Path) -> dict[str, str]:
+    """JupyterLab's environment: ours, with the token file's name and no JUPYTER_TOKEN (which
+    would win over the file)."""
+    env = dict(os.environ)
+    env.pop("JUPYTER_TOKEN", None)
+    env[TOKEN_FILE_VARIABLE] = str(token_file)
+    return env
+
+
+def wait_until_ready(url: str, process: subprocess.Popen, timeout: float, host: str = "127.0.0.1",
+                     port: int | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            if port is not None and not port_is_free(host, port):
+                raise NotebookServerError(port_busy_message(host, port))
             raise NotebookServerError(
-                f"JupyterLab exited with status {process.returncode} before answering; is the port "
-                "free and jupyterlab installed (pip install jupyterlab)?"
+                f"JupyterLab exited with status {process.returncode} before answering; is jupyterlab "
+                "installed (pip install jupyterlab)? Run with --verbose to see its log."
             )
         try:
             if httpx.get(url, timeout=2).status_code == 200:
@@ -207,12 +267,20 @@ def run_lab(
               "as they are.", file=out, flush=True)
     if port == 0:
         port = free_port(host)
+    elif not port_is_free(host, port):
+        raise NotebookServerError(port_busy_message(host, port))
     token = secrets.token_urlsafe(24)
+    token_file = write_token_file(token)
     base = f"http://{host}:{port}"
     log = subprocess.DEVNULL if quiet_server else None
     # Own session: Ctrl-C in the terminal reaches this process only; we stop JupyterLab cleanly.
-    process = subprocess.Popen(lab_command(path, host, port, token, open_browser), cwd=path,
-                               stdout=log, stderr=log, start_new_session=True)
+    try:
+        process = subprocess.Popen(lab_command(path, host, port, open_browser), cwd=path,
+                                   env=lab_environment(token_file), stdout=log, stderr=log,
+                                   start_new_session=True)
+    except BaseException:
+        remove_token_file(token_file)
+        raise
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_term(_signum: int, _frame: object) -> None:
@@ -221,7 +289,10 @@ def run_lab(
     if hasattr(signal, "SIGTERM") and _main_thread():
         signal.signal(signal.SIGTERM, on_term)
     try:
-        wait_until_ready(f"{base}/api/status?token={token}", process, start_timeout)
+        try:
+            wait_until_ready(f"{base}/api/status?token={token}", process, start_timeout, host, port)
+        finally:
+            remove_token_file(token_file)
         print(f"JupyterLab is running on {path}", file=out, flush=True)
         print(f"Open {base}/lab?token={token}", file=out, flush=True)
         print("Press Ctrl-C to stop.", file=out, flush=True)

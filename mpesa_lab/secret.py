@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from functools import lru_cache
 from typing import Any
 
@@ -24,7 +25,7 @@ class Secret:
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: "str | Secret") -> None:
         if isinstance(value, Secret):
             value = value.reveal()
         if not isinstance(value, str):
@@ -67,8 +68,9 @@ class Secret:
         raise TypeError("Secret values are not picklable")
 
 
-# Keys whose values are credentials, whatever their case or separators ("Passkey", "pass_key",
-# "consumer-secret"...): masked wherever a request is listed or stored, known field or not.
+# Keys whose values are credentials, whatever their case, separators, accents or invisible
+# characters ("Passkey", "pass_key", "pass.key", "Pass\u200bkey", "Passkéy", "consumer-secret"...):
+# masked wherever a request is listed or stored, known field or not.
 _SECRET_KEYS = frozenset({"password", "passkey", "consumersecret", "consumerkey", "accesstoken", "token",
                           "authorization", "securitycredential", "secret", "apikey", "authtoken",
                           "pin", "privatekey", "credential", "credentials"})
@@ -81,9 +83,17 @@ def looks_secret(key: object) -> bool:
     return _looks_secret(key if isinstance(key, str) else str(key))
 
 
+def squash_key(key: str) -> str:
+    """A field name reduced to what a reader sees in it: case folded, compatibility forms and
+    accents undone (NFKD, combining marks dropped), and everything that is not a letter or a
+    digit dropped (punctuation, spaces, zero-width and other format characters)."""
+    decomposed = unicodedata.normalize("NFKD", key.casefold())
+    return "".join(ch for ch in decomposed if ch.isalnum() and not unicodedata.combining(ch)).casefold()
+
+
 @lru_cache(maxsize=1024)  # requests repeat the same few field names
 def _looks_secret(key: str) -> bool:
-    squashed = key.lower().replace("_", "").replace("-", "").replace(" ", "")
+    squashed = squash_key(key)
     return squashed in _SECRET_KEYS or any(word in squashed for word in _SECRET_WORDS)
 
 

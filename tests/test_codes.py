@@ -149,3 +149,37 @@ def test_codes_cli_marks_the_source(capsys):
     assert main(["codes", "1037"]) == 0
     out = capsys.readouterr().out
     assert "No response from user." in out and "observed 2026" in out
+
+
+def test_one_rule_says_what_a_code_means_for_the_money():
+    from mpesa_lab.codes import pending_result_codes, result_codes, status_of
+
+    assert status_of(0) == status_of("0") == status_of(0.0) == "paid"
+    assert status_of(None) == status_of("") == status_of(float("nan")) == "pending"
+    assert status_of("1032") == status_of(1032) == "failed"
+    assert status_of("$x^$") == "failed"  # unknown codes are final: the customer was not charged
+    assert "4999" in pending_result_codes() and status_of(4999) == "pending"
+    for entry in result_codes():
+        expected = "paid" if entry.code == "0" else ("pending" if entry.final is False else "failed")
+        assert status_of(entry.code) == expected, entry.code
+
+
+def test_frames_cards_and_widgets_agree_with_the_rule(tmp_path):
+    """The transactions frame (vectorised) gives every catalogue code the status codes.status_of gives
+    (the cards and the widgets call codes.status_of itself)."""
+    import json
+
+    from mpesa_lab import analytics
+    from mpesa_lab.codes import result_codes, status_of
+
+    lines = []
+    entries = list(result_codes()) + [type("E", (), {"code": "NOT-A-CODE"})()]
+    for i, entry in enumerate(entries):
+        body = {"Body": {"stkCallback": {"MerchantRequestID": f"m-{i}", "CheckoutRequestID": f"ws_CO_{i}",
+                                         "ResultCode": entry.code, "ResultDesc": "x"}}}
+        lines.append(json.dumps(body))
+    path = tmp_path / "callbacks.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    tx = analytics.load(path).transactions.set_index("checkout_request_id")
+    for i, entry in enumerate(entries):
+        assert tx.loc[f"ws_CO_{i}", "status"] == status_of(entry.code), entry.code

@@ -203,7 +203,125 @@ def test_the_lab_opens_without_the_news_pop_up(tmp_path, monkeypatch):
     from mpesa_lab.notebook_server import lab_command
 
     monkeypatch.setenv("MPESA_LAB_HOME", str(tmp_path / "home"))
-    command = lab_command(tmp_path, "127.0.0.1", 8888, "t", False)
+    command = lab_command(tmp_path, "127.0.0.1", 8888, False)
     folder = Path(next(a for a in command if a.startswith("--LabApp.app_settings_dir=")).split("=", 1)[1])
     overrides = json.loads((folder / "overrides.json").read_text())
     assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+
+
+# --- the token is private; a busy port is named (issue 19 item 2, issue 18 item 12) ----------
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and every process below it (from /proc: parent ids)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def all_command_lines() -> dict[int, bytes]:
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                out[int(entry.name)] = (entry / "cmdline").read_bytes()
+            except OSError:
+                pass
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads /proc")
+def test_the_jupyter_token_is_on_no_command_line(source_tree, tmp_path):
+    """`ps -eo args` shows every user every process's arguments: the token must not be there,
+    neither the server's nor any child's (a kernel started through the API), and the URL printed
+    still opens the lab while a request without the token is refused. Before: the token was
+    `--IdentityProvider.token=...` on JupyterLab's command line."""
+    env = jupyter_env(tmp_path, PYTHONPATH=str(source_tree))
+    port = free_port()
+    command = [sys.executable, "-m", "mpesa_lab.cli", "lab", "--no-browser", "--port", str(port)]
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        url, lines, deadline = None, [], time.monotonic() + START_TIMEOUT
+        while url is None and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            match = re.match(r"Open (http://127\.0\.0\.1:\d+/lab\?token=(\S+))", line)
+            if match:
+                url, token = match.group(1), match.group(2)
+        assert url, f"no URL printed: {lines}"
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(url, timeout=30).status_code == 200
+        assert httpx.get(f"{base}/api/contents", params={"token": token}, timeout=30).status_code == 200
+        assert httpx.get(f"{base}/api/contents", timeout=30).status_code == 403
+        assert httpx.get(f"{base}/api/contents", params={"token": "x" + token}, timeout=30).status_code == 403
+        kernel = httpx.post(f"{base}/api/kernels", params={"token": token}, json={"name": "python3"},
+                            timeout=60)
+        assert kernel.status_code == 201
+        tree = process_tree(process.pid)
+        assert len(tree) >= 3  # mpesa-lab, JupyterLab, the kernel
+        leaks = {pid: line for pid, line in all_command_lines().items() if token.encode() in line}
+        assert leaks == {}
+        # Nor in their environments (a kernel would hand it to every subprocess and `%env`), and
+        # the file it came in is gone once the lab answered.
+        for pid in tree:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+            assert token.encode() not in environ, pid
+            names = dict(item.split(b"=", 1) for item in environ.split(b"\0") if b"=" in item)
+            if b"JUPYTER_TOKEN_FILE" in names:
+                assert not Path(names[b"JUPYTER_TOKEN_FILE"].decode()).exists()
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_a_busy_port_is_named_with_a_free_one_to_use(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = jupyter_env(tmp_path)
+        done = subprocess.run([sys.executable, "-m", "mpesa_lab.cli", "lab", "--no-browser", "--port",
+                               str(port), "--dir", str(tmp_path)], env=env, capture_output=True,
+                              text=True, timeout=60)
+    assert done.returncode == 1
+    message = " ".join(done.stderr.split())
+    assert f"port {port} on 127.0.0.1 is already in use" in message, message
+    suggested = int(re.search(r"mpesa-lab lab --port (\d+)", message).group(1))
+    assert suggested != port
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", suggested))  # it was free (and still is)
+    assert "Traceback" not in done.stderr
+
+
+def test_port_is_free_and_busy_message():
+    from mpesa_lab.notebook_server import port_busy_message, port_is_free
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert not port_is_free("127.0.0.1", port)
+        message = port_busy_message("127.0.0.1", port)
+    assert message.startswith(f"port {port} on 127.0.0.1 is already in use")
+    assert "--port" in message
+    assert port_is_free("127.0.0.1", port)

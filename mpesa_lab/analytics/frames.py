@@ -398,7 +398,9 @@ def _status(df: "pd.DataFrame") -> "pd.Series":
     import numpy as np
     import pandas as pd
 
-    nonfinal = [e.code.lower() for e in _catalogue_entries() if e.final is False]
+    from mpesa_lab.codes import pending_result_codes  # the one rule (codes.status_of), vectorised
+
+    nonfinal = sorted(pending_result_codes())
 
     def settled(codes: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         codes = codes.astype(TEXT)

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mpesa_lab.analytics import frames
+from mpesa_lab.analytics import frames, limits
+from mpesa_lab.analytics.limits import LoadError  # noqa: F401 - re-exported: load.LoadError
 
 if TYPE_CHECKING:
     import duckdb
@@ -33,13 +35,9 @@ if TYPE_CHECKING:
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
+SQLITE_MAGIC = limits.SQLITE_MAGIC
 JSON_SUFFIXES = {".json", ".jsonl", ".ndjson", ".log", ".txt"}
 MAX_PROBLEMS_KEPT = 200
-
-
-class LoadError(ValueError):
-    """The source itself cannot be read (missing, or of a kind we do not know)."""
 
 
 @dataclass(frozen=True)
@@ -118,12 +116,14 @@ def _load(source: Any, progress: Progress | None) -> Outcomes:
                         "file, a JSON array, a folder of .json files, a CSV or a Parquet file")
     if path.is_dir():
         return _load_folder(path, progress)
-    with path.open("rb") as fh:
-        head = fh.read(16)
-    if head == SQLITE_MAGIC:
+    limits.regular_file(path)  # a FIFO or a device would block or never end
+    head = limits.head(path)
+    if head.startswith(SQLITE_MAGIC):
         return _load_store(path)
+    limits.check_sqlite_file(path, head)
     suffix = path.suffix.lower()
     if suffix == ".parquet":
+        limits.check_parquet_file(path)
         return _load_parquet([path], str(path))
     if suffix in (".csv", ".tsv"):
         return _load_csv(path)
@@ -144,6 +144,21 @@ def _store_path(source: Any) -> Path | None:
 
 
 def _load_store(path: Path) -> Outcomes:
+    import sqlite3
+
+    try:
+        return _read_store_file(path)
+    except (sqlite3.Error, RuntimeError) as exc:
+        # (the reader process's error ends with the exception's own line; its traceback is noise)
+        reason = limits.one_line(str(exc).strip().splitlines()[-1] if str(exc).strip() else exc)
+        if "no such table" in reason or "no such column" in reason:
+            raise LoadError(f"{path} is a SQLite database but not an mpesa-lab callback store "
+                            f"({reason}): pass the store the listener wrote") from None
+        raise LoadError(f"{path}: the store cannot be read ({reason}); if it is damaged, "
+                        f"sqlite3 {path.name} '.recover' may save its rows") from None
+
+
+def _read_store_file(path: Path) -> Outcomes:
     import sqlite3
 
     from mpesa_lab.analytics.sqlite import read_store
@@ -169,6 +184,14 @@ def _load_store(path: Path) -> Outcomes:
 # --------------------------------------------------------------------------------------------
 # JSON: lines, arrays, folders. Every record becomes one line of JSON text; DuckDB extracts the
 # fields of all of them in one SQL statement.
+
+
+#: what a record nested past Python's JSON reader (about 1,000 levels) is reported as
+TOO_DEEP = (f"nested deeper than {sys.getrecursionlimit():,} levels (a callback is 5 deep): "
+            "not a callback")
+
+
+_ELEMENTS = -2  # a span's offset when its rows are the elements of a JSON array (name[i])
 
 
 @dataclass
@@ -219,10 +242,82 @@ class _Lines:
         if i < 0:
             return f"record {n}"
         start, name, offset = self.spans[i]
+        if offset == _ELEMENTS:
+            return f"{name}[{n - start}]"
         return name if offset < 0 else f"{name}:{n - start + 1 + offset}"
 
 
-def _read_lines(path: Path, progress: Progress | None) -> "pa.ChunkedArray":
+def _read_lines(path: Path, progress: Progress | None, name: str, lines: _Lines) -> None:
+    """Every line of a text file into ``lines``: by Arrow's reader, or, for a file it refuses (a
+    line longer than its block, text that is not UTF-8), by the careful reader."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        fast = _read_lines_fast(path, progress)
+        if len(fast) and (pc.max(pc.binary_length(fast)).as_py() or 0) > limits.MAX_LINE_BYTES:
+            raise pa.ArrowInvalid("a line over the limit")  # (Arrow reads up to two blocks)
+        lines.add_table(name, fast)
+    except pa.ArrowInvalid:
+        text, overlong = _read_lines_carefully(path, progress)
+        if overlong and not pc.any(pc.not_equal(pc.utf8_trim_whitespace(text), "")).as_py():
+            raise LoadError(f"{path} is not a JSON lines log: every line is longer than "
+                            f"{limits.MAX_LINE_BYTES >> 20} MiB (a callback is about 1 kB). Pass "
+                            "a file of one callback per line") from None
+        for number, size in overlong[:MAX_PROBLEMS_KEPT]:
+            lines.problem(f"{name}:{number}", "malformed",
+                          f"a line of {size / (1 << 20):,.1f} MiB, over the "
+                          f"{limits.MAX_LINE_BYTES >> 20} MiB limit for one callback; skipped")
+        lines.add_table(name, text)
+
+
+def _read_lines_carefully(path: Path, progress: Progress | None
+                          ) -> "tuple[pa.ChunkedArray, list[tuple[int, int]]]":
+    """Every line as text, bytes that are not UTF-8 replaced (U+FFFD), and a line longer than
+    ``limits.MAX_LINE_BYTES`` left empty and never held (its number and size returned). Python,
+    so only for the files Arrow's reader refuses."""
+    import pyarrow as pa
+
+    total = path.stat().st_size
+    chunks: list[pa.Array] = []
+    texts: list[str] = []
+    overlong: list[tuple[int, int]] = []
+    pending, size, number, done = bytearray(), 0, 0, 0
+
+    def end_line() -> None:
+        nonlocal pending, size, number
+        number += 1
+        if size > limits.MAX_LINE_BYTES:
+            overlong.append((number, size))
+            texts.append("")
+        else:
+            texts.append(bytes(pending).rstrip(b"\r").decode("utf-8", "replace"))
+        pending, size = bytearray(), 0
+
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(4 << 20), b""):
+            pieces = block.split(b"\n")
+            for i, piece in enumerate(pieces):
+                size += len(piece)
+                if size <= limits.MAX_LINE_BYTES:
+                    pending += piece
+                elif pending:
+                    pending = bytearray()
+                if i < len(pieces) - 1:
+                    end_line()
+            if len(texts) >= 65536:
+                chunks.append(pa.array(texts, pa.large_string()))
+                texts = []
+            done += len(block)
+            if progress is not None:
+                progress(done, total)
+    if size or pending:
+        end_line()
+    chunks.append(pa.array(texts, pa.large_string()))
+    return pa.chunked_array(chunks, pa.large_string()), overlong
+
+
+def _read_lines_fast(path: Path, progress: Progress | None) -> "pa.ChunkedArray":
     """Every line of a text file as Arrow strings (multi-threaded, no quoting), in the reader's
     chunks: concatenating them would copy the whole file once more."""
     import pyarrow as pa
@@ -231,7 +326,7 @@ def _read_lines(path: Path, progress: Progress | None) -> "pa.ChunkedArray":
     total = path.stat().st_size
     if total == 0:
         return pa.array([], pa.large_string())
-    read = pacsv.ReadOptions(column_names=["line"], block_size=16 << 20, use_threads=True)
+    read = pacsv.ReadOptions(column_names=["line"], block_size=limits.MAX_LINE_BYTES, use_threads=True)
     parse = pacsv.ParseOptions(delimiter="\x01", quote_char=False, escape_char=False,
                                newlines_in_values=False, ignore_empty_lines=False)
     convert = pacsv.ConvertOptions(column_types={"line": pa.large_string()}, strings_can_be_null=False,
@@ -248,89 +343,185 @@ def _read_lines(path: Path, progress: Progress | None) -> "pa.ChunkedArray":
     return pa.chunked_array(chunks, pa.large_string())
 
 
+def _stream_json_array(path: Path, name: str, lines: _Lines, progress: Progress | None) -> None:
+    """A JSON array (``[...]``) read in blocks, never whole: each element's own text (the raw
+    payload, as it was written) becomes one row, as a line of JSON lines would; salvaged up to
+    the first broken element, and an element over ``limits.MAX_LINE_BYTES`` ends it too."""
+    import pyarrow as pa
+
+    decoder = json.JSONDecoder()
+    total = path.stat().st_size
+    block = 4 << 20
+    chunks: list[pa.Array] = []
+    texts: list[str] = []
+    index, done = 0, 0
+    with path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
+        buf = fh.read(block)
+        done = len(buf)
+        buf = buf.lstrip("\ufeff \t\r\n")
+        pos, eof = 1, False  # (the file starts with "[": the caller looked)
+
+        def refill() -> bool:
+            nonlocal buf, pos, eof, done
+            more = fh.read(block)
+            done = min(total, done + len(more))
+            if progress is not None:
+                progress(done, total)
+            eof = not more
+            buf, pos = buf[pos:] + more, 0
+            return bool(more)
+
+        while True:
+            while True:
+                while pos < len(buf) and buf[pos] in " \t\r\n,":
+                    pos += 1
+                if pos < len(buf) or not refill():
+                    break
+            if pos >= len(buf):
+                lines.problem(f"{name}[{index}]", "malformed", "the array is not closed (truncated file?)")
+                break
+            if buf[pos] == "]":
+                break
+            try:
+                while True:
+                    try:
+                        _, end = decoder.raw_decode(buf, pos)
+                        break
+                    except json.JSONDecodeError:
+                        # Perhaps only cut by the block's end: read on, up to one element's limit.
+                        if eof or len(buf) - pos > limits.MAX_LINE_BYTES or not refill():
+                            raise
+            except RecursionError:
+                lines.problem(f"{name}[{index}]", "malformed",
+                              f"{TOO_DEEP}; the rest of the array is skipped")
+                break
+            except json.JSONDecodeError as exc:
+                within = (f" within {limits.MAX_LINE_BYTES >> 20} MiB of its start (the limit for one "
+                          "callback)" if len(buf) - pos > limits.MAX_LINE_BYTES else "")
+                lines.problem(f"{name}[{index}]", "malformed",
+                              f"not valid JSON{within} ({exc.msg}); the rest of the array is skipped")
+                break
+            texts.append(buf[pos:end])
+            index, pos = index + 1, end
+            if len(texts) >= 65536:
+                chunks.append(pa.array(texts, pa.large_string()))
+                texts = []
+    chunks.append(pa.array(texts, pa.large_string()))
+    first = lines.next_n
+    lines.add_table(name, pa.chunked_array(chunks, pa.large_string()))
+    lines.spans[-1] = (first, name, _ELEMENTS)
+
+
 def _decode_json_document(text: str, name: str, lines: _Lines) -> None:
-    """A whole .json file: an object (one record), or an array of records, salvaged up to the
-    first broken element."""
+    """A whole .json file that is not an array (those stream: ``_stream_json_array``): one
+    record, or JSON lines after all."""
     stripped = text.lstrip("\ufeff \t\r\n")
     if not stripped:
         lines.problem(name, "malformed", "empty file")
         return
-    if stripped[0] != "[":
-        try:
-            lines.add_records(name, [(name, json.loads(stripped))])
-        except json.JSONDecodeError as exc:
-            if "\n" in stripped.strip():  # perhaps JSON lines after all
-                for i, raw in enumerate(stripped.splitlines(), start=1):
-                    _one_line(raw, f"{name}:{i}", lines)
-            else:
-                lines.problem(name, "malformed", f"not valid JSON ({exc.msg}, line {exc.lineno})")
-        return
-    decoder = json.JSONDecoder()
-    pos, index, records = 1, 0, []
-    while True:
-        while pos < len(stripped) and stripped[pos] in " \t\r\n,":
-            pos += 1
-        if pos >= len(stripped):
-            lines.problem(f"{name}[{index}]", "malformed", "the array is not closed (truncated file?)")
-            break
-        if stripped[pos] == "]":
-            break
-        try:
-            record, pos = decoder.raw_decode(stripped, pos)
-        except json.JSONDecodeError as exc:
-            line = stripped.count("\n", 0, pos) + 1
-            lines.problem(f"{name}[{index}] (line {line})", "malformed",
-                          f"not valid JSON ({exc.msg}); the rest of the array is skipped")
-            break
-        records.append((f"{name}[{index}]", record))
-        index += 1
-    lines.add_records(name, records)
+    try:
+        lines.add_records(name, [(name, json.loads(stripped))])
+    except RecursionError:
+        lines.problem(name, "malformed", TOO_DEEP)
+    except json.JSONDecodeError as exc:
+        if "\n" in stripped.strip():  # perhaps JSON lines after all
+            for i, raw in enumerate(stripped.splitlines(), start=1):
+                _one_line(raw, f"{name}:{i}", lines)
+        else:
+            lines.problem(name, "malformed", f"not valid JSON ({exc.msg}, line {exc.lineno})")
 
 
 def _one_line(raw: str, location: str, lines: _Lines) -> None:
     if raw.strip():
         try:
             lines.add_records(location, [(location, json.loads(raw))])
+        except RecursionError:
+            lines.problem(location, "malformed", TOO_DEEP)
         except json.JSONDecodeError as exc:
             lines.problem(location, "malformed", f"not valid JSON ({exc.msg})")
 
 
 def _load_json_file(path: Path, progress: Progress | None) -> Outcomes:
     lines = _Lines()
-    with path.open("rb") as fh:
-        start = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    head = limits.head(path)
+    limits.check_json_text(path, head)  # whole-file garbage is refused; a few bad lines are not
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if size == 0:
         lines.problem(path.name, "malformed", "empty file")
     elif start.startswith(b"["):
-        _decode_json_document(path.read_text("utf-8", errors="replace"), path.name, lines)
+        _stream_json_array(path, path.name, lines, progress)
     else:
         records = _read_whole_file(path, progress)
         if records is not None:
             lines.spans.append((1, path.name, 0))
             return _outcomes_from_records(records, lines, str(path))
-        lines.add_table(path.name, _read_lines(path, progress))
+        _read_lines(path, progress, path.name, lines)
     return _from_lines(lines, str(path))
 
 
+def _folder_files(path: Path, pattern: str, lines: _Lines | None = None) -> list[Path]:
+    """The regular files under ``path`` matching ``pattern``. Symlinks are followed only when
+    they stay inside the folder (subfolders that are symlinks are never entered); the others,
+    and pipes, sockets and devices, are skipped (and listed when ``lines`` is given)."""
+    import stat
+
+    root = path.resolve()
+    files = []
+    for p in sorted(path.rglob(pattern)):
+        name = str(p.relative_to(path))
+        if p.is_symlink() and not limits.inside(root, p):
+            if lines is not None:
+                lines.problem(name, "skipped_file", "a symlink to outside the folder; not followed "
+                                                    "(copy the file into the folder to read it)")
+            continue
+        try:
+            mode = p.stat().st_mode
+        except OSError:  # a dangling symlink, or gone since the listing
+            continue
+        if stat.S_ISREG(mode):
+            files.append(p)
+        elif not stat.S_ISDIR(mode) and lines is not None:
+            lines.problem(name, "skipped_file", "not a regular file (a pipe, socket or device); skipped")
+    return files
+
+
 def _load_folder(path: Path, progress: Progress | None) -> Outcomes:
-    parquet = sorted(p for p in path.rglob("*.parquet"))
+    parquet = _folder_files(path, "*.parquet")
     if parquet:
+        for file in parquet:
+            limits.check_parquet_file(file)
         return _load_parquet(parquet, str(path), folder=path)
     lines = _Lines()
-    files = sorted(p for p in path.rglob("*") if p.is_file())
+    files = _folder_files(path, "*", lines)
     if not files:
         lines.problem(path.name, "skipped_file", "the folder is empty")
     total = sum(p.stat().st_size for p in files) or 1
     done = 0
     for file in files:
         name = str(file.relative_to(path))
-        if file.suffix.lower() not in JSON_SUFFIXES:
+        size = file.stat().st_size
+        suffix = file.suffix.lower()
+        head = limits.head(file) if suffix in JSON_SUFFIXES else b""
+        reason = limits.binary_reason(head)
+        if suffix not in JSON_SUFFIXES:
             lines.problem(name, "skipped_file", f"not a JSON file ({file.suffix or 'no suffix'}); skipped")
-        elif file.suffix.lower() in (".jsonl", ".ndjson", ".log", ".txt"):
-            lines.add_table(name, _read_lines(file, None))
+        elif reason is not None and not limits.has_a_json_record(head):
+            lines.problem(name, "skipped_file", f"not JSON text ({reason}); skipped")
+        elif suffix in (".jsonl", ".ndjson", ".log", ".txt"):
+            try:
+                _read_lines(file, None, name, lines)
+            except LoadError as exc:
+                lines.problem(name, "skipped_file", f"{exc}; skipped")
+        elif head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+            _stream_json_array(file, name, lines, None)
+        elif size > limits.MAX_JSON_DOCUMENT_BYTES:
+            lines.problem(name, "skipped_file", f"a JSON document of {size >> 20:,} MiB, over the "
+                          f"{limits.MAX_JSON_DOCUMENT_BYTES >> 20} MiB limit for one read whole: "
+                          + limits.TO_JSON_LINES.replace("FILE", name.removesuffix(file.suffix)))
         else:
             _decode_json_document(file.read_text("utf-8", errors="replace"), name, lines)
-        done += file.stat().st_size
+        done += size
         if progress is not None:
             progress(done, total)
     return _from_lines(lines, str(path))
@@ -581,7 +772,7 @@ def _ends_with_a_record(path: Path) -> bool:
     last = tail.rsplit(b"\n", 1)[-1]
     try:
         return isinstance(json.loads(last), dict)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
 
 
@@ -892,7 +1083,8 @@ def _load_csv(path: Path) -> Outcomes:
             if path.stat().st_size else None
     except Exception as exc:  # noqa: BLE001 - a broken CSV is reported, not raised
         con.close()
-        return _empty(str(path), [Problem(path.name, "malformed", f"not a readable CSV: {exc}")])
+        return _empty(str(path), [Problem(path.name, "malformed",
+                                          f"not a readable CSV: {limits.one_line(exc)}")])
     con.close()
     if table is None or table.num_rows == 0:
         return _empty(str(path), [Problem(path.name, "malformed", "empty file")])
@@ -912,12 +1104,19 @@ def _load_parquet(files: list[Path], source: str, folder: Path | None = None) ->
         parts = file.relative_to(folder).parts if folder else (file.name,)
         group = parts[0] if folder and parts[0] in ("transactions", "callbacks") else "data"
         groups.setdefault(group, []).append(str(file))
-    for group, names in groups.items():
-        rel = con.sql("SELECT * EXCLUDE (day) FROM read_parquet(?, hive_partitioning = true, "
-                      "union_by_name = true)" if _has_day(names) else
-                      "SELECT * FROM read_parquet(?, union_by_name = true)", params=[names])
-        tables[group] = rel.to_arrow_table()
-    con.close()
+    import duckdb
+
+    try:
+        for group, names in groups.items():
+            rel = con.sql("SELECT * EXCLUDE (day) FROM read_parquet(?, hive_partitioning = true, "
+                          "union_by_name = true)" if _has_day(names) else
+                          "SELECT * FROM read_parquet(?, union_by_name = true)", params=[names])
+            tables[group] = rel.to_arrow_table()
+    except duckdb.Error as exc:
+        raise LoadError(f"{source}: the Parquet data cannot be read ({limits.one_line(exc)}): pass "
+                        "the folder analytics.export wrote, or files written by pyarrow or DuckDB") from None
+    finally:
+        con.close()
     if set(tables) <= {"transactions", "callbacks"}:
         return _ours(tables, source)
     table = tables["data"]

@@ -237,9 +237,11 @@ def _validate_text(field_name: str, value: Any, limit: int, *, what: str, strict
 def _caller_level() -> int:
     """The stacklevel of the first frame outside mpesa_lab, so a warning points at the user's line."""
     import sys
+    import types
 
     package = __name__.rsplit(".", 2)[0]
-    frame, level = sys._getframe(1), 1
+    frame: types.FrameType | None = sys._getframe(1)
+    level = 1
     while frame is not None and (frame.f_globals.get("__name__") or "").split(".")[0] == package:
         frame, level = frame.f_back, level + 1
     return level

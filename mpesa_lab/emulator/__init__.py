@@ -9,7 +9,7 @@ Never imports the merchant side (mpesa_lab.daraja.client & co, mpesa_lab.listene
 
 from mpesa_lab.emulator.config import EmulatorConfig
 from mpesa_lab.emulator.emulator import Emulator
-from mpesa_lab.emulator.errors import DarajaError
+from mpesa_lab.emulator.errors import EmulatorError, EnvelopeError, UnknownTransaction
 from mpesa_lab.emulator.scenarios import (
     ERROR_PHONES,
     ERROR_TRIGGERS,
@@ -19,15 +19,14 @@ from mpesa_lab.emulator.scenarios import (
     ErrorTrigger,
     Trigger,
 )
-from mpesa_lab.emulator.state import EmulatorError, UnknownTransaction
 
 __all__ = [
-    "DarajaError",
     "ERROR_PHONES",
     "ERROR_TRIGGERS",
     "Emulator",
     "EmulatorConfig",
     "EmulatorError",
+    "EnvelopeError",
     "ErrorTrigger",
     "PROFILES",
     "SCENARIOS",

@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mpesa_lab.constants import OAUTH_PATH, STK_PUSH_PATH, STK_QUERY_PATH
 from mpesa_lab.emulator.control import control_routes
-from mpesa_lab.emulator.errors import DarajaError, method_not_allowed
+from mpesa_lab.emulator.errors import EnvelopeError, method_not_allowed
 from mpesa_lab.emulator.validation import (
     masked_request,
     parse_json_object,
@@ -68,12 +68,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """The request body, bounded (see validation.read_bounded); None if the client went away first."""
-    return await read_bounded(receive)
-
-
-def error_response(state: "EmulatorState", error: DarajaError) -> Response:
+def error_response(state: "EmulatorState", error: EnvelopeError) -> Response:
     if error.empty_body:
         return Response(b"", status_code=error.status, media_type="application/json")
     return JSONResponse(error.envelope(error.request_id or state.ids.request_id()), status_code=error.status)
@@ -109,7 +104,7 @@ class EnvelopeGuard:
             await self.app(scope, receive, send)
         except Exception:
             log.exception("emulator error on %s %s", scope.get("method"), scope.get("path"))
-            error = DarajaError.named("internal_server_error")
+            error = EnvelopeError.named("internal_server_error")
             try:
                 await error_response(self.state, error)(scope, receive, send)
             except Exception:
@@ -121,7 +116,7 @@ class EnvelopeGuard:
         """POST STK push or query, answered without Starlette's layers (same checks, same bytes)."""
 
         async def read_body() -> bytes:
-            body = await _read_body(receive)
+            body = await read_bounded(receive)  # None: the client went away first
             if body is None:
                 raise _ClientGone
             return body
@@ -132,7 +127,7 @@ class EnvelopeGuard:
             )
         except _ClientGone:
             return  # nobody left to answer
-        except DarajaError as exc:
+        except EnvelopeError as exc:
             await error_response(self.state, exc)(scope, receive, send)
             return
         await send_json(send, payload)
@@ -156,7 +151,7 @@ async def answer_stk(
     content_type: str | None,
     read_body: Callable[[], Awaitable[bytes]],
 ) -> bytes:
-    """The STK push or query answer as JSON bytes; raises DarajaError for an error envelope.
+    """The STK push or query answer as JSON bytes; raises EnvelopeError for an error envelope.
 
     Token, then rate limit / quota / injected errors, then the body, then validation: the order
     in which Daraja reports them.
@@ -197,7 +192,7 @@ def build_app(state: "EmulatorState") -> Starlette:
         return Response(answer, media_type="application/json")
 
     async def on_daraja_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, DarajaError)
+        assert isinstance(exc, EnvelopeError)
         return error_response(state, exc)
 
     async def on_http_exception(request: Request, exc: Exception) -> Response:
@@ -205,8 +200,8 @@ def build_app(state: "EmulatorState") -> Starlette:
         if exc.status_code == 405:
             return error_response(state, method_not_allowed(request.method))
         if exc.status_code == 404:
-            return error_response(state, DarajaError.named("resource_not_found"))
-        return error_response(state, DarajaError.named("internal_server_error"))
+            return error_response(state, EnvelopeError.named("resource_not_found"))
+        return error_response(state, EnvelopeError.named("internal_server_error"))
 
     routes: list[Any] = [
         Route(OAUTH_PATH, oauth, methods=["GET"]),
@@ -216,7 +211,7 @@ def build_app(state: "EmulatorState") -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        exception_handlers={DarajaError: on_daraja_error, HTTPException: on_http_exception},
+        exception_handlers={EnvelopeError: on_daraja_error, HTTPException: on_http_exception},
         middleware=[Middleware(EnvelopeGuard, state=state)],
     )
     # /path/ must be 404 like Daraja, not a redirect to /path.

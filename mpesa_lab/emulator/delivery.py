@@ -61,31 +61,6 @@ def _timestamp_number(moment: Any) -> int:
     return ((((t.year * 100 + t.month) * 100 + t.day) * 100 + t.hour) * 100 + t.minute) * 100 + t.second
 
 
-def callback_body(tx: Transaction, config: "EmulatorConfig", merchant_balance: float | None) -> dict[str, Any]:
-    """The stkCallback as Daraja shapes it; CallbackMetadata only on success."""
-    assert tx.result_code is not None
-    inner: dict[str, Any] = {
-        "MerchantRequestID": tx.merchant_request_id,
-        "CheckoutRequestID": tx.checkout_request_id,
-        "ResultCode": wire_result_code(tx.result_code),
-        "ResultDesc": tx.result_desc,
-    }
-    if tx.result_code == "0":
-        amount: float | int = float(tx.amount) if config.callback_amount == "float" else tx.amount
-        items: list[dict[str, Any]] = [
-            {"Name": "Amount", "Value": amount},
-            {"Name": "MpesaReceiptNumber", "Value": tx.receipt},
-        ]
-        if config.callback_balance == "empty":
-            items.append({"Name": "Balance"})
-        elif config.callback_balance == "value" and merchant_balance is not None:
-            items.append({"Name": "Balance", "Value": round(float(merchant_balance), 2)})
-        items.append({"Name": "TransactionDate", "Value": _timestamp_number(tx.transaction_date)})
-        items.append({"Name": "PhoneNumber", "Value": int(tx.phone)})
-        inner["CallbackMetadata"] = {"Item": items}
-    return {"Body": {"stkCallback": inner}}
-
-
 def _scalar(value: Any) -> str:
     """One JSON scalar exactly as ``json.dumps`` writes it (ASCII-escaped strings, NaN allowed)."""
     if isinstance(value, str):
@@ -108,7 +83,8 @@ def _scalar(value: Any) -> str:
 
 
 def callback_payload(tx: Transaction, config: "EmulatorConfig", merchant_balance: float | None) -> bytes:
-    """``json.dumps(callback_body(...))`` byte for byte, without building the dicts: the callback
+    """The stkCallback as Daraja shapes it (CallbackMetadata only on success), encoded as
+    ``json.dumps`` would encode the dict, byte for byte, without building the dicts: the callback
     is encoded once per transaction, on the hot path."""
     assert tx.result_code is not None
     head = (f'{{"Body": {{"stkCallback": {{"MerchantRequestID": {_scalar(tx.merchant_request_id)}, '
@@ -283,11 +259,10 @@ class Deliverer:
                 await client.aclose()
         return self._client
 
-    def deliver(self, tx: Transaction, body: dict[str, Any] | bytes, faults: list[Fault]) -> None:
-        """Schedule the callback (returns at once; safe from any thread). ``body`` is the
-        stkCallback as a dict, or already encoded (``callback_payload``)."""
+    def deliver(self, tx: Transaction, payload: bytes, faults: list[Fault]) -> None:
+        """Schedule the callback (returns at once; safe from any thread); ``payload`` is the
+        encoded stkCallback (``callback_payload``)."""
         config = self._settings()
-        payload = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
         if not faults and not config.callback_faults:
             # The usual case: one POST, now.
             job = _Job(tx=tx, url=tx.callback_url, payload=payload, copies=1, fault_names=())

@@ -1,5 +1,5 @@
-"""``Emulator``: the local Daraja as one object: its ASGI app, a background server and the
-Python control functions that mirror the /_lab/ HTTP control API."""
+"""``Emulator``: the local Daraja as one object: its ASGI app, a background server, and the
+lab's control functions (inherited from ``Controls``, which the /_lab/ HTTP API is built from)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from mpesa_lab.emulator import defaults
 from mpesa_lab.emulator.app import build_app
 from mpesa_lab.emulator.config import EmulatorConfig
 from mpesa_lab.emulator.control import control_token_for, require_token
+from mpesa_lab.emulator.controls import Controls
 from mpesa_lab.emulator.engine import Engine
 from mpesa_lab.emulator.state import EmulatorState
 from mpesa_lab.secret import Secret
@@ -19,8 +20,11 @@ _running: dict[str, "Emulator"] = {}
 _running_lock = threading.Lock()
 
 
-class Emulator:
+class Emulator(Controls):
     """M-Pesa Express, offline. ``Emulator().start()`` serves it on a free loopback port.
+
+    Its control functions (``answer``, ``set_next_result``, ``inject_callback_fault``, ...) are
+    the ``Controls`` of its state, the same ones the /_lab/ HTTP API serves.
 
     >>> emu = Emulator().start()          # doctest: +SKIP
     >>> emu.url                           # doctest: +SKIP
@@ -30,7 +34,7 @@ class Emulator:
     def __init__(self, config: EmulatorConfig | None = None, *, name: str = "emulator") -> None:
         self.name = name
         self.engine = Engine(name)
-        self.state = EmulatorState(config or EmulatorConfig(), self.engine)
+        super().__init__(EmulatorState(config or EmulatorConfig(), self.engine))
         self.app = build_app(self.state)
         self._server: BackgroundServer | None = None
         self.control_token: Secret | None = None
@@ -109,110 +113,3 @@ class Emulator:
             "test_msisdn": defaults.TEST_MSISDN,
             "test_pin": defaults.TEST_PIN,
         }
-
-    # ------------------------------------------------------------------ looking
-
-    def transactions(self, phone: str | None = None) -> list[dict[str, Any]]:
-        """Every transaction (oldest first), with its timeline and callback attempts."""
-        return self.state.transactions_list(phone)
-
-    def transaction(self, checkout_request_id: str) -> dict[str, Any]:
-        """One transaction by CheckoutRequestID (UnknownTransaction if there is none)."""
-        with self.state.lock:
-            return self.state.get(checkout_request_id).to_dict()
-
-    def pending_prompts(self, phone: str | None = None) -> list[dict[str, Any]]:
-        """Prompts waiting for the customer (interactive mode or profile 'interactive')."""
-        return self.state.pending_prompts(phone)
-
-    def wait_for_prompt(self, phone: str | None = None, timeout: float = 5.0) -> dict[str, Any] | None:
-        """The first prompt waiting on ``phone`` (or any phone), as soon as it is shown; None
-        after ``timeout`` s without one. Unlike polling ``pending_prompts()``, this does not miss
-        the moment between a push being accepted and its prompt appearing."""
-        return self.state.wait_for_prompt(phone, timeout)
-
-    def callback_attempts(self, checkout_request_id: str | None = None) -> list[dict[str, Any]]:
-        """Callback POSTs made (time, status, error, fault), for one transaction or all."""
-        return self.state.callback_attempts(checkout_request_id)
-
-    def wait_until_final(self, checkout_request_id: str, timeout: float = 10.0) -> dict[str, Any]:
-        """Block until the transaction has its result; TimeoutError after ``timeout`` s."""
-        return self.state.wait_until_final(checkout_request_id, timeout)
-
-    def wait_for_callbacks(self, checkout_request_id: str, count: int = 1,
-                           timeout: float = 10.0) -> list[dict[str, Any]]:
-        """Block until ``count`` callback attempts are recorded for the transaction."""
-        return self.state.wait_for_callbacks(checkout_request_id, count, timeout)
-
-    # ------------------------------------------------------------------ playing the customer
-
-    def answer(self, checkout_request_id: str, pin: str | int | None = None, cancel: bool = False,
-               ignore: bool = False) -> dict[str, Any]:
-        """Answer a prompt as the customer: a PIN (none given: the subscriber's right PIN), Cancel
-        (1032), or ignore it (1037)."""
-        return self.state.answer(checkout_request_id, pin=pin, cancel=cancel, ignore=ignore)
-
-    def set_next_result(self, code: str | int, phone: str | None = None,
-                        result_desc: str | None = None) -> dict[str, Any]:
-        """Script the ResultCode of the next push (to ``phone``, or to any phone), optionally with
-        its own ResultDesc (e.g. ``set_next_result(1037, result_desc="No response from user.")``)."""
-        return self.state.set_next_result(code, phone, result_desc)
-
-    def set_scenario(self, name: str | None = None, *, mix: dict[Any, float] | None = None,
-                     interactive: bool | None = None) -> dict[str, Any]:
-        """Pick a named mix (realistic, happy, flaky, declines), give your own rates, or switch
-        interactive mode on or off."""
-        return self.state.set_scenario(name, mix=mix, interactive=interactive)
-
-    def configure(self, **changes: Any) -> EmulatorConfig:
-        """Change live settings, e.g. ``configure(enforce_duplicate_rule=False, quota=100)``."""
-        return self.state.configure(**changes)
-
-    # ------------------------------------------------------------------ registries
-
-    def register_app(self, key: str, secret: str | Secret, name: str = "") -> dict[str, Any]:
-        """Add a Daraja app (consumer key and secret) that may request tokens."""
-        return self.state.register_app(key, secret, name=name)
-
-    def register_merchant(self, shortcode: str | int, passkey: str | Secret, kind: str = "paybill",
-                          till_number: str | int | None = None, name: str | None = None,
-                          balance: float = 0.0, max_balance: float | None = None) -> dict[str, Any]:
-        """Add a paybill, or a till (BusinessShortCode = store number, PartyB = ``till_number``)."""
-        return self.state.register_merchant(shortcode, passkey, kind=kind, till_number=till_number, name=name,
-                                            balance=balance, max_balance=max_balance)
-
-    def register_subscriber(self, phone: str | int, pin: str = "1234", balance: float = 10_000.0,
-                            profile: str = "pays", **limits: Any) -> dict[str, Any]:
-        """Add (or replace) a customer: PIN, balance, behaviour profile, and optional
-        ``daily_limit``, ``max_transaction``, ``daily_total``, ``locked``."""
-        return self.state.register_subscriber(phone, pin=pin, balance=balance, profile=profile, **limits)
-
-    def set_profile(self, phone: str | int, profile: str) -> dict[str, Any]:
-        """Change only how ``phone`` behaves (a PROFILES name, e.g. ``"interactive"``); its PIN,
-        balance and limits are kept."""
-        return self.state.set_profile(phone, profile)
-
-    def unlock_subscriber(self, phone: str) -> dict[str, Any]:
-        """Unlock a PIN locked by wrong attempts (what Customer Care would do)."""
-        return self.state.unlock_subscriber(phone)
-
-    # ------------------------------------------------------------------ faults and errors
-
-    def inject_callback_fault(self, kind: str, checkout_request_id: str | None = None, *, phone: str | None = None,
-                              count: int | None = 1, seconds: float | None = None, copies: int = 2) -> dict[str, Any]:
-        """Make callbacks misbehave: ``drop``, ``delay`` (``seconds``), ``duplicate`` (``copies``)
-        or ``out_of_order``; for one transaction, one phone, or the next ``count`` callbacks."""
-        return self.state.inject_callback_fault(kind, checkout_request_id=checkout_request_id, phone=phone,
-                                                count=count, seconds=seconds, copies=copies)
-
-    def clear_callback_faults(self) -> int:
-        return self.state.faults.clear()
-
-    def fail_next(self, code: str, message: str | None = None, count: int | None = 1, route: str | None = None,
-                  status: int | None = None) -> dict[str, Any]:
-        """Answer the next ``count`` requests (route: oauth | push | query | None) with a Daraja error."""
-        return self.state.fail_next(code, message=message, count=count, route=route, status=status)
-
-    def reset(self, keep_tokens: bool = True) -> None:
-        """Back to a fresh lab (access tokens survive unless ``keep_tokens=False``)."""
-        self.state.reset(keep_tokens=keep_tokens)

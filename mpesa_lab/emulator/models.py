@@ -1,6 +1,6 @@
 """The emulator's records: apps, tokens, merchants, subscribers, transactions and their timelines.
 
-Plain dataclasses; the state machine that moves them lives in ``state.py``. Secrets (consumer
+Plain dataclasses; the state machine that moves them lives in ``machine.py``. Secrets (consumer
 secrets, passkeys, PINs, tokens) are held as ``Secret`` or kept out of reprs.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 from mpesa_lab.secret import Secret
@@ -22,6 +23,24 @@ def money(value: float) -> float | int:
     """Whole amounts as ints, the rest rounded to cents (JSON-friendly)."""
     value = round(float(value), 2)
     return int(value) if value.is_integer() else value
+
+
+class TxStatus(StrEnum):
+    """Where a transaction is: accepted -> prompted -> answered | cancelled | timed_out -> completed.
+
+    A ``StrEnum``: each member is its own string, so stored, compared and rendered values are the
+    same strings as ever (``TxStatus.PROMPTED == "prompted"``, ``f"{status}"`` is ``prompted``).
+    """
+
+    ACCEPTED = "accepted"
+    PROMPTED = "prompted"
+    ANSWERED = "answered"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+    COMPLETED = "completed"
+
+
+_PROMPTED = TxStatus.PROMPTED  # a global is cheaper to read than an Enum member (see machine.py)
 
 
 @dataclass
@@ -181,7 +200,7 @@ class Transaction:
     plan_desc: str | None = None  # a scripted result's own ResultDesc
     rejection: str | None = None  # a real condition that fails it before the prompt
     rejection_reason: str = ""
-    status: str = "accepted"  # accepted -> prompted -> answered|cancelled|timed_out -> completed
+    status: TxStatus = TxStatus.ACCEPTED
     final: bool = False
     result_code: str | None = None
     result_desc: str | None = None
@@ -201,7 +220,7 @@ class Transaction:
 
     @property
     def waiting_for_customer(self) -> bool:
-        return self.status == "prompted" and not self.final and self.plan_action == "wait"
+        return self.status is _PROMPTED and not self.final and self.plan_action == "wait"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -217,7 +236,7 @@ class Transaction:
             "account_reference": self.account_reference,
             "transaction_desc": self.transaction_desc,
             "prompt": self.prompt,
-            "status": self.status,
+            "status": str(self.status),  # a plain str in what is rendered
             "final": self.final,
             "result_code": self.result_code,
             "result_desc": self.result_desc,

@@ -29,7 +29,6 @@ BUY_GOODS = "CustomerBuyGoodsOnline"
 TRANSACTION_TYPES = (PAYBILL, BUY_GOODS)
 
 MAGIC_PREFIX = "254708"
-ERROR_PREFIX = "254709"
 
 
 @dataclass(frozen=True)
@@ -183,9 +182,6 @@ _PROFILE_ACTIONS = {
 
 # Scripted codes that fail before any prompt reaches the phone.
 PRE_PROMPT_CODES = frozenset({"2", "3", "17", "1025", "2028", "SFC_IC0003", "1037"})
-
-# The public sandbox test number: here it pays by default (the real sandbox's never completes).
-DEFAULT_SUBSCRIBERS = (SANDBOX_TEST_MSISDN,)
 
 
 @dataclass(frozen=True)

@@ -249,7 +249,8 @@ class WorkshopLink:
         server = urlsplit(self.base_url).hostname
         headers = {"content-type": "application/json", "content-length": str(len(body)),
                    "via": "mpesa-lab workshop relay", "x-mpesa-lab-relay-letter": str(letter["id"])}
-        common = dict(received_at=nairobi_now(), remote_addr=server, client_addr=server, headers=headers, body=body)
+        common: dict[str, Any] = dict(received_at=nairobi_now(), remote_addr=server, client_addr=server,
+                                      headers=headers, body=body)
         try:
             parsed = parse_callback(body)
         except CallbackError as exc:

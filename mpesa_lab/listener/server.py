@@ -333,8 +333,8 @@ def run_listener(
     finally:
         if listener is not None:
             listener.stop()  # also ends the store's writer: every acknowledged row is committed
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         if listener is not None:
             try:
                 say(f"Stopped. {listener.store.count_deliveries()} deliveries in {listener.store.path}")

@@ -15,6 +15,8 @@ import logging
 import math
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +109,10 @@ def open_tunnel(
         request_timeout=min(4.0, timeout),
         monitor_thread=False,
     )
+    # pyngrok would hand the token to the agent as ``--authtoken T``: on its command line, which
+    # every user of the machine can read (ps -eo args). The agent reads NGROK_AUTHTOKEN from its
+    # environment instead (readable by its owner only); see _agent_environment.
+    pyngrok_config.auth_token = None
     agent = pyngrok_config.ngrok_path
     effective_config = conf.get_config_path(pyngrok_config)
     if not token and not _saved_authtoken(effective_config):
@@ -132,8 +138,9 @@ def open_tunnel(
                 installer.install_ngrok(agent, ngrok_version=pyngrok_config.ngrok_version,
                                         timeout=max(1.0, timeout))
                 outcome.pop("installing", None)
-            tunnel = ngrok.connect(f"http://{host}:{port}", proto="http",
-                                   pyngrok_config=pyngrok_config)
+            with _agent_environment(token):
+                tunnel = ngrok.connect(f"http://{host}:{port}", proto="http",
+                                       pyngrok_config=pyngrok_config)
             outcome["tunnel"] = tunnel
         except BaseException as exc:  # reported to the caller below
             outcome["error"] = exc
@@ -175,6 +182,28 @@ def open_tunnel(
         _kill(agent)
         raise TunnelError(f"ngrok returned {tunnel.public_url!r}, not an https URL")
     return Tunnel(public_url=public_url.rstrip("/"), local_port=port, _config=pyngrok_config)
+
+
+_ENVIRONMENT_LOCK = threading.Lock()
+
+
+@contextmanager
+def _agent_environment(token: str | None) -> Iterator[None]:
+    """NGROK_AUTHTOKEN set to ``token`` while the agent starts (pyngrok gives the agent our
+    environment, and no other way to pass one), then as it was."""
+    if not token or os.environ.get("NGROK_AUTHTOKEN") == token:
+        yield
+        return
+    with _ENVIRONMENT_LOCK:
+        before = os.environ.get("NGROK_AUTHTOKEN")
+        os.environ["NGROK_AUTHTOKEN"] = token
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop("NGROK_AUTHTOKEN", None)
+            else:
+                os.environ["NGROK_AUTHTOKEN"] = before
 
 
 def _kill(agent: str) -> None:

@@ -206,20 +206,19 @@ class PushForm(widgets.VBox):
         # lost in the kernel's log.
         with warnings.catch_warnings(record=True) as said:
             warnings.simplefilter("always")
+            failure: MpesaLabError | None = None
             try:
                 push = self.lab.push(v["phone"], v["amount"], v["account_reference"], v["description"],
                                      transaction_type=v["transaction_type"])
             except MpesaLabError as exc:
                 push, failure = None, exc
-            else:
-                failure = None
         try:
             notes = "".join(f"<div class='mpl-field-warning'>Warning: {esc(w.message)}</div>" for w in said
                             if str(w.message) not in set(self.warnings.values()))
-            if push is None:
+            if failure is not None:
                 self.last_error, self.last_push = failure, None
                 self.answer.value = notes + error_html(failure)
-            else:
+            elif push is not None:
                 self.last_error, self.last_push = None, push
                 self.answer.value = notes + push_html(push)
                 for fn in self._listeners:

@@ -3,8 +3,8 @@
 A background watcher sleeps on the store's commit counter (``CallbackStore.wait_for_change``)
 and, when a write lands, re-reads the newest callbacks and sets one trait (the table's HTML).
 It also polls the row count every couple of seconds, so a listener in another process is seen.
-Columns follow the transactions frame: status, result_code, result_desc, phone, amount,
-receipt, latency_s; the code's meaning and mitigation show on hover and on click.
+Columns follow the transactions frame: status, result_code, result_desc, phone, amount (paid),
+amount_requested, receipt, latency_s; the code's meaning and mitigation show on hover and on click.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from mpesa_lab.display import badge, esc, status_of_code
+from mpesa_lab.codes import status_of
+from mpesa_lab.display import badge, esc
 from mpesa_lab.widgets._base import Watcher, style
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
     from mpesa_lab.lab import Lab
 
-COLUMNS = ("status", "result_code", "result_desc", "phone", "amount", "receipt", "latency_s")
+COLUMNS = ("status", "result_code", "result_desc", "phone", "amount", "amount_requested", "receipt", "latency_s")
 _ROW_BG = {"paid": "#f6fff8", "failed": "#fff6f6", "pending": "#fffdf0", "rejected": "#faf5ff"}
 
 
@@ -63,13 +64,13 @@ class LiveCallbacks(widgets.VBox):
         callbacks = callbacks.tail(self.limit).iloc[::-1].reset_index(drop=True)
         pushes = store.pushes()[["checkout_request_id", "pushed_at", "phone", "amount"]]
         pushes = pushes.dropna(subset=["checkout_request_id"]).drop_duplicates("checkout_request_id")
-        pushes = pushes.rename(columns={"phone": "push_phone", "amount": "push_amount"})
+        pushes = pushes.rename(columns={"phone": "push_phone", "amount": "amount_requested"})
         merged = callbacks.merge(pushes, on="checkout_request_id", how="left")
-        # Failed callbacks carry no metadata: the push says who was asked for how much.
+        # Failed callbacks carry no metadata: the push says who was asked. What was asked for
+        # (amount_requested) stays apart from what was paid (amount), as in the transactions frame.
         merged["phone"] = merged["phone"].where(merged["phone"].notna(), merged.pop("push_phone"))
-        merged["amount"] = merged["amount"].where(merged["amount"].notna(), merged.pop("push_amount"))
         merged["latency_s"] = (merged["received_at"] - merged["pushed_at"]).dt.total_seconds()
-        merged["status"] = [status_of_code(str(c)) for c in merged["result_code"].astype(str)]
+        merged["status"] = [status_of(str(c)) for c in merged["result_code"].astype(str)]
         merged["result_code"] = merged["result_code"].astype(str)
         first = [c for c in COLUMNS if c in merged.columns]
         return merged[first + [c for c in merged.columns if c not in first]]
@@ -115,7 +116,8 @@ class LiveCallbacks(widgets.VBox):
             return ("<div class='mpl-live' style='color:#57606a;padding:10px 0'>No callback yet: push, and "
                     "each callback appears here as soon as the listener has stored it.</div>")
         # The CheckoutRequestID is long: it sits in the hover text and the click-open details.
-        heads = ["received", "status", "result_code", "result_desc", "phone", "amount", "receipt", "latency_s"]
+        heads = ["received", "status", "result_code", "result_desc", "phone", "amount", "amount_requested", "receipt",
+                 "latency_s"]
         out = ["<div class='mpl-live' style='overflow-x:auto'><table><thead><tr>", *(f"<th>{h}</th>" for h in heads), "</tr></thead><tbody>"]
         for row in rows:
             status = row["status"]
@@ -125,9 +127,11 @@ class LiveCallbacks(widgets.VBox):
             received = row.get("received_at")
             latency = row.get("latency_s")
             amount = row.get("amount")
+            requested = row.get("amount_requested")
+            clock = getattr(received, "strftime", None)
             out.append(
                 f"<tr style='background:{_ROW_BG.get(status, '#fff')}' title='{esc(hover)}'>"
-                f"<td>{esc(received.strftime('%H:%M:%S') if hasattr(received, 'strftime') else '')}</td>"
+                f"<td>{esc(clock('%H:%M:%S') if clock else '')}</td>"
                 f"<td>{badge(status)} {esc(flags)}</td>"
                 f"<td><details><summary><b>{esc(row['result_code'])}</b></summary>"
                 f"<div style='max-width:420px;font-size:12px'><b>Meaning:</b> {esc(row.get('explanation'))}<br>"
@@ -136,6 +140,7 @@ class LiveCallbacks(widgets.VBox):
                 f"<td style='min-width:230px'>{esc(_text(row.get('result_desc')))}</td>"
                 f"<td>{esc(_text(row.get('phone')))}</td>"
                 f"<td>{esc(_number(amount))}</td>"
+                f"<td>{esc(_number(requested))}</td>"
                 f"<td><code>{esc(_text(row.get('receipt')))}</code></td>"
                 f"<td>{esc(_number(latency, 3))}</td>"
                 "</tr>"

@@ -23,6 +23,7 @@ from mpesa_lab.display import esc
 from mpesa_lab.widgets._base import Watcher, style
 
 if TYPE_CHECKING:
+    from mpesa_lab.emulator import Emulator
     from mpesa_lab.lab import Lab
 
 _MERCHANT = re.compile(r"Ksh[\d,.]+ to (.+?) Account no\. ")
@@ -50,13 +51,14 @@ class VirtualPhone(widgets.VBox):
                  watch: bool = True) -> None:
         from mpesa_lab.lab import LabError
 
-        if getattr(lab, "emulator", None) is None:
+        emulator = getattr(lab, "emulator", None)
+        if emulator is None:
             raise LabError(
                 "the virtual phone drives the local emulator, and this lab talks to the real "
                 f"{lab.settings.environment} Daraja: answer the prompt on the real handset"
             )
         self.lab = lab
-        self.emulator = lab.emulator
+        self.emulator: Emulator = emulator
         self.number = normalize_phone(phone)
         self._previous_profile: str | None = None
         if interactive:
@@ -300,9 +302,10 @@ class VirtualPhone(widgets.VBox):
         if watcher is not None:
             watcher.stop()
             self._watcher = None
-        if getattr(self, "_previous_profile", None) is not None:
+        previous = getattr(self, "_previous_profile", None)
+        if previous is not None:
             try:
-                self.emulator.set_profile(self.number, self._previous_profile)
+                self.emulator.set_profile(self.number, previous)
             except Exception:  # the emulator may be stopped already
                 pass
             self._previous_profile = None

@@ -18,7 +18,8 @@ import ipywidgets as widgets
 
 from mpesa_lab.clock import NAIROBI
 from mpesa_lab.constants import STK_PUSH_PATH, STK_QUERY_PATH
-from mpesa_lab.display import badge, esc, pre, status_of_code
+from mpesa_lab.codes import status_of
+from mpesa_lab.display import badge, esc, pre
 from mpesa_lab.listener.store import scrub
 from mpesa_lab.widgets._base import style
 
@@ -317,7 +318,7 @@ class SequenceStepper(widgets.VBox):
         options = []
         for row in frame.itertuples(index=False):
             code = first_code.get(row.checkout_request_id)
-            status = status_of_code(None if code is None else str(code))
+            status = status_of(None if code is None else str(code))
             when = row.pushed_at.strftime("%H:%M:%S")
             options.append((f"{when}  {row.phone}  KES {row.amount:,.0f}  {status}"
                             f"{'' if code is None else ' ' + str(code)}  {row.checkout_request_id}",
@@ -360,7 +361,7 @@ class SequenceStepper(widgets.VBox):
                 timing += f" · <b>{shown}</b> after step {earlier.number}"
         state = "" if step.happened else " " + badge("pending", "not seen")
         if step.extra.get("result_code") is not None:
-            state += " " + badge(status_of_code(step.extra["result_code"]), f"ResultCode {step.extra['result_code']}")
+            state += " " + badge(status_of(step.extra["result_code"]), f"ResultCode {step.extra['result_code']}")
         body = pre(step.message) if step.message else ""
         note = f"<div style='color:#57606a;font-size:12px'>{esc(step.note)}</div>" if step.note else ""
         ack = f"<div style='color:#57606a;font-size:12px'>{esc(step.extra['ack'])}</div>" if "ack" in step.extra else ""

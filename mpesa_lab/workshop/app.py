@@ -36,7 +36,7 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from mpesa_lab.constants import OAUTH_PATH, STK_PUSH_PATH, STK_QUERY_PATH
-from mpesa_lab.emulator.errors import DarajaError, method_not_allowed
+from mpesa_lab.emulator.errors import EnvelopeError, method_not_allowed
 from mpesa_lab.emulator.ids import IdFactory
 from mpesa_lab.emulator.poster import KeepAlivePoster
 from mpesa_lab.workshop.page import facilitator_page
@@ -56,9 +56,9 @@ PARTICIPANT_LAB_ROUTES = (
 )
 
 
-def forbidden(what: str) -> DarajaError:
+def forbidden(what: str) -> EnvelopeError:
     """A participant's token used on a room control (lab-specific code, Daraja's envelope)."""
-    return DarajaError("401.003.01", f"Invalid API call as no apiproduct match found: {what} needs the "
+    return EnvelopeError("401.003.01", f"Invalid API call as no apiproduct match found: {what} needs the "
                        "facilitator's token", 401)
 
 
@@ -104,7 +104,7 @@ class WorkshopApp:
 
     # ---- helpers ------------------------------------------------------------------------------
 
-    def envelope(self, error: DarajaError) -> Response:
+    def envelope(self, error: EnvelopeError) -> Response:
         if error.empty_body:
             return Response(b"", status_code=error.status, media_type="application/json")
         return JSONResponse(error.envelope(self.ids.request_id()), status_code=error.status)
@@ -126,7 +126,7 @@ class WorkshopApp:
                 return None
             try:
                 desk.state.authenticate(authorization)  # known to that app and not expired
-            except DarajaError:
+            except EnvelopeError:
                 return None
             return desk
         pair = _basic_key(authorization)
@@ -181,14 +181,14 @@ class WorkshopApp:
             elif path == PREFIX or path.startswith(PREFIX + "/"):
                 await self.control(scope, receive, send)
             else:
-                await self.envelope(DarajaError.named("resource_not_found"))(scope, receive, send)
-        except DarajaError as exc:
+                await self.envelope(EnvelopeError.named("resource_not_found"))(scope, receive, send)
+        except EnvelopeError as exc:
             await self.envelope(exc)(scope, receive, send)
         except ClientDisconnect:
             return  # nobody left to answer
         except Exception:
             log.exception("workshop server error on %s %s", method, path)
-            await self.envelope(DarajaError.named("internal_server_error"))(scope, receive, send)
+            await self.envelope(EnvelopeError.named("internal_server_error"))(scope, receive, send)
 
     async def _oauth(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -199,12 +199,12 @@ class WorkshopApp:
         desk = self.room.by_key(pair[0]) if pair else None
         if desk is None:
             if pair is None:
-                raise DarajaError.named("invalid_authentication_type")
-            raise DarajaError.named("invalid_client_credentials")
+                raise EnvelopeError.named("invalid_authentication_type")
+            raise EnvelopeError.named("invalid_client_credentials")
         try:
             desk.state.take_injected("oauth")
             token = desk.state.issue_token(authorization, request.query_params.get("grant_type"))
-        except DarajaError as exc:
+        except EnvelopeError as exc:
             desk.progress.note_error(exc.code, exc.message, "oauth")
             desk.progress.errors[exc.code] += 1
             raise
@@ -215,7 +215,7 @@ class WorkshopApp:
         token = self._bearer(_header(scope, b"authorization"))
         desk = self.room.by_token(token) if token else None
         if desk is None:
-            raise DarajaError.named("invalid_access_token")
+            raise EnvelopeError.named("invalid_access_token")
         progress = desk.progress
         captured: dict[str, Any] = {}
 
@@ -253,7 +253,7 @@ class WorkshopApp:
         """
         desk = self.room.by_inbox(token)
         if desk is None:
-            raise DarajaError.named("resource_not_found")
+            raise EnvelopeError.named("resource_not_found")
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -290,17 +290,17 @@ class WorkshopApp:
         if self.is_facilitator(self._bearer(authorization)) or self.is_facilitator(request.query_params.get("token")):
             pid = request.query_params.get("participant")
             if not pid:
-                raise DarajaError("400.002.02", "Bad Request - add ?participant=p01 to say whose emulator "
+                raise EnvelopeError("400.002.02", "Bad Request - add ?participant=p01 to say whose emulator "
                                   "(room-wide controls are under /_workshop/api/)", 400)
             try:
                 desk = self.room.desk(pid)
             except RoomError as exc:
-                raise DarajaError("404.001.01", f"Resource not found - {exc}", 404) from None
+                raise EnvelopeError("404.001.01", f"Resource not found - {exc}", 404) from None
             await desk.app(scope, receive, send)
             return
         desk = self.participant(authorization)
         if desk is None:
-            raise DarajaError.named("invalid_access_token")
+            raise EnvelopeError.named("invalid_access_token")
         if not _participant_may(scope["method"], scope["path"]):
             raise forbidden(f"{scope['method']} {scope['path']}")
         await desk.app(scope, receive, send)
@@ -315,12 +315,12 @@ class WorkshopApp:
             if not self.is_facilitator(token):
                 if self.participant(request.headers.get("authorization")) is not None:
                     raise forbidden(request.url.path)
-                raise DarajaError.named("invalid_access_token")
+                raise EnvelopeError.named("invalid_access_token")
 
         def participant_only(request: Request) -> Desk:
             desk = self.participant(request.headers.get("authorization"))
             if desk is None:
-                raise DarajaError.named("invalid_access_token", "Invalid Access Token - use the consumer key "
+                raise EnvelopeError.named("invalid_access_token", "Invalid Access Token - use the consumer key "
                                         "and secret from your card (HTTP Basic) or an access token")
             return desk
 
@@ -331,10 +331,10 @@ class WorkshopApp:
             except ValueError:
                 data = None
             if not isinstance(data, dict):
-                raise DarajaError("400.002.02", "Bad Request - send a JSON object", 400)
+                raise EnvelopeError("400.002.02", "Bad Request - send a JSON object", 400)
             unknown = sorted(set(data) - set(allowed))
             if unknown:
-                raise DarajaError("400.002.02", f"Bad Request - unknown field(s) {', '.join(unknown)}; "
+                raise EnvelopeError("400.002.02", f"Bad Request - unknown field(s) {', '.join(unknown)}; "
                                   f"allowed: {', '.join(allowed)}", 400)
             return data
 
@@ -354,12 +354,12 @@ class WorkshopApp:
                 return JSONResponse({"faults": room.summary()["faults"]})
             body = await body_of(request, ("kind", "seconds", "delay"))
             if "kind" not in body:
-                raise DarajaError("400.002.02", "Bad Request - send {\"kind\": \"busy\" | \"delay\" | "
+                raise EnvelopeError("400.002.02", "Bad Request - send {\"kind\": \"busy\" | \"delay\" | "
                                   "\"duplicate\" | \"drop\", \"seconds\": 60}", 400)
             try:
                 fault = room.start_fault(body["kind"], body.get("seconds", 60.0), delay=body.get("delay", 3.0))
             except RoomError as exc:
-                raise DarajaError("400.002.02", f"Bad Request - {exc}", 400) from None
+                raise EnvelopeError("400.002.02", f"Bad Request - {exc}", 400) from None
             return JSONResponse(fault)
 
         async def reset(request: Request) -> Response:
@@ -398,7 +398,7 @@ class WorkshopApp:
                 limit = min(1000, max(1, int(request.query_params.get("max", "100"))))
                 acks = [int(i) for i in request.query_params.get("ack", "").split(",") if i.strip()]
             except ValueError:
-                raise DarajaError("400.002.02", "Bad Request - wait (seconds) and max must be numbers, ack a "
+                raise EnvelopeError("400.002.02", "Bad Request - wait (seconds) and max must be numbers, ack a "
                                   "comma-separated list of letter ids", 400) from None
             # The relay acknowledges what it stored with its next pull: one request per round, not two.
             acknowledged = desk.mailbox.ack(acks) if acks else 0
@@ -406,7 +406,7 @@ class WorkshopApp:
             if desk.mailbox.closed and not letters:
                 # Stopping: tell the relay to back off (and close the connection) rather than
                 # have it ask again at once, which would keep the server from finishing.
-                error = DarajaError("503.001.01", "Service Unavailable - the workshop server is stopping", 503)
+                error = EnvelopeError("503.001.01", "Service Unavailable - the workshop server is stopping", 503)
                 return JSONResponse(error.envelope(self.ids.request_id()), status_code=503,
                                     headers={"connection": "close"})
             return JSONResponse({"acknowledged": acknowledged, "letters": [letter.to_wire() for letter in letters]})
@@ -416,7 +416,7 @@ class WorkshopApp:
             body = await body_of(request, ("ids",))
             ids = body.get("ids")
             if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-                raise DarajaError("400.002.02", "Bad Request - send {\"ids\": [1, 2, ...]}", 400)
+                raise EnvelopeError("400.002.02", "Bad Request - send {\"ids\": [1, 2, ...]}", 400)
             return JSONResponse({"acknowledged": desk.mailbox.ack(ids)})
 
         async def progress(request: Request) -> Response:
@@ -424,20 +424,20 @@ class WorkshopApp:
             body = await body_of(request, ("exercise",))
             exercise = body.get("exercise")
             if not isinstance(exercise, (str, int, float)) or isinstance(exercise, bool) or not str(exercise).strip():
-                raise DarajaError("400.002.02", "Bad Request - send {\"exercise\": \"09.3\"}", 400)
+                raise EnvelopeError("400.002.02", "Bad Request - send {\"exercise\": \"09.3\"}", 400)
             desk.progress.exercise = str(exercise).strip()[:60]
             desk.progress.last_seen = time.time()
             return JSONResponse({"participant": desk.participant.id, "exercise": desk.progress.exercise})
 
         async def on_daraja_error(request: Request, exc: Exception) -> Response:
-            assert isinstance(exc, DarajaError)
+            assert isinstance(exc, EnvelopeError)
             return self.envelope(exc)
 
         async def on_http_exception(request: Request, exc: Exception) -> Response:
             assert isinstance(exc, HTTPException)
             if exc.status_code == 405:
                 return self.envelope(method_not_allowed(request.method))
-            return self.envelope(DarajaError.named("resource_not_found"))
+            return self.envelope(EnvelopeError.named("resource_not_found"))
 
         routes = [
             Route(PREFIX, page, methods=["GET"]),
@@ -451,7 +451,7 @@ class WorkshopApp:
             Route(PREFIX + "/relay/ack", ack, methods=["POST"]),
             Route(PREFIX + "/progress", progress, methods=["POST"]),
         ]
-        app = Starlette(routes=routes, exception_handlers={DarajaError: on_daraja_error,
+        app = Starlette(routes=routes, exception_handlers={EnvelopeError: on_daraja_error,
                                                             HTTPException: on_http_exception})
         app.router.redirect_slashes = False
         return app

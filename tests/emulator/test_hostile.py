@@ -188,6 +188,20 @@ def test_secret_looking_fields_are_masked_in_listings(lab):
     assert request["AccountReference"] == "LAB"
 
 
+def test_secret_names_respelled_with_a_dot_an_invisible_character_or_an_accent_are_masked(lab):
+    """Issue 19, item 11: the listing masks a name however it is spelled (see tests/test_secret.py
+    for the property over every respelling)."""
+    fields = {"pass.key": "PK-dot-4711", "Pass\u200bkey": "PK-zwsp-4712", "Passk\u00e9y": "PK-accent-4713",
+              "CONSUMER\u2060SECRET": "CS-wj-4714", "access\u00adtoken": "AT-shy-4715"}
+    cid = lab.push_ok("254711600009", 4, **fields)
+    for listing in (lab.lab("GET", "/transactions").text, lab.lab("GET", f"/transactions/{cid}").text,
+                    json.dumps(lab.emulator.transactions())):
+        for secret in fields.values():
+            assert secret not in listing
+    request = lab.emulator.transaction(cid)["request"]
+    assert [request[name] for name in fields] == ["<masked>"] * len(fields)
+
+
 # ---- item 9: identifiers unique across runs, outcomes fixed by the seed ------------------------
 
 

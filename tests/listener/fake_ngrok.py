@@ -1,6 +1,7 @@
 """A stand-in for the ngrok agent, enough for pyngrok: offline tests of the tunnel code.
 
-pyngrok runs ``ngrok start --none --log stdout [--config F] [--authtoken T]``, reads the log for
+pyngrok runs ``ngrok start --none --log stdout [--config F] [--authtoken T]`` (the real agent
+also reads NGROK_AUTHTOKEN from its environment, as this one does), reads the log for
 "starting web service" (addr=...), "tunnel session started" and "client session established",
 probes the agent's local API, then POSTs /api/endpoints to open a tunnel. Modes:
 
@@ -46,7 +47,8 @@ def main() -> int:
             fh.write(json.dumps(event) + "\n")
 
     record({"event": "started", "pid": os.getpid(), "argv": sys.argv[1:],
-            "authtoken_given": bool(args.authtoken)})
+            "authtoken_given": bool(args.authtoken or os.environ.get("NGROK_AUTHTOKEN")),
+            "authtoken_on_command_line": args.authtoken is not None})
 
     if args.mode == "exit":
         log('lvl=eror msg="failed to start the agent" err="fake agent told to fail"')

@@ -251,3 +251,73 @@ def test_starting_servers_never_closes_the_applications_log_handlers(tmp_path, s
     text = log_file.read_text()
     for line in ("before", "listener running", "emulator running", "lab running", "after"):
         assert line in text, text
+
+
+# A client process that connects, sends nothing, and reconnects the moment the listener closes
+# it: every slot the listener frees is taken again at once (issue 19 item 12).
+RECONNECT_FLOOD = r"""
+import errno, resource, selectors, socket, sys, time
+_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+port, seconds, width = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+selector = selectors.DefaultSelector()
+def open_one():
+    sock = socket.socket(); sock.setblocking(False)
+    if sock.connect_ex(("127.0.0.1", port)) in (0, errno.EINPROGRESS):
+        selector.register(sock, selectors.EVENT_READ)
+    else:
+        sock.close()
+for _ in range(width):
+    open_one()
+print("flooding", flush=True)
+deadline = time.monotonic() + seconds
+while time.monotonic() < deadline:
+    for key, _ in selector.select(0.05):
+        selector.unregister(key.fileobj); key.fileobj.close(); open_one()
+    for _ in range(width - len(selector.get_map())):
+        open_one()
+"""
+
+
+def test_a_reconnecting_flood_does_not_reset_valid_callbacks(tmp_path):
+    """Idle connections reopened as fast as they are closed, at an open-file limit of 256:
+    a valid callback (whose request is already waiting when it is accepted) still gets in, an
+    idle connection gives way for it, and every acknowledged callback is stored. Before: about
+    half the callbacks were reset at accept() (the budget full of the flood's connections)."""
+    db = tmp_path / "reflood.sqlite"
+    log_path = tmp_path / "reflood.err"
+    proc, url = _listener_process(db, "reflood-token-1", log_path, fd_limit=FD_LIMIT)
+    port = int(url.split(":")[2].split("/")[0])
+    flood = subprocess.Popen([sys.executable, "-c", RECONNECT_FLOOD, str(port), "300", "600"],
+                             stdout=subprocess.PIPE, text=True)
+    outcomes: dict[str, int] = {}
+    acked: list[str] = []
+    try:
+        assert flood.stdout is not None and flood.stdout.readline().strip() == "flooding"
+        time.sleep(1.0)
+        for i in range(40):
+            cid = f"ws_CO_REFLOOD{i:03d}"
+            try:
+                with httpx.Client(timeout=10) as client:  # a new connection each, as Daraja
+                    response = client.post(url, content=encode(stk_body(cid)),
+                                           headers={"Connection": "close"})
+                outcome = str(response.status_code)
+                if response.status_code == 200:
+                    acked.append(cid)
+            except httpx.HTTPError as exc:
+                outcome = type(exc).__name__
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        assert flood.poll() is None, "the flood ended before the callbacks did"
+    finally:
+        flood.kill()
+        flood.wait()
+        _stop(proc)
+    # Measured here: 37-40 of 40 (before the fix: 6-14; bench/bench_flood.py). The few refused
+    # were accepted before their first bytes arrived (docs/limits.md, Listener under a flood).
+    # The bar sits halfway between: a loaded CI machine widens the race, and the old code never
+    # passed 14.
+    assert len(acked) >= 24, outcomes
+    stored = CallbackStore(db)
+    assert set(acked) <= set(stored.callbacks()["checkout_request_id"])
+    stored.close()
+    assert "Traceback" not in log_path.read_text(errors="replace")

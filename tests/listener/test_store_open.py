@@ -56,7 +56,48 @@ def _wal_blocked(path: Path) -> None:
     Path(f"{path}-wal").mkdir()
 
 
+def _filled(path: Path, rows: int = 50) -> None:
+    store = CallbackStore(path)
+    for i in range(rows):
+        store.record_push({"PhoneNumber": "254708374149", "Amount": i}, {"CheckoutRequestID": f"ws_CO_{i}"})
+    store.close()
+
+
+def _table_dropped(path: Path) -> None:
+    _filled(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE callbacks")
+
+
+def _index_dropped(path: Path) -> None:
+    _filled(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP INDEX callbacks_checkout")
+
+
+def _column_dropped(path: Path) -> None:
+    _filled(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE queries DROP COLUMN result_code")
+
+
+def _root_page_damaged(path: Path) -> None:
+    """The callbacks table's root page overwritten: every callback's insert would fail."""
+    _filled(path)
+    with sqlite3.connect(path) as conn:
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'callbacks'").fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with path.open("r+b") as fh:
+        fh.seek((root - 1) * size)
+        fh.write(b"\xa5" * size)
+
+
 BROKEN: dict[str, tuple[Callable[[Path], None], str]] = {
+    "callbacks table dropped": (_table_dropped, "missing table callbacks"),
+    "index dropped": (_index_dropped, "missing index callbacks_checkout"),
+    "column dropped": (_column_dropped, "missing column queries.result_code"),
+    "root page damaged": (_root_page_damaged, "damaged"),
     "corrupt pages": (_corrupt_pages, "damaged"),
     "not SQLite": (_not_sqlite, "damaged"),
     "foreign schema": (_foreign, "not an mpesa-lab callback store"),
@@ -77,6 +118,36 @@ def test_a_store_that_cannot_be_used_refuses_to_open_with_one_line(tmp_path, nam
     assert "\n" not in message and "Traceback" not in message
     assert "pass" in message  # says what to do
     assert isinstance(caught.value, MpesaLabError)
+
+
+@pytest.mark.parametrize("name", ["root page damaged", "callbacks table dropped"])
+def test_a_damaged_store_too_big_for_the_full_check_still_refuses(tmp_path, monkeypatch, name):
+    """Above the full check's size (256 MiB; it once skipped every check) the bounded check still
+    finds damage where every callback's insert goes."""
+    from mpesa_lab.listener import store as store_module
+
+    make, fragment = BROKEN[name]
+    path = tmp_path / "store.sqlite"
+    make(path)
+    monkeypatch.setattr(store_module, "FULL_CHECK_MAX_BYTES", 0, raising=False)
+    monkeypatch.setattr(store_module, "_QUICK_CHECK_MAX_BYTES", 0, raising=False)
+    with pytest.raises(StoreError, match=fragment) as caught:
+        CallbackStore(path)
+    assert "move it aside" in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_a_big_healthy_store_passes_the_bounded_check_unchanged(tmp_path, monkeypatch):
+    from mpesa_lab.listener import store as store_module
+
+    path = tmp_path / "store.sqlite"
+    _filled(path, rows=20)
+    monkeypatch.setattr(store_module, "FULL_CHECK_MAX_BYTES", 0)
+    store = CallbackStore(path)
+    try:
+        assert store.count_pushes() == 20 and store.count_deliveries() == 0
+        assert store.count_callbacks() == 0 and store.count_quarantined() == 0
+    finally:
+        store.close()
 
 
 def test_a_foreign_database_is_left_untouched(tmp_path):
@@ -180,9 +251,10 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
     ["listen", "--port", "0", "--db", "{store}"],
     ["demo", "--store", "{store}"],
 ])
-def test_cli_refuses_a_broken_store_with_one_line(tmp_path, env, command):
+@pytest.mark.parametrize("make", [_corrupt_pages, _table_dropped], ids=["corrupt pages", "table dropped"])
+def test_cli_refuses_a_broken_store_with_one_line(tmp_path, env, command, make):
     store = tmp_path / "broken.sqlite"
-    _corrupt_pages(store)
+    make(store)
     result = _run([part.format(store=store) for part in command], env, tmp_path)
     assert result.returncode != 0
     assert "Waiting for callbacks" not in result.stdout

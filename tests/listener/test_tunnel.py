@@ -84,12 +84,27 @@ def test_success_gives_https_url_and_close_stops_the_agent(tmp_path):
     tunnel.close()  # twice is fine
 
 
+def test_the_authtoken_is_on_no_command_line(tmp_path):
+    """`ps -eo args` shows every user the agent's arguments: the token reaches it in its
+    environment (readable by its owner only), and ours is as it was afterwards."""
+    agent = Agent(tmp_path, "ok")
+    with open_tunnel(8129, authtoken=TOKEN, ngrok_path=agent.path, config_path=agent.config,
+                     timeout=30):
+        started = agent.events()[0]
+        assert started["authtoken_given"] is True
+        assert started["authtoken_on_command_line"] is False
+        assert not any(TOKEN in arg for arg in started["argv"])
+        assert TOKEN.encode() not in Path(f"/proc/{started['pid']}/cmdline").read_bytes()
+    assert "NGROK_AUTHTOKEN" not in os.environ
+
+
 def test_token_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("NGROK_AUTHTOKEN", TOKEN)
     agent = Agent(tmp_path, "ok")
     with open_tunnel(8124, ngrok_path=agent.path, config_path=agent.config, timeout=30) as tunnel:
         assert tunnel.public_url.startswith("https://")
         assert agent.events()[0]["authtoken_given"] is True
+        assert agent.events()[0]["authtoken_on_command_line"] is False
 
 
 def test_missing_authtoken_fails_before_starting_anything(tmp_path):

@@ -52,11 +52,13 @@ def test_newest_first_coloured_with_meaning_and_mitigation(lab, closing):
     assert [r["checkout_request_id"] for r in live.rows] == [cancelled.checkout_request_id, paid.checkout_request_id]
     first = live.rows[0]
     assert first["status"] == "failed" and first["result_code"] == "1032"
-    # the push fills in what a failed callback does not carry
-    assert first["phone"] == "254708001032" and float(first["amount"]) == 2
+    # the push fills in who was asked; paid and requested amounts stay apart, as in the frame
+    assert first["phone"] == "254708001032" and float(first["amount_requested"]) == 2
+    assert first["amount"] is None or first["amount"] != first["amount"]  # nothing was paid (NaN/None)
+    assert float(live.rows[1]["amount"]) == 1 and float(live.rows[1]["amount_requested"]) == 1
     assert first["latency_s"] > 0
-    assert list(live.frame().columns[:7]) == ["status", "result_code", "result_desc", "phone", "amount",
-                                              "receipt", "latency_s"]
+    assert list(live.frame().columns[:8]) == ["status", "result_code", "result_desc", "phone", "amount",
+                                              "amount_requested", "receipt", "latency_s"]
     table = live.table.value
     assert "#fff6f6" in table and "#f6fff8" in table  # failed and paid rows coloured apart
     assert "What to do:" in table and "Request cancelled by user" in table  # hover and click
