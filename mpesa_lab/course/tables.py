@@ -7,7 +7,8 @@ the fix column", it shows the frame through :func:`readable` instead.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 _STYLE = (
     "<style>"

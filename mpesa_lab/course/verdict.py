@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 STRICT_ENV = "MPESA_LAB_STRICT_CHECKS"
 
 # Every verdict given in this process, in order: the notebook tests read it back.
-_history: list["Verdict"] = []
+_history: list[Verdict] = []
 
 
 class ExerciseFailed(AssertionError):

@@ -1,148 +1,148 @@
-"""Notebook 01: the journey."""
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   mpesa_lab:
+#     lesson: 01-the-journey
+#     title: The journey
+#     minutes: 20
+#     expects_rule_17: 0
+# ---
 
-NAME = "01-the-journey"
-META = {"title": "The journey", "minutes": 20, "expects_rule_17": 0}
+# %% [markdown]
+# # 01 · The journey
+#
+# An STK push is a conversation between three parties: **your code** (the merchant),
+# **Daraja / M-PESA** (Safaricom) and the **customer's phone**. It takes seven steps, and
+# most integration bugs come from expecting one of them at the wrong moment. Here you make one
+# real push and walk through its steps, message by message.
+#
+# **You will be able to**
+# - name the seven steps of M-Pesa Express in order, and who sends each message;
+# - tell the *acknowledgement* (step 3: "accepted for processing") from the *callback*
+#   (step 6: the outcome);
+# - read the time each step took, from a real transaction.
+#
+# **Prerequisites:** notebook 00 (the lab starts).
+#
+# **Time:** about 20 minutes, on the local emulator.
 
-CELLS = [
-    ("md", """
-    # 01 · The journey
+# %%
+from mpesa_lab.lab import Lab
+from mpesa_lab.course import check, lesson_store
 
-    An STK push is a conversation between three parties: **your code** (the merchant),
-    **Daraja / M-PESA** (Safaricom) and the **customer's phone**. It takes seven steps, and
-    most integration bugs come from expecting one of them at the wrong moment. Here you make one
-    real push and walk through its steps, message by message.
+lab = Lab.start(store=lesson_store("01-the-journey"))
 
-    **You will be able to**
-    - name the seven steps of M-Pesa Express in order, and who sends each message;
-    - tell the *acknowledgement* (step 3: "accepted for processing") from the *callback*
-      (step 6: the outcome);
-    - read the time each step took, from a real transaction.
+# %% [markdown]
+# ## One real push
+#
+# Push KES 12 to the test phone. The emulator's test phone pays by itself after a moment, as a
+# customer typing their PIN would.
 
-    **Prerequisites:** notebook 00 (the lab starts).
+# %%
+push = lab.push("254708374149", 12, "INV-01", "Lesson 01")
+push
 
-    **Time:** about 20 minutes, on the local emulator.
-    """),
-    ("code", """
-    from mpesa_lab.lab import Lab
-    from mpesa_lab.course import check, lesson_store
+# %% [markdown]
+# What came back at once is only the **acknowledgement**: Daraja accepted the request and gave
+# it a `CheckoutRequestID`. Nobody has paid yet. The outcome comes later, as a callback:
 
-    lab = Lab.start(store=lesson_store("01-the-journey"))
-    """),
-    ("md", """
-    ## One real push
+# %%
+callback = push.wait(timeout=15)
+print(callback.result_code, callback.result_desc)
 
-    Push KES 12 to the test phone. The emulator's test phone pays by itself after a moment, as a
-    customer typing their PIN would.
-    """),
-    ("code", """
-    push = lab.push("254708374149", 12, "INV-01", "Lesson 01")
-    push
-    """),
-    ("md", """
-    What came back at once is only the **acknowledgement**: Daraja accepted the request and gave
-    it a `CheckoutRequestID`. Nobody has paid yet. The outcome comes later, as a callback:
-    """),
-    ("code", """
-    callback = push.wait(timeout=15)
-    print(callback.result_code, callback.result_desc)
-    """),
-    ("md", """
-    After the callback, the shop can still ask Daraja for the status (step 7, the STK query):
-    it is the fallback when a callback never comes (notebook 05).
-    """),
-    ("code", """
-    status = push.query()
-    print(status.result_code, status.result_desc)
-    """),
-    ("md", """
-    ## The stepper
+# %% [markdown]
+# After the callback, the shop can still ask Daraja for the status (step 7, the STK query):
+# it is the fallback when a callback never comes (notebook 05).
 
-    The sequence stepper draws Safaricom's sequence diagram and shows, for each step, the real
-    HTTP message of this push (secrets masked) and when it happened. Use *Next* and *Previous*,
-    or the slider; the *Push* list holds every push of this lesson's store.
-    """),
-    ("code", """
-    from mpesa_lab.widgets import SequenceStepper
+# %%
+status = push.query()
+print(status.result_code, status.result_desc)
 
-    stepper = SequenceStepper(lab, push.checkout_request_id)
-    stepper
-    """),
-    ("md", """
-    Step to 6, the callback: it is a POST from M-PESA to *your* listener, with the outcome and,
-    on success, the `MpesaReceiptNumber`. The same step in code:
-    """),
-    ("code", """
-    stepper.go(6)
-    step = stepper.steps[5]
-    print(step.number, step.title)
-    print(step.excerpt(400))  # cut at a word, saying how many characters follow
-    """),
-    ("md", """
-    ### Exercise 1: put the journey in order
+# %% [markdown]
+# ## The stepper
+#
+# The sequence stepper draws Safaricom's sequence diagram and shows, for each step, the real
+# HTTP message of this push (secrets masked) and when it happened. Use *Next* and *Previous*,
+# or the slider; the *Push* list holds every push of this lesson's store.
 
-    The cards below are the seven steps, shuffled. List their letters in the order they happen.
-    """),
-    ("code", """
-    CARDS = {
-        "A": "the customer enters the PIN",
-        "B": "the merchant gets the acknowledgement (CheckoutRequestID)",
-        "C": "M-PESA POSTs the callback to the merchant",
-        "D": "the merchant sends the STK push",
-        "E": "the merchant queries the status (if no callback came)",
-        "F": "the prompt appears on the customer's phone",
-        "G": "Daraja checks and accepts it",
-    }
-    """),
-    ("exercise", """
-    order = ...
-    """, """
-    order = ["D", "G", "B", "F", "A", "C", "E"]
-    """, """
-    order = ["D", "G", "F", "A", "C", "B", "E"]  # waits for the payment before the acknowledgement
-    """),
-    ("code", """
-    check.sequence_order(order, CARDS)
-    """),
-    ("md", """
-    ## How long did each step take?
+# %%
+from mpesa_lab.widgets import SequenceStepper
 
-    `stepper.steps` holds the seven steps of the push shown, each with `at`, the moment it
-    happened (a `datetime`, Nairobi time), or `None` when it did not happen.
-    """),
-    ("code", """
-    for s in stepper.steps:
-        print(s.number, s.at and s.at.strftime("%H:%M:%S.%f")[:-3], s.title)
-    """),
-    ("md", """
-    ### Exercise 2: from acknowledgement to callback
+stepper = SequenceStepper(lab, push.checkout_request_id)
+stepper
 
-    How many **seconds** passed between the acknowledgement (step 3) and the callback (step 6)?
-    Compute it from `stepper.steps` as a number (a `float`). That gap is the customer's time
-    with the phone in hand: your checkout page must wait that long, and more.
-    """),
-    ("exercise", """
-    seconds = ...
-    """, """
-    steps = stepper.steps
-    seconds = (steps[5].at - steps[2].at).total_seconds()
-    """, """
-    steps = stepper.steps
-    seconds = (steps[2].at - steps[5].at).total_seconds()  # the wrong way round
-    """),
-    ("code", """
-    check.step_delay(seconds, stepper.steps, 3, 6)
-    """),
-    ("md", """
-    ## Summary
+# %% [markdown]
+# Step to 6, the callback: it is a POST from M-PESA to *your* listener, with the outcome and,
+# on success, the `MpesaReceiptNumber`. The same step in code:
 
-    - Seven steps: push, Daraja accepts, acknowledgement, prompt, PIN, callback, query.
-    - The acknowledgement only means "accepted for processing"; the callback carries the
-      outcome, seconds (or never) later.
-    - The stepper shows each real message; `stepper.steps` gives the same data to code.
+# %%
+stepper.go(6)
+step = stepper.steps[5]
+print(step.number, step.title)
+print(step.excerpt(400))  # cut at a word, saying how many characters follow
 
-    **Next:** 02, the access token behind step 1.
-    """),
-    ("code", """
-    lab.stop()
-    """),
-]
+# %% [markdown]
+# ### Exercise 1: put the journey in order
+#
+# The cards below are the seven steps, shuffled. List their letters in the order they happen.
+
+# %%
+CARDS = {
+    "A": "the customer enters the PIN",
+    "B": "the merchant gets the acknowledgement (CheckoutRequestID)",
+    "C": "M-PESA POSTs the callback to the merchant",
+    "D": "the merchant sends the STK push",
+    "E": "the merchant queries the status (if no callback came)",
+    "F": "the prompt appears on the customer's phone",
+    "G": "Daraja checks and accepts it",
+}
+
+# %% tags=["exercise"]
+order = ...
+
+# %% tags=["solution"]
+order = ["D", "G", "B", "F", "A", "C", "E"]
+
+# %%
+check.sequence_order(order, CARDS)
+
+# %% [markdown]
+# ## How long did each step take?
+#
+# `stepper.steps` holds the seven steps of the push shown, each with `at`, the moment it
+# happened (a `datetime`, Nairobi time), or `None` when it did not happen.
+
+# %%
+for s in stepper.steps:
+    print(s.number, s.at and s.at.strftime("%H:%M:%S.%f")[:-3], s.title)
+
+# %% [markdown]
+# ### Exercise 2: from acknowledgement to callback
+#
+# How many **seconds** passed between the acknowledgement (step 3) and the callback (step 6)?
+# Compute it from `stepper.steps` as a number (a `float`). That gap is the customer's time
+# with the phone in hand: your checkout page must wait that long, and more.
+
+# %% tags=["exercise"]
+seconds = ...
+
+# %% tags=["solution"]
+steps = stepper.steps
+seconds = (steps[5].at - steps[2].at).total_seconds()
+
+# %%
+check.step_delay(seconds, stepper.steps, 3, 6)
+
+# %% [markdown]
+# ## Summary
+#
+# - Seven steps: push, Daraja accepts, acknowledgement, prompt, PIN, callback, query.
+# - The acknowledgement only means "accepted for processing"; the callback carries the
+#   outcome, seconds (or never) later.
+# - The stepper shows each real message; `stepper.steps` gives the same data to code.
+#
+# **Next:** 02, the access token behind step 1.
+
+# %%
+lab.stop()

@@ -1,208 +1,209 @@
-"""Notebook 02: the access token."""
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   mpesa_lab:
+#     lesson: 02-access-token
+#     title: The access token
+#     minutes: 25
+#     expects_rule_17: 0
+# ---
 
-NAME = "02-access-token"
-META = {"title": "The access token", "minutes": 25, "expects_rule_17": 0}
+# %% [markdown]
+# # 02 · The access token
+#
+# Every call to Daraja carries an **access token**. Before you can ask a customer to pay, your
+# code trades its app's consumer key and secret for a token that lives about an hour. This
+# notebook takes that first step of the journey apart.
+#
+# **You will be able to**
+# - build the HTTP Basic header that `/oauth/v1/generate` expects, by hand;
+# - read Daraja's answer (`access_token`, `expires_in` as a *string*) and decide when to refresh;
+# - explain why one token serves many pushes, and what `404.001.03 Invalid Access Token` means.
+#
+# **Prerequisites:** Python basics; the lab installed (`pip install -e .`). Notebook 01 (the
+# journey) helps but is not required.
+#
+# **Time:** about 25 minutes. Everything runs on the local emulator: no credentials, no internet.
 
-CELLS = [
-    ("md", """
-    # 02 · The access token
+# %% [markdown]
+# ## Start the lab
+#
+# `Lab.start()` brings up the local Daraja emulator, a callback listener and a client wired to
+# both. `lesson_store(...)` names this lesson's SQLite store, so re-running the cell continues
+# the same store instead of starting an empty one.
 
-    Every call to Daraja carries an **access token**. Before you can ask a customer to pay, your
-    code trades its app's consumer key and secret for a token that lives about an hour. This
-    notebook takes that first step of the journey apart.
+# %%
+from mpesa_lab.lab import Lab
+from mpesa_lab.course import check, lesson_store
 
-    **You will be able to**
-    - build the HTTP Basic header that `/oauth/v1/generate` expects, by hand;
-    - read Daraja's answer (`access_token`, `expires_in` as a *string*) and decide when to refresh;
-    - explain why one token serves many pushes, and what `404.001.03 Invalid Access Token` means.
+lab = Lab.start(store=lesson_store("02-access-token"))
+lab
 
-    **Prerequisites:** Python basics; the lab installed (`pip install -e .`). Notebook 01 (the
-    journey) helps but is not required.
+# %% [markdown]
+# ## Step 1 of the journey: ask for a token
+#
+# The merchant sends `GET /oauth/v1/generate?grant_type=client_credentials` with an HTTP
+# **Basic** `Authorization` header: the word `Basic`, a space, then base64 of
+# `consumer_key:consumer_secret`.
+#
+# The emulator's lab app has public credentials, valid only against the emulator. On the real
+# sandbox you copy yours from the Daraja portal (notebook 08).
 
-    **Time:** about 25 minutes. Everything runs on the local emulator: no credentials, no internet.
-    """),
-    ("md", """
-    ## Start the lab
+# %%
+import base64
 
-    `Lab.start()` brings up the local Daraja emulator, a callback listener and a client wired to
-    both. `lesson_store(...)` names this lesson's SQLite store, so re-running the cell continues
-    the same store instead of starting an empty one.
-    """),
-    ("code", """
-    from mpesa_lab.lab import Lab
-    from mpesa_lab.course import check, lesson_store
+from mpesa_lab.constants import LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET
 
-    lab = Lab.start(store=lesson_store("02-access-token"))
-    lab
-    """),
-    ("md", """
-    ## Step 1 of the journey: ask for a token
+LAB_CONSUMER_KEY
 
-    The merchant sends `GET /oauth/v1/generate?grant_type=client_credentials` with an HTTP
-    **Basic** `Authorization` header: the word `Basic`, a space, then base64 of
-    `consumer_key:consumer_secret`.
+# %% [markdown]
+# ### Exercise 1: build the Basic header by hand
+#
+# Put `"Basic "` in front of the base64 of `"<key>:<secret>"`. `base64.b64encode` takes bytes
+# and returns bytes: encode the text first and decode the result.
 
-    The emulator's lab app has public credentials, valid only against the emulator. On the real
-    sandbox you copy yours from the Daraja portal (notebook 08).
-    """),
-    ("code", """
-    import base64
+# %% tags=["exercise"]
+header = ...  # "Basic " + base64 of f"{LAB_CONSUMER_KEY}:{LAB_CONSUMER_SECRET}"
 
-    from mpesa_lab.constants import LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET
+# %% tags=["solution"]
+pair = f"{LAB_CONSUMER_KEY}:{LAB_CONSUMER_SECRET}"
+header = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
 
-    LAB_CONSUMER_KEY
-    """),
-    ("md", """
-    ### Exercise 1: build the Basic header by hand
+# %%
+check.basic_auth(header, consumer_key=LAB_CONSUMER_KEY, consumer_secret=LAB_CONSUMER_SECRET)
 
-    Put `"Basic "` in front of the base64 of `"<key>:<secret>"`. `base64.b64encode` takes bytes
-    and returns bytes: encode the text first and decode the result.
-    """),
-    ("exercise", """
-    header = ...  # "Basic " + base64 of f"{LAB_CONSUMER_KEY}:{LAB_CONSUMER_SECRET}"
-    """, """
-    pair = f"{LAB_CONSUMER_KEY}:{LAB_CONSUMER_SECRET}"
-    header = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
-    """, """
-    header = f"Basic {LAB_CONSUMER_KEY}:{LAB_CONSUMER_SECRET}"  # not encoded
-    """),
-    ("code", """
-    check.basic_auth(header, consumer_key=LAB_CONSUMER_KEY, consumer_secret=LAB_CONSUMER_SECRET)
-    """),
-    ("md", """
-    ## Send it
+# %% [markdown]
+# ## Send it
+#
+# The next cell sends your header with `httpx` (the library's, if yours is not ready yet).
+# It prints the answer's shape but not the token itself: a token is as good as a password
+# for the next hour, so it never belongs in a log or a saved notebook.
 
-    The next cell sends your header with `httpx` (the library's, if yours is not ready yet).
-    It prints the answer's shape but not the token itself: a token is as good as a password
-    for the next hour, so it never belongs in a log or a saved notebook.
-    """),
-    ("code", """
-    import httpx
+# %%
+import httpx
 
-    from mpesa_lab.constants import OAUTH_PATH
-    from mpesa_lab.daraja.auth import basic_auth_header
+from mpesa_lab.constants import OAUTH_PATH
+from mpesa_lab.daraja.auth import basic_auth_header
 
-    def get_token(authorization):
-        return httpx.get(lab.settings.base_url + OAUTH_PATH,
-                         params={"grant_type": "client_credentials"},
-                         headers={"Authorization": authorization})
+def get_token(authorization):
+    return httpx.get(lab.settings.base_url + OAUTH_PATH,
+                     params={"grant_type": "client_credentials"},
+                     headers={"Authorization": authorization})
 
 
-    authorization = header if isinstance(header, str) else basic_auth_header(LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET).reveal()
+authorization = header if isinstance(header, str) else basic_auth_header(LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET).reveal()
+response = get_token(authorization)
+if response.status_code != 200:
+    print(f"Your header was refused (HTTP {response.status_code}): see Exercise 1. Using the library's for now.")
+    authorization = basic_auth_header(LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET).reveal()
     response = get_token(authorization)
-    if response.status_code != 200:
-        print(f"Your header was refused (HTTP {response.status_code}): see Exercise 1. Using the library's for now.")
-        authorization = basic_auth_header(LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET).reveal()
-        response = get_token(authorization)
-    answer = response.json()
-    print("HTTP", response.status_code)
-    print("keys:", sorted(answer))
-    print("expires_in:", repr(answer["expires_in"]), "| access_token:", len(answer["access_token"]), "characters")
-    """),
-    ("md", """
-    Note the quotes around `'3599'`: Daraja sends `expires_in` as a **string** (newer pages of
-    its documentation show a number; robust code accepts both).
+answer = response.json()
+print("HTTP", response.status_code)
+print("keys:", sorted(answer))
+print("expires_in:", repr(answer["expires_in"]), "| access_token:", len(answer["access_token"]), "characters")
 
-    ## When OAuth says no
+# %% [markdown]
+# Note the quotes around `'3599'`: Daraja sends `expires_in` as a **string** (newer pages of
+# its documentation show a number; robust code accepts both).
+#
+# ## When OAuth says no
+#
+# Three mistakes, three answers. Daraja answers a wrong key or secret with HTTP **400** (not
+# 401), sometimes with an empty body.
 
-    Three mistakes, three answers. Daraja answers a wrong key or secret with HTTP **400** (not
-    401), sometimes with an empty body.
-    """),
-    ("code", """
-    url = lab.settings.base_url + OAUTH_PATH
-    attempts = {
-        "wrong secret": dict(params={"grant_type": "client_credentials"},
-                             headers={"Authorization": basic_auth_header(LAB_CONSUMER_KEY, "not-the-secret").reveal()}),
-        "no grant_type": dict(headers={"Authorization": authorization}),
-        "not Basic": dict(params={"grant_type": "client_credentials"}, headers={"Authorization": "Token abc"}),
-    }
-    for label, request in attempts.items():
-        reply = httpx.get(url, **request)
-        print(f"{label:14} HTTP {reply.status_code} {reply.json().get('errorCode')} {reply.json().get('errorMessage')}")
-    """),
-    ("md", """
-    ## How long to keep it
+# %%
+url = lab.settings.base_url + OAUTH_PATH
+attempts = {
+    "wrong secret": dict(params={"grant_type": "client_credentials"},
+                         headers={"Authorization": basic_auth_header(LAB_CONSUMER_KEY, "not-the-secret").reveal()}),
+    "no grant_type": dict(headers={"Authorization": authorization}),
+    "not Basic": dict(params={"grant_type": "client_credentials"}, headers={"Authorization": "Token abc"}),
+}
+for label, request in attempts.items():
+    reply = httpx.get(url, **request)
+    print(f"{label:14} HTTP {reply.status_code} {reply.json().get('errorCode')} {reply.json().get('errorMessage')}")
 
-    A token fetched now dies `expires_in` seconds later. A push sent in its last second can
-    arrive after it died, so clients refresh a little **before** expiry: a safety margin.
+# %% [markdown]
+# ## How long to keep it
+#
+# A token fetched now dies `expires_in` seconds later. A push sent in its last second can
+# arrive after it died, so clients refresh a little **before** expiry: a safety margin.
+#
+# ### Exercise 2: when to refresh
+#
+# With a margin of 60 seconds, how many seconds after fetching should the client fetch a new
+# token? Use `answer["expires_in"]` (mind its type).
 
-    ### Exercise 2: when to refresh
+# %%
+MARGIN = 60
 
-    With a margin of 60 seconds, how many seconds after fetching should the client fetch a new
-    token? Use `answer["expires_in"]` (mind its type).
-    """),
-    ("code", """
-    MARGIN = 60
-    """),
-    ("exercise", """
-    refresh_after = ...  # seconds after fetching
-    """, """
-    refresh_after = float(answer["expires_in"]) - MARGIN
-    """, """
-    refresh_after = answer["expires_in"]  # still text, and no margin
-    """),
-    ("code", """
-    check.token_refresh(refresh_after, expires_in=answer["expires_in"], margin=MARGIN)
-    """),
-    ("md", """
-    ## One token, many pushes
+# %% tags=["exercise"]
+refresh_after = ...  # seconds after fetching
 
-    The lab's client keeps its token in a `TokenProvider` that caches it until the refresh
-    moment. Count the OAuth requests while pushing three times. (The phone `254708000000` is
-    one of the emulator's *magic numbers*: it always pays, at once. Each push waits for its
-    callback before the next one, since a phone takes one prompt at a time.)
-    """),
-    ("code", """
-    tokens = lab.client.tokens
-    before = tokens.fetch_count
-    for amount in (1, 2, 3):
-        lab.push("254708000000", amount, "TOKEN", "Token demo").wait(timeout=10)
-    print(f"{tokens.fetch_count - before} OAuth request(s) for 3 pushes")
-    tokens
-    """),
-    ("md", """
-    The provider's repr shows a *fingerprint* of the token (a short one-way digest), never the
-    token: enough to tell two tokens apart in a log.
+# %% tags=["solution"]
+refresh_after = float(answer["expires_in"]) - MARGIN
 
-    ## 404.001.03 Invalid Access Token
+# %%
+check.token_refresh(refresh_after, expires_in=answer["expires_in"], margin=MARGIN)
 
-    Daraja answers `404.001.03` when the `Bearer` token on a push or query is missing, unknown or
-    expired. Here is a push with a made-up token, sent by hand:
-    """),
-    ("code", """
-    from mpesa_lab.constants import STK_PUSH_PATH
+# %% [markdown]
+# ## One token, many pushes
+#
+# The lab's client keeps its token in a `TokenProvider` that caches it until the refresh
+# moment. Count the OAuth requests while pushing three times. (The phone `254708000000` is
+# one of the emulator's *magic numbers*: it always pays, at once. Each push waits for its
+# callback before the next one, since a phone takes one prompt at a time.)
 
-    reply = httpx.post(lab.settings.base_url + STK_PUSH_PATH, json={},
-                       headers={"Authorization": "Bearer made-up-token"})
-    print("HTTP", reply.status_code, reply.json()["errorCode"], reply.json()["errorMessage"])
+# %%
+tokens = lab.client.tokens
+before = tokens.fetch_count
+for amount in (1, 2, 3):
+    lab.push("254708000000", amount, "TOKEN", "Token demo").wait(timeout=10)
+print(f"{tokens.fetch_count - before} OAuth request(s) for 3 pushes")
+tokens
 
-    from mpesa_lab import codes
-    print("Fix:", codes.lookup("404.001.03").mitigation)
-    """),
-    ("md", """
-    What should a client do? Drop the refused token, fetch a new one and send the request
-    **once** more. The lab's client does exactly that. Make the emulator forget every token it
-    issued (as if they had all expired) and push again: the push still succeeds, at the cost of
-    one extra OAuth request.
-    """),
-    ("code", """
-    lab.emulator.reset(keep_tokens=False)
-    before = tokens.fetch_count
-    callback = lab.push("254708000000", 4, "TOKEN", "After reset").wait(timeout=10)
-    print("ResultCode", callback.result_code, "| OAuth requests:", tokens.fetch_count - before)
-    """),
-    ("md", """
-    ## Summary
+# %% [markdown]
+# The provider's repr shows a *fingerprint* of the token (a short one-way digest), never the
+# token: enough to tell two tokens apart in a log.
+#
+# ## 404.001.03 Invalid Access Token
+#
+# Daraja answers `404.001.03` when the `Bearer` token on a push or query is missing, unknown or
+# expired. Here is a push with a made-up token, sent by hand:
 
-    - The token comes from `GET /oauth/v1/generate?grant_type=client_credentials` with
-      `Authorization: Basic base64(key:secret)`; wrong credentials answer HTTP 400.
-    - `expires_in` is a string of seconds (`"3599"`); refresh a margin before it runs out.
-    - Cache the token: one OAuth request serves every call of its hour.
-    - `404.001.03 Invalid Access Token`: fetch a new token and retry once; never log the token.
+# %%
+from mpesa_lab.constants import STK_PUSH_PATH
 
-    **Next:** 03, the password and timestamp, the other half of every push's credentials.
-    """),
-    ("code", """
-    lab.stop()
-    """),
-]
+reply = httpx.post(lab.settings.base_url + STK_PUSH_PATH, json={},
+                   headers={"Authorization": "Bearer made-up-token"})
+print("HTTP", reply.status_code, reply.json()["errorCode"], reply.json()["errorMessage"])
+
+from mpesa_lab import codes
+print("Fix:", codes.lookup("404.001.03").mitigation)
+
+# %% [markdown]
+# What should a client do? Drop the refused token, fetch a new one and send the request
+# **once** more. The lab's client does exactly that. Make the emulator forget every token it
+# issued (as if they had all expired) and push again: the push still succeeds, at the cost of
+# one extra OAuth request.
+
+# %%
+lab.emulator.reset(keep_tokens=False)
+before = tokens.fetch_count
+callback = lab.push("254708000000", 4, "TOKEN", "After reset").wait(timeout=10)
+print("ResultCode", callback.result_code, "| OAuth requests:", tokens.fetch_count - before)
+
+# %% [markdown]
+# ## Summary
+#
+# - The token comes from `GET /oauth/v1/generate?grant_type=client_credentials` with
+#   `Authorization: Basic base64(key:secret)`; wrong credentials answer HTTP 400.
+# - `expires_in` is a string of seconds (`"3599"`); refresh a margin before it runs out.
+# - Cache the token: one OAuth request serves every call of its hour.
+# - `404.001.03 Invalid Access Token`: fetch a new token and retry once; never log the token.
+#
+# **Next:** 03, the password and timestamp, the other half of every push's credentials.
+
+# %%
+lab.stop()

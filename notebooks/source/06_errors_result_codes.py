@@ -1,233 +1,231 @@
-"""Notebook 06: errors and result codes."""
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   mpesa_lab:
+#     lesson: 06-errors-result-codes
+#     title: Errors and result codes
+#     minutes: 35
+#     expects_rule_17: 2
+# ---
 
-NAME = "06-errors-result-codes"
-# Rule 17 twice per run: once by its magic number, once by its real condition.
-META = {"title": "Errors and result codes", "minutes": 35, "expects_rule_17": 2}
+# %% [markdown]
+# # 06 · Errors and result codes
+#
+# A payment can fail in two places. Daraja can **refuse the push** at once (an HTTP error with
+# an `errorCode` such as `500.001.1001`), or accept it and **the payment fails later** (a
+# callback whose `ResultCode` is not `0`, such as `1032`, cancelled). This notebook produces
+# each kind on purpose, reads what it means, and builds a handler that survives codes nobody
+# documented.
+#
+# **You will be able to**
+# - tell an error (refused now) from a result (failed later), and catch each;
+# - look up any code's meaning and mitigation in the catalogue;
+# - produce a result code by its real condition;
+# - handle an unknown code without crashing, and recognise the 2-minute duplicate rule (17).
+#
+# **Prerequisites:** notebooks 03 and 05.
+#
+# **Time:** about 35 minutes, on the local emulator.
 
-CELLS = [
-    ("md", """
-    # 06 · Errors and result codes
+# %%
+from mpesa_lab import codes
+from mpesa_lab.lab import Lab
+from mpesa_lab.course import check, lesson_store, readable
 
-    A payment can fail in two places. Daraja can **refuse the push** at once (an HTTP error with
-    an `errorCode` such as `500.001.1001`), or accept it and **the payment fails later** (a
-    callback whose `ResultCode` is not `0`, such as `1032`, cancelled). This notebook produces
-    each kind on purpose, reads what it means, and builds a handler that survives codes nobody
-    documented.
+lab = Lab.start(store=lesson_store("06-errors-result-codes"))
+lab
 
-    **You will be able to**
-    - tell an error (refused now) from a result (failed later), and catch each;
-    - look up any code's meaning and mitigation in the catalogue;
-    - produce a result code by its real condition;
-    - handle an unknown code without crashing, and recognise the 2-minute duplicate rule (17).
+# %% [markdown]
+# ## Refused before sending
+#
+# Some mistakes never leave your machine: the client validates a push first and raises
+# `ValidationError`, naming the field, the rule and the fix.
 
-    **Prerequisites:** notebooks 03 and 05.
+# %%
+from mpesa_lab.daraja.errors import DarajaError, ValidationError
 
-    **Time:** about 35 minutes, on the local emulator.
-    """),
-    ("code", """
-    from mpesa_lab import codes
-    from mpesa_lab.lab import Lab
-    from mpesa_lab.course import check, lesson_store, readable
+try:
+    lab.push("254708000000", "ten", "INV-06", "Lesson 06")
+except ValidationError as exc:
+    print(exc.field, "|", exc.rule)
+    print("Fix:", exc.fix)
 
-    lab = Lab.start(store=lesson_store("06-errors-result-codes"))
-    lab
-    """),
-    ("md", """
-    ## Refused before sending
+# %% [markdown]
+# ## Refused by Daraja
+#
+# Everything else Daraja refuses comes back as `{requestId, errorCode, errorMessage}`, which
+# the client raises as a `DarajaError` subclass carrying the catalogue's mitigation. The
+# emulator refuses on purpose for some phone numbers. (Errors marked `retryable` are retried
+# a few times by the client with a growing pause; we switch that off for this demo to keep it
+# fast.)
 
-    Some mistakes never leave your machine: the client validates a push first and raises
-    `ValidationError`, naming the field, the rule and the fix.
-    """),
-    ("code", """
-    from mpesa_lab.daraja.errors import DarajaError, ValidationError
+# %%
+from mpesa_lab.emulator import ERROR_PHONES
 
+lab.client.max_retries = 0
+for phone in ERROR_PHONES:
     try:
-        lab.push("254708000000", "ten", "INV-06", "Lesson 06")
-    except ValidationError as exc:
-        print(exc.field, "|", exc.rule)
-        print("Fix:", exc.fix)
-    """),
-    ("md", """
-    ## Refused by Daraja
+        lab.push(phone, 1, "INV-06", "Lesson 06")
+    except DarajaError as exc:
+        print(f"{type(exc).__name__:20} {exc.error_code:13} retryable={exc.retryable!s:5} {exc.error_message}")
+lab.client.max_retries = 3
 
-    Everything else Daraja refuses comes back as `{requestId, errorCode, errorMessage}`, which
-    the client raises as a `DarajaError` subclass carrying the catalogue's mitigation. The
-    emulator refuses on purpose for some phone numbers. (Errors marked `retryable` are retried
-    a few times by the client with a growing pause; we switch that off for this demo to keep it
-    fast.)
-    """),
-    ("code", """
-    from mpesa_lab.emulator import ERROR_PHONES
+# %% [markdown]
+# `500.001.1001` is four different errors told apart only by the message (Wrong credentials,
+# Merchant does not exist, Unable to lock subscriber, The transaction is being processed), so
+# the catalogue looks codes up with their message:
 
-    lab.client.max_retries = 0
-    for phone in ERROR_PHONES:
-        try:
-            lab.push(phone, 1, "INV-06", "Lesson 06")
-        except DarajaError as exc:
-            print(f"{type(exc).__name__:20} {exc.error_code:13} retryable={exc.retryable!s:5} {exc.error_message}")
-    lab.client.max_retries = 3
-    """),
-    ("md", """
-    `500.001.1001` is four different errors told apart only by the message (Wrong credentials,
-    Merchant does not exist, Unable to lock subscriber, The transaction is being processed), so
-    the catalogue looks codes up with their message:
-    """),
-    ("code", """
-    for message in ["Wrong credentials", "Unable to lock subscriber, a transaction is already in process for the current subscriber"]:
-        entry = codes.lookup("500.001.1001", message)
-        print(entry.name, "->", entry.mitigation)
-    """),
-    ("md", """
-    ## Failed later: result codes
+# %%
+for message in ["Wrong credentials", "Unable to lock subscriber, a transaction is already in process for the current subscriber"]:
+    entry = codes.lookup("500.001.1001", message)
+    print(entry.name, "->", entry.mitigation)
 
-    Here is the catalogue of result codes, the table the callback parser and the lab use:
-    """),
-    ("code", """
-    catalogue = codes.catalogue_frame()
-    catalogue[catalogue["kind"] == "result"][["code", "name", "category"]]
-    """),
-    ("md", """
-    Each has a trigger in the emulator. The quickest is a *magic number*: `254708` followed by
-    the code on six digits always gets that code (`docs/emulator.md` lists the real conditions
-    too). Push once per trigger and read what came back:
-    """),
-    ("code", """
-    import pandas as pd
+# %% [markdown]
+# ## Failed later: result codes
+#
+# Here is the catalogue of result codes, the table the callback parser and the lab use:
 
-    from mpesa_lab.emulator import TRIGGERS
+# %%
+catalogue = codes.catalogue_frame()
+catalogue[catalogue["kind"] == "result"][["code", "name", "category"]]
 
-    rows = []
-    for trigger in TRIGGERS:
-        callback = lab.push(trigger.phone, 5, "INV-06", "Lesson 06").wait(timeout=10)
-        rows.append({"result_code": callback.result_code, "result_desc": callback.result_desc,
-                     "name": callback.entry.name, "fix": callback.mitigation})
-    readable(pd.DataFrame(rows))  # every word of each fix (pandas alone cuts cells at 50 characters)
-    """),
-    ("md", """
-    Read the `fix` column: some failures are the customer's to solve (`1`, `1032`, `2001`),
-    some are yours (`2028`, `SFC_IC0003`: the request does not fit the shortcode), and `17` is
-    M-PESA protecting the customer (more on it below).
-    """),
-    ("md", """
-    ## The code explorer
+# %% [markdown]
+# Each has a trigger in the emulator. The quickest is a *magic number*: `254708` followed by
+# the code on six digits always gets that code (`docs/emulator.md` lists the real conditions
+# too). Push once per trigger and read what came back:
 
-    Every documented and observed code in one place: search it (`1032`, `PIN`, `credentials`),
-    filter error codes from result codes, read what each means and what to do, and press
-    **Trigger it now** to produce it against the emulator, outcome shown under the button.
-    """),
-    ("code", """
-    from mpesa_lab.widgets import CodeExplorer
+# %%
+import pandas as pd
 
-    explorer = CodeExplorer(lab)
-    explorer
-    """),
-    ("md", """
-    The button, from code: select a code, trigger it and wait (`block=True`), then read what came
-    back.
-    """),
-    ("code", """
-    explorer.select("1032")
-    explorer.fire(block=True)
-    print(explorer.how(explorer.selected))
-    explorer.last_result
-    """),
-    ("md", """
-    ### Exercise 1: a code by its real condition
+from mpesa_lab.emulator import TRIGGERS
 
-    Magic numbers are a shortcut. Produce ResultCode **1** (insufficient balance) the way it
-    happens to a real customer: register a subscriber with a small balance and ask for more.
-    Keep the callback from `push.wait()` in `callback`.
+rows = []
+for trigger in TRIGGERS:
+    callback = lab.push(trigger.phone, 5, "INV-06", "Lesson 06").wait(timeout=10)
+    rows.append({"result_code": callback.result_code, "result_desc": callback.result_desc,
+                 "name": callback.entry.name, "fix": callback.mitigation})
+readable(pd.DataFrame(rows))  # every word of each fix (pandas alone cuts cells at 50 characters)
 
-    *Hint:* `lab.emulator.register_subscriber(phone, balance=...)`, with a phone such as
-    `"254711000061"`.
-    """),
-    ("exercise", """
-    callback = ...
-    """, """
-    lab.emulator.register_subscriber("254711000061", balance=50)
-    callback = lab.push("254711000061", 51, "INV-06", "Lesson 06").wait(timeout=10)
-    """, """
-    callback = lab.push("254711000061", 50, "INV-06", "Lesson 06").wait(timeout=10)  # exactly the balance
-    """),
-    ("code", """
-    check.triggered(callback, code="1", lab=lab)
-    """),
-    ("md", """
-    ## Codes nobody documented
+# %% [markdown]
+# Read the `fix` column: some failures are the customer's to solve (`1`, `1032`, `2001`),
+# some are yours (`2028`, `SFC_IC0003`: the request does not fit the shortcode), and `17` is
+# M-PESA protecting the customer (more on it below).
 
-    Live Daraja has sent codes that are in no table (`1031`, `1036`, `E3008`...), as numbers or
-    text. A handler that looks codes up in a dictionary crashes on the first one. The emulator
-    can send any code: here is `9999`.
-    """),
-    ("code", """
-    lab.emulator.set_next_result("9999", phone="254711000062")
-    odd = lab.push("254711000062", 5, "INV-06", "Lesson 06").wait(timeout=10)
-    print(odd.result_code, odd.result_desc, "| known to the catalogue:", odd.entry.known)
-    print("Fix:", odd.mitigation)
-    """),
-    ("md", """
-    ### Exercise 2: a handler that never crashes
+# %% [markdown]
+# ## The code explorer
+#
+# Every documented and observed code in one place: search it (`1032`, `PIN`, `credentials`),
+# filter error codes from result codes, read what each means and what to do, and press
+# **Trigger it now** to produce it against the emulator, outcome shown under the button.
 
-    Below is a shop's first handler. Make `advice(code)` return the catalogue's mitigation for
-    any code: numbers or text, result codes or error codes, documented or not. Run the check to
-    see exactly which inputs it fails on.
-    """),
-    ("exercise", """
-    ADVICE = {
-        "0": "Nothing to fix: fulfil the order and keep the MpesaReceiptNumber.",
-        "1032": "Ask the customer whether they meant to cancel; push again only if they want to pay.",
-    }
+# %%
+from mpesa_lab.widgets import CodeExplorer
+
+explorer = CodeExplorer(lab)
+explorer
+
+# %% [markdown]
+# The button, from code: select a code, trigger it and wait (`block=True`), then read what came
+# back.
+
+# %%
+explorer.select("1032")
+explorer.fire(block=True)
+print(explorer.how(explorer.selected))
+explorer.last_result
+
+# %% [markdown]
+# ### Exercise 1: a code by its real condition
+#
+# Magic numbers are a shortcut. Produce ResultCode **1** (insufficient balance) the way it
+# happens to a real customer: register a subscriber with a small balance and ask for more.
+# Keep the callback from `push.wait()` in `callback`.
+#
+# *Hint:* `lab.emulator.register_subscriber(phone, balance=...)`, with a phone such as
+# `"254711000061"`.
+
+# %% tags=["exercise"]
+callback = ...
+
+# %% tags=["solution"]
+lab.emulator.register_subscriber("254711000061", balance=50)
+callback = lab.push("254711000061", 51, "INV-06", "Lesson 06").wait(timeout=10)
+
+# %%
+check.triggered(callback, code="1", lab=lab)
+
+# %% [markdown]
+# ## Codes nobody documented
+#
+# Live Daraja has sent codes that are in no table (`1031`, `1036`, `E3008`...), as numbers or
+# text. A handler that looks codes up in a dictionary crashes on the first one. The emulator
+# can send any code: here is `9999`.
+
+# %%
+lab.emulator.set_next_result("9999", phone="254711000062")
+odd = lab.push("254711000062", 5, "INV-06", "Lesson 06").wait(timeout=10)
+print(odd.result_code, odd.result_desc, "| known to the catalogue:", odd.entry.known)
+print("Fix:", odd.mitigation)
+
+# %% [markdown]
+# ### Exercise 2: a handler that never crashes
+#
+# Below is a shop's first handler. Make `advice(code)` return the catalogue's mitigation for
+# any code: numbers or text, result codes or error codes, documented or not. Run the check to
+# see exactly which inputs it fails on.
+
+# %% tags=["exercise"]
+ADVICE = {
+    "0": "Nothing to fix: fulfil the order and keep the MpesaReceiptNumber.",
+    "1032": "Ask the customer whether they meant to cancel; push again only if they want to pay.",
+}
 
 
-    def advice(code):
-        return ADVICE[code]
-    """, """
-    def advice(code):
-        return codes.lookup(code).mitigation
-    """, """
-    def advice(code):
-        entry = codes.lookup(str(code))
-        return entry.mitigation if entry.known else "Unknown code."
-    """),
-    ("code", """
-    check.advice_function(advice)
-    """),
-    ("md", """
-    ## Rule 17: the same payment twice in two minutes
+def advice(code):
+    return ADVICE[code]
 
-    M-PESA refuses a push with the **same amount to the same phone within about two minutes**:
-    ResultCode `17`, "Rule limited". It protects customers from double charges, and it is what
-    a learner meets when re-running a push cell. Push 10 shillings to the test number, then run
-    the same push again:
-    """),
-    ("code", """
-    TEST_PHONE = "254708374149"
-    first = lab.push(TEST_PHONE, 10, "INV-06", "Lesson 06").wait(timeout=10)
-    again = lab.push(TEST_PHONE, 10, "INV-06", "Lesson 06").wait(timeout=10)
-    print("first:", first.result_code, first.result_desc)
-    print("again:", again.result_code, again.result_desc)
-    print("Fix:", again.mitigation)
-    """),
-    ("md", """
-    The lab saw it coming and said so (a `LabWarning` under the cell) before Daraja answered;
-    production code gets no such warning. To run a push cell twice on purpose, change the
-    amount or wait two minutes. In the lab you
-    can also shorten the window, `lab.emulator.configure(duplicate_window=10)`, or switch the
-    rule off (`enforce_duplicate_rule=False`); the real Daraja has no such switch. (Restarting
-    the lab also starts a fresh emulator, which has no memory of earlier pushes.)
+# %% tags=["solution"]
+def advice(code):
+    return codes.lookup(code).mitigation
 
-    ## Summary
+# %%
+check.advice_function(advice)
 
-    - Refused now: `ValidationError` (before sending) or a `DarajaError` with `errorCode`,
-      message and mitigation; `500.001.1001` needs its message to be understood.
-    - Failed later: the callback's `ResultCode`; the catalogue explains each and says what to do.
-    - Handlers look codes up, never index a dictionary: unknown codes are a fact of life.
-    - `17` means the same amount to the same phone within two minutes.
+# %% [markdown]
+# ## Rule 17: the same payment twice in two minutes
+#
+# M-PESA refuses a push with the **same amount to the same phone within about two minutes**:
+# ResultCode `17`, "Rule limited". It protects customers from double charges, and it is what
+# a learner meets when re-running a push cell. Push 10 shillings to the test number, then run
+# the same push again:
 
-    **Next:** 07, analysing a week of result codes; 08, the real sandbox.
-    """),
-    ("code", """
-    # The lab keeps running, so the widgets above still answer after Run All. When you are done:
-    # lab.stop()   (closing this notebook's kernel stops it too)
-    """),
-]
+# %%
+TEST_PHONE = "254708374149"
+first = lab.push(TEST_PHONE, 10, "INV-06", "Lesson 06").wait(timeout=10)
+again = lab.push(TEST_PHONE, 10, "INV-06", "Lesson 06").wait(timeout=10)
+print("first:", first.result_code, first.result_desc)
+print("again:", again.result_code, again.result_desc)
+print("Fix:", again.mitigation)
+
+# %% [markdown]
+# The lab saw it coming and said so (a `LabWarning` under the cell) before Daraja answered;
+# production code gets no such warning. To run a push cell twice on purpose, change the
+# amount or wait two minutes. In the lab you
+# can also shorten the window, `lab.emulator.configure(duplicate_window=10)`, or switch the
+# rule off (`enforce_duplicate_rule=False`); the real Daraja has no such switch. (Restarting
+# the lab also starts a fresh emulator, which has no memory of earlier pushes.)
+#
+# ## Summary
+#
+# - Refused now: `ValidationError` (before sending) or a `DarajaError` with `errorCode`,
+#   message and mitigation; `500.001.1001` needs its message to be understood.
+# - Failed later: the callback's `ResultCode`; the catalogue explains each and says what to do.
+# - Handlers look codes up, never index a dictionary: unknown codes are a fact of life.
+# - `17` means the same amount to the same phone within two minutes.
+#
+# **Next:** 07, analysing a week of result codes; 08, the real sandbox.
+
+# %%
+# The lab keeps running, so the widgets above still answer after Run All. When you are done:
+# lab.stop()   (closing this notebook's kernel stops it too)

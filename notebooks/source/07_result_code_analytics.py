@@ -1,168 +1,169 @@
-"""Notebook 07: result-code analytics."""
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   mpesa_lab:
+#     lesson: 07-result-code-analytics
+#     title: Result-code analytics
+#     minutes: 30
+#     expects_rule_17: 0
+# ---
 
-NAME = "07-result-code-analytics"
-META = {"title": "Result-code analytics", "minutes": 30, "expects_rule_17": 0}
+# %% [markdown]
+# # 07 · Result-code analytics
+#
+# One callback tells you about one customer. A week of them tells you about your checkout:
+# how many customers pay, why the others do not, and what to fix first. Here you analyse a
+# week of outcomes from three shops, then this session's own pushes, with the same code.
+#
+# **You will be able to**
+# - load outcomes from a folder, a store or a running lab into one transactions frame;
+# - avoid the `result_code == 0` trap (codes are **text**);
+# - rank failures by result code and read what to do about each;
+# - plot the result codes and the daily success rate.
+#
+# **Prerequisites:** notebooks 04 and 06 (what the codes mean); a little pandas (filtering,
+# `value_counts`).
+#
+# **Time:** about 30 minutes.
 
-CELLS = [
-    ("md", """
-    # 07 · Result-code analytics
+# %% [markdown]
+# ## A week of outcomes
+#
+# `data/week` holds a seeded week (1 to 7 June 2026) of 2,500 pushes from three merchants,
+# made with the emulator. `analytics.load` reads it (or a store, a lab, JSON lines, CSV,
+# Parquet) into frames with one schema; `course.dataset` finds the folder wherever this
+# notebook runs.
 
-    One callback tells you about one customer. A week of them tells you about your checkout:
-    how many customers pay, why the others do not, and what to fix first. Here you analyse a
-    week of outcomes from three shops, then this session's own pushes, with the same code.
+# %%
+from mpesa_lab import analytics
+from mpesa_lab.analytics import plots
+from mpesa_lab.course import check, dataset, lesson_store, readable
 
-    **You will be able to**
-    - load outcomes from a folder, a store or a running lab into one transactions frame;
-    - avoid the `result_code == 0` trap (codes are **text**);
-    - rank failures by result code and read what to do about each;
-    - plot the result codes and the daily success rate.
+week = analytics.load(dataset("week"))
+tx = week.transactions
+print(len(tx), "transactions;", len(week.callbacks), "callback deliveries;", len(week.problems), "problems")
+print(len(tx.columns), "columns:", ", ".join(tx.columns))
+FIRST = ["status", "result_code", "result_desc", "phone", "amount_requested", "amount", "receipt", "latency_s"]
+readable(tx.head(), FIRST)
 
-    **Prerequisites:** notebooks 04 and 06 (what the codes mean); a little pandas (filtering,
-    `value_counts`).
+# %% [markdown]
+# One row per push, and many columns: above are the ones you read first, `status` (paid,
+# failed, pending, rejected), `result_code`, `result_desc`, `phone`, `amount_requested` (what
+# the push asked for), `amount` (what the callback says was paid: empty unless paid),
+# `receipt`, `latency_s`. `docs/analytics.md` lists them all; `tx[[...]]` picks others.
+#
+# ## The `result_code == 0` trap
+#
+# Daraja sends `ResultCode` as a number in callbacks (`0`, `1032`), as a string from the STK
+# query (`"0"`), and some codes are not numbers at all (`SFC_IC0003`). So the frame keeps
+# codes as **text**. Watch what the obvious filter finds:
 
-    **Time:** about 30 minutes.
-    """),
-    ("md", """
-    ## A week of outcomes
+# %%
+print("result_code == 0   ->", len(tx[tx.result_code == 0]), "rows")
+print("result_code == '0' ->", len(tx[tx.result_code == "0"]), "rows")
+print("dtype:", tx.result_code.dtype, "| values look like:", tx.result_code.unique()[:6].tolist())
 
-    `data/week` holds a seeded week (1 to 7 June 2026) of 2,500 pushes from three merchants,
-    made with the emulator. `analytics.load` reads it (or a store, a lab, JSON lines, CSV,
-    Parquet) into frames with one schema; `course.dataset` finds the folder wherever this
-    notebook runs.
-    """),
-    ("code", """
-    from mpesa_lab import analytics
-    from mpesa_lab.analytics import plots
-    from mpesa_lab.course import check, dataset, lesson_store, readable
+# %% [markdown]
+# No error, no warning: just zero rows, and a report that says nobody paid. A number never
+# equals a text.
+#
+# ### Exercise 1: the paid transactions
+#
+# Keep in `paid` the rows of `tx` whose callback said paid (ResultCode 0).
 
-    week = analytics.load(dataset("week"))
-    tx = week.transactions
-    print(len(tx), "transactions;", len(week.callbacks), "callback deliveries;", len(week.problems), "problems")
-    print(len(tx.columns), "columns:", ", ".join(tx.columns))
-    FIRST = ["status", "result_code", "result_desc", "phone", "amount_requested", "amount", "receipt", "latency_s"]
-    readable(tx.head(), FIRST)
-    """),
-    ("md", """
-    One row per push, and many columns: above are the ones you read first, `status` (paid,
-    failed, pending, rejected), `result_code`, `result_desc`, `phone`, `amount_requested` (what
-    the push asked for), `amount` (what the callback says was paid: empty unless paid),
-    `receipt`, `latency_s`. `docs/analytics.md` lists them all; `tx[[...]]` picks others.
+# %% tags=["exercise"]
+paid = ...
 
-    ## The `result_code == 0` trap
+# %% tags=["solution"]
+paid = tx[tx.result_code == "0"]
 
-    Daraja sends `ResultCode` as a number in callbacks (`0`, `1032`), as a string from the STK
-    query (`"0"`), and some codes are not numbers at all (`SFC_IC0003`). So the frame keeps
-    codes as **text**. Watch what the obvious filter finds:
-    """),
-    ("code", """
-    print("result_code == 0   ->", len(tx[tx.result_code == 0]), "rows")
-    print("result_code == '0' ->", len(tx[tx.result_code == "0"]), "rows")
-    print("dtype:", tx.result_code.dtype, "| values look like:", tx.result_code.unique()[:6].tolist())
-    """),
-    ("md", """
-    No error, no warning: just zero rows, and a report that says nobody paid. A number never
-    equals a text.
+# %%
+check.paid_rows(paid, tx)
 
-    ### Exercise 1: the paid transactions
+# %% [markdown]
+# `status == "paid"` counts a few more: pushes whose callback never came but whose STK query
+# said 0. For "did the customer pay?", use `status`.
 
-    Keep in `paid` the rows of `tx` whose callback said paid (ResultCode 0).
-    """),
-    ("exercise", """
-    paid = ...
-    """, """
-    paid = tx[tx.result_code == "0"]
-    """, """
-    paid = tx[tx.result_code == 0]
-    """),
-    ("code", """
-    check.paid_rows(paid, tx)
-    """),
-    ("md", """
-    `status == "paid"` counts a few more: pushes whose callback never came but whose STK query
-    said 0. For "did the customer pay?", use `status`.
-    """),
-    ("code", """
-    print("callback said 0:", (tx.result_code == "0").sum(), "| status paid:", (tx.status == "paid").sum())
-    """),
-    ("md", """
-    ## Why customers did not pay
+# %%
+print("callback said 0:", (tx.result_code == "0").sum(), "| status paid:", (tx.status == "paid").sum())
 
-    `analytics.summary` counts each result code with its share, what it means and what to do:
-    """),
-    ("code", """
-    summary = analytics.summary(tx)
-    readable(summary, ["result_code", "result_name", "category", "count", "share", "mitigation"])
-    """),
-    ("code", """
-    fig = plots.result_codes(tx)
-    """),
-    ("md", """
-    ### Exercise 2: the commonest failure
+# %% [markdown]
+# ## Why customers did not pay
+#
+# `analytics.summary` counts each result code with its share, what it means and what to do:
 
-    Among the **failed** transactions (`status == "failed"`), which result code comes up most?
-    Answer with the code as text. It is the first thing to fix in this checkout.
-    """),
-    ("exercise", """
-    top = ...
-    """, """
-    top = tx[tx.status == "failed"].result_code.value_counts().index[0]
-    """, """
-    top = tx.result_code.value_counts().index[0]  # the commonest code overall
-    """),
-    ("code", """
-    check.top_failure(top, tx)
-    """),
-    ("md", """
-    ## Day by day
+# %%
+summary = analytics.summary(tx)
+readable(summary, ["result_code", "result_name", "category", "count", "share", "mitigation"])
 
-    `success_rate` gives paid / all and paid / settled (pending left out), overall, per column,
-    or per time bin:
-    """),
-    ("code", """
-    daily = analytics.success_rate(tx, freq="1D")
-    daily
-    """),
-    ("code", """
-    fig = plots.success_rate(tx, freq="1D")
-    """),
-    ("md", """
-    ## This session's own pushes
+# %%
+fig = plots.result_codes(tx)
 
-    The same functions work on a running lab. Start one, push to a few of the emulator's magic
-    numbers (each always gets its code) and to the test phone, and analyse what came back.
-    """),
-    ("code", """
-    from mpesa_lab.emulator import TRIGGERS
-    from mpesa_lab.lab import Lab
+# %% [markdown]
+# ### Exercise 2: the commonest failure
+#
+# Among the **failed** transactions (`status == "failed"`), which result code comes up most?
+# Answer with the code as text. It is the first thing to fix in this checkout.
 
-    lab = Lab.start(store=lesson_store("07-result-code-analytics"))
-    phones = ["254708374149"] * 3 + [t.phone for t in TRIGGERS if t.code in ("1", "1032", "1037", "2001")]
-    for amount, phone in enumerate(phones, start=20):
-        lab.push(phone, amount, "INV-07", "Lesson 07").wait(timeout=15)
-    """),
-    ("code", """
-    mine = analytics.load(lab).transactions
-    analytics.summary(mine)[["result_code", "result_name", "count", "share"]]
-    """),
-    ("md", """
-    Re-running this notebook continues the lesson's store, so the counts grow with each run:
-    the frame is the whole history of this lesson, as a shop's would be.
-    """),
-    ("code", """
-    fig = plots.result_codes(mine)
-    """),
-    ("md", """
-    ## Summary
+# %% tags=["exercise"]
+top = ...
 
-    - `analytics.load(source)` gives one transactions frame from a folder, store or lab.
-    - `result_code` is text: `tx.result_code == 0` finds nothing; compare with `"0"`, or use
-      `status == "paid"`.
-    - `summary` ranks codes with their meaning and mitigation; `success_rate` and the plots show
-      the trend. `mpesa-lab report data/week --out report/` writes it all as HTML.
+# %% tags=["solution"]
+top = tx[tx.status == "failed"].result_code.value_counts().index[0]
 
-    **Next:** 08, the real sandbox.
-    """),
-    ("code", """
-    lab.stop()
-    """),
-]
+# %%
+check.top_failure(top, tx)
+
+# %% [markdown]
+# ## Day by day
+#
+# `success_rate` gives paid / all and paid / settled (pending left out), overall, per column,
+# or per time bin:
+
+# %%
+daily = analytics.success_rate(tx, freq="1D")
+daily
+
+# %%
+fig = plots.success_rate(tx, freq="1D")
+
+# %% [markdown]
+# ## This session's own pushes
+#
+# The same functions work on a running lab. Start one, push to a few of the emulator's magic
+# numbers (each always gets its code) and to the test phone, and analyse what came back.
+
+# %%
+from mpesa_lab.emulator import TRIGGERS
+from mpesa_lab.lab import Lab
+
+lab = Lab.start(store=lesson_store("07-result-code-analytics"))
+phones = ["254708374149"] * 3 + [t.phone for t in TRIGGERS if t.code in ("1", "1032", "1037", "2001")]
+for amount, phone in enumerate(phones, start=20):
+    lab.push(phone, amount, "INV-07", "Lesson 07").wait(timeout=15)
+
+# %%
+mine = analytics.load(lab).transactions
+analytics.summary(mine)[["result_code", "result_name", "count", "share"]]
+
+# %% [markdown]
+# Re-running this notebook continues the lesson's store, so the counts grow with each run:
+# the frame is the whole history of this lesson, as a shop's would be.
+
+# %%
+fig = plots.result_codes(mine)
+
+# %% [markdown]
+# ## Summary
+#
+# - `analytics.load(source)` gives one transactions frame from a folder, store or lab.
+# - `result_code` is text: `tx.result_code == 0` finds nothing; compare with `"0"`, or use
+#   `status == "paid"`.
+# - `summary` ranks codes with their meaning and mitigation; `success_rate` and the plots show
+#   the trend. `mpesa-lab report data/week --out report/` writes it all as HTML.
+#
+# **Next:** 08, the real sandbox.
+
+# %%
+lab.stop()

@@ -1,212 +1,213 @@
-"""Notebook 08: the real sandbox."""
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   mpesa_lab:
+#     lesson: 08-real-sandbox
+#     title: The real sandbox
+#     minutes: 30
+#     expects_rule_17: 0
+# ---
 
-NAME = "08-real-sandbox"
-META = {"title": "The real sandbox", "minutes": 30, "expects_rule_17": 0}
+# %% [markdown]
+# # 08 · The real sandbox
+#
+# Everything so far ran against the local emulator. Safaricom's **sandbox**
+# (`https://sandbox.safaricom.co.ke`) is the same API with real servers: your own app's
+# credentials, a public URL for callbacks, and some behaviour of its own. The code you wrote
+# does not change; one setting does.
+#
+# **You will be able to**
+# - keep sandbox credentials in a `.env` file, out of code and notebooks;
+# - explain why callbacks need a public URL and what the ngrok tunnel does;
+# - switch the lab to the sandbox with one setting;
+# - say what differs live: the test number never completes, real numbers are refused.
+#
+# **Prerequisites:** notebooks 02 to 06. To go live for real (optional): a Daraja account with
+# an app (developer.safaricom.co.ke, *My Apps*) and an ngrok account for its authtoken.
+#
+# **Time:** about 30 minutes. As committed, this notebook runs entirely on the local emulator
+# and says at each step what the live sandbox would do.
 
-CELLS = [
-    ("md", """
-    # 08 · The real sandbox
+# %% [markdown]
+# ## What changes
+#
+# | | local (so far) | sandbox |
+# | --- | --- | --- |
+# | base URL | the emulator on this machine | `https://sandbox.safaricom.co.ke` |
+# | consumer key and secret | the lab app's public values | your app's, from the Daraja portal |
+# | shortcode and passkey | 174379 and its public passkey | the same test paybill and passkey |
+# | CallBackURL | the listener on this machine | a **public https** URL that reaches the listener |
+# | the customer | the emulator's virtual phone | Safaricom's test number, or nobody |
 
-    Everything so far ran against the local emulator. Safaricom's **sandbox**
-    (`https://sandbox.safaricom.co.ke`) is the same API with real servers: your own app's
-    credentials, a public URL for callbacks, and some behaviour of its own. The code you wrote
-    does not change; one setting does.
+# %%
+from mpesa_lab.lab import Lab
+from mpesa_lab.course import check, lesson_store
 
-    **You will be able to**
-    - keep sandbox credentials in a `.env` file, out of code and notebooks;
-    - explain why callbacks need a public URL and what the ngrok tunnel does;
-    - switch the lab to the sandbox with one setting;
-    - say what differs live: the test number never completes, real numbers are refused.
+# %% [markdown]
+# ## Credentials in `.env`
+#
+# Your app's consumer key and secret give anyone who has them the right to act as your app.
+# They go in a file named `.env` next to this notebook (the kernel's working folder), never
+# in a notebook (notebooks get shared, committed and projected on walls). The project's
+# `.gitignore` already lists `.env`. The lab reads it without putting anything in
+# `os.environ`.
+#
+# ### Exercise 1: write the `.env`
+#
+# Write, as a string, the `.env` for the sandbox: the environment, your key and secret (use
+# placeholders here, such as `paste-your-consumer-key`), and what the lab needs to open the
+# tunnel. The variable names are in the README's settings list.
 
-    **Prerequisites:** notebooks 02 to 06. To go live for real (optional): a Daraja account with
-    an app (developer.safaricom.co.ke, *My Apps*) and an ngrok account for its authtoken.
+# %% tags=["exercise"]
+env_text = ...
 
-    **Time:** about 30 minutes. As committed, this notebook runs entirely on the local emulator
-    and says at each step what the live sandbox would do.
-    """),
-    ("md", """
-    ## What changes
+# %% tags=["solution"]
+env_text = """
+MPESA_ENV=sandbox
+MPESA_CONSUMER_KEY=paste-your-consumer-key
+MPESA_CONSUMER_SECRET=paste-your-consumer-secret
+NGROK_AUTHTOKEN=paste-your-ngrok-authtoken
+"""
 
-    | | local (so far) | sandbox |
-    | --- | --- | --- |
-    | base URL | the emulator on this machine | `https://sandbox.safaricom.co.ke` |
-    | consumer key and secret | the lab app's public values | your app's, from the Daraja portal |
-    | shortcode and passkey | 174379 and its public passkey | the same test paybill and passkey |
-    | CallBackURL | the listener on this machine | a **public https** URL that reaches the listener |
-    | the customer | the emulator's virtual phone | Safaricom's test number, or nobody |
-    """),
-    ("code", """
-    from mpesa_lab.lab import Lab
-    from mpesa_lab.course import check, lesson_store
-    """),
-    ("md", """
-    ## Credentials in `.env`
+# %%
+check.env_file(env_text)
 
-    Your app's consumer key and secret give anyone who has them the right to act as your app.
-    They go in a file named `.env` next to this notebook (the kernel's working folder), never
-    in a notebook (notebooks get shared, committed and projected on walls). The project's
-    `.gitignore` already lists `.env`. The lab reads it without putting anything in
-    `os.environ`.
+# %% [markdown]
+# Now read it the way the lab does. The next cell writes your text (or a template) to a
+# scratch folder and loads it with `Settings.from_env`: the secret shows only as a mask.
 
-    ### Exercise 1: write the `.env`
+# %%
+import tempfile
+from pathlib import Path
 
-    Write, as a string, the `.env` for the sandbox: the environment, your key and secret (use
-    placeholders here, such as `paste-your-consumer-key`), and what the lab needs to open the
-    tunnel. The variable names are in the README's settings list.
-    """),
-    ("exercise", """
-    env_text = ...
-    """, '''
-    env_text = """
-    MPESA_ENV=sandbox
-    MPESA_CONSUMER_KEY=paste-your-consumer-key
-    MPESA_CONSUMER_SECRET=paste-your-consumer-secret
-    NGROK_AUTHTOKEN=paste-your-ngrok-authtoken
-    """
-    ''', '''
-    env_text = "MPESA_CONSUMER_KEY=paste-your-consumer-key\\n"
-    '''),
-    ("code", """
-    check.env_file(env_text)
-    """),
-    ("md", """
-    Now read it the way the lab does. The next cell writes your text (or a template) to a
-    scratch folder and loads it with `Settings.from_env`: the secret shows only as a mask.
-    """),
-    ("code", """
-    import tempfile
-    from pathlib import Path
+from mpesa_lab.config import Settings
+from mpesa_lab.daraja.errors import ConfigError
 
-    from mpesa_lab.config import Settings
-    from mpesa_lab.daraja.errors import ConfigError
+TEMPLATE = "MPESA_ENV=sandbox\nMPESA_CONSUMER_KEY=paste-your-consumer-key\nMPESA_CONSUMER_SECRET=paste-your-consumer-secret\n"
+scratch = Path(tempfile.mkdtemp()) / ".env"
+scratch.write_text(env_text if isinstance(env_text, str) else TEMPLATE)
+try:
+    sandbox_settings = Settings.from_env(env_file=scratch, environ={})
+except ConfigError as exc:  # what the lab says about an incomplete .env
+    print("ConfigError:", exc)
+    scratch.write_text(TEMPLATE)
+    sandbox_settings = Settings.from_env(env_file=scratch, environ={})
+sandbox_settings
 
-    TEMPLATE = "MPESA_ENV=sandbox\\nMPESA_CONSUMER_KEY=paste-your-consumer-key\\nMPESA_CONSUMER_SECRET=paste-your-consumer-secret\\n"
-    scratch = Path(tempfile.mkdtemp()) / ".env"
-    scratch.write_text(env_text if isinstance(env_text, str) else TEMPLATE)
-    try:
-        sandbox_settings = Settings.from_env(env_file=scratch, environ={})
-    except ConfigError as exc:  # what the lab says about an incomplete .env
-        print("ConfigError:", exc)
-        scratch.write_text(TEMPLATE)
-        sandbox_settings = Settings.from_env(env_file=scratch, environ={})
-    sandbox_settings
-    """),
-    ("md", """
-    ## The same code, one setting
+# %% [markdown]
+# ## The same code, one setting
+#
+# `LIVE = True` (with a real `.env` next to this notebook, holding your app's values) sends
+# everything below to the real sandbox: `Lab.start(environment="sandbox")` reads `.env`,
+# starts the listener and opens an ngrok tunnel to it. With `LIVE = False`, the default, the
+# lab runs on the emulator, set up to behave the way the live sandbox does today.
 
-    `LIVE = True` (with a real `.env` next to this notebook, holding your app's values) sends
-    everything below to the real sandbox: `Lab.start(environment="sandbox")` reads `.env`,
-    starts the listener and opens an ngrok tunnel to it. With `LIVE = False`, the default, the
-    lab runs on the emulator, set up to behave the way the live sandbox does today.
-    """),
-    ("code", """
-    LIVE = False  # True: the real sandbox, with your .env (needs internet and an ngrok authtoken)
-    """),
-    ("code", """
-    from mpesa_lab.constants import SANDBOX_TEST_MSISDN
+# %%
+LIVE = False  # True: the real sandbox, with your .env (needs internet and an ngrok authtoken)
 
-    if LIVE:
-        lab = Lab.start(environment="sandbox", store=lesson_store("08-real-sandbox-live"))
-    else:
-        lab = Lab.start(store=lesson_store("08-real-sandbox"))
-        # Like the live sandbox today: the test number never answers its prompt.
-        lab.emulator.register_subscriber(SANDBOX_TEST_MSISDN, profile="ignores")
-    print(lab.settings.environment, lab.settings.base_url)
-    """),
-    ("md", """
-    ## Why a tunnel?
+# %%
+from mpesa_lab.constants import SANDBOX_TEST_MSISDN
 
-    Safaricom's servers POST the callback to your `CallBackURL`. `http://127.0.0.1:...` means
-    "this machine" to whoever reads it, so from Safaricom it points nowhere. **ngrok** runs an
-    agent on your laptop that keeps a connection open to ngrok's servers, which give you a
-    public `https://....ngrok-free.app` address and forward every request on it to your local
-    port. The CallBackURL is then that public address plus the listener's secret path.
+if LIVE:
+    lab = Lab.start(environment="sandbox", store=lesson_store("08-real-sandbox-live"))
+else:
+    lab = Lab.start(store=lesson_store("08-real-sandbox"))
+    # Like the live sandbox today: the test number never answers its prompt.
+    lab.emulator.register_subscriber(SANDBOX_TEST_MSISDN, profile="ignores")
+print(lab.settings.environment, lab.settings.base_url)
 
-    In sandbox mode the lab does this for you (`lab.listener.expose()`, with `NGROK_AUTHTOKEN`).
-    Headless here, there is no tunnel; the listener's own path is real:
-    """),
-    ("code", """
-    PUBLIC_URL = lab.listener.public_url or "https://example-tunnel.ngrok-free.app"  # made up when no tunnel is open
-    callback_path = lab.listener.app.callback_path
-    print("tunnel:", lab.listener.public_url or "none (local mode)")
-    print("path:  ", callback_path)
-    """),
-    ("md", """
-    ### Exercise 2: the CallBackURL
+# %% [markdown]
+# ## Why a tunnel?
+#
+# Safaricom's servers POST the callback to your `CallBackURL`. `http://127.0.0.1:...` means
+# "this machine" to whoever reads it, so from Safaricom it points nowhere. **ngrok** runs an
+# agent on your laptop that keeps a connection open to ngrok's servers, which give you a
+# public `https://....ngrok-free.app` address and forward every request on it to your local
+# port. The CallBackURL is then that public address plus the listener's secret path.
+#
+# In sandbox mode the lab does this for you (`lab.listener.expose()`, with `NGROK_AUTHTOKEN`).
+# Headless here, there is no tunnel; the listener's own path is real:
 
-    Build the `CallBackURL` Safaricom should POST to, from `PUBLIC_URL` and `callback_path`.
-    """),
-    ("exercise", """
-    url = ...
-    """, """
-    url = PUBLIC_URL.rstrip("/") + callback_path
-    """, """
-    url = lab.listener.local_callback_url  # this machine only
-    """),
-    ("code", """
-    check.callback_url(url, public_url=PUBLIC_URL, path=callback_path)
-    """),
-    ("md", """
-    ## The test number
+# %%
+PUBLIC_URL = lab.listener.public_url or "https://example-tunnel.ngrok-free.app"  # made up when no tunnel is open
+callback_path = lab.listener.app.callback_path
+print("tunnel:", lab.listener.public_url or "none (local mode)")
+print("path:  ", callback_path)
 
-    The sandbox's test MSISDN is `254708374149`. Live, in 2026, its push is **accepted**, but
-    the prompt is never answered: the callback (if one comes) and the STK query end in `1037`
-    ("No response from user."). Nobody sees a successful payment in the live sandbox; only the
-    emulator shows the happy path. Locally, the emulator plays exactly that:
-    """),
-    ("code", """
-    push = lab.push(SANDBOX_TEST_MSISDN, 1, "INV-08", "Lesson 08")
-    print("accepted:", push.result.response_description)
-    try:
-        callback = push.wait(timeout=20 if LIVE else 5)
-        print("callback:", callback.result_code, callback.result_desc)
-    except TimeoutError:
-        print("no callback yet: the query is the fallback")
-    print("query:   ", push.query().explain())
-    """),
-    ("md", """
-    ## A real number
+# %% [markdown]
+# ### Exercise 2: the CallBackURL
+#
+# Build the `CallBackURL` Safaricom should POST to, from `PUBLIC_URL` and `callback_path`.
 
-    Push a real Kenyan number in the sandbox and it ends in `E3008`, "Error, the user has a bad
-    debt contract": a code in no documented table. Your handler from notebook 06 copes. Here the
-    emulator plays the sandbox's answer for a made-up number; live, the cell pushes only to a
-    number you set yourself (your own phone: a push prompts a real person).
-    """),
-    ("code", """
-    MY_NUMBER = None  # live: your own phone ("2547XXXXXXXX"), never a stranger's
-    if not LIVE:
-        MY_NUMBER = "254712345678"  # made up; the emulator plays the sandbox's answer
-        lab.emulator.set_next_result("E3008", phone=MY_NUMBER)
-    if MY_NUMBER:
-        refused = lab.push(MY_NUMBER, 1, "INV-08", "Lesson 08").wait(timeout=20 if LIVE else 5)
-        print(refused.result_code, "| known to the catalogue:", refused.entry.known)
-        print("Fix:", refused.mitigation)
-    else:
-        print("Set MY_NUMBER to your own phone to try this live.")
-    """),
-    ("md", """
-    ## What else differs live
+# %% tags=["exercise"]
+url = ...
 
-    - **Time and the network.** OAuth, push and query take hundreds of milliseconds; callbacks
-      come seconds later, sometimes never.
-    - **Wrong credentials** at OAuth answer HTTP 400, sometimes with an empty body.
-    - **Lengths.** The doc says AccountReference ≤ 12 and TransactionDesc ≤ 13 characters; the
-      live sandbox has accepted longer. Keep to the documented limits anyway.
-    - **Production** (`environment="production"`) needs your own shortcode and passkey from Go
-      Live, and https everywhere. The passkey then *is* a secret: `.env`, never code.
+# %% tags=["solution"]
+url = PUBLIC_URL.rstrip("/") + callback_path
 
-    ## Summary
+# %%
+check.callback_url(url, public_url=PUBLIC_URL, path=callback_path)
 
-    - Credentials live in `.env` (git-ignored), read by `Settings.from_env`; secrets print
-      masked.
-    - Callbacks need a public https URL: the lab opens an ngrok tunnel and appends its secret
-      path.
-    - `Lab.start(environment="sandbox")` is the one change; every other line stays.
-    - Live sandbox today: the test number ends in `1037`, real numbers in `E3008`.
+# %% [markdown]
+# ## The test number
+#
+# The sandbox's test MSISDN is `254708374149`. Live, in 2026, its push is **accepted**, but
+# the prompt is never answered: the callback (if one comes) and the STK query end in `1037`
+# ("No response from user."). Nobody sees a successful payment in the live sandbox; only the
+# emulator shows the happy path. Locally, the emulator plays exactly that:
 
-    **Next:** 09, running a workshop on these notebooks.
-    """),
-    ("code", """
-    lab.stop()
-    """),
-]
+# %%
+push = lab.push(SANDBOX_TEST_MSISDN, 1, "INV-08", "Lesson 08")
+print("accepted:", push.result.response_description)
+try:
+    callback = push.wait(timeout=20 if LIVE else 5)
+    print("callback:", callback.result_code, callback.result_desc)
+except TimeoutError:
+    print("no callback yet: the query is the fallback")
+print("query:   ", push.query().explain())
+
+# %% [markdown]
+# ## A real number
+#
+# Push a real Kenyan number in the sandbox and it ends in `E3008`, "Error, the user has a bad
+# debt contract": a code in no documented table. Your handler from notebook 06 copes. Here the
+# emulator plays the sandbox's answer for a made-up number; live, the cell pushes only to a
+# number you set yourself (your own phone: a push prompts a real person).
+
+# %%
+MY_NUMBER = None  # live: your own phone ("2547XXXXXXXX"), never a stranger's
+if not LIVE:
+    MY_NUMBER = "254712345678"  # made up; the emulator plays the sandbox's answer
+    lab.emulator.set_next_result("E3008", phone=MY_NUMBER)
+if MY_NUMBER:
+    refused = lab.push(MY_NUMBER, 1, "INV-08", "Lesson 08").wait(timeout=20 if LIVE else 5)
+    print(refused.result_code, "| known to the catalogue:", refused.entry.known)
+    print("Fix:", refused.mitigation)
+else:
+    print("Set MY_NUMBER to your own phone to try this live.")
+
+# %% [markdown]
+# ## What else differs live
+#
+# - **Time and the network.** OAuth, push and query take hundreds of milliseconds; callbacks
+#   come seconds later, sometimes never.
+# - **Wrong credentials** at OAuth answer HTTP 400, sometimes with an empty body.
+# - **Lengths.** The doc says AccountReference ≤ 12 and TransactionDesc ≤ 13 characters; the
+#   live sandbox has accepted longer. Keep to the documented limits anyway.
+# - **Production** (`environment="production"`) needs your own shortcode and passkey from Go
+#   Live, and https everywhere. The passkey then *is* a secret: `.env`, never code.
+#
+# ## Summary
+#
+# - Credentials live in `.env` (git-ignored), read by `Settings.from_env`; secrets print
+#   masked.
+# - Callbacks need a public https URL: the lab opens an ngrok tunnel and appends its secret
+#   path.
+# - `Lab.start(environment="sandbox")` is the one change; every other line stays.
+# - Live sandbox today: the test number ends in `1037`, real numbers in `E3008`.
+#
+# **Next:** 09, running a workshop on these notebooks.
+
+# %%
+lab.stop()

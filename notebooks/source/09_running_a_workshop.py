@@ -1,371 +1,311 @@
-"""Notebook 09: running a workshop (the facilitator's guide)."""
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   mpesa_lab:
+#     lesson: 09-running-a-workshop
+#     title: Running a workshop
+#     minutes: 45
+#     expects_rule_17: 0
+# ---
 
-import textwrap
+# %% [markdown]
+# # 09 · Running a workshop
+#
+# A guide for whoever runs this course for a room: what to prepare, how long each notebook
+# takes, what goes wrong and how to spot it early. It ends with a rehearsal you can run the
+# day before.
+#
+# **You will be able to**
+# - prepare the room's machines and check them in one command;
+# - plan a full-day or half-day session from the timing table;
+# - recognise the usual trouble from what a participant's screen shows;
+# - rehearse a room of phones with the lab, and find the participant who needs help;
+# - run the workshop mode on this machine with simulated participants: their cards, their
+#   pushes (callbacks posted directly or relayed), your view of the room, a room-wide fault.
+#
+# **Prerequisites:** you have worked through notebooks 02 to 08 yourself.
+#
+# **Time:** about 45 minutes to read and rehearse.
 
-NAME = "09-running-a-workshop"
-META = {"title": "Running a workshop", "minutes": 45, "expects_rule_17": 0}
+# %% [markdown]
+# ## Before the day
+#
+# - **Machines.** Python 3.11 or newer. From a clone: `python -m venv .venv`, then
+#   `.venv/bin/pip install -e ".[test]"` (or `conda env create -f environment.yml`). Ask
+#   participants to do it beforehand; on the day, a wheelhouse on a USB stick saves the Wi-Fi.
+# - **Smoke test.** `mpesa-lab demo` runs the whole journey on the emulator in a few seconds.
+#   If it prints a table of outcomes, the machine is ready for notebooks 00 to 07.
+# - **Kernel.** Jupyter must use the project's Python. If `import mpesa_lab` fails in a
+#   notebook, install the kernel: `.venv/bin/python -m ipykernel install --user --name mpesa-lab`
+#   and pick *mpesa-lab* in Jupyter's kernel menu.
+# - **No internet needed** until notebook 08. For 08 live (optional), participants need a
+#   Daraja account with an app and an ngrok authtoken: ask them to create both a few days
+#   before, since sign-ups can take time. Without them, 08 runs on the emulator.
+#
+# ## Room setup
+#
+# Each participant runs their own lab on their own laptop: every `Lab.start()` picks free
+# ports, so nothing clashes, and each keeps its lesson stores under `~/.mpesa-lab/`. Project
+# the notebooks from your machine and keep the solutions (below) on yours only.
+#
+# A shared emulator for the whole room, with a facilitator's page showing everyone's pushes,
+# is the workshop mode: `mpesa-lab workshop serve` on your machine (see `docs/workshop.md`).
+# The last part of this guide runs it here, on loopback, with simulated participants.
 
+# %% [markdown]
+# {{ timing }}
+#
+# ## What to watch
+#
+# | on the screen | what it is | what to say |
+# | --- | --- | --- |
+# | `ModuleNotFoundError: mpesa_lab` | the notebook runs on another Python | pick the *mpesa-lab* kernel (see above) |
+# | `500.001.1001 Wrong credentials` | password and Timestamp disagree, often the UTC clock | notebook 03: decode the password |
+# | ResultCode `17` after re-running a cell | same amount, same phone, within 2 minutes | change the amount, or re-run the lab's start cell |
+# | `Unable to lock subscriber` | a push to that phone is still pending | wait for its callback, or answer it |
+# | `TimeoutError` waiting for a callback | the callback is late or lost | `push.query()`; never push again |
+# | a key or secret typed into a cell | it will end up in a saved notebook | move it to `.env` now |
+#
+# Walk the room during exercises: a check cell's message says exactly what is wrong, so a
+# participant stuck on the same message twice is the one to visit.
 
-def _timing() -> tuple[str, int, int]:
-    """The timing table, from each notebook's own META["minutes"] (the number its "Time:" line
-    says), so the guide and the notebooks cannot disagree."""
-    import importlib.util
-    from pathlib import Path
+# %% [markdown]
+# ## Rehearse the room
+#
+# The day before, play the room with the lab: one phone per participant, one push each.
 
-    notes = {
-        "00": "everyone's lab running before moving on",
-        "01": "draw the sequence on the board",
-        "03": "the UTC trap lands better if someone's laptop is on UTC",
-        "05": "the longest; do not rush \"store before acknowledging\"",
-        "08": "live only if the room's accounts are ready",
-    }
-    names = {"00": "start here", "01": "the journey", "02": "the access token", "03": "password and timestamp",
-             "04": "first STK push", "05": "callbacks and the listener", "06": "errors and result codes",
-             "07": "result-code analytics", "08": "the real sandbox"}
-    minutes = {}
-    for source in sorted(Path(__file__).resolve().parent.glob("0[0-8]_*.py")):
-        spec = importlib.util.spec_from_file_location(f"_timing_{source.stem}", source)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        minutes[source.stem[:2]] = (names[source.stem[:2]], module.META["minutes"])
-    rows = []
-    for number, (title, length) in minutes.items():
-        rows.append(f"| {number} {title} | {length} | {notes.get(number, '')} |".replace("|  |", "| |"))
-        if number == "04":
-            rows.append(f"| *break* | {BREAK} | |")
-    total = sum(length for _title, length in minutes.values()) + BREAK
-    half = sum(minutes[n][1] for n in HALF_DAY) + BREAK
-    table = "\n".join(rows)
-    return f"""
-    ## Timing
+# %%
+from mpesa_lab.lab import Lab
+from mpesa_lab.course import check, lesson_store
 
-    | notebook | minutes | note |
-    | --- | ---: | --- |
-{textwrap.indent(table, "    ")}
+lab = Lab.start(store=lesson_store("09-running-a-workshop"))
+ROOM = [f"2547110090{seat:02d}" for seat in range(1, 6)]  # five participants' phones
+for phone in ROOM:
+    lab.emulator.register_subscriber(phone)  # each one pays
+ROOM
 
-    About {_hours(total)} with the break (the table adds up to {total} minutes). For a **half day**
-    (about {_hours(half)} with the break), run {", ".join(HALF_DAY[:-1])} and {HALF_DAY[-1]}, and give
-    02, 07 and 08 as homework.
-    """, total, half
+# %% [markdown]
+# ### Exercise 1: a push for every seat
+#
+# Push 10 shillings to every phone in `ROOM`, wait for each callback, then keep this
+# rehearsal's rows of `lab.transactions()` in `room` (one row per push; filter on the
+# pushes' `checkout_request_id`).
 
+# %% tags=["exercise"]
+room = ...
 
-def _hours(minutes: int) -> str:
-    hours, rest = divmod(minutes, 60)
-    return f"{hours} hours" + (f" {rest} minutes" if rest else "")
+# %% tags=["solution"]
+ids = [lab.push(phone, 10, "ROOM", "Rehearsal").checkout_request_id for phone in ROOM]
+for cid in ids:
+    lab.listener.wait_for(cid, timeout=10)
+tx = lab.transactions()
+room = tx[tx["checkout_request_id"].isin(ids)]
 
+# %%
+check.room_rehearsal(room, phones=ROOM)
 
-BREAK = 15
-HALF_DAY = ("00", "01", "03", "04", "05", "06")
-TIMING, TOTAL_MINUTES, HALF_DAY_MINUTES = _timing()
+# %% [markdown]
+# ## Who needs help?
+#
+# Now a room where one participant keeps typing the wrong PIN (their phone's profile is
+# `wrong_pin`). Everyone pushes three times, with different amounts so rule 17 stays out of
+# the way.
 
-CELLS = [
-    ("md", """
-    # 09 · Running a workshop
-
-    A guide for whoever runs this course for a room: what to prepare, how long each notebook
-    takes, what goes wrong and how to spot it early. It ends with a rehearsal you can run the
-    day before.
-
-    **You will be able to**
-    - prepare the room's machines and check them in one command;
-    - plan a full-day or half-day session from the timing table;
-    - recognise the usual trouble from what a participant's screen shows;
-    - rehearse a room of phones with the lab, and find the participant who needs help;
-    - run the workshop mode on this machine with simulated participants: their cards, their
-      pushes (callbacks posted directly or relayed), your view of the room, a room-wide fault.
-
-    **Prerequisites:** you have worked through notebooks 02 to 08 yourself.
-
-    **Time:** about 45 minutes to read and rehearse.
-    """),
-    ("md", """
-    ## Before the day
-
-    - **Machines.** Python 3.11 or newer. From a clone: `python -m venv .venv`, then
-      `.venv/bin/pip install -e ".[test]"` (or `conda env create -f environment.yml`). Ask
-      participants to do it beforehand; on the day, a wheelhouse on a USB stick saves the Wi-Fi.
-    - **Smoke test.** `mpesa-lab demo` runs the whole journey on the emulator in a few seconds.
-      If it prints a table of outcomes, the machine is ready for notebooks 00 to 07.
-    - **Kernel.** Jupyter must use the project's Python. If `import mpesa_lab` fails in a
-      notebook, install the kernel: `.venv/bin/python -m ipykernel install --user --name mpesa-lab`
-      and pick *mpesa-lab* in Jupyter's kernel menu.
-    - **No internet needed** until notebook 08. For 08 live (optional), participants need a
-      Daraja account with an app and an ngrok authtoken: ask them to create both a few days
-      before, since sign-ups can take time. Without them, 08 runs on the emulator.
-
-    ## Room setup
-
-    Each participant runs their own lab on their own laptop: every `Lab.start()` picks free
-    ports, so nothing clashes, and each keeps its lesson stores under `~/.mpesa-lab/`. Project
-    the notebooks from your machine and keep the solutions (below) on yours only.
-
-    A shared emulator for the whole room, with a facilitator's page showing everyone's pushes,
-    is the workshop mode: `mpesa-lab workshop serve` on your machine (see `docs/workshop.md`).
-    The last part of this guide runs it here, on loopback, with simulated participants.
-    """),
-    ("md", TIMING + """
-    ## What to watch
-
-    | on the screen | what it is | what to say |
-    | --- | --- | --- |
-    | `ModuleNotFoundError: mpesa_lab` | the notebook runs on another Python | pick the *mpesa-lab* kernel (see above) |
-    | `500.001.1001 Wrong credentials` | password and Timestamp disagree, often the UTC clock | notebook 03: decode the password |
-    | ResultCode `17` after re-running a cell | same amount, same phone, within 2 minutes | change the amount, or re-run the lab's start cell |
-    | `Unable to lock subscriber` | a push to that phone is still pending | wait for its callback, or answer it |
-    | `TimeoutError` waiting for a callback | the callback is late or lost | `push.query()`; never push again |
-    | a key or secret typed into a cell | it will end up in a saved notebook | move it to `.env` now |
-
-    Walk the room during exercises: a check cell's message says exactly what is wrong, so a
-    participant stuck on the same message twice is the one to visit.
-    """),
-    ("md", """
-    ## Rehearse the room
-
-    The day before, play the room with the lab: one phone per participant, one push each.
-    """),
-    ("code", """
-    from mpesa_lab.lab import Lab
-    from mpesa_lab.course import check, lesson_store
-
-    lab = Lab.start(store=lesson_store("09-running-a-workshop"))
-    ROOM = [f"2547110090{seat:02d}" for seat in range(1, 6)]  # five participants' phones
+# %%
+lab.emulator.register_subscriber(ROOM[3], profile="wrong_pin")
+rounds = []
+for amount in (11, 12, 13):
     for phone in ROOM:
-        lab.emulator.register_subscriber(phone)  # each one pays
-    ROOM
-    """),
-    ("md", """
-    ### Exercise 1: a push for every seat
+        rounds.append(lab.push(phone, amount, "ROOM", "Rehearsal"))
+    for push in rounds[-len(ROOM):]:
+        push.wait(timeout=10)
+tx = lab.transactions()
+session = tx[tx["checkout_request_id"].isin([p.checkout_request_id for p in rounds])]
+session[["status", "result_code", "phone", "amount_requested"]]
 
-    Push 10 shillings to every phone in `ROOM`, wait for each callback, then keep this
-    rehearsal's rows of `lab.transactions()` in `room` (one row per push; filter on the
-    pushes' `checkout_request_id`).
-    """),
-    ("exercise", """
-    room = ...
-    """, """
-    ids = [lab.push(phone, 10, "ROOM", "Rehearsal").checkout_request_id for phone in ROOM]
-    for cid in ids:
-        lab.listener.wait_for(cid, timeout=10)
-    tx = lab.transactions()
-    room = tx[tx["checkout_request_id"].isin(ids)]
-    """, """
-    ids = [lab.push(phone, 10, "ROOM", "Rehearsal").checkout_request_id for phone in ROOM[:3]]
-    for cid in ids:
-        lab.listener.wait_for(cid, timeout=10)
-    tx = lab.transactions()
-    room = tx[tx["checkout_request_id"].isin(ids)]
-    """),
-    ("code", """
-    check.room_rehearsal(room, phones=ROOM)
-    """),
-    ("md", """
-    ## Who needs help?
+# %% [markdown]
+# ### Exercise 2: find them
+#
+# From `session`, find the phone with no paid push and the result code it gets most often.
+# Answer a pair `(phone, result_code)`.
 
-    Now a room where one participant keeps typing the wrong PIN (their phone's profile is
-    `wrong_pin`). Everyone pushes three times, with different amounts so rule 17 stays out of
-    the way.
-    """),
-    ("code", """
-    lab.emulator.register_subscriber(ROOM[3], profile="wrong_pin")
-    rounds = []
-    for amount in (11, 12, 13):
-        for phone in ROOM:
-            rounds.append(lab.push(phone, amount, "ROOM", "Rehearsal"))
-        for push in rounds[-len(ROOM):]:
-            push.wait(timeout=10)
-    tx = lab.transactions()
-    session = tx[tx["checkout_request_id"].isin([p.checkout_request_id for p in rounds])]
-    session[["status", "result_code", "phone", "amount_requested"]]
-    """),
-    ("md", """
-    ### Exercise 2: find them
+# %% tags=["exercise"]
+stuck = ...
 
-    From `session`, find the phone with no paid push and the result code it gets most often.
-    Answer a pair `(phone, result_code)`.
-    """),
-    ("exercise", """
-    stuck = ...
-    """, """
-    paid_per_phone = session.groupby("phone")["status"].apply(lambda s: (s == "paid").sum())
-    phone = paid_per_phone[paid_per_phone == 0].index[0]
-    stuck = (phone, session[session["phone"] == phone]["result_code"].mode()[0])
-    """, """
-    stuck = (ROOM[0], "0")
-    """),
-    ("code", """
-    check.struggling_participant(stuck, frame=session)
-    """),
-    ("md", """
-    Two wrong PINs (`2001`) and then `8006`: the third wrong PIN in a row locks the M-PESA PIN,
-    and every later push to that phone fails until it is unlocked. In the room that is the
-    moment to walk over. In the lab: `lab.emulator.unlock_subscriber(phone)`.
-    """),
-    ("md", """
-    ## A shared room: the workshop mode
+# %% tags=["solution"]
+paid_per_phone = session.groupby("phone")["status"].apply(lambda s: (s == "paid").sum())
+phone = paid_per_phone[paid_per_phone == 0].index[0]
+stuck = (phone, session[session["phone"] == phone]["result_code"].mode()[0])
 
-    In workshop mode one server on your machine is Daraja for the whole room. Each participant
-    gets their own Daraja app and paybill on it, and you get a live view of everyone. On the day
-    you run `mpesa-lab workshop serve --host 0.0.0.0 --participants 30` (see `docs/workshop.md`).
+# %%
+check.struggling_participant(stuck, frame=session)
 
-    Here the room is simulated: one workshop server on loopback and four participants, each a
-    real `Lab` with its own listener and store, in this kernel. They join with
-    `mpesa_lab.workshop.simulation.join`, so they sit beside this notebook's `lab` (a second
-    `Lab.start()` would replace it). Running the cell again replaces the room.
-    """),
-    ("code", """
-    from mpesa_lab.listener.store import lab_home
-    from mpesa_lab.workshop import simulate
+# %% [markdown]
+# Two wrong PINs (`2001`) and then `8006`: the third wrong PIN in a row locks the M-PESA PIN,
+# and every later push to that phone fails until it is unlocked. In the room that is the
+# moment to walk over. In the lab: `lab.emulator.unlock_subscriber(phone)`.
 
-    room = simulate(participants=4, folder=lab_home() / "course" / "09-workshop-room", title="Rehearsal room")
-    room
-    """),
-    ("md", """
-    ## The participants' cards
+# %% [markdown]
+# ## A shared room: the workshop mode
+#
+# In workshop mode one server on your machine is Daraja for the whole room. Each participant
+# gets their own Daraja app and paybill on it, and you get a live view of everyone. On the day
+# you run `mpesa-lab workshop serve --host 0.0.0.0 --participants 30` (see `docs/workshop.md`).
+#
+# Here the room is simulated: one workshop server on loopback and four participants, each a
+# real `Lab` with its own listener and store, in this kernel. They join with
+# `mpesa_lab.workshop.simulation.join`, so they sit beside this notebook's `lab` (a second
+# `Lab.start()` would replace it). Running the cell again replaces the room.
 
-    The server wrote one card per participant (`cards.html`, printable) and the same as a CSV.
-    A card holds the `.env` lines to paste: the workshop URL, a consumer key and secret, a
-    paybill and its passkey. Secrets stay on the cards, so this table shows only the public part.
-    """),
-    ("code", """
-    import pandas as pd
+# %%
+from mpesa_lab.listener.store import lab_home
+from mpesa_lab.workshop import simulate
 
-    cards = pd.DataFrame([
-        {"participant": p.id, "name": p.name, "paybill (MPESA_SHORTCODE)": p.shortcode,
-         "MPESA_BASE_URL": room.server.url}
-        for p in room.server.participants
-    ])
-    print("cards to print:", room.server.files["cards"].name, "and", room.server.files["csv"].name)
-    cards
-    """),
-    ("md", """
-    ## Two ways a callback reaches a laptop
+room = simulate(participants=4, folder=lab_home() / "course" / "09-workshop-room", title="Rehearsal room")
+room
 
-    A participant's callbacks land in their mailbox on the server. When the server can reach
-    the laptop's listener, it posts them there (**direct**). When venue Wi-Fi blocks incoming
-    connections, the laptop pulls them over its own connection (**relay**). The simulation
-    relays every second participant. Each participant pushes once and reports the exercise
-    they reached (a notebook does it with `lab.workshop.report_progress("09.1")`).
-    """),
-    ("code", """
-    pushes = room.push_all(1)  # concurrently; waits for every callback
-    for number, (pid, participant_lab) in enumerate(room.labs.items(), start=1):
-        participant_lab.workshop.report_progress(f"09.{number}")
-    {pid: (participant_lab.workshop.delivery, push.wait().result_code)  # from the participant's own store
-     for (pid, participant_lab), push in zip(room.labs.items(), pushes)}
-    """),
-    ("md", """
-    Each participant's callback (ResultCode `0`) is in their own store, whichever way it came.
-    Nobody had to know how their callbacks travel.
+# %% [markdown]
+# ## The participants' cards
+#
+# The server wrote one card per participant (`cards.html`, printable) and the same as a CSV.
+# A card holds the `.env` lines to paste: the workshop URL, a consumer key and secret, a
+# paybill and its passkey. Secrets stay on the cards, so this table shows only the public part.
 
-    ## Your view of the room
+# %%
+import pandas as pd
 
-    The facilitator's page (`room.server.facilitator_url`) polls `GET /_workshop/api/room`
-    once a second. The same data as a table here. Its URL holds the room's token, so it is
-    never printed: the token travels in a header.
-    """),
-    ("code", """
-    import httpx
+cards = pd.DataFrame([
+    {"participant": p.id, "name": p.name, "paybill (MPESA_SHORTCODE)": p.shortcode,
+     "MPESA_BASE_URL": room.server.url}
+    for p in room.server.participants
+])
+print("cards to print:", room.server.files["cards"].name, "and", room.server.files["csv"].name)
+cards
+
+# %% [markdown]
+# ## Two ways a callback reaches a laptop
+#
+# A participant's callbacks land in their mailbox on the server. When the server can reach
+# the laptop's listener, it posts them there (**direct**). When venue Wi-Fi blocks incoming
+# connections, the laptop pulls them over its own connection (**relay**). The simulation
+# relays every second participant. Each participant pushes once and reports the exercise
+# they reached (a notebook does it with `lab.workshop.report_progress("09.1")`).
+
+# %%
+pushes = room.push_all(1)  # concurrently; waits for every callback
+for number, participant_lab in enumerate(room.labs.values(), start=1):
+    participant_lab.workshop.report_progress(f"09.{number}")
+{pid: (participant_lab.workshop.delivery, push.wait().result_code)  # from the participant's own store
+ for (pid, participant_lab), push in zip(room.labs.items(), pushes, strict=True)}
+
+# %% [markdown]
+# Each participant's callback (ResultCode `0`) is in their own store, whichever way it came.
+# Nobody had to know how their callbacks travel.
+#
+# ## Your view of the room
+#
+# The facilitator's page (`room.server.facilitator_url`) polls `GET /_workshop/api/room`
+# once a second. The same data as a table here. Its URL holds the room's token, so it is
+# never printed: the token travels in a header.
+
+# %%
+import httpx
 
 
-    def facilitator_view(server):
-        \"\"\"The facilitator page's data, one row per participant (no token on screen).\"\"\"
-        data = httpx.get(f"{server.url}/_workshop/api/room", trust_env=False,
-                         headers={"Authorization": f"Bearer {server.facilitator_token}"}).json()
-        return pd.DataFrame([
-            {"participant": p["id"], "delivery": p["delivery"], "exercise": p["exercise"],
-             "pushes": p["pushes"], "accepted": p["accepted"],
-             "results": ", ".join(f"{code}: {n}" for code, n in p["results"].items()),
-             "last error": (p["last_error"] or {}).get("code", ""),
-             "what to say": (p["last_error"] or {}).get("mitigation", "")}
-            for p in data["participants"]
-        ]).set_index("participant")
+def facilitator_view(server):
+    """The facilitator page's data, one row per participant (no token on screen)."""
+    data = httpx.get(f"{server.url}/_workshop/api/room", trust_env=False,
+                     headers={"Authorization": f"Bearer {server.facilitator_token}"}).json()
+    return pd.DataFrame([
+        {"participant": p["id"], "delivery": p["delivery"], "exercise": p["exercise"],
+         "pushes": p["pushes"], "accepted": p["accepted"],
+         "results": ", ".join(f"{code}: {n}" for code, n in p["results"].items()),
+         "last error": (p["last_error"] or {}).get("code", ""),
+         "what to say": (p["last_error"] or {}).get("mitigation", "")}
+        for p in data["participants"]
+    ]).set_index("participant")
 
 
-    facilitator_view(room.server)
-    """),
-    ("md", """
-    ## A fault for the whole room
+facilitator_view(room.server)
 
-    To teach resilience, make Daraja misbehave for everyone at once: here `busy` (every push
-    answered `500.003.02 System is busy`) for 60 seconds. The page has the same buttons. Each
-    lab retries a busy answer a few times with backoff, then gives up: that takes a few seconds.
-    """),
-    ("code", """
-    room.server.start_fault("busy", seconds=60)
-    during = room.push_all(1)
-    print(sorted({type(answer).__name__ for answer in during}))
-    print(during[0])  # what participant p01's notebook showed
-    """),
-    ("md", """
-    Every participant saw `SystemBusy`, with Daraja's words and what to do, and a `rejected`
-    row in their own transactions. Your view shows the same error against each of them, with
-    its mitigation, and how many pushes the server refused (each lab's retries included).
-    """),
-    ("code", """
-    facilitator_view(room.server)
-    """),
-    ("md", """
-    Turn it off before the minute is up, and the room pushes again normally.
-    """),
-    ("code", """
-    room.server.stop_fault()
-    after = room.push_all(1)
-    [type(answer).__name__ for answer in after]
-    """),
-    ("md", """
-    ### Exercise 3: what did the room see?
+# %% [markdown]
+# ## A fault for the whole room
+#
+# To teach resilience, make Daraja misbehave for everyone at once: here `busy` (every push
+# answered `500.003.02 System is busy`) for 60 seconds. The page has the same buttons. Each
+# lab retries a busy answer a few times with backoff, then gives up: that takes a few seconds.
 
-    The room's data (`GET /_workshop/api/room`) has an `errors` chart: each Daraja error code
-    answered to the room's pushes, with how many pushes got it (each lab's retries count: the
-    server answered every one). Answer a pair `(error_code, pushes)` for the error the fault
-    caused.
-    """),
-    ("exercise", """
-    room_data = httpx.get(f"{room.server.url}/_workshop/api/room", trust_env=False,
-                          headers={"Authorization": f"Bearer {room.server.facilitator_token}"}).json()
-    saw = ...
-    """, """
-    room_data = httpx.get(f"{room.server.url}/_workshop/api/room", trust_env=False,
-                          headers={"Authorization": f"Bearer {room.server.facilitator_token}"}).json()
-    top = room_data["errors"][0]
-    saw = (top["code"], top["count"])
-    """, """
-    room_data = httpx.get(f"{room.server.url}/_workshop/api/room", trust_env=False,
-                          headers={"Authorization": f"Bearer {room.server.facilitator_token}"}).json()
-    top = room_data["results"][0]
-    saw = (top["code"], top["count"])
-    """),
-    ("code", """
-    check.room_fault(saw, room=room_data)
-    """),
-    ("md", f"""
-    The fault never reached anyone's store as a payment: a busy answer means Daraja did not
-    process the push, so retrying it is safe. In the room, that is the moment to say so.
+# %%
+room.server.start_fault("busy", seconds=60)
+during = room.push_all(1)
+print(sorted({type(answer).__name__ for answer in during}))
+print(during[0])  # what participant p01's notebook showed
 
-    ## Solutions and checks
+# %% [markdown]
+# Every participant saw `SystemBusy`, with Daraja's words and what to do, and a `rejected`
+# row in their own transactions. Your view shows the same error against each of them, with
+# its mitigation, and how many pushes the server refused (each lab's retries included).
 
-    - Every exercise has a check cell that says precisely what is wrong. Checks never stop a
-      notebook, so a participant can always run to the end.
-    - The solutions are in `notebooks/solutions/`, one notebook per lesson with every exercise
-      solved. Keep them for yourself; they are built from the same sources as the notebooks
-      (`python notebooks/build.py`, see `notebooks/README.md`).
-    - `MPESA_LAB_STRICT_CHECKS=1` makes a failed check raise: that is how the solutions are
-      tested, and a quick way to confirm a participant's finished notebook.
+# %%
+facilitator_view(room.server)
 
-    ## Summary
+# %% [markdown]
+# Turn it off before the minute is up, and the room pushes again normally.
 
-    - Prepare: install, `mpesa-lab demo`, the right kernel; accounts for 08 days ahead.
-    - Plan about {_hours(TOTAL_MINUTES)} for the full course, {_hours(HALF_DAY_MINUTES)} for the half-day cut.
-    - Watch for the same check message twice, `17` on re-runs, `Wrong credentials`, lost
-      callbacks.
-    - Rehearse with the lab: a push per seat, and a room with one participant in trouble.
-    - In workshop mode: hand out the cards, let callbacks travel directly or by relay, watch
-      the room's view (never project its URL), and turn a fault on and off to teach resilience.
+# %%
+room.server.stop_fault()
+after = room.push_all(1)
+[type(answer).__name__ for answer in after]
 
-    **Next:** run it: `mpesa-lab workshop serve`, and `docs/workshop.md` for every option.
-    """),
-    ("code", """
-    room.stop()
-    lab.stop()
-    """),
-]
+# %% [markdown]
+# ### Exercise 3: what did the room see?
+#
+# The room's data (`GET /_workshop/api/room`) has an `errors` chart: each Daraja error code
+# answered to the room's pushes, with how many pushes got it (each lab's retries count: the
+# server answered every one). Answer a pair `(error_code, pushes)` for the error the fault
+# caused.
+
+# %% tags=["exercise"]
+room_data = httpx.get(f"{room.server.url}/_workshop/api/room", trust_env=False,
+                      headers={"Authorization": f"Bearer {room.server.facilitator_token}"}).json()
+saw = ...
+
+# %% tags=["solution"]
+room_data = httpx.get(f"{room.server.url}/_workshop/api/room", trust_env=False,
+                      headers={"Authorization": f"Bearer {room.server.facilitator_token}"}).json()
+top = room_data["errors"][0]
+saw = (top["code"], top["count"])
+
+# %%
+check.room_fault(saw, room=room_data)
+
+# %% [markdown]
+# The fault never reached anyone's store as a payment: a busy answer means Daraja did not
+# process the push, so retrying it is safe. In the room, that is the moment to say so.
+#
+# ## Solutions and checks
+#
+# - Every exercise has a check cell that says precisely what is wrong. Checks never stop a
+#   notebook, so a participant can always run to the end.
+# - The solutions are in `notebooks/solutions/`, one notebook per lesson with every exercise
+#   solved. Keep them for yourself; they are built from the same sources as the notebooks
+#   (`python notebooks/build.py`, see `notebooks/README.md`).
+# - `MPESA_LAB_STRICT_CHECKS=1` makes a failed check raise: that is how the solutions are
+#   tested, and a quick way to confirm a participant's finished notebook.
+#
+# ## Summary
+#
+# - Prepare: install, `mpesa-lab demo`, the right kernel; accounts for 08 days ahead.
+# - Plan about {{ full_course }} for the full course, {{ half_day }} for the half-day cut.
+# - Watch for the same check message twice, `17` on re-runs, `Wrong credentials`, lost
+#   callbacks.
+# - Rehearse with the lab: a push per seat, and a room with one participant in trouble.
+# - In workshop mode: hand out the cards, let callbacks travel directly or by relay, watch
+#   the room's view (never project its URL), and turn a fault on and off to teach resilience.
+#
+# **Next:** run it: `mpesa-lab workshop serve`, and `docs/workshop.md` for every option.
+
+# %%
+room.stop()
+lab.stop()

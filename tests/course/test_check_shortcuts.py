@@ -10,17 +10,15 @@ can tell; those are listed in SAME_VALUE below rather than tested as if they cou
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
-import pytest
 
 from mpesa_lab import codes
 from mpesa_lab.constants import LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET, SANDBOX_PASSKEY
 from mpesa_lab.course import check
-from mpesa_lab.course.verdict import STRICT_ENV
-from tests.course.test_check import _callback, ok, wrong
-from tests.course.test_check_journey import CARDS, RIGHT, TEST_PHONE, lab, week  # noqa: F401 (fixtures)
+from tests.course.checks.test_l01_journey import CARDS, RIGHT
+from tests.course.helpers import TEST_PHONE, callback_body, ok, wrong
 
 # Shortcuts no value-only check can tell apart from the right answer (the same bytes), per check.
 SAME_VALUE = {
@@ -34,11 +32,6 @@ SAME_VALUE = {
     "top_failure": "the commonest non-zero code overall: in data/week it is also the commonest failure",
     "token_refresh": "the literal 3539 (3599 - 60 worked out by hand)",
 }
-
-
-@pytest.fixture(autouse=True)
-def lenient(monkeypatch):
-    monkeypatch.delenv(STRICT_ENV, raising=False)
 
 
 # -- 00, 01, 02, 03: value checks, each shortcut that yields another value ------------------------
@@ -77,7 +70,7 @@ def test_02_shortcuts():
 
 
 def test_03_shortcuts():
-    moment = datetime(2026, 3, 14, 21, 30, 5, tzinfo=timezone.utc)
+    moment = datetime(2026, 3, 14, 21, 30, 5, tzinfo=UTC)
     wrong(check.timestamp(moment.strftime("%Y%m%d%H%M%S"), moment), "UTC time")  # the server's clock
     wrong(check.timestamp(datetime.now().strftime("%Y%m%d%H%M%S"), moment))  # now, not the moment
     ts = "20260315003005"
@@ -107,7 +100,7 @@ def test_04_set_next_result_is_not_an_ignored_prompt(lab):
 
 
 def test_04_a_callback_written_by_hand_is_not_a_push(lab):
-    wrong(check.customer_answer(_callback("ws_CO_made_up", 2001), "wrong_pin", lab=lab),
+    wrong(check.customer_answer(callback_body("ws_CO_made_up", 2001), "wrong_pin", lab=lab),
           "no push of this lab", "not one written by hand")
 
 
@@ -135,9 +128,9 @@ def test_05_shortcuts(lab):
     wrong(check.query_fallback(again.query(), push.checkout_request_id), "another push")
     # Waiting for the callback again is no fallback.
     wrong(check.query_fallback(callback, push.checkout_request_id), "this is a callback")
-    deliveries = [_callback("a"), _callback("a"), _callback("b", 1032), _callback("b", 1032), _callback("c")]
+    deliveries = [callback_body("a"), callback_body("a"), callback_body("b", 1032), callback_body("b", 1032), callback_body("c")]
     # The code read through a float column (a frame with NaN), then made text: '1032.0'.
-    failed = _callback("ws_CO_f", 1032)
+    failed = callback_body("ws_CO_f", 1032)
     wrong(check.result_code(str(float(1032)), failed), "not this callback's ResultCode")
     # Counting deliveries, or only receipts (paid ones).
     wrong(check.distinct_payments(len(deliveries), deliveries), "counts every delivery")
@@ -180,7 +173,7 @@ def test_06_a_wrong_code_points_at_the_real_condition_not_the_magic_numbers(lab)
     verdict = check.triggered(callback, code="1", lab=lab)
     wrong(verdict, "not 1", "push more than that balance")
     assert "trigger table" not in str(verdict)
-    wrong(check.triggered(_callback("ws_CO_made_up", 1), code="1", lab=lab), "no push of this lab")
+    wrong(check.triggered(callback_body("ws_CO_made_up", 1), code="1", lab=lab), "no push of this lab")
 
 
 def test_06_the_real_condition_passes(lab):

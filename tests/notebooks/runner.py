@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,5 +117,6 @@ def load_build():
     spec = importlib.util.spec_from_file_location("_nb_build", NOTEBOOKS / "build.py")
     build = importlib.util.module_from_spec(spec)
     assert spec.loader is not None
+    sys.modules[spec.name] = build  # its dataclasses look their module up there
     spec.loader.exec_module(build)
     return build

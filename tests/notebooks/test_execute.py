@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tests.notebooks.mistakes import MISTAKES
 from tests.notebooks.runner import execute, learner_notebooks, load_build, solution_notebooks
 
 pytestmark = pytest.mark.timeout(240)
@@ -85,16 +86,24 @@ def test_solution_notebook_passes_every_check(path: Path, tmp_path: Path):
 
 
 BUILD = load_build()
-SOURCES = sorted(BUILD.SOURCES.glob("[0-9][0-9]_*.py"))
+SOURCES = BUILD.sources()
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_a_typical_mistake_is_named_by_its_check_and_the_notebook_still_runs(source: Path, tmp_path: Path):
-    """Each exercise holding its typical mistake: the check says what is wrong; nothing stops."""
-    module = BUILD.load_source(source)
-    report = execute(BUILD.build(module, solutions=False, wrong=True), tmp_path, runs=1)
+    """Each exercise holding its typical mistake (mistakes.py): the check says what is wrong; nothing stops."""
+    lesson = BUILD.load_source(source)
+    mistakes = MISTAKES.get(lesson.name, [])
+    assert len(mistakes) == len(lesson.exercises), \
+        f"{lesson.name}: {len(lesson.exercises)} exercises, {len(mistakes)} typical mistakes in tests/notebooks/mistakes.py"
+    nb = BUILD.build(lesson, solutions=False, mistakes=[code for _check, code in mistakes])
+    exercises = [i for i, c in enumerate(nb.cells) if "exercise" in c.metadata.get("tags", [])]
+    for (check_name, _code), i in zip(mistakes, exercises, strict=True):
+        assert nb.cells[i + 1].source.startswith(f"check.{check_name}("), \
+            f"{lesson.name}: the mistake for check.{check_name} would go in cell {i}, which check.{check_name} does not follow"
+    report = execute(nb, tmp_path, runs=1)
     verdicts = report.runs[0].probe["verdicts"]
-    assert len(verdicts) == sum(1 for c in module.CELLS if c[0] == "exercise")
+    assert len(verdicts) == len(lesson.exercises)
     for name, ok, answered, message in verdicts:
         assert answered and not ok, f"{source.stem}: {name}: the mistake was not caught: {message}"
         assert message.startswith("\u2718") and "\n  - " in message, f"{source.stem}: {name}: no problem named: {message}"

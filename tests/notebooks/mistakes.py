@@ -1,0 +1,90 @@
+"""Each exercise's typical mistake, beside the tests that run them.
+
+By lesson, in the order of the lesson's exercises: the check the mistake must trip, and the code a
+learner typically writes instead of the solution. tests/notebooks/test_execute.py puts each in its
+exercise's cell and runs the notebook: the check cell after it must name what is wrong, and
+nothing may stop. A source whose exercises moved fails there (the check named here is not the one
+after the exercise) rather than testing the wrong cell.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+
+def _code(text: str) -> str:
+    return textwrap.dedent(text).strip("\n")
+
+
+MISTAKES: dict[str, list[tuple[str, str]]] = {
+    "00-start-here": [
+        ("callback_target", "where = lab.settings.base_url  # the emulator's address"),
+        ("msisdn", 'phone = "0708374149"'),
+    ],
+    "01-the-journey": [
+        ("sequence_order", 'order = ["D", "G", "F", "A", "C", "B", "E"]  # waits for the payment before the acknowledgement'),
+        ("step_delay", _code("""
+            steps = stepper.steps
+            seconds = (steps[2].at - steps[5].at).total_seconds()  # the wrong way round
+        """)),
+    ],
+    "02-access-token": [
+        ("basic_auth", 'header = f"Basic {LAB_CONSUMER_KEY}:{LAB_CONSUMER_SECRET}"  # not encoded'),
+        ("token_refresh", 'refresh_after = answer["expires_in"]  # still text, and no margin'),
+    ],
+    "03-password-timestamp": [
+        ("timestamp", "ts = moment.strftime(FORMAT)  # the server's UTC clock"),
+        ("password", 'password = base64.b64encode((PASSKEY + SHORTCODE + TIMESTAMP).encode("utf-8")).decode("ascii")'),
+        ("wrong_part", 'wrong = "passkey"'),
+    ],
+    "04-first-push": [
+        ("customer_answer", _code("""
+            push = lab.push(TEST_PHONE, 12, "INV-04", "Lesson 04")
+            push.cancel()
+            wrong = push.wait(timeout=15)
+        """)),
+        ("customer_answer", _code("""
+            push = lab.push(TEST_PHONE, 13, "INV-04", "Lesson 04")
+            push.cancel()
+            ignored = push.wait(timeout=15)
+        """)),
+    ],
+    "05-callbacks-listener": [
+        ("receipt", 'receipt = body["Body"]["stkCallback"]["CallbackMetadata"]["Item"]'),
+        ("result_code", 'code = failed_body["Body"]["stkCallback"]["ResultCode"]'),
+        ("distinct_payments", "payments = len(bodies)"),
+        ("query_fallback", "result = pushes[0].query()  # the wrong push"),
+    ],
+    "06-errors-result-codes": [
+        ("triggered", 'callback = lab.push("254711000061", 50, "INV-06", "Lesson 06").wait(timeout=10)  # exactly the balance'),
+        ("advice_function", _code("""
+            def advice(code):
+                entry = codes.lookup(str(code))
+                return entry.mitigation if entry.known else "Unknown code."
+        """)),
+    ],
+    "07-result-code-analytics": [
+        ("paid_rows", "paid = tx[tx.result_code == 0]"),
+        ("top_failure", "top = tx.result_code.value_counts().index[0]  # the commonest code overall"),
+    ],
+    "08-real-sandbox": [
+        ("env_file", 'env_text = "MPESA_CONSUMER_KEY=paste-your-consumer-key\\n"'),
+        ("callback_url", "url = lab.listener.local_callback_url  # this machine only"),
+    ],
+    "09-running-a-workshop": [
+        ("room_rehearsal", _code("""
+            ids = [lab.push(phone, 10, "ROOM", "Rehearsal").checkout_request_id for phone in ROOM[:3]]
+            for cid in ids:
+                lab.listener.wait_for(cid, timeout=10)
+            tx = lab.transactions()
+            room = tx[tx["checkout_request_id"].isin(ids)]
+        """)),
+        ("struggling_participant", 'stuck = (ROOM[0], "0")'),
+        ("room_fault", _code("""
+            room_data = httpx.get(f"{room.server.url}/_workshop/api/room", trust_env=False,
+                                  headers={"Authorization": f"Bearer {room.server.facilitator_token}"}).json()
+            top = room_data["results"][0]
+            saw = (top["code"], top["count"])
+        """)),
+    ],
+}
