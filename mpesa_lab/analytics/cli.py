@@ -34,7 +34,7 @@ def _size(path: Path) -> int:
 
 def run_report(console: Any, err_console: Any, source: str | None, out: Path, *,
                title: str | None = None, freq: str | None = None) -> int:
-    from mpesa_lab.analytics.load import LoadError
+    from mpesa_lab.analytics.limits import LoadError
 
     path = Path(source).expanduser() if source else newest_store()
     if path is None:
@@ -67,7 +67,7 @@ def run_report(console: Any, err_console: Any, source: str | None, out: Path, *,
 
 
 def _load_with_progress(console: Any, path: Path) -> Any:
-    from mpesa_lab.analytics.load import load
+    from mpesa_lab.analytics.sources import load
 
     if _size(path) < PROGRESS_FROM_BYTES:
         with console.status(f"Loading {path}..."):
