@@ -26,10 +26,18 @@ from typing import TYPE_CHECKING, Any
 
 from mpesa_lab.analytics import frames, json_lines, limits, tables
 from mpesa_lab.analytics.limits import LoadError
-from mpesa_lab.analytics.outcomes import MAX_PROBLEMS_KEPT, Outcomes, Problem, Progress, note_unknown_codes
+from mpesa_lab.analytics.outcomes import (
+    MAX_PROBLEMS_KEPT,
+    Outcomes,
+    Problem,
+    Progress,
+    from_records,
+    note_unknown_codes,
+)
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
 
 __all__ = ["LoadError", "Outcomes", "Problem", "Progress", "export", "load", "scan"]
 
@@ -82,7 +90,7 @@ def _store_path(source: Any) -> Path | None:
 
 
 # --------------------------------------------------------------------------------------------
-# A CallbackStore's SQLite file.
+# A CallbackStore's SQLite file: one consistent cut for both frames.
 
 
 def _load_store(path: Path) -> Outcomes:
@@ -101,26 +109,51 @@ def _load_store(path: Path) -> Outcomes:
 
 
 def _read_store_file(path: Path) -> Outcomes:
+    """Both frames from ONE cut of the store, while the listener may keep writing.
+
+    ``read_store`` takes its cut (the last row ids, in one read transaction) on each call, and
+    the callbacks frame needs the metadata items that the transactions read skips. So the
+    transactions read comes first and fixes the cut; the callbacks read (later, so the same rows
+    and perhaps a few newer ones: the tables are append-only) is cut back to it, and both frames
+    are built from the one set of record tables, as for every other source.
+    """
     import sqlite3
 
     from mpesa_lab.analytics.sqlite import read_store
 
-    for_tx = read_store(path, for_view="transactions")
-    transactions = frames.build_transactions(for_tx.pop("callbacks"), for_tx.pop("pushes"),
-                                             for_tx.pop("queries"))
-    for_cb = read_store(path, for_view="callbacks")
-    callbacks = frames.build_callbacks(for_cb.pop("callbacks"), for_cb.pop("pushes"))
+    records = read_store(path, for_view="transactions")
+    last = _last_id(records.pop("callbacks"))  # (only its cut is needed: the next read has items)
+    callbacks = _upto(read_store(path, for_view="callbacks")["callbacks"], last)
+    out = from_records(callbacks, records.pop("pushes"), records.pop("queries"), str(path), [], {})
+    del records, callbacks
     conn = sqlite3.connect(path, timeout=30.0)
     try:
         quarantined = conn.execute("SELECT delivery_id, reason FROM quarantine ORDER BY id").fetchall()
     finally:
         conn.close()
-    problems = [Problem(f"{path.name} delivery {d}", "quarantined", r) for d, r in quarantined]
-    counts = {"malformed": len(quarantined)}
-    out = Outcomes(str(path), transactions, callbacks, problems[:MAX_PROBLEMS_KEPT], counts,
-                   records=len(callbacks) + len(quarantined))
+    out.problems = [Problem(f"{path.name} delivery {d}", "quarantined", r)
+                    for d, r in quarantined][:MAX_PROBLEMS_KEPT]
+    out.counts = {"malformed": len(quarantined)}
+    out.records = len(out.callbacks) + len(quarantined)
     note_unknown_codes(out, lambda cid: f"{path.name} callback {cid}")
     return out
+
+
+def _last_id(callbacks: pa.Table) -> int:
+    """The last callback a read saw (0: none)."""
+    import pyarrow.compute as pc
+
+    return int(pc.max(callbacks["callback_id"]).as_py() or 0) if len(callbacks) else 0
+
+
+def _upto(callbacks: pa.Table, last: int) -> pa.Table:
+    """The callbacks up to ``last``: the rows of a later read that the cut saw (filtered only
+    when callbacks arrived in between: a copy of the table is not free)."""
+    import pyarrow.compute as pc
+
+    if _last_id(callbacks) <= last:
+        return callbacks
+    return callbacks.filter(pc.less_equal(callbacks["callback_id"], last))
 
 
 # --------------------------------------------------------------------------------------------
