@@ -418,7 +418,7 @@ def _drop_rows(table: pa.Table, mask: np.ndarray) -> pa.Table:
     if len(positions) > _FEW_ROWS:
         return table.filter(pa.array(~mask))
     pieces, start = [], 0
-    for position in positions:
+    for position in positions.tolist():
         pieces.append(table.slice(start, position - start))
         start = position + 1
     pieces.append(table.slice(start))

@@ -188,4 +188,6 @@ def scan(folder: str | os.PathLike[str], table: str = "transactions") -> duckdb.
     import duckdb
 
     pattern = str(Path(folder) / table / "**" / "*.parquet")
-    return duckdb.sql(f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)")
+    relation = duckdb.sql(f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)")
+    assert relation is not None  # (a SELECT always gives a relation)
+    return relation
