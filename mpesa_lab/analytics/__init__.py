@@ -7,46 +7,40 @@
 >>> analytics.report("data/week", "report/")     # index.html + PNGs
 
 Nothing heavy is imported until used: importing this package does not import pandas,
-matplotlib or DuckDB. It never imports the emulator.
+matplotlib or DuckDB. It never imports the emulator. ``load`` and ``report`` are functions: no
+module of this package is named like a function it exports (importing a submodule makes it the
+package's attribute of that name).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mpesa_lab._exports import lazy_exports
+
 if TYPE_CHECKING:
-    from mpesa_lab.analytics.analyses import (duplicates, funnel, latency, latency_distribution,
-                                              missing_callbacks, refusals, success_rate, summary,
-                                              unknown_callbacks, unknown_codes)
-    from mpesa_lab.analytics.load import LoadError, Outcomes, Problem, export, load, scan
+    from mpesa_lab.analytics.analyses import (
+        duplicates,
+        funnel,
+        latency,
+        latency_distribution,
+        missing_callbacks,
+        refusals,
+        success_rate,
+        summary,
+        unknown_callbacks,
+        unknown_codes,
+    )
+    from mpesa_lab.analytics.limits import LoadError
+    from mpesa_lab.analytics.outcomes import Outcomes, Problem
     from mpesa_lab.analytics.report import report
+    from mpesa_lab.analytics.sources import export, load, scan
 
-_WHERE = {
-    **{name: "analyses" for name in ("duplicates", "funnel", "latency", "latency_distribution",
-                                     "missing_callbacks", "refusals", "success_rate", "summary",
-                                     "unknown_callbacks", "unknown_codes")},
-    **{name: "load" for name in ("LoadError", "Outcomes", "Problem", "export", "load", "scan")},
-    "report": "report",
-}
-
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if name in ("load", "report"):  # callable modules: load(source), report(source, out_dir)
-        import importlib
-
-        return importlib.import_module(f"mpesa_lab.analytics.{name}")
-    if module is None:
-        raise AttributeError(f"module 'mpesa_lab.analytics' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(f"mpesa_lab.analytics.{module}"), name)
+__getattr__, __dir__, __all__ = lazy_exports(__name__)
 
 
 def transactions(source: Any) -> Any:
     """The transactions frame of any source (see ``load``)."""
-    from mpesa_lab.analytics.load import load
+    from mpesa_lab.analytics.sources import load
 
     return load(source).transactions

@@ -83,7 +83,7 @@ def run_report(console: Any, err_console: Any, source: str | None, out: Path | N
 
     Exit codes: 0 a page was written; 1 the source holds nothing to report (no pushes, no
     callbacks: one line says so, no page); 2 bad arguments or an unreadable source."""
-    from mpesa_lab.analytics.load import LoadError
+    from mpesa_lab.analytics.limits import LoadError
 
     def error(text: str) -> None:
         # One line, whatever the width, and literally: a path or a message may hold "[...]".
@@ -157,7 +157,7 @@ def _nothing_to_report(path: Path, outcomes: Any) -> str:
 
 
 def _load_with_progress(console: Any, path: Path) -> Any:
-    from mpesa_lab.analytics.load import load
+    from mpesa_lab.analytics.sources import load
 
     if _size(path) < PROGRESS_FROM_BYTES:
         with console.status(f"Loading {path}..."):

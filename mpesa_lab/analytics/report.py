@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mpesa_lab.analytics.load import Outcomes, Progress, load
+from mpesa_lab.analytics.outcomes import Outcomes, Progress
+from mpesa_lab.analytics.sources import load
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -245,9 +246,3 @@ def _problems(outcomes: Outcomes) -> str:
             "silently; the first ones are listed with where they were.</p>"
             + _table(outcomes.problems_frame().head(100), "Problems"))
 
-
-
-# analytics.report(source, out_dir): the module answers the call (see _callable.py).
-from mpesa_lab.analytics._callable import make_callable  # noqa: E402
-
-make_callable(__name__, "report")

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mpesa_lab.analytics.load import LoadError, load
+from mpesa_lab.analytics.limits import LoadError
+from mpesa_lab.analytics.sources import load
 from mpesa_lab.errors import MpesaLabError
 
 
