@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     )
     from mpesa_lab.analytics.limits import LoadError
     from mpesa_lab.analytics.outcomes import Outcomes, Problem
-    from mpesa_lab.analytics.report import report
+    from mpesa_lab.analytics.html_report import report
     from mpesa_lab.analytics.sources import export, load, scan
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__)

@@ -116,7 +116,7 @@ def run_report(console: Any, err_console: Any, source: str | None, out: Path | N
     if problem:
         error(problem)
         return 2
-    from mpesa_lab.analytics.report import report
+    from mpesa_lab.analytics.html_report import report
 
     try:
         index = report(outcomes, out, title=title, freq=freq)

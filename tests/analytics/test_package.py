@@ -10,7 +10,7 @@ import sys
 from mpesa_lab import analytics
 
 #: until the lead renames report.py at merge (another helper edits it now); then empty
-NOT_YET_RENAMED = {"report"}
+NOT_YET_RENAMED: set[str] = set()
 
 
 def test_no_module_is_named_like_a_name_the_package_exports():
