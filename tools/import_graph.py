@@ -55,8 +55,8 @@ class Graph:
     imports_in_functions: int = 0  # import statements inside functions (any package)
 
 
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+def module_name(path: Path, root: Path = ROOT) -> str:
+    parts = list(path.relative_to(root.parent).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
@@ -75,9 +75,9 @@ def _resolve(current: str, is_package: bool, node: ast.ImportFrom) -> str:
 def read_graph(root: Path = ROOT) -> Graph:
     graph = Graph()
     files = sorted(root.rglob("*.py"))
-    names = {module_name(p) for p in files}
+    names = {module_name(p, root) for p in files}
     for path in files:
-        name = module_name(path)
+        name = module_name(path, root)
         source = path.read_text(encoding="utf-8")
         graph.modules[name] = source.count("\n") + 1
         tree = ast.parse(source)
@@ -104,7 +104,10 @@ def read_graph(root: Path = ROOT) -> Graph:
                 targets = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom):
                 base = _resolve(name, path.name == "__init__.py", node)
-                targets = [f"{base}.{alias.name}" for alias in node.names] + [base]
+                # `from pkg import sub` (a submodule) is an arrow to pkg.sub; `from pkg import Name`
+                # is an arrow to pkg's __init__, which holds Name.
+                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in names else base
+                           for alias in node.names]
             for target in targets:
                 while target and target not in names:
                     target = target.rpartition(".")[0]
@@ -191,8 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--dot", action="store_true")
+    parser.add_argument("--root", type=Path, default=ROOT,
+                        help="the mpesa_lab package folder to read (e.g. another checkout's, for a before/after)")
     args = parser.parse_args(argv)
-    graph = read_graph()
+    graph = read_graph(args.root.resolve())
     summary = summarize(graph)
     if args.json:
         print(json.dumps(summary, indent=2))
