@@ -156,7 +156,7 @@ def test_config_init_calls_configure_logging_which_the_guard_turns_off():
     Probe(hello, log_level=None)
     assert len(calls) == 1
     handlers = {name: list(logging.getLogger(name).handlers) for name in ("", "uvicorn", "uvicorn.error")}
-    config = _uvicorn_guard._config_class()(hello, log_level=None)
+    _uvicorn_guard._config_class()(hello, log_level=None)  # uvicorn's own would dictConfig() these
     assert {name: list(logging.getLogger(name).handlers) for name in handlers} == handlers
 
 
