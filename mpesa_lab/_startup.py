@@ -14,18 +14,21 @@ httpx:
 - ``mpesa_lab.lab`` (a notebook's first import: ``from mpesa_lab.lab import Lab``);
 - ``mpesa_lab.cli.main`` (the ``mpesa-lab`` command).
 
-What it buys (issue 20; CPU seconds of a fresh process, user+sys, min / median of 9 rounds,
-same run, 2 shared cores; ``python -c pass`` 0.03):
+What it buys (issue 20): CPU seconds (user+sys) of a fresh ``python -c "import ..."``, fastest /
+median of 15 rounds, trees alternating in the same run on 2 shared cores (``python -c pass``:
+0.03); wall time on that loaded machine was too noisy to tell (bench/bench_startup.py, 0.25 s
+target, measured 0.15 s unloaded with the stand-in):
 
-================================  ==================  ==================
-                                  with the stand-in   without
-``import mpesa_lab.lab``          0.20 / 0.25         0.27 / 0.34
-``import mpesa_lab.daraja.client``  0.15 / 0.18       0.21 / 0.24
-================================  ==================  ==================
+==================================  ==================  ==================
+                                    with the stand-in   without
+``import mpesa_lab.lab``            0.22 / 0.28         0.28 / 0.41
+``import mpesa_lab.daraja.client``  0.16 / 0.22         0.21 / 0.30
+==================================  ==================  ==================
 
 About a third of what the lab's import costs above Python itself, against a 0.25 s target
 (bench/bench_startup.py). It cannot be had another way: httpx's package ``__init__`` imports
-``_main`` unconditionally, and the lab's import needs the client, which needs httpx.
+``_main`` unconditionally, and the lab's import needs the client, which needs httpx (importing
+the client in ``Lab.start()`` instead would only move the cost into its 0.5 s target).
 """
 
 from __future__ import annotations
