@@ -56,11 +56,14 @@ def serve(db: str, nofile: int) -> None:
     print(f"READY {listener.callback_url}", flush=True)
     sys.stdin.read()  # until the parent closes our stdin
     guard = listener._server.guard if listener._server is not None else None
-    from mpesa_lab import background
+    try:  # the process's connection budget (in background.py before issue 20, for --baseline-src)
+        from mpesa_lab._uvicorn_guard import _budget as budget
+    except ImportError:
+        from mpesa_lab.background import _budget as budget
 
     stats = {"evicted": getattr(guard, "evicted", None), "timed_out": getattr(guard, "timed_out", None),
-             "refused_at_accept": background._budget.refused,
-             "let_in_over_budget": getattr(background._budget, "overdrawn", None)}
+             "refused_at_accept": budget.refused,
+             "let_in_over_budget": getattr(budget, "overdrawn", None)}
     listener.stop()
     print(f"STATS {json.dumps(stats)}", flush=True)
 

@@ -1,10 +1,8 @@
-"""Keep start-up cheap: defer the parts of our dependencies that no lab call needs, safely under
-threads.
+"""Deferred imports that are safe under threads and safe to interrupt: :func:`import_on_first_use`.
 
-httpx imports its command-line client (``httpx._main``: click, rich, pygments; ~0.1 s) every
-time ``import httpx`` runs, only to offer ``httpx.main``. Before httpx is first imported we put a
-stand-in module in its place: ``httpx.main()`` and any other use of ``httpx._main`` still work,
-they import the real module on first use. If httpx is already imported, nothing changes.
+Heavy dependencies (phonenumbers, uvicorn) are imported by the call that needs them, not with
+the module that uses them. ``IMPORT_LOCK`` is shared with :mod:`mpesa_lab._startup`, whose
+stand-in module imports the real one under it.
 """
 
 from __future__ import annotations
@@ -13,10 +11,6 @@ import importlib
 import sys
 import threading
 import types
-from typing import Any
-
-_CLI = "httpx._main"
-
 
 # One lock for every deferred first import of this module. Python's own import lock is per
 # module, and a module sits in sys.modules from the moment its import *starts*: whoever reads it
@@ -24,7 +18,7 @@ _CLI = "httpx._main"
 # module ("partially initialized module 'phonenumbers' has no attribute ..."). A first import
 # therefore runs under this lock and through importlib.import_module, which also waits on the
 # module's own lock. Re-entrant: a deferred import may trigger another one in the same thread.
-_IMPORT_LOCK = threading.RLock()
+IMPORT_LOCK = threading.RLock()
 
 
 def _fully_imported(name: str) -> types.ModuleType | None:
@@ -38,46 +32,11 @@ def _fully_imported(name: str) -> types.ModuleType | None:
     return module
 
 
-class _DeferredHttpxCli(types.ModuleType):
-    """Stands in for ``httpx._main`` until something actually uses it."""
-
-    def _load(self) -> types.ModuleType:
-        with _IMPORT_LOCK:
-            if sys.modules.get(_CLI) is self:
-                del sys.modules[_CLI]
-            real = importlib.import_module(_CLI)
-            parent = sys.modules.get("httpx")
-            if parent is not None and getattr(parent, "_main", None) is self:
-                parent._main = real  # type: ignore[attr-defined]
-            return real
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") and name.endswith("__"):
-            raise AttributeError(name)
-        return getattr(self._load(), name)
-
-
-def _main(*args: Any, **kwargs: Any) -> Any:
-    """httpx's command line, imported on first call."""
-    return _STAND_IN._load().main(*args, **kwargs)
-
-
-_STAND_IN = _DeferredHttpxCli(_CLI, "httpx's command-line client, imported on first use by mpesa_lab._lazy")
-_STAND_IN.main = _main  # type: ignore[attr-defined]
-
-
-def defer_httpx_cli() -> None:
-    """Install the stand-in, unless httpx (or its CLI) is already imported."""
-    with _IMPORT_LOCK:
-        if "httpx" not in sys.modules and _CLI not in sys.modules:
-            sys.modules[_CLI] = _STAND_IN
-
-
 def import_on_first_use(name: str) -> types.ModuleType:
     """``import_module(name)``, safe under threads and safe to interrupt.
 
     Threads: the module is returned only once its import has finished; concurrent first uses
-    wait for the one import (see ``_IMPORT_LOCK``). Call it from functions, not at module level:
+    wait for the one import (see ``IMPORT_LOCK``). Call it from functions, not at module level:
     the lock is held while the module's body runs.
 
     Interrupts: a Ctrl-C in the middle of a first import (a notebook interrupting
@@ -88,7 +47,7 @@ def import_on_first_use(name: str) -> types.ModuleType:
     module = _fully_imported(name)
     if module is not None:  # the common case: no lock
         return module
-    with _IMPORT_LOCK:
+    with IMPORT_LOCK:
         before = set(sys.modules)
         try:
             return importlib.import_module(name)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING, Any
 
+from mpesa_lab import _startup
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -527,6 +529,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `mpesa-lab` console script."""
+    # An entry point: before any command imports httpx, defer httpx's own CLI (see _startup).
+    _startup.defer_httpx_cli()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -17,13 +17,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from mpesa_lab import display
+from mpesa_lab import _startup, display
 from mpesa_lab.config import Settings
-from mpesa_lab.daraja.client import DarajaClient
 from mpesa_lab.daraja.errors import MpesaLabError, ValidationError
 from mpesa_lab.daraja.results import StkPushResult, StkQueryResult
 from mpesa_lab.listener import CallbackStore, Listener
 from mpesa_lab.paths import folder_store_path
+
+# The lab is an entry point (a notebook's first import): it opts in to deferring httpx's own
+# command-line module before the client imports httpx, next (measured in mpesa_lab._startup).
+_startup.defer_httpx_cli()
+
+from mpesa_lab.daraja.client import DarajaClient  # noqa: E402  (after the opt-in above)
 
 if TYPE_CHECKING:
     import pandas as pd

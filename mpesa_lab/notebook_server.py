@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
@@ -156,7 +156,7 @@ def quiet_settings_dir() -> Path:
     import json
 
     installed = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings"
-    overrides: dict = {}
+    overrides: dict[str, Any] = {}
     if (installed / "overrides.json").is_file():
         try:
             overrides = json.loads((installed / "overrides.json").read_text())
@@ -216,7 +216,7 @@ def lab_environment(token_file: Path) -> dict[str, str]:
     return env
 
 
-def wait_until_ready(url: str, process: subprocess.Popen, timeout: float, host: str = "127.0.0.1",
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float, host: str = "127.0.0.1",
                      port: int | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -236,7 +236,7 @@ def wait_until_ready(url: str, process: subprocess.Popen, timeout: float, host: 
     raise NotebookServerError(f"JupyterLab did not answer at {url} within {timeout:g} s")
 
 
-def stop(process: subprocess.Popen, timeout: float = 15.0) -> int:
+def stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> int:
     """SIGTERM (Jupyter's clean shutdown), then SIGKILL if it hangs; returns its exit status."""
     if process.poll() is None:
         process.terminate()

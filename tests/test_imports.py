@@ -64,7 +64,7 @@ def test_listen_help_still_shows_the_listener_options(tmp_path):
 
 
 def test_httpx_command_line_still_works_when_deferred(tmp_path):
-    code = ("import contextlib, io, sys\nimport mpesa_lab, httpx\n"
+    code = ("import contextlib, io, sys\nimport mpesa_lab.lab, httpx\n"
             "assert 'click' not in sys.modules\n"
             "sys.argv = ['httpx', '--help']\n"
             "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
@@ -73,6 +73,31 @@ def test_httpx_command_line_still_works_when_deferred(tmp_path):
             "from httpx._main import print_help\n")
     modules = modules_after(code, tmp_path)
     assert "click" in modules  # loaded on first use, and working
+
+
+# What a learner's own app imports: mpesa_lab's library modules leave their httpx alone (issue 20:
+# no module replaces another package's module); only the entry points opt in (mpesa_lab._startup).
+HTTPX_CLI_IS_REAL = ("import sys, types\nimport httpx\ncli = sys.modules['httpx._main']\n"
+                     "assert type(cli) is types.ModuleType and cli.__spec__ is not None, cli\n"
+                     "assert 'click' in sys.modules\n")
+
+
+@pytest.mark.parametrize("imports", ["import mpesa_lab", "import mpesa_lab.daraja",
+                                     "from mpesa_lab.daraja import DarajaClient",
+                                     "from mpesa_lab.listener import Listener"])
+def test_a_library_import_leaves_httpx_untouched(tmp_path, imports):
+    modules_after(imports + "\n" + HTTPX_CLI_IS_REAL, tmp_path)
+
+
+@pytest.mark.parametrize("entry_point", [
+    "import mpesa_lab.lab",
+    "import contextlib, io\nfrom mpesa_lab.cli import main\nwith contextlib.redirect_stdout(io.StringIO()):\n"
+    "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n",
+])
+def test_the_entry_points_opt_in_to_deferring_the_httpx_cli(tmp_path, entry_point):
+    code = (entry_point + "\nimport sys, httpx\nfrom mpesa_lab import _startup\n"
+            "assert sys.modules['httpx._main'] is _startup._STAND_IN\n")
+    assert "click" not in modules_after(code, tmp_path)
 
 
 def test_listener_package_names_resolve_lazily(tmp_path):

@@ -31,7 +31,7 @@ FLOORS: dict[str, float] = {
     # 1: the ground floor, itself in steps (the root errors and lazy exports at the bottom, then
     # public facts, then the catalogue, then settings and the background server)
     "__init__": 1.0, "errors": 1.0, "_lazy": 1.0, "_exports": 1.0, "data": 1.0,
-    "constants": 1.1, "clock": 1.1, "secret": 1.1, "paths": 1.2, "password": 1.2, "codes": 1.3,
+    "constants": 1.1, "clock": 1.1, "secret": 1.1, "_startup": 1.1, "paths": 1.2, "password": 1.2, "codes": 1.3,
     "config": 1.4, "_uvicorn_guard": 1.4, "background": 1.5,
     # 2: both sides' engines and the store
     "daraja": 2, "emulator": 2, "store": 2,
