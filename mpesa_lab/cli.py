@@ -217,7 +217,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     from mpesa_lab.emulator import EmulatorConfig
     from mpesa_lab.emulator.server import run_sandbox
 
-    options: dict[str, object] = {"interactive": args.interactive, "behaviour": args.behaviour}
+    options: dict[str, Any] = {"interactive": args.interactive, "behaviour": args.behaviour}  # argparse values
     if args.seed is not None:
         options["seed"] = args.seed
     from mpesa_lab.background import ServerStartError

@@ -385,9 +385,9 @@ class Lab:
 
     # -- local only ----------------------------------------------------------------------------
 
-    def _emulator_or_fail(self, what: str) -> "Emulator":
+    def _emulator_or_fail(self, what: str) -> "Emulator | WorkshopLink":
         if self.emulator is None and self.workshop is not None:
-            return self.workshop  # type: ignore[return-value]  # the room's phone answers the same way
+            return self.workshop  # the room's phone answers the same way
         if self.emulator is None:
             raise LabError(
                 f"cannot {what} in the {self.settings.environment} environment: the phone is real; "

@@ -134,7 +134,7 @@ class _ClientCore:
             phone_number=phone,
             amount=amount,
             account_reference=account_reference,
-            callback_url=callback_url if callback_url is not None else s.callback_url,  # type: ignore[arg-type]
+            callback_url=callback_url if callback_url is not None else s.callback_url,
             transaction_desc=description,
             transaction_type=kind,
             party_b=party_b,

@@ -498,7 +498,7 @@ class StkPushRequest(_MaskedBody):
         phone_number: str | int,
         amount: Any,
         account_reference: str | int,
-        callback_url: str,
+        callback_url: str | None,  # None is refused with the fix (validate_callback_url)
         transaction_desc: str = "Payment",
         transaction_type: str = PAYBILL,
         party_b: str | int | None = None,

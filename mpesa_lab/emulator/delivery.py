@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -310,7 +311,7 @@ class Deliverer:
             # A later callback has gone out: now the held ones follow, out of order.
             held, self._held = self._held, []
             for other in held:
-                self.engine.spawn(lambda other=other: self._send(other))
+                self.engine.spawn(partial(self._send, other))
 
     async def _post(self, job: _Job, copy: int) -> None:
         config = self._settings()

@@ -14,7 +14,8 @@ import asyncio
 import logging
 import threading
 from collections import deque
-from typing import Any, Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class Engine:
         self._home_thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._on_loop: list[Callable[[], None]] = []
-        self._on_stop: list[Callable[[], Awaitable[None]]] = []
+        self._on_stop: list[Callable[[], Coroutine[Any, Any, None]]] = []
         # Work handed over from other threads waits here; one wake-up drains a whole burst.
         self._inbox: dict[asyncio.AbstractEventLoop, deque[Step]] = {}
         self._wake_pending: set[asyncio.AbstractEventLoop] = set()
@@ -47,7 +48,7 @@ class Engine:
         """Run ``hook`` on a loop each time the engine moves to it (to reschedule open work)."""
         self._on_loop.append(hook)
 
-    def on_stop(self, hook: Callable[[], Awaitable[None]]) -> None:
+    def on_stop(self, hook: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Await ``hook`` on the fallback loop before it closes."""
         self._on_stop.append(hook)
 
@@ -136,7 +137,7 @@ class Engine:
         for fn, args in self._buckets.get(loop, {}).pop(key, ()):
             self._safe(fn, args)
 
-    def spawn(self, factory: Callable[[], Awaitable[Any]]) -> None:
+    def spawn(self, factory: Callable[[], Coroutine[Any, Any, Any]]) -> None:
         """Start the coroutine ``factory()`` as a task where steps run (fire and forget)."""
         try:
             current = asyncio.get_running_loop()
@@ -188,16 +189,16 @@ class Engine:
                 task.cancel()
             if pending:
                 loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            for hook in self._on_stop:
+            for stop_hook in self._on_stop:
                 try:
-                    loop.run_until_complete(hook())
+                    loop.run_until_complete(stop_hook())
                 except Exception:  # closing must not stop the shutdown
                     log.debug("engine stop hook failed", exc_info=True)
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
             self._buckets.pop(loop, None)
 
-    def run_on_serving_loop(self, factory: Callable[[], Awaitable[Any]], timeout: float = 5.0) -> None:
+    def run_on_serving_loop(self, factory: Callable[[], Coroutine[Any, Any, Any]], timeout: float = 5.0) -> None:
         """Run a coroutine on the serving loop and wait for it (e.g. to close connections)."""
         loop = self.serving_loop
         if loop is None or not loop.is_running():
@@ -208,7 +209,7 @@ class Engine:
         except RuntimeError:
             pass
         try:
-            asyncio.run_coroutine_threadsafe(factory(), loop).result(timeout)  # type: ignore[arg-type]
+            asyncio.run_coroutine_threadsafe(factory(), loop).result(timeout)
         except Exception:
             log.debug("could not run on the serving loop", exc_info=True)
 
@@ -226,8 +227,8 @@ class Engine:
                 thread.join(timeout)
 
 
-def _start_task(factory: Callable[[], Awaitable[Any]]) -> None:
-    task = asyncio.get_running_loop().create_task(factory())  # type: ignore[arg-type]
+def _start_task(factory: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+    task = asyncio.get_running_loop().create_task(factory())
     task.add_done_callback(_log_failure)
 
 

@@ -75,8 +75,7 @@ class IdFactory:
     def merchant_request_id(self) -> str:
         return self._apigee_id()
 
-    @staticmethod
-    def checkout_request_id(moment: datetime, phone: str) -> str:
+    def checkout_request_id(self, moment: datetime, phone: str) -> str:
         """ws_CO_ + DDMMYYYYHHmmss (Nairobi) + milliseconds (not zero-padded) + last 9 digits."""
         # The lab's clock already gives Nairobi time: converting it again would change nothing.
         t = moment if moment.tzinfo is NAIROBI else to_nairobi(moment)

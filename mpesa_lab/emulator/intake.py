@@ -49,7 +49,7 @@ class Intake(Machine):
         # (phone or None for any, ResultCode, ResultDesc or None for the catalogue's)
         self.instructions: list[tuple[str | None, str, str | None]] = []
         # phone -> ((time, amount), ...): tuples, which the garbage collector need not track
-        self.recent_pushes: dict[str, tuple[tuple[datetime, int], ...]] = {}
+        self.recent_pushes = {}
 
     # ------------------------------------------------------------------ STK push
 
@@ -131,7 +131,9 @@ class Intake(Machine):
                 self.transient[req.phone] = self.transient.pop(req.phone, None)
             # One generator per transaction, seeded by (seed, phone, n-th push of that phone): the
             # outcome does not depend on how pushes to different phones interleave.
-            rng = random.Random(zlib.crc32(f"{cfg.seed}|{req.phone}|{sub.pushes}".encode()) ^ (cfg.seed << 32))
+            seed = cfg.seed
+            assert seed is not None  # validate() draws one when the config is made
+            rng = random.Random(zlib.crc32(f"{seed}|{req.phone}|{sub.pushes}".encode()) ^ (seed << 32))
             sub.pushes += 1
             plan: Plan = decide(
                 phone=req.phone,

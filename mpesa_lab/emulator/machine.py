@@ -432,7 +432,7 @@ class Machine(Registry):
         excess = len(self.transactions) - target
         if excess <= 0:
             return
-        doomed = []
+        doomed: list[str] = []
         for checkout, tx in self.transactions.items():
             if len(doomed) >= excess:
                 break

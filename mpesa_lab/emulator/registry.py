@@ -32,6 +32,9 @@ class Registry(StateCore):
     """Who may call (apps, tokens), who may be paid (merchants) and who pays (subscribers)."""
 
     _default_pin: Secret | None = None
+    # Filled by Intake (phone -> ((time, amount), ...), for rule 17); forgotten here together
+    # with the subscriber it belongs to.
+    recent_pushes: dict[str, tuple[tuple[datetime, int], ...]]
 
     def _fresh_registry(self, *, keep_tokens: bool) -> None:
         """Empty registries with the lab's defaults; apps and tokens kept if ``keep_tokens``."""
@@ -250,7 +253,7 @@ class Registry(StateCore):
         excess = len(self.transient) - target
         if excess <= 0:
             return
-        doomed = []
+        doomed: list[str] = []
         for phone in self.transient:
             if len(doomed) >= excess:
                 break

@@ -144,7 +144,8 @@ def _real_timestamp(text: str) -> str | None:
         return None
     try:
         # datetime() checks the calendar as strptime would, at a fraction of the cost.
-        datetime(*map(int, match.groups()))
+        year, month, day, hour, minute, second = map(int, match.groups())
+        datetime(year, month, day, hour, minute, second)
     except ValueError:
         return None
     return text

@@ -132,7 +132,7 @@ class WorkshopApp:
 
     def is_facilitator(self, token: str | None) -> bool:
         expected = self.room.roster.facilitator_token.reveal().encode()
-        return bool(token) and hmac.compare_digest(token.strip().encode(), expected)  # type: ignore[union-attr]
+        return token is not None and token != "" and hmac.compare_digest(token.strip().encode(), expected)
 
     def _bearer(self, authorization: str | None) -> str | None:
         scheme, _, value = (authorization or "").strip().partition(" ")
@@ -390,14 +390,14 @@ class WorkshopApp:
                 raise EnvelopeError("404.001.01", f"Resource not found - {exc}", 404) from None
             await desk.app(scope, receive, send)
             return
-        desk = self.participant(authorization)
-        if desk is None:
+        own = self.participant(authorization)
+        if own is None:
             raise EnvelopeError.named("invalid_access_token")
         if not _participant_may(scope["method"], scope["path"]):
             raise forbidden(f"{scope['method']} {scope['path']}")
         if scope["method"] == "POST":
-            receive = await self._participant_post(scope, receive, desk)
-        await desk.app(scope, receive, send)
+            receive = await self._participant_post(scope, receive, own)
+        await own.app(scope, receive, send)
 
     async def _participant_post(self, scope: Scope, receive: Receive, desk: Desk) -> Receive:
         """A participant's POST to their emulator's controls: body capped like the room's own

@@ -71,12 +71,13 @@ class WorkshopLimits:
             raw = env.get(ENV_PREFIX + item.name.upper())
             if raw is None:
                 continue
-            kind = type(item.default)
+            kind = type(item.default)  # every field has a default: int, float or str
+            value: int | float | str | None
             try:
-                value = raw if kind is str else kind(float(raw)) if kind is int else kind(raw)
+                value = raw if kind is str else int(float(raw)) if kind is int else float(raw)
             except ValueError:
                 value = None
-            if value is None or (kind is not str and not value > 0):
+            if value is None or (not isinstance(value, str) and not value > 0):
                 what = "a whole number" if kind is int else "a number" if kind is float else "text"
                 raise LimitsError(f"{ENV_PREFIX}{item.name.upper()}={raw!r}: give {what} above 0, or unset it "
                                   "for the default (docs/workshop.md, Limits)")

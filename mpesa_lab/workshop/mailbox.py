@@ -270,6 +270,10 @@ def _peek(body: bytes) -> tuple[str | None, str | None, str | None]:
     try:
         inner = json.loads(body)["Body"]["stkCallback"]
         cid, code, desc = inner.get("CheckoutRequestID"), inner.get("ResultCode"), inner.get("ResultDesc")
-        return tuple(None if v is None else str(v)[:PEEK_CHARS] for v in (cid, code, desc))  # type: ignore[return-value]
+        return _peeked(cid), _peeked(code), _peeked(desc)
     except Exception:
         return None, None, None
+
+
+def _peeked(value: object) -> str | None:
+    return None if value is None else str(value)[:PEEK_CHARS]

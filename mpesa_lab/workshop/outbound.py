@@ -95,7 +95,7 @@ async def resolve(host: str) -> list[IpAddress]:
         infos = await asyncio.wait_for(loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), PROBE_TIMEOUT)
     except (OSError, asyncio.TimeoutError, UnicodeError, ValueError):
         raise Refused(f"the direct URL's host {host[:60]!r} does not resolve; using the relay") from None
-    return list(dict.fromkeys(normal(ipaddress.ip_address(info[4][0].split("%")[0])) for info in infos))
+    return list(dict.fromkeys(normal(ipaddress.ip_address(str(info[4][0]).split("%")[0])) for info in infos))
 
 
 async def vet(direct_url: object, health_url: object, *, source: str | None, server_port: int | None,

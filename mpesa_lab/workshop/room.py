@@ -15,12 +15,13 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from mpesa_lab import codes
 from mpesa_lab.emulator.config import EmulatorConfig
 from mpesa_lab.emulator.engine import Engine
+from mpesa_lab.emulator.ids import IdFactory
 from mpesa_lab.emulator.state import EmulatorState
 from mpesa_lab.workshop.limits import OTHER, TokenBucket, WindowCounter, WorkshopLimits, clip, fold
 from mpesa_lab.workshop.mailbox import Mailbox, RoomBudget
@@ -43,32 +44,29 @@ class RoomError(ValueError):
     """A room control that cannot be done; the message says what to send instead."""
 
 
-class _RoomIds:
+class _RoomIds(IdFactory):
     """A participant's IdFactory, with CheckoutRequestIDs unique across the whole room.
 
     Everybody pushes to the same test number: two participants pushing in the same millisecond
     would otherwise get the same id (it is made of the time and the phone number).
     """
 
-    def __init__(self, inner: Any, taken: dict[str, None], lock: threading.Lock) -> None:
-        self._inner = inner
+    def __init__(self, taken: dict[str, None], lock: threading.Lock) -> None:
+        super().__init__()
         self._taken = taken
-        self._lock = lock
+        self._room_lock = lock  # the room's: ``self._lock`` is the factory's own
 
-    def checkout_request_id(self, moment: Any, phone: str) -> str:
-        with self._lock:
-            cid = self._inner.checkout_request_id(moment, phone)
+    def checkout_request_id(self, moment: datetime, phone: str) -> str:
+        with self._room_lock:
+            cid = super().checkout_request_id(moment, phone)
             while cid in self._taken:
                 moment += timedelta(milliseconds=1)
-                cid = self._inner.checkout_request_id(moment, phone)
+                cid = super().checkout_request_id(moment, phone)
             self._taken[cid] = None
             if len(self._taken) > 500_000:  # old ones cannot come back: time moves on
                 for old in list(self._taken)[:100_000]:
                     del self._taken[old]
             return cid
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
 
 
 @dataclass
@@ -176,7 +174,7 @@ class Room:
         config = dataclasses.replace(self.config, seed=(self.config.seed or 0) + participant.number,
                                      mix=dict(self.config.mix))
         state = EmulatorState(config, self.engine)
-        state.ids = _RoomIds(state.ids, self._ids_taken, self._ids_lock)  # type: ignore[assignment]
+        state.ids = _RoomIds(self._ids_taken, self._ids_lock)
         desk = Desk(participant, state, self.limits, self.mailbox_budget)
         desk.register()
         with self.lock:

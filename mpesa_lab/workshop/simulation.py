@@ -40,7 +40,7 @@ def join(credentials: dict[str, str], store: str | Path | None = None, *, direct
     listener = Listener(store, name=f"{name}-listener").start(host=host)
     link = None
     try:
-        settings = Settings.from_env(environment="workshop", env_file=None, **credentials)
+        settings = Settings.from_env(environment="workshop", env_file=None, environ=None, **credentials)
         link = WorkshopLink(listener, settings.base_url, settings.consumer_key, settings.consumer_secret,
                             listen_host=host, direct=direct).start()
         settings = replace(settings, callback_url=link.callback_url)
