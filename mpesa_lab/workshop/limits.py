@@ -75,7 +75,7 @@ class WorkshopLimits:
             value: int | float | str | None
             try:
                 value = raw if kind is str else int(float(raw)) if kind is int else float(raw)
-            except ValueError:
+            except (ValueError, OverflowError):  # "inf" for a whole number overflows int()
                 value = None
             if value is None or (not isinstance(value, str) and not value > 0):
                 what = "a whole number" if kind is int else "a number" if kind is float else "text"

@@ -162,7 +162,7 @@ def test_the_opt_in_networks_are_read_from_the_environment(tmp_path):
     limits = WorkshopLimits.from_env({"MPESA_LAB_WORKSHOP_DIRECT_NETWORKS": "10.0.0.0/8",
                                       "MPESA_LAB_WORKSHOP_HELLO_PER_MINUTE": "4"})
     assert limits.direct_networks == "10.0.0.0/8" and limits.hello_per_minute == 4
-    for bad in ("lots", "0", "-5"):
+    for bad in ("lots", "0", "-5", "inf", "nan"):  # inf overflowed int() into a traceback
         with pytest.raises(RosterError, match="MPESA_LAB_WORKSHOP_MAILBOX_BYTES=.*whole number above 0"):
             WorkshopLimits.from_env({"MPESA_LAB_WORKSHOP_MAILBOX_BYTES": bad})
     with pytest.raises(RosterError, match="not a network like 10.0.0.0/8"):
