@@ -10,6 +10,7 @@ from escaped parts, e.g. another template's output or a PNG's data URI).
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ def environment() -> jinja2.Environment:
                     trim_blocks=True,
                     lstrip_blocks=True,
                     keep_trailing_newline=True,
+                    auto_reload=False,  # package data: never changes under a running process
                     finalize=_nothing_for_none,
                 )
     return _environment
@@ -50,6 +52,7 @@ def render(template_name: str, /, **context: Any) -> str:
     return environment().get_template(template_name).render(**context)
 
 
+@functools.cache
 def macro(template_name: str, name: str) -> Any:
     """The macro ``name`` of ``templates/<template_name>``, to call from Python (returns Markup).
 
