@@ -5,7 +5,8 @@ templates here; Python computes the values, the templates lay them out. One envi
 them, made on first use so that importing the package (``import mpesa_lab.lab``, ``mpesa-lab
 --help``) never imports jinja2. Autoescaping is always on and undefined names are errors: a value
 reaches the page escaped unless the code marks it :class:`markupsafe.Markup` itself (HTML it built
-from escaped parts, e.g. another template's output or a PNG's data URI).
+from escaped parts: another template's output, or the title and rows a widget hands to
+``display.card``). No template uses ``|safe``.
 """
 
 from __future__ import annotations

@@ -2,12 +2,13 @@
 
 Plain functions returning HTML strings (no ipywidgets, no emulator import), which the widgets
 reuse: this module computes the values, ``templates/display/*.html`` lays them out (the shared
-pieces, a badge, a key/value row, a card, are macros of ``templates/display/parts.html``). They reach IPython through its HTML formatter (:func:`register`), by class *name*: the
-classes shown (in ``daraja`` and ``lab``, floors below and beside this one) never import their
-renderer and this module never imports them, so there is no cycle to hide. ``Lab.start()``
-registers them in a running IPython; ``%load_ext mpesa_lab.display`` does it by hand (e.g. for the
-client alone). Every value shown is escaped; nothing here ever receives a secret (requests arrive
-masked).
+pieces, a badge, a key/value row, a card, are macros of ``templates/display/parts.html``, and
+the functions of the same names call them). They reach IPython through its HTML formatter
+(:func:`register`), by class *name*: the classes shown (in ``daraja`` and ``lab``, floors below
+and beside this one) never import their renderer and this module never imports them, so there
+is no cycle to hide. ``Lab.start()`` registers them in a running IPython; ``%load_ext
+mpesa_lab.display`` does it by hand (e.g. for the client alone). Every value shown is escaped
+(the templates autoescape); nothing here ever receives a secret (requests arrive masked).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class Outcome(NamedTuple):
 
 
 def outcome(code: str | None, desc: str | None, entry: CodeEntry | None) -> Outcome:
+    """The code, the words to show beside it (Daraja's, else the catalogue's) and its entry."""
     entry = entry if entry is not None else (lookup(code) if code not in (None, "") else None)
     return Outcome(code, desc or (entry.message if entry else ""), entry)
 
