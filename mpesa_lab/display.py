@@ -1,12 +1,14 @@
 """Rich display for notebooks: the HTML a learner sees for a Lab, a Push, a callback, a query.
 
 Plain functions returning HTML strings (no ipywidgets, no emulator import), which the widgets
-reuse. They reach IPython through its HTML formatter (:func:`register`), by class *name*: the
-classes shown (in ``daraja`` and ``lab``, floors below and beside this one) never import their
-renderer and this module never imports them, so there is no cycle to hide. ``Lab.start()``
-registers them in a running IPython; ``%load_ext mpesa_lab.display`` does it by hand (e.g. for the
-client alone). Every value shown is escaped; nothing here ever receives a secret (requests arrive
-masked).
+reuse: this module computes the values, ``templates/display/*.html`` lays them out (the shared
+pieces, a badge, a key/value row, a card, are macros of ``templates/display/parts.html``, and
+the functions of the same names call them). They reach IPython through its HTML formatter
+(:func:`register`), by class *name*: the classes shown (in ``daraja`` and ``lab``, floors below
+and beside this one) never import their renderer and this module never imports them, so there
+is no cycle to hide. ``Lab.start()`` registers them in a running IPython; ``%load_ext
+mpesa_lab.display`` does it by hand (e.g. for the client alone). Every value shown is escaped
+(the templates autoescape); nothing here ever receives a secret (requests arrive masked).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from mpesa_lab._templates import macro, markup
+from mpesa_lab._templates import render as render_template
 from mpesa_lab.codes import CodeEntry, lookup, status_of
 
 if TYPE_CHECKING:
@@ -25,121 +29,80 @@ if TYPE_CHECKING:
     from mpesa_lab.daraja.results import StkQueryResult
     from mpesa_lab.lab import Lab, Push
 
-#: Status -> (text colour, background). Paid/success green, failed red, pending amber, rejected grey-violet.
-STATUS_COLOURS: dict[str, tuple[str, str]] = {
-    "paid": ("#116329", "#dafbe1"),
-    "success": ("#116329", "#dafbe1"),
-    "accepted": ("#0a3069", "#ddf4ff"),
-    "failed": ("#a40e26", "#ffebe9"),
-    "pending": ("#7d4e00", "#fff8c5"),
-    "rejected": ("#6e40c9", "#f3e8ff"),
-    "error": ("#a40e26", "#ffebe9"),
-    "running": ("#116329", "#dafbe1"),
-    "stopped": ("#57606a", "#eaeef2"),
-}
-
-_CARD = (
-    "font-family: -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif; font-size: 13px; "
-    "line-height: 1.45; border: 1px solid #d0d7de; border-radius: 8px; padding: 10px 14px; "
-    "max-width: 760px; background: #ffffff; color: #1f2328;"
-)
-# Explicit left alignment and no stripes: JupyterLab styles rendered HTML tables as numbers.
-_KEY = ("color: #57606a; padding: 2px 12px 2px 0; vertical-align: top; white-space: nowrap; text-align: left; "
-        "background: transparent; border: none;")
-_VAL = "padding: 2px 0; vertical-align: top; text-align: left; background: transparent; border: none;"
+_PARTS = "display/parts.html"
 
 
 def esc(value: Any) -> str:
-    """HTML-escaped text of ``value`` ('' for None)."""
+    """HTML-escaped text of ``value`` ('' for None), for the widgets' own layout strings."""
     return "" if value is None else html.escape(str(value))
 
 
 def badge(status: str, text: str | None = None) -> str:
     """A coloured pill for a status (paid, failed, pending, rejected, success, ...)."""
-    fg, bg = STATUS_COLOURS.get(status, ("#24292f", "#eaeef2"))
-    return (
-        f'<span class="mpl-badge mpl-{esc(status)}" style="display:inline-block; padding:1px 9px; '
-        f'border-radius:10px; font-weight:600; color:{fg}; background:{bg}; border:1px solid {fg}33;">'
-        f"{esc(text if text is not None else status)}</span>"
-    )
+    return str(macro(_PARTS, "badge")(status, text))
 
 
 def rows(pairs: list[tuple[str, str]]) -> str:
     """A two-column key/value table; values are HTML already (escape them before)."""
-    body = "".join(
-        f'<tr style="background: transparent;"><td style="{_KEY}">{esc(k)}</td><td style="{_VAL}">{v}</td></tr>' for k, v in pairs if v
-    )
-    return f'<table style="border-collapse: collapse; margin: 6px 0 0 0; border: none;">{body}</table>'
+    return str(macro(_PARTS, "rows")([(key, markup(value)) for key, value in pairs]))
 
 
 def card(title_html: str, body_html: str) -> str:
-    return f'<div class="mpl-card" style="{_CARD}"><div style="font-size:14px;">{title_html}</div>{body_html}</div>'
-
-
-def code_rows(code: str | None, desc: str | None, entry: CodeEntry | None) -> list[tuple[str, str]]:
-    """The rows every outcome shows: code with Daraja's words, meaning, what to do."""
-    entry = entry if entry is not None else (lookup(code) if code not in (None, "") else None)
-    pairs = [("code", f"<b>{esc(code)}</b> {esc(desc or (entry.message if entry else ''))}" if code else "")]
-    if entry is not None:
-        pairs.append(("meaning", esc(entry.explanation)))
-        pairs.append(("what to do", esc(entry.mitigation)))
-        if not entry.known:
-            pairs.append(("note", "not in Daraja's documented tables; the raw payload is kept"))
-    return pairs
+    """A card: a title line over a body, both HTML already."""
+    return str(macro(_PARTS, "card")(markup(title_html), markup(body_html)))
 
 
 def pre(value: Any) -> str:
     """A JSON (or text) block, escaped."""
     text = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False, default=str)
-    return (
-        '<pre style="margin: 4px 0; padding: 8px; background: #f6f8fa; border-radius: 6px; '
-        f'font-size: 12px; white-space: pre-wrap; word-break: break-all;">{esc(text)}</pre>'
-    )
+    return str(macro(_PARTS, "pre")(text))
+
+
+class Outcome(NamedTuple):
+    """What every outcome shows: the code, Daraja's words (or the catalogue's), the entry."""
+
+    code: str | None
+    words: str
+    entry: CodeEntry | None
+
+
+def outcome(code: str | None, desc: str | None, entry: CodeEntry | None) -> Outcome:
+    """The code, the words to show beside it (Daraja's, else the catalogue's) and its entry."""
+    entry = entry if entry is not None else (lookup(code) if code not in (None, "") else None)
+    return Outcome(code, desc or (entry.message if entry else ""), entry)
 
 
 def _when(value: datetime | None) -> str:
-    return esc(value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " " + (value.tzname() or "")) if value else ""
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " " + (value.tzname() or "") if value else ""
 
 
 def _money(value: Any) -> str:
     if value in (None, ""):
         return ""
     try:
-        return esc(f"KES {float(value):,.2f}")
+        return f"KES {float(value):,.2f}"
     except (TypeError, ValueError):
-        return esc(value)
+        return str(value)
 
 
 # --------------------------------------------------------------------------------------------
-# The objects a learner meets
+# The objects a learner meets (templates/display/*.html lay them out)
 
 
 def callback_html(cb: "ParsedCallback") -> str:
     """A parsed stkCallback: status coloured, code with meaning and mitigation, receipt."""
-    status = status_of(cb.result_code)
-    flags = " ".join(badge("rejected", f) for f, on in (("duplicate", cb.duplicate), ("unknown push", cb.unknown)) if on)
-    title = f"{badge(status)} <b>callback</b> <code>{esc(cb.checkout_request_id)}</code> {flags}"
-    pairs = code_rows(cb.result_code, cb.result_desc, cb.entry)
-    pairs += [
-        ("receipt", f"<code>{esc(cb.receipt)}</code>" if cb.receipt else ""),
-        ("amount", _money(cb.amount)),
-        ("phone", esc(cb.phone)),
-        ("transaction date", _when(cb.transaction_date)),
-        ("received", _when(cb.received_at)),
-        ("MerchantRequestID", esc(cb.merchant_request_id)),
-    ]
-    return card(title, rows(pairs))
+    return render_template(
+        "display/callback.html", cb=cb, status=status_of(cb.result_code),
+        flags=[flag for flag, on in (("duplicate", cb.duplicate), ("unknown push", cb.unknown)) if on],
+        outcome=outcome(cb.result_code, cb.result_desc, cb.entry), amount=_money(cb.amount),
+        transaction_date=_when(cb.transaction_date), received=_when(cb.received_at),
+    )
 
 
 def query_html(result: "StkQueryResult") -> str:
     """An STK query answer: pending / success / failed, with what to do next."""
-    title = f"{badge(result.status)} <b>STK query</b> <code>{esc(result.checkout_request_id)}</code>"
-    pairs = code_rows(result.result_code, result.result_desc, result.entry)
-    if result.result_code is None:
-        pairs = [("answer", esc(result.result_desc or result.entry.message)),
-                 ("meaning", esc(result.entry.explanation)), ("what to do", esc(result.entry.mitigation))]
-    pairs.append(("HTTP", esc(result.http_status)))
-    return card(title, rows(pairs))
+    return render_template("display/query.html", result=result,
+                  outcome=outcome(result.result_code, result.result_desc, result.entry))
 
 
 def push_html(push: "Push") -> str:
@@ -151,24 +114,13 @@ def push_html(push: "Push") -> str:
         callback = push.lab.store.callback(push.checkout_request_id)
     except Exception:  # the store may be gone; the acknowledgement is still worth showing
         callback = None
-    if callback is not None:
-        status = status_of(callback.result_code)
-        state = f"{badge(status)} callback stored"
-    else:
-        state = f"{badge('accepted')} waiting for the callback (<code>push.wait()</code>, or <code>push.query()</code>)"
-    title = f"<b>STK push</b> <code>{esc(push.checkout_request_id)}</code> &nbsp;{state}"
-    pairs = [
-        ("Daraja said", esc(f"{result.response_code} {result.response_description}")),
-        ("customer message", esc(result.customer_message)),
-        ("phone", esc(request.get("PhoneNumber"))),
-        ("amount", _money(request.get("Amount"))),
-        ("account", esc(request.get("AccountReference"))),
-        ("MerchantRequestID", esc(result.merchant_request_id)),
-    ]
-    if callback is not None:
-        pairs += code_rows(callback.result_code, callback.result_desc, callback.entry)
-        pairs.append(("receipt", f"<code>{esc(callback.receipt)}</code>" if callback.receipt else ""))
-    return card(title, rows(pairs))
+    return render_template(
+        "display/push.html", result=result, checkout_request_id=push.checkout_request_id, callback=callback,
+        status=status_of(callback.result_code) if callback is not None else None,
+        outcome=outcome(callback.result_code, callback.result_desc, callback.entry) if callback is not None else None,
+        phone=request.get("PhoneNumber"), amount=_money(request.get("Amount")),
+        account=request.get("AccountReference"),
+    )
 
 
 def lab_html(lab: "Lab") -> str:
@@ -176,65 +128,40 @@ def lab_html(lab: "Lab") -> str:
     running = getattr(lab, "running", None)
     if running is None:  # a Lab without the property: its listener tells
         running = bool(getattr(lab.listener, "running", True))
-    settings = lab.settings
-    title = (f"{badge('running' if running else 'stopped')} <b>mpesa-lab</b> "
-             f"<span style='color:#57606a'>{esc(settings.environment)}</span>")
-    pairs = [
-        ("Daraja", f"<code>{esc(settings.base_url)}</code>"
-         + (" (local emulator)" if getattr(lab, "emulator", None) is not None else "")),
-        ("CallBackURL", f"<code>{esc(settings.callback_url)}</code>"),
-        ("shortcode", esc(settings.shortcode)),
-    ]
+    store_path = counts = store_error = None
+    statuses: list[tuple[str, int]] = []
     try:
         store = lab.store
-        pairs.append(("store", f"<code>{esc(store.path)}</code>"))
+        store_path = store.path
         counts = (f"{store.count_pushes()} pushes, {store.count_callbacks()} callbacks, "
                   f"{store.count_quarantined()} quarantined")
-        pairs.append(("so far", esc(counts) + _status_counts(lab)))
+        statuses = _status_counts(lab)
     except Exception as exc:  # a store that cannot be read must not hide the rest
-        pairs.append(("store", esc(f"unreadable: {exc}")))
-    if not running:
-        pairs.append(("next", "start again with <code>Lab.start()</code>; the store stays readable"))
-    return card(title, rows(pairs))
+        store_error = f"unreadable: {exc}"
+    return render_template("display/lab.html", settings=lab.settings, running=running,
+                  local=getattr(lab, "emulator", None) is not None, store_path=store_path, counts=counts,
+                  statuses=statuses, store_error=store_error)
 
 
-def _status_counts(lab: "Lab") -> str:
+def _status_counts(lab: "Lab") -> list[tuple[str, int]]:
     try:
         frame = lab.transactions()
     except Exception:
-        return ""
+        return []
     if "status" not in frame.columns or frame.empty:
-        return ""
+        return []
     counts = frame["status"].astype(str).value_counts()
-    return " &nbsp;" + " ".join(badge(s, f"{s} {n}") for s, n in counts.items() if n)
+    return [(str(s), int(n)) for s, n in counts.items() if n]
 
 
 def error_html(exc: BaseException) -> str:
     """A refused request or a Daraja error: its code, Daraja's words and the documented fix."""
     from mpesa_lab.daraja.errors import AmbiguousPushError, DarajaError, ValidationError
 
-    name = type(exc).__name__
-    if isinstance(exc, ValidationError):
-        title = f"{badge('rejected', 'not sent')} <b>{esc(exc.field)}</b> refused before sending"
-        pairs = [("value", f"<code>{esc(repr(exc.value))}</code>"), ("rule", esc(exc.rule)), ("fix", esc(exc.fix))]
-    elif isinstance(exc, DarajaError):
-        title = f"{badge('error', name)} Daraja refused the request"
-        pairs = [
-            ("errorCode", f"<b>{esc(exc.error_code)}</b> {esc(exc.error_message)}"),
-            ("HTTP", esc(exc.http_status)),
-            ("requestId", esc(exc.request_id)),
-            ("meaning", esc(exc.entry.explanation)),
-            ("what to do", esc(exc.mitigation)),
-            ("safe to retry", "yes (Daraja did not process it)" if exc.retryable else ""),
-            ("note", esc(exc.hint)),
-        ]
-    elif isinstance(exc, AmbiguousPushError):
-        title = f"{badge('pending', 'unknown')} the push may have reached Daraja"
-        pairs = [("what happened", esc(exc))]
-    else:
-        title = f"{badge('error', name)}"
-        pairs = [("message", esc(exc))]
-    return card(title, rows(pairs))
+    kind = ("validation" if isinstance(exc, ValidationError) else "daraja" if isinstance(exc, DarajaError)
+            else "ambiguous" if isinstance(exc, AmbiguousPushError) else "other")
+    return render_template("display/error.html", kind=kind, exc=exc, name=type(exc).__name__, message=str(exc),
+                  value_repr=repr(getattr(exc, "value", None)))
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 from mpesa_lab.constants import SANDBOX_PASSKEY
@@ -60,7 +62,7 @@ def test_query_card_and_short_repr(lab):
     push.wait(TIMEOUT)
     result = push.query()
     shown = to_html(result)
-    assert "failed" in shown and "2001" in shown and result.entry.mitigation[:25] in shown.replace("&#x27;", "'")
+    assert "failed" in shown and "2001" in shown and result.entry.mitigation[:25] in html.unescape(shown)
     assert repr(result).startswith("<StkQueryResult failed ResultCode 2001") and len(repr(result)) < 200
 
 

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Heavy or unrelated to the call: analysis stack, terminal UI, the httpx CLI's deps, uvicorn's
 # process supervisors, phonenumbers' carrier data, the tunnel's pyngrok.
 HEAVY = ("pandas", "numpy", "matplotlib", "duckdb", "pyarrow", "ipywidgets", "rich", "click", "pygments",
-         "multiprocessing", "uvicorn", "phonenumbers", "pyngrok", "dotenv")
+         "multiprocessing", "uvicorn", "phonenumbers", "pyngrok", "dotenv", "jinja2")
 
 
 def modules_after(code: str, tmp_path: Path) -> set[str]:
@@ -41,6 +41,14 @@ def test_import_lab_loads_no_heavy_or_unneeded_module(tmp_path):
     # the merchant side never imports the emulator; the CLI module of httpx is deferred
     assert not any(m.startswith("mpesa_lab.emulator") for m in modules)
     assert "mpesa_lab.lab" in modules and "httpx" in modules
+
+
+def test_the_templates_load_jinja2_on_first_render_only(tmp_path):
+    """The rich display (and with it the templates' seam) imports without jinja2; a card needs it."""
+    code = ("import sys\nimport mpesa_lab.display as display\nassert 'jinja2' not in sys.modules\n"
+            "assert 'mpesa-lab' in display.badge('running', 'mpesa-lab')\n")
+    modules = modules_after(code, tmp_path)
+    assert "mpesa_lab._templates" in modules and "jinja2" in modules
 
 
 def test_cli_help_loads_no_rich_no_client_no_servers(tmp_path):

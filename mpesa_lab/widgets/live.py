@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from mpesa_lab._templates import macro
 from mpesa_lab.codes import status_of
-from mpesa_lab.display import badge, esc
 from mpesa_lab.widgets._base import Watcher, style
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from mpesa_lab.lab import Lab
 
 COLUMNS = ("status", "result_code", "result_desc", "phone", "amount", "amount_requested", "receipt", "latency_s")
+_TEMPLATE = "widgets/live.html"
 _ROW_BG = {"paid": "#f6fff8", "failed": "#fff6f6", "pending": "#fffdf0", "rejected": "#faf5ff"}
 
 
@@ -106,47 +107,13 @@ class LiveCallbacks(widgets.VBox):
         counts: dict[str, int] = {}
         for row in rows:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
-        pills = " ".join(badge(s, f"{s} {n}") for s, n in counts.items())
         shown = f"newest {len(rows)} of {self._count}" if self._count > len(rows) else f"{len(rows)}"
-        return (f"<div class='mpl-title'>Callbacks <span style='color:#57606a;font-weight:400;font-size:12px'>"
-                f"({shown}, live)</span> {pills}</div>")
+        return str(macro(_TEMPLATE, "header")(shown, list(counts.items())))
 
     def _html(self, rows: list[dict[str, Any]]) -> str:
-        if not rows:
-            return ("<div class='mpl-live' style='color:#57606a;padding:10px 0'>No callback yet: push, and "
-                    "each callback appears here as soon as the listener has stored it.</div>")
-        # The CheckoutRequestID is long: it sits in the hover text and the click-open details.
         heads = ["received", "status", "result_code", "result_desc", "phone", "amount", "amount_requested", "receipt",
                  "latency_s"]
-        out = ["<div class='mpl-live' style='overflow-x:auto'><table><thead><tr>", *(f"<th>{h}</th>" for h in heads), "</tr></thead><tbody>"]
-        for row in rows:
-            status = row["status"]
-            hover = (f"{row.get('explanation') or ''}\nWhat to do: {row.get('mitigation') or ''}"
-                     f"\nCheckoutRequestID: {row.get('checkout_request_id')}")
-            flags = " ".join(f"[{f}]" for f in ("duplicate", "unknown") if row.get(f) is True)
-            received = row.get("received_at")
-            latency = row.get("latency_s")
-            amount = row.get("amount")
-            requested = row.get("amount_requested")
-            clock = getattr(received, "strftime", None)
-            out.append(
-                f"<tr style='background:{_ROW_BG.get(status, '#fff')}' title='{esc(hover)}'>"
-                f"<td>{esc(clock('%H:%M:%S') if clock else '')}</td>"
-                f"<td>{badge(status)} {esc(flags)}</td>"
-                f"<td><details><summary><b>{esc(row['result_code'])}</b></summary>"
-                f"<div style='max-width:420px;font-size:12px'><b>Meaning:</b> {esc(row.get('explanation'))}<br>"
-                f"<b>What to do:</b> {esc(row.get('mitigation'))}<br>"
-                f"<b>CheckoutRequestID:</b> <code>{esc(row.get('checkout_request_id'))}</code></div></details></td>"
-                f"<td style='min-width:230px'>{esc(_text(row.get('result_desc')))}</td>"
-                f"<td>{esc(_text(row.get('phone')))}</td>"
-                f"<td>{esc(_number(amount))}</td>"
-                f"<td>{esc(_number(requested))}</td>"
-                f"<td><code>{esc(_text(row.get('receipt')))}</code></td>"
-                f"<td>{esc(_number(latency, 3))}</td>"
-                "</tr>"
-            )
-        out.append("</tbody></table></div>")
-        return "".join(out)
+        return str(macro(_TEMPLATE, "table")([_cells(row) for row in rows], heads))
 
     def close(self) -> None:
         watcher = getattr(self, "_watcher", None)
@@ -154,6 +121,31 @@ class LiveCallbacks(widgets.VBox):
             watcher.stop()
             self._watcher = None
         super().close()
+
+
+def _cells(row: dict[str, Any]) -> dict[str, Any]:
+    """One callback's cells as text (the template escapes them)."""
+    status = row["status"]
+    received = row.get("received_at")
+    clock = getattr(received, "strftime", None)
+    return {
+        "background": _ROW_BG.get(status, "#fff"),
+        "hover": (f"{row.get('explanation') or ''}\nWhat to do: {row.get('mitigation') or ''}"
+                  f"\nCheckoutRequestID: {row.get('checkout_request_id')}"),
+        "time": clock("%H:%M:%S") if clock else "",
+        "status": status,
+        "flags": " ".join(f"[{f}]" for f in ("duplicate", "unknown") if row.get(f) is True),
+        "result_code": row["result_code"],
+        "explanation": row.get("explanation"),
+        "mitigation": row.get("mitigation"),
+        "checkout_request_id": row.get("checkout_request_id"),
+        "result_desc": _text(row.get("result_desc")),
+        "phone": _text(row.get("phone")),
+        "amount": _number(row.get("amount")),
+        "amount_requested": _number(row.get("amount_requested")),
+        "receipt": _text(row.get("receipt")),
+        "latency": _number(row.get("latency_s"), 3),
+    }
 
 
 def _text(value: Any) -> str:

@@ -10,7 +10,6 @@ Secrets stay :class:`~mpesa_lab.secret.Secret` in memory, so reprs and logs neve
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
 import os
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from mpesa_lab._templates import render
 from mpesa_lab.secret import Secret
 
 ROSTER_FILE = "roster.json"
@@ -245,28 +245,6 @@ def credentials_csv(people: list[Participant], workshop_url: str) -> str:
 
 def cards_html(people: list[Participant], workshop_url: str, title: str) -> str:
     """A printable page: one card per participant with the lines for their ``.env`` file."""
-    cards = []
-    for p in people:
-        lines = html.escape("\n".join(p.env_lines(workshop_url)))
-        cards.append(
-            f'<section class="card"><h2>{html.escape(p.name)} <small>{html.escape(p.id)}</small></h2>'
-            f"<p>Paste these lines into a file called <code>.env</code> next to your notebook, then run "
-            f"<code>Lab.start()</code>. Your paybill is <b>{html.escape(p.shortcode)}</b>.</p>"
-            f"<pre>{lines}</pre></section>"
-        )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}: participant cards</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 1cm; }}
-h1 {{ font-size: 1.2rem; }}
-.card {{ border: 1px dashed #555; padding: 0.6rem 0.8rem; margin: 0 0 0.6cm; break-inside: avoid; }}
-.card h2 {{ margin: 0 0 0.3rem; font-size: 1rem; }}
-.card small {{ color: #666; font-weight: normal; }}
-pre {{ background: #f4f4f4; padding: 0.4rem; font-size: 0.78rem; white-space: pre-wrap; word-break: break-all; }}
-@media print {{ .card {{ page-break-inside: avoid; }} }}
-</style></head><body>
-<h1>{html.escape(title)}: one card per participant (cut along the dashes)</h1>
-<p>Workshop server: <code>{html.escape(workshop_url)}</code>. These credentials only work on this workshop server.</p>
-{''.join(cards)}
-</body></html>
-"""
+    cards = [{"name": p.name, "id": p.id, "shortcode": p.shortcode, "env": "\n".join(p.env_lines(workshop_url))}
+             for p in people]
+    return render("workshop/cards.html", title=title, workshop_url=workshop_url, cards=cards)

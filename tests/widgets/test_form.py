@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 from mpesa_lab.daraja.errors import ValidationError, WrongCredentials
@@ -41,7 +43,6 @@ def test_invalid_field_disables_send_with_the_clients_message(lab, closing, fiel
     expected = client_message(lab, **{field: value})
     assert form.errors[widget] == expected
     # shown under the field, escaped
-    import html
 
     assert html.escape(expected) in form.messages[widget].value
     # fixing the field enables Send again
@@ -79,7 +80,7 @@ def test_daraja_error_shows_code_and_mitigation(lab, closing):
     assert isinstance(form.last_error, WrongCredentials) and form.last_push is None
     assert "500.001.1001" in form.answer.value and "Wrong credentials" in form.answer.value
     assert "what to do" in form.answer.value
-    assert form.last_error.mitigation[:40] in form.answer.value.replace("&#x27;", "'")
+    assert form.last_error.mitigation[:40] in html.unescape(form.answer.value)
     # the refused push is in the store too, with its errorCode
     pushes = lab.pushes()
     assert pushes["error_code"].tolist()[-1] == "500.001.1001"
