@@ -439,7 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        from mpesa_lab.listener.store import StoreError
+        from mpesa_lab.store.errors import StoreError
 
         if isinstance(exc, StoreError):  # a store that cannot be used: one line, no traceback
             err_console.print(f"error: {exc}", soft_wrap=True, markup=False)

@@ -76,7 +76,7 @@ class Push:
         """
         lab = self.lab
         if not lab.running:
-            stored = lab.store.callback(self.checkout_request_id)
+            stored = lab.listener.callback(self.checkout_request_id)
             if stored is not None:
                 return stored
             raise lab._stopped_error(f"wait for the callback of {self.checkout_request_id}", push=self)

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mpesa_lab.analytics import frames, limits
+from mpesa_lab.analytics import limits
 from mpesa_lab.analytics.limits import LoadError  # noqa: F401 - re-exported: load.LoadError
+from mpesa_lab.store import frames
 
 if TYPE_CHECKING:
     import duckdb
@@ -161,7 +162,7 @@ def _load_store(path: Path) -> Outcomes:
 def _read_store_file(path: Path) -> Outcomes:
     import sqlite3
 
-    from mpesa_lab.analytics.sqlite import read_store
+    from mpesa_lab.store.arrow import read_store
 
     for_tx = read_store(path, for_view="transactions")
     transactions = frames.build_transactions(for_tx.pop("callbacks"), for_tx.pop("pushes"),

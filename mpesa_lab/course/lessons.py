@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mpesa_lab.listener.store import lab_home
+from mpesa_lab.paths import lab_home
 
 
 def lesson_store(lesson: str) -> Path:

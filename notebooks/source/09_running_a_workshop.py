@@ -213,7 +213,7 @@ CELLS = [
     `Lab.start()` would replace it). Running the cell again replaces the room.
     """),
     ("code", """
-    from mpesa_lab.listener.store import lab_home
+    from mpesa_lab.paths import lab_home
     from mpesa_lab.workshop import simulate
 
     room = simulate(participants=4, folder=lab_home() / "course" / "09-workshop-room", title="Rehearsal room")

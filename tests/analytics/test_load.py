@@ -11,12 +11,11 @@ import pandas as pd
 import pytest
 
 from mpesa_lab import analytics
-from mpesa_lab.analytics import frames
 from mpesa_lab.analytics.load import LoadError, export, load, scan
 from mpesa_lab.clock import nairobi_now
 from mpesa_lab.daraja.callbacks import parse_callback
 from mpesa_lab.listener import CallbackStore
-from mpesa_lab.listener.store import DeliveryIn
+from mpesa_lab.store import DeliveryIn, frames
 
 ROOT = Path(__file__).resolve().parents[2]
 MESSY = ROOT / "data" / "messy_callbacks.jsonl"

@@ -92,7 +92,7 @@ def test_cli_report_without_a_source_uses_this_folders_store(tmp_path, monkeypat
     assert main(["report", "--out", str(tmp_path / "none")]) == 2  # no store yet: says how
     from mpesa_lab.analytics.cli import newest_store
     from mpesa_lab.listener import CallbackStore
-    from mpesa_lab.listener.locations import folder_store_path
+    from mpesa_lab.paths import folder_store_path
 
     CallbackStore(folder_store_path()).close()
     assert newest_store() == folder_store_path()
