@@ -23,7 +23,7 @@ START = datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc)
 
 def fill(path: str | Path, n: int, *, seed: int = 7, batch: int = 50_000) -> Path:
     """Create (or extend) a store at ``path`` with ``n`` pushes, ~97 % answered by a callback."""
-    from mpesa_lab.listener.store import CallbackStore
+    from mpesa_lab.store import CallbackStore
 
     path = Path(path)
     CallbackStore(path).close()  # the schema, exactly as the listener creates it

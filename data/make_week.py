@@ -70,7 +70,7 @@ def _receiver(store, clock: VirtualClock):  # noqa: ANN001, ANN202 - a Starlette
     from starlette.routing import Route
 
     from mpesa_lab.daraja.callbacks import CallbackError, parse_callback
-    from mpesa_lab.listener.store import DeliveryIn
+    from mpesa_lab.store import DeliveryIn
 
     async def callback(request: Request) -> JSONResponse:
         body = await request.body()

@@ -537,7 +537,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        from mpesa_lab.listener.store import StoreError
+        from mpesa_lab.store.errors import StoreError
 
         if isinstance(exc, StoreError):  # a store that cannot be used: one line, no traceback
             err_console.print(f"error: {exc}", soft_wrap=True, markup=False)
@@ -553,7 +553,7 @@ def _crashed(command: str, exc: BaseException) -> int:
     import traceback
 
     from mpesa_lab.clock import nairobi_now
-    from mpesa_lab.listener.store import lab_home
+    from mpesa_lab.paths import lab_home
 
     where = None
     try:

@@ -111,7 +111,7 @@ def push_html(push: "Push") -> str:
     request = result.request or {}
     callback = None
     try:
-        callback = push.lab.store.callback(push.checkout_request_id)
+        callback = push.lab.listener.callback(push.checkout_request_id)
     except Exception:  # the store may be gone; the acknowledgement is still worth showing
         callback = None
     return render_template(

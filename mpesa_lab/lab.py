@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from mpesa_lab import _startup, display
 from mpesa_lab.config import Settings
 from mpesa_lab.daraja.errors import MpesaLabError, ValidationError
+from mpesa_lab.daraja.requests import stored_phone
 from mpesa_lab.daraja.results import StkPushResult, StkQueryResult
 from mpesa_lab.listener import CallbackStore, Listener
 from mpesa_lab.paths import folder_store_path
@@ -81,7 +82,7 @@ class Push:
         """
         lab = self.lab
         if not lab.running:
-            stored = lab.store.callback(self.checkout_request_id)
+            stored = lab.listener.callback(self.checkout_request_id)
             if stored is not None:
                 return stored
             raise lab._stopped_error(f"wait for the callback of {self.checkout_request_id}", push=self)
@@ -322,9 +323,11 @@ class Lab:
                 None,
                 error={"type": type(exc).__name__, "message": str(exc), **_error_fields(exc)},
                 environment=self.settings.environment,
+                phone=stored_phone(phone),  # one customer, one phone: 254... whatever was typed
             )
             raise
-        self.store.record_push(result.request, result.raw, environment=self.settings.environment)
+        self.store.record_push(result.request, result.raw, environment=self.settings.environment,
+                               phone=stored_phone(result.request.get("PhoneNumber")))
         self._warn_if_rule_17(result.request)
         return Push(self, result)
 

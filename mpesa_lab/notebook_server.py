@@ -27,7 +27,7 @@ from typing import IO, Any
 
 import httpx
 
-from mpesa_lab.listener.store import lab_home
+from mpesa_lab.paths import lab_home
 
 # What a course folder holds that a learner needs (authoring sources stay in the repository).
 COURSE_SUFFIXES = {".ipynb", ".md", ".csv", ".json", ".jsonl", ".parquet", ".png", ".svg"}

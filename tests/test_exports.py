@@ -83,8 +83,9 @@ def test_first_use_from_many_threads_at_once_sees_the_finished_module(lazypkg: P
 def test_the_packages_export_what_they_declare() -> None:
     import mpesa_lab.daraja
     import mpesa_lab.listener
+    import mpesa_lab.store
 
-    for package in (mpesa_lab.daraja, mpesa_lab.listener):
+    for package in (mpesa_lab.daraja, mpesa_lab.store, mpesa_lab.listener):
         for name in package.__all__:
             assert getattr(package, name) is not None, f"{package.__name__}.{name}"
 

@@ -58,7 +58,7 @@ def test_cli_help_loads_no_rich_no_client_no_servers(tmp_path):
             "assert 'listen' in out.getvalue() and 'sandbox' in out.getvalue()\n")
     modules = modules_after(code, tmp_path)
     assert loaded(modules, HEAVY + ("httpx", "starlette", "sqlite3")) == []
-    assert loaded(modules, ("mpesa_lab.listener.server", "mpesa_lab.listener.store", "mpesa_lab.listener.tunnel",
+    assert loaded(modules, ("mpesa_lab.listener.server", "mpesa_lab.store.core", "mpesa_lab.listener.tunnel",
                             "mpesa_lab.daraja.client", "mpesa_lab.lab")) == []
 
 
@@ -110,12 +110,12 @@ def test_the_entry_points_opt_in_to_deferring_the_httpx_cli(tmp_path, entry_poin
 
 def test_listener_package_names_resolve_lazily(tmp_path):
     code = ("import mpesa_lab.listener as listener\n"
-            "assert 'mpesa_lab.listener.store' not in __import__('sys').modules\n"
+            "assert 'mpesa_lab.store.core' not in __import__('sys').modules\n"
             "from mpesa_lab.listener import CallbackStore, Listener, DEFAULT_MAX_BODY_BYTES\n"
             "assert set(listener.__all__) <= set(dir(listener))\n"
             "for name in listener.__all__:\n    getattr(listener, name)\n")
     modules = modules_after(code, tmp_path)
-    assert "mpesa_lab.listener.store" in modules and "pandas" not in modules
+    assert "mpesa_lab.store.core" in modules and "pandas" not in modules
 
 
 def test_a_push_validates_phones_with_phonenumbers_on_first_use(tmp_path):

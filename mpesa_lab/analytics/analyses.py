@@ -39,7 +39,7 @@ def summary(tx: "pd.DataFrame") -> "pd.DataFrame":
     """
     import pandas as pd
 
-    from mpesa_lab.analytics.frames import explain
+    from mpesa_lab.store.frames import explain
 
     columns = ["result_code", "result_name", "category", "result_desc", "count", "share",
                "status", "explanation", "mitigation"]

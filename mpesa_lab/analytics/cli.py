@@ -12,10 +12,10 @@ PROGRESS_FROM_BYTES = 8 << 20  # a progress bar for inputs above 8 MiB
 def newest_store() -> Path | None:
     """This folder's store (the one a Lab started here uses), else the most recently changed
     store under the lab's home, if any."""
-    from mpesa_lab.listener.store import lab_home
+    from mpesa_lab.paths import lab_home
 
     try:
-        from mpesa_lab.listener.locations import folder_store_path
+        from mpesa_lab.paths import folder_store_path
 
         here = folder_store_path()
         if here.exists():
@@ -35,7 +35,7 @@ def _size(path: Path) -> int:
 def default_out(path: Path) -> Path:
     """Where a report goes without ``--out``: the lab home's ``reports/<source name>/`` (outside
     any clone; the same source's next report replaces it)."""
-    from mpesa_lab.listener.store import lab_home
+    from mpesa_lab.paths import lab_home
 
     name = path.stem if path.is_file() else path.name
     return lab_home() / "reports" / (name or "report")

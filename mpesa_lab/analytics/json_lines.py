@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mpesa_lab.analytics import frames, json_scan, json_sql, limits
+from mpesa_lab.analytics import json_scan, json_sql, limits
+from mpesa_lab.store import frames
 from mpesa_lab.analytics.limits import LoadError
 from mpesa_lab.analytics.outcomes import (
     MAX_PROBLEMS_KEPT,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mpesa_lab.analytics import frames
+from mpesa_lab.store import frames
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -24,7 +24,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mpesa_lab.analytics import frames, json_lines, limits, tables
+from mpesa_lab.analytics import json_lines, limits, tables
+from mpesa_lab.store import frames
 from mpesa_lab.analytics.limits import LoadError
 from mpesa_lab.analytics.outcomes import (
     MAX_PROBLEMS_KEPT,
@@ -119,7 +120,7 @@ def _read_store_file(path: Path) -> Outcomes:
     """
     import sqlite3
 
-    from mpesa_lab.analytics.sqlite import read_store
+    from mpesa_lab.store.arrow import read_store
 
     records = read_store(path, for_view="transactions")
     last = _last_id(records.pop("callbacks"))  # (only its cut is needed: the next read has items)

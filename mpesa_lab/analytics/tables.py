@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mpesa_lab.analytics import frames, limits
+from mpesa_lab.analytics import limits
+from mpesa_lab.store import frames
 from mpesa_lab.analytics.json_sql import connect
 from mpesa_lab.analytics.limits import LoadError
 from mpesa_lab.analytics.outcomes import MAX_PROBLEMS_KEPT, Outcomes, Problem, empty, from_records, note_unknown_codes

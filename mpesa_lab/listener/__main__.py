@@ -102,8 +102,8 @@ def run_from_args(args: argparse.Namespace) -> int:
     # Imported here: building the parser (`mpesa-lab --help`) must not load the server and tunnel.
     from mpesa_lab.background import ServerStartError
     from mpesa_lab.listener.server import SAFARICOM_IPS, run_listener
-    from mpesa_lab.listener.store import StoreError
     from mpesa_lab.listener.tunnel import TunnelError
+    from mpesa_lab.store.errors import StoreError
 
     allowed = list(args.allow_ip or [])
     if args.safaricom_only:

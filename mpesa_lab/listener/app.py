@@ -41,13 +41,9 @@ from typing import Any
 from mpesa_lab.clock import nairobi_now
 from mpesa_lab.constants import LISTENER_MAX_BODY_BYTES
 from mpesa_lab.daraja.callbacks import CallbackError, ParsedCallback, parse_callback
-from mpesa_lab.listener.store import (
-    CallbackStore,
-    DeliveryIn,
-    ExpectedIds,
-    StoredDelivery,
-    StoreUnavailable,
-)
+from mpesa_lab.store.core import CallbackStore
+from mpesa_lab.store.errors import StoreUnavailable
+from mpesa_lab.store.records import DeliveryIn, ExpectedIds, StoredDelivery
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ import httpx
 from mpesa_lab.clock import nairobi_now
 from mpesa_lab.daraja.callbacks import CallbackError, parse_callback
 from mpesa_lab.daraja.errors import MpesaLabError
-from mpesa_lab.listener.store import DeliveryIn, StoredDelivery
+from mpesa_lab.store.records import DeliveryIn, StoredDelivery
 
 if TYPE_CHECKING:
     from mpesa_lab.listener.server import Listener

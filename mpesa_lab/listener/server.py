@@ -31,15 +31,17 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from mpesa_lab import paths
 from mpesa_lab.background import DEFAULT_REQUEST_TIMEOUT, BackgroundServer
-from mpesa_lab.daraja.callbacks import ParsedCallback
+from mpesa_lab.daraja.callbacks import ParsedCallback, parse_callback
 from mpesa_lab.listener.app import DEFAULT_MAX_BODY_BYTES, ListenerApp
-from mpesa_lab.listener.store import CallbackStore, ExpectedIds, StoredDelivery
 from mpesa_lab.listener.tunnel import Tunnel, open_tunnel
+from mpesa_lab.store.core import CallbackStore
+from mpesa_lab.store.records import ExpectedIds, StoredCallback, StoredDelivery
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -221,8 +223,14 @@ class Listener:
     # ---- data ----------------------------------------------------------------------------
 
     def wait_for(self, checkout_request_id: str, timeout: float = 30.0) -> ParsedCallback:
-        """The first callback for this CheckoutRequestID, as soon as it is stored."""
-        return self.store.wait_for(checkout_request_id, timeout)
+        """The first callback for this CheckoutRequestID, parsed, as soon as it is stored
+        (CallbackTimeout, a TimeoutError, after ``timeout`` seconds)."""
+        return parsed_callback(self.store.wait_for_callback(checkout_request_id, timeout))
+
+    def callback(self, checkout_request_id: str) -> ParsedCallback | None:
+        """The first callback stored for this CheckoutRequestID, parsed, or None (does not wait)."""
+        stored = self.store.first_callback(checkout_request_id)
+        return parsed_callback(stored) if stored is not None else None
 
     def callbacks(self) -> "pd.DataFrame":
         return self.store.callbacks()
@@ -247,6 +255,13 @@ class Listener:
 
 # --------------------------------------------------------------------------------------------
 # Foreground: `mpesa-lab listen` and `python -m mpesa_lab.listener`.
+
+
+def parsed_callback(stored: StoredCallback) -> ParsedCallback:
+    """A callback read back from the store: its raw body parsed again, with what the store knows
+    (its delivery, arrival time, and whether its push is in the store) filled in."""
+    return replace(parse_callback(stored.body), delivery_id=stored.delivery_id,
+                   received_at=stored.received_at, duplicate=False, unknown=stored.unknown)
 
 
 def format_delivery(stored: StoredDelivery) -> str:

@@ -233,7 +233,7 @@ class PushForm(widgets.VBox):
 
         def wait() -> None:
             try:
-                self.lab.store.wait_for(push.checkout_request_id, timeout=180)
+                self.lab.listener.wait_for(push.checkout_request_id, timeout=180)
             except TimeoutError:
                 return
             if self.last_push is push:  # a newer push owns the answer area now

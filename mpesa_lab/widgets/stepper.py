@@ -20,7 +20,7 @@ from mpesa_lab.clock import NAIROBI
 from mpesa_lab.constants import STK_PUSH_PATH, STK_QUERY_PATH
 from mpesa_lab.codes import status_of
 from mpesa_lab.display import badge, esc, pre
-from mpesa_lab.listener.store import scrub
+from mpesa_lab.store.records import scrub
 from mpesa_lab.widgets._base import style
 
 if TYPE_CHECKING:

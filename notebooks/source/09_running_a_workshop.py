@@ -159,7 +159,7 @@ check.struggling_participant(stuck, frame=session)
 # `Lab.start()` would replace it). Running the cell again replaces the room.
 
 # %%
-from mpesa_lab.listener.store import lab_home
+from mpesa_lab.paths import lab_home
 from mpesa_lab.workshop import simulate
 
 room = simulate(participants=4, folder=lab_home() / "course" / "09-workshop-room", title="Rehearsal room")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mpesa_lab.analytics import frames
+from mpesa_lab.store import frames
 
 ROOT = Path(__file__).resolve().parents[2]
 MESSY = ROOT / "data" / "messy_callbacks.jsonl"

@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mpesa_lab.analytics import analyses, frames
+from mpesa_lab.analytics import analyses
+from mpesa_lab.store import frames
 
 T0 = pd.Timestamp("2026-06-01 09:00", tz="Africa/Nairobi")
 

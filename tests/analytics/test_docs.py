@@ -1,11 +1,11 @@
-"""docs/analytics.md keeps the schema tables of mpesa_lab.analytics.frames, row for row."""
+"""docs/analytics.md keeps the schema tables of mpesa_lab.store.frames, row for row."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from mpesa_lab.analytics import frames
+from mpesa_lab.store import frames
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "analytics.md"
 

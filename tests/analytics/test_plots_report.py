@@ -95,7 +95,7 @@ def test_cli_report_without_a_source_uses_this_folders_store(tmp_path, monkeypat
     assert main(["report", "--out", str(tmp_path / "none")]) == 2  # no store yet: says how
     from mpesa_lab.analytics.cli import newest_store
     from mpesa_lab.listener import CallbackStore
-    from mpesa_lab.listener.locations import folder_store_path
+    from mpesa_lab.paths import folder_store_path
 
     CallbackStore(folder_store_path()).close()
     assert newest_store() == folder_store_path()
@@ -117,7 +117,7 @@ def _section(page: str, heading: str) -> str:
 def test_report_of_the_week_says_what_each_number_counts(tmp_path):
     # Issue 18 (9): the callbacks tile (deliveries) beside the funnel (pushes answered); shares in
     # percent with sensible precision; times to the second; refused pushes by error code.
-    from mpesa_lab.analytics import analyses, plots
+    from mpesa_lab.analytics import analyses
     from mpesa_lab.codes import lookup
 
     out = analytics.load(WEEK)

@@ -17,7 +17,7 @@ from mpesa_lab.analytics.sources import export, load, scan
 from mpesa_lab.clock import nairobi_now
 from mpesa_lab.daraja.callbacks import parse_callback
 from mpesa_lab.listener import CallbackStore
-from mpesa_lab.listener.store import DeliveryIn
+from mpesa_lab.store.records import DeliveryIn
 from tests.analytics.samples import MESSY, PAID, WEEK, body, schema_ok
 
 

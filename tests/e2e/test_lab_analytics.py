@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from mpesa_lab import analytics
-from mpesa_lab.analytics import frames
 from mpesa_lab.emulator import EmulatorConfig
 from mpesa_lab.lab import Lab
+from mpesa_lab.store import frames
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from mpesa_lab.background import running_servers
 from mpesa_lab.lab import Lab, LabError, active_lab
-from mpesa_lab.listener.locations import folder_store_path
+from mpesa_lab.paths import folder_store_path
 
 
 @pytest.fixture(autouse=True)

@@ -213,7 +213,7 @@ def test_ordinary_big_and_precise_numbers_are_still_data(listener, store):
     raw = encode(stk_body("ws_CO_OK1", metadata=success_items(1.00, balance=123456789012.55)))
     response = httpx.post(listener.callback_url, content=raw, timeout=30)
     assert response.status_code == 200
-    assert store.callback("ws_CO_OK1").balance is not None
+    assert listener.callback("ws_CO_OK1").balance is not None
 
 
 # ---- item 3: the application's logging is its own ----------------------------------------------

@@ -93,7 +93,7 @@ def test_valid_shapes_are_stored_raw_then_accepted(listener: Listener, store: Ca
     assert row["checkout_request_id"] == checkout_id
     assert row["remote_addr"] == "127.0.0.1"
     assert row["headers"]["content-type"] == "application/json"
-    parsed = store.callback(checkout_id)
+    parsed = listener.callback(checkout_id)
     assert parsed is not None and parsed.result_code == code and parsed.amount == amount
     assert parsed.delivery_id == delivery_id
     assert store.count_deliveries() == 1 and store.count_callbacks() == 1

@@ -27,7 +27,7 @@ PROBE = f'''
 import json as _json, sys as _sys
 from mpesa_lab.course import lesson_store as _lesson_store
 from mpesa_lab.course.verdict import history as _history, clear_history as _clear_history
-from mpesa_lab.listener.store import CallbackStore as _CallbackStore
+from mpesa_lab.store import CallbackStore as _CallbackStore
 
 _path = _lesson_store({{lesson!r}})
 _report = {{{{"python": _sys.executable, "verdicts": [[v.exercise, v.ok, v.answered, str(v)] for v in _history()]}}}}

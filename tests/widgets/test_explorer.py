@@ -51,7 +51,7 @@ def test_trigger_a_result_code_shows_the_callback(lab, closing):
     assert callback.result_code == "1032"
     assert "1032" in explorer.result.value and "Request cancelled by user" in explorer.result.value
     # what came back is this lab's own callback, stored
-    assert lab.store.callback(callback.checkout_request_id).result_code == "1032"
+    assert lab.listener.callback(callback.checkout_request_id).result_code == "1032"
 
 
 def test_trigger_an_error_shows_the_typed_error(lab, closing):

@@ -191,7 +191,7 @@ def _read_in_child(path: Path, for_view: str) -> "dict[str, pa.Table]":
     import pyarrow as pa
 
     with tempfile.TemporaryDirectory(prefix="mpesa-lab-read-", dir=_scratch_dir()) as folder:
-        child = subprocess.Popen([sys.executable, "-m", "mpesa_lab.analytics.sqlite", str(path),
+        child = subprocess.Popen([sys.executable, "-m", "mpesa_lab.store.arrow", str(path),
                                   for_view, folder], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                  text=True)
         import pandas  # noqa: F401 - the frames need it next: imported while the child reads

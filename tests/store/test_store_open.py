@@ -16,8 +16,9 @@ import pytest
 
 from mpesa_lab.background import running_servers
 from mpesa_lab.daraja.errors import MpesaLabError
-from mpesa_lab.listener import CallbackStore, StoreError, lab_home
-from mpesa_lab.listener.store import APPLICATION_ID, SCHEMA_VERSION, _SCHEMA
+from mpesa_lab.paths import lab_home
+from mpesa_lab.store import CallbackStore, StoreError
+from mpesa_lab.store.schema import APPLICATION_ID, SCHEMA, SCHEMA_VERSION
 
 CLI = [sys.executable, "-m", "mpesa_lab.cli"]
 
@@ -124,7 +125,7 @@ def test_a_store_that_cannot_be_used_refuses_to_open_with_one_line(tmp_path, nam
 def test_a_damaged_store_too_big_for_the_full_check_still_refuses(tmp_path, monkeypatch, name):
     """Above the full check's size (256 MiB; it once skipped every check) the bounded check still
     finds damage where every callback's insert goes."""
-    from mpesa_lab.listener import store as store_module
+    from mpesa_lab.store import schema as store_module
 
     make, fragment = BROKEN[name]
     path = tmp_path / "store.sqlite"
@@ -137,7 +138,7 @@ def test_a_damaged_store_too_big_for_the_full_check_still_refuses(tmp_path, monk
 
 
 def test_a_big_healthy_store_passes_the_bounded_check_unchanged(tmp_path, monkeypatch):
-    from mpesa_lab.listener import store as store_module
+    from mpesa_lab.store import schema as store_module
 
     path = tmp_path / "store.sqlite"
     _filled(path, rows=20)
@@ -171,7 +172,7 @@ def test_a_read_only_store_refuses_to_open(tmp_path):
 def test_a_version_1_store_is_migrated_and_keeps_its_rows(tmp_path):
     path = tmp_path / "v1.sqlite"
     with sqlite3.connect(path) as conn:
-        conn.executescript(_SCHEMA.split("CREATE TABLE IF NOT EXISTS meta")[0])
+        conn.executescript(SCHEMA.split("CREATE TABLE IF NOT EXISTS meta")[0])
         conn.execute("INSERT INTO pushes (at, at_ts, checkout_request_id) VALUES ('x', 1.0, 'ws_CO_OLD')")
         conn.execute("PRAGMA user_version = 1")
     store = CallbackStore(path)

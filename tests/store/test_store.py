@@ -13,11 +13,12 @@ import pytest
 
 from mpesa_lab.clock import NAIROBI, nairobi_now
 from mpesa_lab.daraja.callbacks import parse_callback
-from mpesa_lab.listener import CallbackStore, CallbackTimeout, Listener, StoreError, lab_home
-from mpesa_lab.listener.store import DeliveryIn
+from mpesa_lab.listener import Listener
+from mpesa_lab.paths import lab_home
 from mpesa_lab.secret import Secret
+from mpesa_lab.store import CallbackStore, CallbackTimeout, DeliveryIn, StoreError
 
-from .helpers import encode, stk_body, success_items
+from .bodies import encode, stk_body, success_items
 
 
 def deliver(store: CallbackStore, body: dict | bytes, at: datetime | None = None):
@@ -199,12 +200,12 @@ def test_wait_for_returns_as_soon_as_stored(store):
     timer = threading.Timer(0.3, deliver, args=(store, stk_body("ws_CO_W1", metadata=success_items(5))))
     timer.start()
     try:
-        cb = store.wait_for("ws_CO_W1", timeout=30)
+        stored = store.wait_for_callback("ws_CO_W1", timeout=30)
     finally:
         timer.join()
-    assert cb.checkout_request_id == "ws_CO_W1" and cb.amount == 5
-    assert cb.delivery_id == 1 and not cb.unknown
-    assert cb.received_at.tzinfo is not None
+    assert stored.checkout_request_id == "ws_CO_W1" and parse_callback(stored.body).amount == 5
+    assert stored.delivery_id == 1 and not stored.unknown
+    assert stored.received_at.tzinfo is not None
 
 
 def test_wait_for_sees_another_writer_on_the_same_file(store):
@@ -212,7 +213,7 @@ def test_wait_for_sees_another_writer_on_the_same_file(store):
     timer = threading.Timer(0.3, deliver, args=(other, stk_body("ws_CO_W2")))
     timer.start()
     try:
-        assert store.wait_for("ws_CO_W2", timeout=30).result_code == "0"
+        assert parse_callback(store.wait_for_callback("ws_CO_W2", timeout=30).body).result_code == "0"
     finally:
         timer.join()
         other.close()
@@ -221,7 +222,7 @@ def test_wait_for_sees_another_writer_on_the_same_file(store):
 def test_wait_for_times_out_with_advice(store):
     started = time.monotonic()
     with pytest.raises(CallbackTimeout, match="CallBackURL") as info:
-        store.wait_for("ws_CO_never", timeout=0.3)
+        store.wait_for_callback("ws_CO_never", timeout=0.3)
     assert isinstance(info.value, TimeoutError)
     assert time.monotonic() - started >= 0.3
 

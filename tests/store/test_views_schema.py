@@ -22,13 +22,12 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from mpesa_lab.analytics import frames
-from mpesa_lab.analytics.sqlite import read_store
 from mpesa_lab.clock import nairobi_now
 from mpesa_lab.daraja.callbacks import parse_callback
-from mpesa_lab.listener.store import CallbackStore, DeliveryIn
+from mpesa_lab.store import CallbackStore, DeliveryIn, frames
+from mpesa_lab.store.arrow import read_store
 
-from .helpers import encode, stk_body, success_items
+from .bodies import encode, stk_body, success_items
 from .legacy_views import legacy_callbacks, legacy_transactions
 
 T0 = datetime(2026, 7, 10, 6, 15, 0, tzinfo=timezone.utc)

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from mpesa_lab.codes import result_entry
-from mpesa_lab.listener.store import _loads
+from mpesa_lab.store.records import loads as _loads
 
 _NAIROBI_NAME = "Africa/Nairobi"
 
@@ -22,7 +22,8 @@ def legacy_callbacks(self) -> "pd.DataFrame":
     ``unknown`` is judged now (no push with this CheckoutRequestID in the store);
     ``unknown_on_arrival`` is what the listener saw when it arrived.
     """
-    df = self._frame(
+    df = _frame(
+        self,
         "SELECT c.id AS callback_id, c.delivery_id, c.received_ts, c.checkout_request_id, "
         "c.merchant_request_id, c.result_code, c.result_desc, c.amount, c.receipt, c.balance, "
         "c.transaction_date, c.phone, c.items, c.duplicate, "
@@ -47,7 +48,8 @@ def legacy_transactions(self) -> "pd.DataFrame":
     """
     import pandas as pd
 
-    df = self._frame(
+    df = _frame(
+        self,
         "SELECT p.id AS push_id, p.at_ts, p.environment, p.checkout_request_id, "
         "p.merchant_request_id, p.phone, p.amount AS amount_requested, p.account_reference, "
         "p.response_code, p.error_code, p.error_message, (p.error IS NOT NULL) AS refused, "
@@ -82,6 +84,11 @@ def legacy_transactions(self) -> "pd.DataFrame":
     return df
 
 
+
+
+def _frame(store: Any, sql: str) -> "pd.DataFrame":
+    with store.reading() as conn:
+        return pd.read_sql_query(sql, conn)
 
 
 def _to_nairobi(ts: "pd.Series") -> "pd.Series":

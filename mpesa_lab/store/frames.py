@@ -7,6 +7,10 @@ joins (one hash pass gives every CheckoutRequestID an integer; the first callbac
 count of duplicates and the last final STK query are numpy lookups on those integers), the
 catalogue is joined the same way, and the dtypes are fixed. No Python runs per row.
 
+Arrow allocates from the C library's malloc here (:func:`pool`, passed as ``memory_pool=`` to
+every Arrow call that allocates), never by swapping the process's default pool: a listener or a
+notebook building frames changes nothing for anyone else in the process.
+
 The schema is documented in docs/analytics.md (a test keeps that table and ``TRANSACTIONS`` /
 ``CALLBACKS`` in step). ``result_code`` is text, never a number: ``df.result_code == 0`` is always
 False (compare with ``"0"``, or use ``df.status == "paid"``).
@@ -123,6 +127,17 @@ RECORD_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+def pool() -> "pa.MemoryPool":
+    """The Arrow pool the frames are built on: the C library's malloc. Measured at a million
+    rows, mimalloc (pyarrow's default) spent 0.3-0.5 s more, mostly faulting in fresh pages for
+    hash tables it had handed back, and peaked ~50 MiB higher. Passed as ``memory_pool=`` to each
+    call, so the process's default pool is never touched (every buffer is freed to the pool
+    that made it)."""
+    import pyarrow as pa
+
+    return pa.system_memory_pool()
+
+
 def column_names(schema: tuple[Column, ...]) -> list[str]:
     return [c.name for c in schema]
 
@@ -141,14 +156,15 @@ def empty_records(name: str) -> "pa.Table":
 def as_records(name: str, table: "pa.Table") -> "pa.Table":
     """``table`` with exactly the record columns of ``name``, cast to their types."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     schema = record_schema(name)
     columns = []
     for field in schema:
         if field.name in table.column_names:
-            columns.append(table[field.name].cast(field.type))
+            columns.append(pc.cast(table[field.name], field.type, memory_pool=pool()))
         else:
-            columns.append(pa.nulls(table.num_rows, field.type))
+            columns.append(pa.nulls(table.num_rows, field.type, memory_pool=pool()))
     return pa.Table.from_arrays(columns, schema=schema)
 
 
@@ -163,17 +179,26 @@ def _encode(*columns: "pa.ChunkedArray") -> list["np.ndarray"]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    chunks = [chunk if chunk.type == pa.large_string() else chunk.cast(pa.large_string())
+    chunks = [chunk if chunk.type == pa.large_string() else pc.cast(chunk, pa.large_string(), memory_pool=pool())
               for column in columns for chunk in column.chunks]
     if not chunks:
         return [np.zeros(0, "int64") for _ in columns]
-    encoded = pc.dictionary_encode(pa.chunked_array(chunks, pa.large_string())).combine_chunks()
-    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype("int64")
+    encoded = pc.dictionary_encode(pa.chunked_array(chunks, pa.large_string()), memory_pool=pool())
+    encoded = encoded.combine_chunks(memory_pool=pool())
+    codes = _filled(encoded.indices, -1).to_numpy(zero_copy_only=False).astype("int64")
     out, start = [], 0
     for column in columns:
         out.append(codes[start:start + len(column)])
         start += len(column)
     return out
+
+
+def _filled(values: "pa.Array", fill: int) -> "pa.Array":
+    """``values`` with nulls replaced by ``fill`` (``pc.fill_null`` takes no pool)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.coalesce(values, pa.scalar(fill, values.type), memory_pool=pool())
 
 
 def _first_index(codes: "np.ndarray", size: int, *, last: bool = False) -> "np.ndarray":
@@ -204,13 +229,16 @@ def _take(table: "pa.Table", where: "np.ndarray") -> "pa.Table":
 
     if len(where) == table.num_rows and (where == np.arange(len(where))).all():
         return table  # every row, in order (a log without duplicates): share, do not copy
-    return table.take(pa.array(where, mask=where < 0))
+    import pyarrow.compute as pc
+
+    return pc.take(table, pa.array(where, mask=where < 0, memory_pool=pool()), memory_pool=pool())
 
 
 def _ascending(ids: "pa.ChunkedArray") -> bool:
     import pyarrow.compute as pc
 
-    return len(ids) < 2 or bool(pc.all(pc.greater_equal(ids[1:], ids[:-1])).as_py())
+    ordered = pc.greater_equal(ids[1:], ids[:-1], memory_pool=pool())
+    return len(ids) < 2 or bool(pc.all(ordered, memory_pool=pool()).as_py())
 
 
 def _sorted_by(table: "pa.Table", column: str) -> "pa.Table":
@@ -218,7 +246,8 @@ def _sorted_by(table: "pa.Table", column: str) -> "pa.Table":
 
     if _ascending(table[column]):
         return table
-    return table.take(pc.sort_indices(table, [(column, "ascending")]))
+    order = pc.sort_indices(table, [(column, "ascending")], memory_pool=pool())
+    return pc.take(table, order, memory_pool=pool())
 
 
 def build_frames(callbacks: "pa.Table", pushes: "pa.Table | None" = None,
@@ -242,7 +271,8 @@ def _prepared(callbacks: "pa.Table", pushes: "pa.Table | None", queries: "pa.Tab
 
     callbacks = _sorted_by(as_records("callbacks", callbacks), "callback_id")
     queries = as_records("queries", queries if queries is not None else empty_records("queries"))
-    queries = _sorted_by(queries.filter(pc.is_valid(queries["result_code"])), "query_id")
+    answered = pc.is_valid(queries["result_code"], memory_pool=pool())
+    queries = _sorted_by(pc.filter(queries, answered, memory_pool=pool()), "query_id")
     base = _sorted_by(as_records("pushes", pushes), "push_id") if pushes is not None else None
     return callbacks, queries, base
 
@@ -266,7 +296,7 @@ def build_callbacks(callbacks: "pa.Table", pushes: "pa.Table | None" = None, *,
         size = max(size, int(push_codes.max(initial=-1)) + 1)
     first = _lookup(_first_index(codes, size), codes, -1)
     df = _to_pandas(callbacks, drop=("unknown_on_arrival",))
-    df["unknown_on_arrival"] = callbacks["unknown_on_arrival"].to_pandas().fillna(False).astype(bool)
+    df["unknown_on_arrival"] = callbacks["unknown_on_arrival"].to_pandas(memory_pool=pool()).fillna(False).astype(bool)
     df["duplicate"] = first != np.arange(len(codes))
     if push_keys is not None:
         pushed = np.zeros(size, bool)
@@ -315,8 +345,9 @@ def build_transactions(callbacks: "pa.Table", pushes: "pa.Table | None" = None,
         codes = codes_c[mask]
         base = as_records("pushes", pa.table({
             "checkout_request_id": callbacks["checkout_request_id"] if mask.all()
-            else callbacks["checkout_request_id"].filter(pa.array(mask)),
-            "refused": pa.array(np.zeros(len(where), bool))}))
+            else pc.filter(callbacks["checkout_request_id"], pa.array(mask, memory_pool=pool()),
+                           memory_pool=pool()),
+            "refused": pa.array(np.zeros(len(where), bool), memory_pool=pool())}))
     first = _take(callbacks.select(wanted), where)
     n_callbacks = _lookup(counts, codes, 0)
     last_q = _lookup(_first_index(codes_q, size, last=True), codes, -1)
@@ -324,7 +355,7 @@ def build_transactions(callbacks: "pa.Table", pushes: "pa.Table | None" = None,
     del callbacks
     for column in ("phone", "merchant_request_id"):  # the push's, else the callback's
         index = base.schema.get_field_index(column)
-        base = base.set_column(index, column, pc.coalesce(base[column], first[column]))
+        base = base.set_column(index, column, pc.coalesce(base[column], first[column], memory_pool=pool()))
     df = _to_pandas(base, drop=("amount",))
     df["amount_requested"] = base["amount"].to_numpy(zero_copy_only=False)
     del base
@@ -333,8 +364,8 @@ def build_transactions(callbacks: "pa.Table", pushes: "pa.Table | None" = None,
     for column in ("result_code", "result_desc", "amount", "receipt", "balance"):
         df[column] = got[column]
     df["callbacks"] = n_callbacks
-    df["query_result_code"] = picked["result_code"].to_pandas().astype(TEXT)
-    df["query_result_desc"] = picked["result_desc"].to_pandas().astype(TEXT)
+    df["query_result_code"] = picked["result_code"].to_pandas(memory_pool=pool()).astype(TEXT)
+    df["query_result_desc"] = picked["result_desc"].to_pandas(memory_pool=pool()).astype(TEXT)
     df["pushed_at"] = epoch_to_nairobi(df.pop("pushed_ts"))
     df["callback_at"] = epoch_to_nairobi(got["received_ts"])
     df["transaction_date"] = epoch_to_nairobi(got["transaction_ts"])
@@ -357,11 +388,12 @@ _pool_before: Any = None
 
 @contextmanager
 def system_allocator() -> Iterator[None]:
-    """Arrow allocates from the C library's malloc while frames are built, then the caller's
-    default pool is back. Measured at a million rows: mimalloc (pyarrow's default) spent
-    0.3-0.5 s more, mostly faulting in fresh pages for hash tables it had handed back, and
-    peaked ~50 MiB higher. Every buffer is freed to the pool that made it, so frames built
-    here outlive the switch safely; nested and concurrent uses restore the pool once, last."""
+    """Make the C library's malloc the process's default Arrow pool for the block, then the
+    caller's pool is back (nested and concurrent uses restore it once, last).
+
+    Process-wide: only for code that cannot be given a pool (``analytics.load``'s readers, until
+    they pass ``memory_pool=`` too). The frames here never need it: they pass :func:`pool`.
+    Every buffer is freed to the pool that made it, so what is built inside outlives the switch."""
     import pyarrow as pa
 
     global _pool_users, _pool_before
@@ -383,14 +415,12 @@ def system_allocator() -> Iterator[None]:
 def release_unused() -> None:
     """Hand the memory Arrow has freed back to the system now: its allocator keeps freed pages
     for reuse, and after a million rows they are hundreds of MiB nothing else will use."""
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
+    pool().release_unused()
 
 
 def _to_pandas(table: "pa.Table", drop: tuple[str, ...] = ()) -> "pd.DataFrame":
     keep = [name for name in table.column_names if name not in drop]
-    return table.select(keep).to_pandas()
+    return table.select(keep).to_pandas(memory_pool=pool())
 
 
 def _status(df: "pd.DataFrame") -> "pd.Series":
@@ -461,10 +491,12 @@ def explain(df: "pd.DataFrame") -> None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    codes = pa.array(df["result_code"].astype(TEXT), type=pa.large_string(), from_pandas=True)
-    found = pc.index_in(pc.utf8_lower(codes), value_set=pa.array(keys, pa.large_string()))
-    index = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype("int64")
-    unknown = (index == -1) & pc.is_valid(codes).to_numpy(zero_copy_only=False)
+    codes = pa.array(df["result_code"].astype(TEXT), type=pa.large_string(), from_pandas=True,
+                     memory_pool=pool())
+    found = pc.index_in(pc.utf8_lower(codes, memory_pool=pool()),
+                        value_set=pa.array(keys, pa.large_string()), memory_pool=pool())
+    index = _filled(found, -1).to_numpy(zero_copy_only=False).astype("int64")
+    unknown = (index == -1) & pc.is_valid(codes, memory_pool=pool()).to_numpy(zero_copy_only=False)
     index = np.where(unknown, len(entries) - 1, index)  # -1 stays: no code at all
     for column, attr in (("result_name", "name"), ("category", "category"),
                          ("explanation", "explanation"), ("mitigation", "mitigation")):
