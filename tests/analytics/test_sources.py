@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from mpesa_lab import analytics
-from mpesa_lab.analytics import sqlite
+from mpesa_lab.store import arrow
 from mpesa_lab.analytics.sources import export, load, scan
 from mpesa_lab.clock import nairobi_now
 from mpesa_lab.daraja.callbacks import parse_callback
@@ -141,7 +141,7 @@ def test_a_store_loads_as_one_cut_while_callbacks_keep_arriving(tmp_path, monkey
     while, every load's transactions and callbacks agree on which pushes were answered (small
     stores are read here, big ones by the reader child)."""
     if subprocess_rows is not None:
-        monkeypatch.setattr(sqlite, "SUBPROCESS_ROWS", subprocess_rows)
+        monkeypatch.setattr(arrow, "SUBPROCESS_ROWS", subprocess_rows)
     store = CallbackStore(tmp_path / "s.sqlite")
     cids = [f"ws_CO_CUT{i}" for i in range(3000)]
     for cid in cids:
