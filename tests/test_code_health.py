@@ -24,12 +24,16 @@ def _run(*command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.parametrize("command", [
-    ("ruff", "check", "."),
-    ("ruff", "format", "--check", "."),
-    ("mypy",),
-    ("lint-imports",),
-], ids=lambda c: " ".join(c))
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("ruff", "check", "."),
+        ("ruff", "format", "--check", "."),
+        ("mypy",),
+        ("lint-imports",),
+    ],
+    ids=lambda c: " ".join(c),
+)
 def test_tool_passes(command: tuple[str, ...]) -> None:
     done = _run(str(BIN / command[0]), *command[1:])
     assert done.returncode == 0, f"`{' '.join(command)}` failed:\n{done.stdout[-6000:]}\n{done.stderr[-2000:]}"

@@ -65,7 +65,7 @@ SAFARICOM_IPS: tuple[str, ...] = (
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{8,128}")
 
-_active: dict[str, "Listener"] = {}
+_active: dict[str, Listener] = {}
 _active_lock = threading.Lock()
 
 
@@ -127,7 +127,7 @@ class Listener:
 
     # ---- lifecycle -----------------------------------------------------------------------
 
-    def start(self, host: str = "127.0.0.1", port: int = 0, *, timeout: float = 10.0) -> "Listener":
+    def start(self, host: str = "127.0.0.1", port: int = 0, *, timeout: float = 10.0) -> Listener:
         """Serve in a background thread; returns once it accepts connections. Rerun-safe."""
         with _active_lock:
             previous = _active.get(self.name)
@@ -141,9 +141,15 @@ class Listener:
             self._holds_store = True
         # proxy_headers off: the app itself decides when X-Forwarded-For is trusted, and keeps
         # the real TCP peer in remote_addr.
-        self._server = BackgroundServer(self.app, name=self.name, host=host, port=port,
-                                        proxy_headers=False, request_timeout=self.request_timeout,
-                                        max_connections=self.max_connections)
+        self._server = BackgroundServer(
+            self.app,
+            name=self.name,
+            host=host,
+            port=port,
+            proxy_headers=False,
+            request_timeout=self.request_timeout,
+            max_connections=self.max_connections,
+        )
         self._server.start(timeout=timeout)
         return self
 
@@ -171,7 +177,7 @@ class Listener:
     def running(self) -> bool:
         return self._server is not None and self._server.running
 
-    def __enter__(self) -> "Listener":
+    def __enter__(self) -> Listener:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -205,8 +211,14 @@ class Listener:
             return f"{self.tunnel.public_url}{self.app.callback_path}"
         return self.local_callback_url
 
-    def expose(self, authtoken: str | None = None, *, ngrok_path: str | Path | None = None,
-               timeout: float = 15.0, config_path: str | Path | None = None) -> str:
+    def expose(
+        self,
+        authtoken: str | None = None,
+        *,
+        ngrok_path: str | Path | None = None,
+        timeout: float = 15.0,
+        config_path: str | Path | None = None,
+    ) -> str:
         """Open an ngrok tunnel to this listener (starting it if needed); return callback_url."""
         if not self.running:
             self.start()
@@ -215,9 +227,9 @@ class Listener:
             # The tunnel's agent is the proxy the user asked for: it connects from this machine
             # and names the real sender in X-Forwarded-For.
             self.app.trust_tunnel_agent()
-            self.tunnel = open_tunnel(self._server.port, authtoken=authtoken,
-                                      ngrok_path=ngrok_path, timeout=timeout,
-                                      config_path=config_path)
+            self.tunnel = open_tunnel(
+                self._server.port, authtoken=authtoken, ngrok_path=ngrok_path, timeout=timeout, config_path=config_path
+            )
         return self.callback_url
 
     # ---- data ----------------------------------------------------------------------------
@@ -232,19 +244,19 @@ class Listener:
         stored = self.store.first_callback(checkout_request_id)
         return parsed_callback(stored) if stored is not None else None
 
-    def callbacks(self) -> "pd.DataFrame":
+    def callbacks(self) -> pd.DataFrame:
         return self.store.callbacks()
 
-    def transactions(self) -> "pd.DataFrame":
+    def transactions(self) -> pd.DataFrame:
         return self.store.transactions()
 
-    def deliveries(self) -> "pd.DataFrame":
+    def deliveries(self) -> pd.DataFrame:
         return self.store.deliveries()
 
-    def quarantine(self) -> "pd.DataFrame":
+    def quarantine(self) -> pd.DataFrame:
         return self.store.quarantine()
 
-    def pushes(self) -> "pd.DataFrame":
+    def pushes(self) -> pd.DataFrame:
         return self.store.pushes()
 
     def __repr__(self) -> str:
@@ -260,8 +272,13 @@ class Listener:
 def parsed_callback(stored: StoredCallback) -> ParsedCallback:
     """A callback read back from the store: its raw body parsed again, with what the store knows
     (its delivery, arrival time, and whether its push is in the store) filled in."""
-    return replace(parse_callback(stored.body), delivery_id=stored.delivery_id,
-                   received_at=stored.received_at, duplicate=False, unknown=stored.unknown)
+    return replace(
+        parse_callback(stored.body),
+        delivery_id=stored.delivery_id,
+        received_at=stored.received_at,
+        duplicate=False,
+        unknown=stored.unknown,
+    )
 
 
 def format_delivery(stored: StoredDelivery) -> str:
@@ -271,10 +288,10 @@ def format_delivery(stored: StoredDelivery) -> str:
     if cb is None:
         return f"{when}  {stored.outcome.upper():<12} {stored.http_status}  {stored.reason or ''}"
     amount = f"KES {cb.amount}" if cb.amount is not None else "-"
-    flags = " ".join(f"[{name}]" for name, on in (("duplicate", stored.duplicate),
-                                                  ("unknown", stored.unknown)) if on)
-    return (f"{when}  {cb.checkout_request_id}  {cb.result_code:>5}  {cb.result_desc or ''}  "
-            f"{amount}  {flags}").rstrip()
+    flags = " ".join(f"[{name}]" for name, on in (("duplicate", stored.duplicate), ("unknown", stored.unknown)) if on)
+    return (
+        f"{when}  {cb.checkout_request_id}  {cb.result_code:>5}  {cb.result_desc or ''}  {amount}  {flags}"
+    ).rstrip()
 
 
 def run_listener(
@@ -327,9 +344,15 @@ def run_listener(
             previous[sig] = signal.signal(sig, on_signal)
     listener: Listener | None = None
     try:
-        listener = Listener(db_path, path_token=path_token, allowed_ips=allowed_ips,
-                            max_body_bytes=max_body_bytes, on_delivery=on_delivery,
-                            trusted_proxies=trusted_proxies, request_timeout=request_timeout)
+        listener = Listener(
+            db_path,
+            path_token=path_token,
+            allowed_ips=allowed_ips,
+            max_body_bytes=max_body_bytes,
+            on_delivery=on_delivery,
+            trusted_proxies=trusted_proxies,
+            request_timeout=request_timeout,
+        )
         listener.start(host, port)
         if expose and not stop.is_set():
             listener.expose(authtoken, ngrok_path=ngrok_path, timeout=tunnel_timeout)

@@ -11,8 +11,19 @@ from mpesa_lab.workshop.room import FAULTS, Room, RoomError
 from mpesa_lab.workshop.roster import Participant, Roster, RosterError
 from mpesa_lab.workshop.server import WorkshopServer, run_workshop
 
-__all__ = ["FAULTS", "LimitsError", "Participant", "Room", "RoomError", "Roster", "RosterError", "WorkshopLimits",
-           "WorkshopServer", "run_workshop", "simulate"]
+__all__ = [
+    "FAULTS",
+    "LimitsError",
+    "Participant",
+    "Room",
+    "RoomError",
+    "Roster",
+    "RosterError",
+    "WorkshopLimits",
+    "WorkshopServer",
+    "run_workshop",
+    "simulate",
+]
 
 
 def simulate(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - see simulate.simulate
