@@ -227,6 +227,8 @@ def funnel(tx: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
     has_pushes = tx["push_id"].notna().any() or tx["pushed_at"].notna().any()
+    requested: int | None
+    accepted: int | None
     if has_pushes:
         requested = len(tx)
         accepted = int((tx["response_code"] == "0").fillna(False).sum())

@@ -163,7 +163,8 @@ def _text(value: Any) -> str:
     if isinstance(value, numbers.Integral):
         return f"{int(value):,}"
     if isinstance(value, numbers.Real):
-        return f"{float(value):,.3f}" if abs(value) < 1 else f"{float(value):,.2f}"
+        number = float(value)
+        return f"{number:,.3f}" if abs(number) < 1 else f"{number:,.2f}"
     return str(value)
 
 

@@ -7,8 +7,9 @@ PNG when ``save`` is a path. Headless (no display, as in the CLI or CI) they dra
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -229,4 +230,10 @@ def funnel(
     return _finish(fig, save)
 
 
-ALL = {"result_codes": result_codes, "success_rate": success_rate, "latency": latency, "funnel": funnel}
+#: Every plot by name (the report draws them in PLOTS order); each takes the transactions frame.
+ALL: dict[str, Callable[..., Any]] = {
+    "result_codes": result_codes,
+    "success_rate": success_rate,
+    "latency": latency,
+    "funnel": funnel,
+}

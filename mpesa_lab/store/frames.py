@@ -311,9 +311,9 @@ def build_frames(
     if base is not None:
         keys.append(base["checkout_request_id"])
     codes = _encode(*keys)
-    transactions = build_transactions(callbacks, base, queries, codes=codes)
+    transactions = build_transactions(callbacks, base, queries, encoded=codes)
     push_codes = codes[2] if base is not None else None
-    return transactions, build_callbacks(callbacks, base, codes=(codes[0], push_codes))
+    return transactions, build_callbacks(callbacks, base, encoded=(codes[0], push_codes))
 
 
 def _prepared(
@@ -331,31 +331,32 @@ def _prepared(
 
 
 def build_callbacks(
-    callbacks: pa.Table, pushes: pa.Table | None = None, *, codes: tuple[np.ndarray, np.ndarray | None] | None = None
+    callbacks: pa.Table, pushes: pa.Table | None = None, *, encoded: tuple[np.ndarray, np.ndarray | None] | None = None
 ) -> pd.DataFrame:
     """The callbacks frame from record tables (see ``RECORD_COLUMNS``), in arrival order.
-    ``codes``: the CheckoutRequestIDs already encoded (see ``build_frames``)."""
+    ``encoded``: the CheckoutRequestIDs already encoded (see ``build_frames``)."""
     import numpy as np
 
     callbacks = _sorted_by(as_records("callbacks", callbacks), "callback_id")
     push_keys = pushes["checkout_request_id"] if pushes is not None else None
-    if codes is not None:
-        codes, push_codes = codes
+    push_codes: np.ndarray | None = None
+    if encoded is not None:
+        cb_codes, push_codes = encoded
     elif push_keys is not None:
-        codes, push_codes = _encode(callbacks["checkout_request_id"], push_keys)
+        cb_codes, push_codes = _encode(callbacks["checkout_request_id"], push_keys)
     else:
-        (codes,) = _encode(callbacks["checkout_request_id"])
-    size = int(codes.max(initial=-1)) + 1
-    if push_keys is not None:
+        (cb_codes,) = _encode(callbacks["checkout_request_id"])
+    size = int(cb_codes.max(initial=-1)) + 1
+    if push_codes is not None:
         size = max(size, int(push_codes.max(initial=-1)) + 1)
-    first = _lookup(_first_index(codes, size), codes, -1)
+    first = _lookup(_first_index(cb_codes, size), cb_codes, -1)
     df = _to_pandas(callbacks, drop=("unknown_on_arrival",))
     df["unknown_on_arrival"] = callbacks["unknown_on_arrival"].to_pandas(memory_pool=pool()).fillna(False).astype(bool)
-    df["duplicate"] = first != np.arange(len(codes))
-    if push_keys is not None:
+    df["duplicate"] = first != np.arange(len(cb_codes))
+    if push_codes is not None:
         pushed = np.zeros(size, bool)
         pushed[push_codes[push_codes >= 0]] = True
-        df["unknown"] = ~_lookup(pushed, codes, False).astype(bool)
+        df["unknown"] = ~_lookup(pushed, cb_codes, False).astype(bool)
     else:
         df["unknown"] = False
     df["received_at"] = epoch_to_nairobi(df.pop("received_ts"))
@@ -372,10 +373,10 @@ def build_transactions(
     pushes: pa.Table | None = None,
     queries: pa.Table | None = None,
     *,
-    codes: list[np.ndarray] | None = None,
+    encoded: list[np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """The transactions frame from record tables: one row per push (a source with pushes), else
-    one row per CheckoutRequestID seen in the callbacks. ``codes``: the CheckoutRequestIDs of
+    one row per CheckoutRequestID seen in the callbacks. ``encoded``: the CheckoutRequestIDs of
     callbacks, queries (and pushes) already encoded (see ``build_frames``)."""
     import numpy as np
     import pyarrow as pa
@@ -383,12 +384,12 @@ def build_transactions(
 
     callbacks, queries, base = _prepared(callbacks, pushes, queries)
     has_pushes = base is not None
-    if codes is None:
+    if encoded is None:
         columns = [callbacks["checkout_request_id"], queries["checkout_request_id"]]
         if base is not None:
             columns.append(base["checkout_request_id"])
-        codes = _encode(*columns)
-    codes_c, codes_q, *rest = codes
+        encoded = list(_encode(*columns))
+    codes_c, codes_q, *rest = encoded
     size = int(max((c.max(initial=-1) for c in (codes_c, codes_q, *rest)), default=-1)) + 1
     first_of = _first_index(codes_c, size)
     counts = np.bincount(codes_c[codes_c >= 0], minlength=size).astype("int64")
