@@ -212,7 +212,7 @@ def cmd_password(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Run the local Daraja emulator in the foreground."""
     from mpesa_lab.emulator import EmulatorConfig
-    from mpesa_lab.emulator.server import run_sandbox
+    from mpesa_lab.emulator.cli import run_sandbox
 
     options: dict[str, Any] = {"interactive": args.interactive, "behaviour": args.behaviour}  # argparse values
     if args.seed is not None:
@@ -230,7 +230,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 def cmd_listen(args: argparse.Namespace) -> int:
     """Run the callback listener in the foreground, printing callbacks as they arrive."""
-    from mpesa_lab.listener.__main__ import run_from_args
+    from mpesa_lab.listener.cli import run_from_args
 
     return run_from_args(args)
 
@@ -438,8 +438,8 @@ def http_url(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mpesa_lab.listener.__main__ import add_arguments as add_listener_arguments
-    from mpesa_lab.listener.__main__ import port_number, positive_number
+    from mpesa_lab.listener.cli import add_arguments as add_listener_arguments
+    from mpesa_lab.listener.cli import port_number, positive_number
 
     parser = argparse.ArgumentParser(
         prog="mpesa-lab",

@@ -69,7 +69,7 @@ def test_unfinished_transactions_resume_after_a_restart(collector):
 
 
 def test_run_sandbox_prints_credentials_and_stops_on_ctrl_c(tmp_path):
-    code = "from mpesa_lab.emulator.server import run_sandbox; run_sandbox(port=0, log_level='warning')"
+    code = "from mpesa_lab.emulator.cli import run_sandbox; run_sandbox(port=0, log_level='warning')"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
@@ -143,7 +143,7 @@ def test_sandbox_beyond_loopback_prints_its_control_token_and_requires_it(tmp_pa
 def _sandbox_log(access_log: bool) -> str:
     """Start `run_sandbox` at log level info, make one OAuth request, stop it: what it printed
     (uvicorn's access log goes to stdout, its other logs to stderr)."""
-    code = f"from mpesa_lab.emulator.server import run_sandbox; run_sandbox(port=0, access_log={access_log})"
+    code = f"from mpesa_lab.emulator.cli import run_sandbox; run_sandbox(port=0, access_log={access_log})"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env

@@ -13,9 +13,9 @@ import mpesa_lab.emulator as emulator_pkg
 from mpesa_lab.clock import NAIROBI
 from mpesa_lab.constants import LAB_CONSUMER_SECRET, SANDBOX_PASSKEY
 from mpesa_lab.emulator import TRIGGERS, Emulator, EmulatorConfig, EmulatorError
+from mpesa_lab.emulator.cli import banner
 from mpesa_lab.emulator.ids import RECEIPT_RE, IdFactory, day_char, month_letter, year_letter
 from mpesa_lab.emulator.scenarios import magic_phone
-from mpesa_lab.emulator.server import banner
 
 FORBIDDEN = (
     "mpesa_lab.daraja.client",
