@@ -263,7 +263,14 @@ def test_mailboxes_have_a_byte_budget_per_participant_and_per_room(tmp_path):
 def test_distinct_codes_are_capped_and_the_page_data_stays_small(server):
     with httpx.Client(timeout=10) as http:
         for n in range(3000):
-            assert http.post(_inbox(server, "p01"), content=_callback(f"c{n}", code=f"X{n:05d}" * 8)).status_code == 200
+            # 3,000 posts outrun the inbox's own rate limit (200/s after a burst of 2,000) on a
+            # fast machine: wait as the limit asks, as a real sender would, and send again.
+            for _ in range(100):
+                answer = http.post(_inbox(server, "p01"), content=_callback(f"c{n}", code=f"X{n:05d}" * 8))
+                if answer.status_code != 429:
+                    break
+                time.sleep(0.05)
+            assert answer.status_code == 200, answer.text
     desk = server.room.desk("p01")
     results = desk.progress.results.totals()
     assert len(results) <= server.limits.codes_per_participant + 1 and results["other"] >= 2900
