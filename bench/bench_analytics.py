@@ -117,8 +117,9 @@ print(json.dumps({"seconds": round(seconds, 3), "peak_mib": round(me.ru_maxrss /
 
 def run(name: str, path: Path, timeout: float = 900) -> dict:
     load = os.getloadavg()[0]
-    done = subprocess.run([sys.executable, "-c", _HARNESS, str(path), CONTENDERS[name]],
-                          capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-c", _HARNESS, str(path), CONTENDERS[name]], capture_output=True, text=True, timeout=timeout
+    )
     if done.returncode != 0:
         return {"error": done.stderr.strip()[-600:]}
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -143,10 +144,16 @@ def write_lines(path: Path, n: int, seed: int = 9) -> Path:
     received time, codes as numbers or strings, Balance with no Value. No broken line: the pandas
     baseline stops at the first one (the loader's handling of them is tested in tests/analytics)."""
     rng = random.Random(seed)
-    codes = [(0, "The service request is processed successfully.", 80), (1032, "Request cancelled by user", 8),
-             (1037, "DS timeout user cannot be reached", 5), (1, "The balance is insufficient for the transaction.", 3),
-             (2001, "The initiator information is invalid.", 2.5), (1019, "Transaction has expired.", 1.5),
-             ("SFC_IC0003", "The operator does not exist", 0.5), (1036, "SMSC ACK timeout", 0.2)]
+    codes = [
+        (0, "The service request is processed successfully.", 80),
+        (1032, "Request cancelled by user", 8),
+        (1037, "DS timeout user cannot be reached", 5),
+        (1, "The balance is insufficient for the transaction.", 3),
+        (2001, "The initiator information is invalid.", 2.5),
+        (1019, "Transaction has expired.", 1.5),
+        ("SFC_IC0003", "The operator does not exist", 0.5),
+        (1036, "SMSC ACK timeout", 0.2),
+    ]
     weights = [w for *_, w in codes]
     # Daraja's TransactionDate is a Nairobi wall-clock time, YYYYMMDDHHmmss: 5,000 real seconds
     # from 09:00 (adding to the number itself once gave times such as 09:00:81).
@@ -156,14 +163,22 @@ def write_lines(path: Path, n: int, seed: int = 9) -> Path:
         for i in range(n):
             code, desc, _ = rng.choices(codes, weights)[0]
             cid = f"ws_CO_0106202609{i % 60:02d}{i:010d}"
-            stk = {"MerchantRequestID": f"{i % 9999}-{i}-1", "CheckoutRequestID": cid,
-                   "ResultCode": str(code) if rng.random() < 0.1 else code, "ResultDesc": desc}
+            stk = {
+                "MerchantRequestID": f"{i % 9999}-{i}-1",
+                "CheckoutRequestID": cid,
+                "ResultCode": str(code) if rng.random() < 0.1 else code,
+                "ResultDesc": desc,
+            }
             if code == 0:
-                stk["CallbackMetadata"] = {"Item": [
-                    {"Name": "Amount", "Value": rng.choice([1, 10.0, 100, "250.00"])},
-                    {"Name": "MpesaReceiptNumber", "Value": f"TF{i:08d}"}, {"Name": "Balance"},
-                    {"Name": "TransactionDate", "Value": dates[i % 5000]},
-                    {"Name": "PhoneNumber", "Value": 254708000000 + i % 100000}]}
+                stk["CallbackMetadata"] = {
+                    "Item": [
+                        {"Name": "Amount", "Value": rng.choice([1, 10.0, 100, "250.00"])},
+                        {"Name": "MpesaReceiptNumber", "Value": f"TF{i:08d}"},
+                        {"Name": "Balance"},
+                        {"Name": "TransactionDate", "Value": dates[i % 5000]},
+                        {"Name": "PhoneNumber", "Value": 254708000000 + i % 100000},
+                    ]
+                }
             body = {"Body": {"stkCallback": stk}}
             if i % 5 == 0:
                 line = json.dumps({"received_at": f"2026-06-01T09:{i % 60:02d}:00+03:00", "body": body})
@@ -190,15 +205,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--lines", type=int, default=None)
     parser.add_argument("--stores", type=int, nargs="*", default=None)
-    parser.add_argument("--skip-pandas-above", type=int, default=None,
-                        help="skip the (slow, memory-hungry) pandas baseline above this many rows")
+    parser.add_argument(
+        "--skip-pandas-above",
+        type=int,
+        default=None,
+        help="skip the (slow, memory-hungry) pandas baseline above this many rows",
+    )
     parser.add_argument("--keep", type=Path, default=None, help="keep the generated inputs here")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="fresh processes per mpesa-lab contender; the median is reported")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="fresh processes per mpesa-lab contender; the median is reported"
+    )
     args = parser.parse_args(argv)
     lines = args.lines or (100_000 if args.quick else 1_000_000)
-    sizes = args.stores if args.stores is not None else ([10_000, 100_000] if args.quick
-                                                         else [10_000, 100_000, 1_000_000])
+    sizes = (
+        args.stores if args.stores is not None else ([10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000])
+    )
     pandas_limit = args.skip_pandas_above if args.skip_pandas_above is not None else 10**9
     results: dict = {"lines": {}, "stores": {}, "machine": {"cpus": os.cpu_count()}}
     with tempfile.TemporaryDirectory(prefix="mpesa-lab-bench-") as tmp:
@@ -208,17 +229,25 @@ def main(argv: list[str] | None = None) -> int:
         path = folder / f"callbacks-{lines}.jsonl"
         started = time.perf_counter()
         write_lines(path, lines)
-        print(f"wrote {lines:,} lines ({path.stat().st_size / 2**20:.0f} MiB) in "
-              f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
+        print(
+            f"wrote {lines:,} lines ({path.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - started:.1f} s",
+            file=sys.stderr,
+        )
         ours = median_of("mpesa_lab_load", path, args.rounds)
         in_terminal = median_of("mpesa_lab_report_load_tty", path, args.rounds)
         theirs = run("pandas_read_json", path) if lines <= pandas_limit else {"skipped": True}
         ratio = (theirs["seconds"] / ours["seconds"]) if "seconds" in theirs and "seconds" in ours else None
-        results["lines"] = {"n": lines, "mpesa_lab": ours, "report_load_in_terminal": in_terminal,
-                            "pandas": theirs,
-                            "speedup": round(ratio, 1) if ratio else None}
-        print(f"{lines:,} lines: mpesa-lab {ours} | in a terminal {in_terminal} | pandas {theirs} | x{ratio and round(ratio, 1)}",
-              file=sys.stderr)
+        results["lines"] = {
+            "n": lines,
+            "mpesa_lab": ours,
+            "report_load_in_terminal": in_terminal,
+            "pandas": theirs,
+            "speedup": round(ratio, 1) if ratio else None,
+        }
+        print(
+            f"{lines:,} lines: mpesa-lab {ours} | in a terminal {in_terminal} | pandas {theirs} | x{ratio and round(ratio, 1)}",
+            file=sys.stderr,
+        )
         # 2. store views
         from store_fill import fill
 
@@ -230,10 +259,12 @@ def main(argv: list[str] | None = None) -> int:
             fill(store, n)
             jsonl = store_lines(store, folder / f"store-{n}.jsonl")
             print(f"filled a store of {n:,} pushes in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-            row = {"transactions": median_of("store_transactions", store, args.rounds),
-                   "callbacks": median_of("store_callbacks", store, args.rounds),
-                   "duckdb_json": run("duckdb_read_json", jsonl),
-                   "pandas_json": run("pandas_read_json", jsonl) if n <= pandas_limit else {"skipped": True}}
+            row = {
+                "transactions": median_of("store_transactions", store, args.rounds),
+                "callbacks": median_of("store_callbacks", store, args.rounds),
+                "duckdb_json": run("duckdb_read_json", jsonl),
+                "pandas_json": run("pandas_read_json", jsonl) if n <= pandas_limit else {"skipped": True},
+            }
             results["stores"][str(n)] = row
             print(f"store {n:,}: {row}", file=sys.stderr)
             if args.keep is None:

@@ -69,8 +69,7 @@ def endpoint(counters: Counters) -> Starlette:
         await request.body()
         return JSONResponse(PUSH_OK)
 
-    return Starlette(routes=[Route(OAUTH_PATH, oauth, methods=["GET"]),
-                             Route(STK_PUSH_PATH, push, methods=["POST"])])
+    return Starlette(routes=[Route(OAUTH_PATH, oauth, methods=["GET"]), Route(STK_PUSH_PATH, push, methods=["POST"])])
 
 
 def bare_round(url: str, body: bytes, n: int) -> float:
@@ -133,8 +132,12 @@ def client_cpu_per_push(settings: Settings, n: int = 2000) -> dict[str, float]:
         for _ in range(n):
             read_push_answer(200, answer, request=call.masked, timestamp=call.timestamp)
         read = time.perf_counter() - start
-    return {"validate_us": round(validate / n * 1e6, 1), "timestamp_password_json_us": round(prepare / n * 1e6, 1),
-            "read_answer_us": round(read / n * 1e6, 1), "total_us": round((validate + prepare + read) / n * 1e6, 1)}
+    return {
+        "validate_us": round(validate / n * 1e6, 1),
+        "timestamp_password_json_us": round(prepare / n * 1e6, 1),
+        "read_answer_us": round(read / n * 1e6, 1),
+        "total_us": round((validate + prepare + read) / n * 1e6, 1),
+    }
 
 
 def oauth_per_thousand(settings: Settings, counters: Counters, n: int) -> float:
@@ -167,12 +170,13 @@ def main(argv: list[str] | None = None) -> dict:
 
         bare, client, abare, aclient = [], [], [], []
         for i in range(rounds):
-            pair = [lambda: bare.append(bare_round(url, body, n)),
-                    lambda: client.append(client_round(settings, n))]
+            pair = [lambda: bare.append(bare_round(url, body, n)), lambda: client.append(client_round(settings, n))]
             if not args.no_async:
-                pair += [lambda: abare.append(asyncio.run(async_bare_round(url, body, n))),
-                         lambda: aclient.append(asyncio.run(async_client_round(settings, n)))]
-            for step in (pair if i % 2 == 0 else pair[::-1]):
+                pair += [
+                    lambda: abare.append(asyncio.run(async_bare_round(url, body, n))),
+                    lambda: aclient.append(asyncio.run(async_client_round(settings, n))),
+                ]
+            for step in pair if i % 2 == 0 else pair[::-1]:
                 step()
         oauth_rate = oauth_per_thousand(settings, counters, 1000)
         cpu = client_cpu_per_push(settings)
@@ -188,10 +192,13 @@ def main(argv: list[str] | None = None) -> dict:
         "oauth_requests_per_1000_pushes": round(oauth_rate, 3),
         "client_cpu_per_push": cpu,
         "targets": {"ratio": 0.8, "oauth_requests_per_1000_pushes": 1},
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "cpus": os.cpu_count()},
-        "rounds_raw": {"bare": [round(x, 1) for x in bare], "client": [round(x, 1) for x in client],
-                       "async_bare": [round(x, 1) for x in abare], "async_client": [round(x, 1) for x in aclient]},
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+        "rounds_raw": {
+            "bare": [round(x, 1) for x in bare],
+            "client": [round(x, 1) for x in client],
+            "async_bare": [round(x, 1) for x in abare],
+            "async_client": [round(x, 1) for x in aclient],
+        },
     }
     if aclient:
         result["async"] = {
@@ -202,15 +209,21 @@ def main(argv: list[str] | None = None) -> dict:
 
     print(f"{'':28}{'pushes/s':>12}{'ratio':>10}")
     print(f"{'bare httpx.Client':28}{result['sync']['bare_httpx_pushes_per_s']:>12.1f}{'':>10}")
-    print(f"{'DarajaClient':28}{result['sync']['daraja_client_pushes_per_s']:>12.1f}"
-          f"{result['sync']['ratio']:>10.3f}  (target >= 0.8)")
+    print(
+        f"{'DarajaClient':28}{result['sync']['daraja_client_pushes_per_s']:>12.1f}"
+        f"{result['sync']['ratio']:>10.3f}  (target >= 0.8)"
+    )
     if aclient:
         print(f"{'bare httpx.AsyncClient':28}{result['async']['bare_httpx_pushes_per_s']:>12.1f}")
-        print(f"{'AsyncDarajaClient':28}{result['async']['daraja_client_pushes_per_s']:>12.1f}"
-              f"{result['async']['ratio']:>10.3f}")
+        print(
+            f"{'AsyncDarajaClient':28}{result['async']['daraja_client_pushes_per_s']:>12.1f}"
+            f"{result['async']['ratio']:>10.3f}"
+        )
     print(f"OAuth requests per 1,000 pushes: {result['oauth_requests_per_1000_pushes']:g} (target 1)")
-    print(f"client-side work per push: {cpu['total_us']:.0f} us (validate {cpu['validate_us']:.0f}, "
-          f"timestamp+password+JSON {cpu['timestamp_password_json_us']:.0f}, read answer {cpu['read_answer_us']:.0f})")
+    print(
+        f"client-side work per push: {cpu['total_us']:.0f} us (validate {cpu['validate_us']:.0f}, "
+        f"timestamp+password+JSON {cpu['timestamp_password_json_us']:.0f}, read answer {cpu['read_answer_us']:.0f})"
+    )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {RESULTS.relative_to(ROOT)}")

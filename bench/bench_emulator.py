@@ -68,26 +68,39 @@ class _Pushes:
     """Pre-built raw HTTP requests: a push with a fresh phone each time."""
 
     def __init__(self, host: str, port: int, token: str, password: str, callback_url: str, start: int) -> None:
-        self.prefix = (f"POST /mpesa/stkpush/v1/processrequest HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                       f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n").encode()
+        self.prefix = (
+            f"POST /mpesa/stkpush/v1/processrequest HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        ).encode()
         self.password, self.callback_url, self.next = password, callback_url, start
 
     def __call__(self) -> bytes:
         self.next += 1
         phone = f"2547{self.next:08d}"
-        body = json.dumps({
-            "BusinessShortCode": "174379", "Password": self.password, "Timestamp": TIMESTAMP,
-            "TransactionType": "CustomerPayBillOnline", "Amount": 1, "PartyA": phone, "PartyB": "174379",
-            "PhoneNumber": phone, "CallBackURL": self.callback_url, "AccountReference": "BENCH",
-            "TransactionDesc": "bench",
-        }).encode()
+        body = json.dumps(
+            {
+                "BusinessShortCode": "174379",
+                "Password": self.password,
+                "Timestamp": TIMESTAMP,
+                "TransactionType": "CustomerPayBillOnline",
+                "Amount": 1,
+                "PartyA": phone,
+                "PartyB": "174379",
+                "PhoneNumber": phone,
+                "CallBackURL": self.callback_url,
+                "AccountReference": "BENCH",
+                "TransactionDesc": "bench",
+            }
+        ).encode()
         return self.prefix + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
 
 
 def _bare_request(host: str, port: int) -> bytes:
     body = b'{"Amount": 1}'
-    return (f"POST /mpesa/stkpush/v1/processrequest HTTP/1.1\r\nHost: {host}:{port}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+    return (
+        f"POST /mpesa/stkpush/v1/processrequest HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
 
 
 class _Callbacks:
@@ -104,8 +117,10 @@ class _Callbacks:
         self.port = sock.getsockname()[1]
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        reply = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 38\r\n\r\n' \
-                b'{"ResultCode": 0, "ResultDesc": "OK"}\n'
+        reply = (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 38\r\n\r\n"
+            b'{"ResultCode": 0, "ResultDesc": "OK"}\n'
+        )
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -127,8 +142,9 @@ async def _connection(host: str, port: int) -> tuple[asyncio.StreamReader, async
     return await asyncio.open_connection(host, port)
 
 
-async def _load(host: str, port: int, concurrency: int, seconds: float, warmup: float, make: Any,
-                on_ack: Any = None) -> dict[str, Any]:
+async def _load(
+    host: str, port: int, concurrency: int, seconds: float, warmup: float, make: Any, on_ack: Any = None
+) -> dict[str, Any]:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     sent = [0]
@@ -182,16 +198,18 @@ def phase_bare(host: str, port: int, concurrency: int, seconds: float, warmup: f
     return asyncio.run(_load(host, port, concurrency, seconds, warmup, lambda: request))
 
 
-async def _pushes_to_listener(host: str, port: int, token: str, password: str,
-                              start: int) -> tuple[_Callbacks, _Pushes]:
+async def _pushes_to_listener(
+    host: str, port: int, token: str, password: str, start: int
+) -> tuple[_Callbacks, _Pushes]:
     """A listening callback endpoint, and pushes whose CallBackURL points at it."""
     callbacks = _Callbacks()
     await callbacks.start()
     return callbacks, _Pushes(host, port, token, password, f"http://127.0.0.1:{callbacks.port}/cb", start)
 
 
-def phase_pushes(host: str, port: int, token: str, password: str, concurrency: int, seconds: float,
-                 warmup: float, start: int) -> dict[str, Any]:
+def phase_pushes(
+    host: str, port: int, token: str, password: str, concurrency: int, seconds: float, warmup: float, start: int
+) -> dict[str, Any]:
     async def run() -> dict[str, Any]:
         callbacks, make = await _pushes_to_listener(host, port, token, password, start)
         result = await _load(host, port, concurrency, seconds, warmup, make)
@@ -201,8 +219,9 @@ def phase_pushes(host: str, port: int, token: str, password: str, concurrency: i
     return asyncio.run(run())
 
 
-def phase_end_to_end(host: str, port: int, token: str, password: str, total: int, concurrency: int,
-                     start: int, timeout: float) -> dict[str, Any]:
+def phase_end_to_end(
+    host: str, port: int, token: str, password: str, total: int, concurrency: int, start: int, timeout: float
+) -> dict[str, Any]:
     async def run() -> dict[str, Any]:
         callbacks, make = await _pushes_to_listener(host, port, token, password, start)
         sent: dict[str, float] = {}
@@ -289,8 +308,12 @@ def main() -> int:
     config = EmulatorConfig(enforce_subscriber_lock=False, enforce_duplicate_rule=False)
     emulator = Emulator(config, name="bench-emulator").start()
     bare = bare_server()
-    token = httpx.get(f"{emulator.url}/oauth/v1/generate", params={"grant_type": "client_credentials"},
-                      auth=(LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET), trust_env=False).json()["access_token"]
+    token = httpx.get(
+        f"{emulator.url}/oauth/v1/generate",
+        params={"grant_type": "client_credentials"},
+        auth=(LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET),
+        trust_env=False,
+    ).json()["access_token"]
     password = build_password("174379", SANDBOX_PASSKEY, TIMESTAMP)
     host, eport, bport = "127.0.0.1", emulator._server.port, bare.port  # type: ignore[union-attr]
 
@@ -307,16 +330,18 @@ def main() -> int:
                 row["server_cpu_ms_per_request"] = _cpu_ms(cpu, row["requests_with_warmup"])
                 rounds_data[f"bare_c{concurrency}"].append(row)
                 cpu = time.process_time()
-                row = pool.submit(phase_pushes, host, eport, token, password, concurrency, seconds, warmup,
-                                  phone_base).result()
+                row = pool.submit(
+                    phase_pushes, host, eport, token, password, concurrency, seconds, warmup, phone_base
+                ).result()
                 _settle(emulator)  # its callbacks are part of its cost
                 row["server_cpu_ms_per_request"] = _cpu_ms(cpu, row["requests_with_warmup"])
                 rounds_data[f"emulator_c{concurrency}"].append(row)
                 phone_base += 5_000_000
         e2e_runs = []
         for _ in range(rounds):
-            e2e_runs.append(pool.submit(phase_end_to_end, host, eport, token, password, total, 32, phone_base,
-                                        60.0).result())
+            e2e_runs.append(
+                pool.submit(phase_end_to_end, host, eport, token, password, total, 32, phone_base, 60.0).result()
+            )
             phone_base += 5_000_000
             _settle(emulator)
     rows = {name: _median_row(runs) for name, runs in rounds_data.items()}
@@ -327,45 +352,69 @@ def main() -> int:
     bare.stop()
 
     ratio = {c: rows[f"emulator_c{c}"]["per_second"] / rows[f"bare_c{c}"]["per_second"] for c in (1, 32)}
-    round_ratios = [e["per_second"] / b["per_second"] for b, e in zip(rounds_data["bare_c32"],
-                                                                       rounds_data["emulator_c32"], strict=True)]
-    print(f"\nEmulator vs bare Starlette (median of {rounds} rounds x {seconds:g} s, {os.cpu_count()} CPUs, "
-          "load in a separate process)\n")
+    round_ratios = [
+        e["per_second"] / b["per_second"]
+        for b, e in zip(rounds_data["bare_c32"], rounds_data["emulator_c32"], strict=True)
+    ]
+    print(
+        f"\nEmulator vs bare Starlette (median of {rounds} rounds x {seconds:g} s, {os.cpu_count()} CPUs, "
+        "load in a separate process)\n"
+    )
     print(f"{'target':<10}{'conc':>5}{'per s':>10}{'p50 ms':>9}{'p99 ms':>9}{'cpu ms/req':>12}  statuses")
     for name, row in rows.items():
         target = name.split("_")[0]
         cpu_ms = statistics.median(r["server_cpu_ms_per_request"] for r in rounds_data[name])
-        print(f"{target:<10}{row['concurrency']:>5}{row['per_second']:>10.0f}{row['p50_ms']:>9.2f}"
-              f"{row['p99_ms']:>9.2f}{cpu_ms:>12.3f}  {row['statuses']}")
-    cpu_ratio = (statistics.median(r["server_cpu_ms_per_request"] for r in rounds_data["bare_c32"])
-                 / statistics.median(r["server_cpu_ms_per_request"] for r in rounds_data["emulator_c32"]))
-    print(f"\nratio emulator/bare: c=1 {ratio[1]:.2f}, c=32 {ratio[32]:.2f} (target >= 0.4 at c=32; "
-          f"per round at c=32: {', '.join(f'{r:.2f}' for r in round_ratios)})")
-    print(f"server CPU per request, bare/emulator at c=32: {cpu_ratio:.2f} (the same ratio, measured in CPU "
-          "time: robust to other processes sharing the machine)")
-    print(f"end to end: {e2e['completed']}/{e2e['transactions']} callbacks in {e2e['seconds']} s = "
-          f"{e2e['completed_per_second']:.0f} completed transactions/s; push -> callback p50 "
-          f"{e2e['push_to_callback_p50_ms']} ms, p99 {e2e['push_to_callback_p99_ms']} ms "
-          "(includes the default prompt 0.05 s + answer 0.1 s delays)")
+        print(
+            f"{target:<10}{row['concurrency']:>5}{row['per_second']:>10.0f}{row['p50_ms']:>9.2f}"
+            f"{row['p99_ms']:>9.2f}{cpu_ms:>12.3f}  {row['statuses']}"
+        )
+    cpu_ratio = statistics.median(r["server_cpu_ms_per_request"] for r in rounds_data["bare_c32"]) / statistics.median(
+        r["server_cpu_ms_per_request"] for r in rounds_data["emulator_c32"]
+    )
+    print(
+        f"\nratio emulator/bare: c=1 {ratio[1]:.2f}, c=32 {ratio[32]:.2f} (target >= 0.4 at c=32; "
+        f"per round at c=32: {', '.join(f'{r:.2f}' for r in round_ratios)})"
+    )
+    print(
+        f"server CPU per request, bare/emulator at c=32: {cpu_ratio:.2f} (the same ratio, measured in CPU "
+        "time: robust to other processes sharing the machine)"
+    )
+    print(
+        f"end to end: {e2e['completed']}/{e2e['transactions']} callbacks in {e2e['seconds']} s = "
+        f"{e2e['completed_per_second']:.0f} completed transactions/s; push -> callback p50 "
+        f"{e2e['push_to_callback_p50_ms']} ms, p99 {e2e['push_to_callback_p99_ms']} ms "
+        "(includes the default prompt 0.05 s + answer 0.1 s delays)"
+    )
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "benchmark": "bench_emulator",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
-        "seconds_per_phase": seconds,
-        "rounds": rounds,
-        "phases": rows,
-        "rounds_detail": rounds_data,
-        "ratio_c32_per_round": [round(r, 3) for r in round_ratios],
-        "cpu_ratio_c32": round(cpu_ratio, 3),
-        "ratio_c1": round(ratio[1], 3),
-        "ratio_c32": round(ratio[32], 3),
-        "target_ratio_c32": 0.4,
-        "end_to_end": e2e,
-        "end_to_end_rounds": e2e_runs,
-        "emulator_transactions": transactions,
-    }, indent=2) + "\n", encoding="utf-8")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "benchmark": "bench_emulator",
+                "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "machine": {
+                    "python": platform.python_version(),
+                    "platform": platform.platform(),
+                    "cpus": os.cpu_count(),
+                },
+                "seconds_per_phase": seconds,
+                "rounds": rounds,
+                "phases": rows,
+                "rounds_detail": rounds_data,
+                "ratio_c32_per_round": [round(r, 3) for r in round_ratios],
+                "cpu_ratio_c32": round(cpu_ratio, 3),
+                "ratio_c1": round(ratio[1], 3),
+                "ratio_c32": round(ratio[32], 3),
+                "target_ratio_c32": 0.4,
+                "end_to_end": e2e,
+                "end_to_end_rounds": e2e_runs,
+                "emulator_transactions": transactions,
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     print(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0
 

@@ -61,9 +61,12 @@ def serve(db: str, nofile: int) -> None:
     except ImportError:
         from mpesa_lab.background import _budget as budget
 
-    stats = {"evicted": getattr(guard, "evicted", None), "timed_out": getattr(guard, "timed_out", None),
-             "refused_at_accept": budget.refused,
-             "let_in_over_budget": getattr(budget, "overdrawn", None)}
+    stats = {
+        "evicted": getattr(guard, "evicted", None),
+        "timed_out": getattr(guard, "timed_out", None),
+        "refused_at_accept": budget.refused,
+        "let_in_over_budget": getattr(budget, "overdrawn", None),
+    }
     listener.stop()
     print(f"STATS {json.dumps(stats)}", flush=True)
 
@@ -120,12 +123,25 @@ def flood(host: str, port: int, seconds: float, sockets: int) -> None:
 
 
 def callback_body(i: int) -> bytes:
-    items = [{"Name": "Amount", "Value": 1}, {"Name": "MpesaReceiptNumber", "Value": f"FL{i:08d}"},
-             {"Name": "TransactionDate", "Value": 20240710091526}, {"Name": "PhoneNumber", "Value": 254708374149}]
-    return json.dumps({"Body": {"stkCallback": {
-        "MerchantRequestID": f"flood-{i:012d}", "CheckoutRequestID": f"ws_CO_flood{i:012d}",
-        "ResultCode": 0, "ResultDesc": "The service request is processed successfully.",
-        "CallbackMetadata": {"Item": items}}}}).encode()
+    items = [
+        {"Name": "Amount", "Value": 1},
+        {"Name": "MpesaReceiptNumber", "Value": f"FL{i:08d}"},
+        {"Name": "TransactionDate", "Value": 20240710091526},
+        {"Name": "PhoneNumber", "Value": 254708374149},
+    ]
+    return json.dumps(
+        {
+            "Body": {
+                "stkCallback": {
+                    "MerchantRequestID": f"flood-{i:012d}",
+                    "CheckoutRequestID": f"ws_CO_flood{i:012d}",
+                    "ResultCode": 0,
+                    "ResultDesc": "The service request is processed successfully.",
+                    "CallbackMetadata": {"Item": items},
+                }
+            }
+        }
+    ).encode()
 
 
 def post_httpx(host: str, port: int, path: str, i: int, timeout: float) -> str:
@@ -147,8 +163,10 @@ def post_one(host: str, port: int, path: str, i: int, timeout: float) -> str:
     if CLIENT == "httpx":
         return post_httpx(host, port, path, i, timeout)
     raw = callback_body(i)
-    request = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-               f"Content-Length: {len(raw)}\r\nConnection: close\r\n\r\n").encode() + raw
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(raw)}\r\nConnection: close\r\n\r\n"
+    ).encode() + raw
     try:
         started = time.perf_counter()
         with socket.create_connection((host, port), timeout=timeout) as sock:
@@ -160,7 +178,7 @@ def post_one(host: str, port: int, path: str, i: int, timeout: float) -> str:
                 if not chunk:
                     break
                 answer += chunk
-    except socket.timeout:
+    except TimeoutError:
         return "timeout"
     except OSError:
         return "reset"
@@ -169,8 +187,9 @@ def post_one(host: str, port: int, path: str, i: int, timeout: float) -> str:
     return "reset" if not answer else "other"
 
 
-def send_callbacks(url: str, seconds: float, senders: int,
-                   timeout: float) -> tuple[dict[str, int], list[int], list[float]]:
+def send_callbacks(
+    url: str, seconds: float, senders: int, timeout: float
+) -> tuple[dict[str, int], list[int], list[float]]:
     parts = urlsplit(url)
     host, port, path = parts.hostname or "127.0.0.1", parts.port or 80, parts.path
     counts = {"served": 0, "reset": 0, "timeout": 0, "other": 0}
@@ -201,8 +220,7 @@ def send_callbacks(url: str, seconds: float, senders: int,
     return counts, served, latencies
 
 
-def run(nofile: int, seconds: float, senders: int, flood_sockets: int, request_timeout: float,
-        src: str | None) -> dict:
+def run(nofile: int, seconds: float, senders: int, flood_sockets: int, request_timeout: float, src: str | None) -> dict:
     env = dict(os.environ)
     env["MPESA_LAB_HOME"] = tempfile.mkdtemp(prefix="mpesa-lab-flood-home-")
     if src:
@@ -210,9 +228,14 @@ def run(nofile: int, seconds: float, senders: int, flood_sockets: int, request_t
     workdir = tempfile.mkdtemp(prefix="mpesa-lab-flood-")
     db = os.path.join(workdir, "store.sqlite")
     server_log = open(os.path.join(workdir, "server.log"), "w")  # its flood warnings, not ours
-    server = subprocess.Popen([sys.executable, __file__, "--serve", db, "--nofile", str(nofile)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=server_log,
-                              text=True, env=env)
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", db, "--nofile", str(nofile)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=server_log,
+        text=True,
+        env=env,
+    )
     assert server.stdin is not None and server.stdout is not None
     line = server.stdout.readline()
     if not line.startswith("READY "):
@@ -220,8 +243,19 @@ def run(nofile: int, seconds: float, senders: int, flood_sockets: int, request_t
         raise SystemExit(f"listener did not start: {line!r}")
     url = line.split(" ", 1)[1].strip()
     parts = urlsplit(url)
-    flooder = subprocess.Popen([sys.executable, __file__, "--flood", str(parts.hostname), str(parts.port),
-                                str(seconds + 1), str(flood_sockets)], stdout=subprocess.PIPE, text=True)
+    flooder = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--flood",
+            str(parts.hostname),
+            str(parts.port),
+            str(seconds + 1),
+            str(flood_sockets),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert flooder.stdout is not None
     assert flooder.stdout.readline().strip() == "FLOODING"
     time.sleep(0.5)  # the flood is at full strength before the first callback
@@ -266,9 +300,12 @@ def main() -> None:
     parser.add_argument("--flood-sockets", type=int, default=3000)
     parser.add_argument("--request-timeout", type=float, default=5.0)
     parser.add_argument("--src", help="measure another source tree (PYTHONPATH)")
-    parser.add_argument("--client", choices=("socket", "httpx"), default="socket",
-                        help="how valid callbacks are sent: a raw socket (request written right "
-                             "after connect) or httpx")
+    parser.add_argument(
+        "--client",
+        choices=("socket", "httpx"),
+        default="socket",
+        help="how valid callbacks are sent: a raw socket (request written right after connect) or httpx",
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--flood", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--no-save", action="store_true")
@@ -282,8 +319,10 @@ def main() -> None:
         host, port, seconds, sockets = args.flood
         flood(host, int(port), float(seconds), int(sockets))
         return
-    results = [run(n, args.seconds, args.senders, args.flood_sockets, args.request_timeout, args.src)
-               for n in (args.nofile or [1024, 256])]
+    results = [
+        run(n, args.seconds, args.senders, args.flood_sockets, args.request_timeout, args.src)
+        for n in (args.nofile or [1024, 256])
+    ]
     for result in results:
         print(json.dumps(result))
     if not args.no_save:

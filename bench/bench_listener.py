@@ -47,6 +47,7 @@ def serve(kind: str, db: str, sync: str) -> None:
         listener = Listener(CallbackStore(db, synchronous=sync), name="bench-listener").start()
         url = listener.callback_url
     else:
+
         async def endpoint(request: Request) -> Response:
             await request.body()
             return Response(ACCEPTED, media_type="application/json")
@@ -61,7 +62,9 @@ def serve(kind: str, db: str, sync: str) -> None:
 def start_server(kind: str, db: str, sync: str) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, __file__, "--serve", kind, "--db", db, "--sync", sync],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -86,12 +89,25 @@ def stop_server(proc: subprocess.Popen[str]) -> None:
 
 def body(i: int) -> bytes:
     cid = f"ws_CO_{1007202409152617 + i}"
-    items = [{"Name": "Amount", "Value": 1 + i % 100}, {"Name": "MpesaReceiptNumber", "Value": f"SG{i:08d}"},
-             {"Name": "TransactionDate", "Value": 20240710091526}, {"Name": "PhoneNumber", "Value": 254708374149}]
-    return json.dumps({"Body": {"stkCallback": {
-        "MerchantRequestID": f"2654-4b64-97ff-{i:016d}", "CheckoutRequestID": cid, "ResultCode": 0,
-        "ResultDesc": "The service request is processed successfully.",
-        "CallbackMetadata": {"Item": items}}}}).encode()
+    items = [
+        {"Name": "Amount", "Value": 1 + i % 100},
+        {"Name": "MpesaReceiptNumber", "Value": f"SG{i:08d}"},
+        {"Name": "TransactionDate", "Value": 20240710091526},
+        {"Name": "PhoneNumber", "Value": 254708374149},
+    ]
+    return json.dumps(
+        {
+            "Body": {
+                "stkCallback": {
+                    "MerchantRequestID": f"2654-4b64-97ff-{i:016d}",
+                    "CheckoutRequestID": cid,
+                    "ResultCode": 0,
+                    "ResultDesc": "The service request is processed successfully.",
+                    "CallbackMetadata": {"Item": items},
+                }
+            }
+        }
+    ).encode()
 
 
 async def load(url: str, bodies: list[bytes], concurrency: int) -> tuple[float, list[float]]:
@@ -105,14 +121,17 @@ async def load(url: str, bodies: list[bytes], concurrency: int) -> tuple[float, 
         reader, writer = await asyncio.open_connection(host, port)
         try:
             for raw in pending:
-                request = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: "
-                           f"application/json\r\nContent-Length: {len(raw)}\r\n\r\n").encode() + raw
+                request = (
+                    f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: "
+                    f"application/json\r\nContent-Length: {len(raw)}\r\n\r\n"
+                ).encode() + raw
                 started = time.perf_counter()
                 writer.write(request)
                 head = await reader.readuntil(b"\r\n\r\n")
                 lines = head.decode("latin-1").split("\r\n")
-                length = next(int(line.split(":", 1)[1]) for line in lines
-                              if line.lower().startswith("content-length:"))
+                length = next(
+                    int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:")
+                )
                 answer = await reader.readexactly(length)
                 latencies.append(time.perf_counter() - started)
                 if not lines[0].startswith("HTTP/1.1 200") or answer != ACCEPTED:
@@ -183,10 +202,10 @@ def main() -> None:
     }
     print(f"{'server':<16}{'requests':>9}{'per s':>10}{'p50 ms':>9}{'p99 ms':>9}")
     for name, row in (("bare Starlette", bare), ("listener", listener)):
-        print(f"{name:<16}{row['requests']:>9}{row['per_second']:>10.0f}{row['p50_ms']:>9.2f}"
-              f"{row['p99_ms']:>9.2f}")
-    print(f"ratio listener / bare = {ratio:.2f} (target >= 0.25), synchronous={args.sync}, "
-          f"concurrency={args.concurrency}")
+        print(f"{name:<16}{row['requests']:>9}{row['per_second']:>10.0f}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}")
+    print(
+        f"ratio listener / bare = {ratio:.2f} (target >= 0.25), synchronous={args.sync}, concurrency={args.concurrency}"
+    )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {RESULTS}")

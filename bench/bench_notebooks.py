@@ -40,12 +40,22 @@ def main() -> int:
             t0 = time.perf_counter()
             report = execute(path, Path(scratch), runs=runs, strict="solutions" in path.parts)
             wall = time.perf_counter() - t0
-        rows.append({"notebook": f"{path.parent.name}/{path.name}", "wall_s": round(wall, 2),
-                     "runs_s": [round(r.seconds, 2) for r in report.runs]})
+        rows.append(
+            {
+                "notebook": f"{path.parent.name}/{path.name}",
+                "wall_s": round(wall, 2),
+                "runs_s": [round(r.seconds, 2) for r in report.runs],
+            }
+        )
         print(f"{rows[-1]['notebook']:45} {wall:6.1f} s  runs {rows[-1]['runs_s']}", flush=True)
     total = time.perf_counter() - started
-    result = {"runs_per_notebook": runs, "notebooks": rows, "total_s": round(total, 1), "target_s": TARGET_S,
-              "within_target": total <= TARGET_S}
+    result = {
+        "runs_per_notebook": runs,
+        "notebooks": rows,
+        "total_s": round(total, 1),
+        "target_s": TARGET_S,
+        "within_target": total <= TARGET_S,
+    }
     out = ROOT / "bench" / "results" / "bench_notebooks.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -85,10 +85,17 @@ class Server:
         if kind == "bare":
             args = [sys.executable, "-c", BARE_APP.format(ack=ACK), str(self.port)]
         else:  # exactly `mpesa-lab sandbox`
-            args = [sys.executable, "-c", "import sys; from mpesa_lab.cli import main; sys.exit(main())",
-                    "sandbox", "--port", str(self.port)]
-        self.proc = subprocess.Popen(args, env=env, cwd=tempfile.gettempdir(), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+            args = [
+                sys.executable,
+                "-c",
+                "import sys; from mpesa_lab.cli import main; sys.exit(main())",
+                "sandbox",
+                "--port",
+                str(self.port),
+            ]
+        self.proc = subprocess.Popen(
+            args, env=env, cwd=tempfile.gettempdir(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -96,7 +103,7 @@ class Server:
                 break
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{kind} server did not start")
+                    raise RuntimeError(f"{kind} server did not start") from None
                 time.sleep(0.05)
 
     def rss_mb(self) -> tuple[float, float]:
@@ -145,8 +152,10 @@ class CallbackCounter:
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        reply = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 37\r\n\r\n"
-                 b'{"ResultCode": 0, "ResultDesc": "OK"}')
+        reply = (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 37\r\n\r\n"
+            b'{"ResultCode": 0, "ResultDesc": "OK"}'
+        )
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -167,14 +176,25 @@ class Pushes:
     """Raw push requests, each to a new phone (2547 1XXXXXXX: never a magic trigger number)."""
 
     def __init__(self, port: int, token: str, password: str, callback_url: str) -> None:
-        self.prefix = (f"POST /mpesa/stkpush/v1/processrequest HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                       f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n").encode()
-        self.template = json.dumps({
-            "BusinessShortCode": "174379", "Password": password, "Timestamp": TIMESTAMP,
-            "TransactionType": "CustomerPayBillOnline", "Amount": 1, "PartyA": "PHONE", "PartyB": "174379",
-            "PhoneNumber": "PHONE", "CallBackURL": callback_url, "AccountReference": "SOAK",
-            "TransactionDesc": "soak",
-        })
+        self.prefix = (
+            f"POST /mpesa/stkpush/v1/processrequest HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        ).encode()
+        self.template = json.dumps(
+            {
+                "BusinessShortCode": "174379",
+                "Password": password,
+                "Timestamp": TIMESTAMP,
+                "TransactionType": "CustomerPayBillOnline",
+                "Amount": 1,
+                "PartyA": "PHONE",
+                "PartyB": "174379",
+                "PhoneNumber": "PHONE",
+                "CallBackURL": callback_url,
+                "AccountReference": "SOAK",
+                "TransactionDesc": "soak",
+            }
+        )
         self.next = 0
 
     def __call__(self) -> bytes:
@@ -185,12 +205,15 @@ class Pushes:
 
 def bare_request(port: int) -> bytes:
     body = b'{"Amount": 1}'
-    return (f"POST /mpesa/stkpush/v1/processrequest HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+    return (
+        f"POST /mpesa/stkpush/v1/processrequest HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
 
 
-async def load(port: int, make: Any, seconds: float, max_requests: int | None = None,
-               warmup: float = 0.0) -> dict[str, Any]:
+async def load(
+    port: int, make: Any, seconds: float, max_requests: int | None = None, warmup: float = 0.0
+) -> dict[str, Any]:
     """``CONCURRENCY`` keep-alive connections sending back to back for ``seconds``."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -221,9 +244,16 @@ async def load(port: int, make: Any, seconds: float, max_requests: int | None = 
     elapsed = min(time.perf_counter(), stop_at) - measure_from
     latencies.sort()
     ok = statuses.get(200, 0)
-    return {"seconds": round(elapsed, 3), "requests": sum(statuses.values()), "requests_all": sent[0], "accepted": ok,
-            "statuses": {str(k): v for k, v in statuses.items()}, "per_second": round(ok / elapsed, 1),
-            "p50_ms": _pct(latencies, 50), "p99_ms": _pct(latencies, 99)}
+    return {
+        "seconds": round(elapsed, 3),
+        "requests": sum(statuses.values()),
+        "requests_all": sent[0],
+        "accepted": ok,
+        "statuses": {str(k): v for k, v in statuses.items()},
+        "per_second": round(ok / elapsed, 1),
+        "p50_ms": _pct(latencies, 50),
+        "p99_ms": _pct(latencies, 99),
+    }
 
 
 async def token_and_password(port: int) -> tuple[str, str]:
@@ -234,8 +264,10 @@ async def token_and_password(port: int) -> tuple[str, str]:
 
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     basic = base64.b64encode(f"{LAB_CONSUMER_KEY}:{LAB_CONSUMER_SECRET}".encode()).decode()
-    writer.write(f"GET /oauth/v1/generate?grant_type=client_credentials HTTP/1.1\r\nHost: x\r\n"
-                 f"Authorization: Basic {basic}\r\n\r\n".encode())
+    writer.write(
+        f"GET /oauth/v1/generate?grant_type=client_credentials HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Basic {basic}\r\n\r\n".encode()
+    )
     _, body = await _read_response(reader)
     writer.close()
     return json.loads(body)["access_token"], build_password("174379", SANDBOX_PASSKEY, TIMESTAMP)
@@ -247,8 +279,11 @@ async def lab_summary(port: int) -> dict[str, Any]:
     status, body = await _read_response(reader)
     writer.close()
     state = json.loads(body).get("state", {}) if status == 200 else {}
-    return {"transactions": state.get("transactions"), "subscribers": state.get("subscribers"),
-            "retention": state.get("retention")}
+    return {
+        "transactions": state.get("transactions"),
+        "subscribers": state.get("subscribers"),
+        "retention": state.get("retention"),
+    }
 
 
 async def settle(callbacks: CallbackCounter, expected: int, timeout: float = 30.0) -> None:
@@ -286,12 +321,17 @@ async def run_tree(name: str, src: Path | None, args: argparse.Namespace) -> dic
         emulator.stop()
     median = {k: sorted(v, key=lambda r: r["per_second"])[len(v) // 2] for k, v in rounds.items()}
     ratio = median["emulator"]["per_second"] / median["bare"]["per_second"]
-    per_round = [round(e["per_second"] / b["per_second"], 3) for b, e in zip(rounds["bare"], rounds["emulator"])]
+    per_round = [
+        round(e["per_second"] / b["per_second"], 3) for b, e in zip(rounds["bare"], rounds["emulator"], strict=False)
+    ]
     cpu = {k: statistics.median(r["server_cpu_ms_per_request"] for r in v) for k, v in rounds.items()}
     cpu_ratio = cpu["bare"] / cpu["emulator"]
-    print(f"[{name}] throughput c={CONCURRENCY}: emulator {median['emulator']['per_second']:.0f}/s "
-          f"vs bare {median['bare']['per_second']:.0f}/s = {ratio:.2f} (rounds {per_round}); server CPU "
-          f"per request {cpu['emulator']:.3f} vs {cpu['bare']:.3f} ms = {cpu_ratio:.2f}", flush=True)
+    print(
+        f"[{name}] throughput c={CONCURRENCY}: emulator {median['emulator']['per_second']:.0f}/s "
+        f"vs bare {median['bare']['per_second']:.0f}/s = {ratio:.2f} (rounds {per_round}); server CPU "
+        f"per request {cpu['emulator']:.3f} vs {cpu['bare']:.3f} ms = {cpu_ratio:.2f}",
+        flush=True,
+    )
 
     # 2. soak: a new emulator process, pushed without pause
     emulator = Server("emulator", src)
@@ -313,21 +353,28 @@ async def run_tree(name: str, src: Path | None, args: argparse.Namespace) -> dic
             row["callbacks_received"] = callbacks.count
             row.update(await lab_summary(emulator.port))
             segments.append(row)
-            print(f"[{name}] {row['elapsed_s']:>6.1f} s  {row['total_accepted']:>9,} pushes  "
-                  f"{row['per_second']:>7.0f}/s  p50 {row['p50_ms']:>7.2f}  p99 {row['p99_ms']:>7.2f} ms  "
-                  f"RSS {row['rss_mb']:>6.1f} MB  kept {row['transactions']} tx / {row['subscribers']} subs",
-                  flush=True)
+            print(
+                f"[{name}] {row['elapsed_s']:>6.1f} s  {row['total_accepted']:>9,} pushes  "
+                f"{row['per_second']:>7.0f}/s  p50 {row['p50_ms']:>7.2f}  p99 {row['p99_ms']:>7.2f} ms  "
+                f"RSS {row['rss_mb']:>6.1f} MB  kept {row['transactions']} tx / {row['subscribers']} subs",
+                flush=True,
+            )
         await settle(callbacks, sum(s["accepted"] for s in segments), timeout=60)
         final_rss = emulator.rss_mb()
     finally:
         emulator.stop()
     callbacks.server.close()  # type: ignore[union-attr]
-    late = segments[len(segments) // 2:] if len(segments) > 1 else segments
+    late = segments[len(segments) // 2 :] if len(segments) > 1 else segments
     late_p99 = round(statistics.median(s["p99_ms"] for s in late), 2)
     return {
-        "throughput": {"rounds": rounds, "median": median, "ratio_c32": round(ratio, 3),
-                       "ratio_per_round": per_round, "server_cpu_ms_per_request": cpu,
-                       "cpu_ratio_c32": round(cpu_ratio, 3)},
+        "throughput": {
+            "rounds": rounds,
+            "median": median,
+            "ratio_c32": round(ratio, 3),
+            "ratio_per_round": per_round,
+            "server_cpu_ms_per_request": cpu,
+            "cpu_ratio_c32": round(cpu_ratio, 3),
+        },
         "soak": {
             "segments": segments,
             "accepted": sum(s["accepted"] for s in segments),
@@ -356,7 +403,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, help="soak length cap, seconds")
     parser.add_argument("--max-pushes", type=int, help="soak length cap, accepted pushes")
     parser.add_argument("--baseline-src", type=Path, help="another source tree to run the same schedule on")
-    parser.add_argument("--baseline-duration", type=float, help="soak length cap for the baseline (default: --duration)")
+    parser.add_argument(
+        "--baseline-duration", type=float, help="soak length cap for the baseline (default: --duration)"
+    )
     args = parser.parse_args()
     args.rounds = args.rounds or (2 if args.quick else 3)
     args.seconds = args.seconds or (5.0 if args.long else 2.0 if args.quick else 3.0)
@@ -372,21 +421,36 @@ def main() -> int:
     print(f"\nEmulator soak ({os.cpu_count()} CPUs, concurrency {CONCURRENCY}, `mpesa-lab sandbox` defaults)\n")
     for name, r in results.items():
         t, s = r["throughput"], r["soak"]
-        print(f"{name}: throughput {t['median']['emulator']['per_second']:.0f}/s vs bare "
-              f"{t['median']['bare']['per_second']:.0f}/s, ratio {t['ratio_c32']:.2f} (target >= 0.5); "
-              f"in server CPU per request {t['cpu_ratio_c32']:.2f}")
-        print(f"{name}: soak {s['accepted']:,} pushes in {s['seconds']} s; p99 fresh {s['fresh_p99_ms']} ms, "
-              f"late {s['late_p99_ms_median']:.1f} ms (x{s['p99_late_over_fresh']}, target <= 2); "
-              f"RSS {s['rss_start_mb']} -> {s['rss_end_mb']} MB, peak {s['peak_rss_mb']} MB (target <= 250)")
+        print(
+            f"{name}: throughput {t['median']['emulator']['per_second']:.0f}/s vs bare "
+            f"{t['median']['bare']['per_second']:.0f}/s, ratio {t['ratio_c32']:.2f} (target >= 0.5); "
+            f"in server CPU per request {t['cpu_ratio_c32']:.2f}"
+        )
+        print(
+            f"{name}: soak {s['accepted']:,} pushes in {s['seconds']} s; p99 fresh {s['fresh_p99_ms']} ms, "
+            f"late {s['late_p99_ms_median']:.1f} ms (x{s['p99_late_over_fresh']}, target <= 2); "
+            f"RSS {s['rss_start_mb']} -> {s['rss_end_mb']} MB, peak {s['peak_rss_mb']} MB (target <= 250)"
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "benchmark": "bench_soak",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
-        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "targets": {"ratio_c32": 0.5, "p99_late_over_fresh": 2.0, "peak_rss_mb": 250},
-        "results": results,
-    }, indent=2) + "\n", encoding="utf-8")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "benchmark": "bench_soak",
+                "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "machine": {
+                    "python": platform.python_version(),
+                    "platform": platform.platform(),
+                    "cpus": os.cpu_count(),
+                },
+                "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                "targets": {"ratio_c32": 0.5, "p99_late_over_fresh": 2.0, "peak_rss_mb": 250},
+                "results": results,
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     print(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0
 

@@ -72,16 +72,23 @@ def _wall(args: list[str], env: dict[str, str]) -> float:
 
 def _first_callback(env: dict[str, str], store: Path) -> dict[str, float]:
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", FIRST_CALLBACK, str(store)], env=env, check=True,
-                         capture_output=True, text=True, cwd=CWD).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", FIRST_CALLBACK, str(store)], env=env, check=True, capture_output=True, text=True, cwd=CWD
+    ).stdout
     row = json.loads(out.strip().splitlines()[-1])
     row["process_s"] = time.perf_counter() - started
     return row
 
 
 def _check_source(src: Path | None, env: dict[str, str]) -> str:
-    where = subprocess.run([sys.executable, "-c", "import mpesa_lab; print(mpesa_lab.__file__)"], env=env,
-                           check=True, capture_output=True, text=True, cwd=CWD).stdout.strip()
+    where = subprocess.run(
+        [sys.executable, "-c", "import mpesa_lab; print(mpesa_lab.__file__)"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=CWD,
+    ).stdout.strip()
     if src is not None and not where.startswith(str(src)):
         raise SystemExit(f"--baseline-src {src}: mpesa_lab still imported from {where}")
     return where
@@ -123,32 +130,51 @@ def main() -> int:
     # machine): both are reported.
     minima = {name: {k: round(min(v), 4) for k, v in row.items()} for name, row in runs.items()}
     python = medians["python"]["python_c_pass"]
-    print(f"\nStart-up, {rounds} fresh processes each, seconds as min / median (python -c pass = "
-          f"{minima['python']['python_c_pass']:.3f} / {python:.3f})\n")
+    print(
+        f"\nStart-up, {rounds} fresh processes each, seconds as min / median (python -c pass = "
+        f"{minima['python']['python_c_pass']:.3f} / {python:.3f})\n"
+    )
     print(f"{'measure':<38}" + "".join(f"{n:>16}" for n in trees) + f"{'target':>9}")
-    for key, label in (("import_lab", "import mpesa_lab.lab"), ("cli_help", "mpesa-lab --help"),
-                       ("first_callback_start_to_first_callback_s", "Lab.start() -> first callback"),
-                       ("first_callback_start_s", "  of which Lab.start()"),
-                       ("first_callback_import_s", "import before Lab.start() (in-proc)"),
-                       ("first_callback_process_s", "whole first-callback process")):
-        target = TARGETS.get(key) or (TARGETS["lab_start_to_first_callback"] if key.endswith("to_first_callback_s")
-                                      else None)
-        print(f"{label:<38}" + "".join(f"{minima[n][key]:>9.3f} /{medians[n][key]:>5.3f}"[-16:].rjust(16)
-                                       for n in trees)
-              + (f"{target:>9.2f}" if target else ""))
+    for key, label in (
+        ("import_lab", "import mpesa_lab.lab"),
+        ("cli_help", "mpesa-lab --help"),
+        ("first_callback_start_to_first_callback_s", "Lab.start() -> first callback"),
+        ("first_callback_start_s", "  of which Lab.start()"),
+        ("first_callback_import_s", "import before Lab.start() (in-proc)"),
+        ("first_callback_process_s", "whole first-callback process"),
+    ):
+        target = TARGETS.get(key) or (
+            TARGETS["lab_start_to_first_callback"] if key.endswith("to_first_callback_s") else None
+        )
+        print(
+            f"{label:<38}"
+            + "".join(f"{minima[n][key]:>9.3f} /{medians[n][key]:>5.3f}"[-16:].rjust(16) for n in trees)
+            + (f"{target:>9.2f}" if target else "")
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "benchmark": "bench_startup",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
-        "rounds": rounds,
-        "targets_s": TARGETS,
-        "python_c_pass_s": python,
-        "python_c_pass_min_s": minima["python"]["python_c_pass"],
-        "medians": medians,
-        "minima": minima,
-        "runs": runs,
-    }, indent=2) + "\n", encoding="utf-8")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "benchmark": "bench_startup",
+                "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "machine": {
+                    "python": platform.python_version(),
+                    "platform": platform.platform(),
+                    "cpus": os.cpu_count(),
+                },
+                "rounds": rounds,
+                "targets_s": TARGETS,
+                "python_c_pass_s": python,
+                "python_c_pass_min_s": minima["python"]["python_c_pass"],
+                "medians": medians,
+                "minima": minima,
+                "runs": runs,
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     print(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0
 

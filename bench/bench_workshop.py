@@ -175,9 +175,14 @@ class Attacker:
     def __init__(self, credentials: dict[str, str], inbox_path: str) -> None:
         # Niced: in a real room the attacker's own loops run on their laptop, not on the server's
         # cores; here they share the machine, and the bench measures the server, not that contention.
-        self.proc = subprocess.Popen([sys.executable, "-c", ATTACKER_SCRIPT, json.dumps(credentials), inbox_path],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
-                                     preexec_fn=lambda: os.nice(19))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", ATTACKER_SCRIPT, json.dumps(credentials), inbox_path],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            preexec_fn=lambda: os.nice(19),
+        )
         assert self.proc.stdout is not None
         self.proc.stdout.readline()
         time.sleep(2.0)  # let it get going before the measured pushes start
@@ -210,7 +215,7 @@ class RssSampler:
         while not self._stop.wait(0.2):
             self.samples.append(self.rss())
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self.samples.append(self.rss())
         self._thread.start()
         return self
@@ -221,14 +226,22 @@ class RssSampler:
         self.samples.append(self.rss())
 
     def report(self) -> dict[str, float]:
-        return {"server_rss_start_mib": round(self.samples[0], 1), "server_rss_max_mib": round(max(self.samples), 1),
-                "server_rss_end_mib": round(self.samples[-1], 1)}
+        return {
+            "server_rss_start_mib": round(self.samples[0], 1),
+            "server_rss_max_mib": round(max(self.samples), 1),
+            "server_rss_end_mib": round(self.samples[-1], 1),
+        }
 
 
 class ServerProcess:
     def __init__(self, kind: str, folder: Path, participants: int = 0) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", SERVER_SCRIPT, kind, str(folder), str(participants)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", SERVER_SCRIPT, kind, str(folder), str(participants)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
         assert self.proc.stdout is not None
         self.info = json.loads(self.proc.stdout.readline())
 
@@ -308,7 +321,10 @@ def run_phase(labs: list[Any], total: int, clock: Clock, timeout: float = 120.0)
         last = max((clock.stored[c] for c in clock.sent if c in clock.stored), default=pushed)
         missing = sum(1 for c in clock.sent if c not in clock.stored)
     return {
-        "pushes": total, "accepted": accepted, "errors": len(errors), "first_errors": errors[:3],
+        "pushes": total,
+        "accepted": accepted,
+        "errors": len(errors),
+        "first_errors": errors[:3],
         "pushes_per_second": round(accepted / (pushed - first), 1),
         "completed_per_second": round(len(latencies) / (last - first), 1),
         "push_to_store_p50_ms": round(_pct(latencies, 50), 1),
@@ -338,8 +354,9 @@ def single_phase(folder: Path, total: int) -> dict[str, Any]:
         server.stop()
 
 
-def workshop_phases(folder: Path, participants: int, total: int, attacker: bool = False,
-                    rounds: int = 1) -> dict[str, Any]:
+def workshop_phases(
+    folder: Path, participants: int, total: int, attacker: bool = False, rounds: int = 1
+) -> dict[str, Any]:
     from mpesa_lab.workshop.simulation import join
 
     # With an attacker: one more participant on the roster, who is not among the measured labs.
@@ -350,10 +367,14 @@ def workshop_phases(folder: Path, participants: int, total: int, attacker: bool 
         for way in ("direct", "relay"):
             clock = Clock()
 
-            def one(item: tuple[int, dict[str, str]]) -> Any:
+            def one(item: tuple[int, dict[str, str]], way: str = way, clock: Clock = clock) -> Any:
                 index, creds = item
-                lab = join(creds, folder / f"{way}-{index:03d}.sqlite", direct=False if way == "relay" else None,
-                           name=f"bench-{way}-{index}")
+                lab = join(
+                    creds,
+                    folder / f"{way}-{index:03d}.sqlite",
+                    direct=False if way == "relay" else None,
+                    name=f"bench-{way}-{index}",
+                )
                 lab.listener.app.on_delivery = clock.on_delivery  # the relay calls the same hook
                 return lab
 
@@ -366,7 +387,7 @@ def workshop_phases(folder: Path, participants: int, total: int, attacker: bool 
                 assert ways == {way}, ways
                 if attacker:  # tokens, connections and first imports before anything is measured
                     run_phase(labs, min(total, 200), clock)
-                for attacked in ((False, True) * rounds if attacker else (False,)):
+                for attacked in (False, True) * rounds if attacker else (False,):
                     with clock.lock:
                         clock.sent.clear()
                         clock.stored.clear()
@@ -377,7 +398,9 @@ def workshop_phases(folder: Path, participants: int, total: int, attacker: bool 
                             result = run_phase(labs, total, clock)
                     finally:
                         tried = bad.stop() if bad is not None else None
-                    result["server_cpu_ms_per_push"] = round((server.cpu_seconds() - cpu) * 1000 / max(1, result["accepted"]), 2)
+                    result["server_cpu_ms_per_push"] = round(
+                        (server.cpu_seconds() - cpu) * 1000 / max(1, result["accepted"]), 2
+                    )
                     result["participants"] = len(labs)
                     result.update(rss.report())
                     if tried is not None:
@@ -398,8 +421,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="300 pushes per phase")
     parser.add_argument("--pushes", type=int, default=None)
     parser.add_argument("--participants", type=int, default=100)
-    parser.add_argument("--attacker", action="store_true",
-                        help="each workshop phase clean, then with one participant attacking (issue 19)")
+    parser.add_argument(
+        "--attacker",
+        action="store_true",
+        help="each workshop phase clean, then with one participant attacking (issue 19)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="with --attacker: alternating clean/attacked rounds")
     args = parser.parse_args()
     total = args.pushes or (300 if args.quick else 1500)
@@ -414,8 +440,12 @@ def main() -> int:
             print(f"workshop {way}: {json.dumps(result)}", flush=True)
     data = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
-        "concurrency": CONCURRENCY, "pushes_per_phase": total, "participants": args.participants,
-        "single": single, "workshop_direct": room["direct"], "workshop_relay": room["relay"],
+        "concurrency": CONCURRENCY,
+        "pushes_per_phase": total,
+        "participants": args.participants,
+        "single": single,
+        "workshop_direct": room["direct"],
+        "workshop_relay": room["relay"],
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(data, indent=2) + "\n")
@@ -426,35 +456,54 @@ def main() -> int:
 def _median_round(results: list[dict[str, Any]]) -> dict[str, Any]:
     """Median p99 and the largest RSS over rounds; missing callbacks summed."""
     p99s = sorted(r["push_to_store_p99_ms"] for r in results)
-    return {"push_to_store_p99_ms": p99s[len(p99s) // 2],
-            "server_rss_max_mib": max(r["server_rss_max_mib"] for r in results),
-            "callbacks_missing": sum(r["callbacks_missing"] for r in results)}
+    return {
+        "push_to_store_p99_ms": p99s[len(p99s) // 2],
+        "server_rss_max_mib": max(r["server_rss_max_mib"] for r in results),
+        "callbacks_missing": sum(r["callbacks_missing"] for r in results),
+    }
 
 
 def attacker_main(args: argparse.Namespace, total: int) -> int:
     with tempfile.TemporaryDirectory(prefix="mpesa-lab-bench-workshop-") as tmp:
         room = workshop_phases(Path(tmp), args.participants, total, attacker=True, rounds=args.rounds)
-    data: dict[str, Any] = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
-                            "concurrency": CONCURRENCY, "pushes_per_phase": total, "rounds": args.rounds,
-                            "participants": args.participants, "phases": room, "side_by_side": {}}
-    print(f"{'phase':<8} {'p99 clean':>10} {'p99 attacked':>13} {'ratio':>6} {'RSS max clean':>14} "
-          f"{'RSS max attacked':>17} {'RSS +':>7} {'missing':>8}")
+    data: dict[str, Any] = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "concurrency": CONCURRENCY,
+        "pushes_per_phase": total,
+        "rounds": args.rounds,
+        "participants": args.participants,
+        "phases": room,
+        "side_by_side": {},
+    }
+    print(
+        f"{'phase':<8} {'p99 clean':>10} {'p99 attacked':>13} {'ratio':>6} {'RSS max clean':>14} "
+        f"{'RSS max attacked':>17} {'RSS +':>7} {'missing':>8}"
+    )
     for way in ("direct", "relay"):
         clean, hit = _median_round(room[way]), _median_round(room[f"{way}_attacked"])
         ratio = hit["push_to_store_p99_ms"] / clean["push_to_store_p99_ms"]
         grown = hit["server_rss_max_mib"] - clean["server_rss_max_mib"]
-        data["side_by_side"][way] = {"p99_clean_ms": clean["push_to_store_p99_ms"],
-                                     "p99_attacked_ms": hit["push_to_store_p99_ms"], "p99_ratio": round(ratio, 2),
-                                     "rss_max_clean_mib": clean["server_rss_max_mib"],
-                                     "rss_max_attacked_mib": hit["server_rss_max_mib"],
-                                     "rss_growth_mib": round(grown, 1),
-                                     "missing_callbacks_attacked": hit["callbacks_missing"],
-                                     "within_target": ratio < 2 and grown < 200}
-        print(f"{way:<8} {clean['push_to_store_p99_ms']:>10} {hit['push_to_store_p99_ms']:>13} {ratio:>6.2f} "
-              f"{clean['server_rss_max_mib']:>14} {hit['server_rss_max_mib']:>17} {grown:>7.1f} "
-              f"{hit['callbacks_missing']:>8}", flush=True)
-        print(f"  p99 per round, clean: {[r['push_to_store_p99_ms'] for r in room[way]]}, attacked: "
-              f"{[r['push_to_store_p99_ms'] for r in room[way + '_attacked']]}", flush=True)
+        data["side_by_side"][way] = {
+            "p99_clean_ms": clean["push_to_store_p99_ms"],
+            "p99_attacked_ms": hit["push_to_store_p99_ms"],
+            "p99_ratio": round(ratio, 2),
+            "rss_max_clean_mib": clean["server_rss_max_mib"],
+            "rss_max_attacked_mib": hit["server_rss_max_mib"],
+            "rss_growth_mib": round(grown, 1),
+            "missing_callbacks_attacked": hit["callbacks_missing"],
+            "within_target": ratio < 2 and grown < 200,
+        }
+        print(
+            f"{way:<8} {clean['push_to_store_p99_ms']:>10} {hit['push_to_store_p99_ms']:>13} {ratio:>6.2f} "
+            f"{clean['server_rss_max_mib']:>14} {hit['server_rss_max_mib']:>17} {grown:>7.1f} "
+            f"{hit['callbacks_missing']:>8}",
+            flush=True,
+        )
+        print(
+            f"  p99 per round, clean: {[r['push_to_store_p99_ms'] for r in room[way]]}, attacked: "
+            f"{[r['push_to_store_p99_ms'] for r in room[way + '_attacked']]}",
+            flush=True,
+        )
         print(f"  attacker's requests (last round): {room[way + '_attacked'][-1].get('attacker_requests')}", flush=True)
     ATTACKER_RESULTS.parent.mkdir(parents=True, exist_ok=True)
     ATTACKER_RESULTS.write_text(json.dumps(data, indent=2) + "\n")

@@ -41,8 +41,19 @@ from mpesa_lab.clock import NAIROBI
 
 WEEK_START = datetime(2026, 6, 1, tzinfo=NAIROBI)  # a Monday
 SPEED = 6.0  # virtual seconds per real second inside a wave
-RARE_CODES = {"2": 0.003, "3": 0.002, "4": 0.002, "8": 0.002, "17": 0.004, "1025": 0.003,
-              "2028": 0.004, "8006": 0.002, "SFC_IC0003": 0.004, "1036": 0.002, "E3008": 0.002}
+RARE_CODES = {
+    "2": 0.003,
+    "3": 0.002,
+    "4": 0.002,
+    "8": 0.002,
+    "17": 0.004,
+    "1025": 0.003,
+    "2028": 0.004,
+    "8006": 0.002,
+    "SFC_IC0003": 0.004,
+    "1036": 0.002,
+    "E3008": 0.002,
+}
 P_DUPLICATE, P_DROP, P_BUSY, P_SAME_PHONE, P_NOT_SAFARICOM = 0.012, 0.018, 0.006, 0.015, 0.004
 
 
@@ -78,10 +89,18 @@ def _receiver(store, clock: VirtualClock):  # noqa: ANN001, ANN202 - a Starlette
             parsed, outcome, reason = parse_callback(body), "accepted", None
         except CallbackError as exc:
             parsed, outcome, reason = None, "quarantined", str(exc)
-        await store.store_delivery_async(DeliveryIn(
-            received_at=clock.now(), remote_addr=request.client.host if request.client else None,
-            body=body, outcome=outcome, http_status=200, reason=reason, callback=parsed,
-            headers={"content-type": request.headers.get("content-type", "")}))
+        await store.store_delivery_async(
+            DeliveryIn(
+                received_at=clock.now(),
+                remote_addr=request.client.host if request.client else None,
+                body=body,
+                outcome=outcome,
+                http_status=200,
+                reason=reason,
+                callback=parsed,
+                headers={"content-type": request.headers.get("content-type", "")},
+            )
+        )
         return JSONResponse({"ResultCode": 0, "ResultDesc": "Accepted"})
 
     return Starlette(routes=[Route("/callback", callback, methods=["POST"])])
@@ -101,8 +120,9 @@ def _waves(rng: random.Random, transactions: int) -> list[tuple[datetime, int]]:
     return [(start, max(1, round(transactions * w / total))) for start, w in slots]
 
 
-def generate(out: Path, *, transactions: int = 2500, seed: int = 254, store_path: Path | None = None,
-             quiet: bool = False) -> Path:
+def generate(
+    out: Path, *, transactions: int = 2500, seed: int = 254, store_path: Path | None = None, quiet: bool = False
+) -> Path:
     from mpesa_lab.analytics import export
     from mpesa_lab.background import BackgroundServer
     from mpesa_lab.config import Settings
@@ -117,20 +137,36 @@ def generate(out: Path, *, transactions: int = 2500, seed: int = 254, store_path
     folder = Path(tempfile.mkdtemp(prefix="mpesa-lab-week-"))
     store = CallbackStore(store_path or folder / "week.sqlite", synchronous="NORMAL")
     receiver = BackgroundServer(_receiver(store, clock), name="week-receiver").start()
-    config = EmulatorConfig(seed=seed, clock=clock.now, token_ttl=10**7, prompt_delay=0.05,
-                            answer_delay=0.1, enforce_duplicate_rule=False, pending_style="error")
+    config = EmulatorConfig(
+        seed=seed,
+        clock=clock.now,
+        token_ttl=10**7,
+        prompt_delay=0.05,
+        answer_delay=0.1,
+        enforce_duplicate_rule=False,
+        pending_style="error",
+    )
     emu = Emulator(config, name="week-emulator").start()
     try:
         emu.register_merchant("600100", "f00dfacecafe" * 4, name="MAMA MBOGA PAYBILL")
         callback_url = f"{receiver.url}/callback"
         merchants = {
             "174379": DarajaClient(Settings.local(base_url=emu.url, callback_url=callback_url)),
-            "174380": DarajaClient(Settings.local(
-                base_url=emu.url, callback_url=callback_url, shortcode="174380",
-                passkey="5ed26e70e15a9948cbd97a639ed8d59a68acdbe0f8d609297f2559db0579ae25",
-                transaction_type="CustomerBuyGoodsOnline", party_b="174381")),
-            "600100": DarajaClient(Settings.local(base_url=emu.url, callback_url=callback_url,
-                                                  shortcode="600100", passkey="f00dfacecafe" * 4)),
+            "174380": DarajaClient(
+                Settings.local(
+                    base_url=emu.url,
+                    callback_url=callback_url,
+                    shortcode="174380",
+                    passkey="5ed26e70e15a9948cbd97a639ed8d59a68acdbe0f8d609297f2559db0579ae25",
+                    transaction_type="CustomerBuyGoodsOnline",
+                    party_b="174381",
+                )
+            ),
+            "600100": DarajaClient(
+                Settings.local(
+                    base_url=emu.url, callback_url=callback_url, shortcode="600100", passkey="f00dfacecafe" * 4
+                )
+            ),
         }
         merchant_weights = {"174379": 0.5, "174380": 0.3, "600100": 0.2}
         # Safaricom lines only (the client refuses Airtel and Telkom numbers, as it should).
@@ -174,17 +210,26 @@ def generate(out: Path, *, transactions: int = 2500, seed: int = 254, store_path
                     result = client.stk_push(phone, amount, reference, "Payment")
                 except MpesaLabError as exc:
                     emu.clear_callback_faults()
-                    store.record_push({"PhoneNumber": phone, "Amount": amount, "BusinessShortCode": shortcode,
-                                       "AccountReference": reference},
-                                      None, at=at, environment="local",
-                                      error={"type": type(exc).__name__, "message": str(exc), **_error_fields(exc)})
+                    store.record_push(
+                        {
+                            "PhoneNumber": phone,
+                            "Amount": amount,
+                            "BusinessShortCode": shortcode,
+                            "AccountReference": reference,
+                        },
+                        None,
+                        at=at,
+                        environment="local",
+                        error={"type": type(exc).__name__, "message": str(exc), **_error_fields(exc)},
+                    )
                     continue
                 store.record_push(result.request, result.raw, at=at, environment="local")
                 pushed.append((result.checkout_request_id, kind))
                 in_flight.add(phone)
             # Let the wave finish: every result final, every callback that will come, come.
-            expected = store.count_callbacks() + sum(2 if k == "duplicate" else 0 if k == "drop" else 1
-                                                     for _, k in pushed)
+            expected = store.count_callbacks() + sum(
+                2 if k == "duplicate" else 0 if k == "drop" else 1 for _, k in pushed
+            )
             for cid, _ in pushed:
                 emu.wait_until_final(cid, timeout=30)
             deadline = time.monotonic() + 15
@@ -201,8 +246,13 @@ def generate(out: Path, *, transactions: int = 2500, seed: int = 254, store_path
                         break
             emu.clear_callback_faults()
             if not quiet:
-                print(f"\rwave {number}/{len(waves)}: {store.count_pushes():,} pushes, "
-                      f"{store.count_callbacks():,} callbacks", end="", file=sys.stderr, flush=True)
+                print(
+                    f"\rwave {number}/{len(waves)}: {store.count_pushes():,} pushes, "
+                    f"{store.count_callbacks():,} callbacks",
+                    end="",
+                    file=sys.stderr,
+                    flush=True,
+                )
         if not quiet:
             print(file=sys.stderr)
         store.close()

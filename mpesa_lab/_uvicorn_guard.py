@@ -88,8 +88,16 @@ class RepeatLimiter:
         self._seen: dict[tuple[Any, ...], list[Any]] = {}
         self._lock = threading.Lock()
 
-    def log(self, logger: logging.Logger, level: int, msg: str, args: tuple[Any, ...] = (),
-            *, key: Any = None, **kwargs: Any) -> bool:
+    def log(
+        self,
+        logger: logging.Logger,
+        level: int,
+        msg: str,
+        args: tuple[Any, ...] = (),
+        *,
+        key: Any = None,
+        **kwargs: Any,
+    ) -> bool:
         """Log unless this (logger, level, message) was logged less than ``window`` s ago;
         returns whether it was logged."""
         if not logger.isEnabledFor(level):
@@ -243,9 +251,12 @@ class GuardedListenSocket(socket.socket):
             conn.close()
             self._refused()
             if self.limiter is not None:
-                self.limiter.log(log, logging.WARNING,
-                                 "out of connection slots (%d): refusing new connections",
-                                 (connection_budget(),))
+                self.limiter.log(
+                    log,
+                    logging.WARNING,
+                    "out of connection slots (%d): refusing new connections",
+                    (connection_budget(),),
+                )
 
     def _refused(self) -> None:
         if self._refused_in_batch == 0:
@@ -281,8 +292,7 @@ def _has_bytes(conn: socket.socket) -> bool:
 class ConnectionGuard:
     """Per server: the request deadline, the connection bound, and who has waited longest."""
 
-    def __init__(self, request_timeout: float, max_connections: int | None,
-                 limiter: RepeatLimiter) -> None:
+    def __init__(self, request_timeout: float, max_connections: int | None, limiter: RepeatLimiter) -> None:
         if request_timeout <= 0:
             raise ValueError(f"request_timeout must be > 0 seconds, not {request_timeout!r}")
         self.request_timeout = float(request_timeout)
@@ -361,9 +371,12 @@ class ConnectionGuard:
                     bound = soft if total > soft else guard.max_connections
                     victim = guard.victim()
                     guard.evicted += 1
-                    guard.limiter.log(log, logging.WARNING,
-                                      "connection limit (%d) reached: closing the connection that "
-                                      "waited longest for its request", (bound,))
+                    guard.limiter.log(
+                        log,
+                        logging.WARNING,
+                        "connection limit (%d) reached: closing the connection that waited longest for its request",
+                        (bound,),
+                    )
                     if victim is None:  # every connection is busy with a request: refuse this one
                         self._drop()
                         return
@@ -403,9 +416,12 @@ class ConnectionGuard:
             def _expire(self) -> None:
                 guard.waiting.pop(self, None)
                 guard.timed_out += 1
-                guard.limiter.log(log, logging.INFO,
-                                  "closed a connection that sent no complete request within %g s",
-                                  (guard.request_timeout,))
+                guard.limiter.log(
+                    log,
+                    logging.INFO,
+                    "closed a connection that sent no complete request within %g s",
+                    (guard.request_timeout,),
+                )
                 self._drop()
 
             def _drop(self) -> None:
@@ -442,12 +458,15 @@ def _config_class() -> type[uvicorn.Config]:
         return _config_type
 
 
-def server_config(app: Any, *, request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
-                  max_connections: int | None = None, limiter: RepeatLimiter | None = None,
-                  **options: Any) -> tuple[uvicorn.Config, ConnectionGuard]:
+def server_config(
+    app: Any,
+    *,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    max_connections: int | None = None,
+    limiter: RepeatLimiter | None = None,
+    **options: Any,
+) -> tuple[uvicorn.Config, ConnectionGuard]:
     """A uvicorn Config with the guarded protocol and no logging setup, and its guard."""
     guard = ConnectionGuard(request_timeout, max_connections, limiter or RepeatLimiter())
     config = _config_class()(app, http=guard.protocol_class(), **options)
     return config, guard
-
-

@@ -34,8 +34,17 @@ if TYPE_CHECKING:
     import uvicorn
 
 __all__ = [
-    "DEFAULT_REQUEST_TIMEOUT", "LISTEN_BACKLOG", "BackgroundServer", "ConnectionGuard", "GuardedListenSocket",
-    "RepeatLimiter", "ServerStartError", "bind_socket", "join_thread", "running_servers", "serve_forever",
+    "DEFAULT_REQUEST_TIMEOUT",
+    "LISTEN_BACKLOG",
+    "BackgroundServer",
+    "ConnectionGuard",
+    "GuardedListenSocket",
+    "RepeatLimiter",
+    "ServerStartError",
+    "bind_socket",
+    "join_thread",
+    "running_servers",
+    "serve_forever",
 ]
 
 log = logging.getLogger(__name__)
@@ -62,8 +71,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise ServerStartError(
-            f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port or use 0 "
-            "for a free one"
+            f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port or use 0 for a free one"
         ) from None
     sock.listen(LISTEN_BACKLOG)
     sock.set_inheritable(True)
@@ -89,8 +97,7 @@ def _loop_exception_handler(limiter: RepeatLimiter) -> Any:
     return handle
 
 
-def serve_forever(server: uvicorn.Server, sockets: list[socket.socket],
-                  limiter: RepeatLimiter) -> None:
+def serve_forever(server: uvicorn.Server, sockets: list[socket.socket], limiter: RepeatLimiter) -> None:
     """``server.run`` on a new loop whose unhandled errors are logged once with a count."""
 
     async def main() -> None:
@@ -183,9 +190,13 @@ class BackgroundServer:
         limiter = RepeatLimiter()
         self._socket = GuardedListenSocket.adopt(bind_socket(self.host, self.requested_port), limiter)
         self.port = self._socket.getsockname()[1]
-        config, self.guard = server_config(self.app, request_timeout=self.request_timeout,
-                                           max_connections=self.max_connections, limiter=limiter,
-                                           **self._options)
+        config, self.guard = server_config(
+            self.app,
+            request_timeout=self.request_timeout,
+            max_connections=self.max_connections,
+            limiter=limiter,
+            **self._options,
+        )
         # No signal handlers to switch off: uvicorn's Server.capture_signals() listens only on the
         # main thread, and this server never runs there (tests/test_uvicorn_guard.py checks it).
         self._server = uvicorn.Server(config)

@@ -12,7 +12,6 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-
 from typing import TYPE_CHECKING, Any
 
 from mpesa_lab import _startup
@@ -31,11 +30,11 @@ class _LazyConsole:
 
     def __init__(self, **options: Any) -> None:
         self._options = options
-        self._console: "Console | None" = None
+        self._console: Console | None = None
         self._lock = threading.Lock()
 
     @property
-    def real(self) -> "Console":
+    def real(self) -> Console:
         if self._console is None:
             with self._lock:  # one Console, also when threads print first at once
                 if self._console is None:
@@ -47,7 +46,7 @@ class _LazyConsole:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
 
-    def __enter__(self) -> "Console":
+    def __enter__(self) -> Console:
         return self.real.__enter__()
 
     def __exit__(self, *exc: Any) -> None:
@@ -76,19 +75,16 @@ def cmd_codes(args: argparse.Namespace) -> int:
     from mpesa_lab import codes
 
     if args.code is None:
-        entries = [
-            e
-            for e in (*codes.error_codes(), *codes.result_codes())
-            if args.kind in (None, e.kind)
-        ]
+        entries = [e for e in (*codes.error_codes(), *codes.result_codes()) if args.kind in (None, e.kind)]
         table = Table(title="M-Pesa Express codes (mpesa-lab catalogue)", show_lines=False)
         for column in ("kind", "code", "message", "mitigation", "source"):
             table.add_column(column, overflow="fold")
         for e in entries:
             table.add_row(e.kind, e.code, e.message, e.mitigation, _source(e))
         console.print(table)
-        console.print("source: doc = Daraja's documented tables; observed = seen from live Daraja "
-                      "beyond them (with when)")
+        console.print(
+            "source: doc = Daraja's documented tables; observed = seen from live Daraja beyond them (with when)"
+        )
         console.print("Details of one code: mpesa-lab codes CODE  (e.g. mpesa-lab codes 1032)")
         return 0
 
@@ -171,8 +167,10 @@ def cmd_password(args: argparse.Namespace) -> int:
             try:
                 parse_daraja_timestamp(args.timestamp)
             except ValueError:
-                err_console.print(f"[bold red]error[/]: --timestamp {args.timestamp!r} is not a time: give "
-                                  "YYYYMMDDHHmmss in Nairobi time, e.g. 20240710091526 (or leave it out for now)")
+                err_console.print(
+                    f"[bold red]error[/]: --timestamp {args.timestamp!r} is not a time: give "
+                    "YYYYMMDDHHmmss in Nairobi time, e.g. 20240710091526 (or leave it out for now)"
+                )
                 return 2
         password, timestamp = password_and_timestamp(shortcode, passkey)
         if args.timestamp:
@@ -195,8 +193,7 @@ def cmd_password(args: argparse.Namespace) -> int:
         console.print(f"shortcode  {decoded.shortcode}")
         console.print(f"passkey    {decoded.passkey} (fingerprint {decoded.passkey.fingerprint})")
         console.print(
-            f"timestamp  {decoded.timestamp}"
-            + ("" if decoded.timestamp_valid else "  (not a valid YYYYMMDDHHmmss!)")
+            f"timestamp  {decoded.timestamp}" + ("" if decoded.timestamp_valid else "  (not a valid YYYYMMDDHHmmss!)")
         )
         return 0
     result = check_password(
@@ -215,7 +212,7 @@ def cmd_password(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Run the local Daraja emulator in the foreground."""
     from mpesa_lab.emulator import EmulatorConfig
-    from mpesa_lab.emulator.server import run_sandbox
+    from mpesa_lab.emulator.cli import run_sandbox
 
     options: dict[str, Any] = {"interactive": args.interactive, "behaviour": args.behaviour}  # argparse values
     if args.seed is not None:
@@ -233,7 +230,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 def cmd_listen(args: argparse.Namespace) -> int:
     """Run the callback listener in the foreground, printing callbacks as they arrive."""
-    from mpesa_lab.listener.__main__ import run_from_args
+    from mpesa_lab.listener.cli import run_from_args
 
     return run_from_args(args)
 
@@ -248,17 +245,29 @@ def cmd_workshop(args: argparse.Namespace) -> int:
         try:
             text = args.names.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            err_console.print(f"[bold red]error[/]: cannot read --names {args.names}: "
-                              f"{getattr(exc, 'strerror', None) or exc}. Give a text file, one name a line.")
+            err_console.print(
+                f"[bold red]error[/]: cannot read --names {args.names}: "
+                f"{getattr(exc, 'strerror', None) or exc}. Give a text file, one name a line."
+            )
             return 2
         names = [line.strip() for line in text.splitlines() if line.strip()]
     try:
-        return run_workshop(args.dir, host=args.host, port=args.port, participants=args.participants,
-                            title=args.title, advertise_url=args.url, seed=args.seed, names=names)
+        return run_workshop(
+            args.dir,
+            host=args.host,
+            port=args.port,
+            participants=args.participants,
+            title=args.title,
+            advertise_url=args.url,
+            seed=args.seed,
+            names=names,
+        )
     except OSError as exc:
         where = exc.filename or args.dir
-        err_console.print(f"[bold red]error[/]: cannot use the workshop folder ({where}: "
-                          f"{exc.strerror or exc}). Pass --dir with a folder you can write to.")
+        err_console.print(
+            f"[bold red]error[/]: cannot use the workshop folder ({where}: "
+            f"{exc.strerror or exc}). Pass --dir with a folder you can write to."
+        )
         return 2
     except (ServerStartError, RosterError) as exc:
         err_console.print(f"[bold red]error[/]: {_plain(exc)}")
@@ -294,8 +303,9 @@ def cmd_push(args: argparse.Namespace) -> int:
                     callback = handle.wait(timeout=args.timeout)
                 except TimeoutError:
                     # Callbacks can be late or lost: ask Daraja, as a merchant would (never push again).
-                    err_console.print(f"No callback within {args.timeout:g} s (--timeout); asking Daraja "
-                                      "with an STK query instead.")
+                    err_console.print(
+                        f"No callback within {args.timeout:g} s (--timeout); asking Daraja with an STK query instead."
+                    )
                     answer = handle.query()
                     console.print(f"status       {answer.status}")
                     _print_outcome(answer.result_code, answer.result_desc, None)
@@ -328,8 +338,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         err_console.print(f"[bold red]{type(exc).__name__}[/]: {_plain(exc)}")
         if isinstance(exc, TransportError) and settings is not None and settings.environment == "local":
             err_console.print(
-                "Or point the query at the emulator you started: --base-url http://HOST:PORT "
-                "(or MPESA_BASE_URL)."
+                "Or point the query at the emulator you started: --base-url http://HOST:PORT (or MPESA_BASE_URL)."
             )
         return 1
     console.print(f"status       {result.status}")
@@ -376,8 +385,14 @@ def cmd_lab(args: argparse.Namespace) -> int:
     from mpesa_lab.notebook_server import NotebookServerError, run_lab
 
     try:
-        return run_lab(args.dir, workdir=args.workdir, host=args.host, port=args.port,
-                       open_browser=not args.no_browser, quiet_server=not args.verbose)
+        return run_lab(
+            args.dir,
+            workdir=args.workdir,
+            host=args.host,
+            port=args.port,
+            open_browser=not args.no_browser,
+            quiet_server=not args.verbose,
+        )
     except NotebookServerError as exc:
         err_console.print(f"[bold red]Cannot start the lab[/]: {_plain(exc)}")
         return 1
@@ -418,15 +433,13 @@ def http_url(text: str) -> str:
     except ValueError:
         valid = False
     if not valid:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL: give one such as "
-                                         "http://192.168.1.20:8000")
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL: give one such as http://192.168.1.20:8000")
     return text.strip()
 
 
-
 def build_parser() -> argparse.ArgumentParser:
-    from mpesa_lab.listener.__main__ import add_arguments as add_listener_arguments
-    from mpesa_lab.listener.__main__ import port_number, positive_number
+    from mpesa_lab.listener.cli import add_arguments as add_listener_arguments
+    from mpesa_lab.listener.cli import port_number, positive_number
 
     parser = argparse.ArgumentParser(
         prog="mpesa-lab",
@@ -441,8 +454,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("lab", help="open JupyterLab on the course notebooks")
     p.add_argument("--dir", default=None, help="open this folder instead of the course")
-    p.add_argument("--workdir", default=None,
-                   help="where an installed package copies its notebooks (default: ~/.mpesa-lab/notebooks)")
+    p.add_argument(
+        "--workdir",
+        default=None,
+        help="where an installed package copies its notebooks (default: ~/.mpesa-lab/notebooks)",
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=port_number, default=8888, help="0 picks a free port")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
@@ -464,11 +480,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_password)
 
     p = sub.add_parser("report", help="an HTML report of outcomes (a store, JSON lines, CSV, Parquet...)")
-    p.add_argument("source", nargs="?", default=None,
-                   help="store (.sqlite), JSON lines/array, folder, CSV or Parquet (default: the newest store)")
-    p.add_argument("--out", type=Path, default=None,
-                   help="folder for index.html and PNGs (default: reports/<source name>/ under the lab's "
-                        "home, ~/.mpesa-lab or $MPESA_LAB_HOME)")
+    p.add_argument(
+        "source",
+        nargs="?",
+        default=None,
+        help="store (.sqlite), JSON lines/array, folder, CSV or Parquet (default: the newest store)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for index.html and PNGs (default: reports/<source name>/ under the lab's "
+        "home, ~/.mpesa-lab or $MPESA_LAB_HOME)",
+    )
     p.add_argument("--title", default=None)
     p.add_argument("--freq", default=None, help="time bins for the success rate, e.g. 1h or 1D")
     p.set_defaults(func=cmd_report)
@@ -478,29 +502,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=port_number, default=8000, help="0 picks a free port")
     p.add_argument("--seed", type=int, default=None, help="seed for the realistic outcome mix")
     p.add_argument("--interactive", action="store_true", help="the phone waits for you to answer")
-    p.add_argument("--behaviour", choices=["teaching", "live_sandbox_2026"], default="teaching",
-                   help="teaching (default: every outcome) or live_sandbox_2026 (the live sandbox "
-                        "as reported in 2026: the test number ends in 1037, other numbers in E3008)")
+    p.add_argument(
+        "--behaviour",
+        choices=["teaching", "live_sandbox_2026"],
+        default="teaching",
+        help="teaching (default: every outcome) or live_sandbox_2026 (the live sandbox "
+        "as reported in 2026: the test number ends in 1037, other numbers in E3008)",
+    )
     p.add_argument("--access-log", action="store_true", help="log every request (off: it slows a load test)")
     p.set_defaults(func=cmd_sandbox)
 
     w = sub.add_parser("workshop", help="a shared Daraja for a room of participants (workshop serve)")
-    w.add_argument("action", choices=["serve"],
-                   help="serve: the room's Daraja, one app and paybill per participant, a facilitator's page")
+    w.add_argument(
+        "action",
+        choices=["serve"],
+        help="serve: the room's Daraja, one app and paybill per participant, a facilitator's page",
+    )
     w.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: the whole room)")
     w.add_argument("--port", type=port_number, default=8000, help="0 picks a free port")
-    w.add_argument("--participants", type=count, default=0,
-                   help="make sure the room has at least this many participants (kept across restarts)")
-    w.add_argument("--dir", type=Path, default=None,
-                   help="folder for roster.json, credentials.csv, cards.html (default ~/.mpesa-lab/workshop)")
+    w.add_argument(
+        "--participants",
+        type=count,
+        default=0,
+        help="make sure the room has at least this many participants (kept across restarts)",
+    )
+    w.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="folder for roster.json, credentials.csv, cards.html (default ~/.mpesa-lab/workshop)",
+    )
     w.add_argument("--title", default=None, help="the workshop's name, on the cards and the page")
-    w.add_argument("--names", type=Path, default=None,
-                   help="a text file of names, line N for participant N (used when a participant is created)")
-    w.add_argument("--url", type=http_url, default=None,
-                   help="the URL participants use, if not http://<this machine>:<port>")
+    w.add_argument(
+        "--names",
+        type=Path,
+        default=None,
+        help="a text file of names, line N for participant N (used when a participant is created)",
+    )
+    w.add_argument(
+        "--url", type=http_url, default=None, help="the URL participants use, if not http://<this machine>:<port>"
+    )
     w.add_argument("--seed", type=int, default=None, help="seed for the outcome mixes")
     w.set_defaults(func=cmd_workshop)
-
 
     p = sub.add_parser("listen", help="run the callback listener")
     add_listener_arguments(p)
@@ -517,8 +560,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--ref", default="mpesa-lab", help="AccountReference (max 12)")
             p.add_argument("--desc", default="Payment", help="TransactionDesc (max 13)")
             p.add_argument("--callback-url", default=None)
-            p.add_argument("--timeout", type=positive_number, default=30.0,
-                           help="seconds to wait for the callback (local mode)")
+            p.add_argument(
+                "--timeout", type=positive_number, default=30.0, help="seconds to wait for the callback (local mode)"
+            )
         else:
             p.add_argument("checkout_request_id")
         p.add_argument("--env", choices=["local", "sandbox", "production"], default=None)
@@ -564,8 +608,10 @@ def _crashed(command: str, exc: BaseException) -> int:
     except OSError:
         where = None
     detail = f"the traceback is in {where}" if where else "run it again with MPESA_LAB_DEBUG=1 to see the traceback"
-    err_console.print(f"mpesa-lab {command} failed: {type(exc).__name__}: {exc} (a bug in mpesa-lab: "
-                      f"{detail}; please report it)", markup=False)
+    err_console.print(
+        f"mpesa-lab {command} failed: {type(exc).__name__}: {exc} (a bug in mpesa-lab: {detail}; please report it)",
+        markup=False,
+    )
     return 70  # EX_SOFTWARE
 
 

@@ -6,7 +6,7 @@ Daraja timestamps (the push ``Timestamp``, the callback ``TransactionDate``, the
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
@@ -21,7 +21,7 @@ def nairobi_now() -> datetime:
 def to_nairobi(moment: datetime) -> datetime:
     """Convert an aware datetime to Nairobi time; a naive one is taken to be UTC."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(NAIROBI)
 
 

@@ -256,7 +256,7 @@ def invalid_field(message: str | None) -> str | None:
     return match.group(1) if match else None
 
 
-def catalogue_frame() -> "pd.DataFrame":
+def catalogue_frame() -> pd.DataFrame:
     """Both tables as one DataFrame (column ``kind`` says which)."""
     import pandas as pd
 

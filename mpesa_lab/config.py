@@ -21,9 +21,10 @@ import dataclasses
 import logging
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from mpesa_lab.constants import (
@@ -174,18 +175,24 @@ class Settings:
     # -- constructors -------------------------------------------------------------------------
 
     @classmethod
-    def local(cls, base_url: str = DEFAULT_LOCAL_BASE_URL, **overrides: Any) -> "Settings":
+    def local(cls, base_url: str = DEFAULT_LOCAL_BASE_URL, **overrides: Any) -> Settings:
         """Settings for the local emulator: no input needed, every value overridable."""
         return cls._test_paybill("local", base_url, LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET, overrides)
 
     @classmethod
-    def sandbox(cls, consumer_key: str, consumer_secret: str | Secret, **overrides: Any) -> "Settings":
+    def sandbox(cls, consumer_key: str, consumer_secret: str | Secret, **overrides: Any) -> Settings:
         """Settings for Safaricom's public sandbox with the test paybill 174379 by default."""
         return cls._test_paybill("sandbox", SANDBOX_BASE_URL, consumer_key, consumer_secret, overrides)
 
     @classmethod
-    def _test_paybill(cls, environment: str, base_url: str, consumer_key: str,
-                      consumer_secret: str | Secret, overrides: Mapping[str, Any]) -> "Settings":
+    def _test_paybill(
+        cls,
+        environment: str,
+        base_url: str,
+        consumer_key: str,
+        consumer_secret: str | Secret,
+        overrides: Mapping[str, Any],
+    ) -> Settings:
         # Both start from the public test paybill 174379 and its passkey; None means "default".
         values: dict[str, Any] = {
             "environment": environment,
@@ -206,7 +213,7 @@ class Settings:
         *,
         environ: Mapping[str, str] | None = None,
         **overrides: Any,
-    ) -> "Settings":
+    ) -> Settings:
         """Read settings: arguments > environment variables > ``env_file`` > defaults.
 
         ``env_file`` (default ``.env`` in the working directory; ``None`` to skip) is read with
@@ -216,9 +223,7 @@ class Settings:
         """
         unknown = set(overrides) - set(ENV_VARS)
         if unknown:
-            raise ConfigError(
-                f"unknown setting(s) {', '.join(sorted(unknown))}: use {', '.join(ENV_VARS)}"
-            )
+            raise ConfigError(f"unknown setting(s) {', '.join(sorted(unknown))}: use {', '.join(ENV_VARS)}")
         environ = os.environ if environ is None else environ
         file_values = _read_env_file(env_file)
 
@@ -241,7 +246,9 @@ class Settings:
             if name == "environment":
                 continue
             if env_name == "local" and name in _NOT_READ_IN_LOCAL:
-                value, source = (overrides.get(name), "argument") if overrides.get(name) not in (None, "") else (None, "default")
+                value, source = (
+                    (overrides.get(name), "argument") if overrides.get(name) not in (None, "") else (None, "default")
+                )
             else:
                 value, source = pick(name)
             if value is not None:
@@ -270,16 +277,12 @@ class Settings:
             raise ConfigError(
                 f"{env_name} mode needs {', '.join(missing)}: set them in the environment{where}. "
                 "The consumer key and secret are on your app's page in the Daraja portal (My Apps)"
-                + (
-                    "; the production shortcode and passkey come with Go Live."
-                    if env_name == "production"
-                    else "."
-                )
+                + ("; the production shortcode and passkey come with Go Live." if env_name == "production" else ".")
             )
         return cls(**{**defaults, **values})
 
     @classmethod
-    def _workshop(cls, values: dict[str, Any], env_file: Any) -> "Settings":
+    def _workshop(cls, values: dict[str, Any], env_file: Any) -> Settings:
         """Workshop mode: everything comes from the participant's card."""
         required = ["base_url", "consumer_key", "consumer_secret", "shortcode", "passkey"]
         missing = [ENV_VARS[name] for name in required if not values.get(name)]
@@ -294,7 +297,7 @@ class Settings:
 
     # -- helpers --------------------------------------------------------------------------------
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         """A copy with some values changed (validated again).
 
         A PartyB that only defaulted to the shortcode follows a new shortcode.

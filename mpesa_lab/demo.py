@@ -52,7 +52,9 @@ def _scripted_pushes() -> list[tuple[str, str, int, dict]]:
     from mpesa_lab.emulator import TRIGGERS
 
     by_code = {t.code: t for t in TRIGGERS}
-    pushes: list[tuple[str, str, int, dict[str, Any]]] = [("customer pays (sandbox test number)", SANDBOX_TEST_MSISDN, 10, {})]
+    pushes: list[tuple[str, str, int, dict[str, Any]]] = [
+        ("customer pays (sandbox test number)", SANDBOX_TEST_MSISDN, 10, {})
+    ]
     for code, label in DEMO_STEPS.items():
         trigger = by_code[code]
         options = {}
@@ -78,8 +80,12 @@ def run_demo(console: Console, *, store_path: Path | None = None, timeout: float
         pushes = _scripted_pushes()
 
         with Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, transient=False,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
         ) as progress:
             sent_task = progress.add_task("pushes sent      ", total=len(pushes))
             done_task = progress.add_task("callbacks stored ", total=len(pushes))
@@ -92,7 +98,11 @@ def run_demo(console: Console, *, store_path: Path | None = None, timeout: float
                     callback = push.wait(timeout=timeout)
                 except TimeoutError:
                     query = push.query()
-                    outcomes.append(_row(step, phone, amount, query.result_code or "?", query.result_desc or "no callback (queried)"))
+                    outcomes.append(
+                        _row(
+                            step, phone, amount, query.result_code or "?", query.result_desc or "no callback (queried)"
+                        )
+                    )
                 else:
                     outcomes.append(
                         _row(step, phone, amount, callback.result_code, callback.result_desc, callback.receipt or "")
@@ -117,8 +127,17 @@ def _errors_before_any_prompt(lab) -> list[Outcome]:  # noqa: ANN001 - Lab
     try:
         lab.push("0708374149", 0, "DEMO-002", "Demo")
     except ValidationError as exc:
-        rows.append(Outcome("amount 0 (refused before sending)", "0708374149", "0", "validation",
-                            f"{exc.field}: {exc.rule}", "mpesa-lab checks every field before it is sent.", exc.fix))
+        rows.append(
+            Outcome(
+                "amount 0 (refused before sending)",
+                "0708374149",
+                "0",
+                "validation",
+                f"{exc.field}: {exc.rule}",
+                "mpesa-lab checks every field before it is sent.",
+                exc.fix,
+            )
+        )
     from mpesa_lab.daraja.client import DarajaClient
 
     wrong = replace(lab.settings, passkey=Secret("0" * 64))
@@ -127,15 +146,32 @@ def _errors_before_any_prompt(lab) -> list[Outcome]:  # noqa: ANN001 - Lab
             client.stk_push("0708374149", 5, "DEMO-003", "Demo")
         except DarajaError as exc:
             entry = exc.entry
-            rows.append(Outcome("wrong passkey", "0708374149", "5", exc.error_code or "?", exc.error_message or "",
-                                entry.explanation, entry.mitigation))
+            rows.append(
+                Outcome(
+                    "wrong passkey",
+                    "0708374149",
+                    "5",
+                    exc.error_code or "?",
+                    exc.error_message or "",
+                    entry.explanation,
+                    entry.mitigation,
+                )
+            )
     return rows
 
 
 def _row(step: str, phone: str, amount: int, code: str, desc: str | None, receipt: str = "") -> Outcome:
     entry = codes.lookup(code)
-    return Outcome(step, str(phone), str(amount), code, desc or entry.message, entry.explanation,
-                   "" if code == "0" else entry.mitigation, receipt)
+    return Outcome(
+        step,
+        str(phone),
+        str(amount),
+        code,
+        desc or entry.message,
+        entry.explanation,
+        "" if code == "0" else entry.mitigation,
+        receipt,
+    )
 
 
 def _table(outcomes: list[Outcome]) -> Table:

@@ -89,23 +89,28 @@ def _money(value: Any) -> str:
 # The objects a learner meets (templates/display/*.html lay them out)
 
 
-def callback_html(cb: "ParsedCallback") -> str:
+def callback_html(cb: ParsedCallback) -> str:
     """A parsed stkCallback: status coloured, code with meaning and mitigation, receipt."""
     return render_template(
-        "display/callback.html", cb=cb, status=status_of(cb.result_code),
+        "display/callback.html",
+        cb=cb,
+        status=status_of(cb.result_code),
         flags=[flag for flag, on in (("duplicate", cb.duplicate), ("unknown push", cb.unknown)) if on],
-        outcome=outcome(cb.result_code, cb.result_desc, cb.entry), amount=_money(cb.amount),
-        transaction_date=_when(cb.transaction_date), received=_when(cb.received_at),
+        outcome=outcome(cb.result_code, cb.result_desc, cb.entry),
+        amount=_money(cb.amount),
+        transaction_date=_when(cb.transaction_date),
+        received=_when(cb.received_at),
     )
 
 
-def query_html(result: "StkQueryResult") -> str:
+def query_html(result: StkQueryResult) -> str:
     """An STK query answer: pending / success / failed, with what to do next."""
-    return render_template("display/query.html", result=result,
-                  outcome=outcome(result.result_code, result.result_desc, result.entry))
+    return render_template(
+        "display/query.html", result=result, outcome=outcome(result.result_code, result.result_desc, result.entry)
+    )
 
 
-def push_html(push: "Push") -> str:
+def push_html(push: Push) -> str:
     """A push: Daraja's acknowledgement, and its outcome if the callback is already stored."""
     result = push.result
     request = result.request or {}
@@ -115,15 +120,19 @@ def push_html(push: "Push") -> str:
     except Exception:  # the store may be gone; the acknowledgement is still worth showing
         callback = None
     return render_template(
-        "display/push.html", result=result, checkout_request_id=push.checkout_request_id, callback=callback,
+        "display/push.html",
+        result=result,
+        checkout_request_id=push.checkout_request_id,
+        callback=callback,
         status=status_of(callback.result_code) if callback is not None else None,
         outcome=outcome(callback.result_code, callback.result_desc, callback.entry) if callback is not None else None,
-        phone=request.get("PhoneNumber"), amount=_money(request.get("Amount")),
+        phone=request.get("PhoneNumber"),
+        amount=_money(request.get("Amount")),
         account=request.get("AccountReference"),
     )
 
 
-def lab_html(lab: "Lab") -> str:
+def lab_html(lab: Lab) -> str:
     """The lab: running or stopped, where Daraja and the callbacks are, what the store holds."""
     running = getattr(lab, "running", None)
     if running is None:  # a Lab without the property: its listener tells
@@ -133,17 +142,26 @@ def lab_html(lab: "Lab") -> str:
     try:
         store = lab.store
         store_path = store.path
-        counts = (f"{store.count_pushes()} pushes, {store.count_callbacks()} callbacks, "
-                  f"{store.count_quarantined()} quarantined")
+        counts = (
+            f"{store.count_pushes()} pushes, {store.count_callbacks()} callbacks, "
+            f"{store.count_quarantined()} quarantined"
+        )
         statuses = _status_counts(lab)
     except Exception as exc:  # a store that cannot be read must not hide the rest
         store_error = f"unreadable: {exc}"
-    return render_template("display/lab.html", settings=lab.settings, running=running,
-                  local=getattr(lab, "emulator", None) is not None, store_path=store_path, counts=counts,
-                  statuses=statuses, store_error=store_error)
+    return render_template(
+        "display/lab.html",
+        settings=lab.settings,
+        running=running,
+        local=getattr(lab, "emulator", None) is not None,
+        store_path=store_path,
+        counts=counts,
+        statuses=statuses,
+        store_error=store_error,
+    )
 
 
-def _status_counts(lab: "Lab") -> list[tuple[str, int]]:
+def _status_counts(lab: Lab) -> list[tuple[str, int]]:
     try:
         frame = lab.transactions()
     except Exception:
@@ -158,10 +176,23 @@ def error_html(exc: BaseException) -> str:
     """A refused request or a Daraja error: its code, Daraja's words and the documented fix."""
     from mpesa_lab.daraja.errors import AmbiguousPushError, DarajaError, ValidationError
 
-    kind = ("validation" if isinstance(exc, ValidationError) else "daraja" if isinstance(exc, DarajaError)
-            else "ambiguous" if isinstance(exc, AmbiguousPushError) else "other")
-    return render_template("display/error.html", kind=kind, exc=exc, name=type(exc).__name__, message=str(exc),
-                  value_repr=repr(getattr(exc, "value", None)))
+    kind = (
+        "validation"
+        if isinstance(exc, ValidationError)
+        else "daraja"
+        if isinstance(exc, DarajaError)
+        else "ambiguous"
+        if isinstance(exc, AmbiguousPushError)
+        else "other"
+    )
+    return render_template(
+        "display/error.html",
+        kind=kind,
+        exc=exc,
+        name=type(exc).__name__,
+        message=str(exc),
+        value_repr=repr(getattr(exc, "value", None)),
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,10 +12,11 @@ import signal
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from mpesa_lab import _startup, display
 from mpesa_lab.config import Settings
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from mpesa_lab.emulator import Emulator, EmulatorConfig
     from mpesa_lab.listener.relay import WorkshopLink
 
-_active: "Lab | None" = None
+_active: Lab | None = None
 _active_lock = threading.Lock()
 
 
@@ -62,7 +63,7 @@ _EMULATOR_NAME = "lab-emulator"
 class Push:
     """One STK push made through the lab: its acknowledgement, and ways to follow it up."""
 
-    def __init__(self, lab: "Lab", result: StkPushResult) -> None:
+    def __init__(self, lab: Lab, result: StkPushResult) -> None:
         self.lab = lab
         self.result = result
 
@@ -74,7 +75,7 @@ class Push:
     def merchant_request_id(self) -> str:
         return self.result.merchant_request_id
 
-    def wait(self, timeout: float = 30.0) -> "ParsedCallback":
+    def wait(self, timeout: float = 30.0) -> ParsedCallback:
         """Block until this push's callback is stored; TimeoutError says what to try next.
 
         On a stopped lab: the callback if it was stored before the stop, else a LabError (none
@@ -95,7 +96,8 @@ class Push:
             except TimeoutError:
                 if not lab.running:
                     raise lab._stopped_error(
-                        f"wait for the callback of {self.checkout_request_id}", push=self) from None
+                        f"wait for the callback of {self.checkout_request_id}", push=self
+                    ) from None
                 if time.monotonic() >= deadline:
                     raise TimeoutError(
                         f"no callback for {self.checkout_request_id} within {timeout:g} s. Callbacks "
@@ -127,14 +129,14 @@ class Lab:
     """Emulator (local mode only) + listener + client, started together and stopped together."""
 
     # Workshop mode only: the link to the room's server (relay, progress, the shared phone).
-    workshop: "WorkshopLink | None" = None
+    workshop: WorkshopLink | None = None
 
     def __init__(
         self,
         settings: Settings,
         client: DarajaClient,
         listener: Listener,
-        emulator: "Emulator | None" = None,
+        emulator: Emulator | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
@@ -155,13 +157,13 @@ class Lab:
         host: str = "127.0.0.1",
         env_file: str | Path | None = ".env",
         strict_lengths: bool = False,
-        emulator_config: "EmulatorConfig | None" = None,
+        emulator_config: EmulatorConfig | None = None,
         expose: bool | None = None,
         tunnel_options: dict[str, Any] | None = None,
         workshop_url: str | None = None,
         workshop_direct: bool | None = None,
         **settings_overrides: Any,
-    ) -> "Lab":
+    ) -> Lab:
         """Start a lab. Running it again (a re-run notebook cell) first stops the previous lab.
 
         ``environment``:
@@ -198,8 +200,9 @@ class Lab:
             )
         environment = str(environment).strip().lower()
         global _active
-        store_arg: str | Path | None = store if (store is not None or fresh) else folder_store_path(
-            environment=environment)
+        store_arg: str | Path | None = (
+            store if (store is not None or fresh) else folder_store_path(environment=environment)
+        )
         parts = _Starting()
         lab: Lab | None = None
         try:
@@ -214,17 +217,34 @@ class Lab:
             parts.listener = Listener(store_arg, name=_LISTENER_NAME)
             parts.listener.start(host=host)
             if environment == "local":
-                settings = _start_local(parts, host=host, emulator_config=emulator_config,
-                                        strict_lengths=strict_lengths, expose=expose,
-                                        tunnel_options=tunnel_options, overrides=settings_overrides)
+                settings = _start_local(
+                    parts,
+                    host=host,
+                    emulator_config=emulator_config,
+                    strict_lengths=strict_lengths,
+                    expose=expose,
+                    tunnel_options=tunnel_options,
+                    overrides=settings_overrides,
+                )
             elif environment == "workshop":
-                settings = _start_workshop(parts, host=host, env_file=env_file, workshop_url=workshop_url,
-                                           direct=workshop_direct, overrides=settings_overrides)
+                settings = _start_workshop(
+                    parts,
+                    host=host,
+                    env_file=env_file,
+                    workshop_url=workshop_url,
+                    direct=workshop_direct,
+                    overrides=settings_overrides,
+                )
             else:
-                settings = _start_real(parts, environment, env_file=env_file, expose=expose,
-                                       tunnel_options=tunnel_options, overrides=settings_overrides)
-            lab = cls(settings, DarajaClient(settings, strict_lengths=strict_lengths), parts.listener,
-                      parts.emulator)
+                settings = _start_real(
+                    parts,
+                    environment,
+                    env_file=env_file,
+                    expose=expose,
+                    tunnel_options=tunnel_options,
+                    overrides=settings_overrides,
+                )
+            lab = cls(settings, DarajaClient(settings, strict_lengths=strict_lengths), parts.listener, parts.emulator)
             lab.workshop = parts.workshop
             with _active_lock:
                 _active = lab
@@ -264,19 +284,17 @@ class Lab:
     @property
     def running(self) -> bool:
         """True from ``Lab.start()`` until ``stop()`` (or a newer ``Lab.start()``)."""
-        return (
-            self._stopped_by is None
-            and self.listener.running
-            and (self.emulator is None or self.emulator.running)
-        )
+        return self._stopped_by is None and self.listener.running and (self.emulator is None or self.emulator.running)
 
     def _stopped_error(self, what: str, push: Push | None = None) -> LabError:
         """The one error every call on a stopped lab (or on its pushes) raises."""
         why = self._stopped_by or "one of its servers is no longer running"
         newer = active_lab()
         if newer is not None and newer is not self:
-            todo = ("A newer lab is running: use the `lab` from your latest `Lab.start()` "
-                    "(`mpesa_lab.lab.active_lab()` returns it)")
+            todo = (
+                "A newer lab is running: use the `lab` from your latest `Lab.start()` "
+                "(`mpesa_lab.lab.active_lab()` returns it)"
+            )
         else:
             todo = "Start a lab with `lab = Lab.start()` and use the new `lab`"
         message = f"cannot {what}: this lab is stopped ({why}). {todo}; old Lab and Push objects stay stopped."
@@ -296,7 +314,7 @@ class Lab:
         if not self.running:
             raise self._stopped_error(what, push)
 
-    def __enter__(self) -> "Lab":
+    def __enter__(self) -> Lab:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -318,16 +336,24 @@ class Lab:
             result = self.client.stk_push(phone, amount, account_reference, description, **options)
         except MpesaLabError as exc:  # validation, Daraja errors, ambiguous or unsent pushes
             self.store.record_push(
-                {"PhoneNumber": str(phone), "Amount": str(amount), "AccountReference": account_reference,
-                 "TransactionDesc": description},
+                {
+                    "PhoneNumber": str(phone),
+                    "Amount": str(amount),
+                    "AccountReference": account_reference,
+                    "TransactionDesc": description,
+                },
                 None,
                 error={"type": type(exc).__name__, "message": str(exc), **_error_fields(exc)},
                 environment=self.settings.environment,
                 phone=stored_phone(phone),  # one customer, one phone: 254... whatever was typed
             )
             raise
-        self.store.record_push(result.request, result.raw, environment=self.settings.environment,
-                               phone=stored_phone(result.request.get("PhoneNumber")))
+        self.store.record_push(
+            result.request,
+            result.raw,
+            environment=self.settings.environment,
+            phone=stored_phone(result.request.get("PhoneNumber")),
+        )
         self._warn_if_rule_17(result.request)
         return Push(self, result)
 
@@ -360,7 +386,9 @@ class Lab:
         try:
             result = self.client.stk_query(checkout_request_id)
         except MpesaLabError as exc:
-            self.store.record_query(request, None, error={"type": type(exc).__name__, "message": str(exc), **_error_fields(exc)})
+            self.store.record_query(
+                request, None, error={"type": type(exc).__name__, "message": str(exc), **_error_fields(exc)}
+            )
             raise
         self.store.record_query(request, result.raw)
         return result
@@ -376,19 +404,19 @@ class Lab:
     def callback_url(self) -> str | None:
         return self.settings.callback_url
 
-    def transactions(self) -> "pd.DataFrame":
+    def transactions(self) -> pd.DataFrame:
         """One row per push with its first callback (see CallbackStore.transactions)."""
         return self.store.transactions()
 
-    def callbacks(self) -> "pd.DataFrame":
+    def callbacks(self) -> pd.DataFrame:
         return self.store.callbacks()
 
-    def pushes(self) -> "pd.DataFrame":
+    def pushes(self) -> pd.DataFrame:
         return self.store.pushes()
 
     # -- local only ----------------------------------------------------------------------------
 
-    def _emulator_or_fail(self, what: str) -> "Emulator | WorkshopLink":
+    def _emulator_or_fail(self, what: str) -> Emulator | WorkshopLink:
         if self.emulator is None and self.workshop is not None:
             return self.workshop  # the room's phone answers the same way
         if self.emulator is None:
@@ -437,13 +465,20 @@ class _Starting:
     """What a ``Lab.start()`` in progress has made so far (so a failure can stop exactly that)."""
 
     listener: Listener | None = None
-    emulator: "Emulator | None" = None
-    workshop: "WorkshopLink | None" = None
+    emulator: Emulator | None = None
+    workshop: WorkshopLink | None = None
 
 
-def _start_local(parts: _Starting, *, host: str, emulator_config: "EmulatorConfig | None", strict_lengths: bool,
-                 expose: bool | None, tunnel_options: dict[str, Any] | None,
-                 overrides: dict[str, Any]) -> Settings:
+def _start_local(
+    parts: _Starting,
+    *,
+    host: str,
+    emulator_config: EmulatorConfig | None,
+    strict_lengths: bool,
+    expose: bool | None,
+    tunnel_options: dict[str, Any] | None,
+    overrides: dict[str, Any],
+) -> Settings:
     """The local lab: an emulator on loopback, its lab-app credentials, this listener as CallBackURL."""
     from mpesa_lab.emulator import Emulator, EmulatorConfig
 
@@ -459,8 +494,15 @@ def _start_local(parts: _Starting, *, host: str, emulator_config: "EmulatorConfi
     return settings
 
 
-def _start_workshop(parts: _Starting, *, host: str, env_file: str | Path | None, workshop_url: str | None,
-                    direct: bool | None, overrides: dict[str, Any]) -> Settings:
+def _start_workshop(
+    parts: _Starting,
+    *,
+    host: str,
+    env_file: str | Path | None,
+    workshop_url: str | None,
+    direct: bool | None,
+    overrides: dict[str, Any],
+) -> Settings:
     """A room's shared emulator: credentials from the card; callbacks come to this listener
     directly or through the relay (see :mod:`mpesa_lab.listener.relay`)."""
     from mpesa_lab.listener.relay import WorkshopLink
@@ -469,14 +511,27 @@ def _start_workshop(parts: _Starting, *, host: str, env_file: str | Path | None,
     if workshop_url is not None:
         overrides["base_url"] = workshop_url
     settings = Settings.from_env(environment="workshop", env_file=env_file, **overrides)
-    parts.workshop = WorkshopLink(parts.listener, settings.base_url, settings.consumer_key, settings.consumer_secret,
-                                  listen_host=host, direct=direct)
+    parts.workshop = WorkshopLink(
+        parts.listener,
+        settings.base_url,
+        settings.consumer_key,
+        settings.consumer_secret,
+        listen_host=host,
+        direct=direct,
+    )
     parts.workshop.start()
     return replace(settings, callback_url=parts.workshop.callback_url)
 
 
-def _start_real(parts: _Starting, environment: str, *, env_file: str | Path | None, expose: bool | None,
-                tunnel_options: dict[str, Any] | None, overrides: dict[str, Any]) -> Settings:
+def _start_real(
+    parts: _Starting,
+    environment: str,
+    *,
+    env_file: str | Path | None,
+    expose: bool | None,
+    tunnel_options: dict[str, Any] | None,
+    overrides: dict[str, Any],
+) -> Settings:
     """The real sandbox or production: settings from the environment, a tunnel unless a
     CallBackURL is set (or ``expose=False``)."""
     assert parts.listener is not None
@@ -486,7 +541,7 @@ def _start_real(parts: _Starting, environment: str, *, env_file: str | Path | No
     return settings
 
 
-def _cleanup_failed_start(lab: "Lab | None", listener: Listener | None, emulator: "Emulator | None") -> None:
+def _cleanup_failed_start(lab: Lab | None, listener: Listener | None, emulator: Emulator | None) -> None:
     """Stop what a failed or interrupted ``Lab.start()`` had started (and only that)."""
     global _active
     from mpesa_lab.background import running_servers
@@ -519,8 +574,13 @@ def _cleanup_failed_start(lab: "Lab | None", listener: Listener | None, emulator
 def _error_fields(exc: BaseException) -> dict[str, Any]:
     """Daraja's envelope keys (and our extras) for the store, from a typed exception."""
     fields = {}
-    for attribute, key in (("error_code", "errorCode"), ("error_message", "errorMessage"),
-                           ("request_id", "requestId"), ("http_status", "httpStatus"), ("field", "field")):
+    for attribute, key in (
+        ("error_code", "errorCode"),
+        ("error_message", "errorMessage"),
+        ("request_id", "requestId"),
+        ("http_status", "httpStatus"),
+        ("field", "field"),
+    ):
         value = getattr(exc, attribute, None)
         if value is not None and not callable(value):
             fields[key] = value

@@ -89,7 +89,9 @@ def copy_course(source: Path, target: Path) -> CourseCopy:
     return result
 
 
-def resolve_folder(folder: str | Path | None = None, workdir: str | Path | None = None) -> tuple[Path, CourseCopy | None]:
+def resolve_folder(
+    folder: str | Path | None = None, workdir: str | Path | None = None
+) -> tuple[Path, CourseCopy | None]:
     """Where JupyterLab should open: ``folder`` if given, the clone's notebooks/, or a working
     copy of the packaged notebooks (in ``workdir``, default ``$MPESA_LAB_HOME/notebooks``)."""
     if folder is not None:
@@ -139,8 +141,10 @@ def port_busy_message(host: str, port: int) -> str:
         other = free_port(host)
     except OSError:
         return f"port {port} on {host} is already in use; choose another with --port PORT"
-    return (f"port {port} on {host} is already in use (another JupyterLab or server?); "
-            f"port {other} is free: mpesa-lab lab --port {other}")
+    return (
+        f"port {port} on {host} is already in use (another JupyterLab or server?); "
+        f"port {other} is free: mpesa-lab lab --port {other}"
+    )
 
 
 # Defaults for a learner's first minutes: no "get notified about official Jupyter news?" pop-up
@@ -182,7 +186,9 @@ TOKEN_FILE_VARIABLE = "JUPYTER_TOKEN_FILE"
 def lab_command(folder: Path, host: str, port: int, open_browser: bool) -> list[str]:
     """JupyterLab's command line. It holds no secret: see ``lab_environment`` for the token."""
     return [
-        sys.executable, "-m", "jupyterlab",
+        sys.executable,
+        "-m",
+        "jupyterlab",
         f"--LabApp.app_settings_dir={quiet_settings_dir()}",
         f"--ServerApp.root_dir={folder}",
         f"--ServerApp.ip={host}",
@@ -216,8 +222,9 @@ def lab_environment(token_file: Path) -> dict[str, str]:
     return env
 
 
-def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float, host: str = "127.0.0.1",
-                     port: int | None = None) -> None:
+def wait_until_ready(
+    url: str, process: subprocess.Popen[bytes], timeout: float, host: str = "127.0.0.1", port: int | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -263,8 +270,11 @@ def run_lab(
     out = out or sys.stdout
     path, copied = resolve_folder(folder, workdir)
     if copied is not None:
-        print(f"Course notebooks in {path}: {len(copied.copied)} copied, {len(copied.kept)} of yours kept "
-              "as they are.", file=out, flush=True)
+        print(
+            f"Course notebooks in {path}: {len(copied.copied)} copied, {len(copied.kept)} of yours kept as they are.",
+            file=out,
+            flush=True,
+        )
     if port == 0:
         port = free_port(host)
     elif not port_is_free(host, port):
@@ -275,9 +285,14 @@ def run_lab(
     log = subprocess.DEVNULL if quiet_server else None
     # Own session: Ctrl-C in the terminal reaches this process only; we stop JupyterLab cleanly.
     try:
-        process = subprocess.Popen(lab_command(path, host, port, open_browser), cwd=path,
-                                   env=lab_environment(token_file), stdout=log, stderr=log,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            lab_command(path, host, port, open_browser),
+            cwd=path,
+            env=lab_environment(token_file),
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
     except BaseException:
         remove_token_file(token_file)
         raise

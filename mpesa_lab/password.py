@@ -81,8 +81,7 @@ def decode_password(password: str) -> DecodedPassword:
         raw = base64.b64decode(text, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise PasswordDecodeError(
-            "the Password is not valid base64 text; build it as "
-            "base64(BusinessShortCode + Passkey + Timestamp)"
+            "the Password is not valid base64 text; build it as base64(BusinessShortCode + Passkey + Timestamp)"
         ) from None
     if len(raw) <= TIMESTAMP_LENGTH:
         raise PasswordDecodeError(
@@ -145,7 +144,5 @@ def check_password(
             f"{expected_timestamp!r}: use one timestamp for both"
         )
     if not decoded.timestamp_valid:
-        problems.append(
-            f"timestamp {decoded.timestamp!r} is not a real YYYYMMDDHHmmss date and time"
-        )
+        problems.append(f"timestamp {decoded.timestamp!r} is not a real YYYYMMDDHHmmss date and time")
     return PasswordCheck(decoded=decoded, problems=tuple(problems))

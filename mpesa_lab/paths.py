@@ -142,8 +142,13 @@ def _last_touched(path: Path) -> float:
     return max(times, default=0.0)
 
 
-def prune_throwaway_stores(keep: int = KEEP_THROWAWAY_STORES, *, folder: Path | None = None,
-                           spare: Path | None = None, min_age: float = MIN_AGE_SECONDS) -> list[Path]:
+def prune_throwaway_stores(
+    keep: int = KEEP_THROWAWAY_STORES,
+    *,
+    folder: Path | None = None,
+    spare: Path | None = None,
+    min_age: float = MIN_AGE_SECONDS,
+) -> list[Path]:
     """Delete all but the newest ``keep`` throwaway stores (with their -wal/-shm); return them.
 
     Never deleted: ``spare`` (the store about to be used), a store held by this process

@@ -25,7 +25,7 @@ class Secret:
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: "str | Secret") -> None:
+    def __init__(self, value: str | Secret) -> None:
         if isinstance(value, Secret):
             value = value.reveal()
         if not isinstance(value, str):
@@ -71,9 +71,25 @@ class Secret:
 # Keys whose values are credentials, whatever their case, separators, accents or invisible
 # characters ("Passkey", "pass_key", "pass.key", "Pass\u200bkey", "Passkéy", "consumer-secret"...):
 # masked wherever a request is listed or stored, known field or not.
-_SECRET_KEYS = frozenset({"password", "passkey", "consumersecret", "consumerkey", "accesstoken", "token",
-                          "authorization", "securitycredential", "secret", "apikey", "authtoken",
-                          "pin", "privatekey", "credential", "credentials"})
+_SECRET_KEYS = frozenset(
+    {
+        "password",
+        "passkey",
+        "consumersecret",
+        "consumerkey",
+        "accesstoken",
+        "token",
+        "authorization",
+        "securitycredential",
+        "secret",
+        "apikey",
+        "authtoken",
+        "pin",
+        "privatekey",
+        "credential",
+        "credentials",
+    }
+)
 _SECRET_WORDS = ("secret", "password", "passkey", "passwd", "token", "credential", "apikey", "privatekey")
 MASKED = "<masked>"
 
@@ -102,8 +118,10 @@ def mask_secrets(value: Any, masked: str = MASKED) -> Any:
     if isinstance(value, Secret):
         return str(value)
     if isinstance(value, dict):
-        return {key: (masked if item not in (None, "") else item) if looks_secret(key) else mask_secrets(item, masked)
-                for key, item in value.items()}
+        return {
+            key: (masked if item not in (None, "") else item) if looks_secret(key) else mask_secrets(item, masked)
+            for key, item in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return [mask_secrets(item, masked) for item in value]
     return value

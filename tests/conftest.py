@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,7 +21,7 @@ def host_tz(request: pytest.FixtureRequest) -> Iterator[str]:
     os.environ["TZ"] = request.param
     time.tzset()
     # The host's local clock really is in that zone now (else the tests below prove nothing).
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert datetime.now().astimezone().utcoffset() == now.astimezone(ZoneInfo(request.param)).utcoffset()
     try:
         yield request.param

@@ -11,8 +11,7 @@ T = TypeVar("T")
 TIMEOUT = 15.0  # generous: the machine may be loaded
 
 
-def eventually(check: Callable[[], T], timeout: float = TIMEOUT, what: str = "condition",
-               interval: float = 0.02) -> T:
+def eventually(check: Callable[[], T], timeout: float = TIMEOUT, what: str = "condition", interval: float = 0.02) -> T:
     """Poll ``check`` until it returns something truthy, and return that; else AssertionError
     naming ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

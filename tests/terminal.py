@@ -28,8 +28,17 @@ ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[()][AB012]|\
 def cli_env(home: Path, **extra: str) -> dict[str, str]:
     """The environment of a person's shell: a fresh lab home, no Daraja settings, colours allowed."""
     env = dict(os.environ, MPESA_LAB_HOME=str(home), TERM="xterm-256color", PYTHONUNBUFFERED="1")
-    for name in ("MPESA_ENV", "MPESA_BASE_URL", "MPESA_CALLBACK_URL", "NO_COLOR", "FORCE_COLOR",
-                 "COLUMNS", "LINES", "MPLBACKEND", "DISPLAY"):
+    for name in (
+        "MPESA_ENV",
+        "MPESA_BASE_URL",
+        "MPESA_CALLBACK_URL",
+        "NO_COLOR",
+        "FORCE_COLOR",
+        "COLUMNS",
+        "LINES",
+        "MPLBACKEND",
+        "DISPLAY",
+    ):
         env.pop(name, None)
     env.update(extra)
     return env
@@ -61,12 +70,14 @@ def _terminal(columns: int, rows: int) -> tuple[int, int]:
     return master, slave
 
 
-def _spawn_in_terminal(args: list[str], env: dict[str, str], cwd: Path,
-                       columns: int, rows: int) -> tuple[subprocess.Popen, int]:
+def _spawn_in_terminal(
+    args: list[str], env: dict[str, str], cwd: Path, columns: int, rows: int
+) -> tuple[subprocess.Popen, int]:
     master, slave = _terminal(columns, rows)
     try:
-        proc = subprocess.Popen(CLI + list(args), stdin=slave, stdout=slave, stderr=slave,
-                                env=env, cwd=cwd, start_new_session=True)
+        proc = subprocess.Popen(
+            CLI + list(args), stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd, start_new_session=True
+        )
     finally:
         os.close(slave)
     return proc, master
@@ -90,8 +101,9 @@ def _drain(master: int, chunks: list[bytes], until: float) -> bool:
         chunks.append(data)
 
 
-def in_terminal(args: list[str], env: dict[str, str], cwd: Path, *, timeout: float = 60,
-                columns: int = 100, rows: int = 30) -> Ran:
+def in_terminal(
+    args: list[str], env: dict[str, str], cwd: Path, *, timeout: float = 60, columns: int = 100, rows: int = 30
+) -> Ran:
     """Run ``mpesa-lab ARGS`` in a pseudo-terminal of ``columns`` x ``rows`` and wait for it."""
     proc, master = _spawn_in_terminal(args, env, cwd, columns, rows)
     chunks: list[bytes] = []
@@ -99,8 +111,10 @@ def in_terminal(args: list[str], env: dict[str, str], cwd: Path, *, timeout: flo
         open_ = _drain(master, chunks, time.monotonic() + timeout)
         if open_ and proc.poll() is None:
             proc.kill()
-            raise AssertionError(f"mpesa-lab {' '.join(args)} still running after {timeout} s:\n"
-                                 + b"".join(chunks).decode(errors="replace"))
+            raise AssertionError(
+                f"mpesa-lab {' '.join(args)} still running after {timeout} s:\n"
+                + b"".join(chunks).decode(errors="replace")
+            )
         proc.wait(timeout=10)
     finally:
         os.close(master)
@@ -112,25 +126,46 @@ def in_terminal(args: list[str], env: dict[str, str], cwd: Path, *, timeout: flo
 
 def in_pipe(args: list[str], env: dict[str, str], cwd: Path, *, timeout: float = 60) -> Ran:
     """Run ``mpesa-lab ARGS`` with stdout and stderr into one pipe and stdin closed."""
-    done = subprocess.run(CLI + list(args), env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+    done = subprocess.run(
+        CLI + list(args),
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=timeout,
+    )
     return Ran(list(args), done.returncode, done.stdout.decode("utf-8", errors="replace"))
 
 
 class Started:
     """A server command running in a terminal (or a pipe) until ``interrupt()`` presses Ctrl-C."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, *, terminal: bool = True,
-                 columns: int = 100, rows: int = 30) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        *,
+        terminal: bool = True,
+        columns: int = 100,
+        rows: int = 30,
+    ) -> None:
         self.args = list(args)
         self.chunks: list[bytes] = []
         self.closed = False
         if terminal:
             self.proc, self._fd = _spawn_in_terminal(args, env, cwd, columns, rows)
         else:
-            self.proc = subprocess.Popen(CLI + list(args), env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                CLI + list(args),
+                env=env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
             self._fd = self.proc.stdout.fileno()
 
     @property
@@ -145,8 +180,9 @@ class Started:
             if match:
                 return match
             if self.closed or time.monotonic() > deadline:
-                raise AssertionError(f"no {pattern!r} from mpesa-lab {' '.join(self.args)} "
-                                     f"(exit {self.proc.poll()}):\n{self.text}")
+                raise AssertionError(
+                    f"no {pattern!r} from mpesa-lab {' '.join(self.args)} (exit {self.proc.poll()}):\n{self.text}"
+                )
             self.closed = not _drain(self._fd, self.chunks, min(deadline, time.monotonic() + 0.2))
 
     def finish(self, timeout: float = 30) -> Ran:
@@ -177,7 +213,7 @@ class Started:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError(f"mpesa-lab {' '.join(self.args)} did not stop:\n{self.text}")
+            raise AssertionError(f"mpesa-lab {' '.join(self.args)} did not stop:\n{self.text}") from None
         finally:
             self.close()
         return Ran(self.args, self.proc.returncode, b"".join(self.chunks).decode("utf-8", errors="replace"))

@@ -6,8 +6,7 @@ from mpesa_lab.cli import main
 from mpesa_lab.constants import SANDBOX_PASSKEY
 
 DOC_PASSWORD = (
-    "MTc0Mzc5YmZiMjc5ZjlhYTliZGJjZjE1OGU5N2RkNzFhNDY3Y2QyZTBjODkzMDU5YjEwZjc4ZTZiNzJhZGExZWQyYzkx"
-    "OTIwMjEwNjI4MDkyNDA4"
+    "MTc0Mzc5YmZiMjc5ZjlhYTliZGJjZjE1OGU5N2RkNzFhNDY3Y2QyZTBjODkzMDU5YjEwZjc4ZTZiNzJhZGExZWQyYzkxOTIwMjEwNjI4MDkyNDA4"
 )
 
 

@@ -85,7 +85,8 @@ def test_sandbox_serves_daraja_and_push_query_talk_to_it(env, tmp_path):
     try:
         url = server.wait_for_line(r"(http://127\.0\.0\.1:\d+)").group(1)
         token = httpx.get(
-            f"{url}/oauth/v1/generate", params={"grant_type": "client_credentials"},
+            f"{url}/oauth/v1/generate",
+            params={"grant_type": "client_credentials"},
             auth=(LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET),
         ).json()
         assert token["expires_in"] == "3599"
@@ -113,9 +114,16 @@ def test_listen_prints_each_callback_it_stores(env, tmp_path):
     server = Running(["listen", "--port", "0", "--db", str(db), "--token", "testtoken123"], env, tmp_path)
     try:
         url = server.wait_for_line(r"(http://127\.0\.0\.1:\d+/testtoken123/callback)").group(1)
-        body = {"Body": {"stkCallback": {"MerchantRequestID": "29115-34620561-1",
-                                         "CheckoutRequestID": "ws_CO_191220191020363925",
-                                         "ResultCode": 1032, "ResultDesc": "Request cancelled by user"}}}
+        body = {
+            "Body": {
+                "stkCallback": {
+                    "MerchantRequestID": "29115-34620561-1",
+                    "CheckoutRequestID": "ws_CO_191220191020363925",
+                    "ResultCode": 1032,
+                    "ResultDesc": "Request cancelled by user",
+                }
+            }
+        }
         answer = httpx.post(url, content=json.dumps(body), headers={"Content-Type": "application/json"})
         assert answer.status_code == 200 and answer.json() == {"ResultCode": 0, "ResultDesc": "Accepted"}
         server.wait_for_line(r"ws_CO_191220191020363925.*1032")

@@ -77,6 +77,11 @@ def test_the_check_catches_a_made_up_flag(tmp_path):
     (bogus / "m.py").write_text('HINT = "run `mpesa-lab listen --tunnel`"\n')
     texts = [(f"m.py:{line}", text) for line, text in _strings(bogus / "m.py")]
     subs = _subparsers()
-    bad = [flag for _, text in texts for m in COMMAND.finditer(text) for flag in FLAG.findall(m.group("rest"))
-           if flag not in subs[m.group("cmd")]._option_string_actions]
+    bad = [
+        flag
+        for _, text in texts
+        for m in COMMAND.finditer(text)
+        for flag in FLAG.findall(m.group("rest"))
+        if flag not in subs[m.group("cmd")]._option_string_actions
+    ]
     assert bad == ["--tunnel"]

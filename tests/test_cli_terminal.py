@@ -80,7 +80,11 @@ MISTAKES = [
     (["pay"], 2, r"invalid choice: 'pay'"),
     (["codes", ""], 1, r"message\s+Unknown code"),
     (["codes", "--kind", "warning"], 2, r"argument --kind: invalid choice"),
-    (["password", "build", "--timestamp", "20211328000000"], 2, r"--timestamp '20211328000000' is not a time: give YYYYMMDDHHmmss"),
+    (
+        ["password", "build", "--timestamp", "20211328000000"],
+        2,
+        r"--timestamp '20211328000000' is not a time: give YYYYMMDDHHmmss",
+    ),
     (["password", "build", "--shortcode", "abc"], 2, r"--shortcode BusinessShortCode 'abc' refused: .*Fix:"),
     (["password", "decode"], 2, r"Give the Password to look at: mpesa-lab password decode PASSWORD"),
     (["password", "decode", "===="], 1, r"Not a Daraja password: .*base64"),
@@ -88,8 +92,16 @@ MISTAKES = [
     (["password", "unlock"], 2, r"argument action: invalid choice: 'unlock'"),
     (["push"], 2, r"the following arguments are required: phone, amount"),
     (["push", "0708374149", "5", "--timeout", "-1"], 2, r"argument --timeout: -1 must be a number above zero"),
-    (["push", "0708374149", "5", "--base-url", "localhost:8000"], 1, r"ConfigError: base_url 'localhost:8000' is not an absolute http\(s\) URL: use e\.g\."),
-    (["push", "0708374149", "5", "--env", "sandbox"], 1, r"ConfigError: sandbox mode needs MPESA_CONSUMER_KEY.*Daraja portal"),
+    (
+        ["push", "0708374149", "5", "--base-url", "localhost:8000"],
+        1,
+        r"ConfigError: base_url 'localhost:8000' is not an absolute http\(s\) URL: use e\.g\.",
+    ),
+    (
+        ["push", "0708374149", "5", "--env", "sandbox"],
+        1,
+        r"ConfigError: sandbox mode needs MPESA_CONSUMER_KEY.*Daraja portal",
+    ),
     (["query", ""], 1, r"ValidationError: CheckoutRequestID '' refused: .*Fix:"),
     (["query", "ws_CO_1", "--env", "production"], 1, r"ConfigError: production mode needs"),
     (["report", "missing.jsonl"], 2, r"missing.jsonl: no such file or folder\. Pass a store"),
@@ -97,33 +109,75 @@ MISTAKES = [
     (["report", "blank.jsonl"], 1, r"Nothing to report: blank.jsonl holds no pushes and no callbacks"),
     (["report", "empty-folder"], 1, r"Nothing to report: empty-folder holds no pushes and no callbacks"),
     (["report", str(MESSY), "--out", "notes.txt"], 2, r"--out notes.txt: is a file, not a folder"),
-    (["report", str(MESSY), "--out", "notes.txt/inside"], 2, r"--out notes.txt/inside: cannot make this folder \(.*notes.txt is a file\)"),
-    (["report", str(MESSY), "--freq", "fortnightly"], 2, r"--freq 'fortnightly' is not a time bin: use a number and a unit"),
+    (
+        ["report", str(MESSY), "--out", "notes.txt/inside"],
+        2,
+        r"--out notes.txt/inside: cannot make this folder \(.*notes.txt is a file\)",
+    ),
+    (
+        ["report", str(MESSY), "--freq", "fortnightly"],
+        2,
+        r"--freq 'fortnightly' is not a time bin: use a number and a unit",
+    ),
     (["report", str(MESSY), "--freq", "0h"], 2, r"--freq '0h' is not a time bin: it must be longer than zero"),
     (["sandbox", "--port", "70000"], 2, r"argument --port: 70000 is not a port number: give 0 to 65535"),
     (["sandbox", "--port", "eighty"], 2, r"argument --port: 'eighty' is not a port number"),
     (["sandbox", "--behaviour", "chaos"], 2, r"argument --behaviour: invalid choice"),
     (["listen", "--port", "-1"], 2, r"argument --port: -1 is not a port number"),
     (["listen", "--port", "0", "--db", "empty-folder"], 2, r"error: cannot write the callback store .*empty-folder"),
-    (["listen", "--port", "0", "--db", "notes.txt"], 2, r"error: the callback store .*notes.txt is damaged .*move it aside"),
-    (["listen", "--port", "0", "--allow-ip", "safaricom"], 2, r"argument --allow-ip: 'safaricom' is not an IP address or network"),
-    (["listen", "--port", "0", "--trust-proxy", "ngrok"], 2, r"argument --trust-proxy: 'ngrok' is not an IP address or network"),
+    (
+        ["listen", "--port", "0", "--db", "notes.txt"],
+        2,
+        r"error: the callback store .*notes.txt is damaged .*move it aside",
+    ),
+    (
+        ["listen", "--port", "0", "--allow-ip", "safaricom"],
+        2,
+        r"argument --allow-ip: 'safaricom' is not an IP address or network",
+    ),
+    (
+        ["listen", "--port", "0", "--trust-proxy", "ngrok"],
+        2,
+        r"argument --trust-proxy: 'ngrok' is not an IP address or network",
+    ),
     (["listen", "--port", "0", "--max-body", "0"], 2, r"argument --max-body: 0 must be above zero"),
-    (["listen", "--port", "0", "--request-timeout", "0"], 2, r"argument --request-timeout: 0 must be a number above zero"),
+    (
+        ["listen", "--port", "0", "--request-timeout", "0"],
+        2,
+        r"argument --request-timeout: 0 must be a number above zero",
+    ),
     (["listen", "--port", "0", "--token", "a/b"], 2, r"error: path_token must be 8 to 128 characters"),
     (["workshop", "serve", "--port", "65536"], 2, r"argument --port: 65536 is not a port number"),
     (["workshop", "serve", "--port", "0", "--participants", "-3"], 2, r"argument --participants: -3 is below zero"),
-    (["workshop", "serve", "--port", "0", "--url", "192.168.1.20:8000"], 2, r"argument --url: '192.168.1.20:8000' is not an http\(s\) URL"),
-    (["workshop", "serve", "--port", "0", "--names", "names.txt"], 2, r"cannot read --names names.txt: No such file or directory\. Give a text file"),
-    (["workshop", "serve", "--port", "0", "--names", "empty-folder"], 2, r"cannot read --names empty-folder: Is a directory"),
-    (["workshop", "serve", "--port", "0", "--dir", "notes.txt"], 2, r"cannot use the workshop folder \(notes.txt: File exists\)\. Pass --dir"),
+    (
+        ["workshop", "serve", "--port", "0", "--url", "192.168.1.20:8000"],
+        2,
+        r"argument --url: '192.168.1.20:8000' is not an http\(s\) URL",
+    ),
+    (
+        ["workshop", "serve", "--port", "0", "--names", "names.txt"],
+        2,
+        r"cannot read --names names.txt: No such file or directory\. Give a text file",
+    ),
+    (
+        ["workshop", "serve", "--port", "0", "--names", "empty-folder"],
+        2,
+        r"cannot read --names empty-folder: Is a directory",
+    ),
+    (
+        ["workshop", "serve", "--port", "0", "--dir", "notes.txt"],
+        2,
+        r"cannot use the workshop folder \(notes.txt: File exists\)\. Pass --dir",
+    ),
     (["lab", "--port", "123456", "--no-browser"], 2, r"argument --port: 123456 is not a port number"),
-    (["lab", "--dir", "notes.txt", "--no-browser", "--port", "0"], 1, r"Cannot start the lab: .*notes.txt is not a folder: pass --dir"),
+    (
+        ["lab", "--dir", "notes.txt", "--no-browser", "--port", "0"],
+        1,
+        r"Cannot start the lab: .*notes.txt is not a folder: pass --dir",
+    ),
     (["demo", "--timeout", "0"], 2, r"argument --timeout: 0 must be a number above zero"),
     (["demo", "--store", "empty-folder"], 2, r"error: cannot write the callback store .*empty-folder"),
 ]
-
-
 
 
 def _usage_error(message: str) -> bool:
@@ -132,9 +186,11 @@ def _usage_error(message: str) -> bool:
 
 
 # Each mistake in a terminal; the ones mpesa-lab words itself (through rich) in a pipe too.
-CASES = [pytest.param(way, args, code, message, id=f"{way}: {' '.join(args) or '(nothing)'}")
-         for args, code, message in MISTAKES
-         for way in ("terminal", *(() if _usage_error(message) else ("pipe",)))]
+CASES = [
+    pytest.param(way, args, code, message, id=f"{way}: {' '.join(args) or '(nothing)'}")
+    for args, code, message in MISTAKES
+    for way in ("terminal", *(() if _usage_error(message) else ("pipe",)))
+]
 
 
 @pytest.mark.parametrize("way, args, code, message", CASES)
@@ -147,8 +203,12 @@ def test_a_mistake_gets_one_clear_line_and_a_nonzero_exit(way, args, code, messa
 def test_a_port_in_use_is_named_with_what_to_do(way, env, work, busy_port):
     for command in (["sandbox"], ["listen"], ["workshop", "serve"]):
         ran = WAYS[way]([*command, "--port", str(busy_port)], env, work)
-        one_line_error(ran, rf"cannot listen on 127\.0\.0\.1:{busy_port} \(Address already in use\); "
-                            r"choose another --port or use 0", 2)
+        one_line_error(
+            ran,
+            rf"cannot listen on 127\.0\.0\.1:{busy_port} \(Address already in use\); "
+            r"choose another --port or use 0",
+            2,
+        )
 
 
 @pytest.mark.parametrize("way", sorted(WAYS))
@@ -157,7 +217,11 @@ def test_every_command_explains_itself(way, env, work):
 
     commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     for command in commands:
-        ran = in_pipe([command, "--help"], env, work) if way == "pipe" else in_terminal([command, "--help"], env, work, columns=60)
+        ran = (
+            in_pipe([command, "--help"], env, work)
+            if way == "pipe"
+            else in_terminal([command, "--help"], env, work, columns=60)
+        )
         no_crash(ran)
         assert ran.returncode == 0 and f"usage: mpesa-lab {command}" in ran.text, ran
 
@@ -173,8 +237,12 @@ def test_a_narrow_terminal_still_shows_the_catalogue(env, work):
 
 @pytest.mark.parametrize("way", sorted(WAYS))
 def test_report_with_nothing_under_a_fresh_home_says_how_to_start(way, env, work):
-    one_line_error(WAYS[way](["report"], env, work), r"No source given and no store under the lab's home\. "
-                                                     r"Pass a file or folder: mpesa-lab report data/week", 2)
+    one_line_error(
+        WAYS[way](["report"], env, work),
+        r"No source given and no store under the lab's home\. "
+        r"Pass a file or folder: mpesa-lab report data/week",
+        2,
+    )
 
 
 @pytest.mark.parametrize("way", sorted(WAYS))
@@ -185,8 +253,12 @@ def test_report_of_an_empty_store_says_so_in_one_line(way, env, work, home):
     store.parent.mkdir(parents=True)
     CallbackStore(store).close()
     ran = WAYS[way](["report"], env, work)
-    one_line_error(ran, rf"Nothing to report: {re.escape(str(store))} holds no pushes and no callbacks yet\. "
-                        r"Make a push first", 1)
+    one_line_error(
+        ran,
+        rf"Nothing to report: {re.escape(str(store))} holds no pushes and no callbacks yet\. "
+        r"Make a push first",
+        1,
+    )
     if way == "pipe":  # (in a terminal the loading spinner was drawn, then erased)
         assert len(ran.lines) == 1, ran
     assert not (home / "reports").exists()
@@ -241,10 +313,13 @@ def test_report_of_a_log_big_enough_for_the_progress_bar_writes_its_page(way, en
 # --- servers: started as a person starts them, stopped with Ctrl-C -------------------------------
 
 
-@pytest.mark.parametrize("command, ready", [
-    (["sandbox", "--port", "0"], r"http://127\.0\.0\.1:\d+"),
-    (["listen", "--port", "0"], r"Callback URL: http://127\.0\.0\.1:\d+/\S+/callback"),
-])
+@pytest.mark.parametrize(
+    "command, ready",
+    [
+        (["sandbox", "--port", "0"], r"http://127\.0\.0\.1:\d+"),
+        (["listen", "--port", "0"], r"Callback URL: http://127\.0\.0\.1:\d+/\S+/callback"),
+    ],
+)
 def test_a_server_in_a_terminal_stops_cleanly_on_ctrl_c(command, ready, env, work):
     server = Started(command, env, work)
     try:
@@ -257,21 +332,28 @@ def test_a_server_in_a_terminal_stops_cleanly_on_ctrl_c(command, ready, env, wor
 
 def test_a_bug_is_one_line_that_says_where_the_traceback_went(env, work, home):
     # The safety net: an unexpected exception (a bug, not bad input) is still not a traceback.
-    script = ("import sys; from mpesa_lab import cli\n"
-              "def boom(args): raise RuntimeError('something unforeseen')\n"
-              "cli.cmd_codes = boom\n"
-              "sys.exit(cli.main(['codes']))\n")
+    script = (
+        "import sys; from mpesa_lab import cli\n"
+        "def boom(args): raise RuntimeError('something unforeseen')\n"
+        "cli.cmd_codes = boom\n"
+        "sys.exit(cli.main(['codes']))\n"
+    )
     import subprocess
 
-    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=work, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=work, capture_output=True, text=True, timeout=60)
     assert done.returncode == 70 and "Traceback" not in done.stderr, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "mpesa-lab codes failed: RuntimeError: something unforeseen (a bug" in lines[0]
     saved = list((home / "logs").glob("crash-*.txt"))
     assert len(saved) == 1 and "something unforeseen" in saved[0].read_text() and str(saved[0]) in lines[0]
-    debug = subprocess.run([sys.executable, "-c", script], env=dict(env, MPESA_LAB_DEBUG="1"), cwd=work,
-                           capture_output=True, text=True, timeout=60)
+    debug = subprocess.run(
+        [sys.executable, "-c", script],
+        env=dict(env, MPESA_LAB_DEBUG="1"),
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "Traceback" in debug.stderr
 
 

@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -6,9 +6,9 @@ from mpesa_lab.clock import NAIROBI, daraja_timestamp, nairobi_now, parse_daraja
 
 
 def test_timestamp_is_nairobi_time_whatever_the_host_zone(host_tz):
-    moment = datetime(2024, 7, 10, 6, 15, 26, tzinfo=timezone.utc)
+    moment = datetime(2024, 7, 10, 6, 15, 26, tzinfo=UTC)
     assert daraja_timestamp(moment) == "20240710091526"
-    now_utc = datetime.now(timezone.utc)
+    now_utc = datetime.now(UTC)
     stamp = parse_daraja_timestamp(daraja_timestamp())
     assert abs((stamp - now_utc).total_seconds()) < 5
     assert nairobi_now().utcoffset().total_seconds() == 3 * 3600

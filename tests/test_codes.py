@@ -8,7 +8,23 @@ from mpesa_lab import codes
 
 API_DOC = Path(__file__).resolve().parents[2] / "shared" / "daraja" / "mpesa-express-api.md"
 
-DOC_RESULT_CODES = ["0", "1", "2", "3", "4", "8", "17", "1019", "1025", "1032", "1037", "2001", "2028", "8006", "SFC_IC0003"]
+DOC_RESULT_CODES = [
+    "0",
+    "1",
+    "2",
+    "3",
+    "4",
+    "8",
+    "17",
+    "1019",
+    "1025",
+    "1032",
+    "1037",
+    "2001",
+    "2028",
+    "8006",
+    "SFC_IC0003",
+]
 DOC_ERRORS = [
     ("400.002.02", "Bad Request - Invalid Timestamp", "bad_request", 400),
     ("404.001.03", "Invalid Access Token", "invalid_access_token", 404),
@@ -16,7 +32,12 @@ DOC_ERRORS = [
     ("405.001", "Method Not Allowed", "method_not_allowed", 405),
     ("500.001.1001", "Merchant does not exist", "merchant_does_not_exist", 500),
     ("500.001.1001", "Wrong credentials", "wrong_credentials", 500),
-    ("500.001.1001", "Unable to lock subscriber, a transaction is already in process for the current subscriber", "subscriber_locked", 500),
+    (
+        "500.001.1001",
+        "Unable to lock subscriber, a transaction is already in process for the current subscriber",
+        "subscriber_locked",
+        500,
+    ),
     ("500.001.1001", "The transaction is being processed", "transaction_being_processed", 500),
     ("500.003.02", "System is busy. Please try again in few minutes.", "system_busy", 500),
     ("500.003.1001", "Internal Server Error", "internal_server_error", 500),
@@ -134,8 +155,13 @@ def test_1037_keeps_its_documented_wording_and_knows_the_2026_one():
 def test_an_observed_alphanumeric_code_is_a_final_failure_in_queries():
     from mpesa_lab.daraja.results import read_query_answer
 
-    answer = {"ResponseCode": "0", "ResultCode": "E3008", "ResultDesc": "Error, the user has a bad debt contract.",
-              "CheckoutRequestID": "ws_CO_1", "MerchantRequestID": "m"}
+    answer = {
+        "ResponseCode": "0",
+        "ResultCode": "E3008",
+        "ResultDesc": "Error, the user has a bad debt contract.",
+        "CheckoutRequestID": "ws_CO_1",
+        "MerchantRequestID": "m",
+    }
     result = read_query_answer(200, answer)
     assert result.status == "failed" and result.entry.name == "bad_debt_contract"
 
@@ -175,8 +201,16 @@ def test_frames_cards_and_widgets_agree_with_the_rule(tmp_path):
     lines = []
     entries = list(result_codes()) + [type("E", (), {"code": "NOT-A-CODE"})()]
     for i, entry in enumerate(entries):
-        body = {"Body": {"stkCallback": {"MerchantRequestID": f"m-{i}", "CheckoutRequestID": f"ws_CO_{i}",
-                                         "ResultCode": entry.code, "ResultDesc": "x"}}}
+        body = {
+            "Body": {
+                "stkCallback": {
+                    "MerchantRequestID": f"m-{i}",
+                    "CheckoutRequestID": f"ws_CO_{i}",
+                    "ResultCode": entry.code,
+                    "ResultDesc": "x",
+                }
+            }
+        }
         lines.append(json.dumps(body))
     path = tmp_path / "callbacks.jsonl"
     path.write_text("\n".join(lines) + "\n")

@@ -90,7 +90,10 @@ def test_precedence_arguments_then_environment_then_dotenv_then_defaults(monkeyp
     assert from_file.environment == "sandbox" and from_file.consumer_key == "from-file"
     assert from_file.callback_url == "https://file.example.net/cb"
     assert (from_file.shortcode, from_file.transaction_type, from_file.party_b) == (
-        "600111", "CustomerBuyGoodsOnline", "123456")
+        "600111",
+        "CustomerBuyGoodsOnline",
+        "123456",
+    )
     assert from_file.passkey.reveal() == "filepasskey"
     assert "MPESA_CONSUMER_KEY" not in os.environ  # .env is read, never loaded into os.environ
 
@@ -134,19 +137,23 @@ def test_environment_names_are_forgiving(alias, expected, monkeypatch):
     assert Settings.from_env(alias).environment == expected
 
 
-@pytest.mark.parametrize("kwargs,words", [
-    ({"environment": "staging"}, "MPESA_ENV"),
-    ({"base_url": "sandbox.safaricom.co.ke"}, "absolute http(s) URL"),
-    ({"shortcode": "17a379"}, "5 to 7 digits"),
-    ({"transaction_type": "PayBill"}, "CustomerPayBillOnline"),
-    ({"timeout": 0}, "positive"),
-    ({"timeout": "soon"}, "number of seconds"),
-    ({"consumer_key": ""}, "MPESA_CONSUMER_KEY"),
-])
+@pytest.mark.parametrize(
+    "kwargs,words",
+    [
+        ({"environment": "staging"}, "MPESA_ENV"),
+        ({"base_url": "sandbox.safaricom.co.ke"}, "absolute http(s) URL"),
+        ({"shortcode": "17a379"}, "5 to 7 digits"),
+        ({"transaction_type": "PayBill"}, "CustomerPayBillOnline"),
+        ({"timeout": 0}, "positive"),
+        ({"timeout": "soon"}, "number of seconds"),
+        ({"consumer_key": ""}, "MPESA_CONSUMER_KEY"),
+    ],
+)
 def test_bad_values_are_refused_clearly(kwargs, words):
     with pytest.raises(ConfigError) as info:
         Settings.local(**kwargs) if "environment" not in kwargs else Settings(
-            base_url="http://x", consumer_key="k", consumer_secret="s", shortcode="174379", passkey="p", **kwargs)
+            base_url="http://x", consumer_key="k", consumer_secret="s", shortcode="174379", passkey="p", **kwargs
+        )
     assert words in str(info.value)
 
 

@@ -93,7 +93,6 @@ def test_the_packages_export_what_they_declare() -> None:
 def test_a_package_without_a_block_exports_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _package(tmp_path, "emptypkg", "", {})
     monkeypatch.syspath_prepend(str(tmp_path))
-    import emptypkg
 
     try:
         assert lazy_exports("emptypkg")[2] == []

@@ -18,15 +18,31 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Heavy or unrelated to the call: analysis stack, terminal UI, the httpx CLI's deps, uvicorn's
 # process supervisors, phonenumbers' carrier data, the tunnel's pyngrok.
-HEAVY = ("pandas", "numpy", "matplotlib", "duckdb", "pyarrow", "ipywidgets", "rich", "click", "pygments",
-         "multiprocessing", "uvicorn", "phonenumbers", "pyngrok", "dotenv", "jinja2")
+HEAVY = (
+    "pandas",
+    "numpy",
+    "matplotlib",
+    "duckdb",
+    "pyarrow",
+    "ipywidgets",
+    "rich",
+    "click",
+    "pygments",
+    "multiprocessing",
+    "uvicorn",
+    "phonenumbers",
+    "pyngrok",
+    "dotenv",
+    "jinja2",
+)
 
 
 def modules_after(code: str, tmp_path: Path) -> set[str]:
     script = code + "\nimport json, sys\nprint('\\n' + json.dumps(sorted(sys.modules)))\n"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MPESA_LAB_HOME": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
-                            env=env, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     return set(json.loads(result.stdout.strip().splitlines()[-1]))
 
@@ -45,83 +61,119 @@ def test_import_lab_loads_no_heavy_or_unneeded_module(tmp_path):
 
 def test_the_templates_load_jinja2_on_first_render_only(tmp_path):
     """The rich display (and with it the templates' seam) imports without jinja2; a card needs it."""
-    code = ("import sys\nimport mpesa_lab.display as display\nassert 'jinja2' not in sys.modules\n"
-            "assert 'mpesa-lab' in display.badge('running', 'mpesa-lab')\n")
+    code = (
+        "import sys\nimport mpesa_lab.display as display\nassert 'jinja2' not in sys.modules\n"
+        "assert 'mpesa-lab' in display.badge('running', 'mpesa-lab')\n"
+    )
     modules = modules_after(code, tmp_path)
     assert "mpesa_lab._templates" in modules and "jinja2" in modules
 
 
 def test_cli_help_loads_no_rich_no_client_no_servers(tmp_path):
-    code = ("import contextlib, io, sys\nfrom mpesa_lab.cli import main\n"
-            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
-            "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
-            "assert 'listen' in out.getvalue() and 'sandbox' in out.getvalue()\n")
+    code = (
+        "import contextlib, io, sys\nfrom mpesa_lab.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
+        "assert 'listen' in out.getvalue() and 'sandbox' in out.getvalue()\n"
+    )
     modules = modules_after(code, tmp_path)
     assert loaded(modules, HEAVY + ("httpx", "starlette", "sqlite3")) == []
-    assert loaded(modules, ("mpesa_lab.listener.server", "mpesa_lab.store.core", "mpesa_lab.listener.tunnel",
-                            "mpesa_lab.daraja.client", "mpesa_lab.lab")) == []
+    assert (
+        loaded(
+            modules,
+            (
+                "mpesa_lab.listener.server",
+                "mpesa_lab.store.core",
+                "mpesa_lab.listener.tunnel",
+                "mpesa_lab.daraja.client",
+                "mpesa_lab.lab",
+            ),
+        )
+        == []
+    )
 
 
 def test_listen_help_still_shows_the_listener_options(tmp_path):
-    code = ("import contextlib, io\nfrom mpesa_lab.cli import main\n"
-            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
-            "    try:\n        main(['listen', '--help'])\n    except SystemExit:\n        pass\n"
-            "assert '--expose' in out.getvalue() and '--max-body' in out.getvalue(), out.getvalue()\n")
+    code = (
+        "import contextlib, io\nfrom mpesa_lab.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    try:\n        main(['listen', '--help'])\n    except SystemExit:\n        pass\n"
+        "assert '--expose' in out.getvalue() and '--max-body' in out.getvalue(), out.getvalue()\n"
+    )
     modules = modules_after(code, tmp_path)
     assert "mpesa_lab.listener.server" not in modules and "rich" not in modules
 
 
 def test_httpx_command_line_still_works_when_deferred(tmp_path):
-    code = ("import contextlib, io, sys\nimport mpesa_lab.lab, httpx\n"
-            "assert 'click' not in sys.modules\n"
-            "sys.argv = ['httpx', '--help']\n"
-            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
-            "    try:\n        httpx.main()\n    except SystemExit:\n        pass\n"
-            "assert 'Usage' in out.getvalue(), out.getvalue()\n"
-            "from httpx._main import print_help\n")
+    code = (
+        "import contextlib, io, sys\nimport mpesa_lab.lab, httpx\n"
+        "assert 'click' not in sys.modules\n"
+        "sys.argv = ['httpx', '--help']\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    try:\n        httpx.main()\n    except SystemExit:\n        pass\n"
+        "assert 'Usage' in out.getvalue(), out.getvalue()\n"
+        "from httpx._main import print_help\n"
+    )
     modules = modules_after(code, tmp_path)
     assert "click" in modules  # loaded on first use, and working
 
 
 # What a learner's own app imports: mpesa_lab's library modules leave their httpx alone (issue 20:
 # no module replaces another package's module); only the entry points opt in (mpesa_lab._startup).
-HTTPX_CLI_IS_REAL = ("import sys, types\nimport httpx\ncli = sys.modules['httpx._main']\n"
-                     "assert type(cli) is types.ModuleType and cli.__spec__ is not None, cli\n"
-                     "assert 'click' in sys.modules\n")
+HTTPX_CLI_IS_REAL = (
+    "import sys, types\nimport httpx\ncli = sys.modules['httpx._main']\n"
+    "assert type(cli) is types.ModuleType and cli.__spec__ is not None, cli\n"
+    "assert 'click' in sys.modules\n"
+)
 
 
-@pytest.mark.parametrize("imports", ["import mpesa_lab", "import mpesa_lab.daraja",
-                                     "from mpesa_lab.daraja import DarajaClient",
-                                     "from mpesa_lab.listener import Listener"])
+@pytest.mark.parametrize(
+    "imports",
+    [
+        "import mpesa_lab",
+        "import mpesa_lab.daraja",
+        "from mpesa_lab.daraja import DarajaClient",
+        "from mpesa_lab.listener import Listener",
+    ],
+)
 def test_a_library_import_leaves_httpx_untouched(tmp_path, imports):
     modules_after(imports + "\n" + HTTPX_CLI_IS_REAL, tmp_path)
 
 
-@pytest.mark.parametrize("entry_point", [
-    "import mpesa_lab.lab",
-    "import contextlib, io\nfrom mpesa_lab.cli import main\nwith contextlib.redirect_stdout(io.StringIO()):\n"
-    "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n",
-])
+@pytest.mark.parametrize(
+    "entry_point",
+    [
+        "import mpesa_lab.lab",
+        "import contextlib, io\nfrom mpesa_lab.cli import main\nwith contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n",
+    ],
+)
 def test_the_entry_points_opt_in_to_deferring_the_httpx_cli(tmp_path, entry_point):
-    code = (entry_point + "\nimport sys, httpx\nfrom mpesa_lab import _startup\n"
-            "assert sys.modules['httpx._main'] is _startup._STAND_IN\n")
+    code = (
+        entry_point + "\nimport sys, httpx\nfrom mpesa_lab import _startup\n"
+        "assert sys.modules['httpx._main'] is _startup._STAND_IN\n"
+    )
     assert "click" not in modules_after(code, tmp_path)
 
 
 def test_listener_package_names_resolve_lazily(tmp_path):
-    code = ("import mpesa_lab.listener as listener\n"
-            "assert 'mpesa_lab.store.core' not in __import__('sys').modules\n"
-            "from mpesa_lab.listener import CallbackStore, Listener, DEFAULT_MAX_BODY_BYTES\n"
-            "assert set(listener.__all__) <= set(dir(listener))\n"
-            "for name in listener.__all__:\n    getattr(listener, name)\n")
+    code = (
+        "import mpesa_lab.listener as listener\n"
+        "assert 'mpesa_lab.store.core' not in __import__('sys').modules\n"
+        "from mpesa_lab.listener import CallbackStore, Listener, DEFAULT_MAX_BODY_BYTES\n"
+        "assert set(listener.__all__) <= set(dir(listener))\n"
+        "for name in listener.__all__:\n    getattr(listener, name)\n"
+    )
     modules = modules_after(code, tmp_path)
     assert "mpesa_lab.store.core" in modules and "pandas" not in modules
 
 
 def test_a_push_validates_phones_with_phonenumbers_on_first_use(tmp_path):
-    code = ("from mpesa_lab.daraja.requests import normalize_phone\n"
-            "import sys\nassert 'phonenumbers' not in sys.modules\n"
-            "assert normalize_phone('0722 000 000') == '254722000000'\n")
+    code = (
+        "from mpesa_lab.daraja.requests import normalize_phone\n"
+        "import sys\nassert 'phonenumbers' not in sys.modules\n"
+        "assert normalize_phone('0722 000 000') == '254722000000'\n"
+    )
     assert "phonenumbers.carrier" in modules_after(code, tmp_path)
 
 

@@ -24,8 +24,9 @@ def run_fresh(code: str, *, timeout: float = 120.0) -> dict:
     env = {**os.environ, "MPESA_LAB_HOME": os.environ.get("MPESA_LAB_HOME", "")}
     if not env["MPESA_LAB_HOME"]:
         env.pop("MPESA_LAB_HOME")
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=timeout, env=env)
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout, env=env
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 

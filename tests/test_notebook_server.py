@@ -89,8 +89,7 @@ def source_tree(tmp_path_factory) -> Path:
 
 def jupyter_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTERLAB_SETTINGS_DIR",
-                 "JUPYTERLAB_WORKSPACES_DIR"):
+    for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR"):
         folder = tmp_path / name.lower()
         folder.mkdir(exist_ok=True)
         env[name] = str(folder)
@@ -109,8 +108,9 @@ def run_and_stop(env: dict[str, str], cwd: Path, *args: str) -> tuple[list[str],
     """Start `mpesa-lab lab`, check it answers, list its files, press Ctrl-C; return what it printed."""
     port = free_port()
     command = [sys.executable, "-m", "mpesa_lab.cli", "lab", "--no-browser", "--port", str(port), *args]
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, start_new_session=True)
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     lines: list[str] = []
     try:
         deadline = time.monotonic() + START_TIMEOUT
@@ -160,11 +160,19 @@ def test_from_a_clone_opens_notebooks_in_place(source_tree, tmp_path):
 
 def test_from_an_installed_wheel_copies_then_opens(source_tree, tmp_path):
     wheels, target = tmp_path / "wheels", tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source_tree)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source_tree)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     wheel = next(wheels.glob("mpesa_lab-*.whl"))
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     shipped = sorted(p.name for p in (target / "mpesa_lab" / "notebooks").glob("*.ipynb"))
     assert shipped == sorted(p.name for p in (source_tree / "notebooks").glob("*.ipynb"))
     assert not (target / "mpesa_lab" / "notebooks" / "source").exists()
@@ -177,8 +185,14 @@ def test_from_an_installed_wheel_copies_then_opens(source_tree, tmp_path):
     work = tmp_path / "home" / "notebooks"
     edited = work / shipped[0]
     write_notebook(edited, "MY OWN NOTES")  # a learner's edited copy from an earlier run
-    probe = subprocess.run([sys.executable, "-c", "import mpesa_lab; print(mpesa_lab.__file__)"], env=env,
-                           cwd=tmp_path, capture_output=True, text=True, check=True)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import mpesa_lab; print(mpesa_lab.__file__)"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert probe.stdout.strip().startswith(str(target))  # the installed wheel, not this checkout
 
     lines, _url, contents = run_and_stop(env, tmp_path)
@@ -252,8 +266,15 @@ def test_the_jupyter_token_is_on_no_command_line(source_tree, tmp_path):
     env = jupyter_env(tmp_path, PYTHONPATH=str(source_tree))
     port = free_port()
     command = [sys.executable, "-m", "mpesa_lab.cli", "lab", "--no-browser", "--port", str(port)]
-    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         url, lines, deadline = None, [], time.monotonic() + START_TIMEOUT
         while url is None and time.monotonic() < deadline:
@@ -270,8 +291,7 @@ def test_the_jupyter_token_is_on_no_command_line(source_tree, tmp_path):
         assert httpx.get(f"{base}/api/contents", params={"token": token}, timeout=30).status_code == 200
         assert httpx.get(f"{base}/api/contents", timeout=30).status_code == 403
         assert httpx.get(f"{base}/api/contents", params={"token": "x" + token}, timeout=30).status_code == 403
-        kernel = httpx.post(f"{base}/api/kernels", params={"token": token}, json={"name": "python3"},
-                            timeout=60)
+        kernel = httpx.post(f"{base}/api/kernels", params={"token": token}, json={"name": "python3"}, timeout=60)
         assert kernel.status_code == 201
         tree = process_tree(process.pid)
         assert len(tree) >= 3  # mpesa-lab, JupyterLab, the kernel
@@ -300,9 +320,13 @@ def test_a_busy_port_is_named_with_a_free_one_to_use(tmp_path):
         busy.listen()
         port = busy.getsockname()[1]
         env = jupyter_env(tmp_path)
-        done = subprocess.run([sys.executable, "-m", "mpesa_lab.cli", "lab", "--no-browser", "--port",
-                               str(port), "--dir", str(tmp_path)], env=env, capture_output=True,
-                              text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "mpesa_lab.cli", "lab", "--no-browser", "--port", str(port), "--dir", str(tmp_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert done.returncode == 1
     message = " ".join(done.stderr.split())
     assert f"port {port} on 127.0.0.1 is already in use" in message, message

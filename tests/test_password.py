@@ -2,6 +2,7 @@ import base64
 
 import pytest
 
+from mpesa_lab.clock import parse_daraja_timestamp
 from mpesa_lab.password import (
     PasswordDecodeError,
     build_password,
@@ -9,11 +10,9 @@ from mpesa_lab.password import (
     decode_password,
     password_and_timestamp,
 )
-from mpesa_lab.clock import parse_daraja_timestamp
 
 DOC_PASSWORD = (
-    "MTc0Mzc5YmZiMjc5ZjlhYTliZGJjZjE1OGU5N2RkNzFhNDY3Y2QyZTBjODkzMDU5YjEwZjc4ZTZiNzJhZGExZWQyYzkx"
-    "OTIwMjEwNjI4MDkyNDA4"
+    "MTc0Mzc5YmZiMjc5ZjlhYTliZGJjZjE1OGU5N2RkNzFhNDY3Y2QyZTBjODkzMDU5YjEwZjc4ZTZiNzJhZGExZWQyYzkxOTIwMjEwNjI4MDkyNDA4"
 )
 PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mpesa_lab.listener import CallbackStore, Listener
 from mpesa_lab import paths
+from mpesa_lab.listener import CallbackStore, Listener
 from mpesa_lab.paths import (
     KEEP_THROWAWAY_STORES,
     THROWAWAY_NAME,
@@ -92,8 +92,7 @@ def test_the_readme_example_store_names_are_gitignored():
     names = set(re.findall(r"[\w-]+\.sqlite3?\b", readme))
     assert names, "the README names no example store"
     candidates = sorted(names | {f"{n}-wal" for n in names} | {f"{n}-shm" for n in names})
-    out = subprocess.run(["git", "check-ignore", "--no-index", *candidates], cwd=ROOT,
-                         capture_output=True, text=True)
+    out = subprocess.run(["git", "check-ignore", "--no-index", *candidates], cwd=ROOT, capture_output=True, text=True)
     ignored = set(out.stdout.split())
     assert ignored == set(candidates), sorted(set(candidates) - ignored)
 

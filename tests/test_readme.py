@@ -49,8 +49,13 @@ def test_the_readme_says_what_daraja_is_and_links_the_projects_own_reference():
     assert "STK push" in README and "Daraja is Safaricom" in README
     assert "docs/daraja.md" in README
     page = (ROOT / "docs" / "daraja.md").read_text(encoding="utf-8")
-    for must in ("/oauth/v1/generate", "/mpesa/stkpush/v1/processrequest", "/mpesa/stkpushquery/v1/query",
-                 "CallBackURL", "CheckoutRequestID"):
+    for must in (
+        "/oauth/v1/generate",
+        "/mpesa/stkpush/v1/processrequest",
+        "/mpesa/stkpushquery/v1/query",
+        "CallBackURL",
+        "CheckoutRequestID",
+    ):
         assert must in page
 
 

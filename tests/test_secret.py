@@ -11,8 +11,21 @@ from hypothesis import strategies as st
 from mpesa_lab.emulator.validation import masked_request
 from mpesa_lab.secret import MASKED, looks_secret, mask_secrets
 
-SECRET_NAMES = ["Passkey", "password", "ConsumerSecret", "consumer_key", "access_token", "SecurityCredential",
-                "api_key", "PrivateKey", "auth_token", "credentials", "Authorization", "secret", "pin"]
+SECRET_NAMES = [
+    "Passkey",
+    "password",
+    "ConsumerSecret",
+    "consumer_key",
+    "access_token",
+    "SecurityCredential",
+    "api_key",
+    "PrivateKey",
+    "auth_token",
+    "credentials",
+    "Authorization",
+    "secret",
+    "pin",
+]
 # What a sender can slip between letters without changing how the name reads.
 INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u180e"]
 PUNCTUATION = [".", "_", "-", " ", ":", "/", "·", "\u2010", "\u2011", "\u3000", "\t"]
@@ -42,8 +55,10 @@ def spelled(draw: st.DrawFn) -> str:
     return "".join(out)
 
 
-@pytest.mark.parametrize("name", ["pass.key", "Pass\u200bkey", "Passkéy", "PASS\u2060KEY", "ｐａｓｓｋｅｙ",
-                                  "consumer.secret", "Access\u00adToken"])
+@pytest.mark.parametrize(
+    "name",
+    ["pass.key", "Pass\u200bkey", "Passkéy", "PASS\u2060KEY", "ｐａｓｓｋｅｙ", "consumer.secret", "Access\u00adToken"],
+)
 def test_the_reported_spellings_are_masked(name: str) -> None:
     assert looks_secret(name)
     assert mask_secrets({name: "bfb279f9aa9bdbcf158e97dd71a467cd"}) == {name: MASKED}
@@ -59,7 +74,19 @@ def test_any_respelling_of_a_secret_name_is_masked(name: str) -> None:
     assert "bfb279f9aa9bdbcf158e97dd71a467cd" not in repr(listed), ascii(name)
 
 
-@pytest.mark.parametrize("name", ["Amount", "PhoneNumber", "PartyA", "CallBackURL", "AccountReference",
-                                  "TransactionDesc", "Timestamp", "CheckoutRequestID", "Pin\u00e9apple"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Amount",
+        "PhoneNumber",
+        "PartyA",
+        "CallBackURL",
+        "AccountReference",
+        "TransactionDesc",
+        "Timestamp",
+        "CheckoutRequestID",
+        "Pin\u00e9apple",
+    ],
+)
 def test_ordinary_names_are_shown(name: str) -> None:
     assert not looks_secret(name)

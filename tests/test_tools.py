@@ -12,9 +12,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _newcomer_path(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, TMPDIR=str(tmp_path))
-    return subprocess.run([sys.executable, str(ROOT / "tools" / "newcomer_path.py"),
-                           "--repo", str(tmp_path / "no-such-repo"), *extra],
-                          env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "newcomer_path.py"), "--repo", str(tmp_path / "no-such-repo"), *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_newcomer_path_deletes_its_folder_even_when_a_step_fails(tmp_path):

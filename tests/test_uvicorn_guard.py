@@ -105,10 +105,16 @@ def test_protocol_attributes_the_guard_reads_exist_on_a_real_connection(module, 
             super().data_received(data)
             seen["hooks"].append("data_received")
             cycle = self.cycle
-            seen["cycle"] = None if cycle is None else {
-                "more_body": cycle.more_body, "response_complete": cycle.response_complete,
-                "disconnected": cycle.disconnected, "message_event": type(cycle.message_event),
-            }
+            seen["cycle"] = (
+                None
+                if cycle is None
+                else {
+                    "more_body": cycle.more_body,
+                    "response_complete": cycle.response_complete,
+                    "disconnected": cycle.disconnected,
+                    "message_event": type(cycle.message_event),
+                }
+            )
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
@@ -122,8 +128,7 @@ def test_protocol_attributes_the_guard_reads_exist_on_a_real_connection(module, 
     port = sock.getsockname()[1]
     config = _uvicorn_guard._config_class()(hello, http=Recording, lifespan="off", access_log=False, log_level=None)
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=serve_forever, args=(server, [sock], _uvicorn_guard.RepeatLimiter()),
-                              daemon=True)
+    thread = threading.Thread(target=serve_forever, args=(server, [sock], _uvicorn_guard.RepeatLimiter()), daemon=True)
     thread.start()
     try:
         deadline = time.monotonic() + 10
@@ -141,8 +146,12 @@ def test_protocol_attributes_the_guard_reads_exist_on_a_real_connection(module, 
     # (access_log: uvicorn's own decision, from the access logger's handlers; the guard overrides it)
     assert isinstance(seen["logger"], logging.Logger) and isinstance(seen["access_log"], bool)
     assert seen["counted"] and seen["loop_is_running_one"] and seen["transport_is_closing"] is False
-    assert seen["cycle"] == {"more_body": False, "response_complete": False, "disconnected": False,
-                             "message_event": asyncio.Event}
+    assert seen["cycle"] == {
+        "more_body": False,
+        "response_complete": False,
+        "disconnected": False,
+        "message_event": asyncio.Event,
+    }
     assert seen["hooks"] == ["connection_made", "data_received", "on_response_complete", "connection_lost"]
 
 

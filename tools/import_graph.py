@@ -31,20 +31,43 @@ FLOORS: dict[str, float] = {
     # 1: the ground floor, itself in steps (the root errors and lazy exports at the bottom, then
     # public facts, then the catalogue, then settings and the background server; the templates'
     # environment depends on nothing of the package, so the report (floor 3) can use it too)
-    "__init__": 1.0, "errors": 1.0, "_lazy": 1.0, "_exports": 1.0, "data": 1.0, "_templates": 1.0,
-    "constants": 1.1, "clock": 1.1, "secret": 1.1, "_startup": 1.1, "paths": 1.2, "password": 1.2, "codes": 1.3,
-    "config": 1.4, "_uvicorn_guard": 1.4, "background": 1.5,
+    "__init__": 1.0,
+    "errors": 1.0,
+    "_lazy": 1.0,
+    "_exports": 1.0,
+    "data": 1.0,
+    "_templates": 1.0,
+    "constants": 1.1,
+    "clock": 1.1,
+    "secret": 1.1,
+    "_startup": 1.1,
+    "paths": 1.2,
+    "password": 1.2,
+    "codes": 1.3,
+    "config": 1.4,
+    "_uvicorn_guard": 1.4,
+    "background": 1.5,
     # 2: both sides' engines and the store
-    "daraja": 2, "emulator": 2, "store": 2,
+    "daraja": 2,
+    "emulator": 2,
+    "store": 2,
     # 3: HTTP in front of the store; frames from any source
-    "listener": 3, "analytics": 3,
+    "listener": 3,
+    "analytics": 3,
     # 4: the façade and its rich display
-    "display": 4.0, "lab": 4.1,
+    "display": 4.0,
+    "lab": 4.1,
     # 5: the outer rooms
-    "widgets": 5, "course": 5, "workshop": 5, "notebook_server": 5, "demo": 5, "checker": 5,
+    "widgets": 5,
+    "course": 5,
+    "workshop": 5,
+    "notebook_server": 5,
+    "demo": 5,
+    "checker": 5,
     "doctor": 5,
     # 6: the command line
-    "cli": 6, "__main__": 6,
+    "cli": 6,
+    "__main__": 6,
 }
 
 
@@ -87,11 +110,13 @@ def read_graph(root: Path = ROOT) -> Graph:
             id(inner)
             for block in ast.walk(tree)
             if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
-            for stmt in block.body for inner in ast.walk(stmt)
+            for stmt in block.body
+            for inner in ast.walk(stmt)
         }
         function_nodes = {
             id(inner)
-            for fn in ast.walk(tree) if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+            for fn in ast.walk(tree)
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
             for inner in ast.walk(fn)
         }
         graph.imports_in_functions += sum(
@@ -107,8 +132,7 @@ def read_graph(root: Path = ROOT) -> Graph:
                 base = _resolve(name, path.name == "__init__.py", node)
                 # `from pkg import sub` (a submodule) is an arrow to pkg.sub; `from pkg import Name`
                 # is an arrow to pkg's __init__, which holds Name.
-                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in names else base
-                           for alias in node.names]
+                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in names else base for alias in node.names]
             for target in targets:
                 while target and target not in names:
                     target = target.rpartition(".")[0]
@@ -195,8 +219,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--dot", action="store_true")
-    parser.add_argument("--root", type=Path, default=ROOT,
-                        help="the mpesa_lab package folder to read (e.g. another checkout's, for a before/after)")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=ROOT,
+        help="the mpesa_lab package folder to read (e.g. another checkout's, for a before/after)",
+    )
     args = parser.parse_args(argv)
     graph = read_graph(args.root.resolve())
     summary = summarize(graph)

@@ -26,8 +26,15 @@ import tempfile
 import time
 from pathlib import Path
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 
 
 def step(label: str, started: float, marks: list[tuple[str, float]]) -> None:
@@ -47,7 +54,10 @@ def run_cells_until(page, text: str, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         prompts = page.locator(".jp-InputArea-prompt").all_inner_texts()
-        if not any("*" in p for p in prompts[: target + 1]) and cells.nth(target).locator(".jp-OutputArea-output").count():
+        if (
+            not any("*" in p for p in prompts[: target + 1])
+            and cells.nth(target).locator(".jp-OutputArea-output").count()
+        ):
             return
         page.wait_for_timeout(250)
     raise TimeoutError(f"cells up to {text!r} still running after {timeout} s")
@@ -58,8 +68,11 @@ def main() -> int:
     parser.add_argument("--repo", default=str(Path(__file__).resolve().parents[1]))
     parser.add_argument("--branch", default=None)
     parser.add_argument("--shots", default=None)
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the temporary clone, venv and lab home (~850 MB) instead of deleting them")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the temporary clone, venv and lab home (~850 MB) instead of deleting them",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mpesa-lab-newcomer-"))
     try:
@@ -76,9 +89,13 @@ def walk(args: argparse.Namespace, work: Path) -> int:
     from playwright.sync_api import expect, sync_playwright
 
     clone = work / "mpesa-lab"
-    env = {**os.environ, "MPESA_LAB_HOME": str(work / "home"), "JUPYTER_CONFIG_DIR": str(work / "jupyter-config"),
-           "JUPYTER_RUNTIME_DIR": str(work / "jupyter-runtime"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(work / "workspaces")}
+    env = {
+        **os.environ,
+        "MPESA_LAB_HOME": str(work / "home"),
+        "JUPYTER_CONFIG_DIR": str(work / "jupyter-config"),
+        "JUPYTER_RUNTIME_DIR": str(work / "jupyter-runtime"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(work / "workspaces"),
+    }
     env.pop("VIRTUAL_ENV", None)
     marks: list[tuple[str, float]] = []
     started = time.perf_counter()
@@ -86,11 +103,24 @@ def walk(args: argparse.Namespace, work: Path) -> int:
     subprocess.run(["git", "clone", "-q", *branch, args.repo, str(clone)], check=True)
     step("git clone", started, marks)
     subprocess.run(["python3", "-m", "venv", ".venv"], cwd=clone, check=True)
-    subprocess.run([".venv/bin/pip", "install", "-q", "-e", "."], cwd=clone, check=True, env=env,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [".venv/bin/pip", "install", "-q", "-e", "."],
+        cwd=clone,
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     step("python3 -m venv .venv && pip install -e .", started, marks)
-    server = subprocess.Popen([".venv/bin/mpesa-lab", "lab", "--no-browser", "--port", "0"], cwd=clone, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    server = subprocess.Popen(
+        [".venv/bin/mpesa-lab", "lab", "--no-browser", "--port", "0"],
+        cwd=clone,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     url = None
     try:
         for line in server.stdout:  # type: ignore[union-attr]
@@ -136,14 +166,19 @@ def walk(args: argparse.Namespace, work: Path) -> int:
                 page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=180_000)
                 page.wait_for_timeout(2000)
                 cells = page.locator(".jp-Notebook .jp-Cell")
-                for text, name in (("result_code == 0   ->", "07-trap.png"), ("summary = analytics.summary(tx)", "07-summary.png"),
-                                   ("fig = plots.result_codes(tx)", "07-plot.png")):
+                for text, name in (
+                    ("result_code == 0   ->", "07-trap.png"),
+                    ("summary = analytics.summary(tx)", "07-summary.png"),
+                    ("fig = plots.result_codes(tx)", "07-plot.png"),
+                ):
                     cell = cells.filter(has_text=text).first
                     cell.scroll_into_view_if_needed()
                     cell.screenshot(path=str(shots / name))
                 errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]').count()
-                print(f"07 run in JupyterLab: {errors} error output(s), "
-                      f"{page.locator('.jp-OutputArea-output img').count()} image(s)")
+                print(
+                    f"07 run in JupyterLab: {errors} error output(s), "
+                    f"{page.locator('.jp-OutputArea-output img').count()} image(s)"
+                )
             browser.close()
     finally:
         os.killpg(server.pid, signal.SIGINT)

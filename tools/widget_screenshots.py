@@ -22,12 +22,20 @@ from pathlib import Path
 import httpx
 import nbformat
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 # (screenshot name, cell source). The first cell starts the lab and makes some history.
 CELLS: list[tuple[str | None, str]] = [
-    (None, """\
+    (
+        None,
+        """\
 import time
 from mpesa_lab.lab import Lab
 from mpesa_lab.widgets import (PushForm, VirtualPhone, LiveCallbacks, CodeExplorer, SequenceStepper,
@@ -38,41 +46,60 @@ for phone, amount in (("254708000000", 120), ("254708001032", 45), ("25470800200
 paid = lab.push("0708374149", 250, "INV-2025", "Shoes")
 callback = paid.wait(20)
 query = paid.query()
-time.sleep(0.3)"""),
+time.sleep(0.3)""",
+    ),
     ("lab", "lab"),
     ("push", "paid"),
     ("callback", "callback"),
     ("query", "query"),
-    ("form-invalid", """\
+    (
+        "form-invalid",
+        """\
 form = PushForm(lab, phone="0733 123 456", amount="10.50", account_reference="INVOICE-2025-0001")
-form"""),
-    ("form-sent", """\
+form""",
+    ),
+    (
+        "form-sent",
+        """\
 sent = PushForm(lab, phone="0708374149", amount="99", account_reference="INV-77", description="Books")
 sent.click(); time.sleep(1.0)
-sent"""),
-    ("phone-prompt", """\
+sent""",
+    ),
+    (
+        "phone-prompt",
+        """\
 phone = VirtualPhone(lab, "0711000222")
 lab.push("0711000222", 1500, "TABLE-7", "Dinner")
 time.sleep(0.8)
-phone"""),
-    ("phone-sms", """\
+phone""",
+    ),
+    (
+        "phone-sms",
+        """\
 phone2 = VirtualPhone(lab, "0711000333")
 p2 = lab.push("0711000333", 75, "CAB-9", "Taxi")
 time.sleep(0.8)
 for k in "1234": phone2.press(k)
 phone2.send_pin()
-phone2"""),
+phone2""",
+    ),
     ("live", "live = LiveCallbacks(lab)\nlive"),
-    ("explorer", """\
+    (
+        "explorer",
+        """\
 explorer = CodeExplorer(lab)
 explorer.search.value = "PIN"
 explorer.select("2001")
 explorer.fire(block=True)
-explorer"""),
-    ("stepper", """\
+explorer""",
+    ),
+    (
+        "stepper",
+        """\
 stepper = SequenceStepper(lab, paid.checkout_request_id)
 stepper.go(6)
-stepper"""),
+stepper""",
+    ),
     ("dashboard", "board = dashboard(lab)\nboard"),
 ]
 
@@ -103,10 +130,20 @@ def start_lab(folder: Path, port: int) -> subprocess.Popen:
     for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR"):
         (folder / name.lower()).mkdir(exist_ok=True)
         env[name] = str(folder / name.lower())
-    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={folder}", "--ServerApp.ip=127.0.0.1",
-               f"--ServerApp.port={port}", "--ServerApp.port_retries=0", "--IdentityProvider.token=",
-               "--ServerApp.password=", "--ServerApp.open_browser=False", "--LabApp.expose_app_in_browser=True",
-               "--ServerApp.disable_check_xsrf=True"]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--ServerApp.root_dir={folder}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        "--ServerApp.open_browser=False",
+        "--LabApp.expose_app_in_browser=True",
+        "--ServerApp.disable_check_xsrf=True",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--ServerApp.allow_root=True")
     # Render every cell (JupyterLab 4 otherwise only draws the cells in view).

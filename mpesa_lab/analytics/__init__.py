@@ -31,9 +31,9 @@ if TYPE_CHECKING:
         unknown_callbacks,
         unknown_codes,
     )
+    from mpesa_lab.analytics.html_report import report
     from mpesa_lab.analytics.limits import LoadError
     from mpesa_lab.analytics.outcomes import Outcomes, Problem
-    from mpesa_lab.analytics.html_report import report
     from mpesa_lab.analytics.sources import export, load, scan
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__)

@@ -51,8 +51,10 @@ def check_freq(freq: str | None) -> str | None:
         offset = pd.tseries.frequencies.to_offset(freq)
         width = pd.Timedelta(offset)
     except (TypeError, ValueError):
-        return (f"--freq {freq!r} is not a time bin: use a number and a unit, e.g. 5min, 1h, 6h "
-                "or 1D (pandas offset aliases)")
+        return (
+            f"--freq {freq!r} is not a time bin: use a number and a unit, e.g. 5min, 1h, 6h "
+            "or 1D (pandas offset aliases)"
+        )
     if width <= pd.Timedelta(0):
         return f"--freq {freq!r} is not a time bin: it must be longer than zero, e.g. 1h"
     return None
@@ -77,8 +79,15 @@ def _out_problem(out: Path, *, make: bool = True) -> str | None:
     return None
 
 
-def run_report(console: Any, err_console: Any, source: str | None, out: Path | None, *,
-               title: str | None = None, freq: str | None = None) -> int:
+def run_report(
+    console: Any,
+    err_console: Any,
+    source: str | None,
+    out: Path | None,
+    *,
+    title: str | None = None,
+    freq: str | None = None,
+) -> int:
     """Load ``source`` (default: the newest store), write the page into ``out``, say where.
 
     Exit codes: 0 a page was written; 1 the source holds nothing to report (no pushes, no
@@ -91,12 +100,16 @@ def run_report(console: Any, err_console: Any, source: str | None, out: Path | N
 
     path = Path(source).expanduser() if source else newest_store()
     if path is None:
-        error("No source given and no store under the lab's home. Pass a file or "
-              "folder: mpesa-lab report data/week --out report/")
+        error(
+            "No source given and no store under the lab's home. Pass a file or "
+            "folder: mpesa-lab report data/week --out report/"
+        )
         return 2
     if not path.exists():
-        error(f"{path}: no such file or folder. Pass a store (.sqlite), JSON "
-              "lines, a JSON array, a folder of .json files, CSV or Parquet.")
+        error(
+            f"{path}: no such file or folder. Pass a store (.sqlite), JSON "
+            "lines, a JSON array, a folder of .json files, CSV or Parquet."
+        )
         return 2
     problem = check_freq(freq) or (_out_problem(out, make=False) if out is not None else None)
     if problem:
@@ -129,16 +142,22 @@ def run_report(console: Any, err_console: Any, source: str | None, out: Path | N
     if len(tx) and rejected == len(tx):
         codes = tx["error_code"].fillna("no code").value_counts()
         listed = ", ".join(f"{code} x{n:,}" for code, n in codes.items())
-        console.print(f"{len(tx):,} push(es), every one refused before a prompt was sent ({listed}): "
-                      f"nothing was paid or failed; the report lists each code and what to do. "
-                      f"From {path}", soft_wrap=True, markup=False)
+        console.print(
+            f"{len(tx):,} push(es), every one refused before a prompt was sent ({listed}): "
+            f"nothing was paid or failed; the report lists each code and what to do. "
+            f"From {path}",
+            soft_wrap=True,
+            markup=False,
+        )
     else:
-        console.print(f"{len(tx):,} transactions ({paid:,} paid, {rate}) from {path}", soft_wrap=True,
-                      markup=False)
+        console.print(f"{len(tx):,} transactions ({paid:,} paid, {rate}) from {path}", soft_wrap=True, markup=False)
     if outcomes.malformed or outcomes.unknown_codes:
-        console.print(f"{outcomes.malformed:,} unreadable record(s), "
-                      f"{sum(outcomes.unknown_codes.values()):,} callback(s) with codes outside the "
-                      "catalogue: listed at the end of the page.", soft_wrap=True)
+        console.print(
+            f"{outcomes.malformed:,} unreadable record(s), "
+            f"{sum(outcomes.unknown_codes.values()):,} callback(s) with codes outside the "
+            "catalogue: listed at the end of the page.",
+            soft_wrap=True,
+        )
     console.print(f"Report: {index}", soft_wrap=True, markup=False)
     console.print(f"Open it: {Path(os.path.abspath(index)).as_uri()}", soft_wrap=True, markup=False)
     return 0
@@ -149,8 +168,9 @@ def _nothing_to_report(path: Path, outcomes: Any) -> str:
     line = f"Nothing to report: {path} holds no pushes and no callbacks"
     if outcomes.problems:
         first = outcomes.problems[0]
-        line += (f" ({len(outcomes.problems):,} record(s) could not be used; the first, "
-                 f"{first.location}: {first.detail})")
+        line += (
+            f" ({len(outcomes.problems):,} record(s) could not be used; the first, {first.location}: {first.detail})"
+        )
     elif path.suffix in (".sqlite", ".sqlite3", ".db"):
         line += " yet. Make a push first (mpesa-lab push 0708374149 10), or pass a log: mpesa-lab report data/week"
     return line + "."
@@ -164,8 +184,14 @@ def _load_with_progress(console: Any, path: Path) -> Any:
             return load(path)
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("Loading {task.description}"), BarColumn(), DownloadColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:
+    with Progress(
+        TextColumn("Loading {task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task(path.name, total=_size(path))
         outcomes = load(path, progress=lambda done, total: bar.update(task, completed=done, total=total))
         bar.update(task, description=f"{path.name} (building frames)")

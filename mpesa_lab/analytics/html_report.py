@@ -21,8 +21,13 @@ from mpesa_lab.analytics.sources import load
 if TYPE_CHECKING:
     import pandas as pd
 
-PLOTS = (("result_codes", "Outcomes by result code"), ("success_rate", "Success rate over time"),
-         ("latency", "Latency: push to callback"), ("funnel", "Funnel"))
+PLOTS = (
+    ("result_codes", "Outcomes by result code"),
+    ("success_rate", "Success rate over time"),
+    ("latency", "Latency: push to callback"),
+    ("funnel", "Funnel"),
+)
+
 
 @dataclass(frozen=True)
 class Cell:
@@ -52,8 +57,14 @@ class Figure:
     png_base64: str  # embedded so the page travels as one file
 
 
-def report(source: Any, out_dir: str | os.PathLike[str], *, title: str | None = None,
-           freq: str | None = None, progress: Progress | None = None) -> Path:
+def report(
+    source: Any,
+    out_dir: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    freq: str | None = None,
+    progress: Progress | None = None,
+) -> Path:
     """Load ``source`` (anything ``load`` takes, or ``Outcomes``), write ``out_dir/index.html``
     and one PNG per plot; return the page's path."""
     from mpesa_lab.analytics import analyses, plots
@@ -83,22 +94,34 @@ def report(source: Any, out_dir: str | os.PathLike[str], *, title: str | None = 
         figures=figures,
         codes=_code_rows(analyses.summary(tx)),
         refusals=_refusal_rows(analyses.refusals(tx)),
-        by_shortcode=_table(analyses.success_rate(tx, by="shortcode"), "By shortcode",
-                            percent=("success_rate", "settled_success_rate"))
-        if tx["shortcode"].notna().any() else None,
+        by_shortcode=_table(
+            analyses.success_rate(tx, by="shortcode"), "By shortcode", percent=("success_rate", "settled_success_rate")
+        )
+        if tx["shortcode"].notna().any()
+        else None,
         latency=_table(analyses.latency(tx), "Latency (seconds), pushes answered by a callback"),
         funnel=_table(analyses.funnel(tx), "Funnel", percent=("share_of_first", "kept_from_previous")),
-        missing=_table(missing.head(100), f"{len(missing):,} push(es) without a callback",
-                       empty="Every accepted push got its callback."),
-        duplicates=_table(analyses.duplicates(cb).head(50),
-                          "Duplicated callbacks (same CheckoutRequestID more than once)",
-                          empty="No duplicated callbacks."),
-        strangers=_table(analyses.unknown_callbacks(cb)[["received_at", "checkout_request_id", "result_code",
-                                                         "result_desc"]].head(50),
-                         "Callbacks for pushes this source does not know", empty="None."),
+        missing=_table(
+            missing.head(100),
+            f"{len(missing):,} push(es) without a callback",
+            empty="Every accepted push got its callback.",
+        ),
+        duplicates=_table(
+            analyses.duplicates(cb).head(50),
+            "Duplicated callbacks (same CheckoutRequestID more than once)",
+            empty="No duplicated callbacks.",
+        ),
+        strangers=_table(
+            analyses.unknown_callbacks(cb)[["received_at", "checkout_request_id", "result_code", "result_desc"]].head(
+                50
+            ),
+            "Callbacks for pushes this source does not know",
+            empty="None.",
+        ),
         phones=_table(_phones(tx), "Phones with the most failures", empty="No failures."),
         problem_counts=", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in sorted(outcomes.counts.items()) if v)
-        if outcomes.problems else None,
+        if outcomes.problems
+        else None,
         problems=_table(outcomes.problems_frame().head(100), "Problems") if outcomes.problems else None,
     )
     index = out / "index.html"
@@ -106,7 +129,7 @@ def report(source: Any, out_dir: str | os.PathLike[str], *, title: str | None = 
     return index
 
 
-def _pick_freq(tx: "pd.DataFrame") -> str:
+def _pick_freq(tx: pd.DataFrame) -> str:
     times = tx["pushed_at"].dropna()
     if times.empty:
         times = tx["callback_at"].dropna()
@@ -140,19 +163,23 @@ def _text(value: Any) -> str:
     if isinstance(value, numbers.Integral):
         return f"{int(value):,}"
     if isinstance(value, numbers.Real):
-        return f"{float(value):,.3f}" if abs(value) < 1 else f"{float(value):,.2f}"
+        number = float(value)
+        return f"{number:,.3f}" if abs(number) < 1 else f"{number:,.2f}"
     return str(value)
 
 
-def _span(tx: "pd.DataFrame") -> str:
+def _span(tx: pd.DataFrame) -> str:
     times = tx["pushed_at"].dropna()
     if times.empty:
         times = tx["callback_at"].dropna()
-    return (f"{times.min():%Y-%m-%d %H:%M} to {times.max():%Y-%m-%d %H:%M} (Nairobi)"
-            if not times.empty else "no times in the source")
+    return (
+        f"{times.min():%Y-%m-%d %H:%M} to {times.max():%Y-%m-%d %H:%M} (Nairobi)"
+        if not times.empty
+        else "no times in the source"
+    )
 
 
-def _tiles(outcomes: Outcomes, tx: "pd.DataFrame") -> list[tuple[str, str, str]]:
+def _tiles(outcomes: Outcomes, tx: pd.DataFrame) -> list[tuple[str, str, str]]:
     """The headline numbers: (label, value, note)."""
     paid = int((tx["status"] == "paid").sum())
     refused = int((tx["status"] == "rejected").sum())
@@ -165,37 +192,52 @@ def _tiles(outcomes: Outcomes, tx: "pd.DataFrame") -> list[tuple[str, str, str]]
         why.append(f"{copies:,} duplicate cop{'y' if copies == 1 else 'ies'}")
     if strangers:
         why.append(f"{strangers:,} for pushes not in this source")
-    return [("transactions", f"{len(tx):,}", ""), ("paid", f"{paid:,}", ""),
-            ("success rate", f"{paid / len(tx):.1%}" if len(tx) else "n/a", "paid / transactions"),
-            ("refused", f"{refused:,}", "no prompt was sent; codes below"),
-            ("callbacks received", f"{len(cb):,}", ", ".join(why)),
-            ("unreadable records", f"{outcomes.malformed:,}", "")]
+    return [
+        ("transactions", f"{len(tx):,}", ""),
+        ("paid", f"{paid:,}", ""),
+        ("success rate", f"{paid / len(tx):.1%}" if len(tx) else "n/a", "paid / transactions"),
+        ("refused", f"{refused:,}", "no prompt was sent; codes below"),
+        ("callbacks received", f"{len(cb):,}", ", ".join(why)),
+        ("unreadable records", f"{outcomes.malformed:,}", ""),
+    ]
 
 
-def _code_rows(summary: "pd.DataFrame") -> list[dict[str, str | None]]:
+def _code_rows(summary: pd.DataFrame) -> list[dict[str, str | None]]:
     """Every result code present: its words, category (and colour), count, share, meaning, fix."""
     from mpesa_lab.analytics.plots import CATEGORY_COLOURS, CATEGORY_LABELS
 
-    return [{"code": r["result_code"] if isinstance(r["result_code"], str) else None,
-             "name": _text(r["result_name"]),
-             "colour": CATEGORY_COLOURS.get(r["category"], "#777"),
-             "category": _text(CATEGORY_LABELS.get(r["category"], r["category"])),
-             "desc": _text(r["result_desc"]), "count": f"{r['count']:,}", "share": f"{r['share']:.1%}",
-             "explanation": _text(r["explanation"]),
-             "mitigation": "" if r["result_code"] == "0" else _text(r["mitigation"])}
-            for _, r in summary.iterrows()]
+    return [
+        {
+            "code": r["result_code"] if isinstance(r["result_code"], str) else None,
+            "name": _text(r["result_name"]),
+            "colour": CATEGORY_COLOURS.get(r["category"], "#777"),
+            "category": _text(CATEGORY_LABELS.get(r["category"], r["category"])),
+            "desc": _text(r["result_desc"]),
+            "count": f"{r['count']:,}",
+            "share": f"{r['share']:.1%}",
+            "explanation": _text(r["explanation"]),
+            "mitigation": "" if r["result_code"] == "0" else _text(r["mitigation"]),
+        }
+        for _, r in summary.iterrows()
+    ]
 
 
-def _refusal_rows(refused: "pd.DataFrame") -> list[dict[str, str | None]]:
+def _refusal_rows(refused: pd.DataFrame) -> list[dict[str, str | None]]:
     """Pushes refused before a prompt, by Daraja's errorCode, with meaning and mitigation."""
-    return [{"code": r["error_code"] if isinstance(r["error_code"], str) else None,
-             "message": _text(r["error_message"]), "count": f"{r['count']:,}", "share": f"{r['share']:.1%}",
-             "explanation": _text(r["explanation"]), "mitigation": _text(r["mitigation"])}
-            for _, r in refused.iterrows()]
+    return [
+        {
+            "code": r["error_code"] if isinstance(r["error_code"], str) else None,
+            "message": _text(r["error_message"]),
+            "count": f"{r['count']:,}",
+            "share": f"{r['share']:.1%}",
+            "explanation": _text(r["explanation"]),
+            "mitigation": _text(r["mitigation"]),
+        }
+        for _, r in refused.iterrows()
+    ]
 
 
-def _table(df: "pd.DataFrame", caption: str, *, empty: str = "Nothing to show.",
-           percent: tuple[str, ...] = ()) -> Table:
+def _table(df: pd.DataFrame, caption: str, *, empty: str = "Nothing to show.", percent: tuple[str, ...] = ()) -> Table:
     """A frame as a table's text; ``percent`` columns (shares 0..1) shown as percentages."""
     from mpesa_lab.analytics.plots import percent as as_percent
 
@@ -212,11 +254,9 @@ def _table(df: "pd.DataFrame", caption: str, *, empty: str = "Nothing to show.",
     return Table(caption, [str(c) for c in df.columns], rows, empty)
 
 
-def _phones(tx: "pd.DataFrame") -> "pd.DataFrame":
+def _phones(tx: pd.DataFrame) -> pd.DataFrame:
     from mpesa_lab.analytics.analyses import success_rate
 
     rates = success_rate(tx.loc[tx["phone"].notna(), ["phone", "status", "pushed_at"]], by="phone")
     rates = rates[rates["failed"] > 0].sort_values(["failed", "transactions"], ascending=False)
     return rates.head(10)
-
-

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mpesa_lab.analytics import json_scan, json_sql, limits
-from mpesa_lab.store import frames
 from mpesa_lab.analytics.limits import LoadError
 from mpesa_lab.analytics.outcomes import (
     MAX_PROBLEMS_KEPT,
@@ -26,6 +25,7 @@ from mpesa_lab.analytics.outcomes import (
     from_records,
     note_unknown_codes,
 )
+from mpesa_lab.store import frames
 
 if TYPE_CHECKING:
     import numpy as np
@@ -34,8 +34,7 @@ if TYPE_CHECKING:
 JSON_SUFFIXES = {".json", ".jsonl", ".ndjson", ".log", ".txt"}
 
 #: what a record nested past Python's JSON reader (about 1,000 levels) is reported as
-TOO_DEEP = (f"nested deeper than {sys.getrecursionlimit():,} levels (a callback is 5 deep): "
-            "not a callback")
+TOO_DEEP = f"nested deeper than {sys.getrecursionlimit():,} levels (a callback is 5 deep): not a callback"
 
 
 _ELEMENTS = -2  # a span's offset when its rows are the elements of a JSON array (name[i])
@@ -58,8 +57,11 @@ class _Lines:
         n = np.arange(self.next_n, self.next_n + len(lines), dtype="int64")
         self.spans.append((self.next_n, name, first_line - 1))
         if isinstance(lines, pa.ChunkedArray):  # kept in the reader's chunks: no copy
-            n = pa.chunked_array(np.split(n, np.cumsum([len(c) for c in lines.chunks])[:-1]),
-                                 pa.int64()) if lines.num_chunks else pa.chunked_array([], pa.int64())
+            n = (
+                pa.chunked_array(np.split(n, np.cumsum([len(c) for c in lines.chunks])[:-1]), pa.int64())
+                if lines.num_chunks
+                else pa.chunked_array([], pa.int64())
+            )
             lines = pa.chunked_array([c.cast(pa.large_string()) for c in lines.chunks], pa.large_string())
         else:
             lines = lines.cast(pa.large_string())
@@ -72,8 +74,14 @@ class _Lines:
 
         for label, record in records:
             self.spans.append((self.next_n, label, -1))
-            self.tables.append(pa.table({"n": pa.array([self.next_n], pa.int64()),
-                                         "line": pa.array([json.dumps(record)], pa.large_string())}))
+            self.tables.append(
+                pa.table(
+                    {
+                        "n": pa.array([self.next_n], pa.int64()),
+                        "line": pa.array([json.dumps(record)], pa.large_string()),
+                    }
+                )
+            )
             self.next_n += 1
 
     def problem(self, location: str, kind: str, detail: str) -> None:
@@ -93,6 +101,7 @@ class _Lines:
             return f"{name}[{n - start}]"
         return name if offset < 0 else f"{name}:{n - start + 1 + offset}"
 
+
 def _read_lines(path: Path, progress: Progress | None, name: str, lines: _Lines) -> None:
     """Every line of a text file into ``lines``: by Arrow's reader, or, for a file it refuses (a
     line longer than its block, text that is not UTF-8), by the careful reader."""
@@ -107,18 +116,22 @@ def _read_lines(path: Path, progress: Progress | None, name: str, lines: _Lines)
     except pa.ArrowInvalid:
         text, overlong = _read_lines_carefully(path, progress)
         if overlong and not pc.any(pc.not_equal(pc.utf8_trim_whitespace(text), "")).as_py():
-            raise LoadError(f"{path} is not a JSON lines log: every line is longer than "
-                            f"{limits.MAX_LINE_BYTES >> 20} MiB (a callback is about 1 kB). Pass "
-                            "a file of one callback per line") from None
+            raise LoadError(
+                f"{path} is not a JSON lines log: every line is longer than "
+                f"{limits.MAX_LINE_BYTES >> 20} MiB (a callback is about 1 kB). Pass "
+                "a file of one callback per line"
+            ) from None
         for number, size in overlong[:MAX_PROBLEMS_KEPT]:
-            lines.problem(f"{name}:{number}", "malformed",
-                          f"a line of {size / (1 << 20):,.1f} MiB, over the "
-                          f"{limits.MAX_LINE_BYTES >> 20} MiB limit for one callback; skipped")
+            lines.problem(
+                f"{name}:{number}",
+                "malformed",
+                f"a line of {size / (1 << 20):,.1f} MiB, over the "
+                f"{limits.MAX_LINE_BYTES >> 20} MiB limit for one callback; skipped",
+            )
         lines.add_table(name, text)
 
 
-def _read_lines_carefully(path: Path, progress: Progress | None
-                          ) -> tuple[pa.ChunkedArray, list[tuple[int, int]]]:
+def _read_lines_carefully(path: Path, progress: Progress | None) -> tuple[pa.ChunkedArray, list[tuple[int, int]]]:
     """Every line as text, bytes that are not UTF-8 replaced (U+FFFD), and a line longer than
     ``limits.MAX_LINE_BYTES`` left empty and never held (its number and size returned). Python,
     so only for the files Arrow's reader refuses."""
@@ -173,10 +186,12 @@ def _read_lines_fast(path: Path, progress: Progress | None) -> pa.ChunkedArray:
     if total == 0:
         return pa.array([], pa.large_string())
     read = pacsv.ReadOptions(column_names=["line"], block_size=limits.MAX_LINE_BYTES, use_threads=True)
-    parse = pacsv.ParseOptions(delimiter="\x01", quote_char=False, escape_char=False,
-                               newlines_in_values=False, ignore_empty_lines=False)
-    convert = pacsv.ConvertOptions(column_types={"line": pa.large_string()}, strings_can_be_null=False,
-                                   check_utf8=False)
+    parse = pacsv.ParseOptions(
+        delimiter="\x01", quote_char=False, escape_char=False, newlines_in_values=False, ignore_empty_lines=False
+    )
+    convert = pacsv.ConvertOptions(
+        column_types={"line": pa.large_string()}, strings_can_be_null=False, check_utf8=False
+    )
     if progress is None:
         return pacsv.read_csv(path, read, parse, convert)["line"]
     chunks, done = [], 0
@@ -238,14 +253,19 @@ def _stream_json_array(path: Path, name: str, lines: _Lines, progress: Progress 
                         if eof or len(buf) - pos > limits.MAX_LINE_BYTES or not refill():
                             raise
             except RecursionError:
-                lines.problem(f"{name}[{index}]", "malformed",
-                              f"{TOO_DEEP}; the rest of the array is skipped")
+                lines.problem(f"{name}[{index}]", "malformed", f"{TOO_DEEP}; the rest of the array is skipped")
                 break
             except json.JSONDecodeError as exc:
-                within = (f" within {limits.MAX_LINE_BYTES >> 20} MiB of its start (the limit for one "
-                          "callback)" if len(buf) - pos > limits.MAX_LINE_BYTES else "")
-                lines.problem(f"{name}[{index}]", "malformed",
-                              f"not valid JSON{within} ({exc.msg}); the rest of the array is skipped")
+                within = (
+                    f" within {limits.MAX_LINE_BYTES >> 20} MiB of its start (the limit for one callback)"
+                    if len(buf) - pos > limits.MAX_LINE_BYTES
+                    else ""
+                )
+                lines.problem(
+                    f"{name}[{index}]",
+                    "malformed",
+                    f"not valid JSON{within} ({exc.msg}); the rest of the array is skipped",
+                )
                 break
             texts.append(buf[pos:end])
             index, pos = index + 1, end
@@ -320,8 +340,11 @@ def folder_files(path: Path, pattern: str, lines: _Lines | None = None) -> list[
         name = str(p.relative_to(path))
         if p.is_symlink() and not limits.inside(root, p):
             if lines is not None:
-                lines.problem(name, "skipped_file", "a symlink to outside the folder; not followed "
-                                                    "(copy the file into the folder to read it)")
+                lines.problem(
+                    name,
+                    "skipped_file",
+                    "a symlink to outside the folder; not followed (copy the file into the folder to read it)",
+                )
             continue
         try:
             mode = p.stat().st_mode
@@ -360,9 +383,13 @@ def load_folder(path: Path, progress: Progress | None) -> Outcomes:
         elif head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
             _stream_json_array(file, name, lines, None)
         elif size > limits.MAX_JSON_DOCUMENT_BYTES:
-            lines.problem(name, "skipped_file", f"a JSON document of {size >> 20:,} MiB, over the "
-                          f"{limits.MAX_JSON_DOCUMENT_BYTES >> 20} MiB limit for one read whole: "
-                          + limits.TO_JSON_LINES.replace("FILE", name.removesuffix(file.suffix)))
+            lines.problem(
+                name,
+                "skipped_file",
+                f"a JSON document of {size >> 20:,} MiB, over the "
+                f"{limits.MAX_JSON_DOCUMENT_BYTES >> 20} MiB limit for one read whole: "
+                + limits.TO_JSON_LINES.replace("FILE", name.removesuffix(file.suffix)),
+            )
         else:
             _decode_json_document(file.read_text("utf-8", errors="replace"), name, lines)
         done += size
@@ -375,8 +402,11 @@ def _from_lines(lines: _Lines, source: str) -> Outcomes:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    table = (pa.concat_tables(lines.tables) if lines.tables
-             else pa.table({"n": pa.array([], pa.int64()), "line": pa.array([], pa.large_string())}))
+    table = (
+        pa.concat_tables(lines.tables)
+        if lines.tables
+        else pa.table({"n": pa.array([], pa.int64()), "line": pa.array([], pa.large_string())})
+    )
     lines.tables.clear()  # the text is ~the file's size: hold it once, and only while parsing
     con = json_sql.connect()
     con.register("lines", table)
@@ -397,8 +427,11 @@ def _from_lines(lines: _Lines, source: str) -> Outcomes:
         lines.problem(lines.locate(n), "malformed", reason)
     if bad.num_rows > MAX_PROBLEMS_KEPT:
         lines.counts["malformed"] = lines.counts.get("malformed", 0) + bad.num_rows - MAX_PROBLEMS_KEPT
-    good = (_drop_rows(extracted, pc.is_valid(extracted["problem"]).to_numpy(zero_copy_only=False))
-            if bad.num_rows else extracted)
+    good = (
+        _drop_rows(extracted, pc.is_valid(extracted["problem"]).to_numpy(zero_copy_only=False))
+        if bad.num_rows
+        else extracted
+    )
     good = good.drop_columns(["problem"])
     total = extracted.num_rows
     del extracted, bad
@@ -448,8 +481,7 @@ def _merge_by_n(base: pa.Table, extra: pa.Table) -> pa.Table:
     return pa.concat_tables(pieces)
 
 
-def _outcomes_from_records(good: pa.Table, lines: _Lines, source: str,
-                           total: int | None = None) -> Outcomes:
+def _outcomes_from_records(good: pa.Table, lines: _Lines, source: str, total: int | None = None) -> Outcomes:
     """Frames from the callback records of lines (``n``: their global line number)."""
     records = good.rename_columns(["callback_id" if c == "n" else c for c in good.column_names])
     del good
@@ -457,4 +489,3 @@ def _outcomes_from_records(good: pa.Table, lines: _Lines, source: str,
     out.records = (records.num_rows if total is None else total) + lines.counts.get("skipped_file", 0)
     note_unknown_codes(out, lambda n: lines.locate(int(n)))
     return out
-

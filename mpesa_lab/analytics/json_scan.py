@@ -37,13 +37,12 @@ def _count_lines(path: Path) -> int:
     with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         data = np.frombuffer(mm, np.uint8)
         try:
-            tail = bytes(data[max(0, size - 65536):])
+            tail = bytes(data[max(0, size - 65536) :])
             end = size - (len(tail) - len(tail.rstrip(b" \t\r\n")))
             if end == 0:
                 return 0
             step = 1 << 24
-            newlines = sum(int(np.count_nonzero(data[i:min(i + step, end)] == 10))
-                           for i in range(0, end, step))
+            newlines = sum(int(np.count_nonzero(data[i : min(i + step, end)] == 10)) for i in range(0, end, step))
         finally:
             del data  # the map cannot close while numpy still looks at it
     return newlines + 1
@@ -93,15 +92,21 @@ def read_whole_file(path: Path, progress: Progress | None) -> pa.Table | None:
         con.close()
         counter.join()
     # A callback without its id or code is a problem the line-by-line path words at its line.
-    if (not counted or table.num_rows != counted[0] or pc.any(table["slow"]).as_py()
-            or table["checkout_request_id"].null_count or table["result_code"].null_count):
+    if (
+        not counted
+        or table.num_rows != counted[0]
+        or pc.any(table["slow"]).as_py()
+        or table["checkout_request_id"].null_count
+        or table["result_code"].null_count
+    ):
         return None
     n = pa.array(np.arange(1, table.num_rows + 1, dtype="int64"))
     return table.drop_columns(["slow"]).add_column(0, "n", n)
 
 
-def run_with_progress(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any],
-                       progress: Progress | None, total: int) -> pa.Table:
+def run_with_progress(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any], progress: Progress | None, total: int
+) -> pa.Table:
     """Run ``sql`` to an Arrow table; with ``progress``, report DuckDB's own progress as bytes."""
     if progress is None:
         return con.sql(sql, params=params).to_arrow_table()
@@ -129,4 +134,3 @@ def run_with_progress(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str
         raise result["error"]
     progress(total, total)
     return result["table"]
-

@@ -27,11 +27,20 @@ if TYPE_CHECKING:
 # The description.
 
 #: the callback's own text fields (stkCallback's keys) -> the raw column each is read into
-STK_TEXT = {"MerchantRequestID": "merchant_raw", "CheckoutRequestID": "cid_raw",
-            "ResultCode": "code_raw", "ResultDesc": "result_desc"}
+STK_TEXT = {
+    "MerchantRequestID": "merchant_raw",
+    "CheckoutRequestID": "cid_raw",
+    "ResultCode": "code_raw",
+    "ResultDesc": "result_desc",
+}
 #: the documented metadata items, in Daraja's order for a paid callback -> their raw column
-ITEMS = {"Amount": "amount_raw", "MpesaReceiptNumber": "receipt_raw", "Balance": "balance_raw",
-         "TransactionDate": "date_raw", "PhoneNumber": "phone_raw"}
+ITEMS = {
+    "Amount": "amount_raw",
+    "MpesaReceiptNumber": "receipt_raw",
+    "Balance": "balance_raw",
+    "TransactionDate": "date_raw",
+    "PhoneNumber": "phone_raw",
+}
 #: the keys a log keeps its received time under, first found wins
 TIME_KEYS = ("received_at", "receivedAt", "received", "timestamp", "time", "ts")
 #: one metadata item, as Daraja sends it (a Value is any JSON: number, text, or absent)
@@ -44,7 +53,9 @@ RECORD_COLUMNS = (
     ("merchant_request_id", "txt(merchant_raw)"),
     ("result_code", "code(code_raw, code_num)"),
     ("result_desc", "result_desc"),
-    ("amount", "num(amount_raw)"), ("receipt", "txt(receipt_raw)"), ("balance", "num(balance_raw)"),
+    ("amount", "num(amount_raw)"),
+    ("receipt", "txt(receipt_raw)"),
+    ("balance", "num(balance_raw)"),
     ("transaction_ts", "when_ts(date_raw, TRY_CAST(date_raw AS DOUBLE))"),
     ("phone", "code(phone_raw, TRY_CAST(phone_raw AS DOUBLE))"),
     ("items_json", "items_json"),
@@ -92,9 +103,12 @@ def _raw_stk_columns() -> str:
     """SQL: the callback's text fields from ``s`` as raw columns, and ResultCode as a number
     too (``code_num``: the ``code`` macro's second argument)."""
     first = ("CheckoutRequestID", "ResultCode")
-    return (", ".join(f"s.{key} AS {STK_TEXT[key]}" for key in first)
-            + ", TRY_CAST(s.ResultCode AS DOUBLE) AS code_num,\n        "
-            + ", ".join(f"s.{key} AS {raw}" for key, raw in STK_TEXT.items() if key not in first) + ",")
+    return (
+        ", ".join(f"s.{key} AS {STK_TEXT[key]}" for key in first)
+        + ", TRY_CAST(s.ResultCode AS DOUBLE) AS code_num,\n        "
+        + ", ".join(f"s.{key} AS {raw}" for key, raw in STK_TEXT.items() if key not in first)
+        + ","
+    )
 
 
 def _item_columns() -> str:
@@ -105,8 +119,9 @@ def _item_columns() -> str:
     list; the items of a paid callback, in Daraja's order, are a struct (a third of the cost)."""
     names = ", ".join(f"'{name}'" for name in ITEMS)
     struct = ", ".join(f"'{name}': kv[{i}].Value" for i, name in enumerate(ITEMS, start=1))
-    raw = ",\n        ".join(f"kv[list_position(names, '{name}')].Value ->> '$' AS {column}"
-                             for name, column in ITEMS.items())
+    raw = ",\n        ".join(
+        f"kv[list_position(names, '{name}')].Value ->> '$' AS {column}" for name, column in ITEMS.items()
+    )
     return f"""CASE WHEN names = [{names}]
         THEN CAST(to_json({{{struct}}}) AS VARCHAR)
         ELSE coalesce('{{' || list_aggregate(list_transform(kv, lambda x: CASE WHEN x.Name IS NOT NULL
@@ -164,7 +179,7 @@ unwrapped AS (
         CASE WHEN r IS NOT NULL AND r.Body.stkCallback IS NULL AND r.stkCallback IS NULL
              THEN coalesce(json_extract(line, '$.body'), json_extract(line, '$.callback'),
                            json_extract(line, '$.payload')) END AS inner_json,
-        {_received('r.')} AS received_raw,
+        {_received("r.")} AS received_raw,
         CASE WHEN r IS NULL THEN json_valid(line) END AS valid
     FROM parsed
 ),
@@ -231,7 +246,7 @@ wrapped AS (
 ),
 stk AS (
     SELECT n, line, coalesce(r.Body.stkCallback, w) AS s,
-        {_received('r.')} AS received_raw
+        {_received("r.")} AS received_raw
     FROM wrapped
 ),
 raw AS MATERIALIZED (
@@ -257,9 +272,14 @@ FROM raw
 # is just one more level). No line numbers: ``json_scan`` uses it only when it can vouch for
 # every line.
 
-_DIRECT_COLUMNS = ("{" + ", ".join(f"'{key}': '{sql_type(shape)}'" for key, shape in {
-    "Body": {"stkCallback": _STK_TYPED, "Body": {"stkCallback": _STK_TYPED}}, **_TIMES}.items())
-    + "}")
+_DIRECT_COLUMNS = (
+    "{"
+    + ", ".join(
+        f"'{key}': '{sql_type(shape)}'"
+        for key, shape in {"Body": {"stkCallback": _STK_TYPED, "Body": {"stkCallback": _STK_TYPED}}, **_TIMES}.items()
+    )
+    + "}"
+)
 
 DIRECT = f"""
 WITH stk AS (

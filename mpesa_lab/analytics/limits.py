@@ -30,8 +30,9 @@ EXCERPT_BYTES = 24
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PARQUET_MAGIC = b"PAR1"
 SQLITE_SUFFIXES = {".sqlite", ".sqlite3", ".db"}
-TO_JSON_LINES = ("convert it to JSON lines (one callback per line), which is read in a stream: "
-                 "jq -c '.[]' FILE > FILE.jsonl")
+TO_JSON_LINES = (
+    "convert it to JSON lines (one callback per line), which is read in a stream: jq -c '.[]' FILE > FILE.jsonl"
+)
 
 
 class LoadError(MpesaLabError, ValueError):
@@ -49,7 +50,7 @@ def one_line(text: object, limit: int = 200) -> str:
     """A library's error message as one short printable line (it may quote the file's bytes)."""
     flat = " ".join(str(text).split())
     flat = "".join(ch if ch.isprintable() and ord(ch) < 0x2000 else "?" for ch in flat)
-    return flat if len(flat) <= limit else flat[:limit - 3] + "..."
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def regular_file(path: Path) -> os.stat_result:
@@ -57,12 +58,19 @@ def regular_file(path: Path) -> os.stat_result:
     never ends."""
     status = path.stat()
     if not stat.S_ISREG(status.st_mode):
-        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(status.st_mode) else
-                "a socket" if stat.S_ISSOCK(status.st_mode) else
-                "a device" if stat.S_ISCHR(status.st_mode) or stat.S_ISBLK(status.st_mode) else
-                "not a regular file")
-        raise LoadError(f"{path} is {kind}, not a file: save the data to a file first "
-                        "(e.g. cat PIPE > callbacks.jsonl) and pass that")
+        kind = (
+            "a named pipe (FIFO)"
+            if stat.S_ISFIFO(status.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(status.st_mode)
+            else "a device"
+            if stat.S_ISCHR(status.st_mode) or stat.S_ISBLK(status.st_mode)
+            else "not a regular file"
+        )
+        raise LoadError(
+            f"{path} is {kind}, not a file: save the data to a file first "
+            "(e.g. cat PIPE > callbacks.jsonl) and pass that"
+        )
     return status
 
 
@@ -106,15 +114,19 @@ def check_json_text(path: Path, start: bytes) -> None:
     or a binary format under a .json name); a log with a few broken lines passes."""
     reason = binary_reason(start)
     if reason is not None and not has_a_json_record(start):
-        raise LoadError(f"{path} is not JSON text: {reason}; it starts {excerpt(start)}. Pass a JSON "
-                        "lines file of callbacks, a store (.sqlite), CSV or Parquet")
+        raise LoadError(
+            f"{path} is not JSON text: {reason}; it starts {excerpt(start)}. Pass a JSON "
+            "lines file of callbacks, a store (.sqlite), CSV or Parquet"
+        )
 
 
 def check_sqlite_file(path: Path, start: bytes) -> None:
     """A file named like a store that is not SQLite."""
     if path.suffix.lower() in SQLITE_SUFFIXES and not start.startswith(SQLITE_MAGIC):
-        raise LoadError(f"{path} is not a SQLite database (it starts {excerpt(start)}): pass the "
-                        "callback store the listener wrote (mpesa-lab listen --db PATH)")
+        raise LoadError(
+            f"{path} is not a SQLite database (it starts {excerpt(start)}): pass the "
+            "callback store the listener wrote (mpesa-lab listen --db PATH)"
+        )
 
 
 def check_parquet_file(path: Path) -> None:
@@ -125,9 +137,11 @@ def check_parquet_file(path: Path) -> None:
         fh.seek(max(0, size - 4))
         end = fh.read(4)
     if size < 12 or start != PARQUET_MAGIC or end != PARQUET_MAGIC:
-        raise LoadError(f"{path} is not a Parquet file (it starts {excerpt(start)} and should "
-                        "start and end with PAR1; cut short or another format?): pass the file "
-                        "analytics.export wrote, or remove this one")
+        raise LoadError(
+            f"{path} is not a Parquet file (it starts {excerpt(start)} and should "
+            "start and end with PAR1; cut short or another format?): pass the file "
+            "analytics.export wrote, or remove this one"
+        )
 
 
 def inside(folder: Path, path: Path) -> bool:

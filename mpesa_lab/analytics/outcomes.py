@@ -59,8 +59,7 @@ class Outcomes:
     def problems_frame(self) -> pd.DataFrame:
         import pandas as pd
 
-        return pd.DataFrame([p.__dict__ for p in self.problems],
-                            columns=["location", "kind", "detail"])
+        return pd.DataFrame([p.__dict__ for p in self.problems], columns=["location", "kind", "detail"])
 
     def __repr__(self) -> str:
         parts = [f"{len(self.transactions):,} transactions", f"{len(self.callbacks):,} callbacks"]
@@ -71,12 +70,17 @@ class Outcomes:
         return f"<Outcomes from {self.source}: {', '.join(parts)}>"
 
 
-def from_records(callbacks: pa.Table, pushes: pa.Table | None, queries: pa.Table | None,
-                 source: str, problems: list[Problem], counts: dict[str, int]) -> Outcomes:
+def from_records(
+    callbacks: pa.Table,
+    pushes: pa.Table | None,
+    queries: pa.Table | None,
+    source: str,
+    problems: list[Problem],
+    counts: dict[str, int],
+) -> Outcomes:
     """Outcomes whose two frames are built from one set of record tables."""
     transactions, callback_frame = frames.build_frames(callbacks, pushes, queries)
-    return Outcomes(source, transactions, callback_frame, list(problems), dict(counts),
-                    records=len(callback_frame))
+    return Outcomes(source, transactions, callback_frame, list(problems), dict(counts), records=len(callback_frame))
 
 
 def note_unknown_codes(out: Outcomes, locate: Callable[[Any], str]) -> None:
@@ -96,15 +100,17 @@ def note_unknown_codes(out: Outcomes, locate: Callable[[Any], str]) -> None:
         more = f" and {len(group) - 3} more" if len(group) > 3 else ""
         desc = group["result_desc"].dropna()
         said = f" ({desc.iloc[0]!r})" if len(desc) else ""
-        out.problems.append(Problem(where + more, "unknown_code",
-                                    f"ResultCode {code}{said} is not in the catalogue: "
-                                    f"{len(group)} callback(s)"))
+        out.problems.append(
+            Problem(
+                where + more,
+                "unknown_code",
+                f"ResultCode {code}{said} is not in the catalogue: {len(group)} callback(s)",
+            )
+        )
 
 
 def empty(source: str, problems: list[Problem]) -> Outcomes:
     """No records at all, and why."""
-    out = from_records(frames.empty_records("callbacks"), None, None, source, problems,
-                       {"malformed": len(problems)})
+    out = from_records(frames.empty_records("callbacks"), None, None, source, problems, {"malformed": len(problems)})
     out.records = 0
     return out
-

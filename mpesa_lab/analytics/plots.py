@@ -7,8 +7,9 @@ PNG when ``save`` is a path. Headless (no display, as in the CLI or CI) they dra
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -16,14 +17,26 @@ if TYPE_CHECKING:
 
 #: one colour per catalogue category (colour-blind friendly, Okabe-Ito)
 CATEGORY_COLOURS = {
-    "success": "#009E73", "customer_action": "#E69F00", "customer_funds": "#D55E00",
-    "limits": "#CC79A7", "merchant_config": "#0072B2", "system": "#56B4E9",
-    "pending": "#999999", "rejected": "#000000", "unknown": "#6A3D9A",
+    "success": "#009E73",
+    "customer_action": "#E69F00",
+    "customer_funds": "#D55E00",
+    "limits": "#CC79A7",
+    "merchant_config": "#0072B2",
+    "system": "#56B4E9",
+    "pending": "#999999",
+    "rejected": "#000000",
+    "unknown": "#6A3D9A",
 }
 CATEGORY_LABELS = {
-    "success": "success", "customer_action": "customer action", "customer_funds": "customer funds",
-    "limits": "limits", "merchant_config": "merchant configuration", "system": "system",
-    "pending": "pending", "rejected": "refused by Daraja", "unknown": "unknown code",
+    "success": "success",
+    "customer_action": "customer action",
+    "customer_funds": "customer funds",
+    "limits": "limits",
+    "merchant_config": "merchant configuration",
+    "system": "system",
+    "pending": "pending",
+    "rejected": "refused by Daraja",
+    "unknown": "unknown code",
 }
 WIDTH = 9.0  # inches: fits a notebook cell at 100 dpi
 
@@ -56,7 +69,7 @@ def _pyplot():  # noqa: ANN202 - the pyplot module
     return plt
 
 
-def _finish(fig: "Figure", save: str | os.PathLike[str] | None) -> "Figure":
+def _finish(fig: Figure, save: str | os.PathLike[str] | None) -> Figure:
     fig.tight_layout()
     if save is not None:
         Path(save).parent.mkdir(parents=True, exist_ok=True)
@@ -70,8 +83,13 @@ def _empty(ax, text: str) -> None:  # noqa: ANN001
     ax.set_yticks([])
 
 
-def result_codes(tx: "pd.DataFrame", *, top: int = 15, save: str | os.PathLike[str] | None = None,
-                 title: str = "Outcomes by result code") -> "Figure":
+def result_codes(
+    tx: pd.DataFrame,
+    *,
+    top: int = 15,
+    save: str | os.PathLike[str] | None = None,
+    title: str = "Outcomes by result code",
+) -> Figure:
     """Horizontal bars, one per result code with its description, coloured by category."""
     from mpesa_lab.analytics.analyses import summary
 
@@ -90,9 +108,14 @@ def result_codes(tx: "pd.DataFrame", *, top: int = 15, save: str | os.PathLike[s
         labels.append(literal(label))
     colours = [CATEGORY_COLOURS.get(c, "#777777") for c in table["category"]]
     bars = ax.barh(labels, table["count"], color=colours)
-    for bar, count, share in zip(bars, table["count"], table["share"]):
-        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {count:,} ({percent(share)})",
-                va="center", fontsize=9)
+    for bar, count, share in zip(bars, table["count"], table["share"], strict=True):
+        ax.text(
+            bar.get_width(),
+            bar.get_y() + bar.get_height() / 2,
+            f" {count:,} ({percent(share)})",
+            va="center",
+            fontsize=9,
+        )
     ax.set_xlabel("transactions")
     ax.set_title(f"{title} ({len(tx):,} transactions)")
     ax.set_xlim(0, table["count"].max() * 1.22)
@@ -100,14 +123,24 @@ def result_codes(tx: "pd.DataFrame", *, top: int = 15, save: str | os.PathLike[s
     from matplotlib.patches import Patch
 
     present = list(dict.fromkeys(table["category"].iloc[::-1]))
-    ax.legend(handles=[Patch(color=CATEGORY_COLOURS.get(c, "#777777"), label=CATEGORY_LABELS.get(c, c))
-                       for c in present], loc="lower right", fontsize=8, title="category",
-              title_fontsize=8, frameon=False)
+    ax.legend(
+        handles=[Patch(color=CATEGORY_COLOURS.get(c, "#777777"), label=CATEGORY_LABELS.get(c, c)) for c in present],
+        loc="lower right",
+        fontsize=8,
+        title="category",
+        title_fontsize=8,
+        frameon=False,
+    )
     return _finish(fig, save)
 
 
-def success_rate(tx: "pd.DataFrame", *, freq: str = "1D", save: str | os.PathLike[str] | None = None,
-                 title: str = "Success rate over time") -> "Figure":
+def success_rate(
+    tx: pd.DataFrame,
+    *,
+    freq: str = "1D",
+    save: str | os.PathLike[str] | None = None,
+    title: str = "Success rate over time",
+) -> Figure:
     """Share of transactions paid per time bin (line), with the number of transactions (bars)."""
     from mpesa_lab.analytics.analyses import success_rate as rates
 
@@ -125,8 +158,7 @@ def success_rate(tx: "pd.DataFrame", *, freq: str = "1D", save: str | os.PathLik
     width = x.diff().median() if len(x) > 1 else pd.Timedelta(freq)
     x = x + width / 2  # each bin drawn at its middle
     ax2 = ax.twinx()
-    ax2.bar(x, table["transactions"], width=width * 0.8, color="#DDDDDD",
-            label="transactions", zorder=0)
+    ax2.bar(x, table["transactions"], width=width * 0.8, color="#DDDDDD", label="transactions", zorder=0)
     ax2.set_ylabel("transactions", color="#777777")
     ax.set_zorder(ax2.get_zorder() + 1)
     ax.patch.set_visible(False)
@@ -142,8 +174,13 @@ def success_rate(tx: "pd.DataFrame", *, freq: str = "1D", save: str | os.PathLik
     return _finish(fig, save)
 
 
-def latency(tx: "pd.DataFrame", *, bins: int = 40, save: str | os.PathLike[str] | None = None,
-            title: str = "Latency: push to callback") -> "Figure":
+def latency(
+    tx: pd.DataFrame,
+    *,
+    bins: int = 40,
+    save: str | os.PathLike[str] | None = None,
+    title: str = "Latency: push to callback",
+) -> Figure:
     """Histogram of seconds from push to first callback, with the median and p95 marked."""
     import numpy as np
 
@@ -166,8 +203,9 @@ def latency(tx: "pd.DataFrame", *, bins: int = 40, save: str | os.PathLike[str] 
     return _finish(fig, save)
 
 
-def funnel(tx: "pd.DataFrame", *, save: str | os.PathLike[str] | None = None,
-           title: str = "Funnel: requested to paid") -> "Figure":
+def funnel(
+    tx: pd.DataFrame, *, save: str | os.PathLike[str] | None = None, title: str = "Funnel: requested to paid"
+) -> Figure:
     """Requested -> accepted by Daraja -> callback received -> paid, as shrinking bars."""
     from mpesa_lab.analytics.analyses import funnel as stages
 
@@ -180,10 +218,10 @@ def funnel(tx: "pd.DataFrame", *, save: str | os.PathLike[str] | None = None,
         ax.set_title(title)
         return _finish(fig, save)
     counts = table["count"].astype(int).to_numpy()
-    colours = ["#56B4E9", "#0072B2", "#E69F00", "#009E73"][-len(table):]
+    colours = ["#56B4E9", "#0072B2", "#E69F00", "#009E73"][-len(table) :]
     ax.barh(table["stage"][::-1], counts[::-1], color=colours[::-1])
     top = counts[0]
-    for i, (stage, count) in enumerate(zip(table["stage"][::-1], counts[::-1])):
+    for i, count in enumerate(counts[::-1]):
         ax.text(count, i, f" {count:,} ({percent(count / top)})", va="center", fontsize=9)
     ax.set_xlim(0, top * 1.2)
     ax.set_xlabel("transactions")
@@ -192,5 +230,10 @@ def funnel(tx: "pd.DataFrame", *, save: str | os.PathLike[str] | None = None,
     return _finish(fig, save)
 
 
-ALL = {"result_codes": result_codes, "success_rate": success_rate, "latency": latency,
-       "funnel": funnel}
+#: Every plot by name (the report draws them in PLOTS order); each takes the transactions frame.
+ALL: dict[str, Callable[..., Any]] = {
+    "result_codes": result_codes,
+    "success_rate": success_rate,
+    "latency": latency,
+    "funnel": funnel,
+}

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mpesa_lab.analytics import json_lines, limits, tables
-from mpesa_lab.store import frames
 from mpesa_lab.analytics.limits import LoadError
 from mpesa_lab.analytics.outcomes import (
     MAX_PROBLEMS_KEPT,
@@ -35,6 +34,7 @@ from mpesa_lab.analytics.outcomes import (
     from_records,
     note_unknown_codes,
 )
+from mpesa_lab.store import frames
 
 if TYPE_CHECKING:
     import duckdb
@@ -58,8 +58,10 @@ def _load(source: Any, progress: Progress | None) -> Outcomes:
         return tables.from_dataframe(source)
     path = Path(os.fspath(source)).expanduser()
     if not path.exists():
-        raise LoadError(f"{path}: no such file or folder. Pass a store (.sqlite), a JSON lines "
-                        "file, a JSON array, a folder of .json files, a CSV or a Parquet file")
+        raise LoadError(
+            f"{path}: no such file or folder. Pass a store (.sqlite), a JSON lines "
+            "file, a JSON array, a folder of .json files, a CSV or a Parquet file"
+        )
     if path.is_dir():
         parquet = json_lines.folder_files(path, "*.parquet")
         if parquet:
@@ -103,10 +105,14 @@ def _load_store(path: Path) -> Outcomes:
         # (the reader process's error ends with the exception's own line; its traceback is noise)
         reason = limits.one_line(str(exc).strip().splitlines()[-1] if str(exc).strip() else exc)
         if "no such table" in reason or "no such column" in reason:
-            raise LoadError(f"{path} is a SQLite database but not an mpesa-lab callback store "
-                            f"({reason}): pass the store the listener wrote") from None
-        raise LoadError(f"{path}: the store cannot be read ({reason}); if it is damaged, "
-                        f"sqlite3 {path.name} '.recover' may save its rows") from None
+            raise LoadError(
+                f"{path} is a SQLite database but not an mpesa-lab callback store "
+                f"({reason}): pass the store the listener wrote"
+            ) from None
+        raise LoadError(
+            f"{path}: the store cannot be read ({reason}); if it is damaged, "
+            f"sqlite3 {path.name} '.recover' may save its rows"
+        ) from None
 
 
 def _read_store_file(path: Path) -> Outcomes:
@@ -132,8 +138,7 @@ def _read_store_file(path: Path) -> Outcomes:
         quarantined = conn.execute("SELECT delivery_id, reason FROM quarantine ORDER BY id").fetchall()
     finally:
         conn.close()
-    out.problems = [Problem(f"{path.name} delivery {d}", "quarantined", r)
-                    for d, r in quarantined][:MAX_PROBLEMS_KEPT]
+    out.problems = [Problem(f"{path.name} delivery {d}", "quarantined", r) for d, r in quarantined][:MAX_PROBLEMS_KEPT]
     out.counts = {"malformed": len(quarantined)}
     out.records = len(out.callbacks) + len(quarantined)
     note_unknown_codes(out, lambda cid: f"{path.name} callback {cid}")
@@ -170,16 +175,24 @@ def export(source: Any, folder: str | os.PathLike[str]) -> Path:
 
     outcomes = source if isinstance(source, Outcomes) else load(source)
     folder = Path(folder)
-    for name, df, when in (("transactions", outcomes.transactions, "pushed_at"),
-                           ("callbacks", outcomes.callbacks, "received_at")):
+    for name, df, when in (
+        ("transactions", outcomes.transactions, "pushed_at"),
+        ("callbacks", outcomes.callbacks, "received_at"),
+    ):
         moment = df[when]
         if name == "transactions":
             moment = moment.fillna(df["callback_at"])
         day = moment.dt.strftime("%Y-%m-%d").fillna("unknown")
         table = pa.Table.from_pandas(df.assign(day=day), preserve_index=False)
-        ds.write_dataset(table, folder / name, format="parquet", partitioning=["day"],
-                         partitioning_flavor="hive", existing_data_behavior="delete_matching",
-                         basename_template="part-{i}.parquet")
+        ds.write_dataset(
+            table,
+            folder / name,
+            format="parquet",
+            partitioning=["day"],
+            partitioning_flavor="hive",
+            existing_data_behavior="delete_matching",
+            basename_template="part-{i}.parquet",
+        )
     return folder
 
 

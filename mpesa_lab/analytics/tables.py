@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mpesa_lab.analytics import limits
-from mpesa_lab.store import frames
 from mpesa_lab.analytics.json_sql import connect
 from mpesa_lab.analytics.limits import LoadError
 from mpesa_lab.analytics.outcomes import MAX_PROBLEMS_KEPT, Outcomes, Problem, empty, from_records, note_unknown_codes
+from mpesa_lab.store import frames
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,7 +71,8 @@ def _from_table(table: pa.Table, source: str, first_row: int = 1, name: str | No
         con.close()
         raise LoadError(
             f"{source}: no CheckoutRequestID / ResultCode columns among {table.column_names[:12]}; "
-            "name them checkout_request_id and result_code (or as Daraja does)")
+            "name them checkout_request_id and result_code (or as Daraja does)"
+        )
 
     def col(target: str, how: str) -> str:
         if target not in found:
@@ -82,14 +83,14 @@ def _from_table(table: pa.Table, source: str, first_row: int = 1, name: str | No
         return f"{how}({text})"
 
     sql = f"""
-        SELECT row_number() OVER () AS callback_id, {col('received_at', 'when_ts')} AS received_ts,
-            {col('checkout_request_id', 'txt')} AS checkout_request_id,
-            {col('merchant_request_id', 'txt')} AS merchant_request_id,
-            {col('result_code', 'code')} AS result_code,
-            CAST({col('result_desc', '')} AS VARCHAR) AS result_desc,
-            {col('amount', 'num')} AS amount, {col('receipt', 'txt')} AS receipt,
-            {col('balance', 'num')} AS balance, {col('transaction_date', 'when_ts')} AS transaction_ts,
-            {col('phone', 'code')} AS phone, '{{}}' AS items_json
+        SELECT row_number() OVER () AS callback_id, {col("received_at", "when_ts")} AS received_ts,
+            {col("checkout_request_id", "txt")} AS checkout_request_id,
+            {col("merchant_request_id", "txt")} AS merchant_request_id,
+            {col("result_code", "code")} AS result_code,
+            CAST({col("result_desc", "")} AS VARCHAR) AS result_desc,
+            {col("amount", "num")} AS amount, {col("receipt", "txt")} AS receipt,
+            {col("balance", "num")} AS balance, {col("transaction_date", "when_ts")} AS transaction_ts,
+            {col("phone", "code")} AS phone, '{{}}' AS items_json
         FROM src
     """
     records = con.sql(sql).to_arrow_table()
@@ -102,8 +103,11 @@ def _from_table(table: pa.Table, source: str, first_row: int = 1, name: str | No
     for n, cid in zip(bad["callback_id"].to_pylist(), bad["checkout_request_id"].to_pylist(), strict=True):
         counts["malformed"] = counts.get("malformed", 0) + 1
         if len(problems) < MAX_PROBLEMS_KEPT:
-            problems.append(Problem(f"{label} row {n + first_row - 1}", "malformed",
-                                    "no ResultCode" if cid else "no CheckoutRequestID"))
+            problems.append(
+                Problem(
+                    f"{label} row {n + first_row - 1}", "malformed", "no ResultCode" if cid else "no CheckoutRequestID"
+                )
+            )
     out = from_records(records.filter(ok), None, None, source, problems, counts)
     out.records = records.num_rows
     note_unknown_codes(out, lambda n: f"{label} row {int(n) + first_row - 1}")
@@ -127,13 +131,18 @@ def _frames_from_ours(kind: str, df: pd.DataFrame) -> pd.DataFrame:
 def load_csv(path: Path) -> Outcomes:
     con = connect()
     try:
-        table = con.sql("SELECT * FROM read_csv(?, all_varchar = true, header = true, "
-                        "null_padding = true, ignore_errors = false)", params=[str(path)]).to_arrow_table() \
-            if path.stat().st_size else None
+        table = (
+            con.sql(
+                "SELECT * FROM read_csv(?, all_varchar = true, header = true, "
+                "null_padding = true, ignore_errors = false)",
+                params=[str(path)],
+            ).to_arrow_table()
+            if path.stat().st_size
+            else None
+        )
     except Exception as exc:  # noqa: BLE001 - a broken CSV is reported, not raised
         con.close()
-        return empty(str(path), [Problem(path.name, "malformed",
-                                          f"not a readable CSV: {limits.one_line(exc)}")])
+        return empty(str(path), [Problem(path.name, "malformed", f"not a readable CSV: {limits.one_line(exc)}")])
     con.close()
     if table is None or table.num_rows == 0:
         return empty(str(path), [Problem(path.name, "malformed", "empty file")])
@@ -157,13 +166,18 @@ def load_parquet(files: list[Path], source: str, folder: Path | None = None) -> 
 
     try:
         for group, names in groups.items():
-            rel = con.sql("SELECT * EXCLUDE (day) FROM read_parquet(?, hive_partitioning = true, "
-                          "union_by_name = true)" if _has_day(names) else
-                          "SELECT * FROM read_parquet(?, union_by_name = true)", params=[names])
+            rel = con.sql(
+                "SELECT * EXCLUDE (day) FROM read_parquet(?, hive_partitioning = true, union_by_name = true)"
+                if _has_day(names)
+                else "SELECT * FROM read_parquet(?, union_by_name = true)",
+                params=[names],
+            )
             tables[group] = rel.to_arrow_table()
     except duckdb.Error as exc:
-        raise LoadError(f"{source}: the Parquet data cannot be read ({limits.one_line(exc)}): pass "
-                        "the folder analytics.export wrote, or files written by pyarrow or DuckDB") from None
+        raise LoadError(
+            f"{source}: the Parquet data cannot be read ({limits.one_line(exc)}): pass "
+            "the folder analytics.export wrote, or files written by pyarrow or DuckDB"
+        ) from None
     finally:
         con.close()
     if set(tables) <= {"transactions", "callbacks"}:
@@ -183,8 +197,7 @@ def _ours(tables: dict[str, pa.Table], source: str) -> Outcomes:
     """Frames that are already in our schema (an export): fix the dtypes, rebuild the missing one."""
     import pandas as pd
 
-    tx = _frames_from_ours("transactions", _pandas(tables["transactions"])) \
-        if "transactions" in tables else None
+    tx = _frames_from_ours("transactions", _pandas(tables["transactions"])) if "transactions" in tables else None
     cb = _frames_from_ours("callbacks", _pandas(tables["callbacks"])) if "callbacks" in tables else None
     if cb is None:
         cb = frames.conform(pd.DataFrame(), frames.CALLBACKS)
@@ -202,8 +215,11 @@ def _pandas(table: pa.Table) -> pd.DataFrame:
         if column.endswith("_at") or column == "transaction_date":
             import pandas as pd
 
-            df[column] = pd.to_datetime(df[column], utc=True, format="ISO8601") \
-                if df[column].dtype == object or str(df[column].dtype) == "str" else df[column]
+            df[column] = (
+                pd.to_datetime(df[column], utc=True, format="ISO8601")
+                if df[column].dtype == object or str(df[column].dtype) == "str"
+                else df[column]
+            )
     if "latency" in df.columns and str(df["latency"].dtype) in ("str", "object"):
         import pandas as pd
 
@@ -221,14 +237,29 @@ def _records_from_callback_frame(cb: pd.DataFrame) -> pa.Table:
     def seconds(column: str) -> pa.Array:
         return pa.array((cb[column] - epoch).dt.total_seconds(), pa.float64(), from_pandas=True)
 
-    return pa.table({
-        "callback_id": pa.array(cb["callback_id"].astype("float64"), pa.float64(), from_pandas=True).cast(pa.int64()),
-        "received_ts": seconds("received_at"), "transaction_ts": seconds("transaction_date"),
-        **{c: pa.array(cb[c], pa.string(), from_pandas=True)
-           for c in ("checkout_request_id", "merchant_request_id", "result_code", "result_desc",
-                     "receipt", "phone", "items_json")},
-        "amount": pa.array(cb["amount"], pa.float64(), from_pandas=True),
-        "balance": pa.array(cb["balance"], pa.float64(), from_pandas=True)})
+    return pa.table(
+        {
+            "callback_id": pa.array(cb["callback_id"].astype("float64"), pa.float64(), from_pandas=True).cast(
+                pa.int64()
+            ),
+            "received_ts": seconds("received_at"),
+            "transaction_ts": seconds("transaction_date"),
+            **{
+                c: pa.array(cb[c], pa.string(), from_pandas=True)
+                for c in (
+                    "checkout_request_id",
+                    "merchant_request_id",
+                    "result_code",
+                    "result_desc",
+                    "receipt",
+                    "phone",
+                    "items_json",
+                )
+            },
+            "amount": pa.array(cb["amount"], pa.float64(), from_pandas=True),
+            "balance": pa.array(cb["balance"], pa.float64(), from_pandas=True),
+        }
+    )
 
 
 def _arrow_from_pandas(df: pd.DataFrame) -> pa.Table:

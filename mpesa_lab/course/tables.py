@@ -26,8 +26,9 @@ class ReadableFrame:
     def __init__(self, frame: Any, columns: Sequence[str] | None = None, *, index: bool = False) -> None:
         missing = [c for c in (columns or ()) if c not in frame.columns]
         if missing:
-            raise KeyError(f"no column {', '.join(map(repr, missing))} in this frame; it has "
-                           f"{', '.join(map(str, frame.columns))}")
+            raise KeyError(
+                f"no column {', '.join(map(repr, missing))} in this frame; it has {', '.join(map(str, frame.columns))}"
+            )
         self.frame = frame[list(columns)] if columns else frame
         self.index = index
 
@@ -41,8 +42,7 @@ class ReadableFrame:
     def __repr__(self) -> str:
         import pandas as pd
 
-        with pd.option_context("display.max_colwidth", None, "display.width", 10_000,
-                               "display.max_columns", None):
+        with pd.option_context("display.max_colwidth", None, "display.width", 10_000, "display.max_columns", None):
             return self.frame.to_string(index=self.index, na_rep="")
 
     def __len__(self) -> int:

@@ -14,8 +14,9 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
@@ -50,7 +51,7 @@ class _Cached:
 def basic_auth_header(consumer_key: str, consumer_secret: str | Secret) -> Secret:
     """``Basic base64(key:secret)`` as a Secret (it is as good as the secret itself)."""
     secret = consumer_secret.reveal() if isinstance(consumer_secret, Secret) else consumer_secret
-    raw = f"{consumer_key}:{secret}".encode("utf-8")
+    raw = f"{consumer_key}:{secret}".encode()
     return Secret("Basic " + base64.b64encode(raw).decode("ascii"))
 
 
@@ -88,7 +89,9 @@ def read_token_answer(status: int, content: bytes, url: str | None = None) -> tu
         raise UnknownDarajaError(
             error_code=None,
             error_message=f"OAuth answered HTTP 200 without an access_token (keys: {keys})",
-            http_status=status, raw=None, operation="oauth",
+            http_status=status,
+            raw=None,
+            operation="oauth",
         )
     lifetime = parse_expires_in(data.get("expires_in"))
     if lifetime is None:
@@ -128,7 +131,9 @@ class _TokenCache:
         # Short-lived tokens (an emulator demo) still get half their life before a refresh.
         margin = min(self.margin, lifetime / 2)
         self._cached = _Cached(token, self.clock() + lifetime - margin, lifetime)
-        log.debug("OAuth token %s fetched, valid %.0f s, refresh in %.0f s", token.fingerprint, lifetime, lifetime - margin)
+        log.debug(
+            "OAuth token %s fetched, valid %.0f s, refresh in %.0f s", token.fingerprint, lifetime, lifetime - margin
+        )
         return token
 
     def _drop(self, stale: Secret | None) -> None:
@@ -175,10 +180,14 @@ class TokenProvider(_TokenCache):
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: "Settings", http_client: httpx.Client | None = None, **kwargs: Any) -> "TokenProvider":
+    def from_settings(cls, settings: Settings, http_client: httpx.Client | None = None, **kwargs: Any) -> TokenProvider:
         return cls(
-            settings.base_url, settings.consumer_key, settings.consumer_secret,
-            http_client=http_client, timeout=settings.timeout, **kwargs,
+            settings.base_url,
+            settings.consumer_key,
+            settings.consumer_secret,
+            http_client=http_client,
+            timeout=settings.timeout,
+            **kwargs,
         )
 
     def token(self) -> Secret:
@@ -237,11 +246,15 @@ class AsyncTokenProvider(_TokenCache):
 
     @classmethod
     def from_settings(
-        cls, settings: "Settings", http_client: httpx.AsyncClient | None = None, **kwargs: Any
-    ) -> "AsyncTokenProvider":
+        cls, settings: Settings, http_client: httpx.AsyncClient | None = None, **kwargs: Any
+    ) -> AsyncTokenProvider:
         return cls(
-            settings.base_url, settings.consumer_key, settings.consumer_secret,
-            http_client=http_client, timeout=settings.timeout, **kwargs,
+            settings.base_url,
+            settings.consumer_key,
+            settings.consumer_secret,
+            http_client=http_client,
+            timeout=settings.timeout,
+            **kwargs,
         )
 
     async def token(self) -> Secret:

@@ -98,21 +98,16 @@ def parse_callback(body: bytes | bytearray | str | dict[str, Any]) -> ParsedCall
     """
     payload = _decode(body)
     if not isinstance(payload, dict):
-        raise CallbackError(
-            f"callback body must be a JSON object, got a JSON {_json_type(payload)}. {EXPECTED_SHAPE}"
-        )
+        raise CallbackError(f"callback body must be a JSON object, got a JSON {_json_type(payload)}. {EXPECTED_SHAPE}")
     envelope = payload.get("Body")
     if envelope is None:
-        raise CallbackError(
-            f"callback body has no 'Body' key (top-level keys: {_keys(payload)}). {EXPECTED_SHAPE}"
-        )
+        raise CallbackError(f"callback body has no 'Body' key (top-level keys: {_keys(payload)}). {EXPECTED_SHAPE}")
     if not isinstance(envelope, dict):
         raise CallbackError(f"'Body' must be a JSON object, got a JSON {_json_type(envelope)}")
     stk = envelope.get("stkCallback")
     if stk is None:
         raise CallbackError(
-            f"callback body has no 'Body.stkCallback' (keys under Body: {_keys(envelope)}). "
-            f"{EXPECTED_SHAPE}"
+            f"callback body has no 'Body.stkCallback' (keys under Body: {_keys(envelope)}). {EXPECTED_SHAPE}"
         )
     if not isinstance(stk, dict):
         raise CallbackError(f"'Body.stkCallback' must be a JSON object, got a JSON {_json_type(stk)}")
@@ -156,15 +151,12 @@ def _decode(body: bytes | bytearray | str | dict[str, Any]) -> Any:
             text = bytes(body).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise CallbackError(
-                f"callback body is not UTF-8 text (byte {exc.start}: {exc.reason}); Daraja sends "
-                "JSON in UTF-8"
+                f"callback body is not UTF-8 text (byte {exc.start}: {exc.reason}); Daraja sends JSON in UTF-8"
             ) from None
     elif isinstance(body, str):
         text = body
     else:
-        raise CallbackError(
-            f"cannot parse a callback from {type(body).__name__}; pass bytes, str or dict"
-        )
+        raise CallbackError(f"cannot parse a callback from {type(body).__name__}; pass bytes, str or dict")
     if not text.strip():
         raise CallbackError(f"callback body is empty. {EXPECTED_SHAPE}")
     try:
@@ -173,8 +165,7 @@ def _decode(body: bytes | bytearray | str | dict[str, Any]) -> Any:
     except json.JSONDecodeError as exc:
         snippet = text[:60] + ("..." if len(text) > 60 else "")
         raise CallbackError(
-            f"callback body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): "
-            f"{snippet!r}"
+            f"callback body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): {snippet!r}"
         ) from None
 
 
@@ -210,23 +201,18 @@ def _identifier(stk: dict[str, Any], name: str, *, required: bool) -> str | None
             )
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise CallbackError(
-            f"Body.stkCallback.{name} must be a string, got a JSON {_json_type(value)}: {value!r}"
-        )
+        raise CallbackError(f"Body.stkCallback.{name} must be a string, got a JSON {_json_type(value)}: {value!r}")
     return str(value).strip()
 
 
 def _result_code(stk: dict[str, Any]) -> str:
     if "ResultCode" not in stk or stk["ResultCode"] is None:
         state = "is null" if "ResultCode" in stk else "is missing"
-        raise CallbackError(
-            f"Body.stkCallback.ResultCode {state}; every callback carries one (0 = success)"
-        )
+        raise CallbackError(f"Body.stkCallback.ResultCode {state}; every callback carries one (0 = success)")
     value = stk["ResultCode"]
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
         raise CallbackError(
-            "Body.stkCallback.ResultCode must be a number or a string, got a JSON "
-            f"{_json_type(value)}: {value!r}"
+            f"Body.stkCallback.ResultCode must be a number or a string, got a JSON {_json_type(value)}: {value!r}"
         )
     if isinstance(value, Decimal):
         value = float(value)
@@ -241,9 +227,7 @@ def _text(stk: dict[str, Any], name: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, (dict, list)):
-        raise CallbackError(
-            f"Body.stkCallback.{name} must be a string, got a JSON {_json_type(value)}"
-        )
+        raise CallbackError(f"Body.stkCallback.{name} must be a string, got a JSON {_json_type(value)}")
     return str(value)
 
 
@@ -270,8 +254,7 @@ def _items(stk: dict[str, Any]) -> dict[str, Any]:
     for index, item in enumerate(raw_items):
         if not isinstance(item, dict):
             raise CallbackError(
-                f"CallbackMetadata.Item[{index}] must be an object with Name and Value, got a "
-                f"JSON {_json_type(item)}"
+                f"CallbackMetadata.Item[{index}] must be an object with Name and Value, got a JSON {_json_type(item)}"
             )
         name = item.get("Name")
         if not isinstance(name, str) or not name:

@@ -18,8 +18,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import anyio
 import httpx
@@ -62,8 +63,16 @@ class _Prepared:
 
     __slots__ = ("operation", "url", "content", "masked", "timestamp", "idempotent", "request")
 
-    def __init__(self, operation: str, url: str, body: dict[str, Any], masked: dict[str, Any],
-                 timestamp: str, idempotent: bool, request: Any) -> None:
+    def __init__(
+        self,
+        operation: str,
+        url: str,
+        body: dict[str, Any],
+        masked: dict[str, Any],
+        timestamp: str,
+        idempotent: bool,
+        request: Any,
+    ) -> None:
         self.operation = operation
         self.url = url
         self.content = json.dumps(body, separators=(",", ":")).encode("utf-8")
@@ -170,13 +179,15 @@ class _ClientCore:
                 # A gateway's 502/503/504 says nothing about whether Daraja took the push.
                 raise AmbiguousPushError(
                     cause=f"HTTP {status} without a Daraja answer",
-                    request=call.masked, http_status=status,
+                    request=call.masked,
+                    http_status=status,
                     raw=content[:500].decode("utf-8", errors="replace"),
                 )
             result = read_push_answer(status, content, request=call.masked, timestamp=call.timestamp)
             log.debug(
                 "STK push accepted: CheckoutRequestID=%s MerchantRequestID=%s",
-                result.checkout_request_id, result.merchant_request_id,
+                result.checkout_request_id,
+                result.merchant_request_id,
             )
             return result
         query = read_query_answer(status, content, call.request.checkout_request_id)
@@ -204,7 +215,7 @@ class _ClientCore:
         return error
 
     def _delay(self, attempt: int) -> float:
-        return min(self.backoff_cap, self.backoff * (2 ** attempt))
+        return min(self.backoff_cap, self.backoff * (2**attempt))
 
     def _after_failure(self, exc: MpesaLabError, call: _Prepared, attempt: int, refreshed: bool) -> float | None:
         """Decide what a failed attempt leads to: raise it, refresh the token (None) or wait and retry.
@@ -218,24 +229,33 @@ class _ClientCore:
             raise exc
         if isinstance(exc, InvalidAccessToken):
             if refreshed:
-                raise self._explain(exc.with_hint(
-                    "A freshly fetched token was refused too: check that the consumer key and "
-                    "secret belong to an app with M-Pesa Express enabled for this environment."
-                ), call) from None
+                raise self._explain(
+                    exc.with_hint(
+                        "A freshly fetched token was refused too: check that the consumer key and "
+                        "secret belong to an app with M-Pesa Express enabled for this environment."
+                    ),
+                    call,
+                ) from None
             log.debug("%s: token refused (404.001.03); refreshing once and retrying", call.operation)
             return None
         retryable = isinstance(exc, (DarajaError, TransportError)) and exc.retryable
         if not retryable or attempt >= self.max_retries:
             raise (self._explain(exc, call) if isinstance(exc, DarajaError) else exc) from None
         delay = self._delay(attempt)
-        log.debug("%s: %s; retry %d/%d in %.2f s", call.operation, type(exc).__name__,
-                  attempt + 1, self.max_retries, delay)
+        log.debug(
+            "%s: %s; retry %d/%d in %.2f s", call.operation, type(exc).__name__, attempt + 1, self.max_retries, delay
+        )
         return delay
 
     def _log_send(self, call: _Prepared, attempt: int) -> None:
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s POST %s attempt %d body=%s", call.operation, call.url, attempt + 1,
-                      json.dumps(call.masked, separators=(",", ":")))
+            log.debug(
+                "%s POST %s attempt %d body=%s",
+                call.operation,
+                call.url,
+                attempt + 1,
+                json.dumps(call.masked, separators=(",", ":")),
+            )
 
     # -- passwords -----------------------------------------------------------------------------
 
@@ -279,18 +299,30 @@ class DarajaClient(_ClientCore):
         sleep: Callable[[float], None] = time.sleep,
         strict_lengths: bool = False,
     ) -> None:
-        self._setup(settings, max_retries=max_retries, backoff=backoff, backoff_cap=backoff_cap, now=now,
-                    strict_lengths=strict_lengths)
+        self._setup(
+            settings,
+            max_retries=max_retries,
+            backoff=backoff,
+            backoff_cap=backoff_cap,
+            now=now,
+            strict_lengths=strict_lengths,
+        )
         self._owns_http = http_client is None
-        self.http = http_client if http_client is not None else httpx.Client(
-            transport=transport, timeout=settings.timeout, limits=DEFAULT_LIMITS,
-            headers={"User-Agent": USER_AGENT},
+        self.http = (
+            http_client
+            if http_client is not None
+            else httpx.Client(
+                transport=transport,
+                timeout=settings.timeout,
+                limits=DEFAULT_LIMITS,
+                headers={"User-Agent": USER_AGENT},
+            )
         )
         self.tokens = token_provider if token_provider is not None else TokenProvider.from_settings(settings, self.http)
         self._sleep = sleep
 
     @classmethod
-    def from_env(cls, environment: str | None = None, **kwargs: Any) -> "DarajaClient":
+    def from_env(cls, environment: str | None = None, **kwargs: Any) -> DarajaClient:
         """A client on ``Settings.from_env(environment)``; other kwargs go to the client."""
         return cls(Settings.from_env(environment), **kwargs)
 
@@ -311,8 +343,13 @@ class DarajaClient(_ClientCore):
         AmbiguousPushError when the push may have been received (never re-sent: query instead).
         """
         request = self.build_push(
-            phone, amount, account_reference, description,
-            callback_url=callback_url, transaction_type=transaction_type, party_b=party_b,
+            phone,
+            amount,
+            account_reference,
+            description,
+            callback_url=callback_url,
+            transaction_type=transaction_type,
+            party_b=party_b,
         )
         return self.send_push(request)
 
@@ -329,8 +366,9 @@ class DarajaClient(_ClientCore):
         try:
             return self.http.post(call.url, content=call.content, headers=self._headers(token))
         except httpx.HTTPError as exc:
-            failure = transport_error_from(exc, operation=call.operation, idempotent=call.idempotent,
-                                           request=call.masked, url=call.url)
+            failure = transport_error_from(
+                exc, operation=call.operation, idempotent=call.idempotent, request=call.masked, url=call.url
+            )
         # Raised outside the except block, so no __context__ holds the httpx request and its token.
         raise failure
 
@@ -358,7 +396,7 @@ class DarajaClient(_ClientCore):
         if self._owns_http:
             self.http.close()
 
-    def __enter__(self) -> "DarajaClient":
+    def __enter__(self) -> DarajaClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -386,12 +424,24 @@ class AsyncDarajaClient(_ClientCore):
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         strict_lengths: bool = False,
     ) -> None:
-        self._setup(settings, max_retries=max_retries, backoff=backoff, backoff_cap=backoff_cap, now=now,
-                    strict_lengths=strict_lengths)
+        self._setup(
+            settings,
+            max_retries=max_retries,
+            backoff=backoff,
+            backoff_cap=backoff_cap,
+            now=now,
+            strict_lengths=strict_lengths,
+        )
         self._owns_http = http_client is None
-        self.http = http_client if http_client is not None else httpx.AsyncClient(
-            transport=transport, timeout=settings.timeout, limits=DEFAULT_LIMITS,
-            headers={"User-Agent": USER_AGENT},
+        self.http = (
+            http_client
+            if http_client is not None
+            else httpx.AsyncClient(
+                transport=transport,
+                timeout=settings.timeout,
+                limits=DEFAULT_LIMITS,
+                headers={"User-Agent": USER_AGENT},
+            )
         )
         self.tokens = (
             token_provider if token_provider is not None else AsyncTokenProvider.from_settings(settings, self.http)
@@ -399,7 +449,7 @@ class AsyncDarajaClient(_ClientCore):
         self._sleep = sleep
 
     @classmethod
-    def from_env(cls, environment: str | None = None, **kwargs: Any) -> "AsyncDarajaClient":
+    def from_env(cls, environment: str | None = None, **kwargs: Any) -> AsyncDarajaClient:
         return cls(Settings.from_env(environment), **kwargs)
 
     async def stk_push(
@@ -415,8 +465,13 @@ class AsyncDarajaClient(_ClientCore):
     ) -> StkPushResult:
         """See :meth:`DarajaClient.stk_push`."""
         request = self.build_push(
-            phone, amount, account_reference, description,
-            callback_url=callback_url, transaction_type=transaction_type, party_b=party_b,
+            phone,
+            amount,
+            account_reference,
+            description,
+            callback_url=callback_url,
+            transaction_type=transaction_type,
+            party_b=party_b,
         )
         return await self.send_push(request)
 
@@ -432,8 +487,9 @@ class AsyncDarajaClient(_ClientCore):
         try:
             return await self.http.post(call.url, content=call.content, headers=self._headers(token))
         except httpx.HTTPError as exc:
-            failure = transport_error_from(exc, operation=call.operation, idempotent=call.idempotent,
-                                           request=call.masked, url=call.url)
+            failure = transport_error_from(
+                exc, operation=call.operation, idempotent=call.idempotent, request=call.masked, url=call.url
+            )
         raise failure
 
     async def _call(self, call: _Prepared) -> Any:
@@ -460,7 +516,7 @@ class AsyncDarajaClient(_ClientCore):
         if self._owns_http:
             await self.http.aclose()
 
-    async def __aenter__(self) -> "AsyncDarajaClient":
+    async def __aenter__(self) -> AsyncDarajaClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from mpesa_lab import codes
 from mpesa_lab.codes import CodeEntry
+
 # The ground floor's errors, re-exported: callers that catch them from here keep working.
 from mpesa_lab.errors import ConfigError as ConfigError
 from mpesa_lab.errors import MpesaLabError as MpesaLabError
@@ -96,7 +97,7 @@ class DarajaError(MpesaLabError):
             text += f" {self.hint}"
         return text
 
-    def with_hint(self, hint: str) -> "DarajaError":
+    def with_hint(self, hint: str) -> DarajaError:
         """Add context known only to the caller (e.g. how the Password was built) to the message."""
         self.hint = f"{self.hint} {hint}" if self.hint else hint
         self.args = (self._compose(),)
@@ -292,8 +293,13 @@ def error_from_response(status: int | None, body: Any, *, operation: str | None 
                 # ResponseCode values other than "0" are not in Daraja's tables.
                 entry = codes.unknown_entry(code, message)
                 return RequestRejected(
-                    error_code=code, error_message=message, request_id=request_id,
-                    http_status=status, entry=entry, raw=raw, operation=operation,
+                    error_code=code,
+                    error_message=message,
+                    request_id=request_id,
+                    http_status=status,
+                    entry=entry,
+                    raw=raw,
+                    operation=operation,
                 )
 
     if operation == "oauth" and code is None and status in (400, 401, 403):
@@ -302,7 +308,11 @@ def error_from_response(status: int | None, body: Any, *, operation: str | None 
         return AuthenticationFailed(
             error_code=None,
             error_message=message or f"OAuth refused the credentials (HTTP {status}, no errorCode)",
-            request_id=request_id, http_status=status, entry=entry, raw=raw, operation=operation,
+            request_id=request_id,
+            http_status=status,
+            entry=entry,
+            raw=raw,
+            operation=operation,
         )
 
     entry = _entry_for(code, message)
@@ -352,8 +362,9 @@ class TransportError(MpesaLabError):
     it again is safe. The httpx exception is summarised, never attached (it holds the headers).
     """
 
-    def __init__(self, message: str, *, sent: bool, retryable: bool, cause: str | None = None,
-                 operation: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, sent: bool, retryable: bool, cause: str | None = None, operation: str | None = None
+    ) -> None:
         self.sent = sent
         self.retryable = retryable
         self.cause = cause
@@ -413,15 +424,16 @@ class AmbiguousPushError(MpesaLabError):
 
 def _rebuild_ambiguous(state: dict[str, Any]) -> AmbiguousPushError:
     return AmbiguousPushError(
-        cause=state["cause"], request=state.get("request"),
+        cause=state["cause"],
+        request=state.get("request"),
         checkout_request_id=state.get("checkout_request_id"),
-        http_status=state.get("http_status"), raw=state.get("raw"),
+        http_status=state.get("http_status"),
+        raw=state.get("raw"),
     )
 
 
 # httpx failures that happen before any byte of the request can have reached the server.
-_NOT_SENT = ("ConnectError", "ConnectTimeout", "PoolTimeout", "UnsupportedProtocol", "LocalProtocolError",
-             "InvalidURL")
+_NOT_SENT = ("ConnectError", "ConnectTimeout", "PoolTimeout", "UnsupportedProtocol", "LocalProtocolError", "InvalidURL")
 
 
 def where_hint(url: str | None) -> str:
@@ -436,12 +448,16 @@ def where_hint(url: str | None) -> str:
     host = (parts.hostname or "").lower()
     base = f"{parts.scheme}://{parts.netloc}"
     if host == "safaricom.co.ke" or host.endswith(".safaricom.co.ke"):
-        return (f"Check this machine's internet connection (and any proxy or firewall) and that "
-                f"{base} is reachable from it.")
+        return (
+            f"Check this machine's internet connection (and any proxy or firewall) and that "
+            f"{base} is reachable from it."
+        )
     if host in ("localhost", "::1") or host.startswith("127."):
-        return (f"Nothing answers at {base}: the local Daraja emulator is not running there. Start it "
-                "with `Lab.start()` in Python (it picks a free port), or `mpesa-lab sandbox --port "
-                f"{parts.port or 8000}` in a terminal.")
+        return (
+            f"Nothing answers at {base}: the local Daraja emulator is not running there. Start it "
+            "with `Lab.start()` in Python (it picks a free port), or `mpesa-lab sandbox --port "
+            f"{parts.port or 8000}` in a terminal."
+        )
     return f"Check the base URL {base} (MPESA_BASE_URL) and the network."
 
 
@@ -464,31 +480,43 @@ def transport_error_from(
     cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if names & set(_NOT_SENT):
         return TransportError(
-            f"could not reach Daraja for {operation} ({cause}); the request was not sent. "
-            + where_hint(url),
-            sent=False, retryable=True, cause=cause, operation=operation,
+            f"could not reach Daraja for {operation} ({cause}); the request was not sent. " + where_hint(url),
+            sent=False,
+            retryable=True,
+            cause=cause,
+            operation=operation,
         )
     if not idempotent:
         return AmbiguousPushError(cause=cause, request=request)
     return TransportError(
         f"no answer from Daraja for {operation} ({cause}); it may have been received. It is safe to "
         "ask again (this call changes nothing at Daraja)",
-        sent=True, retryable=True, cause=cause, operation=operation,
+        sent=True,
+        retryable=True,
+        cause=cause,
+        operation=operation,
     )
 
 
-def html_answer_error(status: int, content: bytes | str, *, url: str | None, operation: str) -> "UnknownDarajaError | None":
+def html_answer_error(
+    status: int, content: bytes | str, *, url: str | None, operation: str
+) -> UnknownDarajaError | None:
     """An HTML page where Daraja answers JSON (a wrong host, or a web page in front of the API),
     reported as such and naming the base URL; None when ``content`` is not HTML."""
     head = content[:512] if isinstance(content, str) else content[:512].decode("utf-8", errors="replace")
     text = head.lstrip().lower()
-    if not (text.startswith("<!doctype html") or text.startswith("<html") or
-            (text.startswith("<") and ("<html" in text or "<head" in text or "<body" in text))):
+    if not (
+        text.startswith("<!doctype html")
+        or text.startswith("<html")
+        or (text.startswith("<") and ("<html" in text or "<head" in text or "<body" in text))
+    ):
         return None
     parts = urlsplit(url or "")
     base = f"{parts.scheme}://{parts.netloc}" if parts.netloc else "the base URL"
     entry = CodeEntry(
-        kind="unknown", code="", name="html_answer",
+        kind="unknown",
+        code="",
+        name="html_answer",
         message="an HTML page instead of JSON",
         explanation="The host answered like a web site, not like Daraja's API.",
         mitigation=(
@@ -501,5 +529,8 @@ def html_answer_error(status: int, content: bytes | str, *, url: str | None, ope
     return UnknownDarajaError(
         error_code=None,
         error_message=f"{operation} at {base} answered HTTP {status} with an HTML page, not Daraja's JSON",
-        http_status=status, entry=entry, raw=None, operation=None,
+        http_status=status,
+        entry=entry,
+        raw=None,
+        operation=None,
     )

@@ -16,5 +16,12 @@ from mpesa_lab.password import (
     password_and_timestamp,
 )
 
-__all__ = ["DecodedPassword", "PasswordCheck", "PasswordDecodeError", "build_password", "check_password",
-           "decode_password", "password_and_timestamp"]
+__all__ = [
+    "DecodedPassword",
+    "PasswordCheck",
+    "PasswordDecodeError",
+    "build_password",
+    "check_password",
+    "decode_password",
+    "password_and_timestamp",
+]

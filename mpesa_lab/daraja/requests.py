@@ -33,10 +33,7 @@ from mpesa_lab.constants import (
 from mpesa_lab.daraja.errors import CallbackURLWarning, RequestWarning, ValidationError
 from mpesa_lab.secret import mask
 
-_PHONE_FIX = (
-    "give a Safaricom M-PESA number such as 0722000000, 0110000000, +254 722 000000 or "
-    f"{SANDBOX_TEST_MSISDN}"
-)
+_PHONE_FIX = f"give a Safaricom M-PESA number such as 0722000000, 0110000000, +254 722 000000 or {SANDBOX_TEST_MSISDN}"
 # The rule every phone refusal states, so a learner never has to read this file to learn it.
 _PHONE_RULE = (
     "a Kenyan mobile number is 9 digits starting with 7 or 1, written 2547XXXXXXXX / 2541XXXXXXXX "
@@ -58,7 +55,9 @@ def normalize_phone(value: Any, field_name: str = "PhoneNumber") -> str:
     """
     if isinstance(value, bool) or not isinstance(value, (str, numbers.Integral)):
         raise ValidationError(
-            field_name, value, f"must be a phone number as text or an integer, not {type(value).__name__}",
+            field_name,
+            value,
+            f"must be a phone number as text or an integer, not {type(value).__name__}",
             _PHONE_FIX,
         )
     # numbers.Integral: a numpy integer from a DataFrame column is as good as an int.
@@ -83,7 +82,8 @@ def _normalize_phone_text(text: str, field_name: str) -> str:
     if strays or not re.fullmatch(r"\+?\d+", compact):
         shown = ", ".join(repr(c) for c in strays) if strays else "'+' alone"
         raise ValidationError(
-            field_name, text,
+            field_name,
+            text,
             f"is not a phone number: {shown} cannot be in one (only digits, one leading + or 00, and "
             f"spaces, dashes, dots or brackets between them); {_PHONE_RULE}",
             _PHONE_FIX,
@@ -101,16 +101,17 @@ def _normalize_phone_text(text: str, field_name: str) -> str:
             form, lead, wanted = "without 0 or 254 (the 9 digits alone)", "", 9
         if len(digits) != wanted:
             raise ValidationError(
-                field_name, text,
-                f"has {len(digits)} digits, but a Kenyan mobile number written {form} has {wanted}: "
-                f"{_PHONE_RULE}",
+                field_name,
+                text,
+                f"has {len(digits)} digits, but a Kenyan mobile number written {form} has {wanted}: {_PHONE_RULE}",
                 _PHONE_FIX,
             )
         first = digits[-9]
         if first not in "17":
             after = f"after {lead} " if lead else ""
             raise ValidationError(
-                field_name, text,
+                field_name,
+                text,
                 f"is not a mobile number: {after}it starts with {first}, and Kenyan mobile numbers start "
                 f"with 7 or 1 there (2 to 6 are landlines and service numbers); {_PHONE_RULE}",
                 _PHONE_FIX,
@@ -122,12 +123,16 @@ def _normalize_phone_text(text: str, field_name: str) -> str:
     if parsed.country_code != 254:
         region = phonenumbers.region_code_for_number(parsed) or f"+{parsed.country_code}"
         raise ValidationError(
-            field_name, text, f"is not a Kenyan number (country {region}): M-PESA Express pushes reach "
-            "Kenyan Safaricom lines only, country code 254", _PHONE_FIX,
+            field_name,
+            text,
+            f"is not a Kenyan number (country {region}): M-PESA Express pushes reach "
+            "Kenyan Safaricom lines only, country code 254",
+            _PHONE_FIX,
         )
     if not phonenumbers.is_valid_number(parsed):
         raise ValidationError(
-            field_name, text,
+            field_name,
+            text,
             f"is not a valid Kenyan number: the length is right but the prefix 0{str(parsed.national_number)[:3]} "
             f"is not an allocated mobile range; {_PHONE_RULE}",
             _PHONE_FIX,
@@ -135,13 +140,16 @@ def _normalize_phone_text(text: str, field_name: str) -> str:
     kind = phonenumbers.number_type(parsed)
     if kind not in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE):
         raise ValidationError(
-            field_name, text, "is not a mobile number (a landline or service number cannot get a push)",
+            field_name,
+            text,
+            "is not a mobile number (a landline or service number cannot get a push)",
             _PHONE_FIX,
         )
     operator = carrier.name_for_number(parsed, "en")
     if operator != "Safaricom":
         raise ValidationError(
-            field_name, text,
+            field_name,
+            text,
             f"belongs to {operator or 'another network'}, not Safaricom: M-PESA Express pushes reach "
             "Safaricom lines only",
             _PHONE_FIX,
@@ -193,7 +201,9 @@ def stored_phone(value: Any) -> str | None:
 def validate_amount(value: Any) -> int:
     """A whole number of shillings, 1..250,000. Digit strings ("10") and 10.0 are accepted."""
     rule = f"must be a whole number of shillings from {MIN_AMOUNT} to {MAX_AMOUNT:,}"
-    fix = f"send a whole number such as 10 (Daraja limits: minimum {MIN_AMOUNT}, maximum {MAX_AMOUNT:,} per transaction)"
+    fix = (
+        f"send a whole number such as 10 (Daraja limits: minimum {MIN_AMOUNT}, maximum {MAX_AMOUNT:,} per transaction)"
+    )
     if isinstance(value, bool):
         raise ValidationError("Amount", value, f"{rule}, not a boolean", fix)
     number: Decimal
@@ -221,7 +231,9 @@ def validate_amount(value: Any) -> int:
         raise ValidationError("Amount", value, f"{rule}, not a {type(value).__name__}", fix)
     if number != number.to_integral_value():
         raise ValidationError(
-            "Amount", value, f"{rule}: M-PESA moves whole shillings, no cents",
+            "Amount",
+            value,
+            f"{rule}: M-PESA moves whole shillings, no cents",
             f"round it yourself (e.g. {int(number)} or {int(number) + 1}) so the customer sees the amount you meant",
         )
     amount = int(number)
@@ -229,7 +241,9 @@ def validate_amount(value: Any) -> int:
         raise ValidationError("Amount", value, f"{rule}: below the minimum of {MIN_AMOUNT}", fix)
     if amount > MAX_AMOUNT:
         raise ValidationError(
-            "Amount", value, f"{rule}: above the per-transaction maximum of {MAX_AMOUNT:,}",
+            "Amount",
+            value,
+            f"{rule}: above the per-transaction maximum of {MAX_AMOUNT:,}",
             "split the payment into several pushes of at most 250,000",
         )
     return amount
@@ -238,28 +252,33 @@ def validate_amount(value: Any) -> int:
 def _validate_text(field_name: str, value: Any, limit: int, *, what: str, strict: bool = True) -> str:
     rule = f"{field_name} is printable text of 1 to {limit} characters (Daraja's documented limit)"
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ValidationError(field_name, value, f"must be text, not {type(value).__name__}: {rule}",
-                              f"pass {what} as a string")
+        raise ValidationError(
+            field_name, value, f"must be text, not {type(value).__name__}: {rule}", f"pass {what} as a string"
+        )
     text = str(value).strip()
     if not text:
         raise ValidationError(field_name, value, f"must not be empty: {rule}", f"pass {what}")
     if not text.isprintable():
         bad = sorted({repr(c) for c in text if not c.isprintable()})
         raise ValidationError(
-            field_name, value, f"contains control characters ({', '.join(bad)}): {rule}",
+            field_name,
+            value,
+            f"contains control characters ({', '.join(bad)}): {rule}",
             "use plain printable text, on one line",
         )
     if len(text) > limit:
         if strict:
             raise ValidationError(
-                field_name, value,
+                field_name,
+                value,
                 f"is {len(text)} characters; Daraja's documentation allows at most {limit} (refused because "
                 "strict_lengths is on; it is never truncated here)",
                 f"shorten it to {limit} characters or fewer, e.g. {text[:limit]!r}",
             )
         risk = (
             "the customer's prompt may show it cut short, and a prompt over 182 characters ends in 1025"
-            if field_name == "AccountReference" else "another Daraja deployment may still enforce the limit"
+            if field_name == "AccountReference"
+            else "another Daraja deployment may still enforce the limit"
         )
         warnings.warn(
             f"{field_name} {text!r} is {len(text)} characters; Daraja's documentation allows at most "
@@ -288,8 +307,11 @@ def validate_account_reference(value: Any, *, strict_lengths: bool = False) -> s
     """AccountReference: printable text shown to the customer in the prompt; over 12 characters
     (the documented limit) a RequestWarning, or a ValidationError with ``strict_lengths``."""
     return _validate_text(
-        "AccountReference", value, ACCOUNT_REFERENCE_MAX,
-        what="an order or account number (up to 12 characters)", strict=strict_lengths,
+        "AccountReference",
+        value,
+        ACCOUNT_REFERENCE_MAX,
+        what="an order or account number (up to 12 characters)",
+        strict=strict_lengths,
     )
 
 
@@ -298,12 +320,18 @@ def validate_transaction_desc(value: Any, *, strict_lengths: bool = False) -> st
     The doc calls it optional but live Daraja refuses it missing."""
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ValidationError(
-            "TransactionDesc", value,
+            "TransactionDesc",
+            value,
             "must not be empty: live Daraja answers 'Bad Request - Invalid Remarks' when it is missing",
             "pass a short description such as 'Payment'",
         )
-    return _validate_text("TransactionDesc", value, TRANSACTION_DESC_MAX,
-                          what="a short description such as 'Payment'", strict=strict_lengths)
+    return _validate_text(
+        "TransactionDesc",
+        value,
+        TRANSACTION_DESC_MAX,
+        what="a short description such as 'Payment'",
+        strict=strict_lengths,
+    )
 
 
 def validate_shortcode(field_name: str, value: Any) -> str:
@@ -313,11 +341,13 @@ def validate_shortcode(field_name: str, value: Any) -> str:
     text = str(value).strip()
     if not re.fullmatch(r"\d{5,7}", text):
         others = sorted({repr(c) for c in text if not c.isdigit()})
-        what = (f"it holds {', '.join(others)}, which are not digits" if others
-                else f"it has {len(text)} digits")
+        what = f"it holds {', '.join(others)}, which are not digits" if others else f"it has {len(text)} digits"
         raise ValidationError(
-            field_name, value, f"must be 5 to 7 digits (a paybill, or a till's store number): {what}",
-            "use the shortcode from Go Live (sandbox: 174379)" if field_name == "BusinessShortCode"
+            field_name,
+            value,
+            f"must be 5 to 7 digits (a paybill, or a till's store number): {what}",
+            "use the shortcode from Go Live (sandbox: 174379)"
+            if field_name == "BusinessShortCode"
             else "use the paybill number (CustomerPayBillOnline) or the till number (CustomerBuyGoodsOnline)",
         )
     return text
@@ -330,7 +360,9 @@ def validate_transaction_type(value: Any) -> str:
         if text is not None and text.lower() == known.lower():
             return known
     raise ValidationError(
-        "TransactionType", value, f"must be {PAYBILL} or {BUY_GOODS}",
+        "TransactionType",
+        value,
+        f"must be {PAYBILL} or {BUY_GOODS}",
         f"use {PAYBILL} for a paybill, {BUY_GOODS} for a till (PartyB = the till number)",
     )
 
@@ -341,7 +373,8 @@ def validate_party_b(transaction_type: str, business_short_code: str, party_b: A
     text = validate_shortcode("PartyB", value)
     if transaction_type == PAYBILL and text != business_short_code:
         raise ValidationError(
-            "PartyB", party_b,
+            "PartyB",
+            party_b,
             f"for {PAYBILL} PartyB is the paybill itself and must equal BusinessShortCode "
             f"{business_short_code} (otherwise Daraja answers 2028 / SFC_IC0003)",
             f"set PartyB to {business_short_code}, or use {BUY_GOODS} if {text} is a till number",
@@ -389,7 +422,9 @@ def validate_callback_url(value: Any, environment: str = "sandbox") -> str:
     )
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ValidationError(
-            "CallBackURL", value, "is required: Daraja posts the result of the payment there",
+            "CallBackURL",
+            value,
+            "is required: Daraja posts the result of the payment there",
             f"{fix}; or set MPESA_CALLBACK_URL",
         )
     if not isinstance(value, str):
@@ -397,7 +432,9 @@ def validate_callback_url(value: Any, environment: str = "sandbox") -> str:
     if _WHITESPACE.search(value):
         stripped = re.sub(r"\s+", "", value)
         raise ValidationError(
-            "CallBackURL", value, "contains whitespace (Daraja answers 'Bad Request - Invalid CallBackURL')",
+            "CallBackURL",
+            value,
+            "contains whitespace (Daraja answers 'Bad Request - Invalid CallBackURL')",
             f"remove the spaces: {stripped!r}",
         )
     try:
@@ -411,7 +448,8 @@ def validate_callback_url(value: Any, environment: str = "sandbox") -> str:
     placeholder = _PLACEHOLDER_WORDS.search(value) or _PLACEHOLDER_HOSTS.search(host)
     if placeholder:
         raise ValidationError(
-            "CallBackURL", value,
+            "CallBackURL",
+            value,
             f"looks like a placeholder copied from an example ({placeholder.group(0).lstrip('.')!r}), "
             "not your endpoint",
             fix,
@@ -420,7 +458,10 @@ def validate_callback_url(value: Any, environment: str = "sandbox") -> str:
         if parts.scheme.lower() == "http":
             if environment == "production":
                 raise ValidationError(
-                    "CallBackURL", value, "must use https in production", "serve the callback endpoint over https",
+                    "CallBackURL",
+                    value,
+                    "must use https in production",
+                    "serve the callback endpoint over https",
                 )
             warnings.warn(
                 f"CallBackURL {value!r} uses plain http: callbacks carry payment data and production "
@@ -458,7 +499,10 @@ def validate_checkout_request_id(value: Any) -> str:
     text = value.strip()
     if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", text):
         raise ValidationError(
-            "CheckoutRequestID", value, "may hold only letters, digits, '_', '-', '.', ':' (at most 64)", fix,
+            "CheckoutRequestID",
+            value,
+            "may hold only letters, digits, '_', '-', '.', ':' (at most 64)",
+            fix,
         )
     return text
 
@@ -512,7 +556,9 @@ class StkPushRequest(_MaskedBody):
         setattr_(self, "business_short_code", shortcode)
         setattr_(self, "phone_number", normalize_phone(phone_number))
         setattr_(self, "amount", validate_amount(amount))
-        setattr_(self, "account_reference", validate_account_reference(account_reference, strict_lengths=strict_lengths))
+        setattr_(
+            self, "account_reference", validate_account_reference(account_reference, strict_lengths=strict_lengths)
+        )
         setattr_(self, "transaction_desc", validate_transaction_desc(transaction_desc, strict_lengths=strict_lengths))
         setattr_(self, "transaction_type", kind)
         setattr_(self, "party_b", validate_party_b(kind, shortcode, party_b))

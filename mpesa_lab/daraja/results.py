@@ -23,7 +23,9 @@ from mpesa_lab.daraja.errors import (
 QueryStatus = Literal["pending", "success", "failed"]
 
 # Wordings Daraja has used for "no final result yet".
-_PENDING_WORDS = re.compile(r"being\s+processed|still\s+(under\s+)?process|under\s+processing|in\s+progress|pending", re.I)
+_PENDING_WORDS = re.compile(
+    r"being\s+processed|still\s+(under\s+)?process|under\s+processing|in\s+progress|pending", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -102,9 +104,7 @@ def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def read_push_answer(
-    status: int, body: Any, *, request: dict[str, Any], timestamp: str
-) -> StkPushResult:
+def read_push_answer(status: int, body: Any, *, request: dict[str, Any], timestamp: str) -> StkPushResult:
     """An STK push answer -> :class:`StkPushResult`, or raise the Daraja error it carries."""
     data = _parse(body)
     if status != 200 or not isinstance(data, dict) or is_error_envelope(data):
@@ -117,7 +117,9 @@ def read_push_answer(
         raise UnknownDarajaError(
             error_code=None,
             error_message="push accepted (ResponseCode 0) but the answer has no CheckoutRequestID",
-            http_status=status, raw=data, operation="stk_push",
+            http_status=status,
+            raw=data,
+            operation="stk_push",
         )
     return StkPushResult(
         merchant_request_id=str(data.get("MerchantRequestID") or ""),
@@ -171,22 +173,37 @@ def read_query_answer(status: int, body: Any, checkout_request_id: str | None = 
         if result_code not in (None, ""):
             outcome, entry = classify_result_code(result_code, result_desc)
             return StkQueryResult(
-                status=outcome, result_code=codes.normalize_code(result_code), result_desc=result_desc,
-                entry=entry, raw=data, http_status=status, **ids,
+                status=outcome,
+                result_code=codes.normalize_code(result_code),
+                result_desc=result_desc,
+                entry=entry,
+                raw=data,
+                http_status=status,
+                **ids,
             )
         response_code = data.get("ResponseCode")
         words = " ".join(str(v) for v in (result_desc, ids["response_description"]) if v)
         if (response_code is not None and codes.normalize_code(response_code) == "0") or _PENDING_WORDS.search(words):
             return StkQueryResult(
-                status="pending", result_code=None, result_desc=result_desc or ids["response_description"],
-                entry=codes.by_name("transaction_being_processed"), raw=data, http_status=status, **ids,
+                status="pending",
+                result_code=None,
+                result_desc=result_desc or ids["response_description"],
+                entry=codes.by_name("transaction_being_processed"),
+                raw=data,
+                http_status=status,
+                **ids,
             )
         raise error_from_response(status, data, operation="stk_query")
     error = error_from_response(status, data, operation="stk_query")
     if isinstance(error, TransactionBeingProcessed):
         return StkQueryResult(
-            status="pending", result_code=None, result_desc=error.error_message, entry=error.entry,
-            raw=data, http_status=status, response_code=error.error_code,
+            status="pending",
+            result_code=None,
+            result_desc=error.error_message,
+            entry=error.entry,
+            raw=data,
+            http_status=status,
+            response_code=error.error_code,
             checkout_request_id=checkout_request_id,
         )
     raise error

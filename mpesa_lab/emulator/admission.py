@@ -24,8 +24,12 @@ class InjectedError:
     remaining: int | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"errorCode": self.error.code, "errorMessage": self.error.message, "route": self.route,
-                "remaining": self.remaining}
+        return {
+            "errorCode": self.error.code,
+            "errorMessage": self.error.message,
+            "route": self.route,
+            "remaining": self.remaining,
+        }
 
 
 class Admission(StateCore):
@@ -82,5 +86,10 @@ class Admission(StateCore):
         error = from_code(code.strip(), message, status)
         with self.lock:
             self.injected.append(InjectedError(error, route, count))
-        return {"errorCode": error.code, "errorMessage": error.message, "http_status": error.status,
-                "route": route, "count": count}
+        return {
+            "errorCode": error.code,
+            "errorMessage": error.message,
+            "http_status": error.status,
+            "route": route,
+            "count": count,
+        }

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from json.encoder import encode_basestring
 from collections.abc import Awaitable, Callable
+from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -39,24 +39,32 @@ log = logging.getLogger("mpesa_lab.emulator")
 
 # Exactly what Starlette's JSONResponse renders (compact, UTF-8, no NaN), built once.
 _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode
-_ACK_TAIL = _encode({
-    "ResponseCode": "0",
-    "ResponseDescription": "Success. Request accepted for processing",
-    "CustomerMessage": "Success. Request accepted for processing",
-}).encode("utf-8")[1:]
+_ACK_TAIL = _encode(
+    {
+        "ResponseCode": "0",
+        "ResponseDescription": "Success. Request accepted for processing",
+        "CustomerMessage": "Success. Request accepted for processing",
+    }
+).encode("utf-8")[1:]
 
 
 def push_ack(merchant_request_id: str, checkout_request_id: str) -> bytes:
     """The push's 200 answer, byte for byte what JSONResponse would render, without a dict."""
-    return (f'{{"MerchantRequestID":{encode_basestring(merchant_request_id)},'
-            f'"CheckoutRequestID":{encode_basestring(checkout_request_id)},').encode("utf-8") + _ACK_TAIL
+    return (
+        f'{{"MerchantRequestID":{encode_basestring(merchant_request_id)},'
+        f'"CheckoutRequestID":{encode_basestring(checkout_request_id)},'
+    ).encode() + _ACK_TAIL
 
 
 async def send_json(send: Send, body: bytes, status: int = 200) -> None:
     """Send pre-encoded JSON with the headers JSONResponse would set."""
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-length", str(len(body)).encode("latin-1")),
-                            (b"content-type", b"application/json")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-length", str(len(body)).encode("latin-1")), (b"content-type", b"application/json")],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -68,7 +76,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def error_response(state: "EmulatorState", error: EnvelopeError) -> Response:
+def error_response(state: EmulatorState, error: EnvelopeError) -> Response:
     if error.empty_body:
         return Response(b"", status_code=error.status, media_type="application/json")
     return JSONResponse(error.envelope(error.request_id or state.ids.request_id()), status_code=error.status)
@@ -83,7 +91,7 @@ class EnvelopeGuard:
     Everything else (OAuth, /_lab/, unknown paths, wrong methods) goes through Starlette.
     """
 
-    def __init__(self, app: ASGIApp, state: "EmulatorState") -> None:
+    def __init__(self, app: ASGIApp, state: EmulatorState) -> None:
         self.app = app
         self.state = state
 
@@ -110,7 +118,6 @@ class EnvelopeGuard:
             except Exception:
                 # The failure came after the answer had started: nothing more can be said.
                 log.debug("could not send the error envelope", exc_info=True)
-
 
     async def _daraja(self, scope: Scope, receive: Receive, send: Send, route: str) -> None:
         """POST STK push or query, answered without Starlette's layers (same checks, same bytes)."""
@@ -145,7 +152,7 @@ async def _bounded(request: Request) -> bytes:
 
 
 async def answer_stk(
-    state: "EmulatorState",
+    state: EmulatorState,
     route: str,
     authorization: str | None,
     content_type: str | None,
@@ -172,7 +179,7 @@ async def answer_stk(
     return push_ack(tx.merchant_request_id, tx.checkout_request_id)
 
 
-def build_app(state: "EmulatorState") -> Starlette:
+def build_app(state: EmulatorState) -> Starlette:
     """The emulator's ASGI app over ``state``."""
 
     async def oauth(request: Request) -> Response:
@@ -182,13 +189,23 @@ def build_app(state: "EmulatorState") -> Starlette:
 
     async def stk_push(request: Request) -> Response:
         # Reached only when EnvelopeGuard's fast path is bypassed (e.g. mounted under a root_path).
-        answer = await answer_stk(state, "push", request.headers.get("authorization"),
-                                  request.headers.get("content-type"), lambda: _bounded(request))
+        answer = await answer_stk(
+            state,
+            "push",
+            request.headers.get("authorization"),
+            request.headers.get("content-type"),
+            lambda: _bounded(request),
+        )
         return Response(answer, media_type="application/json")
 
     async def stk_query(request: Request) -> Response:
-        answer = await answer_stk(state, "query", request.headers.get("authorization"),
-                                  request.headers.get("content-type"), lambda: _bounded(request))
+        answer = await answer_stk(
+            state,
+            "query",
+            request.headers.get("authorization"),
+            request.headers.get("content-type"),
+            lambda: _bounded(request),
+        )
         return Response(answer, media_type="application/json")
 
     async def on_daraja_error(request: Request, exc: Exception) -> Response:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from mpesa_lab.clock import nairobi_now
 from mpesa_lab.emulator.scenarios import BEHAVIOURS, DEFAULT_BEHAVIOUR, DEFAULT_SCENARIO, SCENARIOS, normalize_mix
@@ -107,8 +108,15 @@ NUMBER_BOUNDS: dict[str, tuple[type, float, float, bool]] = {
     "max_pin_attempts": (int, 1, 100, False),
     "prompt_max_chars": (int, 1, 10_000, False),
 }
-BOOLEAN_SETTINGS = ("interactive", "enforce_subscriber_lock", "enforce_duplicate_rule",
-                    "require_transaction_desc", "strict_lengths", "require_https", "control_api")
+BOOLEAN_SETTINGS = (
+    "interactive",
+    "enforce_subscriber_lock",
+    "enforce_duplicate_rule",
+    "require_transaction_desc",
+    "strict_lengths",
+    "require_https",
+    "control_api",
+)
 MAX_MIX_CODES = 100
 
 
@@ -117,8 +125,7 @@ def _number(name: str, value: Any) -> None:
     if value is None and optional:
         return
     what = "a whole number" if kind is int else "a number"
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-            (kind is int and not isinstance(value, int)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
         raise ValueError(f"EmulatorConfig.{name} must be {what}{' or None' if optional else ''}; got {value!r}")
     if not math.isfinite(value) or value > high:
         raise ValueError(f"EmulatorConfig.{name} must be at most {high:g}; got {value!r}")
@@ -129,15 +136,22 @@ def _number(name: str, value: Any) -> None:
 
 def _mix(value: Any) -> dict[str, float]:
     if not isinstance(value, dict) or not value or len(value) > MAX_MIX_CODES:
-        raise ValueError(f"EmulatorConfig.mix maps up to {MAX_MIX_CODES} result codes to weights, "
-                         f"e.g. {{'0': 0.9, '1032': 0.1}}; got {value!r}"[:300])
+        raise ValueError(
+            f"EmulatorConfig.mix maps up to {MAX_MIX_CODES} result codes to weights, "
+            f"e.g. {{'0': 0.9, '1032': 0.1}}; got {value!r}"[:300]
+        )
     for code, weight in value.items():
         if isinstance(code, bool) or not isinstance(code, (str, int)) or len(str(code)) > 32:
             raise ValueError(f"EmulatorConfig.mix: {code!r} is not a result code such as '1032'"[:300])
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or \
-                not math.isfinite(weight) or not 0 <= weight <= 1e9:
-            raise ValueError(f"EmulatorConfig.mix weight for {code!r} must be a number from 0 to 1e9; "
-                             f"got {weight!r}"[:300])
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, (int, float))
+            or not math.isfinite(weight)
+            or not 0 <= weight <= 1e9
+        ):
+            raise ValueError(
+                f"EmulatorConfig.mix weight for {code!r} must be a number from 0 to 1e9; got {weight!r}"[:300]
+            )
     return normalize_mix(value)
 
 
@@ -163,8 +177,9 @@ def validate(config: EmulatorConfig) -> None:
     if isinstance(config.callback_faults, str):
         config.callback_faults = (config.callback_faults,)
     if not isinstance(config.callback_faults, (list, tuple)):
-        raise ValueError(f"EmulatorConfig.callback_faults must be a list of {', '.join(FAULT_KINDS)}; "
-                         f"got {config.callback_faults!r}")
+        raise ValueError(
+            f"EmulatorConfig.callback_faults must be a list of {', '.join(FAULT_KINDS)}; got {config.callback_faults!r}"
+        )
     config.callback_faults = tuple(config.callback_faults)
     for kind in config.callback_faults:
         _choice("callback_faults item", kind, FAULT_KINDS)

@@ -19,7 +19,8 @@ import math
 import os
 import secrets
 import weakref
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -44,7 +45,7 @@ def _bad(message: str) -> EnvelopeError:
 TOKEN_HEADER = "x-lab-token"
 MAX_TEXT = 4096
 # The control token of each emulator that has one (set by Emulator.start / run_sandbox).
-_tokens: "weakref.WeakKeyDictionary[EmulatorState, str]" = weakref.WeakKeyDictionary()
+_tokens: weakref.WeakKeyDictionary[EmulatorState, str] = weakref.WeakKeyDictionary()
 
 
 def is_loopback(host: str) -> bool:
@@ -57,7 +58,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def control_token_for(host: str, token: "str | Secret | None" = None) -> "Secret | None":
+def control_token_for(host: str, token: str | Secret | None = None) -> Secret | None:
     """The control token an emulator bound to ``host`` requires: the one given, else (beyond
     loopback) ``$MPESA_LAB_CONTROL_TOKEN`` or a new random one; None on loopback."""
     if isinstance(token, str):
@@ -67,7 +68,7 @@ def control_token_for(host: str, token: "str | Secret | None" = None) -> "Secret
     return token
 
 
-def require_token(state: "EmulatorState", token: str | None) -> None:
+def require_token(state: EmulatorState, token: str | None) -> None:
     """Require ``token`` (header X-Lab-Token) on every /_lab/ request; None opens the API again."""
     if token is None:
         _tokens.pop(state, None)
@@ -142,7 +143,7 @@ class SafeJSONResponse(JSONResponse):
             return super().render(listable(content))
 
 
-def _token_ok(state: "EmulatorState", request: Request) -> bool:
+def _token_ok(state: EmulatorState, request: Request) -> bool:
     token = _tokens.get(state)
     if token is None:
         return True
@@ -150,7 +151,7 @@ def _token_ok(state: "EmulatorState", request: Request) -> bool:
     return hmac.compare_digest(given.encode("utf-8", "replace"), token.encode())
 
 
-def control_routes(state: "EmulatorState") -> list[Route]:
+def control_routes(state: EmulatorState) -> list[Route]:
     """Routes under /_lab/, built from the controls' description (controls.py); they answer 404
     when the config's ``control_api`` is off."""
     controls = Controls(state)
@@ -162,8 +163,11 @@ def control_routes(state: "EmulatorState") -> list[Route]:
         async def endpoint(request: Request) -> Response:
             if not _token_ok(state, request):
                 raise EnvelopeError(
-                    "401.002.01", "Unauthorized - this emulator listens beyond loopback: send its "
-                    "control token (printed when it started) in the X-Lab-Token header", 401)
+                    "401.002.01",
+                    "Unauthorized - this emulator listens beyond loopback: send its "
+                    "control token (printed when it started) in the X-Lab-Token header",
+                    401,
+                )
             if not state.config.control_api:
                 raise EnvelopeError.named("resource_not_found")
             spec, control = served["GET" if request.method == "HEAD" else request.method]

@@ -14,8 +14,9 @@ whose Python twins are the state's own records).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mpesa_lab.emulator import defaults
 from mpesa_lab.emulator.config import EmulatorConfig, field_names, public_view
@@ -112,32 +113,41 @@ class Controls:
         """Block until the transaction has its result; TimeoutError after ``timeout`` s."""
         return self.state.wait_until_final(checkout_request_id, timeout)
 
-    def wait_for_callbacks(self, checkout_request_id: str, count: int = 1,
-                           timeout: float = 10.0) -> list[dict[str, Any]]:
+    def wait_for_callbacks(
+        self, checkout_request_id: str, count: int = 1, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
         """Block until ``count`` callback attempts are recorded for the transaction."""
         return self.state.wait_for_callbacks(checkout_request_id, count, timeout)
 
     # ------------------------------------------------------------------ playing the customer
 
     @route("POST", "/transactions/{cid}/answer", body=("pin", "cancel", "ignore"), flags=("cancel", "ignore"))
-    def answer(self, checkout_request_id: str, pin: str | int | None = None, cancel: bool = False,
-               ignore: bool = False) -> dict[str, Any]:
+    def answer(
+        self, checkout_request_id: str, pin: str | int | None = None, cancel: bool = False, ignore: bool = False
+    ) -> dict[str, Any]:
         """Answer a prompt as the customer: a PIN (none given: the subscriber's right PIN), Cancel
         (1032), or ignore it (1037)."""
         return self.state.answer(checkout_request_id, pin=pin, cancel=cancel, ignore=ignore)
 
-    @route("POST", "/next-result", body=("code", "phone", "result_desc"), required=("code",),
-           missing="send {\"code\": \"1032\"} (and optionally \"phone\", \"result_desc\")")
-    def set_next_result(self, code: str | int, phone: str | None = None,
-                        result_desc: str | None = None) -> dict[str, Any]:
+    @route(
+        "POST",
+        "/next-result",
+        body=("code", "phone", "result_desc"),
+        required=("code",),
+        missing='send {"code": "1032"} (and optionally "phone", "result_desc")',
+    )
+    def set_next_result(
+        self, code: str | int, phone: str | None = None, result_desc: str | None = None
+    ) -> dict[str, Any]:
         """Script the ResultCode of the next push (to ``phone``, or to any phone), optionally with
         its own ResultDesc (e.g. ``set_next_result(1037, result_desc="No response from user.")``)."""
         return self.state.set_next_result(code, phone, result_desc)
 
     @route("GET", "/scenario")
     @route("POST", "/scenario", body=("name", "mix", "interactive"))
-    def set_scenario(self, name: str | None = None, *, mix: dict[Any, float] | None = None,
-                     interactive: bool | None = None) -> dict[str, Any]:
+    def set_scenario(
+        self, name: str | None = None, *, mix: dict[Any, float] | None = None, interactive: bool | None = None
+    ) -> dict[str, Any]:
         """Pick a named mix (realistic, happy, flaky, declines), give your own rates, or switch
         interactive mode on or off."""
         changes: dict[str, Any] = {}
@@ -153,8 +163,11 @@ class Controls:
         if interactive is not None:
             changes["interactive"] = interactive  # checked by the config: "false" is not False
         config = self.state.configure(**changes) if changes else self.state.config
-        return {"mix": dict(config.mix), "interactive": config.interactive,
-                "scenarios": {k: dict(v) for k, v in SCENARIOS.items()}}
+        return {
+            "mix": dict(config.mix),
+            "interactive": config.interactive,
+            "scenarios": {k: dict(v) for k, v in SCENARIOS.items()},
+        }
 
     @route("GET", "/config")
     def _settings(self) -> dict[str, Any]:
@@ -172,8 +185,13 @@ class Controls:
         with self.state.lock:
             return {"apps": [a.to_dict() for a in self.state.apps.values()]}
 
-    @route("POST", "/apps", body=("key", "secret", "name"), required=("key", "secret"),
-           missing="send {\"key\": ..., \"secret\": ...}")
+    @route(
+        "POST",
+        "/apps",
+        body=("key", "secret", "name"),
+        required=("key", "secret"),
+        missing='send {"key": ..., "secret": ...}',
+    )
     def register_app(self, key: str, secret: str | Secret, name: str = "") -> dict[str, Any]:
         """Add a Daraja app (consumer key and secret) that may request tokens."""
         return self.state.register_app(key, secret, name=name)
@@ -183,26 +201,44 @@ class Controls:
         with self.state.lock:
             return {"merchants": [m.to_dict() for m in self.state.merchants.values()]}
 
-    @route("POST", "/merchants",
-           body=("shortcode", "passkey", "kind", "till_number", "name", "balance", "max_balance"),
-           required=("shortcode", "passkey"), missing="send at least {\"shortcode\": ..., \"passkey\": ...}")
-    def register_merchant(self, shortcode: str | int, passkey: str | Secret, kind: str = "paybill",
-                          till_number: str | int | None = None, name: str | None = None,
-                          balance: float = 0.0, max_balance: float | None = None) -> dict[str, Any]:
+    @route(
+        "POST",
+        "/merchants",
+        body=("shortcode", "passkey", "kind", "till_number", "name", "balance", "max_balance"),
+        required=("shortcode", "passkey"),
+        missing='send at least {"shortcode": ..., "passkey": ...}',
+    )
+    def register_merchant(
+        self,
+        shortcode: str | int,
+        passkey: str | Secret,
+        kind: str = "paybill",
+        till_number: str | int | None = None,
+        name: str | None = None,
+        balance: float = 0.0,
+        max_balance: float | None = None,
+    ) -> dict[str, Any]:
         """Add a paybill, or a till (BusinessShortCode = store number, PartyB = ``till_number``)."""
-        return self.state.register_merchant(shortcode, passkey, kind=kind, till_number=till_number, name=name,
-                                            balance=balance, max_balance=max_balance)
+        return self.state.register_merchant(
+            shortcode, passkey, kind=kind, till_number=till_number, name=name, balance=balance, max_balance=max_balance
+        )
 
     @route("GET", "/subscribers")
     def _subscribers(self) -> dict[str, Any]:
         with self.state.lock:
             return {"subscribers": [s.to_dict() for s in self.state.subscribers.values()], "profiles": PROFILES}
 
-    @route("POST", "/subscribers",
-           body=("phone", "pin", "balance", "profile", "daily_limit", "max_transaction", "daily_total", "locked"),
-           required=("phone",), missing="send at least {\"phone\": \"2547XXXXXXXX\"}", flags=("locked",))
-    def register_subscriber(self, phone: str | int, pin: str = "1234", balance: float = 10_000.0,
-                            profile: str = "pays", **limits: Any) -> dict[str, Any]:
+    @route(
+        "POST",
+        "/subscribers",
+        body=("phone", "pin", "balance", "profile", "daily_limit", "max_transaction", "daily_total", "locked"),
+        required=("phone",),
+        missing='send at least {"phone": "2547XXXXXXXX"}',
+        flags=("locked",),
+    )
+    def register_subscriber(
+        self, phone: str | int, pin: str = "1234", balance: float = 10_000.0, profile: str = "pays", **limits: Any
+    ) -> dict[str, Any]:
         """Add (or replace) a customer: PIN, balance, behaviour profile, and optional
         ``daily_limit``, ``max_transaction``, ``daily_total``, ``locked``."""
         return self.state.register_subscriber(phone, pin=pin, balance=balance, profile=profile, **limits)
@@ -223,14 +259,28 @@ class Controls:
     def _callback_faults(self) -> dict[str, Any]:
         return {"faults": [f.to_dict() for f in self.state.faults.list()]}
 
-    @route("POST", "/callback-faults", body=("kind", "checkout_request_id", "phone", "count", "seconds", "copies"),
-           required=("kind",), missing="send {\"kind\": \"drop\" | \"delay\" | \"duplicate\" | \"out_of_order\", ...}")
-    def inject_callback_fault(self, kind: str, checkout_request_id: str | None = None, *, phone: str | None = None,
-                              count: int | None = 1, seconds: float | None = None, copies: int = 2) -> dict[str, Any]:
+    @route(
+        "POST",
+        "/callback-faults",
+        body=("kind", "checkout_request_id", "phone", "count", "seconds", "copies"),
+        required=("kind",),
+        missing='send {"kind": "drop" | "delay" | "duplicate" | "out_of_order", ...}',
+    )
+    def inject_callback_fault(
+        self,
+        kind: str,
+        checkout_request_id: str | None = None,
+        *,
+        phone: str | None = None,
+        count: int | None = 1,
+        seconds: float | None = None,
+        copies: int = 2,
+    ) -> dict[str, Any]:
         """Make callbacks misbehave: ``drop``, ``delay`` (``seconds``), ``duplicate`` (``copies``)
         or ``out_of_order``; for one transaction, one phone, or the next ``count`` callbacks."""
-        return self.state.inject_callback_fault(kind, checkout_request_id=checkout_request_id, phone=phone,
-                                                count=count, seconds=seconds, copies=copies)
+        return self.state.inject_callback_fault(
+            kind, checkout_request_id=checkout_request_id, phone=phone, count=count, seconds=seconds, copies=copies
+        )
 
     @route("DELETE", "/callback-faults", key="cleared")
     def clear_callback_faults(self) -> int:
@@ -243,10 +293,21 @@ class Controls:
             injected = [item.to_dict() for item in self.state.injected]
         return {"injected": injected, "magic_phones": ERROR_PHONES}
 
-    @route("POST", "/errors", body=("code", "message", "count", "route", "status"), required=("code",),
-           missing="send {\"code\": \"500.003.02\", ...}")
-    def fail_next(self, code: str, message: str | None = None, count: int | None = 1, route: str | None = None,
-                  status: int | None = None) -> dict[str, Any]:
+    @route(
+        "POST",
+        "/errors",
+        body=("code", "message", "count", "route", "status"),
+        required=("code",),
+        missing='send {"code": "500.003.02", ...}',
+    )
+    def fail_next(
+        self,
+        code: str,
+        message: str | None = None,
+        count: int | None = 1,
+        route: str | None = None,
+        status: int | None = None,
+    ) -> dict[str, Any]:
         """Answer the next ``count`` requests (route: oauth | push | query | None) with a Daraja error."""
         return self.state.fail_next(code, message=message, count=count, route=route, status=status)
 
@@ -266,9 +327,13 @@ class Controls:
 
     @route("GET", "/triggers")
     def _triggers(self) -> dict[str, Any]:
-        return {"triggers": [dataclasses.asdict(t) for t in TRIGGERS], "error_phones": ERROR_PHONES,
-                "error_triggers": [dataclasses.asdict(t) for t in ERROR_TRIGGERS],
-                "scenarios": SCENARIOS, "profiles": PROFILES}
+        return {
+            "triggers": [dataclasses.asdict(t) for t in TRIGGERS],
+            "error_phones": ERROR_PHONES,
+            "error_triggers": [dataclasses.asdict(t) for t in ERROR_TRIGGERS],
+            "scenarios": SCENARIOS,
+            "profiles": PROFILES,
+        }
 
     def _summary(self) -> dict[str, Any]:
         state = self.state
@@ -299,10 +364,16 @@ class Controls:
             "credentials": {
                 "consumer_key": defaults.LAB_CONSUMER_KEY,
                 "consumer_secret": defaults.LAB_CONSUMER_SECRET,
-                "paybill": {"BusinessShortCode": defaults.PAYBILL_SHORTCODE, "PartyB": defaults.PAYBILL_SHORTCODE,
-                            "passkey": defaults.PAYBILL_PASSKEY},
-                "till": {"BusinessShortCode": defaults.TILL_SHORTCODE, "PartyB": defaults.TILL_NUMBER,
-                         "passkey": defaults.TILL_PASSKEY},
+                "paybill": {
+                    "BusinessShortCode": defaults.PAYBILL_SHORTCODE,
+                    "PartyB": defaults.PAYBILL_SHORTCODE,
+                    "passkey": defaults.PAYBILL_PASSKEY,
+                },
+                "till": {
+                    "BusinessShortCode": defaults.TILL_SHORTCODE,
+                    "PartyB": defaults.TILL_NUMBER,
+                    "passkey": defaults.TILL_PASSKEY,
+                },
                 "test_msisdn": defaults.TEST_MSISDN,
             },
             "routes": sorted({f"{spec.method} {PREFIX}{spec.path}" for spec, _ in route_table()}),

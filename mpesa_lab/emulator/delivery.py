@@ -14,10 +14,11 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from json.encoder import encode_basestring_ascii
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -83,19 +84,23 @@ def _scalar(value: Any) -> str:
     return json.dumps(value)
 
 
-def callback_payload(tx: Transaction, config: "EmulatorConfig", merchant_balance: float | None) -> bytes:
+def callback_payload(tx: Transaction, config: EmulatorConfig, merchant_balance: float | None) -> bytes:
     """The stkCallback as Daraja shapes it (CallbackMetadata only on success), encoded as
     ``json.dumps`` would encode the dict, byte for byte, without building the dicts: the callback
     is encoded once per transaction, on the hot path."""
     assert tx.result_code is not None
-    head = (f'{{"Body": {{"stkCallback": {{"MerchantRequestID": {_scalar(tx.merchant_request_id)}, '
-            f'"CheckoutRequestID": {_scalar(tx.checkout_request_id)}, '
-            f'"ResultCode": {_scalar(wire_result_code(tx.result_code))}, "ResultDesc": {_scalar(tx.result_desc)}')
+    head = (
+        f'{{"Body": {{"stkCallback": {{"MerchantRequestID": {_scalar(tx.merchant_request_id)}, '
+        f'"CheckoutRequestID": {_scalar(tx.checkout_request_id)}, '
+        f'"ResultCode": {_scalar(wire_result_code(tx.result_code))}, "ResultDesc": {_scalar(tx.result_desc)}'
+    )
     if tx.result_code != "0":
         return (head + "}}}").encode("ascii")
     amount: float | int = float(tx.amount) if config.callback_amount == "float" else tx.amount
-    items = [f'{{"Name": "Amount", "Value": {_scalar(amount)}}}',
-             f'{{"Name": "MpesaReceiptNumber", "Value": {_scalar(tx.receipt)}}}']
+    items = [
+        f'{{"Name": "Amount", "Value": {_scalar(amount)}}}',
+        f'{{"Name": "MpesaReceiptNumber", "Value": {_scalar(tx.receipt)}}}',
+    ]
     if config.callback_balance == "empty":
         items.append('{"Name": "Balance"}')
     elif config.callback_balance == "value" and merchant_balance is not None:
@@ -151,13 +156,15 @@ class FaultBook:
             raise ValueError(f"unknown callback fault {kind!r}: use one of {', '.join(FAULT_KINDS)}")
         if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
             raise ValueError(f"count must be a whole number >= 1 (or None for 'until cleared'); got {count!r}")
-        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
-                                    or not 0 <= seconds <= MAX_FAULT_SECONDS):
+        if seconds is not None and (
+            isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= MAX_FAULT_SECONDS
+        ):
             raise ValueError(f"seconds must be a number from 0 to {MAX_FAULT_SECONDS}; got {seconds!r}")
         if isinstance(copies, bool) or not isinstance(copies, int) or not 2 <= copies <= MAX_COPIES:
             raise ValueError(f"copies (for a duplicate) must be a whole number from 2 to {MAX_COPIES}; got {copies!r}")
-        fault = Fault(next(self._ids), kind, checkout_request_id, phone,
-                      None if checkout_request_id else count, seconds, copies)
+        fault = Fault(
+            next(self._ids), kind, checkout_request_id, phone, None if checkout_request_id else count, seconds, copies
+        )
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -211,7 +218,7 @@ class _Job:
 class Deliverer:
     """Sends callbacks from the engine loop with one shared httpx.AsyncClient."""
 
-    def __init__(self, engine: Engine, record: Recorder, settings: Callable[[], "EmulatorConfig"]) -> None:
+    def __init__(self, engine: Engine, record: Recorder, settings: Callable[[], EmulatorConfig]) -> None:
         self.engine = engine
         self._record = record
         self._settings = settings
@@ -240,8 +247,9 @@ class Deliverer:
         if gate is None:
             if len(self._origin_gates) > 4096:
                 # Forget idle origins (a gate nobody holds is as good as a new one).
-                self._origin_gates = {k: g for k, g in self._origin_gates.items()
-                                      if g._value < MAX_IN_FLIGHT_PER_ORIGIN}
+                self._origin_gates = {
+                    k: g for k, g in self._origin_gates.items() if g._value < MAX_IN_FLIGHT_PER_ORIGIN
+                }
             gate = self._origin_gates[origin] = asyncio.Semaphore(MAX_IN_FLIGHT_PER_ORIGIN)
         return gate
 
@@ -272,8 +280,14 @@ class Deliverer:
             return
         kinds = [f.kind for f in faults] + list(config.callback_faults)
         if "drop" in kinds:
-            self._record(tx, tx.callback_url, status=None, error="dropped by an injected fault: no POST was made",
-                         elapsed_ms=None, fault="drop")
+            self._record(
+                tx,
+                tx.callback_url,
+                status=None,
+                error="dropped by an injected fault: no POST was made",
+                elapsed_ms=None,
+                fault="drop",
+            )
             return
         delays = [f.seconds for f in faults if f.kind == "delay" and f.seconds is not None]
         delay = max(delays) if delays else (config.callback_delay if "delay" in kinds else 0.0)
@@ -329,9 +343,12 @@ class Deliverer:
                     status = await poster.post(job.url, job.payload, config.callback_timeout)
                 else:
                     client = await self._https_client()
-                    response = await client.post(job.url, content=job.payload, timeout=config.callback_timeout,
-                                                 headers={"Content-Type": "application/json",
-                                                          "User-Agent": "mpesa-lab-emulator"})
+                    response = await client.post(
+                        job.url,
+                        content=job.payload,
+                        timeout=config.callback_timeout,
+                        headers={"Content-Type": "application/json", "User-Agent": "mpesa-lab-emulator"},
+                    )
                     status = response.status_code
             except PostError as exc:
                 error = str(exc)

@@ -16,7 +16,7 @@ from mpesa_lab.emulator.engine import Engine
 from mpesa_lab.emulator.state import EmulatorState
 from mpesa_lab.secret import Secret
 
-_running: dict[str, "Emulator"] = {}
+_running: dict[str, Emulator] = {}
 _running_lock = threading.Lock()
 
 
@@ -45,8 +45,7 @@ class Emulator(Controls):
     def config(self) -> EmulatorConfig:
         return self.state.config
 
-    def start(self, host: str = "127.0.0.1", port: int = 0, *,
-              control_token: str | Secret | None = None) -> "Emulator":
+    def start(self, host: str = "127.0.0.1", port: int = 0, *, control_token: str | Secret | None = None) -> Emulator:
         """Serve in a background thread (never on the caller's event loop). Safe to re-run: an
         emulator started earlier under the same name is stopped first.
 
@@ -89,7 +88,7 @@ class Emulator(Controls):
             if _running.get(self.name) is self:
                 del _running[self.name]
 
-    def __enter__(self) -> "Emulator":
+    def __enter__(self) -> Emulator:
         return self.start() if not self.running else self
 
     def __exit__(self, *exc: object) -> None:

@@ -119,8 +119,9 @@ class Engine:
         for delay, fn, args in steps:
             self._schedule(loop, delay, fn, args)
 
-    def _schedule(self, loop: asyncio.AbstractEventLoop, delay: float, fn: Callable[..., Any],
-                  args: tuple[Any, ...]) -> None:
+    def _schedule(
+        self, loop: asyncio.AbstractEventLoop, delay: float, fn: Callable[..., Any], args: tuple[Any, ...]
+    ) -> None:
         """On ``loop``'s own thread: run soon, or join the timer bucket of its due time."""
         if delay <= 0:
             loop.call_soon(self._safe, fn, args)
@@ -166,8 +167,9 @@ class Engine:
             if self._home is not None and self.running:
                 return self._home
             ready = threading.Event()
-            thread = threading.Thread(target=self._run_home, args=(ready,), name=f"mpesa-lab-{self.name}-engine",
-                                      daemon=True)
+            thread = threading.Thread(
+                target=self._run_home, args=(ready,), name=f"mpesa-lab-{self.name}-engine", daemon=True
+            )
             self._home_thread = thread
             thread.start()
             ready.wait()

@@ -20,8 +20,9 @@ from mpesa_lab import codes
 class EnvelopeError(Exception):
     """An error the emulator answers with Daraja's envelope (raised inside request handling)."""
 
-    def __init__(self, code: str, message: str, status: int = 500, *, empty_body: bool = False,
-                 request_id: str | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, status: int = 500, *, empty_body: bool = False, request_id: str | None = None
+    ) -> None:
         super().__init__(f"{code} {message}")
         self.code = code
         self.message = message
@@ -32,7 +33,7 @@ class EnvelopeError(Exception):
         self.request_id = request_id
 
     @classmethod
-    def named(cls, name: str, message: str | None = None, **kwargs: Any) -> "EnvelopeError":
+    def named(cls, name: str, message: str | None = None, **kwargs: Any) -> EnvelopeError:
         """The catalogue entry called ``name`` (e.g. ``"wrong_credentials"``) as an error."""
         entry = codes.by_name(name)
         return cls(entry.code, message or entry.message, entry.http_status or 500, **kwargs)

@@ -80,8 +80,10 @@ class IdFactory:
         # The lab's clock already gives Nairobi time: converting it again would change nothing.
         t = moment if moment.tzinfo is NAIROBI else to_nairobi(moment)
         # (plain formatting: strftime costs more than the rest of the id)
-        return (f"ws_CO_{t.day:02d}{t.month:02d}{t.year:04d}{t.hour:02d}{t.minute:02d}{t.second:02d}"
-                f"{t.microsecond // 1000}{phone[-9:]}")
+        return (
+            f"ws_CO_{t.day:02d}{t.month:02d}{t.year:04d}{t.hour:02d}{t.minute:02d}{t.second:02d}"
+            f"{t.microsecond // 1000}{phone[-9:]}"
+        )
 
     def receipt(self, moment: datetime) -> str:
         """A 10-character MpesaReceiptNumber whose first three characters encode the date."""

@@ -17,12 +17,12 @@ from typing import Any
 
 from mpesa_lab import codes
 from mpesa_lab.constants import MAX_AMOUNT, MIN_AMOUNT
-from mpesa_lab.password import build_password, check_password
 from mpesa_lab.emulator.errors import EmulatorError, EnvelopeError, bad_request
 from mpesa_lab.emulator.machine import Machine
 from mpesa_lab.emulator.models import Merchant, Subscriber, Transaction
 from mpesa_lab.emulator.scenarios import ERROR_PHONES, Plan, decide
 from mpesa_lab.emulator.validation import PushRequest, QueryRequest, msisdn
+from mpesa_lab.password import build_password, check_password
 
 # The live query answer spells it this way.
 QUERY_DESCRIPTION = "The service request has been accepted successsfully"
@@ -62,8 +62,10 @@ class Intake(Machine):
         # base64 is canonical, so the expected string matches a right password exactly; only a
         # mismatch pays for decoding (which also forgives stray whitespace, as a decoder would).
         expected = _expected_password(merchant.shortcode, merchant.passkey.reveal(), timestamp)
-        if not hmac.compare_digest(password.encode(), expected) and \
-                not check_password(password, merchant.shortcode, merchant.passkey, timestamp).ok:
+        if (
+            not hmac.compare_digest(password.encode(), expected)
+            and not check_password(password, merchant.shortcode, merchant.passkey, timestamp).ok
+        ):
             raise EnvelopeError.named("wrong_credentials")
         return merchant
 
@@ -94,22 +96,28 @@ class Intake(Machine):
         self.recent_pushes[phone] = recent
         return any(previous == amount for _, previous in recent)
 
-    def _real_rejection(self, req: PushRequest, merchant: Merchant, sub: Subscriber, prompt: str,
-                        now: datetime) -> tuple[str, str] | None:
+    def _real_rejection(
+        self, req: PushRequest, merchant: Merchant, sub: Subscriber, prompt: str, now: datetime
+    ) -> tuple[str, str] | None:
         if req.transaction_type != merchant.transaction_type:
-            return "2028", (f"{req.transaction_type} is not permitted for {merchant.kind} {merchant.shortcode}: "
-                            f"use {merchant.transaction_type}")
+            return "2028", (
+                f"{req.transaction_type} is not permitted for {merchant.kind} {merchant.shortcode}: "
+                f"use {merchant.transaction_type}"
+            )
         if req.party_b != merchant.party_b:
-            return "SFC_IC0003", (f"PartyB {req.party_b} is not an operator of {merchant.shortcode}: "
-                                  f"use {merchant.party_b}")
+            return "SFC_IC0003", (
+                f"PartyB {req.party_b} is not an operator of {merchant.shortcode}: use {merchant.party_b}"
+            )
         if req.amount < MIN_AMOUNT:
             return "2", f"Amount {req.amount} is below the minimum of {MIN_AMOUNT}"
         limit = min(float(MAX_AMOUNT), sub.max_transaction)
         if req.amount > limit:
             return "3", f"Amount {req.amount} is above the maximum of {limit:,.0f} per transaction"
         if self.config.enforce_duplicate_rule and self._duplicate(req.phone, req.amount, now):
-            return "17", (f"the same Amount ({req.amount}) was pushed to {req.phone} less than "
-                          f"{self.config.duplicate_window:.0f} s ago")
+            return "17", (
+                f"the same Amount ({req.amount}) was pushed to {req.phone} less than "
+                f"{self.config.duplicate_window:.0f} s ago"
+            )
         if len(prompt) > self.config.prompt_max_chars:
             return "1025", f"the prompt is {len(prompt)} characters, over {self.config.prompt_max_chars}"
         return None
@@ -190,8 +198,9 @@ class Intake(Machine):
         self.engine.call_later(cfg.prompt_delay, self._prompt, tx)
         return tx
 
-    def set_next_result(self, code: str | int, phone: str | None = None,
-                        result_desc: str | None = None) -> dict[str, Any]:
+    def set_next_result(
+        self, code: str | int, phone: str | None = None, result_desc: str | None = None
+    ) -> dict[str, Any]:
         """Script the ResultCode of the next push (to ``phone``, or to any phone), with its own
         ResultDesc if given (else the catalogue's wording)."""
         if result_desc is not None and (not isinstance(result_desc, str) or not result_desc.strip()):

@@ -59,8 +59,7 @@ def prompt_view(tx: Transaction) -> dict[str, Any]:
         "business_short_code": tx.business_short_code,
         "account_reference": tx.account_reference,
         "prompted_at": tx.prompted_at.isoformat(timespec="milliseconds") if tx.prompted_at else None,
-        "expires_at": tx.prompt_expires_at.isoformat(timespec="milliseconds")
-        if tx.prompt_expires_at else None,
+        "expires_at": tx.prompt_expires_at.isoformat(timespec="milliseconds") if tx.prompt_expires_at else None,
     }
 
 
@@ -217,8 +216,11 @@ class Machine(Registry):
                 decline = "1", f"balance {sub.balance:,.2f} is below the Amount {tx.amount:,}"
             elif sub.daily_total + tx.amount > sub.daily_limit:
                 decline = "4", f"today's total {sub.daily_total:,.2f} + {tx.amount:,} is over the daily limit"
-            elif merchant is not None and merchant.max_balance is not None and \
-                    merchant.balance + tx.amount > merchant.max_balance:
+            elif (
+                merchant is not None
+                and merchant.max_balance is not None
+                and merchant.balance + tx.amount > merchant.max_balance
+            ):
                 decline = "8", f"the merchant's balance would pass its limit of {merchant.max_balance:,.2f}"
             if decline:
                 self._event(tx, "declined", decline[1])
@@ -255,8 +257,16 @@ class Machine(Registry):
         self.deliverer.deliver(tx, body, self.faults.take(tx))
         self._changed.notify_all()
 
-    def _record_attempt(self, tx: Transaction, url: str, *, status: int | None, error: str | None,
-                        elapsed_ms: float | None, fault: str | None) -> None:
+    def _record_attempt(
+        self,
+        tx: Transaction,
+        url: str,
+        *,
+        status: int | None,
+        error: str | None,
+        elapsed_ms: float | None,
+        fault: str | None,
+    ) -> None:
         with self.lock:
             attempt = CallbackAttempt(
                 checkout_request_id=tx.checkout_request_id,
@@ -306,27 +316,34 @@ class Machine(Registry):
         if tx is None:
             hint = ""
             if self.forgotten_transactions:
-                hint = (f"; {self.forgotten_transactions} older settled transaction(s) were forgotten "
-                        f"beyond max_transactions={self.config.max_transactions}")
+                hint = (
+                    f"; {self.forgotten_transactions} older settled transaction(s) were forgotten "
+                    f"beyond max_transactions={self.config.max_transactions}"
+                )
             raise UnknownTransaction(
                 f"no transaction {checkout_request_id!r}: use the CheckoutRequestID from a push's "
                 f"answer (transactions() lists them){hint}"
             )
         return tx
 
-    def answer(self, checkout_request_id: str, *, pin: str | int | None = None, cancel: bool = False,
-               ignore: bool = False) -> dict[str, Any]:
+    def answer(
+        self, checkout_request_id: str, *, pin: str | int | None = None, cancel: bool = False, ignore: bool = False
+    ) -> dict[str, Any]:
         """The customer's answer: a PIN (none given: the right one), Cancel (1032), or no answer
         (1037). Wins over any other plan."""
         if sum([pin is not None, bool(cancel), bool(ignore)]) > 1:
-            raise EmulatorError("answer takes one of pin='1234', cancel=True or ignore=True (or nothing: "
-                                "the right PIN)")
+            raise EmulatorError(
+                "answer takes one of pin='1234', cancel=True or ignore=True (or nothing: the right PIN)"
+            )
         if pin is not None and (isinstance(pin, bool) or not isinstance(pin, (str, int))):
             raise EmulatorError(f"pin must be a string of digits such as '1234'; got {pin!r}")
         action: tuple[str, str | None] = (
-            ("pin", str(pin)) if pin is not None
-            else ("cancel", None) if cancel
-            else ("ignore", None) if ignore
+            ("pin", str(pin))
+            if pin is not None
+            else ("cancel", None)
+            if cancel
+            else ("ignore", None)
+            if ignore
             else ("pay", None)
         )
         with self.lock:
@@ -336,8 +353,12 @@ class Machine(Registry):
                     f"transaction {tx.checkout_request_id} is already final (ResultCode {tx.result_code}): "
                     "push again for a new prompt"
                 )
-            what = {"pin": "PIN entered", "pay": "the right PIN entered", "cancel": "Cancel pressed",
-                    "ignore": "prompt ignored"}[action[0]]
+            what = {
+                "pin": "PIN entered",
+                "pay": "the right PIN entered",
+                "cancel": "Cancel pressed",
+                "ignore": "prompt ignored",
+            }[action[0]]
             if tx.status is ACCEPTED:
                 tx.queued_answer = action
                 self._event(tx, "answer_queued", f"{what} before the prompt arrived")
@@ -385,8 +406,9 @@ class Machine(Registry):
                 )
             return tx.to_dict()
 
-    def wait_for_callbacks(self, checkout_request_id: str, count: int = 1,
-                           timeout: float = 10.0) -> list[dict[str, Any]]:
+    def wait_for_callbacks(
+        self, checkout_request_id: str, count: int = 1, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
         """Block until ``count`` callback attempts (sent, failed or dropped) are recorded."""
         with self.lock:
             tx = self.get(checkout_request_id)
@@ -397,8 +419,16 @@ class Machine(Registry):
                 )
             return [a.to_dict() for a in tx.callback_attempts]
 
-    def inject_callback_fault(self, kind: str, *, checkout_request_id: str | None = None, phone: str | None = None,
-                              count: int | None = 1, seconds: float | None = None, copies: int = 2) -> dict[str, Any]:
+    def inject_callback_fault(
+        self,
+        kind: str,
+        *,
+        checkout_request_id: str | None = None,
+        phone: str | None = None,
+        count: int | None = 1,
+        seconds: float | None = None,
+        copies: int = 2,
+    ) -> dict[str, Any]:
         if checkout_request_id is not None:
             with self.lock:
                 tx = self.get(checkout_request_id)
@@ -410,9 +440,14 @@ class Machine(Registry):
         if phone is not None and msisdn(str(phone)) is None:
             raise EmulatorError(f"phone must be like 2547XXXXXXXX; got {phone!r}")
         try:
-            fault = self.faults.add(kind, checkout_request_id=checkout_request_id,
-                                    phone=None if phone is None else str(phone),
-                                    count=count, seconds=seconds, copies=copies)
+            fault = self.faults.add(
+                kind,
+                checkout_request_id=checkout_request_id,
+                phone=None if phone is None else str(phone),
+                count=count,
+                seconds=seconds,
+                copies=copies,
+            )
         except ValueError as exc:
             raise EmulatorError(str(exc)) from None
         return fault.to_dict()

@@ -60,8 +60,10 @@ class KeepAlivePoster:
             raise PostError(f"InvalidURL: bad port in {url!r}") from None
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         authority = parts.netloc.rsplit("@", 1)[-1]
-        head = (f"POST {target} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: {user_agent}\r\n"
-                "Content-Type: application/json\r\n").encode("ascii")
+        head = (
+            f"POST {target} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: {user_agent}\r\n"
+            "Content-Type: application/json\r\n"
+        ).encode("ascii")
         if len(self._targets) >= 256:
             self._targets.clear()
         known = self._targets[(url, user_agent)] = ((host, port), head)
@@ -87,8 +89,9 @@ class KeepAlivePoster:
                     connection = await self._connect(origin)
                     continue
                 if isinstance(exc, asyncio.IncompleteReadError):
-                    raise PostError("RemoteProtocolError: the server closed the connection without "
-                                    "a complete answer") from None
+                    raise PostError(
+                        "RemoteProtocolError: the server closed the connection without a complete answer"
+                    ) from None
                 raise PostError(f"WriteError: {exc}") from None
             except ValueError as exc:  # a malformed answer
                 writer.close()

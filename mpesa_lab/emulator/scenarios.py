@@ -17,9 +17,9 @@ rule 17); profiles and the mix describe what the customer does, and the real con
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Mapping
 
 from mpesa_lab.codes import by_name
 from mpesa_lab.constants import SANDBOX_TEST_MSISDN
@@ -59,34 +59,64 @@ def _t(code: str, how: str) -> Trigger:
 
 
 TRIGGERS: tuple[Trigger, ...] = (
-    _t("0", "The customer enters the right PIN and pays. Also: any registered subscriber with "
-       "enough balance, and the public test number 254708374149."),
-    _t("1", "The customer's balance is too low. Real condition: register a subscriber whose "
-       "balance is below the Amount."),
+    _t(
+        "0",
+        "The customer enters the right PIN and pays. Also: any registered subscriber with "
+        "enough balance, and the public test number 254708374149.",
+    ),
+    _t(
+        "1",
+        "The customer's balance is too low. Real condition: register a subscriber whose balance is below the Amount.",
+    ),
     _t("2", "The Amount is below the minimum. Real condition: Amount 0."),
-    _t("3", "The Amount is over the per-transaction maximum. Real condition: Amount above "
-       "250,000 (or above a subscriber's max_transaction)."),
-    _t("4", "The payment would pass the customer's daily limit. Real condition: a subscriber "
-       "whose daily_total + Amount exceeds daily_limit (500,000 by default)."),
-    _t("8", "The payment would pass the merchant's account limit. Real condition: register a "
-       "merchant with max_balance and push past it."),
-    _t("17", "Rule limited. Real condition: the same Amount to the same PhoneNumber twice within "
-       "two minutes (enforce_duplicate_rule)."),
+    _t(
+        "3",
+        "The Amount is over the per-transaction maximum. Real condition: Amount above "
+        "250,000 (or above a subscriber's max_transaction).",
+    ),
+    _t(
+        "4",
+        "The payment would pass the customer's daily limit. Real condition: a subscriber "
+        "whose daily_total + Amount exceeds daily_limit (500,000 by default).",
+    ),
+    _t(
+        "8",
+        "The payment would pass the merchant's account limit. Real condition: register a "
+        "merchant with max_balance and push past it.",
+    ),
+    _t(
+        "17",
+        "Rule limited. Real condition: the same Amount to the same PhoneNumber twice within "
+        "two minutes (enforce_duplicate_rule).",
+    ),
     _t("1019", "The customer answers after the transaction expired. Profile 'late'."),
-    _t("1025", "The prompt could not be sent. Real condition: a prompt over 182 characters (a "
-       "very long AccountReference or merchant name)."),
-    _t("1032", "The customer cancels the prompt. Interactive: answer(..., cancel=True); "
-       "profile 'cancels'."),
-    _t("1037", "The phone cannot be reached. Interactive: no answer within prompt_timeout, or "
-       "answer(..., ignore=True); profiles 'ignores' and 'unreachable'."),
-    _t("2001", "The customer enters a wrong PIN. Interactive: answer(..., pin='0000'); profile "
-       "'wrong_pin'."),
-    _t("2028", "Not permitted by product assignment. Real condition: TransactionType does not "
-       "match the shortcode (CustomerBuyGoodsOnline to the paybill 174379, or PayBill to a till)."),
-    _t("8006", "The customer's PIN is locked. Real condition: a third wrong PIN in a row "
-       "(2001, 2001, 8006), and every push to that subscriber after it."),
-    _t("SFC_IC0003", "The operator does not exist. Real condition: PartyB is not the merchant's "
-       "(paybill: its shortcode; till: its till number)."),
+    _t(
+        "1025",
+        "The prompt could not be sent. Real condition: a prompt over 182 characters (a "
+        "very long AccountReference or merchant name).",
+    ),
+    _t("1032", "The customer cancels the prompt. Interactive: answer(..., cancel=True); profile 'cancels'."),
+    _t(
+        "1037",
+        "The phone cannot be reached. Interactive: no answer within prompt_timeout, or "
+        "answer(..., ignore=True); profiles 'ignores' and 'unreachable'.",
+    ),
+    _t("2001", "The customer enters a wrong PIN. Interactive: answer(..., pin='0000'); profile 'wrong_pin'."),
+    _t(
+        "2028",
+        "Not permitted by product assignment. Real condition: TransactionType does not "
+        "match the shortcode (CustomerBuyGoodsOnline to the paybill 174379, or PayBill to a till).",
+    ),
+    _t(
+        "8006",
+        "The customer's PIN is locked. Real condition: a third wrong PIN in a row "
+        "(2001, 2001, 8006), and every push to that subscriber after it.",
+    ),
+    _t(
+        "SFC_IC0003",
+        "The operator does not exist. Real condition: PartyB is not the merchant's "
+        "(paybill: its shortcode; till: its till number).",
+    ),
 )
 
 TRIGGER_BY_PHONE: dict[str, str] = {t.phone: t.code for t in TRIGGERS}
@@ -120,31 +150,54 @@ def _e(name: str, how: str) -> ErrorTrigger:
 
 
 ERROR_TRIGGERS: tuple[ErrorTrigger, ...] = (
-    _e("bad_request", "Any bad field names itself: Timestamp 'now' gives Invalid Timestamp, PhoneNumber "
-       "'0712345678' Invalid PhoneNumber; a body that is not JSON or lacks Content-Type: application/json "
-       "gives Invalid BusinessShortCode; no TransactionDesc gives Invalid Remarks; an unknown "
-       "CheckoutRequestID in a query gives Invalid CheckoutRequestID."),
+    _e(
+        "bad_request",
+        "Any bad field names itself: Timestamp 'now' gives Invalid Timestamp, PhoneNumber "
+        "'0712345678' Invalid PhoneNumber; a body that is not JSON or lacks Content-Type: application/json "
+        "gives Invalid BusinessShortCode; no TransactionDesc gives Invalid Remarks; an unknown "
+        "CheckoutRequestID in a query gives Invalid CheckoutRequestID.",
+    ),
     _e("invalid_authentication_type", "OAuth without HTTP Basic (no Authorization, or Bearer ...)."),
-    _e("invalid_client_credentials", "OAuth with a wrong consumer key or secret (HTTP 400; with "
-       "oauth_wrong_credentials_body='empty' the body is empty, as live Daraja sometimes does)."),
+    _e(
+        "invalid_client_credentials",
+        "OAuth with a wrong consumer key or secret (HTTP 400; with "
+        "oauth_wrong_credentials_body='empty' the body is empty, as live Daraja sometimes does).",
+    ),
     _e("invalid_grant_type", "OAuth with grant_type missing or not client_credentials."),
-    _e("invalid_access_token", "Push or query without a Bearer token, with an unknown one, or with one "
-       "older than token_ttl (3599 s) by the emulator's clock."),
+    _e(
+        "invalid_access_token",
+        "Push or query without a Bearer token, with an unknown one, or with one "
+        "older than token_ttl (3599 s) by the emulator's clock.",
+    ),
     _e("resource_not_found", "Any path the emulator does not serve, e.g. /mpesa/stkpush/v2/processrequest."),
-    _e("method_not_allowed", "A wrong method on a Daraja path, e.g. GET on the push path (\"GET Method Not "
-       "Allowed\")."),
+    _e("method_not_allowed", 'A wrong method on a Daraja path, e.g. GET on the push path ("GET Method Not Allowed").'),
     _e("merchant_does_not_exist", "A BusinessShortCode that is not registered, e.g. 600000."),
-    _e("wrong_credentials", "A Password that is missing or is not base64(BusinessShortCode + Passkey + "
-       "Timestamp) of this request (wrong passkey, or another Timestamp)."),
-    _e("subscriber_locked", "A second push to a PhoneNumber while its first is still pending "
-       "(enforce_subscriber_lock=True; interactive mode makes it easy)."),
-    _e("transaction_being_processed", "STK query on a pending transaction with pending_style='error' (the "
-       "default); pending_style='result' answers 200 with ResultCode '4999' instead."),
+    _e(
+        "wrong_credentials",
+        "A Password that is missing or is not base64(BusinessShortCode + Passkey + "
+        "Timestamp) of this request (wrong passkey, or another Timestamp).",
+    ),
+    _e(
+        "subscriber_locked",
+        "A second push to a PhoneNumber while its first is still pending "
+        "(enforce_subscriber_lock=True; interactive mode makes it easy).",
+    ),
+    _e(
+        "transaction_being_processed",
+        "STK query on a pending transaction with pending_style='error' (the "
+        "default); pending_style='result' answers 200 with ResultCode '4999' instead.",
+    ),
     _e("system_busy", "Push to PhoneNumber 254709500302, or fail_next('500.003.02')."),
-    _e("internal_server_error", "Push to PhoneNumber 254709531001, or fail_next('500.003.1001'); also the "
-       "answer to anything unexpected inside the emulator."),
-    _e("spike_arrest", "rate_limit_per_second=N and more than N requests in one second from one app; or "
-       "push to PhoneNumber 254709500320."),
+    _e(
+        "internal_server_error",
+        "Push to PhoneNumber 254709531001, or fail_next('500.003.1001'); also the "
+        "answer to anything unexpected inside the emulator.",
+    ),
+    _e(
+        "spike_arrest",
+        "rate_limit_per_second=N and more than N requests in one second from one app; or "
+        "push to PhoneNumber 254709500320.",
+    ),
     _e("quota_violation", "quota=N and request N+1 from one app; or push to PhoneNumber 254709500303."),
 )
 
@@ -248,10 +301,10 @@ def live_sandbox_2026(phone: str) -> Plan:
 # How the emulator's customers behave overall: ``EmulatorConfig.behaviour``.
 BEHAVIOURS: dict[str, str] = {
     "teaching": "the lab's default: the test number pays, magic numbers give every code, other "
-                "numbers follow the seeded mix",
+    "numbers follow the seeded mix",
     "live_sandbox_2026": "the live Daraja sandbox as reported in 2026: the test number ends in 1037 "
-                         "'No response from user.', any other number in E3008 (magic numbers and "
-                         "set_next_result still work)",
+    "'No response from user.', any other number in E3008 (magic numbers and "
+    "set_next_result still work)",
 }
 DEFAULT_BEHAVIOUR = "teaching"
 

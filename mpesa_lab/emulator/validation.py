@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from mpesa_lab.emulator.errors import bad_request
@@ -304,4 +305,3 @@ def listable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [listable(item) for item in value]
     return value
-

@@ -14,12 +14,12 @@ from mpesa_lab._exports import lazy_exports
 
 if TYPE_CHECKING:
     from mpesa_lab.listener.app import ACCEPTED, DEFAULT_MAX_BODY_BYTES, ListenerApp
+    from mpesa_lab.listener.cli import run_listener
     from mpesa_lab.listener.server import (
         SAFARICOM_IPS,
         Listener,
         new_path_token,
         parsed_callback,
-        run_listener,
     )
     from mpesa_lab.listener.tunnel import Tunnel, TunnelError, open_tunnel
 

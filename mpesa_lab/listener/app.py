@@ -60,14 +60,22 @@ DRAIN_LIMIT = 1024 * 1024
 
 # Headers worth keeping with each delivery: what sent it, through which proxy, as what.
 KEPT_HEADERS = (
-    "content-type", "content-length", "transfer-encoding", "user-agent", "host",
-    "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "forwarded",
-    "x-request-id", "via",
+    "content-type",
+    "content-length",
+    "transfer-encoding",
+    "user-agent",
+    "host",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-real-ip",
+    "forwarded",
+    "x-request-id",
+    "via",
 )
 
 
-LOOPBACK_NETWORKS: tuple[IpNetwork, ...] = (ipaddress.ip_network("127.0.0.0/8"),
-                                             ipaddress.ip_network("::1/128"))
+LOOPBACK_NETWORKS: tuple[IpNetwork, ...] = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
 def parse_networks(allowed_ips: Iterable[str] | None) -> list[IpNetwork] | None:
@@ -82,8 +90,7 @@ def parse_networks(allowed_ips: Iterable[str] | None) -> list[IpNetwork] | None:
             networks.append(ipaddress.ip_network(str(item).strip(), strict=False))
         except ValueError:
             raise ValueError(
-                f"allowed_ips: {item!r} is not an IP address or network (e.g. 196.201.214.200 or "
-                "196.201.212.0/24)"
+                f"allowed_ips: {item!r} is not an IP address or network (e.g. 196.201.214.200 or 196.201.212.0/24)"
             ) from None
     return networks
 
@@ -153,8 +160,11 @@ class ListenerApp:
         except Exception:
             log.exception("listener failed on %s %s", scope.get("method"), "<callback path>")
             if not started:
-                await _json(send, 500, {"error": "internal_error",
-                                        "message": "The listener failed on this request; see its log."})
+                await _json(
+                    send,
+                    500,
+                    {"error": "internal_error", "message": "The listener failed on this request; see its log."},
+                )
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -178,9 +188,11 @@ class ListenerApp:
             return
         if not _same_path(path, self.callback_path):
             # Never echo the path: it may be a guess at the token.
-            await _json(send, 404, {"error": "not_found",
-                                    "message": "No such path. Callbacks are POSTed to the "
-                                               "listener's callback_url."})
+            await _json(
+                send,
+                404,
+                {"error": "not_found", "message": "No such path. Callbacks are POSTed to the listener's callback_url."},
+            )
             return
         if method != "POST":
             await _json(send, 405, _method_error("POST"), headers=[(b"allow", b"POST")])
@@ -205,56 +217,104 @@ class ListenerApp:
             return
 
         if body is None:
-            reason = (f"body of {size} bytes is over the listener's limit of "
-                      f"{self.max_body_bytes} bytes")
-            stored = await self._store(DeliveryIn(
-                received_at=received_at, remote_addr=remote_addr, client_addr=client_addr,
-                headers=headers, body=None, body_size=size, outcome="too_large", http_status=413,
-                reason=reason))
-            await _json(send, 413, {"error": "body_too_large", "message": reason,
-                                    "limit": self.max_body_bytes},
-                        stored=stored, close=True)
+            reason = f"body of {size} bytes is over the listener's limit of {self.max_body_bytes} bytes"
+            stored = await self._store(
+                DeliveryIn(
+                    received_at=received_at,
+                    remote_addr=remote_addr,
+                    client_addr=client_addr,
+                    headers=headers,
+                    body=None,
+                    body_size=size,
+                    outcome="too_large",
+                    http_status=413,
+                    reason=reason,
+                )
+            )
+            await _json(
+                send,
+                413,
+                {"error": "body_too_large", "message": reason, "limit": self.max_body_bytes},
+                stored=stored,
+                close=True,
+            )
             return
 
         if self.networks is not None and not self._allowed(client_addr):
-            reason = (f"source address {client_addr} is not in the listener's allowed_ips; the "
-                      "delivery is kept (outcome 'forbidden') but not processed")
+            reason = (
+                f"source address {client_addr} is not in the listener's allowed_ips; the "
+                "delivery is kept (outcome 'forbidden') but not processed"
+            )
             log.warning("callback from %s refused by the IP allowlist", client_addr)
-            stored = await self._store(DeliveryIn(
-                received_at=received_at, remote_addr=remote_addr, client_addr=client_addr,
-                headers=headers, body=body, outcome="forbidden", http_status=403, reason=reason))
-            await _json(send, 403, {"error": "forbidden", "message": "Source address not allowed."},
-                        stored=stored)
+            stored = await self._store(
+                DeliveryIn(
+                    received_at=received_at,
+                    remote_addr=remote_addr,
+                    client_addr=client_addr,
+                    headers=headers,
+                    body=body,
+                    outcome="forbidden",
+                    http_status=403,
+                    reason=reason,
+                )
+            )
+            await _json(send, 403, {"error": "forbidden", "message": "Source address not allowed."}, stored=stored)
             return
 
         try:
             parsed = _parse(body)
         except CallbackError as exc:
-            await self._quarantine(send, DeliveryIn(
-                received_at=received_at, remote_addr=remote_addr, client_addr=client_addr,
-                headers=headers, body=body, outcome="quarantined", http_status=400,
-                reason=str(exc)))
+            await self._quarantine(
+                send,
+                DeliveryIn(
+                    received_at=received_at,
+                    remote_addr=remote_addr,
+                    client_addr=client_addr,
+                    headers=headers,
+                    body=body,
+                    outcome="quarantined",
+                    http_status=400,
+                    reason=str(exc),
+                ),
+            )
             return
 
         delivery = DeliveryIn(
-            received_at=received_at, remote_addr=remote_addr, client_addr=client_addr,
-            headers=headers, body=body, outcome="accepted", http_status=200, callback=parsed)
+            received_at=received_at,
+            remote_addr=remote_addr,
+            client_addr=client_addr,
+            headers=headers,
+            body=body,
+            outcome="accepted",
+            http_status=200,
+            callback=parsed,
+        )
         stored = await self._store(delivery)
         if isinstance(stored, Exception) and not isinstance(stored, StoreUnavailable):
             # The store took nothing for this row (SQLite refused its data): keep it raw in
             # quarantine with the reason rather than lose it.
-            await self._quarantine(send, replace(
-                delivery, outcome="quarantined", http_status=400, callback=None,
-                reason=f"not storable as a callback ({stored}); kept raw"))
+            await self._quarantine(
+                send,
+                replace(
+                    delivery,
+                    outcome="quarantined",
+                    http_status=400,
+                    callback=None,
+                    reason=f"not storable as a callback ({stored}); kept raw",
+                ),
+            )
             return
         await _json(send, 200, ACCEPTED, stored=stored)
 
     async def _quarantine(self, send: Send, delivery: DeliveryIn) -> None:
         stored = await self._store(delivery)
         reason = delivery.reason or "invalid callback"
-        await _json(send, 400, {"ResultCode": 1, "ResultDesc": f"Rejected: {reason}",
-                                "error": "invalid_callback", "message": reason},
-                    stored=stored)
+        await _json(
+            send,
+            400,
+            {"ResultCode": 1, "ResultDesc": f"Rejected: {reason}", "error": "invalid_callback", "message": reason},
+            stored=stored,
+        )
 
     async def _store(self, delivery: DeliveryIn) -> StoredDelivery | Exception:
         """Commit the delivery (in the store's writer thread) and report it."""
@@ -339,21 +399,27 @@ class _NotData(CallbackError):
 def _finite_float(text: str) -> Decimal:
     number = Decimal(text)  # Decimal keeps Amount 1.00 exactly as sent
     if number and number.adjusted() > _MAX_EXPONENT:
-        raise _NotData(f"the number {text[:40]} is too large to be a real value (it would read "
-                       "back as infinity); kept raw in quarantine, not stored as data")
+        raise _NotData(
+            f"the number {text[:40]} is too large to be a real value (it would read "
+            "back as infinity); kept raw in quarantine, not stored as data"
+        )
     return number
 
 
 def _bounded_int(text: str) -> int:
     if len(text.lstrip("-")) > _MAX_EXPONENT:
-        raise _NotData(f"a number with {len(text)} digits is too large to be a real value; kept "
-                       "raw in quarantine, not stored as data")
+        raise _NotData(
+            f"a number with {len(text)} digits is too large to be a real value; kept "
+            "raw in quarantine, not stored as data"
+        )
     return int(text)
 
 
 def _no_constant(name: str) -> Any:
-    raise _NotData(f"the body holds {name}, which is not a number (JSON has no NaN or Infinity); "
-                   "kept raw in quarantine, not stored as data")
+    raise _NotData(
+        f"the body holds {name}, which is not a number (JSON has no NaN or Infinity); "
+        "kept raw in quarantine, not stored as data"
+    )
 
 
 def _has_surrogate(value: Any) -> bool:
@@ -379,21 +445,21 @@ def _parse(body: bytes) -> ParsedCallback:
     and bodies nested too deep raise CallbackError (quarantined raw) instead of becoming data."""
     try:
         text = body.decode("utf-8-sig")
-        payload = json.loads(text, parse_float=_finite_float, parse_int=_bounded_int,
-                             parse_constant=_no_constant)
+        payload = json.loads(text, parse_float=_finite_float, parse_int=_bounded_int, parse_constant=_no_constant)
     except _NotData:
         raise
     except RecursionError:
-        raise CallbackError("the body is nested too deeply to be an stkCallback; kept raw in "
-                            "quarantine") from None
+        raise CallbackError("the body is nested too deeply to be an stkCallback; kept raw in quarantine") from None
     except ValueError:
         # Not UTF-8 or not JSON: the parser says exactly what is wrong.
         return parse_callback(body)
     if not isinstance(payload, dict):
         return parse_callback(body)  # not an object: the parser names what it is
     if "\\u" in text and _has_surrogate(payload):
-        raise CallbackError("the body holds text with a lone surrogate (\\ud800-\\udfff), which is "
-                            "not valid Unicode; kept raw in quarantine, not stored as data")
+        raise CallbackError(
+            "the body holds text with a lone surrogate (\\ud800-\\udfff), which is "
+            "not valid Unicode; kept raw in quarantine, not stored as data"
+        )
     return replace(parse_callback(payload), raw=body)
 
 
@@ -436,18 +502,27 @@ async def _drain(receive: Receive, limit: int) -> None:
 
 
 def _method_error(allowed: str) -> dict[str, str]:
-    return {"error": "method_not_allowed",
-            "message": f"Use {allowed} on this path."}
+    return {"error": "method_not_allowed", "message": f"Use {allowed} on this path."}
 
 
-async def _json(send: Send, status: int, payload: dict[str, Any], *,
-                stored: StoredDelivery | Exception | None = None,
-                headers: list[tuple[bytes, bytes]] | None = None, close: bool = False) -> None:
+async def _json(
+    send: Send,
+    status: int,
+    payload: dict[str, Any],
+    *,
+    stored: StoredDelivery | Exception | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    close: bool = False,
+) -> None:
     if isinstance(stored, Exception):
         # Never acknowledge what is not committed.
         status = 503
-        payload = {"ResultCode": 1, "ResultDesc": f"Not stored: {stored}", "error": "store_failed",
-                   "message": str(stored)}
+        payload = {
+            "ResultCode": 1,
+            "ResultDesc": f"Not stored: {stored}",
+            "error": "store_failed",
+            "message": str(stored),
+        }
         stored = None
     body = json.dumps(payload).encode("utf-8")
     extra = list(headers or [])
@@ -458,10 +533,11 @@ async def _json(send: Send, status: int, payload: dict[str, Any], *,
             extra.append((b"x-mpesa-lab-flags", ",".join(flags).encode()))
     if close:
         extra.append((b"connection", b"close"))
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()), *extra],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -63,7 +63,7 @@ class WorkshopLink:
 
     def __init__(
         self,
-        listener: "Listener",
+        listener: Listener,
         base_url: str,
         consumer_key: str,
         consumer_secret: Any,
@@ -74,7 +74,10 @@ class WorkshopLink:
     ) -> None:
         self.listener = listener
         self.base_url = base_url.rstrip("/")
-        self._auth = (consumer_key, consumer_secret.reveal() if hasattr(consumer_secret, "reveal") else str(consumer_secret))
+        self._auth = (
+            consumer_key,
+            consumer_secret.reveal() if hasattr(consumer_secret, "reveal") else str(consumer_secret),
+        )
         self.listen_host = listen_host
         self.direct = direct
         self.pull_wait = pull_wait
@@ -105,14 +108,21 @@ class WorkshopLink:
         host = "127.0.0.1" if server_local else _address_towards(server_host)
         port = self.listener.port
         app = self.listener.app
-        return {"direct_url": f"http://{host}:{port}{app.callback_path}",
-                "health_url": f"http://{host}:{port}{app.health_path}"}
+        return {
+            "direct_url": f"http://{host}:{port}{app.callback_path}",
+            "health_url": f"http://{host}:{port}{app.health_path}",
+        }
 
-    def start(self, timeout: float = 10.0) -> "WorkshopLink":
+    def start(self, timeout: float = 10.0) -> WorkshopLink:
         """Join the room (hello) and start the relay; raises WorkshopError with what to check."""
         try:
-            response = httpx.post(f"{self.base_url}/_workshop/relay/hello", auth=self._auth,
-                                  json=self._direct_offer(), timeout=timeout, trust_env=False)
+            response = httpx.post(
+                f"{self.base_url}/_workshop/relay/hello",
+                auth=self._auth,
+                json=self._direct_offer(),
+                timeout=timeout,
+                trust_env=False,
+            )
         except httpx.HTTPError as exc:
             raise WorkshopError(
                 f"cannot reach the workshop server at {self.base_url} ({type(exc).__name__}): check "
@@ -152,8 +162,9 @@ class WorkshopLink:
             return
         self._stopping.clear()
         ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True,
-                                        name=f"mpesa-lab-relay-{self.participant}")
+        self._thread = threading.Thread(
+            target=self._run, args=(ready,), daemon=True, name=f"mpesa-lab-relay-{self.participant}"
+        )
         self._thread.start()
         ready.wait(5)
 
@@ -171,8 +182,12 @@ class WorkshopLink:
             loop.close()
 
     async def _pull_forever(self) -> None:
-        async with httpx.AsyncClient(base_url=self.base_url, auth=self._auth, trust_env=False,
-                                     timeout=httpx.Timeout(self.pull_wait + 15, connect=5)) as client:
+        async with httpx.AsyncClient(
+            base_url=self.base_url,
+            auth=self._auth,
+            trust_env=False,
+            timeout=httpx.Timeout(self.pull_wait + 15, connect=5),
+        ) as client:
             try:
                 await self._relay(client)
             finally:
@@ -200,7 +215,7 @@ class WorkshopLink:
                     self._pulling = False
                 if response.status_code != 200:
                     raise WorkshopError(f"pull answered HTTP {response.status_code}: {response.text[:200]}")
-                del self._pending_acks[:len(acks)]  # the server has them
+                del self._pending_acks[: len(acks)]  # the server has them
                 letters = response.json().get("letters", [])
                 if letters:
                     stored = await self._store_all(letters)
@@ -222,6 +237,7 @@ class WorkshopLink:
 
     async def _store_all(self, letters: list[dict[str, Any]]) -> list[int]:
         """Store every letter (one group commit); the ids that are now durably stored."""
+
         async def one(letter: dict[str, Any]) -> int | None:
             body = base64.b64decode(letter["body"])
             key = (int(letter["id"]), hashlib.sha256(body).hexdigest())
@@ -247,10 +263,15 @@ class WorkshopLink:
 
     async def _store(self, body: bytes, letter: dict[str, Any]) -> StoredDelivery:
         server = urlsplit(self.base_url).hostname
-        headers = {"content-type": "application/json", "content-length": str(len(body)),
-                   "via": "mpesa-lab workshop relay", "x-mpesa-lab-relay-letter": str(letter["id"])}
-        common: dict[str, Any] = dict(received_at=nairobi_now(), remote_addr=server, client_addr=server,
-                                      headers=headers, body=body)
+        headers = {
+            "content-type": "application/json",
+            "content-length": str(len(body)),
+            "via": "mpesa-lab workshop relay",
+            "x-mpesa-lab-relay-letter": str(letter["id"]),
+        }
+        common: dict[str, Any] = dict(
+            received_at=nairobi_now(), remote_addr=server, client_addr=server, headers=headers, body=body
+        )
         try:
             parsed = parse_callback(body)
         except CallbackError as exc:
@@ -273,10 +294,12 @@ class WorkshopLink:
             except httpx.HTTPError:
                 response = None
             if response is None or response.status_code != 200:
-                log.warning("could not acknowledge %d relayed callbacks (they are stored); the server will "
-                            "offer them again", len(self._pending_acks))
+                log.warning(
+                    "could not acknowledge %d relayed callbacks (they are stored); the server will offer them again",
+                    len(self._pending_acks),
+                )
                 return
-            del self._pending_acks[:len(ids)]
+            del self._pending_acks[: len(ids)]
 
     def _remember(self, key: tuple[int, str]) -> None:
         self._recent[key] = None
@@ -285,23 +308,35 @@ class WorkshopLink:
 
     # ---- the room's phone and progress ---------------------------------------------------
 
-    def answer(self, checkout_request_id: str, pin: str | None = None, cancel: bool = False,
-               ignore: bool = False) -> dict[str, Any]:
+    def answer(
+        self, checkout_request_id: str, pin: str | None = None, cancel: bool = False, ignore: bool = False
+    ) -> dict[str, Any]:
         """Answer the prompt of one of your own pushes on the room's virtual phone."""
         body: dict[str, Any] = {"cancel": True} if cancel else {"ignore": True} if ignore else {}
         if pin is not None:
             body["pin"] = str(pin)
-        response = httpx.post(f"{self.base_url}/_lab/transactions/{checkout_request_id}/answer", auth=self._auth,
-                              json=body, timeout=10, trust_env=False)
+        response = httpx.post(
+            f"{self.base_url}/_lab/transactions/{checkout_request_id}/answer",
+            auth=self._auth,
+            json=body,
+            timeout=10,
+            trust_env=False,
+        )
         if response.status_code != 200:
-            raise WorkshopError(f"the phone did not take the answer (HTTP {response.status_code}: "
-                                f"{response.text[:300]})")
+            raise WorkshopError(
+                f"the phone did not take the answer (HTTP {response.status_code}: {response.text[:300]})"
+            )
         return response.json()
 
     def report_progress(self, exercise: str) -> None:
         """Tell the facilitator's page which exercise this notebook has reached."""
-        response = httpx.post(f"{self.base_url}/_workshop/progress", auth=self._auth,
-                              json={"exercise": str(exercise)}, timeout=5, trust_env=False)
+        response = httpx.post(
+            f"{self.base_url}/_workshop/progress",
+            auth=self._auth,
+            json={"exercise": str(exercise)},
+            timeout=5,
+            trust_env=False,
+        )
         if response.status_code != 200:
             raise WorkshopError(f"progress not recorded (HTTP {response.status_code}: {response.text[:200]})")
 
@@ -329,5 +364,7 @@ class WorkshopLink:
 
     def __repr__(self) -> str:
         state = "relay running" if self.running else "stopped"
-        return (f"<WorkshopLink {self.participant or '?'} at {self.base_url} delivery={self.delivery} "
-                f"{state}, {self.relayed} relayed>")
+        return (
+            f"<WorkshopLink {self.participant or '?'} at {self.base_url} delivery={self.delivery} "
+            f"{state}, {self.relayed} relayed>"
+        )

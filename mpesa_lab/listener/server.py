@@ -27,13 +27,11 @@ from __future__ import annotations
 
 import re
 import secrets
-import signal
-import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mpesa_lab import paths
 from mpesa_lab.background import DEFAULT_REQUEST_TIMEOUT, BackgroundServer
@@ -65,7 +63,7 @@ SAFARICOM_IPS: tuple[str, ...] = (
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{8,128}")
 
-_active: dict[str, "Listener"] = {}
+_active: dict[str, Listener] = {}
 _active_lock = threading.Lock()
 
 
@@ -127,7 +125,7 @@ class Listener:
 
     # ---- lifecycle -----------------------------------------------------------------------
 
-    def start(self, host: str = "127.0.0.1", port: int = 0, *, timeout: float = 10.0) -> "Listener":
+    def start(self, host: str = "127.0.0.1", port: int = 0, *, timeout: float = 10.0) -> Listener:
         """Serve in a background thread; returns once it accepts connections. Rerun-safe."""
         with _active_lock:
             previous = _active.get(self.name)
@@ -141,9 +139,15 @@ class Listener:
             self._holds_store = True
         # proxy_headers off: the app itself decides when X-Forwarded-For is trusted, and keeps
         # the real TCP peer in remote_addr.
-        self._server = BackgroundServer(self.app, name=self.name, host=host, port=port,
-                                        proxy_headers=False, request_timeout=self.request_timeout,
-                                        max_connections=self.max_connections)
+        self._server = BackgroundServer(
+            self.app,
+            name=self.name,
+            host=host,
+            port=port,
+            proxy_headers=False,
+            request_timeout=self.request_timeout,
+            max_connections=self.max_connections,
+        )
         self._server.start(timeout=timeout)
         return self
 
@@ -171,7 +175,7 @@ class Listener:
     def running(self) -> bool:
         return self._server is not None and self._server.running
 
-    def __enter__(self) -> "Listener":
+    def __enter__(self) -> Listener:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -205,8 +209,14 @@ class Listener:
             return f"{self.tunnel.public_url}{self.app.callback_path}"
         return self.local_callback_url
 
-    def expose(self, authtoken: str | None = None, *, ngrok_path: str | Path | None = None,
-               timeout: float = 15.0, config_path: str | Path | None = None) -> str:
+    def expose(
+        self,
+        authtoken: str | None = None,
+        *,
+        ngrok_path: str | Path | None = None,
+        timeout: float = 15.0,
+        config_path: str | Path | None = None,
+    ) -> str:
         """Open an ngrok tunnel to this listener (starting it if needed); return callback_url."""
         if not self.running:
             self.start()
@@ -215,9 +225,9 @@ class Listener:
             # The tunnel's agent is the proxy the user asked for: it connects from this machine
             # and names the real sender in X-Forwarded-For.
             self.app.trust_tunnel_agent()
-            self.tunnel = open_tunnel(self._server.port, authtoken=authtoken,
-                                      ngrok_path=ngrok_path, timeout=timeout,
-                                      config_path=config_path)
+            self.tunnel = open_tunnel(
+                self._server.port, authtoken=authtoken, ngrok_path=ngrok_path, timeout=timeout, config_path=config_path
+            )
         return self.callback_url
 
     # ---- data ----------------------------------------------------------------------------
@@ -232,19 +242,19 @@ class Listener:
         stored = self.store.first_callback(checkout_request_id)
         return parsed_callback(stored) if stored is not None else None
 
-    def callbacks(self) -> "pd.DataFrame":
+    def callbacks(self) -> pd.DataFrame:
         return self.store.callbacks()
 
-    def transactions(self) -> "pd.DataFrame":
+    def transactions(self) -> pd.DataFrame:
         return self.store.transactions()
 
-    def deliveries(self) -> "pd.DataFrame":
+    def deliveries(self) -> pd.DataFrame:
         return self.store.deliveries()
 
-    def quarantine(self) -> "pd.DataFrame":
+    def quarantine(self) -> pd.DataFrame:
         return self.store.quarantine()
 
-    def pushes(self) -> "pd.DataFrame":
+    def pushes(self) -> pd.DataFrame:
         return self.store.pushes()
 
     def __repr__(self) -> str:
@@ -260,98 +270,10 @@ class Listener:
 def parsed_callback(stored: StoredCallback) -> ParsedCallback:
     """A callback read back from the store: its raw body parsed again, with what the store knows
     (its delivery, arrival time, and whether its push is in the store) filled in."""
-    return replace(parse_callback(stored.body), delivery_id=stored.delivery_id,
-                   received_at=stored.received_at, duplicate=False, unknown=stored.unknown)
-
-
-def format_delivery(stored: StoredDelivery) -> str:
-    """One line per delivery: time, CheckoutRequestID, ResultCode, ResultDesc, amount, flags."""
-    when = stored.received_at.strftime("%H:%M:%S")
-    cb = stored.callback
-    if cb is None:
-        return f"{when}  {stored.outcome.upper():<12} {stored.http_status}  {stored.reason or ''}"
-    amount = f"KES {cb.amount}" if cb.amount is not None else "-"
-    flags = " ".join(f"[{name}]" for name, on in (("duplicate", stored.duplicate),
-                                                  ("unknown", stored.unknown)) if on)
-    return (f"{when}  {cb.checkout_request_id}  {cb.result_code:>5}  {cb.result_desc or ''}  "
-            f"{amount}  {flags}").rstrip()
-
-
-def run_listener(
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    db_path: str | Path | None = None,
-    path_token: str | None = None,
-    allowed_ips: Iterable[str] | None = None,
-    expose: bool = False,
-    *,
-    authtoken: str | None = None,
-    ngrok_path: str | Path | None = None,
-    tunnel_timeout: float = 15.0,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    trusted_proxies: Iterable[str] | None = None,
-    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
-    quiet: bool = False,
-    out: IO[str] | None = None,
-    stop_event: threading.Event | None = None,
-) -> int:
-    """Run the listener in the foreground until Ctrl-C or SIGTERM; returns an exit status.
-
-    Prints the callback URL and the store's path, then one line per delivery as it arrives
-    (unless ``quiet``). Every delivery it answered 200 to is already committed when it stops.
-    """
-    stream = out or sys.stdout
-    lock = threading.Lock()
-
-    def say(line: str) -> None:
-        with lock:
-            print(line, file=stream, flush=True)
-
-    def on_delivery(stored: StoredDelivery) -> None:
-        if not quiet:
-            say(format_delivery(stored))
-
-    stop = stop_event or threading.Event()
-    received: list[str] = []
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        # Only flag it: printing here could deadlock on ``lock`` held by the interrupted code.
-        received.append(signal.Signals(signum).name)
-        stop.set()
-
-    # Handlers go in before anything slow, so Ctrl-C at any moment is a clean stop, never a
-    # KeyboardInterrupt traceback; the previous handlers come back afterwards.
-    previous: dict[int, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, on_signal)
-    listener: Listener | None = None
-    try:
-        listener = Listener(db_path, path_token=path_token, allowed_ips=allowed_ips,
-                            max_body_bytes=max_body_bytes, on_delivery=on_delivery,
-                            trusted_proxies=trusted_proxies, request_timeout=request_timeout)
-        listener.start(host, port)
-        if expose and not stop.is_set():
-            listener.expose(authtoken, ngrok_path=ngrok_path, timeout=tunnel_timeout)
-        say(f"Callback URL: {listener.callback_url}")
-        if listener.tunnel is not None:
-            say(f"Local URL:    {listener.local_callback_url}")
-        say(f"Store:        {listener.store.path}")
-        say("Waiting for callbacks (Ctrl-C to stop)...")
-        while not stop.wait(0.5):
-            if not listener.running:
-                say("The server stopped unexpectedly.")
-                return 1
-        if received:
-            say(f"Stopping ({received[0]}): finishing the callbacks in flight...")
-        return 0
-    finally:
-        if listener is not None:
-            listener.stop()  # also ends the store's writer: every acknowledged row is committed
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        if listener is not None:
-            try:
-                say(f"Stopped. {listener.store.count_deliveries()} deliveries in {listener.store.path}")
-            except Exception:  # the store may be what failed
-                pass
+    return replace(
+        parse_callback(stored.body),
+        delivery_id=stored.delivery_id,
+        received_at=stored.received_at,
+        duplicate=False,
+        unknown=stored.unknown,
+    )

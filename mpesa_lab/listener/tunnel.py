@@ -61,7 +61,7 @@ class Tunnel:
     def closed(self) -> bool:
         return self._closed
 
-    def __enter__(self) -> "Tunnel":
+    def __enter__(self) -> Tunnel:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -135,12 +135,10 @@ def open_tunnel(
                 # a notebook cell's output; say it once in the log instead.
                 log.info("downloading the ngrok agent to %s (first use)", agent)
                 installer._print_progress_enabled = False
-                installer.install_ngrok(agent, ngrok_version=pyngrok_config.ngrok_version,
-                                        timeout=max(1.0, timeout))
+                installer.install_ngrok(agent, ngrok_version=pyngrok_config.ngrok_version, timeout=max(1.0, timeout))
                 outcome.pop("installing", None)
             with _agent_environment(token):
-                tunnel = ngrok.connect(f"http://{host}:{port}", proto="http",
-                                       pyngrok_config=pyngrok_config)
+                tunnel = ngrok.connect(f"http://{host}:{port}", proto="http", pyngrok_config=pyngrok_config)
             outcome["tunnel"] = tunnel
         except BaseException as exc:  # reported to the caller below
             outcome["error"] = exc
@@ -171,13 +169,12 @@ def open_tunnel(
     error = outcome.get("error")
     if error is not None:
         _kill(agent)
-        raise _explain(error, agent, timeout, PyngrokNgrokInstallError, PyngrokNgrokError,
-                       PyngrokError) from None
+        raise _explain(error, agent, timeout, PyngrokNgrokInstallError, PyngrokNgrokError, PyngrokError) from None
     tunnel = outcome["tunnel"]
     public_url = str(tunnel.public_url or "")
     if public_url.startswith("http://"):
         # ngrok serves both schemes on the same host; Daraja wants https.
-        public_url = "https://" + public_url[len("http://"):]
+        public_url = "https://" + public_url[len("http://") :]
     if not public_url.startswith("https://"):
         _kill(agent)
         raise TunnelError(f"ngrok returned {tunnel.public_url!r}, not an https URL")
@@ -224,8 +221,9 @@ def _kill(agent: str) -> None:
         pass
 
 
-def _explain(error: BaseException, agent: str, timeout: float, install_error: type,
-             ngrok_error: type, pyngrok_error: type) -> TunnelError:
+def _explain(
+    error: BaseException, agent: str, timeout: float, install_error: type, ngrok_error: type, pyngrok_error: type
+) -> TunnelError:
     text = str(error)
     if isinstance(error, install_error):
         return TunnelError(
@@ -234,12 +232,12 @@ def _explain(error: BaseException, agent: str, timeout: float, install_error: ty
             "pass ngrok_path=... (or set PYNGROK_NGROK_PATH)"
         )
     if isinstance(error, ngrok_error):
-        detail = " ".join(
-            str(getattr(error, "ngrok_error", "") or "").split()
-        ) or text
+        detail = " ".join(str(getattr(error, "ngrok_error", "") or "").split()) or text
         lowered = (text + " " + detail).lower()
-        if any(word in lowered for word in ("authtoken", "authentication", "err_ngrok_4018",
-                                            "err_ngrok_105", "err_ngrok_107")):
+        if any(
+            word in lowered
+            for word in ("authtoken", "authentication", "err_ngrok_4018", "err_ngrok_105", "err_ngrok_107")
+        ):
             return TunnelError(
                 f"ngrok refused the authtoken ({detail}). Copy your authtoken again from "
                 f"{NGROK_SIGNUP} into NGROK_AUTHTOKEN"

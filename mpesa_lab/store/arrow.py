@@ -72,7 +72,7 @@ WHERE id <= ? AND result_code IS NOT NULL
 _BOOLS = ("refused", "unknown_on_arrival")
 
 
-def _read_adbc(path: Path, sql: str, upto: int) -> "pa.Table":
+def _read_adbc(path: Path, sql: str, upto: int) -> pa.Table:
     """Child process only (see the module docstring). The driver manager's own objects, not its
     DB-API layer: that one imports pyarrow.dataset and with it pandas, a third of a second of
     start-up for a process that only reads."""
@@ -81,14 +81,16 @@ def _read_adbc(path: Path, sql: str, upto: int) -> "pa.Table":
     import pyarrow as pa
     from adbc_driver_sqlite import StatementOptions
 
-    def run(statement: "manager.AdbcStatement", query: str) -> "pa.Table":
+    def run(statement: manager.AdbcStatement, query: str) -> pa.Table:
         statement.set_sql_query(query)
         stream, _ = statement.execute_query()
         return pa.RecordBatchReader._import_from_c(stream.address).read_all()
 
-    with adbc_driver_sqlite.connect(str(path)) as database, \
-            manager.AdbcConnection(database) as connection, \
-            manager.AdbcStatement(connection) as statement:
+    with (
+        adbc_driver_sqlite.connect(str(path)) as database,
+        manager.AdbcConnection(database) as connection,
+        manager.AdbcStatement(connection) as statement,
+    ):
         run(statement, "PRAGMA busy_timeout = 30000")
         # Big batches: the driver's default (1,024 rows) makes ~1,000 chunks per million rows,
         # and every later Arrow kernel (casts, hashing, to_pandas) pays per chunk.
@@ -97,7 +99,7 @@ def _read_adbc(path: Path, sql: str, upto: int) -> "pa.Table":
         return _bools(run(statement, sql.replace("?", str(int(upto)))).slice(1))
 
 
-def _read_sqlite3(path: Path, sql: str, upto: int) -> "pa.Table":
+def _read_sqlite3(path: Path, sql: str, upto: int) -> pa.Table:
     import sqlite3
 
     import pyarrow as pa
@@ -109,12 +111,18 @@ def _read_sqlite3(path: Path, sql: str, upto: int) -> "pa.Table":
         rows = cur.fetchall()[1:]
     finally:
         conn.close()
-    columns = list(zip(*rows)) if rows else [()] * len(names)
-    return _bools(pa.table({name: pa.array(list(values)) if values else pa.nulls(0)
-                           for name, values in zip(names, columns)}))
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    return _bools(
+        pa.table(
+            {
+                name: pa.array(list(values)) if values else pa.nulls(0)
+                for name, values in zip(names, columns, strict=True)
+            }
+        )
+    )
 
 
-def _bools(table: "pa.Table") -> "pa.Table":
+def _bools(table: pa.Table) -> pa.Table:
     """SQLite's 0/1 as booleans. A cast (non-zero is true), not a comparison with a Python 0:
     turning a Python value into Arrow makes pyarrow import pandas, which the reader child
     otherwise never needs (0.16 s of its start)."""
@@ -127,7 +135,7 @@ def _bools(table: "pa.Table") -> "pa.Table":
     return table
 
 
-def _large_text(schema: "pa.Schema") -> "pa.Schema":
+def _large_text(schema: pa.Schema) -> pa.Schema:
     """Text as ``large_string``, the record tables' type (and pandas' ``str``): the parent then
     maps the file and builds its frame on those very buffers, with no cast and no copy."""
     import pyarrow as pa
@@ -141,9 +149,11 @@ def _cut(path: Path) -> tuple[int, int, int]:
 
     conn = sqlite3.connect(path, timeout=30.0)
     try:
-        row = conn.execute("SELECT (SELECT COALESCE(MAX(id), 0) FROM pushes), "
-                           "(SELECT COALESCE(MAX(id), 0) FROM callbacks), "
-                           "(SELECT COALESCE(MAX(id), 0) FROM queries)").fetchone()
+        row = conn.execute(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM pushes), "
+            "(SELECT COALESCE(MAX(id), 0) FROM callbacks), "
+            "(SELECT COALESCE(MAX(id), 0) FROM queries)"
+        ).fetchone()
     finally:
         conn.close()
     return int(row[0]), int(row[1]), int(row[2])
@@ -152,17 +162,21 @@ def _cut(path: Path) -> tuple[int, int, int]:
 def _jobs(path: Path, for_view: str) -> dict[str, tuple[str, int]]:
     pushes_upto, callbacks_upto, queries_upto = _cut(path)
     with_items = for_view == "callbacks"
-    callbacks_sql = _CALLBACKS.format(items="items" if with_items else "NULL",
-                                      items_sentinel="''" if with_items else "NULL")
-    jobs = {"callbacks": (callbacks_sql, callbacks_upto),
-            "pushes": (_PUSH_KEYS if with_items else _PUSHES, pushes_upto)}
+    callbacks_sql = _CALLBACKS.format(
+        items="items" if with_items else "NULL", items_sentinel="''" if with_items else "NULL"
+    )
+    jobs = {
+        "callbacks": (callbacks_sql, callbacks_upto),
+        "pushes": (_PUSH_KEYS if with_items else _PUSHES, pushes_upto),
+    }
     if not with_items:
         jobs["queries"] = (_QUERIES, queries_upto)
     return jobs
 
 
-def read_store(path: str | os.PathLike[str], *, for_view: str = "transactions",
-               subprocess_rows: int | None = None) -> "dict[str, pa.Table]":
+def read_store(
+    path: str | os.PathLike[str], *, for_view: str = "transactions", subprocess_rows: int | None = None
+) -> dict[str, pa.Table]:
     """The store's record tables (``pushes``, ``callbacks``, ``queries``) as Arrow.
 
     ``for_view="callbacks"`` reads what the callbacks frame needs (the metadata items, and only
@@ -187,18 +201,21 @@ def _scratch_dir() -> str | None:
     return SHARED_MEMORY if room.f_bavail * room.f_frsize > SHARED_MEMORY_ROOM else None
 
 
-def _read_in_child(path: Path, for_view: str) -> "dict[str, pa.Table]":
+def _read_in_child(path: Path, for_view: str) -> dict[str, pa.Table]:
     import pyarrow as pa
 
     with tempfile.TemporaryDirectory(prefix="mpesa-lab-read-", dir=_scratch_dir()) as folder:
-        child = subprocess.Popen([sys.executable, "-m", "mpesa_lab.store.arrow", str(path),
-                                  for_view, folder], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                 text=True)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "mpesa_lab.store.arrow", str(path), for_view, folder],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         import pandas  # noqa: F401 - the frames need it next: imported while the child reads
+
         _, errors = child.communicate()
         if child.returncode != 0:
-            raise RuntimeError(f"reading {path} failed in the reader process: "
-                               f"{errors.strip()[-2000:]}")
+            raise RuntimeError(f"reading {path} failed in the reader process: {errors.strip()[-2000:]}")
         tables = {}
         for name in os.listdir(folder):
             # Memory-mapped: the pages stay readable after the file is removed.
@@ -245,8 +262,7 @@ def _write(path: str, folder: str, name: str, sql: str, upto: int) -> None:
 
     table = _read_adbc(Path(path), sql, upto)
     schema = _large_text(table.schema)
-    with pa.OSFile(os.path.join(folder, f"{name}.arrow"), "wb") as sink, \
-            pa.ipc.new_file(sink, schema) as writer:
+    with pa.OSFile(os.path.join(folder, f"{name}.arrow"), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
         for batch in table.to_batches():  # cast batch by batch: one batch extra at most
             writer.write_batch(batch.cast(schema))
 

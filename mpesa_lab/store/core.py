@@ -64,8 +64,9 @@ class CallbackStore:
     Safe to share between threads; several processes may open the same file.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, synchronous: str = "FULL",
-                 max_batch: int = 256) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, synchronous: str = "FULL", max_batch: int = 256
+    ) -> None:
         if path is None:
             path = default_store_path()
         if str(path) == ":memory:":
@@ -114,8 +115,7 @@ class CallbackStore:
     # ---- connections -------------------------------------------------------------------
 
     def _connect(self, *, writer: bool = False) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 30000")
         if writer:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -169,7 +169,7 @@ class CallbackStore:
         if writer is not None:
             writer.stop()
 
-    def __enter__(self) -> "CallbackStore":
+    def __enter__(self) -> CallbackStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -177,34 +177,31 @@ class CallbackStore:
 
     # ---- writes: deliveries ------------------------------------------------------------
 
-    def submit_delivery(self, delivery: DeliveryIn, *, expected_ids: ExpectedIds = None
-                        ) -> Future[StoredDelivery]:
+    def submit_delivery(self, delivery: DeliveryIn, *, expected_ids: ExpectedIds = None) -> Future[StoredDelivery]:
         """Queue a delivery; the future resolves once its transaction has committed."""
         job = self._writer_submit(Job(lambda conn: self._insert_delivery(conn, delivery, expected_ids)))
         assert job.future is not None
         return job.future
 
-    async def store_delivery_async(self, delivery: DeliveryIn, *,
-                                   expected_ids: ExpectedIds = None) -> StoredDelivery:
+    async def store_delivery_async(self, delivery: DeliveryIn, *, expected_ids: ExpectedIds = None) -> StoredDelivery:
         """Store a delivery from an event loop; returns once its transaction has committed.
 
         The loop is never blocked: the write happens in the writer thread, grouped with the
         deliveries that arrive meanwhile, and the whole group is handed back in one wake-up.
         """
-        job = Job(lambda conn: self._insert_delivery(conn, delivery, expected_ids),
-                  loop=asyncio.get_running_loop())
+        job = Job(lambda conn: self._insert_delivery(conn, delivery, expected_ids), loop=asyncio.get_running_loop())
         self._writer_submit(job)
         assert job.afuture is not None
         stored: StoredDelivery = await job.afuture
         return stored
 
-    def store_delivery(self, delivery: DeliveryIn, *, expected_ids: ExpectedIds = None,
-                       timeout: float = 60.0) -> StoredDelivery:
+    def store_delivery(
+        self, delivery: DeliveryIn, *, expected_ids: ExpectedIds = None, timeout: float = 60.0
+    ) -> StoredDelivery:
         """Store a delivery and wait for the commit."""
         return self.submit_delivery(delivery, expected_ids=expected_ids).result(timeout)
 
-    def _insert_delivery(self, conn: sqlite3.Connection, d: DeliveryIn,
-                         expected_ids: ExpectedIds) -> StoredDelivery:
+    def _insert_delivery(self, conn: sqlite3.Connection, d: DeliveryIn, expected_ids: ExpectedIds) -> StoredDelivery:
         received = to_nairobi(d.received_at)
         ts = received.timestamp()
         iso = received.isoformat()
@@ -212,18 +209,32 @@ class CallbackStore:
         duplicate = unknown = False
         if cb is not None:
             cid = cb.checkout_request_id
-            duplicate = conn.execute(
-                "SELECT 1 FROM callbacks WHERE checkout_request_id = ? LIMIT 1", (cid,)
-            ).fetchone() is not None
+            duplicate = (
+                conn.execute("SELECT 1 FROM callbacks WHERE checkout_request_id = ? LIMIT 1", (cid,)).fetchone()
+                is not None
+            )
             unknown = not self._is_expected(conn, cid, expected_ids)
         body_size = d.body_size if d.body_size is not None else (len(d.body) if d.body is not None else None)
         cur = conn.execute(
             "INSERT INTO deliveries (received_at, received_ts, remote_addr, client_addr, method, "
             "headers, body, body_size, outcome, http_status, reason, checkout_request_id, duplicate, "
             "unknown) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (iso, ts, d.remote_addr, d.client_addr, d.method, dumps(d.headers), d.body, body_size,
-             d.outcome, d.http_status, d.reason, cb.checkout_request_id if cb else None,
-             int(duplicate), int(unknown)),
+            (
+                iso,
+                ts,
+                d.remote_addr,
+                d.client_addr,
+                d.method,
+                dumps(d.headers),
+                d.body,
+                body_size,
+                d.outcome,
+                d.http_status,
+                d.reason,
+                cb.checkout_request_id if cb else None,
+                int(duplicate),
+                int(unknown),
+            ),
         )
         delivery_id = int(cur.lastrowid or 0)
         stored_cb: Any = None
@@ -233,30 +244,49 @@ class CallbackStore:
                 "merchant_request_id, result_code, result_desc, amount, receipt, balance, "
                 "transaction_date, phone, items, duplicate, unknown) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (delivery_id, iso, ts, cb.checkout_request_id, cb.merchant_request_id,
-                 cb.result_code, cb.result_desc, str_or_none(cb.amount), cb.receipt,
-                 str_or_none(cb.balance),
-                 cb.transaction_date.isoformat() if cb.transaction_date else None, cb.phone,
-                 dumps(cb.items), int(duplicate), int(unknown)),
+                (
+                    delivery_id,
+                    iso,
+                    ts,
+                    cb.checkout_request_id,
+                    cb.merchant_request_id,
+                    cb.result_code,
+                    cb.result_desc,
+                    str_or_none(cb.amount),
+                    cb.receipt,
+                    str_or_none(cb.balance),
+                    cb.transaction_date.isoformat() if cb.transaction_date else None,
+                    cb.phone,
+                    dumps(cb.items),
+                    int(duplicate),
+                    int(unknown),
+                ),
             )
-            stored_cb = replace(cb, delivery_id=delivery_id, received_at=received,
-                                duplicate=duplicate, unknown=unknown)
+            stored_cb = replace(cb, delivery_id=delivery_id, received_at=received, duplicate=duplicate, unknown=unknown)
         elif d.outcome == "quarantined":
             conn.execute(
-                "INSERT INTO quarantine (delivery_id, received_at, received_ts, reason, body) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO quarantine (delivery_id, received_at, received_ts, reason, body) VALUES (?, ?, ?, ?, ?)",
                 (delivery_id, iso, ts, d.reason or "invalid callback", d.body),
             )
-        return StoredDelivery(delivery_id=delivery_id, received_at=received, outcome=d.outcome,
-                              http_status=d.http_status, remote_addr=d.client_addr or d.remote_addr,
-                              reason=d.reason, duplicate=duplicate, unknown=unknown, callback=stored_cb)
+        return StoredDelivery(
+            delivery_id=delivery_id,
+            received_at=received,
+            outcome=d.outcome,
+            http_status=d.http_status,
+            remote_addr=d.client_addr or d.remote_addr,
+            reason=d.reason,
+            duplicate=duplicate,
+            unknown=unknown,
+            callback=stored_cb,
+        )
 
     @staticmethod
     def _is_expected(conn: sqlite3.Connection, cid: str, expected_ids: ExpectedIds) -> bool:
         if expected_ids is None:
-            return conn.execute(
-                "SELECT 1 FROM pushes WHERE checkout_request_id = ? LIMIT 1", (cid,)
-            ).fetchone() is not None
+            return (
+                conn.execute("SELECT 1 FROM pushes WHERE checkout_request_id = ? LIMIT 1", (cid,)).fetchone()
+                is not None
+            )
         try:
             if callable(expected_ids):
                 return bool(expected_ids(cid))
@@ -267,9 +297,16 @@ class CallbackStore:
 
     # ---- writes: pushes and queries ----------------------------------------------------
 
-    def record_push(self, request: dict[str, Any], response: dict[str, Any] | None = None, *,
-                    error: dict[str, Any] | None = None, at: datetime | None = None,
-                    environment: str | None = None, phone: str | None = None) -> int:
+    def record_push(
+        self,
+        request: dict[str, Any],
+        response: dict[str, Any] | None = None,
+        *,
+        error: dict[str, Any] | None = None,
+        at: datetime | None = None,
+        environment: str | None = None,
+        phone: str | None = None,
+    ) -> int:
         """Record an STK push made through the lab (request, Daraja's answer or error envelope).
 
         ``phone`` is the customer's number as the caller normalised it (the store does not parse
@@ -279,15 +316,20 @@ class CallbackStore:
         """
         return self._record("pushes", push_row(Call.of(request, response, error, at), environment, phone))
 
-    def record_query(self, request: dict[str, Any], response: dict[str, Any] | None = None, *,
-                     error: dict[str, Any] | None = None, at: datetime | None = None) -> int:
+    def record_query(
+        self,
+        request: dict[str, Any],
+        response: dict[str, Any] | None = None,
+        *,
+        error: dict[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> int:
         """Record an STK push query made through the lab. Returns the row id."""
         return self._record("queries", query_row(Call.of(request, response, error, at)))
 
     def _record(self, table: str, row: dict[str, Any]) -> int:
         """Insert one row (column names come from this package, never from input); its id."""
-        sql = (f"INSERT INTO {table} ({', '.join(row)}) "
-               f"VALUES ({', '.join('?' * len(row))})")
+        sql = f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
         values = tuple(row.values())
         return int(self._write(lambda conn: int(conn.execute(sql, values).lastrowid or 0)))
 
@@ -307,8 +349,7 @@ class CallbackStore:
         """How many valid callbacks were stored (duplicates included), optionally for one ID."""
         if checkout_request_id is None:
             return int(self._scalar("SELECT COUNT(*) FROM callbacks"))
-        return int(self._scalar("SELECT COUNT(*) FROM callbacks WHERE checkout_request_id = ?",
-                                (checkout_request_id,)))
+        return int(self._scalar("SELECT COUNT(*) FROM callbacks WHERE checkout_request_id = ?", (checkout_request_id,)))
 
     def count_quarantined(self) -> int:
         return int(self._scalar("SELECT COUNT(*) FROM quarantine"))
@@ -348,12 +389,17 @@ class CallbackStore:
         if row is None:
             return None
         delivery_id, ts, body, known = row
-        return StoredCallback(checkout_request_id=checkout_request_id, delivery_id=delivery_id,
-                              received_at=datetime.fromtimestamp(ts, NAIROBI), body=body,
-                              unknown=not known)
+        return StoredCallback(
+            checkout_request_id=checkout_request_id,
+            delivery_id=delivery_id,
+            received_at=datetime.fromtimestamp(ts, NAIROBI),
+            body=body,
+            unknown=not known,
+        )
 
-    def wait_for_callback(self, checkout_request_id: str, timeout: float = 30.0, *,
-                          poll_interval: float = 0.2) -> StoredCallback:
+    def wait_for_callback(
+        self, checkout_request_id: str, timeout: float = 30.0, *, poll_interval: float = 0.2
+    ) -> StoredCallback:
         """Block until the first callback for ``checkout_request_id`` is stored; return it.
 
         Wakes as soon as this process stores it, and polls the file so that a listener in
@@ -380,11 +426,11 @@ class CallbackStore:
 
     # ---- DataFrames (mpesa_lab.store.views) ---------------------------------------------
 
-    def deliveries(self) -> "pd.DataFrame":
+    def deliveries(self) -> pd.DataFrame:
         """Every request that reached the callback path, raw: one row each, in arrival order."""
         return views.deliveries(self)
 
-    def callbacks(self) -> "pd.DataFrame":
+    def callbacks(self) -> pd.DataFrame:
         """Every valid callback (duplicates included, flagged), parsed, in arrival order.
 
         The columns are the analytics schema (docs/analytics.md). ``unknown`` is judged now (no
@@ -394,19 +440,19 @@ class CallbackStore:
         """
         return views.callbacks(self)
 
-    def quarantine(self) -> "pd.DataFrame":
+    def quarantine(self) -> pd.DataFrame:
         """Bodies that were not valid stkCallbacks, raw, with what was wrong."""
         return views.quarantine(self)
 
-    def pushes(self) -> "pd.DataFrame":
+    def pushes(self) -> pd.DataFrame:
         """The STK pushes made through the lab (requests masked), in order."""
         return views.pushes(self)
 
-    def queries(self) -> "pd.DataFrame":
+    def queries(self) -> pd.DataFrame:
         """The STK push queries made through the lab, in order."""
         return views.queries(self)
 
-    def transactions(self) -> "pd.DataFrame":
+    def transactions(self) -> pd.DataFrame:
         """One row per push with its FIRST callback (duplicates counted once, in ``callbacks``).
 
         ``status`` is paid / failed (from the callback), else the last final query result,

@@ -24,8 +24,9 @@ def as_store_error(exc: BaseException) -> BaseException:
     answers 503 so that Daraja retries) or the row's own (``StoreError``)."""
     if isinstance(exc, StoreError):
         return exc
-    if isinstance(exc, (sqlite3.OperationalError, sqlite3.DatabaseError, OSError)) and \
-            not isinstance(exc, (sqlite3.IntegrityError, sqlite3.DataError)):
+    if isinstance(exc, (sqlite3.OperationalError, sqlite3.DatabaseError, OSError)) and not isinstance(
+        exc, (sqlite3.IntegrityError, sqlite3.DataError)
+    ):
         return StoreUnavailable(f"could not write to the callback store: {exc}")
     # The row's own data (text SQLite cannot encode, an integer too large, ...).
     return StoreError(f"could not write to the callback store: {type(exc).__name__}: {exc}")

@@ -33,8 +33,16 @@ if TYPE_CHECKING:
 NAIROBI = "Africa/Nairobi"
 STATUSES = ("paid", "failed", "pending", "rejected")
 #: catalogue categories, in the order plots and summaries show them
-CATEGORIES = ("success", "customer_action", "customer_funds", "limits", "merchant_config",
-              "system", "pending", "unknown")
+CATEGORIES = (
+    "success",
+    "customer_action",
+    "customer_funds",
+    "limits",
+    "merchant_config",
+    "system",
+    "pending",
+    "unknown",
+)
 TEXT = "str"
 TIME = f"datetime64[us, {NAIROBI}]"
 
@@ -49,10 +57,18 @@ class Column:
 
 
 TRANSACTIONS: tuple[Column, ...] = (
-    Column("status", "category", "paid, failed, pending or rejected: the callback's result, else the "
-           "last final STK query result, else rejected (the push itself was refused) or pending"),
-    Column("result_code", TEXT, "ResultCode as text (\"0\", \"1032\", \"SFC_IC0003\"); never a number, "
-           "so `df.result_code == 0` is always False: compare with \"0\""),
+    Column(
+        "status",
+        "category",
+        "paid, failed, pending or rejected: the callback's result, else the "
+        "last final STK query result, else rejected (the push itself was refused) or pending",
+    ),
+    Column(
+        "result_code",
+        TEXT,
+        'ResultCode as text ("0", "1032", "SFC_IC0003"); never a number, '
+        'so `df.result_code == 0` is always False: compare with "0"',
+    ),
     Column("result_desc", TEXT, "ResultDesc exactly as Daraja worded it"),
     Column("phone", TEXT, "the phone that was asked to pay (from the push, else the callback)"),
     Column("amount", "float64", "Amount paid, from the callback's metadata (NaN unless paid)"),
@@ -64,8 +80,11 @@ TRANSACTIONS: tuple[Column, ...] = (
     Column("callback_at", TIME, "when the first callback arrived (Nairobi time)"),
     Column("latency", "timedelta64[us]", "callback_at - pushed_at"),
     Column("result_name", "category", "the catalogue's short name for the code (unknown if not catalogued)"),
-    Column("category", "category", "success, customer_action, customer_funds, limits, "
-           "merchant_config, system, pending or unknown"),
+    Column(
+        "category",
+        "category",
+        "success, customer_action, customer_funds, limits, merchant_config, system, pending or unknown",
+    ),
     Column("explanation", "category", "what the code means (the catalogue)"),
     Column("mitigation", "category", "what to do about it (the catalogue)"),
     Column("amount_requested", "float64", "Amount in the push request"),
@@ -74,7 +93,7 @@ TRANSACTIONS: tuple[Column, ...] = (
     Column("account_reference", TEXT, "AccountReference of the push"),
     Column("shortcode", TEXT, "BusinessShortCode of the push"),
     Column("environment", TEXT, "local, sandbox or production (stores only)"),
-    Column("response_code", TEXT, "ResponseCode of the push acknowledgement (\"0\" = accepted)"),
+    Column("response_code", TEXT, 'ResponseCode of the push acknowledgement ("0" = accepted)'),
     Column("error_code", TEXT, "Daraja's errorCode when the push was refused"),
     Column("error_message", TEXT, "Daraja's errorMessage when the push was refused"),
     Column("callbacks", "int64", "callbacks received for this push (duplicates included)"),
@@ -99,8 +118,12 @@ CALLBACKS: tuple[Column, ...] = (
     Column("balance", "float64", "Balance from the metadata"),
     Column("transaction_date", TIME, "TransactionDate (Nairobi time)"),
     Column("duplicate", "bool", "not the first callback for this CheckoutRequestID"),
-    Column("unknown", "bool", "no push with this CheckoutRequestID in the source (judged now; "
-           "always False for a source that holds callbacks only)"),
+    Column(
+        "unknown",
+        "bool",
+        "no push with this CheckoutRequestID in the source (judged now; "
+        "always False for a source that holds callbacks only)",
+    ),
     Column("unknown_on_arrival", "bool", "what the listener judged when it arrived (stores only)"),
     Column("items_json", TEXT, "CallbackMetadata items as a JSON object text"),
     Column("callback_id", "Int64", "row id (the store's, or the record's order in a file)"),
@@ -112,22 +135,47 @@ CALLBACKS: tuple[Column, ...] = (
 #: as epoch seconds. ``callbacks`` are in arrival order. Text is ``large_string``: what pandas'
 #: ``str`` dtype holds, so turning a record table into a frame shares the text, never copies it.
 RECORD_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
-    "pushes": (("push_id", "int64"), ("pushed_ts", "float64"), ("environment", "large_string"),
-               ("checkout_request_id", "large_string"), ("merchant_request_id", "large_string"),
-               ("phone", "large_string"), ("amount", "float64"), ("account_reference", "large_string"),
-               ("shortcode", "large_string"), ("response_code", "large_string"), ("error_code", "large_string"),
-               ("error_message", "large_string"), ("refused", "bool")),
-    "callbacks": (("callback_id", "int64"), ("delivery_id", "int64"), ("received_ts", "float64"),
-                  ("checkout_request_id", "large_string"), ("merchant_request_id", "large_string"),
-                  ("result_code", "large_string"), ("result_desc", "large_string"), ("amount", "float64"),
-                  ("receipt", "large_string"), ("balance", "float64"), ("transaction_ts", "float64"),
-                  ("phone", "large_string"), ("items_json", "large_string"), ("unknown_on_arrival", "bool")),
-    "queries": (("query_id", "int64"), ("checkout_request_id", "large_string"),
-                ("result_code", "large_string"), ("result_desc", "large_string")),
+    "pushes": (
+        ("push_id", "int64"),
+        ("pushed_ts", "float64"),
+        ("environment", "large_string"),
+        ("checkout_request_id", "large_string"),
+        ("merchant_request_id", "large_string"),
+        ("phone", "large_string"),
+        ("amount", "float64"),
+        ("account_reference", "large_string"),
+        ("shortcode", "large_string"),
+        ("response_code", "large_string"),
+        ("error_code", "large_string"),
+        ("error_message", "large_string"),
+        ("refused", "bool"),
+    ),
+    "callbacks": (
+        ("callback_id", "int64"),
+        ("delivery_id", "int64"),
+        ("received_ts", "float64"),
+        ("checkout_request_id", "large_string"),
+        ("merchant_request_id", "large_string"),
+        ("result_code", "large_string"),
+        ("result_desc", "large_string"),
+        ("amount", "float64"),
+        ("receipt", "large_string"),
+        ("balance", "float64"),
+        ("transaction_ts", "float64"),
+        ("phone", "large_string"),
+        ("items_json", "large_string"),
+        ("unknown_on_arrival", "bool"),
+    ),
+    "queries": (
+        ("query_id", "int64"),
+        ("checkout_request_id", "large_string"),
+        ("result_code", "large_string"),
+        ("result_desc", "large_string"),
+    ),
 }
 
 
-def pool() -> "pa.MemoryPool":
+def pool() -> pa.MemoryPool:
     """The Arrow pool the frames are built on: the C library's malloc. Measured at a million
     rows, mimalloc (pyarrow's default) spent 0.3-0.5 s more, mostly faulting in fresh pages for
     hash tables it had handed back, and peaked ~50 MiB higher. Passed as ``memory_pool=`` to each
@@ -142,18 +190,18 @@ def column_names(schema: tuple[Column, ...]) -> list[str]:
     return [c.name for c in schema]
 
 
-def record_schema(name: str) -> "pa.Schema":
+def record_schema(name: str) -> pa.Schema:
     import pyarrow as pa
 
     return pa.schema([(column, pa.type_for_alias(kind)) for column, kind in RECORD_COLUMNS[name]])
 
 
-def empty_records(name: str) -> "pa.Table":
+def empty_records(name: str) -> pa.Table:
     """An empty record table (a source with no pushes, or no queries)."""
     return record_schema(name).empty_table()
 
 
-def as_records(name: str, table: "pa.Table") -> "pa.Table":
+def as_records(name: str, table: pa.Table) -> pa.Table:
     """``table`` with exactly the record columns of ``name``, cast to their types."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -173,14 +221,17 @@ def as_records(name: str, table: "pa.Table") -> "pa.Table":
 # query (``index_in`` keeps the first match), counts by group, ``take`` to gather.
 
 
-def _encode(*columns: "pa.ChunkedArray") -> list["np.ndarray"]:
+def _encode(*columns: pa.ChunkedArray) -> list[np.ndarray]:
     """Shared integer codes for string columns (-1 for null): one hash pass for all joins."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    chunks = [chunk if chunk.type == pa.large_string() else pc.cast(chunk, pa.large_string(), memory_pool=pool())
-              for column in columns for chunk in column.chunks]
+    chunks = [
+        chunk if chunk.type == pa.large_string() else pc.cast(chunk, pa.large_string(), memory_pool=pool())
+        for column in columns
+        for chunk in column.chunks
+    ]
     if not chunks:
         return [np.zeros(0, "int64") for _ in columns]
     encoded = pc.dictionary_encode(pa.chunked_array(chunks, pa.large_string()), memory_pool=pool())
@@ -188,12 +239,12 @@ def _encode(*columns: "pa.ChunkedArray") -> list["np.ndarray"]:
     codes = _filled(encoded.indices, -1).to_numpy(zero_copy_only=False).astype("int64")
     out, start = [], 0
     for column in columns:
-        out.append(codes[start:start + len(column)])
+        out.append(codes[start : start + len(column)])
         start += len(column)
     return out
 
 
-def _filled(values: "pa.Array", fill: int) -> "pa.Array":
+def _filled(values: pa.Array, fill: int) -> pa.Array:
     """``values`` with nulls replaced by ``fill`` (``pc.fill_null`` takes no pool)."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -201,7 +252,7 @@ def _filled(values: "pa.Array", fill: int) -> "pa.Array":
     return pc.coalesce(values, pa.scalar(fill, values.type), memory_pool=pool())
 
 
-def _first_index(codes: "np.ndarray", size: int, *, last: bool = False) -> "np.ndarray":
+def _first_index(codes: np.ndarray, size: int, *, last: bool = False) -> np.ndarray:
     """For each code, the position of its first (or last) occurrence in ``codes``; -1 if none."""
     import numpy as np
 
@@ -215,7 +266,7 @@ def _first_index(codes: "np.ndarray", size: int, *, last: bool = False) -> "np.n
     return out
 
 
-def _lookup(table: "np.ndarray", codes: "np.ndarray", missing: int) -> "np.ndarray":
+def _lookup(table: np.ndarray, codes: np.ndarray, missing: int) -> np.ndarray:
     import numpy as np
 
     if not len(table):
@@ -223,7 +274,7 @@ def _lookup(table: "np.ndarray", codes: "np.ndarray", missing: int) -> "np.ndarr
     return np.where(codes >= 0, table[np.maximum(codes, 0)], missing)
 
 
-def _take(table: "pa.Table", where: "np.ndarray") -> "pa.Table":
+def _take(table: pa.Table, where: np.ndarray) -> pa.Table:
     import numpy as np
     import pyarrow as pa
 
@@ -234,14 +285,14 @@ def _take(table: "pa.Table", where: "np.ndarray") -> "pa.Table":
     return pc.take(table, pa.array(where, mask=where < 0, memory_pool=pool()), memory_pool=pool())
 
 
-def _ascending(ids: "pa.ChunkedArray") -> bool:
+def _ascending(ids: pa.ChunkedArray) -> bool:
     import pyarrow.compute as pc
 
     ordered = pc.greater_equal(ids[1:], ids[:-1], memory_pool=pool())
     return len(ids) < 2 or bool(pc.all(ordered, memory_pool=pool()).as_py())
 
 
-def _sorted_by(table: "pa.Table", column: str) -> "pa.Table":
+def _sorted_by(table: pa.Table, column: str) -> pa.Table:
     import pyarrow.compute as pc
 
     if _ascending(table[column]):
@@ -250,8 +301,9 @@ def _sorted_by(table: "pa.Table", column: str) -> "pa.Table":
     return pc.take(table, order, memory_pool=pool())
 
 
-def build_frames(callbacks: "pa.Table", pushes: "pa.Table | None" = None,
-                 queries: "pa.Table | None" = None) -> tuple["pd.DataFrame", "pd.DataFrame"]:
+def build_frames(
+    callbacks: pa.Table, pushes: pa.Table | None = None, queries: pa.Table | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The transactions and the callbacks frame, the CheckoutRequestIDs hashed once for both
     (at a million rows the hashing is a good part of either frame's cost)."""
     callbacks, queries, base = _prepared(callbacks, pushes, queries)
@@ -259,13 +311,14 @@ def build_frames(callbacks: "pa.Table", pushes: "pa.Table | None" = None,
     if base is not None:
         keys.append(base["checkout_request_id"])
     codes = _encode(*keys)
-    transactions = build_transactions(callbacks, base, queries, codes=codes)
+    transactions = build_transactions(callbacks, base, queries, encoded=codes)
     push_codes = codes[2] if base is not None else None
-    return transactions, build_callbacks(callbacks, base, codes=(codes[0], push_codes))
+    return transactions, build_callbacks(callbacks, base, encoded=(codes[0], push_codes))
 
 
-def _prepared(callbacks: "pa.Table", pushes: "pa.Table | None", queries: "pa.Table | None"
-              ) -> tuple["pa.Table", "pa.Table", "pa.Table | None"]:
+def _prepared(
+    callbacks: pa.Table, pushes: pa.Table | None, queries: pa.Table | None
+) -> tuple[pa.Table, pa.Table, pa.Table | None]:
     """Record tables with their columns, in id order, queries that gave a result only."""
     import pyarrow.compute as pc
 
@@ -277,31 +330,33 @@ def _prepared(callbacks: "pa.Table", pushes: "pa.Table | None", queries: "pa.Tab
     return callbacks, queries, base
 
 
-def build_callbacks(callbacks: "pa.Table", pushes: "pa.Table | None" = None, *,
-                    codes: "tuple[np.ndarray, np.ndarray | None] | None" = None) -> "pd.DataFrame":
+def build_callbacks(
+    callbacks: pa.Table, pushes: pa.Table | None = None, *, encoded: tuple[np.ndarray, np.ndarray | None] | None = None
+) -> pd.DataFrame:
     """The callbacks frame from record tables (see ``RECORD_COLUMNS``), in arrival order.
-    ``codes``: the CheckoutRequestIDs already encoded (see ``build_frames``)."""
+    ``encoded``: the CheckoutRequestIDs already encoded (see ``build_frames``)."""
     import numpy as np
 
     callbacks = _sorted_by(as_records("callbacks", callbacks), "callback_id")
     push_keys = pushes["checkout_request_id"] if pushes is not None else None
-    if codes is not None:
-        codes, push_codes = codes
+    push_codes: np.ndarray | None = None
+    if encoded is not None:
+        cb_codes, push_codes = encoded
     elif push_keys is not None:
-        codes, push_codes = _encode(callbacks["checkout_request_id"], push_keys)
+        cb_codes, push_codes = _encode(callbacks["checkout_request_id"], push_keys)
     else:
-        (codes,) = _encode(callbacks["checkout_request_id"])
-    size = int(codes.max(initial=-1)) + 1
-    if push_keys is not None:
+        (cb_codes,) = _encode(callbacks["checkout_request_id"])
+    size = int(cb_codes.max(initial=-1)) + 1
+    if push_codes is not None:
         size = max(size, int(push_codes.max(initial=-1)) + 1)
-    first = _lookup(_first_index(codes, size), codes, -1)
+    first = _lookup(_first_index(cb_codes, size), cb_codes, -1)
     df = _to_pandas(callbacks, drop=("unknown_on_arrival",))
     df["unknown_on_arrival"] = callbacks["unknown_on_arrival"].to_pandas(memory_pool=pool()).fillna(False).astype(bool)
-    df["duplicate"] = first != np.arange(len(codes))
-    if push_keys is not None:
+    df["duplicate"] = first != np.arange(len(cb_codes))
+    if push_codes is not None:
         pushed = np.zeros(size, bool)
         pushed[push_codes[push_codes >= 0]] = True
-        df["unknown"] = ~_lookup(pushed, codes, False).astype(bool)
+        df["unknown"] = ~_lookup(pushed, cb_codes, False).astype(bool)
     else:
         df["unknown"] = False
     df["received_at"] = epoch_to_nairobi(df.pop("received_ts"))
@@ -313,11 +368,15 @@ def build_callbacks(callbacks: "pa.Table", pushes: "pa.Table | None" = None, *,
     return out
 
 
-def build_transactions(callbacks: "pa.Table", pushes: "pa.Table | None" = None,
-                       queries: "pa.Table | None" = None, *,
-                       codes: "list[np.ndarray] | None" = None) -> "pd.DataFrame":
+def build_transactions(
+    callbacks: pa.Table,
+    pushes: pa.Table | None = None,
+    queries: pa.Table | None = None,
+    *,
+    encoded: list[np.ndarray] | None = None,
+) -> pd.DataFrame:
     """The transactions frame from record tables: one row per push (a source with pushes), else
-    one row per CheckoutRequestID seen in the callbacks. ``codes``: the CheckoutRequestIDs of
+    one row per CheckoutRequestID seen in the callbacks. ``encoded``: the CheckoutRequestIDs of
     callbacks, queries (and pushes) already encoded (see ``build_frames``)."""
     import numpy as np
     import pyarrow as pa
@@ -325,17 +384,26 @@ def build_transactions(callbacks: "pa.Table", pushes: "pa.Table | None" = None,
 
     callbacks, queries, base = _prepared(callbacks, pushes, queries)
     has_pushes = base is not None
-    if codes is None:
+    if encoded is None:
         columns = [callbacks["checkout_request_id"], queries["checkout_request_id"]]
         if base is not None:
             columns.append(base["checkout_request_id"])
-        codes = _encode(*columns)
-    codes_c, codes_q, *rest = codes
+        encoded = list(_encode(*columns))
+    codes_c, codes_q, *rest = encoded
     size = int(max((c.max(initial=-1) for c in (codes_c, codes_q, *rest)), default=-1)) + 1
     first_of = _first_index(codes_c, size)
     counts = np.bincount(codes_c[codes_c >= 0], minlength=size).astype("int64")
-    wanted = ["received_ts", "result_code", "result_desc", "amount", "receipt", "balance",
-              "transaction_ts", "phone", "merchant_request_id"]
+    wanted = [
+        "received_ts",
+        "result_code",
+        "result_desc",
+        "amount",
+        "receipt",
+        "balance",
+        "transaction_ts",
+        "phone",
+        "merchant_request_id",
+    ]
     if base is not None:
         codes = rest[0]
         where = _lookup(first_of, codes, -1)
@@ -343,11 +411,19 @@ def build_transactions(callbacks: "pa.Table", pushes: "pa.Table | None" = None,
         mask = _lookup(first_of, codes_c, -1) == np.arange(len(codes_c))
         where = np.flatnonzero(mask)
         codes = codes_c[mask]
-        base = as_records("pushes", pa.table({
-            "checkout_request_id": callbacks["checkout_request_id"] if mask.all()
-            else pc.filter(callbacks["checkout_request_id"], pa.array(mask, memory_pool=pool()),
-                           memory_pool=pool()),
-            "refused": pa.array(np.zeros(len(where), bool), memory_pool=pool())}))
+        base = as_records(
+            "pushes",
+            pa.table(
+                {
+                    "checkout_request_id": callbacks["checkout_request_id"]
+                    if mask.all()
+                    else pc.filter(
+                        callbacks["checkout_request_id"], pa.array(mask, memory_pool=pool()), memory_pool=pool()
+                    ),
+                    "refused": pa.array(np.zeros(len(where), bool), memory_pool=pool()),
+                }
+            ),
+        )
     first = _take(callbacks.select(wanted), where)
     n_callbacks = _lookup(counts, codes, 0)
     last_q = _lookup(_first_index(codes_q, size, last=True), codes, -1)
@@ -418,12 +494,12 @@ def release_unused() -> None:
     pool().release_unused()
 
 
-def _to_pandas(table: "pa.Table", drop: tuple[str, ...] = ()) -> "pd.DataFrame":
+def _to_pandas(table: pa.Table, drop: tuple[str, ...] = ()) -> pd.DataFrame:
     keep = [name for name in table.column_names if name not in drop]
     return table.select(keep).to_pandas(memory_pool=pool())
 
 
-def _status(df: "pd.DataFrame") -> "pd.Series":
+def _status(df: pd.DataFrame) -> pd.Series:
     """paid / failed from the callback, else from the last final query; else rejected / pending."""
     import numpy as np
     import pandas as pd
@@ -441,12 +517,15 @@ def _status(df: "pd.DataFrame") -> "pd.Series":
     cb_paid, cb_final = settled(df["result_code"])
     q_paid, q_final = settled(df["query_result_code"])
     refused = df["refused"].fillna(False).to_numpy(bool)
-    rejected = (refused | df["error_code"].notna().to_numpy()
-                | (df["response_code"].notna() & (df["response_code"] != "0")).fillna(False).to_numpy(bool))
-    paid, failed, pending, rejected_code = (STATUSES.index(s) for s in
-                                            ("paid", "failed", "pending", "rejected"))
-    status = np.select([cb_paid, cb_final, q_paid, q_final, rejected],
-                       [paid, failed, paid, failed, rejected_code], pending)
+    rejected = (
+        refused
+        | df["error_code"].notna().to_numpy()
+        | (df["response_code"].notna() & (df["response_code"] != "0")).fillna(False).to_numpy(bool)
+    )
+    paid, failed, pending, rejected_code = (STATUSES.index(s) for s in ("paid", "failed", "pending", "rejected"))
+    status = np.select(
+        [cb_paid, cb_final, q_paid, q_final, rejected], [paid, failed, paid, failed, rejected_code], pending
+    )
     return pd.Series(pd.Categorical.from_codes(status, categories=list(STATUSES)), index=df.index)
 
 
@@ -454,7 +533,7 @@ def _status(df: "pd.DataFrame") -> "pd.Series":
 # From an Arrow table to the documented frame: times, the catalogue, dtypes, order.
 
 
-def epoch_to_nairobi(seconds: "pd.Series") -> "pd.Series":
+def epoch_to_nairobi(seconds: pd.Series) -> pd.Series:
     """Epoch seconds (float) -> tz-aware Nairobi datetimes, whole microseconds."""
     import numpy as np
     import pandas as pd
@@ -478,7 +557,7 @@ def _catalogue_entries() -> tuple[Any, ...]:
     return result_codes()
 
 
-def explain(df: "pd.DataFrame") -> None:
+def explain(df: pd.DataFrame) -> None:
     """Join the catalogue on ``result_code`` (vectorised): result_name, category, explanation,
     mitigation, as categoricals. Codes outside the catalogue get the catalogue's "unknown" advice."""
     import numpy as np
@@ -491,29 +570,35 @@ def explain(df: "pd.DataFrame") -> None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    codes = pa.array(df["result_code"].astype(TEXT), type=pa.large_string(), from_pandas=True,
-                     memory_pool=pool())
-    found = pc.index_in(pc.utf8_lower(codes, memory_pool=pool()),
-                        value_set=pa.array(keys, pa.large_string()), memory_pool=pool())
+    codes = pa.array(df["result_code"].astype(TEXT), type=pa.large_string(), from_pandas=True, memory_pool=pool())
+    found = pc.index_in(
+        pc.utf8_lower(codes, memory_pool=pool()), value_set=pa.array(keys, pa.large_string()), memory_pool=pool()
+    )
     index = _filled(found, -1).to_numpy(zero_copy_only=False).astype("int64")
     unknown = (index == -1) & pc.is_valid(codes, memory_pool=pool()).to_numpy(zero_copy_only=False)
     index = np.where(unknown, len(entries) - 1, index)  # -1 stays: no code at all
-    for column, attr in (("result_name", "name"), ("category", "category"),
-                         ("explanation", "explanation"), ("mitigation", "mitigation")):
-        values = [(getattr(e, attr) or "unknown") if attr == "category" else getattr(e, attr)
-                  for e in entries]
+    for column, attr in (
+        ("result_name", "name"),
+        ("category", "category"),
+        ("explanation", "explanation"),
+        ("mitigation", "mitigation"),
+    ):
+        values = [(getattr(e, attr) or "unknown") if attr == "category" else getattr(e, attr) for e in entries]
         if column == "category":
-            values = [v if e.known else "unknown" for v, e in zip(values, entries)]
+            values = [v if e.known else "unknown" for v, e in zip(values, entries, strict=True)]
         uniques = list(dict.fromkeys(values))
         position = {v: i for i, v in enumerate(uniques)}
         mapping = np.array([position[v] for v in values] + [-1], dtype="int64")
-        categories = ([c for c in CATEGORIES if c in uniques] + [c for c in uniques if c not in CATEGORIES]
-                      if column == "category" else uniques)
+        categories = (
+            [c for c in CATEGORIES if c in uniques] + [c for c in uniques if c not in CATEGORIES]
+            if column == "category"
+            else uniques
+        )
         remap = np.array([categories.index(u) for u in uniques] + [-1], dtype="int64")
         df[column] = pd.Categorical.from_codes(remap[mapping[index]], categories=categories)
 
 
-def conform(df: "pd.DataFrame", schema: tuple[Column, ...]) -> "pd.DataFrame":
+def conform(df: pd.DataFrame, schema: tuple[Column, ...]) -> pd.DataFrame:
     """Exactly the schema's columns, in its order, with its dtypes (missing ones filled empty)."""
     import pandas as pd
 
@@ -525,7 +610,7 @@ def conform(df: "pd.DataFrame", schema: tuple[Column, ...]) -> "pd.DataFrame":
     return pd.DataFrame(out, index=pd.RangeIndex(n))
 
 
-def _cast(values: "pd.Series", col: Column) -> "pd.Series":
+def _cast(values: pd.Series, col: Column) -> pd.Series:
     import pandas as pd
 
     values = values.reset_index(drop=True)

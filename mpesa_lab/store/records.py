@@ -31,7 +31,7 @@ class CallbackFields(Protocol):
     """A parsed stkCallback as the store writes it: a dataclass with these fields (the store
     returns a copy with ``delivery_id``, ``received_at``, ``duplicate`` and ``unknown`` filled)."""
 
-    __dataclass_fields__: ClassVar[dict[str, "Field[Any]"]]
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
 
     @property
     def checkout_request_id(self) -> str: ...
@@ -149,12 +149,19 @@ class Call:
     moment: datetime
 
     @classmethod
-    def of(cls, request: dict[str, Any] | None, response: dict[str, Any] | None,
-           error: dict[str, Any] | None, at: datetime | None) -> "Call":
-        return cls(request=scrub(dict(request or {})),
-                   response=scrub(dict(response)) if response else None,
-                   error=scrub(dict(error)) if error else None,
-                   moment=to_nairobi(at) if at is not None else nairobi_now())
+    def of(
+        cls,
+        request: dict[str, Any] | None,
+        response: dict[str, Any] | None,
+        error: dict[str, Any] | None,
+        at: datetime | None,
+    ) -> Call:
+        return cls(
+            request=scrub(dict(request or {})),
+            response=scrub(dict(response)) if response else None,
+            error=scrub(dict(error)) if error else None,
+            moment=to_nairobi(at) if at is not None else nairobi_now(),
+        )
 
     @property
     def resp(self) -> dict[str, Any]:
@@ -203,8 +210,7 @@ def query_row(call: Call) -> dict[str, Any]:
     resp = call.resp
     return {
         **call.leading(),
-        "checkout_request_id": str_or_none(resp.get("CheckoutRequestID")
-                                           or call.request.get("CheckoutRequestID")),
+        "checkout_request_id": str_or_none(resp.get("CheckoutRequestID") or call.request.get("CheckoutRequestID")),
         "response_code": code_text(resp.get("ResponseCode")),
         "result_code": code_text(resp.get("ResultCode")),
         "result_desc": str_or_none(resp.get("ResultDesc")),

@@ -131,12 +131,23 @@ def expected_structure() -> dict[str, tuple[list[str], list[str]]]:
     reference = sqlite3.connect(":memory:")
     try:
         reference.executescript(SCHEMA)
-        tables = [row[0] for row in reference.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
-        return {table: ([row[1] for row in reference.execute(f'PRAGMA table_info("{table}")')],
-                        [row[1] for row in reference.execute(f'PRAGMA index_list("{table}")')
-                         if not row[1].startswith("sqlite_autoindex")])
-                for table in tables}
+        tables = [
+            row[0]
+            for row in reference.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        return {
+            table: (
+                [row[1] for row in reference.execute(f'PRAGMA table_info("{table}")')],
+                [
+                    row[1]
+                    for row in reference.execute(f'PRAGMA index_list("{table}")')
+                    if not row[1].startswith("sqlite_autoindex")
+                ],
+            )
+            for table in tables
+        }
     finally:
         reference.close()
 
@@ -160,21 +171,25 @@ def open_error(path: Path, exc: BaseException) -> StoreError:
     """What went wrong opening ``path``, as one line saying what to do."""
     text = " ".join(str(exc).split())  # one line, whatever SQLite said
     lowered = text.lower()
-    if "i/o error" in lowered or "readonly" in lowered or "read-only" in lowered or "permission" in lowered or \
-            "unable to open" in lowered or "refused wal" in lowered:
+    if (
+        "i/o error" in lowered
+        or "readonly" in lowered
+        or "read-only" in lowered
+        or "permission" in lowered
+        or "unable to open" in lowered
+        or "refused wal" in lowered
+    ):
         return StoreError(
             f"cannot write the callback store {path} ({text}): make the file and its folder "
             "writable by you, or pass another store path (--db PATH / store=PATH)"
         )
-    if "not a database" in lowered or "malformed" in lowered or "integrity" in lowered or \
-            "corrupt" in lowered:
+    if "not a database" in lowered or "malformed" in lowered or "integrity" in lowered or "corrupt" in lowered:
         return StoreError(
             f"the callback store {path} is damaged ({text}): move it aside (sqlite3 FILE "
             "'.recover' may save its rows) and pass a new store path (--db PATH / store=PATH)"
         )
     return StoreError(
-        f"cannot use the callback store {path} ({text}): pass another store path "
-        "(--db PATH / store=PATH)"
+        f"cannot use the callback store {path} ({text}): pass another store path (--db PATH / store=PATH)"
     )
 
 
@@ -182,10 +197,13 @@ def check_schema(conn: sqlite3.Connection, path: Path) -> None:
     """Create the tables in a new file; migrate an older store; refuse anything else."""
     app_id = conn.execute("PRAGMA application_id").fetchone()[0]
     version = conn.execute("PRAGMA user_version").fetchone()[0]
-    tables = {row[0] for row in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
-    if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables and not (
-            version == 1 and set(TABLES) <= tables and _v1_columns_ok(conn))):
+    tables = {
+        row[0]
+        for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    }
+    if app_id not in (0, APPLICATION_ID) or (
+        app_id == 0 and tables and not (version == 1 and set(TABLES) <= tables and _v1_columns_ok(conn))
+    ):
         shown = ", ".join(sorted(tables)[:6]) or "no tables"
         raise StoreError(
             f"{path} is not an mpesa-lab callback store (it holds {shown}): pass a new file, "
@@ -207,8 +225,7 @@ def check_schema(conn: sqlite3.Connection, path: Path) -> None:
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         if tables:
-            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('migrated_from', ?)",
-                         (str(version),))
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('migrated_from', ?)", (str(version),))
         conn.execute("COMMIT")
     except BaseException:
         rollback(conn)
@@ -247,8 +264,7 @@ def check_write(conn: sqlite3.Connection) -> None:
     """A real write, committed: a store that cannot take one refuses to start."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_opened', ?)",
-                     (nairobi_now().isoformat(),))
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_opened', ?)", (nairobi_now().isoformat(),))
         conn.execute("COMMIT")
     except BaseException:
         rollback(conn)
@@ -273,15 +289,20 @@ def check_integrity(conn: sqlite3.Connection, path: Path) -> None:
         now = time.time()
         delivery = conn.execute(
             "INSERT INTO deliveries (received_at, received_ts, body, outcome, checkout_request_id) "
-            "VALUES ('', ?, ?, 'accepted', ?)", (now, b"{}", probe)).lastrowid
-        conn.execute("INSERT INTO callbacks (delivery_id, received_at, received_ts, "
-                     "checkout_request_id, result_code) VALUES (?, '', ?, ?, '0')",
-                     (delivery, now, probe))
-        conn.execute("INSERT INTO quarantine (delivery_id, received_at, received_ts, reason) "
-                     "VALUES (?, '', ?, 'open check')", (delivery, now))
+            "VALUES ('', ?, ?, 'accepted', ?)",
+            (now, b"{}", probe),
+        ).lastrowid
+        conn.execute(
+            "INSERT INTO callbacks (delivery_id, received_at, received_ts, "
+            "checkout_request_id, result_code) VALUES (?, '', ?, ?, '0')",
+            (delivery, now, probe),
+        )
+        conn.execute(
+            "INSERT INTO quarantine (delivery_id, received_at, received_ts, reason) VALUES (?, '', ?, 'open check')",
+            (delivery, now),
+        )
         for table in ("pushes", "queries"):
-            conn.execute(f"INSERT INTO {table} (at, at_ts, checkout_request_id) VALUES ('', ?, ?)",
-                         (now, probe))
+            conn.execute(f"INSERT INTO {table} (at, at_ts, checkout_request_id) VALUES ('', ?, ?)", (now, probe))
         for table in ("callbacks", "pushes", "queries"):
             conn.execute(f"SELECT 1 FROM {table} WHERE checkout_request_id = ?", (probe,)).fetchall()
     finally:

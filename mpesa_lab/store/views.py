@@ -21,20 +21,20 @@ if TYPE_CHECKING:
 _NAIROBI_NAME = "Africa/Nairobi"
 
 
-def _frame(store: "CallbackStore", sql: str, params: tuple[Any, ...] = ()) -> "pd.DataFrame":
+def _frame(store: CallbackStore, sql: str, params: tuple[Any, ...] = ()) -> pd.DataFrame:
     import pandas as pd
 
     with store.reading() as conn:
         return pd.read_sql_query(sql, conn, params=params)
 
 
-def deliveries(store: "CallbackStore") -> "pd.DataFrame":
+def deliveries(store: CallbackStore) -> pd.DataFrame:
     """Every request that reached the callback path, raw: one row each, in arrival order."""
     df = _frame(
         store,
         "SELECT id AS delivery_id, received_ts, remote_addr, client_addr, method, headers, body, "
         "body_size, outcome, http_status, reason, checkout_request_id, duplicate, unknown "
-        "FROM deliveries ORDER BY id"
+        "FROM deliveries ORDER BY id",
     )
     df.insert(1, "received_at", _to_nairobi(df.pop("received_ts")))
     _json_columns(df, "headers", empty_dict=True)
@@ -42,7 +42,7 @@ def deliveries(store: "CallbackStore") -> "pd.DataFrame":
     return df
 
 
-def callbacks(store: "CallbackStore") -> "pd.DataFrame":
+def callbacks(store: CallbackStore) -> pd.DataFrame:
     """Every valid callback (duplicates included, flagged), parsed, in arrival order: the
     analytics callbacks frame (docs/analytics.md)."""
     from mpesa_lab.store.arrow import read_store
@@ -52,7 +52,7 @@ def callbacks(store: "CallbackStore") -> "pd.DataFrame":
     return build_callbacks(records.pop("callbacks"), records.pop("pushes"))
 
 
-def transactions(store: "CallbackStore") -> "pd.DataFrame":
+def transactions(store: CallbackStore) -> pd.DataFrame:
     """One row per push with its first callback: the analytics transactions frame."""
     from mpesa_lab.store.arrow import read_store
     from mpesa_lab.store.frames import build_transactions
@@ -61,27 +61,27 @@ def transactions(store: "CallbackStore") -> "pd.DataFrame":
     return build_transactions(records.pop("callbacks"), records.pop("pushes"), records.pop("queries"))
 
 
-def quarantine(store: "CallbackStore") -> "pd.DataFrame":
+def quarantine(store: CallbackStore) -> pd.DataFrame:
     """Bodies that were not valid stkCallbacks, raw, with what was wrong."""
     df = _frame(
         store,
         "SELECT q.id AS quarantine_id, q.delivery_id, q.received_ts, q.reason, q.body, "
         "d.remote_addr, d.client_addr, d.headers FROM quarantine q "
-        "JOIN deliveries d ON d.id = q.delivery_id ORDER BY q.id"
+        "JOIN deliveries d ON d.id = q.delivery_id ORDER BY q.id",
     )
     df.insert(2, "received_at", _to_nairobi(df.pop("received_ts")))
     _json_columns(df, "headers", empty_dict=True)
     return df
 
 
-def pushes(store: "CallbackStore") -> "pd.DataFrame":
+def pushes(store: CallbackStore) -> pd.DataFrame:
     """The STK pushes made through the lab (requests masked), in order."""
     df = _frame(
         store,
         "SELECT id AS push_id, at_ts, environment, checkout_request_id, merchant_request_id, "
         "phone, amount, account_reference, transaction_type, shortcode, response_code, "
         "response_description, customer_message, error_code, error_message, request_id, "
-        "request, response, error FROM pushes ORDER BY id"
+        "request, response, error FROM pushes ORDER BY id",
     )
     df.insert(1, "pushed_at", _to_nairobi(df.pop("at_ts")))
     df["amount"] = _numeric(df["amount"])
@@ -89,13 +89,13 @@ def pushes(store: "CallbackStore") -> "pd.DataFrame":
     return df
 
 
-def queries(store: "CallbackStore") -> "pd.DataFrame":
+def queries(store: CallbackStore) -> pd.DataFrame:
     """The STK push queries made through the lab, in order, with what each result code means."""
     df = _frame(
         store,
         "SELECT id AS query_id, at_ts, checkout_request_id, response_code, result_code, "
         "result_desc, error_code, error_message, request_id, request, response, error "
-        "FROM queries ORDER BY id"
+        "FROM queries ORDER BY id",
     )
     df.insert(1, "queried_at", _to_nairobi(df.pop("at_ts")))
     explain_after(df, "result_desc")
@@ -103,7 +103,7 @@ def queries(store: "CallbackStore") -> "pd.DataFrame":
     return df
 
 
-def explain_after(df: "pd.DataFrame", anchor: str) -> None:
+def explain_after(df: pd.DataFrame, anchor: str) -> None:
     """Insert the catalogue's ``result_name``, ``explanation`` and ``mitigation`` of each
     ``result_code`` after the column ``anchor`` (the frames' one join with the catalogue,
     :func:`mpesa_lab.store.frames.explain`), and make ``result_code`` a category."""
@@ -119,7 +119,7 @@ def explain_after(df: "pd.DataFrame", anchor: str) -> None:
     df["result_code"] = df["result_code"].astype("category")
 
 
-def _to_nairobi(ts: "pd.Series") -> "pd.Series":
+def _to_nairobi(ts: pd.Series) -> pd.Series:
     import pandas as pd
 
     # Whole microseconds: float seconds would show nanosecond noise.
@@ -127,19 +127,19 @@ def _to_nairobi(ts: "pd.Series") -> "pd.Series":
     return pd.to_datetime(micros, unit="us", utc=True).dt.tz_convert(_NAIROBI_NAME)
 
 
-def _json_columns(df: "pd.DataFrame", *names: str, empty_dict: bool = False) -> None:
+def _json_columns(df: pd.DataFrame, *names: str, empty_dict: bool = False) -> None:
     """Decode JSON text columns in place (``empty_dict``: a missing value becomes ``{}``)."""
     decode: Callable[[str | None], Any] = (lambda t: loads(t) or {}) if empty_dict else loads
     for name in names:
         df[name] = df[name].map(decode).astype(object)
 
 
-def _bool_columns(df: "pd.DataFrame", *names: str) -> None:
+def _bool_columns(df: pd.DataFrame, *names: str) -> None:
     for name in names:
         df[name] = df[name].astype(bool)
 
 
-def _numeric(values: "pd.Series") -> "pd.Series":
+def _numeric(values: pd.Series) -> pd.Series:
     import pandas as pd
 
     return pd.to_numeric(values, errors="coerce").astype("float64")

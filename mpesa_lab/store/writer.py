@@ -29,8 +29,9 @@ class Job:
 
     __slots__ = ("apply", "future", "loop", "afuture")
 
-    def __init__(self, apply: Callable[[sqlite3.Connection], Any],
-                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def __init__(
+        self, apply: Callable[[sqlite3.Connection], Any], loop: asyncio.AbstractEventLoop | None = None
+    ) -> None:
         self.apply = apply
         self.loop = loop
         self.future: Future[Any] | None = None
@@ -76,8 +77,9 @@ class Writer:
     """The writer thread. ``connect`` opens its connection (in the thread); ``committed`` is
     called after every commit (the store's change counter)."""
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection], committed: Callable[[], None],
-                 max_batch: int) -> None:
+    def __init__(
+        self, connect: Callable[[], sqlite3.Connection], committed: Callable[[], None], max_batch: int
+    ) -> None:
         self.connect = connect
         self.committed = committed
         self.max_batch = max_batch
@@ -140,7 +142,7 @@ class Writer:
                 self._commit(conn, [job])
             return
         self.committed()
-        _resolve([(job, result, None) for job, result in zip(batch, results)])
+        _resolve([(job, result, None) for job, result in zip(batch, results, strict=True)])
 
     def _fail_all(self, exc: BaseException) -> None:
         while True:

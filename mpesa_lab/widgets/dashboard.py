@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 class Dashboard(widgets.VBox):
     """Form and phone side by side, the live callbacks below. ``close()`` stops their watchers."""
 
-    def __init__(self, lab: "Lab", phone: str | None = None, **form_options: Any) -> None:
+    def __init__(self, lab: Lab, phone: str | None = None, **form_options: Any) -> None:
         self.lab = lab
         self.form = PushForm(lab, **form_options)
         self.form.layout.margin = "0 24px 0 0"
@@ -30,8 +30,14 @@ class Dashboard(widgets.VBox):
         self.live = LiveCallbacks(lab)
         self.card = widgets.HTML(lab_html(lab))
         top = [self.form] + ([self.phone] if self.phone is not None else [])
-        super().__init__([style(), self.card, widgets.HBox(top, layout=widgets.Layout(
-                          align_items="flex-start", justify_content="flex-start")), self.live])
+        super().__init__(
+            [
+                style(),
+                self.card,
+                widgets.HBox(top, layout=widgets.Layout(align_items="flex-start", justify_content="flex-start")),
+                self.live,
+            ]
+        )
         self.form.on_push(lambda _push: setattr(self.card, "value", lab_html(lab)))
 
     def close(self) -> None:
@@ -41,7 +47,7 @@ class Dashboard(widgets.VBox):
         super().close()
 
 
-def dashboard(lab: "Lab | None" = None, **options: Any) -> Dashboard:
+def dashboard(lab: Lab | None = None, **options: Any) -> Dashboard:
     """Lay out form, phone and live callbacks for ``lab`` (default: the lab started last)."""
     if lab is None:
         from mpesa_lab.lab import active_lab

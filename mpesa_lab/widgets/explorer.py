@@ -50,7 +50,7 @@ def _label(entry: CodeEntry) -> str:
 class CodeExplorer(widgets.VBox):
     """Search and filter every documented and observed code; trigger the selected one."""
 
-    def __init__(self, lab: "Lab | None" = None, *, wait_timeout: float = 20.0) -> None:
+    def __init__(self, lab: Lab | None = None, *, wait_timeout: float = 20.0) -> None:
         self.lab = lab
         self.wait_timeout = wait_timeout
         self.entries: list[CodeEntry] = [*codes.error_codes(), *codes.result_codes()]
@@ -59,19 +59,27 @@ class CodeExplorer(widgets.VBox):
         # Each trigger changes the amount a little: the same amount to the same phone twice within
         # 120 s is rule 17 on a real phone (and the Lab warns about it).
         self._nudge = itertools.cycle(range(100))
-        self.search = widgets.Text(placeholder="search: 1032, cancel, PIN, credentials…", description="Search",
-                                   layout=widgets.Layout(width="330px"))
-        self.kind = widgets.ToggleButtons(options=[("all", "all"), ("error codes", "error"),
-                                                   ("result codes", "result")], value="all",
-                                          style={"button_width": "115px"})
-        self.source = widgets.Dropdown(options=[("documented and observed", "all"), ("documented", "doc"),
-                                                ("observed live", "observed")], value="all",
-                                       layout=widgets.Layout(width="200px"))
+        self.search = widgets.Text(
+            placeholder="search: 1032, cancel, PIN, credentials…",
+            description="Search",
+            layout=widgets.Layout(width="330px"),
+        )
+        self.kind = widgets.ToggleButtons(
+            options=[("all", "all"), ("error codes", "error"), ("result codes", "result")],
+            value="all",
+            style={"button_width": "115px"},
+        )
+        self.source = widgets.Dropdown(
+            options=[("documented and observed", "all"), ("documented", "doc"), ("observed live", "observed")],
+            value="all",
+            layout=widgets.Layout(width="200px"),
+        )
         self.list = widgets.Select(options=[], rows=14, layout=widgets.Layout(width="450px", margin="0 14px 0 0"))
         self.list.add_class("mpl-code-list")
         self.detail = widgets.HTML(layout=widgets.Layout(width="500px"))
-        self.trigger = widgets.Button(description="Trigger it now", icon="bolt", button_style="warning",
-                                      layout=widgets.Layout(width="180px"))
+        self.trigger = widgets.Button(
+            description="Trigger it now", icon="bolt", button_style="warning", layout=widgets.Layout(width="180px")
+        )
         self.result = widgets.HTML(layout=widgets.Layout(width="500px"))
         self.result.add_class("mpl-trigger-outcome")
         self.last_result: Any = None  # what the last trigger brought back (callback, query or error)
@@ -84,8 +92,15 @@ class CodeExplorer(widgets.VBox):
         self.trigger.on_click(lambda _b: self.fire())
         filters = widgets.HBox([self.search, self.source])
         right = widgets.VBox([self.detail, self.trigger, self.result])
-        super().__init__([style(), widgets.HTML("<div class='mpl-title'>Codes</div>"), filters, self.kind,
-                          widgets.HBox([self.list, right])])
+        super().__init__(
+            [
+                style(),
+                widgets.HTML("<div class='mpl-title'>Codes</div>"),
+                filters,
+                self.kind,
+                widgets.HBox([self.list, right]),
+            ]
+        )
         self.add_class("mpl-panel")
         self._filter()
 
@@ -141,18 +156,21 @@ class CodeExplorer(widgets.VBox):
         """How to produce ``entry`` in the emulator (text from the emulator itself)."""
         table = self.triggers()
         if not table:
-            return ("Triggers exist in the local emulator only: start the lab with Lab.start() "
-                    "(local) to produce codes on purpose.")
+            return (
+                "Triggers exist in the local emulator only: start the lab with Lab.start() "
+                "(local) to produce codes on purpose."
+            )
         if entry.kind == "result":
             for trigger in table.get("triggers", []):
                 if trigger["code"] == entry.code:
                     return f"Push to PhoneNumber {trigger['phone']} (magic number). Real condition: {trigger['how']}"
-            return (f"Script it: POST /_lab/next-result {{\"code\": \"{entry.code}\"}} "
-                    "(emulator.set_next_result), then push.")
+            return (
+                f'Script it: POST /_lab/next-result {{"code": "{entry.code}"}} (emulator.set_next_result), then push.'
+            )
         for trigger in table.get("error_triggers", []):
             if trigger["name"] == entry.name:
                 return trigger["how"]
-        return f"Inject it: POST /_lab/errors {{\"code\": \"{entry.code}\"}} (emulator.fail_next), then push."
+        return f'Inject it: POST /_lab/errors {{"code": "{entry.code}"}} (emulator.fail_next), then push.'
 
     def _show(self) -> None:
         entry = self.selected
@@ -259,14 +277,16 @@ class CodeExplorer(widgets.VBox):
         with DarajaClient(lab.settings, backoff=0.05, backoff_cap=0.2) as client:
             if entry.name in _QUERY_ERRORS:
                 push = lab.push(SANDBOX_TEST_MSISDN, 1 + next(self._nudge), "LAB", "Trigger")
-                self._control("POST", "/errors", {"code": entry.code, "message": message, "count": 1,
-                                                  "route": "query"})
+                self._control("POST", "/errors", {"code": entry.code, "message": message, "count": 1, "route": "query"})
                 return client.stk_query(push.checkout_request_id)  # pending, not an error
             # Retryable errors are retried by the client, and a refused token refreshed once:
             # inject enough for every attempt, so what comes back is Daraja's error itself.
             count = client.max_retries + 1 if entry.retryable else (2 if entry.name == "invalid_access_token" else 1)
-            self._control("POST", "/errors", {"code": entry.code, "message": message, "count": count,
-                                              "route": _ROUTE.get(entry.code, "push")})
+            self._control(
+                "POST",
+                "/errors",
+                {"code": entry.code, "message": message, "count": count, "route": _ROUTE.get(entry.code, "push")},
+            )
             try:
                 client.stk_push(SANDBOX_TEST_MSISDN, 1, "LAB", "Trigger")
             except MpesaLabError as exc:

@@ -46,7 +46,7 @@ class PushForm(widgets.VBox):
 
     def __init__(
         self,
-        lab: "Lab",
+        lab: Lab,
         phone: str = "0" + SANDBOX_TEST_MSISDN[3:],
         amount: Any = 10,
         account_reference: str = "INV-001",
@@ -59,27 +59,44 @@ class PushForm(widgets.VBox):
         self.follow_callbacks = follow_callbacks
         wide = widgets.Layout(width="360px")
         label = {"description_width": "130px"}
-        self.phone = widgets.Text(value=str(phone), description="Phone", placeholder="0722 000 000",
-                                  layout=wide, style=label)
-        self.amount = widgets.Text(value=str(amount), description="Amount (KES)", placeholder="10",
-                                   layout=wide, style=label)
-        self.account_reference = widgets.Text(value=account_reference, description="Account reference",
-                                              placeholder="up to 12 characters", layout=wide, style=label)
-        self.description = widgets.Text(value=description, description="Description",
-                                        placeholder="up to 13 characters", layout=wide, style=label)
+        self.phone = widgets.Text(
+            value=str(phone), description="Phone", placeholder="0722 000 000", layout=wide, style=label
+        )
+        self.amount = widgets.Text(
+            value=str(amount), description="Amount (KES)", placeholder="10", layout=wide, style=label
+        )
+        self.account_reference = widgets.Text(
+            value=account_reference,
+            description="Account reference",
+            placeholder="up to 12 characters",
+            layout=wide,
+            style=label,
+        )
+        self.description = widgets.Text(
+            value=description, description="Description", placeholder="up to 13 characters", layout=wide, style=label
+        )
         self.transaction_type = widgets.Dropdown(
             options=[(f"{PAYBILL} (paybill)", PAYBILL), (f"{BUY_GOODS} (till)", BUY_GOODS)],
-            value=transaction_type or lab.settings.transaction_type, description="Transaction type",
-            layout=wide, style=label,
+            value=transaction_type or lab.settings.transaction_type,
+            description="Transaction type",
+            layout=wide,
+            style=label,
         )
         self.fields: dict[str, widgets.Widget] = {
-            "phone": self.phone, "amount": self.amount, "account_reference": self.account_reference,
-            "description": self.description, "transaction_type": self.transaction_type,
+            "phone": self.phone,
+            "amount": self.amount,
+            "account_reference": self.account_reference,
+            "description": self.description,
+            "transaction_type": self.transaction_type,
         }
         self.messages = {name: widgets.HTML(layout=widgets.Layout(margin="0 0 0 136px")) for name in self.fields}
         self.general = widgets.HTML()
-        self.send_button = widgets.Button(description="Send STK push", button_style="success", icon="paper-plane",
-                                   layout=widgets.Layout(width="200px", margin="6px 0 6px 136px"))
+        self.send_button = widgets.Button(
+            description="Send STK push",
+            button_style="success",
+            icon="paper-plane",
+            layout=widgets.Layout(width="200px", margin="6px 0 6px 136px"),
+        )
         self.answer = widgets.HTML()
         self.errors: dict[str, str] = {}
         self.warnings: dict[str, str] = {}
@@ -88,9 +105,13 @@ class PushForm(widgets.VBox):
         self.last_error: BaseException | None = None
         self._listeners: list[Callable[[Push], None]] = []
 
-        rows: list[widgets.Widget] = [style(), widgets.HTML(
-            f"<div class='mpl-title'>STK push</div><div style='color:#57606a;font-size:12px'>"
-            f"to {esc(lab.settings.base_url)} as shortcode {esc(lab.settings.shortcode)}</div>")]
+        rows: list[widgets.Widget] = [
+            style(),
+            widgets.HTML(
+                f"<div class='mpl-title'>STK push</div><div style='color:#57606a;font-size:12px'>"
+                f"to {esc(lab.settings.base_url)} as shortcode {esc(lab.settings.shortcode)}</div>"
+            ),
+        ]
         for name, field in self.fields.items():
             rows += [field, self.messages[name]]
             field.observe(self._changed, names="value")
@@ -105,8 +126,10 @@ class PushForm(widgets.VBox):
     def values(self) -> dict[str, Any]:
         """What the form would send, as typed."""
         return {
-            "phone": self.phone.value, "amount": self.amount.value,
-            "account_reference": self.account_reference.value, "description": self.description.value,
+            "phone": self.phone.value,
+            "amount": self.amount.value,
+            "account_reference": self.account_reference.value,
+            "description": self.description.value,
             "transaction_type": self.transaction_type.value,
         }
 
@@ -152,7 +175,10 @@ class PushForm(widgets.VBox):
                 warnings.simplefilter("always")
                 try:
                     request = self.lab.client.build_push(
-                        v["phone"], v["amount"], v["account_reference"], v["description"],
+                        v["phone"],
+                        v["amount"],
+                        v["account_reference"],
+                        v["description"],
                         transaction_type=v["transaction_type"],
                     )
                 except ValidationError as exc:
@@ -188,7 +214,7 @@ class PushForm(widgets.VBox):
 
     # ---- sending -------------------------------------------------------------------------
 
-    def on_push(self, fn: Callable[["Push"], None]) -> None:
+    def on_push(self, fn: Callable[[Push], None]) -> None:
         """Call ``fn(push)`` after every accepted push."""
         self._listeners.append(fn)
 
@@ -208,13 +234,21 @@ class PushForm(widgets.VBox):
             warnings.simplefilter("always")
             failure: MpesaLabError | None = None
             try:
-                push = self.lab.push(v["phone"], v["amount"], v["account_reference"], v["description"],
-                                     transaction_type=v["transaction_type"])
+                push = self.lab.push(
+                    v["phone"],
+                    v["amount"],
+                    v["account_reference"],
+                    v["description"],
+                    transaction_type=v["transaction_type"],
+                )
             except MpesaLabError as exc:
                 push, failure = None, exc
         try:
-            notes = "".join(f"<div class='mpl-field-warning'>Warning: {esc(w.message)}</div>" for w in said
-                            if str(w.message) not in set(self.warnings.values()))
+            notes = "".join(
+                f"<div class='mpl-field-warning'>Warning: {esc(w.message)}</div>"
+                for w in said
+                if str(w.message) not in set(self.warnings.values())
+            )
             if failure is not None:
                 self.last_error, self.last_push = failure, None
                 self.answer.value = notes + error_html(failure)
@@ -228,7 +262,7 @@ class PushForm(widgets.VBox):
         finally:
             self.validate()
 
-    def _follow(self, push: "Push") -> None:
+    def _follow(self, push: Push) -> None:
         """Show the outcome under the form when the callback is stored, without blocking the kernel."""
 
         def wait() -> None:
@@ -237,7 +271,7 @@ class PushForm(widgets.VBox):
             except TimeoutError:
                 return
             if self.last_push is push:  # a newer push owns the answer area now
-                head, marker = self.answer.value, "<div class=\"mpl-card\""
+                head, marker = self.answer.value, '<div class="mpl-card"'
                 notes = head[: head.index(marker)] if marker in head else ""
                 self.answer.value = notes + push_html(push)
 

@@ -32,8 +32,9 @@ _ROW_BG = {"paid": "#f6fff8", "failed": "#fff6f6", "pending": "#fffdf0", "reject
 class LiveCallbacks(widgets.VBox):
     """Callbacks in this lab's store, newest first (at most ``limit`` rows), updating by itself."""
 
-    def __init__(self, lab: "Lab", limit: int = 50, *, watch: bool = True, poll_interval: float = 2.0,
-                 min_interval: float = 0.25) -> None:
+    def __init__(
+        self, lab: Lab, limit: int = 50, *, watch: bool = True, poll_interval: float = 2.0, min_interval: float = 0.25
+    ) -> None:
         self.lab = lab
         self.limit = limit
         self.poll_interval = poll_interval
@@ -56,7 +57,7 @@ class LiveCallbacks(widgets.VBox):
 
     # ---- data ----------------------------------------------------------------------------
 
-    def frame(self) -> "pd.DataFrame":
+    def frame(self) -> pd.DataFrame:
         """The newest callbacks (duplicates flagged), with the push's latency, newest first."""
         store = self.lab.store
         callbacks = store.callbacks()
@@ -111,8 +112,17 @@ class LiveCallbacks(widgets.VBox):
         return str(macro(_TEMPLATE, "header")(shown, list(counts.items())))
 
     def _html(self, rows: list[dict[str, Any]]) -> str:
-        heads = ["received", "status", "result_code", "result_desc", "phone", "amount", "amount_requested", "receipt",
-                 "latency_s"]
+        heads = [
+            "received",
+            "status",
+            "result_code",
+            "result_desc",
+            "phone",
+            "amount",
+            "amount_requested",
+            "receipt",
+            "latency_s",
+        ]
         return str(macro(_TEMPLATE, "table")([_cells(row) for row in rows], heads))
 
     def close(self) -> None:
@@ -130,8 +140,10 @@ def _cells(row: dict[str, Any]) -> dict[str, Any]:
     clock = getattr(received, "strftime", None)
     return {
         "background": _ROW_BG.get(status, "#fff"),
-        "hover": (f"{row.get('explanation') or ''}\nWhat to do: {row.get('mitigation') or ''}"
-                  f"\nCheckoutRequestID: {row.get('checkout_request_id')}"),
+        "hover": (
+            f"{row.get('explanation') or ''}\nWhat to do: {row.get('mitigation') or ''}"
+            f"\nCheckoutRequestID: {row.get('checkout_request_id')}"
+        ),
         "time": clock("%H:%M:%S") if clock else "",
         "status": status,
         "flags": " ".join(f"[{f}]" for f in ("duplicate", "unknown") if row.get(f) is True),

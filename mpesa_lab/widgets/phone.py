@@ -47,8 +47,9 @@ class VirtualPhone(widgets.VBox):
     elsewhere (answered from code, or timed out).
     """
 
-    def __init__(self, lab: "Lab", phone: str | int = SANDBOX_TEST_MSISDN, *, interactive: bool = True,
-                 watch: bool = True) -> None:
+    def __init__(
+        self, lab: Lab, phone: str | int = SANDBOX_TEST_MSISDN, *, interactive: bool = True, watch: bool = True
+    ) -> None:
         from mpesa_lab.lab import LabError
 
         emulator = getattr(lab, "emulator", None)
@@ -78,23 +79,33 @@ class VirtualPhone(widgets.VBox):
             button = widgets.Button(description=key, layout=widgets.Layout(width="72px", height="38px"))
             button.on_click(lambda _b, k=key: self.press(k))
             self.keypad_keys.append(button)
-        keypad = widgets.GridBox(self.keypad_keys, layout=widgets.Layout(
-            grid_template_columns="repeat(3, 76px)", grid_gap="5px", width="236px"))
+        keypad = widgets.GridBox(
+            self.keypad_keys,
+            layout=widgets.Layout(grid_template_columns="repeat(3, 76px)", grid_gap="5px", width="236px"),
+        )
         keypad.add_class("mpl-keypad")
         self.ok = widgets.Button(description="OK", button_style="success", layout=widgets.Layout(width="76px"))
         self.cancel = widgets.Button(description="Cancel", button_style="danger", layout=widgets.Layout(width="76px"))
-        self.ignore = widgets.Button(description="Ignore", tooltip="put the phone away: the prompt times out (1037)",
-                                     layout=widgets.Layout(width="76px"))
+        self.ignore = widgets.Button(
+            description="Ignore",
+            tooltip="put the phone away: the prompt times out (1037)",
+            layout=widgets.Layout(width="76px"),
+        )
         self.ok.on_click(lambda _b: self.send_pin())
         self.cancel.on_click(lambda _b: self.press_cancel())
         self.ignore.on_click(lambda _b: self.press_ignore())
-        actions = widgets.HBox([self.cancel, self.ignore, self.ok], layout=widgets.Layout(
-            width="236px", justify_content="space-between", margin="6px 0 0 0"))
+        actions = widgets.HBox(
+            [self.cancel, self.ignore, self.ok],
+            layout=widgets.Layout(width="236px", justify_content="space-between", margin="6px 0 0 0"),
+        )
         caption = widgets.HTML(
             "<div style='color:#8b949e;font-size:11px;text-align:center;width:236px'>virtual phone · "
-            "drives the local emulator</div>")
-        super().__init__([style(), self.screen, self.countdown, self.pin, keypad, actions, caption],
-                         layout=widgets.Layout(width="262px", align_items="center"))
+            "drives the local emulator</div>"
+        )
+        super().__init__(
+            [style(), self.screen, self.countdown, self.pin, keypad, actions, caption],
+            layout=widgets.Layout(width="262px", align_items="center"),
+        )
         self.add_class("mpl-phone")
         self._render()
         self._watcher: Watcher | None = Watcher(f"phone-{self.number}", self._watch) if watch else None
@@ -239,13 +250,15 @@ class VirtualPhone(widgets.VBox):
         elif self.outcome is not None:
             body = self._sms(self.outcome)
         else:
-            body = ("<div style='text-align:center;color:#57606a;margin-top:70px'>"
-                    "<div style='font-weight:700;color:#0b7a3e;font-size:18px;margin-bottom:6px'>M-PESA</div>"
-                    "No payment request.<br>"
-                    "<span style='font-size:11px'>Push to this number and the prompt appears here.</span></div>")
+            body = (
+                "<div style='text-align:center;color:#57606a;margin-top:70px'>"
+                "<div style='font-weight:700;color:#0b7a3e;font-size:18px;margin-bottom:6px'>M-PESA</div>"
+                "No payment request.<br>"
+                "<span style='font-size:11px'>Push to this number and the prompt appears here.</span></div>"
+            )
         if note:
             body += f"<div style='margin-top:10px;color:#a40e26;font-size:12px'>{esc(note)}</div>"
-        self.screen.value = f"<div style=\"{_SCREEN}\">{head}{body}</div>"
+        self.screen.value = f'<div style="{_SCREEN}">{head}{body}</div>'
         waiting = self.prompt is not None
         if not waiting:
             self.pin.value = ""
@@ -261,11 +274,14 @@ class VirtualPhone(widgets.VBox):
         merchant = match.group(1) if match else tx.get("business_short_code", "the merchant")
         account = tx.get("account_reference") or ""
         when = _nairobi(tx.get("completed_at"))
-        detail = next((e.get("detail", "") for e in reversed(tx.get("timeline", []))
-                       if e.get("event") == "pin_entered"), "")
+        detail = next(
+            (e.get("detail", "") for e in reversed(tx.get("timeline", [])) if e.get("event") == "pin_entered"), ""
+        )
         if code == "0":
-            text = (f"{tx.get('receipt')} Confirmed. {amount} sent to {merchant} for account {account} "
-                    f"on {when}. Transaction cost, Ksh0.00.")
+            text = (
+                f"{tx.get('receipt')} Confirmed. {amount} sent to {merchant} for account {account} "
+                f"on {when}. Transaction cost, Ksh0.00."
+            )
             colour = "#116329"
         elif code == "1032":
             text = f"You cancelled the payment of {amount} to {merchant}. No money was moved."
@@ -277,8 +293,7 @@ class VirtualPhone(widgets.VBox):
             text = f"Wrong PIN: the payment of {amount} to {merchant} was not made. {detail[:1].upper()}{detail[1:]}."
             colour = "#a40e26"
         elif code == "8006":
-            text = ("Your M-PESA PIN is locked after too many wrong attempts. Call Customer Care (100) "
-                    "to unlock it.")
+            text = "Your M-PESA PIN is locked after too many wrong attempts. Call Customer Care (100) to unlock it."
             colour = "#a40e26"
         elif code == "1":
             text = f"Failed. You do not have enough money in your M-PESA account to pay {amount} to {merchant}."

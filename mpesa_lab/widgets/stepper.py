@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from mpesa_lab.clock import NAIROBI
-from mpesa_lab.constants import STK_PUSH_PATH, STK_QUERY_PATH
 from mpesa_lab.codes import status_of
+from mpesa_lab.constants import STK_PUSH_PATH, STK_QUERY_PATH
 from mpesa_lab.display import badge, esc, pre
 from mpesa_lab.store.records import scrub
 from mpesa_lab.widgets._base import style
@@ -30,15 +30,24 @@ if TYPE_CHECKING:
 STEPS: tuple[tuple[str, int, int, str], ...] = (
     ("Merchant sends the STK push", 0, 1, "POST /mpesa/stkpush/v1/processrequest"),
     ("Daraja checks and accepts it", 1, 1, "token, Password, fields, shortcode"),
-    ("Acknowledgement to the merchant", 1, 0, "200 ResponseCode \"0\" + CheckoutRequestID"),
-    ("Prompt on the customer's phone", 1, 2, "\"Pay Ksh… ? Enter M-PESA PIN\""),
+    ("Acknowledgement to the merchant", 1, 0, '200 ResponseCode "0" + CheckoutRequestID'),
+    ("Prompt on the customer's phone", 1, 2, '"Pay Ksh… ? Enter M-PESA PIN"'),
     ("Customer enters the PIN (or not)", 2, 1, "PIN / Cancel / no answer"),
     ("Callback to the merchant", 1, 0, "POST CallBackURL  stkCallback ResultCode"),
     ("Merchant queries the status", 0, 1, "POST /mpesa/stkpushquery/v1/query"),
 )
 LANES = ("Merchant (your code)", "Daraja / M-PESA", "Customer phone")
-_CUSTOMER_EVENTS = ("answered_by_lab", "pin_entered", "cancelled", "timed_out", "answered_late", "prompt_failed", "scripted",
-                    "rejected", "unreachable")
+_CUSTOMER_EVENTS = (
+    "answered_by_lab",
+    "pin_entered",
+    "cancelled",
+    "timed_out",
+    "answered_late",
+    "prompt_failed",
+    "scripted",
+    "rejected",
+    "unreachable",
+)
 
 
 @dataclass
@@ -104,7 +113,7 @@ def _mask_headers(headers: dict[str, Any]) -> dict[str, Any]:
     return scrub(masked)
 
 
-def transaction_steps(lab: "Lab", checkout_request_id: str) -> list[Step]:
+def transaction_steps(lab: Lab, checkout_request_id: str) -> list[Step]:
     """The seven steps of one push made through ``lab``, from its store (and emulator timeline)."""
     from mpesa_lab.daraja.client import USER_AGENT
 
@@ -112,8 +121,9 @@ def transaction_steps(lab: "Lab", checkout_request_id: str) -> list[Step]:
     pushes = store.pushes()
     mine = pushes[pushes["checkout_request_id"] == checkout_request_id]
     if mine.empty:
-        raise KeyError(f"no push {checkout_request_id!r} in this lab's store ({store.path.name}); "
-                       "pick one from lab.pushes()")
+        raise KeyError(
+            f"no push {checkout_request_id!r} in this lab's store ({store.path.name}); pick one from lab.pushes()"
+        )
     push = mine.iloc[0]
     request = push["request"] or {}
     response = push["response"] or {}
@@ -135,37 +145,75 @@ def transaction_steps(lab: "Lab", checkout_request_id: str) -> list[Step]:
     stamp = str(request.get("Timestamp") or "")
     if len(stamp) == 14 and stamp.isdigit():
         sent = datetime.strptime(stamp, "%Y%m%d%H%M%S").replace(tzinfo=NAIROBI)
-    steps.append(Step(1, STEPS[0][0], sent, "from the request's Timestamp (whole seconds)",
-                      _http_request("POST", STK_PUSH_PATH, headers, request),
-                      "Headers as DarajaClient sends them (the access token masked); the body as "
-                      "stored, Password masked."))
+    steps.append(
+        Step(
+            1,
+            STEPS[0][0],
+            sent,
+            "from the request's Timestamp (whole seconds)",
+            _http_request("POST", STK_PUSH_PATH, headers, request),
+            "Headers as DarajaClient sends them (the access token masked); the body as stored, Password masked.",
+        )
+    )
     # 2. Daraja accepts (local: the emulator's own record).
     accepted = event("accepted")
-    steps.append(Step(2, STEPS[1][0], _parse_time(accepted and accepted.get("at")), "Daraja's clock (emulator)",
-                      (accepted or {}).get("detail", "") or "Daraja validated the token, the Password "
-                      "(shortcode + passkey + Timestamp) and every field.",
-                      "" if accepted else "Only the emulator shows this step; live Daraja does not tell."))
+    steps.append(
+        Step(
+            2,
+            STEPS[1][0],
+            _parse_time(accepted and accepted.get("at")),
+            "Daraja's clock (emulator)",
+            (accepted or {}).get("detail", "")
+            or "Daraja validated the token, the Password (shortcode + passkey + Timestamp) and every field.",
+            "" if accepted else "Only the emulator shows this step; live Daraja does not tell.",
+        )
+    )
     # 3. The acknowledgement, as recorded by the lab when it arrived.
     error = push["error"]
     ack_status = "200 OK" if response else f"{(error or {}).get('httpStatus', '')} (refused)"
-    steps.append(Step(3, STEPS[2][0], push["pushed_at"].to_pydatetime(), "recorded by the lab on arrival",
-                      f"HTTP/1.1 {ack_status}\nContent-Type: application/json\n\n{_json(response or error)}"))
+    steps.append(
+        Step(
+            3,
+            STEPS[2][0],
+            push["pushed_at"].to_pydatetime(),
+            "recorded by the lab on arrival",
+            f"HTTP/1.1 {ack_status}\nContent-Type: application/json\n\n{_json(response or error)}",
+        )
+    )
     # 4. The prompt and 5. the customer's answer: only Daraja and the phone see these.
     prompted = event("prompted")
-    steps.append(Step(4, STEPS[3][0], _parse_time(prompted and prompted.get("at")), "Daraja's clock (emulator)",
-                      (prompted or {}).get("detail", ""),
-                      "" if prompted else "No prompt recorded (refused before the prompt, or a real phone).",
-                      happened=prompted is not None))
+    steps.append(
+        Step(
+            4,
+            STEPS[3][0],
+            _parse_time(prompted and prompted.get("at")),
+            "Daraja's clock (emulator)",
+            (prompted or {}).get("detail", ""),
+            "" if prompted else "No prompt recorded (refused before the prompt, or a real phone).",
+            happened=prompted is not None,
+        )
+    )
     answered = event(*_CUSTOMER_EVENTS)
     detail = ""
     if answered is not None:
         detail = f"{answered['event']}: {answered.get('detail', '')}"
-        later = [e for e in timeline if e.get("event") in ("pin_entered", "paid", "declined", "completed")
-                 and e is not answered]
+        later = [
+            e
+            for e in timeline
+            if e.get("event") in ("pin_entered", "paid", "declined", "completed") and e is not answered
+        ]
         detail += "".join(f"\n{e['event']}: {e.get('detail', '')}" for e in later)
-    steps.append(Step(5, STEPS[4][0], _parse_time(answered and answered.get("at")), "Daraja's clock (emulator)",
-                      detail, "" if answered else "The customer's answer is not visible to the merchant.",
-                      happened=answered is not None))
+    steps.append(
+        Step(
+            5,
+            STEPS[4][0],
+            _parse_time(answered and answered.get("at")),
+            "Daraja's clock (emulator)",
+            detail,
+            "" if answered else "The customer's answer is not visible to the merchant.",
+            happened=answered is not None,
+        )
+    )
     # 6. The callback: the first delivery stored for this push, headers and body as received.
     deliveries = store.deliveries()
     delivered = deliveries[deliveries["checkout_request_id"] == checkout_request_id]
@@ -180,29 +228,67 @@ def transaction_steps(lab: "Lab", checkout_request_id: str) -> list[Step]:
         from urllib.parse import urlsplit
 
         path = urlsplit(lab.settings.callback_url or "").path or "/<callback path>"
-        code = (parsed or {}).get("Body", {}).get("stkCallback", {}).get("ResultCode") if isinstance(parsed, dict) else None
+        code = (
+            (parsed or {}).get("Body", {}).get("stkCallback", {}).get("ResultCode")
+            if isinstance(parsed, dict)
+            else None
+        )
         copies = len(delivered)
-        steps.append(Step(6, STEPS[5][0], first["received_at"].to_pydatetime(), "stored by the listener",
-                          f"POST {path} HTTP/1.1\n{head}\n\n{_json(parsed)}",
-                          f"{copies} deliveries (duplicates are kept, counted once)" if copies > 1 else "",
-                          extra={"result_code": None if code is None else str(code),
-                                 "ack": f"listener answered HTTP {first['http_status']}"}))
+        steps.append(
+            Step(
+                6,
+                STEPS[5][0],
+                first["received_at"].to_pydatetime(),
+                "stored by the listener",
+                f"POST {path} HTTP/1.1\n{head}\n\n{_json(parsed)}",
+                f"{copies} deliveries (duplicates are kept, counted once)" if copies > 1 else "",
+                extra={
+                    "result_code": None if code is None else str(code),
+                    "ack": f"listener answered HTTP {first['http_status']}",
+                },
+            )
+        )
     else:
-        steps.append(Step(6, STEPS[5][0], None, "", "", "No callback stored yet: it may be late or lost; "
-                          "that is what the STK query is for.", happened=False))
+        steps.append(
+            Step(
+                6,
+                STEPS[5][0],
+                None,
+                "",
+                "",
+                "No callback stored yet: it may be late or lost; that is what the STK query is for.",
+                happened=False,
+            )
+        )
     # 7. The query, if one was made through the lab.
     queries = store.queries()
     asked = queries[queries["checkout_request_id"] == checkout_request_id]
     if not asked.empty:
         last = asked.iloc[-1]
         answer = last["response"] or last["error"]
-        steps.append(Step(7, STEPS[6][0], last["queried_at"].to_pydatetime(), "recorded by the lab on arrival",
-                          _http_request("POST", STK_QUERY_PATH, headers, last["request"])
-                          + f"\n\n--- answer ---\n{_json(answer)}",
-                          f"{len(asked)} queries made" if len(asked) > 1 else ""))
+        steps.append(
+            Step(
+                7,
+                STEPS[6][0],
+                last["queried_at"].to_pydatetime(),
+                "recorded by the lab on arrival",
+                _http_request("POST", STK_QUERY_PATH, headers, last["request"])
+                + f"\n\n--- answer ---\n{_json(answer)}",
+                f"{len(asked)} queries made" if len(asked) > 1 else "",
+            )
+        )
     else:
-        steps.append(Step(7, STEPS[6][0], None, "", "", "Not queried: push.query() asks Daraja for the "
-                          "status (optional when the callback arrived).", happened=False))
+        steps.append(
+            Step(
+                7,
+                STEPS[6][0],
+                None,
+                "",
+                "",
+                "Not queried: push.query() asks Daraja for the status (optional when the callback arrived).",
+                happened=False,
+            )
+        )
     return steps
 
 
@@ -243,16 +329,20 @@ def diagram_svg(current: int, happened: list[bool] | None = None) -> str:
     xs = lane_xs()
     width = int(xs[-1] + 176 / 2 + 10)
     height = top + gap * len(STEPS) + 16
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             'font-family="Segoe UI, Roboto, Helvetica, Arial, sans-serif" font-size="12">',
-             '<defs><marker id="mpl-arr" markerWidth="10" markerHeight="8" refX="9" refY="4" orient="auto" '
-             'markerUnits="userSpaceOnUse">'
-             '<path d="M0,0 L10,4 L0,8 z" fill="context-stroke"/></marker></defs>']
-    for x, name in zip(xs, LANES):
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        'font-family="Segoe UI, Roboto, Helvetica, Arial, sans-serif" font-size="12">',
+        '<defs><marker id="mpl-arr" markerWidth="10" markerHeight="8" refX="9" refY="4" orient="auto" '
+        'markerUnits="userSpaceOnUse">'
+        '<path d="M0,0 L10,4 L0,8 z" fill="context-stroke"/></marker></defs>',
+    ]
+    for x, name in zip(xs, LANES, strict=True):
         parts.append(f'<rect x="{x - 88}" y="8" width="176" height="30" rx="6" fill="#f6f8fa" stroke="#d0d7de"/>')
         parts.append(f'<text x="{x}" y="28" text-anchor="middle" font-weight="600" fill="#1f2328">{esc(name)}</text>')
-        parts.append(f'<line class="mpl-lifeline" x1="{x}" y1="38" x2="{x}" y2="{height - 6}" stroke="#d0d7de" '
-                     'stroke-dasharray="4 4"/>')
+        parts.append(
+            f'<line class="mpl-lifeline" x1="{x}" y1="38" x2="{x}" y2="{height - 6}" stroke="#d0d7de" '
+            'stroke-dasharray="4 4"/>'
+        )
     # A white halo under each label's letters: arrows and lifelines never run through the text.
     halo = ' paint-order="stroke" stroke="#ffffff" stroke-width="4" stroke-linejoin="round"'
     for index, (_title, src, dst, label) in enumerate(STEPS, start=1):
@@ -265,20 +355,30 @@ def diagram_svg(current: int, happened: list[bool] | None = None) -> str:
         weight = ' font-weight="700"' if on else ""
         if on:
             parts.append(f'<rect x="6" y="{y - 16}" width="{width - 12}" height="{gap - 4}" rx="6" fill="#ddf4ff"/>')
-        parts.append(f'<circle cx="18" cy="{y}" r="10" fill="{colour}"/>'
-                     f'<text x="18" y="{y + 4}" text-anchor="middle" fill="#fff" font-weight="700">{index}</text>')
+        parts.append(
+            f'<circle cx="18" cy="{y}" r="10" fill="{colour}"/>'
+            f'<text x="18" y="{y + 4}" text-anchor="middle" fill="#fff" font-weight="700">{index}</text>'
+        )
         if src == dst:
             x = xs[src]
-            parts.append(f'<path d="M{x},{y - 8} h40 v16 h-38" fill="none" stroke="{colour}" stroke-width="{stroke}"'
-                         f'{dash} marker-end="url(#mpl-arr)"/>')
-            parts.append(f'<text class="mpl-step-label" x="{x + LOOP}" y="{y + 4}" fill="{colour}"{weight}{halo}>'
-                         f'{esc(label)}</text>')
+            parts.append(
+                f'<path d="M{x},{y - 8} h40 v16 h-38" fill="none" stroke="{colour}" stroke-width="{stroke}"'
+                f'{dash} marker-end="url(#mpl-arr)"/>'
+            )
+            parts.append(
+                f'<text class="mpl-step-label" x="{x + LOOP}" y="{y + 4}" fill="{colour}"{weight}{halo}>'
+                f"{esc(label)}</text>"
+            )
         else:
             x1, x2 = xs[src], xs[dst]
-            parts.append(f'<line x1="{x1}" y1="{y + 4}" x2="{x2}" y2="{y + 4}" stroke="{colour}" '
-                         f'stroke-width="{stroke}"{dash} marker-end="url(#mpl-arr)"/>')
-            parts.append(f'<text class="mpl-step-label" x="{(x1 + x2) / 2}" y="{y - 3}" text-anchor="middle" '
-                         f'fill="{colour}"{weight}{halo}>{esc(label)}</text>')
+            parts.append(
+                f'<line x1="{x1}" y1="{y + 4}" x2="{x2}" y2="{y + 4}" stroke="{colour}" '
+                f'stroke-width="{stroke}"{dash} marker-end="url(#mpl-arr)"/>'
+            )
+            parts.append(
+                f'<text class="mpl-step-label" x="{(x1 + x2) / 2}" y="{y - 3}" text-anchor="middle" '
+                f'fill="{colour}"{weight}{halo}>{esc(label)}</text>'
+            )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -286,16 +386,23 @@ def diagram_svg(current: int, happened: list[bool] | None = None) -> str:
 class SequenceStepper(widgets.VBox):
     """Pick a push from the lab's store and step through its seven steps, message by message."""
 
-    def __init__(self, lab: "Lab", checkout_request_id: str | None = None) -> None:
+    def __init__(self, lab: Lab, checkout_request_id: str | None = None) -> None:
         self.lab = lab
         self.steps: list[Step] = []
-        self.transaction = widgets.Dropdown(description="Push", layout=widgets.Layout(width="620px"),
-                                            style={"description_width": "50px"})
+        self.transaction = widgets.Dropdown(
+            description="Push", layout=widgets.Layout(width="620px"), style={"description_width": "50px"}
+        )
         self.reload = widgets.Button(description="Reload", icon="refresh", layout=widgets.Layout(width="90px"))
         self.previous = widgets.Button(description="Previous", icon="arrow-left", layout=widgets.Layout(width="110px"))
         self.next = widgets.Button(description="Next", icon="arrow-right", layout=widgets.Layout(width="110px"))
-        self.step = widgets.IntSlider(value=1, min=1, max=len(STEPS), description="Step",
-                                      layout=widgets.Layout(width="330px"), style={"description_width": "40px"})
+        self.step = widgets.IntSlider(
+            value=1,
+            min=1,
+            max=len(STEPS),
+            description="Step",
+            layout=widgets.Layout(width="330px"),
+            style={"description_width": "40px"},
+        )
         self.diagram = widgets.HTML()
         self.detail = widgets.HTML(layout=widgets.Layout(width=f"{int(lane_xs()[-1] + 98)}px"))
         self.previous.on_click(lambda _b: self.go(self.step.value - 1))
@@ -304,8 +411,16 @@ class SequenceStepper(widgets.VBox):
         self.step.observe(lambda _c: self._draw(), names="value")
         self.transaction.observe(lambda _c: self._load(), names="value")
         controls = widgets.HBox([self.previous, self.step, self.next])
-        super().__init__([style(), widgets.HTML("<div class='mpl-title'>M-Pesa Express, step by step</div>"),
-                          widgets.HBox([self.transaction, self.reload]), controls, self.diagram, self.detail])
+        super().__init__(
+            [
+                style(),
+                widgets.HTML("<div class='mpl-title'>M-Pesa Express, step by step</div>"),
+                widgets.HBox([self.transaction, self.reload]),
+                controls,
+                self.diagram,
+                self.detail,
+            ]
+        )
         self.add_class("mpl-panel")
         self.load_choices(checkout_request_id)
 
@@ -320,9 +435,13 @@ class SequenceStepper(widgets.VBox):
             code = first_code.get(row.checkout_request_id)
             status = status_of(None if code is None else str(code))
             when = row.pushed_at.strftime("%H:%M:%S")
-            options.append((f"{when}  {row.phone}  KES {row.amount:,.0f}  {status}"
-                            f"{'' if code is None else ' ' + str(code)}  {row.checkout_request_id}",
-                            row.checkout_request_id))
+            options.append(
+                (
+                    f"{when}  {row.phone}  KES {row.amount:,.0f}  {status}"
+                    f"{'' if code is None else ' ' + str(code)}  {row.checkout_request_id}",
+                    row.checkout_request_id,
+                )
+            )
         self.transaction.options = options
         if checkout_request_id is not None:
             self.transaction.value = checkout_request_id
@@ -365,5 +484,7 @@ class SequenceStepper(widgets.VBox):
         body = pre(step.message) if step.message else ""
         note = f"<div style='color:#57606a;font-size:12px'>{esc(step.note)}</div>" if step.note else ""
         ack = f"<div style='color:#57606a;font-size:12px'>{esc(step.extra['ack'])}</div>" if "ack" in step.extra else ""
-        self.detail.value = (f"<div style='font-size:14px;margin:4px 0'><b>{step.number}. {esc(step.title)}</b>{state}</div>"
-                             f"<div style='color:#57606a;font-size:12px'>{timing}</div>{note}{body}{ack}")
+        self.detail.value = (
+            f"<div style='font-size:14px;margin:4px 0'><b>{step.number}. {esc(step.title)}</b>{state}</div>"
+            f"<div style='color:#57606a;font-size:12px'>{timing}</div>{note}{body}{ack}"
+        )

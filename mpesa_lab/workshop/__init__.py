@@ -6,13 +6,25 @@ the relay in ``mpesa_lab.listener.relay``), and serves the facilitator's live pa
 faults. ``simulate`` starts a loopback room with simulated participants (notebooks, demos).
 """
 
+from mpesa_lab.workshop.cli import run_workshop
 from mpesa_lab.workshop.limits import LimitsError, WorkshopLimits
 from mpesa_lab.workshop.room import FAULTS, Room, RoomError
 from mpesa_lab.workshop.roster import Participant, Roster, RosterError
-from mpesa_lab.workshop.server import WorkshopServer, run_workshop
+from mpesa_lab.workshop.server import WorkshopServer
 
-__all__ = ["FAULTS", "LimitsError", "Participant", "Room", "RoomError", "Roster", "RosterError", "WorkshopLimits",
-           "WorkshopServer", "run_workshop", "simulate"]
+__all__ = [
+    "FAULTS",
+    "LimitsError",
+    "Participant",
+    "Room",
+    "RoomError",
+    "Roster",
+    "RosterError",
+    "WorkshopLimits",
+    "WorkshopServer",
+    "run_workshop",
+    "simulate",
+]
 
 
 def simulate(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - see simulate.simulate

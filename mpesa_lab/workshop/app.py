@@ -48,8 +48,13 @@ INBOX = PREFIX + "/inbox/"
 _ACCEPTED = b'{"ResultCode":0,"ResultDesc":"Accepted"}'
 # Control routes a participant may use on their own app: looking, and playing their own phone.
 PARTICIPANT_LAB_ROUTES = (
-    ("GET", "/_lab"), ("GET", "/_lab/"), ("GET", "/_lab/transactions"), ("GET", "/_lab/prompts"),
-    ("GET", "/_lab/callback-attempts"), ("GET", "/_lab/triggers"), ("POST", "/_lab/next-result"),
+    ("GET", "/_lab"),
+    ("GET", "/_lab/"),
+    ("GET", "/_lab/transactions"),
+    ("GET", "/_lab/prompts"),
+    ("GET", "/_lab/callback-attempts"),
+    ("GET", "/_lab/triggers"),
+    ("POST", "/_lab/next-result"),
 )
 
 
@@ -132,7 +137,9 @@ class WorkshopApp:
         if pair is None:
             return None
         desk = self.room.by_key(pair[0])
-        if desk is None or not hmac.compare_digest(pair[1].encode(), desk.participant.consumer_secret.reveal().encode()):
+        if desk is None or not hmac.compare_digest(
+            pair[1].encode(), desk.participant.consumer_secret.reveal().encode()
+        ):
             return None
         return desk
 
@@ -164,13 +171,21 @@ class WorkshopApp:
         client = request.scope.get("client") or (None, None)
         server = request.scope.get("server") or (None, None)
         try:
-            aim = await outbound.vet(direct_url, health_url, source=client[0], server_port=server[1],
-                                     proxy=outbound.proxied(request.scope["headers"]), networks=self.direct_networks)
+            aim = await outbound.vet(
+                direct_url,
+                health_url,
+                source=client[0],
+                server_port=server[1],
+                proxy=outbound.proxied(request.scope["headers"]),
+                networks=self.direct_networks,
+            )
         except outbound.Refused as exc:
             return None, str(exc)
         if not desk.hellos.take():
-            return None, (f"health checks are limited to {self.limits.hello_per_minute} a minute per participant; "
-                          "using the relay (say hello again in a minute for direct delivery)")
+            return None, (
+                f"health checks are limited to {self.limits.hello_per_minute} a minute per participant; "
+                "using the relay (say hello again in a minute for direct delivery)"
+            )
         if not await outbound.probe(aim):
             return None, outbound.PROBE_FAILED
         return aim.direct_url, "the server reached the listener: callbacks are posted to it directly"
@@ -192,7 +207,7 @@ class WorkshopApp:
             elif path == "/_lab" or path.startswith("/_lab/"):
                 await self._lab(scope, receive, send)
             elif method == "POST" and path.startswith(INBOX):
-                await self._inbox(scope, receive, send, path[len(INBOX):])
+                await self._inbox(scope, receive, send, path[len(INBOX) :])
             elif path == PREFIX or path.startswith(PREFIX + "/"):
                 await self.control(scope, receive, send)
             else:
@@ -281,8 +296,9 @@ class WorkshopApp:
                 url = None
         if url is not None:
             client, server = scope.get("client") or (None, None), scope.get("server") or (None, None)
-            why = await outbound.callback_refusal(url, source=client[0], server_port=server[1],
-                                                  networks=self.direct_networks)
+            why = await outbound.callback_refusal(
+                url, source=client[0], server_port=server[1], networks=self.direct_networks
+            )
             if why is not None:
                 desk.progress.pushes += 1
                 desk.progress.errors.add("400.002.02")
@@ -310,8 +326,9 @@ class WorkshopApp:
 
         async def refuse(status: int, why: str) -> None:
             # Refused callbacks close the connection: a flood pays for a new connection each time.
-            await JSONResponse({"ResultCode": 1, "ResultDesc": f"Not kept: {why}"}, status_code=status,
-                               headers={"connection": "close"})(scope, receive, send)
+            await JSONResponse(
+                {"ResultCode": 1, "ResultDesc": f"Not kept: {why}"}, status_code=status, headers={"connection": "close"}
+            )(scope, receive, send)
 
         if DELIVERY_AGENT in (_header(scope, b"user-agent") or ""):
             # A workshop server's own direct post came back to an inbox: keeping it would post it
@@ -349,9 +366,13 @@ class WorkshopApp:
             desk.progress.results.add(clip(letter.result_code, 40) or "")
             if letter.result_code != "0":
                 desk.progress.note_error(letter.result_code, letter.result_desc or "", "callback")
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(_ACCEPTED)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(_ACCEPTED)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": _ACCEPTED})
 
     async def _lab(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -360,8 +381,12 @@ class WorkshopApp:
         if self.is_facilitator(self._bearer(authorization)) or self.is_facilitator(request.query_params.get("token")):
             pid = request.query_params.get("participant")
             if not pid:
-                raise EnvelopeError("400.002.02", "Bad Request - add ?participant=p01 to say whose emulator "
-                                  "(room-wide controls are under /_workshop/api/)", 400)
+                raise EnvelopeError(
+                    "400.002.02",
+                    "Bad Request - add ?participant=p01 to say whose emulator "
+                    "(room-wide controls are under /_workshop/api/)",
+                    400,
+                )
             try:
                 desk = self.room.desk(pid)
             except RoomError as exc:
@@ -387,8 +412,12 @@ class WorkshopApp:
         if scope["path"].rstrip("/") == "/_lab/next-result":
             waiting = len(desk.state.instructions)
             if waiting >= self.limits.queued_results:
-                raise EnvelopeError("429.001.01", f"Too Many Requests - {waiting} scripted results are already "
-                                  "waiting for your next pushes: push to use them first", 429)
+                raise EnvelopeError(
+                    "429.001.01",
+                    f"Too Many Requests - {waiting} scripted results are already "
+                    "waiting for your next pushes: push to use them first",
+                    429,
+                )
         sent = False
 
         async def replay() -> Message:
@@ -399,6 +428,7 @@ class WorkshopApp:
             return {"type": "http.request", "body": body, "more_body": False}
 
         return replay
+
 
 async def _lifespan(receive: Receive, send: Send) -> None:
     while True:

@@ -35,8 +35,9 @@ MAX_PULL_WAIT = 30.0
 
 def forbidden(what: str) -> EnvelopeError:
     """A participant's token used on a room control (lab-specific code, Daraja's envelope)."""
-    return EnvelopeError("401.003.01", f"Invalid API call as no apiproduct match found: {what} needs the "
-                       "facilitator's token", 401)
+    return EnvelopeError(
+        "401.003.01", f"Invalid API call as no apiproduct match found: {what} needs the facilitator's token", 401
+    )
 
 
 def bad_request(what: str) -> EnvelopeError:
@@ -49,7 +50,7 @@ def too_large(limit: int) -> EnvelopeError:
     return EnvelopeError("413.001.01", f"Payload Too Large - this route takes at most {limit} bytes", 413)
 
 
-def control_app(workshop: "WorkshopApp") -> Starlette:
+def control_app(workshop: WorkshopApp) -> Starlette:
     """The /_workshop routes: the facilitator's page and room API, the relay (hello, pull, ack)
     and progress reports; each refusal in Daraja's envelope."""
     room = workshop.room
@@ -64,8 +65,10 @@ def control_app(workshop: "WorkshopApp") -> Starlette:
     def participant_only(request: Request) -> Desk:
         desk = workshop.participant(request.headers.get("authorization"))
         if desk is None:
-            raise EnvelopeError.named("invalid_access_token", "Invalid Access Token - use the consumer key "
-                                    "and secret from your card (HTTP Basic) or an access token")
+            raise EnvelopeError.named(
+                "invalid_access_token",
+                "Invalid Access Token - use the consumer key and secret from your card (HTTP Basic) or an access token",
+            )
         return desk
 
     async def body_of(request: Request, allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -81,8 +84,9 @@ def control_app(workshop: "WorkshopApp") -> Starlette:
             raise bad_request("send a JSON object")
         unknown = sorted(set(data) - set(allowed))
         if unknown:
-            raise EnvelopeError("400.002.02", f"Bad Request - unknown field(s) {', '.join(unknown)}; "
-                              f"allowed: {', '.join(allowed)}", 400)
+            raise EnvelopeError(
+                "400.002.02", f"Bad Request - unknown field(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}", 400
+            )
         return data
 
     async def page(request: Request) -> Response:
@@ -101,8 +105,9 @@ def control_app(workshop: "WorkshopApp") -> Starlette:
             return JSONResponse({"faults": room.summary()["faults"]})
         body = await body_of(request, ("kind", "seconds", "delay"))
         if not isinstance(body.get("kind"), str):
-            raise EnvelopeError("400.002.02", "Bad Request - send {\"kind\": \"busy\" | \"delay\" | "
-                              "\"duplicate\" | \"drop\", \"seconds\": 60}", 400)
+            raise EnvelopeError(
+                "400.002.02", 'Bad Request - send {"kind": "busy" | "delay" | "duplicate" | "drop", "seconds": 60}', 400
+            )
         try:
             fault = room.start_fault(body["kind"], body.get("seconds", 60.0), delay=body.get("delay", 3.0))
         except RoomError as exc:
@@ -119,10 +124,10 @@ def control_app(workshop: "WorkshopApp") -> Starlette:
         if request.method == "POST":
             body = await body_of(request, ("name",))
             name = body.get("name")
-            if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_CHARS
-                                     or not name.isprintable()):
-                raise bad_request(f"name must be text of 1 to {MAX_NAME_CHARS} printable characters "
-                                  "(or leave it out)")
+            if name is not None and (
+                not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_CHARS or not name.isprintable()
+            ):
+                raise bad_request(f"name must be text of 1 to {MAX_NAME_CHARS} printable characters (or leave it out)")
             desk = room.add_participant(name.strip() if name else None)
             room.roster.save(str(request.base_url).rstrip("/"))
             return JSONResponse(desk.participant.public())
@@ -139,9 +144,16 @@ def control_app(workshop: "WorkshopApp") -> Starlette:
         desk.mailbox.new_relay()
         desk.progress.last_seen = time.time()
         p = desk.participant
-        return JSONResponse({"participant": p.id, "name": p.name, "shortcode": p.shortcode,
-                             "inbox_path": f"{PREFIX}/inbox/{p.inbox_token.reveal()}",
-                             "delivery": "direct" if direct else "relay", "reason": reason})
+        return JSONResponse(
+            {
+                "participant": p.id,
+                "name": p.name,
+                "shortcode": p.shortcode,
+                "inbox_path": f"{PREFIX}/inbox/{p.inbox_token.reveal()}",
+                "delivery": "direct" if direct else "relay",
+                "reason": reason,
+            }
+        )
 
     async def pull(request: Request) -> Response:
         desk = participant_only(request)
@@ -150,8 +162,11 @@ def control_app(workshop: "WorkshopApp") -> Starlette:
             limit = min(1000, max(1, int(request.query_params.get("max", "100"))))
             acks = [int(i) for i in request.query_params.get("ack", "").split(",") if i.strip()]
         except ValueError:
-            raise EnvelopeError("400.002.02", "Bad Request - wait (seconds) and max must be numbers, ack a "
-                              "comma-separated list of letter ids", 400) from None
+            raise EnvelopeError(
+                "400.002.02",
+                "Bad Request - wait (seconds) and max must be numbers, ack a comma-separated list of letter ids",
+                400,
+            ) from None
         # The relay acknowledges what it stored with its next pull: one request per round, not two.
         acknowledged = desk.mailbox.ack(acks) if acks else 0
         letters = await _pull_while_connected(request, desk.mailbox, wait, limit)
@@ -159,8 +174,9 @@ def control_app(workshop: "WorkshopApp") -> Starlette:
             # Stopping: tell the relay to back off (and close the connection) rather than
             # have it ask again at once, which would keep the server from finishing.
             error = EnvelopeError("503.001.01", "Service Unavailable - the workshop server is stopping", 503)
-            return JSONResponse(error.envelope(workshop.ids.request_id()), status_code=503,
-                                headers={"connection": "close"})
+            return JSONResponse(
+                error.envelope(workshop.ids.request_id()), status_code=503, headers={"connection": "close"}
+            )
         return JSONResponse({"acknowledged": acknowledged, "letters": [letter.to_wire() for letter in letters]})
 
     async def ack(request: Request) -> Response:
@@ -168,7 +184,7 @@ def control_app(workshop: "WorkshopApp") -> Starlette:
         body = await body_of(request, ("ids",))
         ids = body.get("ids")
         if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-            raise EnvelopeError("400.002.02", "Bad Request - send {\"ids\": [1, 2, ...]}", 400)
+            raise EnvelopeError("400.002.02", 'Bad Request - send {"ids": [1, 2, ...]}', 400)
         return JSONResponse({"acknowledged": desk.mailbox.ack(ids)})
 
     async def progress(request: Request) -> Response:
@@ -176,7 +192,7 @@ def control_app(workshop: "WorkshopApp") -> Starlette:
         body = await body_of(request, ("exercise",))
         exercise = body.get("exercise")
         if not isinstance(exercise, (str, int, float)) or isinstance(exercise, bool) or not str(exercise).strip():
-            raise EnvelopeError("400.002.02", "Bad Request - send {\"exercise\": \"09.3\"}", 400)
+            raise EnvelopeError("400.002.02", 'Bad Request - send {"exercise": "09.3"}', 400)
         desk.progress.exercise = str(exercise).strip()[:60]
         desk.progress.last_seen = time.time()
         return JSONResponse({"participant": desk.participant.id, "exercise": desk.progress.exercise})
@@ -207,13 +223,16 @@ def control_app(workshop: "WorkshopApp") -> Starlette:
         Route(PREFIX + "/relay/ack", ack, methods=["POST"]),
         Route(PREFIX + "/progress", progress, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={EnvelopeError: on_daraja_error,
-                                                        BodyTooLarge: on_too_large,
-                                                        HTTPException: on_http_exception})
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            EnvelopeError: on_daraja_error,
+            BodyTooLarge: on_too_large,
+            HTTPException: on_http_exception,
+        },
+    )
     app.router.redirect_slashes = False
     return app
-
-
 
 
 async def _pull_while_connected(request: Request, mailbox: Any, wait: float, limit: int) -> list[Any]:
@@ -240,5 +259,3 @@ async def _disconnected(request: Request) -> bool:
         message = await request.receive()
         if message["type"] == "http.disconnect":
             return True
-
-

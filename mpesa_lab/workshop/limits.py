@@ -63,7 +63,7 @@ class WorkshopLimits:
     direct_networks: str = ""
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> "WorkshopLimits":
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> WorkshopLimits:
         """Defaults, then ``MPESA_LAB_WORKSHOP_<FIELD>`` variables, then ``overrides``."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
@@ -79,8 +79,10 @@ class WorkshopLimits:
                 value = None
             if value is None or (not isinstance(value, str) and not value > 0):
                 what = "a whole number" if kind is int else "a number" if kind is float else "text"
-                raise LimitsError(f"{ENV_PREFIX}{item.name.upper()}={raw!r}: give {what} above 0, or unset it "
-                                  "for the default (docs/workshop.md, Limits)")
+                raise LimitsError(
+                    f"{ENV_PREFIX}{item.name.upper()}={raw!r}: give {what} above 0, or unset it "
+                    "for the default (docs/workshop.md, Limits)"
+                )
             values[item.name] = value
         values.update(overrides)
         return cls(**values)

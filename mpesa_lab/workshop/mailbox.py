@@ -59,8 +59,12 @@ class Letter:
     offered: int = 0
 
     def to_wire(self) -> dict[str, Any]:
-        return {"id": self.id, "body": base64.b64encode(self.body).decode("ascii"),
-                "checkout_request_id": self.checkout_request_id, "offered": self.offered}
+        return {
+            "id": self.id,
+            "body": base64.b64encode(self.body).decode("ascii"),
+            "checkout_request_id": self.checkout_request_id,
+            "offered": self.offered,
+        }
 
 
 @dataclass
@@ -89,8 +93,9 @@ class Mailbox:
     direct_url: str | None = None
     letters: dict[int, Letter] = field(default_factory=dict)
     delivered: deque[Delivered] = field(default_factory=lambda: deque(maxlen=10_000))
-    counts: dict[str, int] = field(default_factory=lambda: {"received": 0, "direct": 0, "relay": 0,
-                                                          "direct_failures": 0, "reoffered": 0})
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"received": 0, "direct": 0, "relay": 0, "direct_failures": 0, "reoffered": 0}
+    )
     failures_in_a_row: int = 0
     last_pull: float | None = None
     closed: bool = False
@@ -108,8 +113,14 @@ class Mailbox:
     def put(self, body: bytes, poster: KeepAlivePoster | None = None) -> Letter:
         """Keep a callback (the inbox answers 200 after this); start a direct post if we can."""
         cid, code, desc = _peek(body)
-        letter = Letter(id=next(self._ids), body=body, received=time.monotonic(), checkout_request_id=cid,
-                        result_code=code, result_desc=desc)
+        letter = Letter(
+            id=next(self._ids),
+            body=body,
+            received=time.monotonic(),
+            checkout_request_id=cid,
+            result_code=code,
+            result_desc=desc,
+        )
         self.letters[letter.id] = letter
         self._hold(_cost(letter))
         self.counts["received"] += 1
@@ -135,12 +146,17 @@ class Mailbox:
         self.counts["direct_failures"] += 1
         self.failures_in_a_row += 1
         if status == LOOP_DETECTED and self.direct_url == url:
-            log.warning("participant %s: the direct URL leads back to a workshop inbox; relay only from now on",
-                        self.participant_id)
+            log.warning(
+                "participant %s: the direct URL leads back to a workshop inbox; relay only from now on",
+                self.participant_id,
+            )
             self.direct_url = None
         elif self.failures_in_a_row >= DIRECT_GIVE_UP and self.direct_url == url:
-            log.warning("participant %s: %d direct posts failed in a row; relay only from now on",
-                        self.participant_id, self.failures_in_a_row)
+            log.warning(
+                "participant %s: %d direct posts failed in a row; relay only from now on",
+                self.participant_id,
+                self.failures_in_a_row,
+            )
             self.direct_url = None
         if letter.id in self.letters:
             letter.state = "queued"
@@ -193,7 +209,7 @@ class Mailbox:
             timeout = min([left, *[max(0.01, x) for x in leases]])
             try:
                 await asyncio.wait_for(event.wait(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self.last_pull = time.monotonic()
         return []
@@ -220,8 +236,7 @@ class Mailbox:
             return
         self._hold(-_cost(letter))
         self.counts[way] += 1
-        self.delivered.append(Delivered(letter.id, letter.checkout_request_id, way,
-                                        time.monotonic() - letter.received))
+        self.delivered.append(Delivered(letter.id, letter.checkout_request_id, way, time.monotonic() - letter.received))
 
     def _event(self) -> asyncio.Event:
         if self._arrived is None:
@@ -257,8 +272,12 @@ class Mailbox:
         return len(self.letters)
 
     def summary(self) -> dict[str, Any]:
-        return {"delivery": "direct" if self.direct_url else "relay", "waiting": self.waiting, **self.counts,
-                "relay_connected": self.last_pull is not None and time.monotonic() - self.last_pull < 60}
+        return {
+            "delivery": "direct" if self.direct_url else "relay",
+            "waiting": self.waiting,
+            **self.counts,
+            "relay_connected": self.last_pull is not None and time.monotonic() - self.last_pull < 60,
+        }
 
 
 def _cost(letter: Letter) -> int:

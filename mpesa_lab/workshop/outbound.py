@@ -58,8 +58,9 @@ def parse_networks(text: str) -> list[IpNetwork]:
             try:
                 networks.append(ipaddress.ip_network(part.strip(), strict=False))
             except ValueError:
-                raise ValueError(f"MPESA_LAB_WORKSHOP_DIRECT_NETWORKS: {part.strip()!r} is not a network like "
-                                 "10.0.0.0/8") from None
+                raise ValueError(
+                    f"MPESA_LAB_WORKSHOP_DIRECT_NETWORKS: {part.strip()!r} is not a network like 10.0.0.0/8"
+                ) from None
     return networks
 
 
@@ -93,13 +94,20 @@ async def resolve(host: str) -> list[IpAddress]:
     loop = asyncio.get_running_loop()
     try:
         infos = await asyncio.wait_for(loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), PROBE_TIMEOUT)
-    except (OSError, asyncio.TimeoutError, UnicodeError, ValueError):
+    except (TimeoutError, OSError, UnicodeError, ValueError):
         raise Refused(f"the direct URL's host {host[:60]!r} does not resolve; using the relay") from None
     return list(dict.fromkeys(normal(ipaddress.ip_address(str(info[4][0]).split("%")[0])) for info in infos))
 
 
-async def vet(direct_url: object, health_url: object, *, source: str | None, server_port: int | None,
-              proxy: bool, networks: list[IpNetwork]) -> Aim:
+async def vet(
+    direct_url: object,
+    health_url: object,
+    *,
+    source: str | None,
+    server_port: int | None,
+    proxy: bool,
+    networks: list[IpNetwork],
+) -> Aim:
     """The offer, pinned, or Refused with why (see the module's rule)."""
     if not isinstance(direct_url, str) or not isinstance(health_url, str):
         raise Refused("direct_url and health_url must be strings; using the relay")
@@ -117,8 +125,10 @@ async def vet(direct_url: object, health_url: object, *, source: str | None, ser
     if (direct.hostname, ports[0]) != (health.hostname, ports[1]):
         raise Refused("the health URL must be on the same host and port as the direct URL; using the relay")
     if proxy:
-        raise Refused("your requests reach the server through a proxy, so it cannot check your listener's "
-                      "address; using the relay")
+        raise Refused(
+            "your requests reach the server through a proxy, so it cannot check your listener's "
+            "address; using the relay"
+        )
     try:
         seen = normal(ipaddress.ip_address((source or "").split("%")[0]))
     except ValueError:
@@ -131,12 +141,15 @@ async def vet(direct_url: object, health_url: object, *, source: str | None, ser
         if address == seen or (address.is_loopback and seen.is_loopback):
             continue  # the participant's own machine (on the server's machine: loopback)
         if not any(address in net for net in networks if net.version == address.version):
-            raise Refused(f"the direct URL must point at your own address as the server sees it ({seen}); "
-                          "using the relay")
+            raise Refused(
+                f"the direct URL must point at your own address as the server sees it ({seen}); using the relay"
+            )
     host = str(addresses[0]) if addresses[0].version == 4 else f"[{addresses[0]}]"
     netloc = f"{host}:{port}"
-    return Aim(urlunsplit(("http", netloc, direct.path or "/", direct.query, "")),
-               urlunsplit(("http", netloc, health.path or "/", health.query, "")))
+    return Aim(
+        urlunsplit(("http", netloc, direct.path or "/", direct.query, "")),
+        urlunsplit(("http", netloc, health.path or "/", health.query, "")),
+    )
 
 
 _RESOLVED: dict[str, tuple[float, list[IpAddress]]] = {}  # host -> (when, addresses): pushes repeat hosts
@@ -155,8 +168,9 @@ async def resolve_cached(host: str, ttl: float = 60.0) -> list[IpAddress]:
     return addresses
 
 
-async def callback_refusal(url: object, *, source: str | None, server_port: int | None,
-                           networks: list[IpNetwork]) -> str | None:
+async def callback_refusal(
+    url: object, *, source: str | None, server_port: int | None, networks: list[IpNetwork]
+) -> str | None:
     """Why the emulator may not post a push's callbacks to ``url`` (None: it may).
 
     In the workshop the emulator posts callbacks where a participant says, so the same rule as a
@@ -188,8 +202,10 @@ async def callback_refusal(url: object, *, source: str | None, server_port: int 
             continue  # the participant's own machine
         if any(address in net for net in networks if net.version == address.version):
             continue
-        return (f"in the workshop a CallBackURL must be your inbox on the workshop server (the lab sets it) "
-                f"or a URL on your own machine ({seen})")
+        return (
+            f"in the workshop a CallBackURL must be your inbox on the workshop server (the lab sets it) "
+            f"or a URL on your own machine ({seen})"
+        )
     return None
 
 

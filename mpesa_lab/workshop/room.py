@@ -97,32 +97,50 @@ class Progress:
     def note_error(self, code: str, message: str, where: str) -> None:
         code, message = clip(code, 40) or "", clip(message, self.limits.text_chars) or ""
         entry = codes.lookup(code, message)
-        self.last_error = {"code": code, "message": message, "where": where,
-                           "mitigation": entry.mitigation, "at": time.time()}
+        self.last_error = {
+            "code": code,
+            "message": message,
+            "where": where,
+            "mitigation": entry.mitigation,
+            "at": time.time(),
+        }
 
     def note_success(self) -> None:
         """A push went through: the last error is history (the page stops showing it)."""
         self.last_error = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"pushes": self.pushes, "accepted": self.accepted, "queries": self.queries,
-                "errors": self.errors.totals(), "results": self.results.totals(), "last_error": self.last_error,
-                "exercise": self.exercise, "last_seen": self.last_seen}
+        return {
+            "pushes": self.pushes,
+            "accepted": self.accepted,
+            "queries": self.queries,
+            "errors": self.errors.totals(),
+            "results": self.results.totals(),
+            "last_error": self.last_error,
+            "exercise": self.exercise,
+            "last_seen": self.last_seen,
+        }
 
 
 class Desk:
     """One participant's corner of the room: their emulator state, ASGI app, mailbox and progress."""
 
-    def __init__(self, participant: Participant, state: EmulatorState, limits: WorkshopLimits | None = None,
-                 budget: RoomBudget | None = None) -> None:
+    def __init__(
+        self,
+        participant: Participant,
+        state: EmulatorState,
+        limits: WorkshopLimits | None = None,
+        budget: RoomBudget | None = None,
+    ) -> None:
         from mpesa_lab.emulator.app import build_app
 
         self.limits = limits or WorkshopLimits()
         self.participant = participant
         self.state = state
         self.app = build_app(state)
-        self.mailbox = Mailbox(participant.id, max_letters=self.limits.mailbox_letters,
-                               max_bytes=self.limits.mailbox_bytes, room=budget)
+        self.mailbox = Mailbox(
+            participant.id, max_letters=self.limits.mailbox_letters, max_bytes=self.limits.mailbox_bytes, room=budget
+        )
         self.progress = Progress(self.limits)
         # hello's health checks, and callbacks into the inbox, per participant
         self.hellos = TokenBucket(self.limits.hello_per_minute / 60.0, self.limits.hello_per_minute)
@@ -146,8 +164,9 @@ class Desk:
 class Room:
     """Everybody's desks, who holds which token, the room-wide faults."""
 
-    def __init__(self, roster: Roster, config: EmulatorConfig | None = None,
-                 limits: WorkshopLimits | None = None) -> None:
+    def __init__(
+        self, roster: Roster, config: EmulatorConfig | None = None, limits: WorkshopLimits | None = None
+    ) -> None:
         self.roster = roster
         self.config = config or EmulatorConfig()
         self.limits = limits or WorkshopLimits()
@@ -171,8 +190,9 @@ class Room:
 
     def _open_desk(self, participant: Participant) -> Desk:
         # A different seed per participant: their outcome mixes and ids differ.
-        config = dataclasses.replace(self.config, seed=(self.config.seed or 0) + participant.number,
-                                     mix=dict(self.config.mix))
+        config = dataclasses.replace(
+            self.config, seed=(self.config.seed or 0) + participant.number, mix=dict(self.config.mix)
+        )
         state = EmulatorState(config, self.engine)
         state.ids = _RoomIds(self._ids_taken, self._ids_lock)
         desk = Desk(participant, state, self.limits, self.mailbox_budget)
@@ -218,20 +238,27 @@ class Room:
 
     # ---- room controls ----------------------------------------------------------------------
 
-    def start_fault(self, kind: str, seconds: float | None = DEFAULT_FAULT_SECONDS, *,
-                    delay: float = DEFAULT_CALLBACK_DELAY) -> dict[str, Any]:
+    def start_fault(
+        self, kind: str, seconds: float | None = DEFAULT_FAULT_SECONDS, *, delay: float = DEFAULT_CALLBACK_DELAY
+    ) -> dict[str, Any]:
         """Turn a fault on for the whole room, for ``seconds`` (None: until stopped)."""
         if kind not in FAULTS:
             raise RoomError(f"unknown fault {kind!r}; faults are: {', '.join(FAULTS)}")
-        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
-                                    or not 0 < seconds <= 24 * 3600):
+        if seconds is not None and (
+            isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= 24 * 3600
+        ):
             raise RoomError(f"seconds must be a number of seconds above 0 (or null: until stopped); got {seconds!r}")
         if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= 600:
             raise RoomError(f"delay must be 0 to 600 seconds; got {delay!r}")
         with self.lock:
             self._cancel_timer(kind)
-            self.faults[kind] = {"kind": kind, "what": FAULTS[kind], "started": time.time(),
-                                 "until": None if seconds is None else time.time() + seconds, "delay": delay}
+            self.faults[kind] = {
+                "kind": kind,
+                "what": FAULTS[kind],
+                "started": time.time(),
+                "until": None if seconds is None else time.time() + seconds,
+                "delay": delay,
+            }
             for desk in self.desks.values():
                 self._apply_faults(desk, fresh=kind)
             if seconds is not None:
@@ -310,15 +337,29 @@ class Room:
         for fault in faults:
             fault["seconds_left"] = None if fault["until"] is None else max(0.0, round(fault["until"] - now, 1))
         most = self.limits.codes_per_room
-        chart = [{"code": code, "count": n, "name": _FOLDED if code == OTHER else codes.result_entry(code).message}
-                 for code, n in fold(room_results, most).items()]
-        errors = [{"code": code, "count": n, "name": _FOLDED if code == OTHER else codes.error_entry(code).message}
-                  for code, n in fold(room_errors, most).items()]
-        return {"title": self.roster.title, "participants": people, "results": chart, "errors": errors,
-                "faults": faults, "available_faults": FAULTS, "changes": self.changes,
-                "window_seconds": self.limits.counter_window_seconds,
-                "totals": {"participants": len(people), "pushes": sum(p["pushes"] for p in people),
-                           "callbacks": sum(room_results.values())}}
+        chart = [
+            {"code": code, "count": n, "name": _FOLDED if code == OTHER else codes.result_entry(code).message}
+            for code, n in fold(room_results, most).items()
+        ]
+        errors = [
+            {"code": code, "count": n, "name": _FOLDED if code == OTHER else codes.error_entry(code).message}
+            for code, n in fold(room_errors, most).items()
+        ]
+        return {
+            "title": self.roster.title,
+            "participants": people,
+            "results": chart,
+            "errors": errors,
+            "faults": faults,
+            "available_faults": FAULTS,
+            "changes": self.changes,
+            "window_seconds": self.limits.counter_window_seconds,
+            "totals": {
+                "participants": len(people),
+                "pushes": sum(p["pushes"] for p in people),
+                "callbacks": sum(room_results.values()),
+            },
+        }
 
     def close(self) -> None:
         for kind in list(self._timers):
@@ -326,4 +367,6 @@ class Room:
         self.engine.stop()
 
     def __repr__(self) -> str:
-        return f"<Room {self.roster.title!r} {len(self.desks)} participants, faults: {', '.join(self.faults) or 'none'}>"
+        return (
+            f"<Room {self.roster.title!r} {len(self.desks)} participants, faults: {', '.join(self.faults) or 'none'}>"
+        )

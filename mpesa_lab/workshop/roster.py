@@ -16,9 +16,10 @@ import os
 import re
 import secrets
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from mpesa_lab._templates import render
 from mpesa_lab.secret import Secret
@@ -54,7 +55,7 @@ class Participant:
     inbox_token: Secret
 
     @classmethod
-    def new(cls, number: int, name: str | None = None) -> "Participant":
+    def new(cls, number: int, name: str | None = None) -> Participant:
         pid = f"p{number:02d}"
         return cls(
             id=pid,
@@ -83,19 +84,31 @@ class Participant:
 
     def to_record(self) -> dict[str, str]:
         """For roster.json (secrets revealed: the file is the room's key ring)."""
-        return {"id": self.id, "name": self.name, "consumer_key": self.consumer_key,
-                "consumer_secret": self.consumer_secret.reveal(), "shortcode": self.shortcode,
-                "passkey": self.passkey.reveal(), "inbox_token": self.inbox_token.reveal()}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "consumer_key": self.consumer_key,
+            "consumer_secret": self.consumer_secret.reveal(),
+            "shortcode": self.shortcode,
+            "passkey": self.passkey.reveal(),
+            "inbox_token": self.inbox_token.reveal(),
+        }
 
     @classmethod
-    def from_record(cls, data: dict[str, Any]) -> "Participant":
+    def from_record(cls, data: dict[str, Any]) -> Participant:
         try:
             pid = str(data["id"])
             if not _ID_RE.fullmatch(pid):
                 raise RosterError(f"participant id {pid!r} is not like 'p01'")
-            return cls(id=pid, name=str(data.get("name") or pid), consumer_key=str(data["consumer_key"]),
-                       consumer_secret=Secret(str(data["consumer_secret"])), shortcode=str(data["shortcode"]),
-                       passkey=Secret(str(data["passkey"])), inbox_token=Secret(str(data["inbox_token"])))
+            return cls(
+                id=pid,
+                name=str(data.get("name") or pid),
+                consumer_key=str(data["consumer_key"]),
+                consumer_secret=Secret(str(data["consumer_secret"])),
+                shortcode=str(data["shortcode"]),
+                passkey=Secret(str(data["passkey"])),
+                inbox_token=Secret(str(data["inbox_token"])),
+            )
         except KeyError as exc:
             raise RosterError(f"a participant in {ROSTER_FILE} has no {exc.args[0]!r}") from None
 
@@ -189,8 +202,11 @@ class Roster:
         """Write roster.json, credentials.csv and cards.html (owner-only); return their paths."""
         private_folder(self.folder)
         people = list(self)
-        roster = {"title": self.title, "facilitator_token": self.facilitator_token.reveal(),
-                  "participants": [p.to_record() for p in people]}
+        roster = {
+            "title": self.title,
+            "facilitator_token": self.facilitator_token.reveal(),
+            "participants": [p.to_record() for p in people],
+        }
         paths = {
             "roster": self.folder / ROSTER_FILE,
             "csv": self.folder / CSV_FILE,
@@ -237,14 +253,27 @@ def credentials_csv(people: list[Participant], workshop_url: str) -> str:
     writer = csv.writer(out)
     writer.writerow(["id", "name", "workshop_url", "consumer_key", "consumer_secret", "shortcode", "passkey"])
     for p in people:
-        writer.writerow([csv_cell(str(cell)) for cell in (p.id, p.name, workshop_url, p.consumer_key,
-                                                           p.consumer_secret.reveal(), p.shortcode,
-                                                           p.passkey.reveal())])
+        writer.writerow(
+            [
+                csv_cell(str(cell))
+                for cell in (
+                    p.id,
+                    p.name,
+                    workshop_url,
+                    p.consumer_key,
+                    p.consumer_secret.reveal(),
+                    p.shortcode,
+                    p.passkey.reveal(),
+                )
+            ]
+        )
     return out.getvalue()
 
 
 def cards_html(people: list[Participant], workshop_url: str, title: str) -> str:
     """A printable page: one card per participant with the lines for their ``.env`` file."""
-    cards = [{"name": p.name, "id": p.id, "shortcode": p.shortcode, "env": "\n".join(p.env_lines(workshop_url))}
-             for p in people]
+    cards = [
+        {"name": p.name, "id": p.id, "shortcode": p.shortcode, "env": "\n".join(p.env_lines(workshop_url))}
+        for p in people
+    ]
     return render("workshop/cards.html", title=title, workshop_url=workshop_url, cards=cards)

@@ -1,14 +1,12 @@
-"""Serving the workshop: ``WorkshopServer`` in a background thread (notebooks, tests, bench) and
-``run_workshop`` in the foreground (``mpesa-lab workshop serve``)."""
+"""Serving the workshop: ``WorkshopServer`` in a background thread (notebooks, tests, bench, and
+the ``mpesa-lab workshop serve`` command in :mod:`mpesa_lab.workshop.cli`)."""
 
 from __future__ import annotations
 
 import os
 import socket
-import sys
-import threading
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from mpesa_lab.background import BackgroundServer
 from mpesa_lab.emulator.config import EmulatorConfig
@@ -62,7 +60,7 @@ class WorkshopServer:
         self.advertised_url: str | None = None
         self.files: dict[str, Path] = {}
 
-    def start(self, host: str = "127.0.0.1", port: int = 0, *, advertise_url: str | None = None) -> "WorkshopServer":
+    def start(self, host: str = "127.0.0.1", port: int = 0, *, advertise_url: str | None = None) -> WorkshopServer:
         """Serve in a background thread and write the credential files. Rerun-safe (by name)."""
         if self.running:
             return self
@@ -106,9 +104,13 @@ class WorkshopServer:
     def credentials(self, participant_id: str) -> dict[str, str]:
         """What a participant's Lab needs (as ``Lab.start("workshop", **credentials)`` arguments)."""
         p = self.room.desk(participant_id).participant
-        return {"base_url": self.url, "consumer_key": p.consumer_key,
-                "consumer_secret": p.consumer_secret.reveal(), "shortcode": p.shortcode,
-                "passkey": p.passkey.reveal()}
+        return {
+            "base_url": self.url,
+            "consumer_key": p.consumer_key,
+            "consumer_secret": p.consumer_secret.reveal(),
+            "shortcode": p.shortcode,
+            "passkey": p.passkey.reveal(),
+        }
 
     def add_participant(self, name: str | None = None) -> Participant:
         desk = self.room.add_participant(name)
@@ -137,7 +139,7 @@ class WorkshopServer:
             self._server = None
         self.room.close()
 
-    def __enter__(self) -> "WorkshopServer":
+    def __enter__(self) -> WorkshopServer:
         return self.start() if not self.running else self
 
     def __exit__(self, *exc: object) -> None:
@@ -153,65 +155,19 @@ class WorkshopServer:
             f"<td>{html.escape(p['delivery'])}</td><td>{p['pushes']}</td><td>{p['accepted']}</td>"
             f"<td>{html.escape(', '.join(f'{c}: {n}' for c, n in p['results'].items()) or '-')}</td>"
             f"<td>{html.escape(p['last_error']['code'] if p['last_error'] else '-')}</td></tr>"
-            for p in room["participants"])
+            for p in room["participants"]
+        )
         faults = ", ".join(f["kind"] for f in room["faults"]) or "none"
         where = html.escape(self.advertised_url or "") if self.running else "not serving"
-        return (f"<div><b>{html.escape(room['title'])}</b>: workshop server {where}, "
-                f"{room['totals']['participants']} participants, {room['totals']['pushes']} pushes, "
-                f"room faults: {html.escape(faults)}<table><tr><th>id</th><th>name</th><th>paybill</th>"
-                f"<th>delivery</th><th>pushes</th><th>accepted</th><th>results</th><th>last error</th></tr>"
-                f"{rows}</table><small>The facilitator's page: <code>server.facilitator_url</code> "
-                "(it holds the room's token: keep it out of saved outputs).</small></div>")
+        return (
+            f"<div><b>{html.escape(room['title'])}</b>: workshop server {where}, "
+            f"{room['totals']['participants']} participants, {room['totals']['pushes']} pushes, "
+            f"room faults: {html.escape(faults)}<table><tr><th>id</th><th>name</th><th>paybill</th>"
+            f"<th>delivery</th><th>pushes</th><th>accepted</th><th>results</th><th>last error</th></tr>"
+            f"{rows}</table><small>The facilitator's page: <code>server.facilitator_url</code> "
+            "(it holds the room's token: keep it out of saved outputs).</small></div>"
+        )
 
     def __repr__(self) -> str:
         where = f"at {self.advertised_url}" if self.running else "not serving"
         return f"<WorkshopServer {self.roster.title!r} {where}, {len(self.roster)} participants>"
-
-
-def run_workshop(
-    folder: str | os.PathLike[str] | None = None,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    participants: int = 0,
-    title: str | None = None,
-    advertise_url: str | None = None,
-    seed: int | None = None,
-    names: list[str] | None = None,
-    out: IO[str] | None = None,
-    stop_event: threading.Event | None = None,
-) -> int:
-    """Run the workshop server in the foreground until Ctrl-C (``mpesa-lab workshop serve``)."""
-    import signal
-
-    stream = out or sys.stdout
-    stop = stop_event or threading.Event()
-    previous: dict[signal.Signals, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, lambda *_: stop.set())
-    config = EmulatorConfig(seed=seed) if seed is not None else None
-    server = WorkshopServer(folder, participants=participants, title=title, config=config, name="workshop-serve",
-                            names=names)
-    try:
-        server.start(host, port, advertise_url=advertise_url)
-        say = lambda line="": print(line, file=stream, flush=True)  # noqa: E731
-        say(f"{server.roster.title}: workshop server for {len(server.roster)} participants")
-        say(f"  Daraja for the room   {server.url}")
-        say(f"  Facilitator's page    {server.facilitator_url}")
-        say(f"  Participants' cards   {server.files['cards']}")
-        say(f"  Credentials (CSV)     {server.files['csv']}")
-        say(f"  Roster (kept across restarts) {server.files['roster']}")
-        if host == "127.0.0.1":
-            say("  Listening on loopback only: pass --host 0.0.0.0 so the room can reach it.")
-        say("Ctrl-C stops.")
-        while not stop.wait(0.5):
-            if not server.running:
-                say("The server stopped unexpectedly.")
-                return 1
-        return 0
-    finally:
-        server.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        print("workshop server stopped", file=stream, flush=True)

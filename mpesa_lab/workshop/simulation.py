@@ -29,20 +29,32 @@ from mpesa_lab.workshop.server import WorkshopServer
 
 TEST_PHONE = "254708374149"
 
-_current: "Simulation | None" = None  # re-running a notebook cell replaces the previous room
+_current: Simulation | None = None  # re-running a notebook cell replaces the previous room
 _current_lock = threading.Lock()
 
 
-def join(credentials: dict[str, str], store: str | Path | None = None, *, direct: bool | None = None,
-         name: str = "workshop-participant", host: str = "127.0.0.1") -> Lab:
+def join(
+    credentials: dict[str, str],
+    store: str | Path | None = None,
+    *,
+    direct: bool | None = None,
+    name: str = "workshop-participant",
+    host: str = "127.0.0.1",
+) -> Lab:
     """A participant's Lab on a workshop server, as ``Lab.start("workshop", **credentials)`` builds it,
     but without replacing the process's active lab (many participants share one process here)."""
     listener = Listener(store, name=f"{name}-listener").start(host=host)
     link = None
     try:
         settings = Settings.from_env(environment="workshop", env_file=None, environ=None, **credentials)
-        link = WorkshopLink(listener, settings.base_url, settings.consumer_key, settings.consumer_secret,
-                            listen_host=host, direct=direct).start()
+        link = WorkshopLink(
+            listener,
+            settings.base_url,
+            settings.consumer_key,
+            settings.consumer_secret,
+            listen_host=host,
+            direct=direct,
+        ).start()
         settings = replace(settings, callback_url=link.callback_url)
         lab = Lab(settings, DarajaClient(settings), listener)
     except BaseException:
@@ -73,15 +85,16 @@ class Simulation:
         (one prompt at a time per phone) and rule 17 out of a simulation's way."""
         return f"2547110{self._next() % 100_000:05d}"
 
-    def push(self, participant_id: str, phone: str | None = None, amount: int | None = None,
-             **options: Any) -> Push:
+    def push(self, participant_id: str, phone: str | None = None, amount: int | None = None, **options: Any) -> Push:
         """One push by one participant (a fresh customer and amount unless given)."""
         return self.labs[participant_id].push(phone or self.customer(), amount or 1 + self._next() % 5000, **options)
 
-    def push_all(self, count: int = 1, phone: str | None = None, *, threads: int = 16,
-                 wait: float | None = 30.0) -> list[Push | Exception]:
+    def push_all(
+        self, count: int = 1, phone: str | None = None, *, threads: int = 16, wait: float | None = 30.0
+    ) -> list[Push | Exception]:
         """Every participant pushes ``count`` times, concurrently; waits for the callbacks when
         ``wait`` is given. Errors (e.g. during a 'busy' fault) are returned, not raised."""
+
         def one(pid: str) -> list[Push | Exception]:
             out: list[Push | Exception] = []
             for _ in range(count):
@@ -109,7 +122,7 @@ class Simulation:
                 list(pool.map(lambda lab: lab.stop(), self.labs.values()))
         self.server.stop()
 
-    def __enter__(self) -> "Simulation":
+    def __enter__(self) -> Simulation:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -120,12 +133,20 @@ class Simulation:
 
     def __repr__(self) -> str:
         relay = sum(1 for lab in self.labs.values() if lab.workshop and lab.workshop.delivery == "relay")
-        return (f"<Simulation {len(self.labs)} participants ({relay} relayed) on "
-                f"{self.server.url if self.server.running else 'a stopped server'}>")
+        return (
+            f"<Simulation {len(self.labs)} participants ({relay} relayed) on "
+            f"{self.server.url if self.server.running else 'a stopped server'}>"
+        )
 
 
-def simulate(participants: int = 4, *, relay_every: int = 2, folder: str | Path | None = None,
-             title: str = "Simulated workshop", config: EmulatorConfig | None = None) -> Simulation:
+def simulate(
+    participants: int = 4,
+    *,
+    relay_every: int = 2,
+    folder: str | Path | None = None,
+    title: str = "Simulated workshop",
+    config: EmulatorConfig | None = None,
+) -> Simulation:
     """Start a loopback workshop server and ``participants`` labs.
 
     Every ``relay_every``-th participant gets its callbacks through the relay (as if the venue
@@ -137,14 +158,19 @@ def simulate(participants: int = 4, *, relay_every: int = 2, folder: str | Path 
     if previous is not None:
         previous.stop()
     base = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="mpesa-lab-workshop-"))
-    server = WorkshopServer(base / "server", participants=participants, title=title, config=config,
-                            name="workshop-simulated").start()
+    server = WorkshopServer(
+        base / "server", participants=participants, title=title, config=config, name="workshop-simulated"
+    ).start()
     labs: dict[str, Lab] = {}
     try:
         for index, participant in enumerate(server.participants[:participants], start=1):
             relayed = relay_every > 0 and index % relay_every == 0
-            labs[participant.id] = join(server.credentials(participant.id), base / f"{participant.id}.sqlite",
-                                        direct=False if relayed else None, name=f"workshop-sim-{participant.id}")
+            labs[participant.id] = join(
+                server.credentials(participant.id),
+                base / f"{participant.id}.sqlite",
+                direct=False if relayed else None,
+                name=f"workshop-sim-{participant.id}",
+            )
     except BaseException:
         for lab in labs.values():
             lab.stop()

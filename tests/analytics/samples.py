@@ -18,9 +18,13 @@ def body(cid: str, code, desc: str = "d", items: list | None = None) -> dict:
     return {"Body": {"stkCallback": stk}}
 
 
-PAID = [{"Name": "Amount", "Value": 1.0}, {"Name": "MpesaReceiptNumber", "Value": "TG1A2B3C4D"},
-        {"Name": "Balance"}, {"Name": "TransactionDate", "Value": 20260601090005},
-        {"Name": "PhoneNumber", "Value": 254708374149}]
+PAID = [
+    {"Name": "Amount", "Value": 1.0},
+    {"Name": "MpesaReceiptNumber", "Value": "TG1A2B3C4D"},
+    {"Name": "Balance"},
+    {"Name": "TransactionDate", "Value": 20260601090005},
+    {"Name": "PhoneNumber", "Value": 254708374149},
+]
 
 
 def schema_ok(out) -> None:

@@ -18,8 +18,9 @@ def tx_frame(rows: list[dict]) -> pd.DataFrame:
     base = {"callbacks": 0, "response_code": "0", "push_id": 1}
     df = pd.DataFrame([{**base, **row} for row in rows])
     df["push_id"] = range(1, len(df) + 1)
-    df["result_code"] = df["result_code"].astype("str").where(df["result_code"].notna()) \
-        if "result_code" in df else None
+    df["result_code"] = (
+        df["result_code"].astype("str").where(df["result_code"].notna()) if "result_code" in df else None
+    )
     frames.explain(df)
     if "pushed_at" in df and "callback_at" in df:
         df["latency"] = df["callback_at"] - df["pushed_at"]
@@ -30,22 +31,70 @@ def tx_frame(rows: list[dict]) -> pd.DataFrame:
 @pytest.fixture
 def tx() -> pd.DataFrame:
     at = lambda minutes: T0 + pd.Timedelta(minutes=minutes)  # noqa: E731
-    return tx_frame([
-        {"status": "paid", "result_code": "0", "result_desc": "ok", "phone": "A", "shortcode": "1",
-         "pushed_at": at(0), "callback_at": at(0) + pd.Timedelta(seconds=4), "callbacks": 1},
-        {"status": "paid", "result_code": "0", "result_desc": "ok", "phone": "A", "shortcode": "1",
-         "pushed_at": at(10), "callback_at": at(10) + pd.Timedelta(seconds=6), "callbacks": 2},
-        {"status": "failed", "result_code": "1032", "result_desc": "Request cancelled by user",
-         "phone": "B", "shortcode": "2", "pushed_at": at(70), "callback_at": at(70) + pd.Timedelta(seconds=2),
-         "callbacks": 1},
-        {"status": "failed", "result_code": None, "query_result_code": "1037", "query_result_desc": "timeout",
-         "phone": "B", "shortcode": "2", "pushed_at": at(75), "callbacks": 0},
-        {"status": "pending", "result_code": None, "phone": "C", "shortcode": "2", "pushed_at": at(80)},
-        {"status": "rejected", "result_code": None, "response_code": None, "error_code": "400.002.02",
-         "phone": "C", "shortcode": "1", "pushed_at": at(85)},
-        {"status": "failed", "result_code": "4242", "result_desc": "bad debt", "phone": "D",
-         "shortcode": "1", "pushed_at": at(90), "callback_at": at(90) + pd.Timedelta(seconds=8), "callbacks": 1},
-    ])
+    return tx_frame(
+        [
+            {
+                "status": "paid",
+                "result_code": "0",
+                "result_desc": "ok",
+                "phone": "A",
+                "shortcode": "1",
+                "pushed_at": at(0),
+                "callback_at": at(0) + pd.Timedelta(seconds=4),
+                "callbacks": 1,
+            },
+            {
+                "status": "paid",
+                "result_code": "0",
+                "result_desc": "ok",
+                "phone": "A",
+                "shortcode": "1",
+                "pushed_at": at(10),
+                "callback_at": at(10) + pd.Timedelta(seconds=6),
+                "callbacks": 2,
+            },
+            {
+                "status": "failed",
+                "result_code": "1032",
+                "result_desc": "Request cancelled by user",
+                "phone": "B",
+                "shortcode": "2",
+                "pushed_at": at(70),
+                "callback_at": at(70) + pd.Timedelta(seconds=2),
+                "callbacks": 1,
+            },
+            {
+                "status": "failed",
+                "result_code": None,
+                "query_result_code": "1037",
+                "query_result_desc": "timeout",
+                "phone": "B",
+                "shortcode": "2",
+                "pushed_at": at(75),
+                "callbacks": 0,
+            },
+            {"status": "pending", "result_code": None, "phone": "C", "shortcode": "2", "pushed_at": at(80)},
+            {
+                "status": "rejected",
+                "result_code": None,
+                "response_code": None,
+                "error_code": "400.002.02",
+                "phone": "C",
+                "shortcode": "1",
+                "pushed_at": at(85),
+            },
+            {
+                "status": "failed",
+                "result_code": "4242",
+                "result_desc": "bad debt",
+                "phone": "D",
+                "shortcode": "1",
+                "pushed_at": at(90),
+                "callback_at": at(90) + pd.Timedelta(seconds=8),
+                "callbacks": 1,
+            },
+        ]
+    )
 
 
 def test_summary_counts_shares_and_mitigation(tx):
@@ -91,8 +140,12 @@ def test_funnel(tx):
 
 
 def test_funnel_of_callbacks_only_starts_at_received():
-    df = tx_frame([{"status": "paid", "result_code": "0", "callbacks": 1},
-                   {"status": "failed", "result_code": "1", "callbacks": 1}])
+    df = tx_frame(
+        [
+            {"status": "paid", "result_code": "0", "callbacks": 1},
+            {"status": "failed", "result_code": "1", "callbacks": 1},
+        ]
+    )
     df["push_id"] = pd.array([None, None], dtype="Int64")
     df["response_code"] = pd.Series([None, None], dtype="str")
     f = analyses.funnel(df)
@@ -108,14 +161,23 @@ def test_missing_callbacks_with_what_the_query_said(tx):
 
 
 def test_duplicates_and_unknown_callbacks():
-    cb = pd.DataFrame({
-        "checkout_request_id": ["x", "y", "x", "z", "x"],
-        "received_at": pd.to_datetime(["2026-06-01 09:00:00", "2026-06-01 09:00:01", "2026-06-01 09:00:02",
-                                       "2026-06-01 09:00:03", "2026-06-01 09:00:04"]).tz_localize("Africa/Nairobi"),
-        "result_code": ["0", "1032", "0", "1", "1032"],
-        "duplicate": [False, False, True, False, True],
-        "unknown": [False, False, False, True, False],
-    })
+    cb = pd.DataFrame(
+        {
+            "checkout_request_id": ["x", "y", "x", "z", "x"],
+            "received_at": pd.to_datetime(
+                [
+                    "2026-06-01 09:00:00",
+                    "2026-06-01 09:00:01",
+                    "2026-06-01 09:00:02",
+                    "2026-06-01 09:00:03",
+                    "2026-06-01 09:00:04",
+                ]
+            ).tz_localize("Africa/Nairobi"),
+            "result_code": ["0", "1032", "0", "1", "1032"],
+            "duplicate": [False, False, True, False, True],
+            "unknown": [False, False, False, True, False],
+        }
+    )
     d = analyses.duplicates(cb)
     assert d["checkout_request_id"].tolist() == ["x"] and d.loc[0, "copies"] == 3
     assert not d.loc[0, "same_result"] and d.loc[0, "result_codes"] == "0, 1032"

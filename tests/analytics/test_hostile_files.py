@@ -21,8 +21,18 @@ from mpesa_lab.errors import MpesaLabError
 
 
 def line(cid: str, code: int = 0) -> str:
-    return json.dumps({"Body": {"stkCallback": {"MerchantRequestID": "m", "CheckoutRequestID": cid,
-                                                "ResultCode": code, "ResultDesc": "d"}}})
+    return json.dumps(
+        {
+            "Body": {
+                "stkCallback": {
+                    "MerchantRequestID": "m",
+                    "CheckoutRequestID": cid,
+                    "ResultCode": code,
+                    "ResultDesc": "d",
+                }
+            }
+        }
+    )
 
 
 def garbage(size: int = 100_000, seed: int = 19) -> bytes:
@@ -91,8 +101,10 @@ def test_a_damaged_store_file_is_refused(tmp_path):
     path = tmp_path / "lab.sqlite"
     store = CallbackStore(path)
     for i in range(300):
-        store.record_push({"PhoneNumber": "254708374149", "Amount": i, "AccountReference": "x" * 300},
-                          {"CheckoutRequestID": f"ws_CO_{i}", "ResponseCode": "0"})
+        store.record_push(
+            {"PhoneNumber": "254708374149", "Amount": i, "AccountReference": "x" * 300},
+            {"CheckoutRequestID": f"ws_CO_{i}", "ResponseCode": "0"},
+        )
     store.close()
     with sqlite3.connect(path) as conn:
         root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'pushes'").fetchone()[0]
@@ -128,12 +140,15 @@ def _catch(source: Path) -> BaseException | object:
 DEEP = 500_000
 
 
-@pytest.mark.parametrize("name, text", [
-    ("deep.json", "[" * DEEP + "]" * DEEP),
-    ("deep.jsonl", "[" * DEEP + "]" * DEEP + "\n"),
-    ("deep-array.json", "[" + line("ws_CO_1") + "," + "[" * DEEP + "]" * DEEP + "]"),
-    ("deep-object.jsonl", '{"a":' * DEEP + "1" + "}" * DEEP + "\n"),
-])
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("deep.json", "[" * DEEP + "]" * DEEP),
+        ("deep.jsonl", "[" * DEEP + "]" * DEEP + "\n"),
+        ("deep-array.json", "[" + line("ws_CO_1") + "," + "[" * DEEP + "]" * DEEP + "]"),
+        ("deep-object.jsonl", '{"a":' * DEEP + "1" + "}" * DEEP + "\n"),
+    ],
+)
 def test_deep_nesting_is_a_problem_not_a_recursion_error(tmp_path, name, text):
     path = tmp_path / name
     path.write_text(text)
@@ -259,9 +274,14 @@ def test_mpesa_lab_report_says_one_thing_and_exits_non_zero(tmp_path, make):
         source.write_bytes(garbage())
     env = {**os.environ, "MPESA_LAB_HOME": str(tmp_path / "home")}
     env.pop("COLUMNS", None)  # 80 columns: the error must still be one line
-    result = subprocess.run([sys.executable, "-m", "mpesa_lab.cli", "report", str(source), "--out",
-                             str(tmp_path / "report")], capture_output=True, text=True, timeout=120,
-                            env=env, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "mpesa_lab.cli", "report", str(source), "--out", str(tmp_path / "report")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
     assert "Traceback" not in result.stderr + result.stdout
     if make == "deep":  # a file of one bad record: nothing to report, and the line says why
         said = [text for text in result.stderr.splitlines() if text.strip()]
@@ -279,8 +299,13 @@ def test_the_cli_prints_a_path_with_brackets_literally(tmp_path: Path) -> None:
     source.write_bytes(garbage())
     env = {**os.environ, "MPESA_LAB_HOME": str(tmp_path / "home")}
     env.pop("COLUMNS", None)
-    result = subprocess.run([sys.executable, "-m", "mpesa_lab.cli", "report", str(source), "--out",
-                             str(tmp_path / "report")], capture_output=True, text=True, timeout=120,
-                            env=env, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "mpesa_lab.cli", "report", str(source), "--out", str(tmp_path / "report")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
     said = [text for text in result.stderr.splitlines() if text.strip()]
     assert result.returncode == 2 and len(said) == 1 and "log[bold]x.jsonl" in said[0], result.stderr

@@ -80,8 +80,7 @@ def test_fast_path_and_tolerant_path_agree_with_the_right_line_numbers(tmp_path,
     lines = []
     for i, raw in enumerate(messy):  # each messy line between ordinary ones, and blank lines
         lines.append(json.dumps(body(f"ws_CO_PLAIN{i}", i % 3, items=PAID if i % 3 == 0 else None)))
-        lines.append(json.dumps({"received_at": "2026-07-01T10:00:00+03:00",
-                                 "body": body(f"ws_CO_WRAP{i}", "1032")}))
+        lines.append(json.dumps({"received_at": "2026-07-01T10:00:00+03:00", "body": body(f"ws_CO_WRAP{i}", "1032")}))
         lines.append("")
         lines.append(raw)
     path = tmp_path / "mixed.jsonl"

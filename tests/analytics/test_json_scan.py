@@ -54,18 +54,21 @@ def test_a_clean_file_takes_the_whole_file_path_and_gives_the_same_frames(tmp_pa
     assert whole.callbacks["received_at"].notna().sum() >= 4 * 15
 
 
-@pytest.mark.parametrize("odd", [
-    "",                                                   # a blank line: the numbering would shift
-    "   ",                                                # a line of spaces
-    '{"Body": {"stkCallback": {"CheckoutRequestID": "x"',  # truncated
-    "not JSON",
-    '{"Body": {"somethingElse": {}}}',                    # JSON, not a callback
-    '{"Body": {"stkCallback": {"ResultCode": 0}}}',       # no CheckoutRequestID
-    '{"Body": {"stkCallback": {"CheckoutRequestID": "c"}}}',  # no ResultCode
-    '{"received_at": 1, "body": "{\\"Body\\": {\\"stkCallback\\": {}}}"}',  # the callback as text
-    json.dumps(body("ws_CO_OBJ", 0, items={"Name": "Amount", "Value": 1})),  # Item collapsed
-    '[1, 2]',
-])
+@pytest.mark.parametrize(
+    "odd",
+    [
+        "",  # a blank line: the numbering would shift
+        "   ",  # a line of spaces
+        '{"Body": {"stkCallback": {"CheckoutRequestID": "x"',  # truncated
+        "not JSON",
+        '{"Body": {"somethingElse": {}}}',  # JSON, not a callback
+        '{"Body": {"stkCallback": {"ResultCode": 0}}}',  # no CheckoutRequestID
+        '{"Body": {"stkCallback": {"CheckoutRequestID": "c"}}}',  # no ResultCode
+        '{"received_at": 1, "body": "{\\"Body\\": {\\"stkCallback\\": {}}}"}',  # the callback as text
+        json.dumps(body("ws_CO_OBJ", 0, items={"Name": "Amount", "Value": 1})),  # Item collapsed
+        "[1, 2]",
+    ],
+)
 def test_any_line_it_cannot_vouch_for_sends_the_file_line_by_line(tmp_path, monkeypatch, odd):
     lines = [json.dumps(body(f"ws_CO_{i}", i % 2, items=PAID if i % 2 == 0 else None)) for i in range(40)]
     lines.insert(17, odd)
@@ -75,8 +78,9 @@ def test_any_line_it_cannot_vouch_for_sends_the_file_line_by_line(tmp_path, monk
     out, slow = load(path), _line_by_line(monkeypatch, path)
     pd.testing.assert_frame_equal(out.callbacks, slow.callbacks)
     assert out.problems == slow.problems
-    assert out.callbacks["callback_id"].tolist()[17:19] == ([18, 19] if odd.strip() and "ws_CO_OBJ" in odd
-                                                           else [19, 20])
+    assert out.callbacks["callback_id"].tolist()[17:19] == (
+        [18, 19] if odd.strip() and "ws_CO_OBJ" in odd else [19, 20]
+    )
     if odd.strip() and "ws_CO_OBJ" not in odd:
         assert [p.location for p in out.problems if p.kind == "malformed"] == ["odd.jsonl:18"]
 

@@ -20,9 +20,15 @@ def _ordinary_lines() -> list[str]:
     """Lines every pipeline must accept: bare and wrapped, codes and amounts as numbers or text,
     items complete, partial, empty or absent, received times in each accepted form."""
     lines = []
-    for i, (code, items) in enumerate([(0, PAID), ("1032", None), (1037.0, []), ("SFC_IC0003", None),
-                                       (0, [{"Name": "Amount", "Value": "1,000.00"},
-                                            {"Name": "PhoneNumber", "Value": "254708374149"}])]):
+    for i, (code, items) in enumerate(
+        [
+            (0, PAID),
+            ("1032", None),
+            (1037.0, []),
+            ("SFC_IC0003", None),
+            (0, [{"Name": "Amount", "Value": "1,000.00"}, {"Name": "PhoneNumber", "Value": "254708374149"}]),
+        ]
+    ):
         record = body(f"ws_CO_{i}", code, f"desc {i}", items=items)
         lines.append(json.dumps(record))
         for when in (1782892260.5, 1782892260500, "2026-07-01T10:30:05+03:00", "20260701103005"):
@@ -37,8 +43,12 @@ def _run(sql: str, lines: list[str], path: Path) -> list[dict]:
             path.write_text("\n".join(lines) + "\n")
             table = con.sql(sql, params={"path": str(path)}).to_arrow_table()
         else:
-            con.register("lines", pa.table({"n": pa.array(range(1, len(lines) + 1), pa.int64()),
-                                            "line": pa.array(lines, pa.large_string())}))
+            con.register(
+                "lines",
+                pa.table(
+                    {"n": pa.array(range(1, len(lines) + 1), pa.int64()), "line": pa.array(lines, pa.large_string())}
+                ),
+            )
             table = con.sql(sql).to_arrow_table()
     finally:
         con.close()
@@ -57,8 +67,9 @@ def _same(a: object, b: object) -> bool:
 
 def test_the_three_pipelines_read_an_ordinary_callback_alike(tmp_path):
     lines = _ordinary_lines()
-    rows = {name: _run(getattr(json_sql, name), lines, tmp_path / f"{name}.jsonl")
-            for name in ("EXTRACT", "FAST", "DIRECT")}
+    rows = {
+        name: _run(getattr(json_sql, name), lines, tmp_path / f"{name}.jsonl") for name in ("EXTRACT", "FAST", "DIRECT")
+    }
     for name in ("FAST", "DIRECT"):
         assert len(rows[name]) == len(lines)
         for mine, careful in zip(rows[name], rows["EXTRACT"], strict=True):
@@ -67,8 +78,13 @@ def test_the_three_pipelines_read_an_ordinary_callback_alike(tmp_path):
     assert paid["checkout_request_id"] == "ws_CO_0" and paid["result_code"] == "0"
     assert paid["amount"] == 1.0 and paid["receipt"] == "TG1A2B3C4D" and paid["balance"] is None
     assert paid["phone"] == "254708374149" and paid["transaction_ts"] == 1780293605.0  # Nairobi
-    assert json.loads(paid["items_json"]) == {"Amount": 1.0, "MpesaReceiptNumber": "TG1A2B3C4D", "Balance": None,
-                                              "TransactionDate": 20260601090005, "PhoneNumber": 254708374149}
+    assert json.loads(paid["items_json"]) == {
+        "Amount": 1.0,
+        "MpesaReceiptNumber": "TG1A2B3C4D",
+        "Balance": None,
+        "TransactionDate": 20260601090005,
+        "PhoneNumber": 254708374149,
+    }
     assert cancelled["result_code"] == "1032" and cancelled["items_json"] == "{}"
     assert alnum["result_code"] == "SFC_IC0003" and partial["amount"] == 1000.0
     received = [r["received_ts"] for r in rows["EXTRACT"][1:5]]

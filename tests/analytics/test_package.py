@@ -22,11 +22,13 @@ def test_no_module_is_named_like_a_name_the_package_exports():
 
 def test_load_is_the_function_after_every_module_was_imported():
     names = [m.name for m in pkgutil.iter_modules(analytics.__path__) if m.name not in NOT_YET_RENAMED]
-    code = ("import importlib, types\n"
-            + "".join(f"importlib.import_module('mpesa_lab.analytics.{n}')\n" for n in names)
-            + "from mpesa_lab import analytics\n"
-            + "assert isinstance(analytics.load, types.FunctionType), analytics.load\n"
-            + "assert isinstance(analytics.report, types.FunctionType), analytics.report\n"
-            + "assert isinstance(analytics.export, types.FunctionType) and analytics.LoadError\n")
+    code = (
+        "import importlib, types\n"
+        + "".join(f"importlib.import_module('mpesa_lab.analytics.{n}')\n" for n in names)
+        + "from mpesa_lab import analytics\n"
+        + "assert isinstance(analytics.load, types.FunctionType), analytics.load\n"
+        + "assert isinstance(analytics.report, types.FunctionType), analytics.report\n"
+        + "assert isinstance(analytics.export, types.FunctionType) and analytics.LoadError\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]

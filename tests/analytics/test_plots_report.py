@@ -79,11 +79,13 @@ def test_cli_report_writes_the_page(tmp_path, capsys):
 
 
 def test_cli_help_imports_neither_pandas_nor_matplotlib():
-    code = ("import sys; from mpesa_lab.cli import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "try:\n    main(['report', '--help'])\nexcept SystemExit:\n    pass\n"
-            "import mpesa_lab.analytics\n"
-            "print(sorted(m for m in ('pandas', 'matplotlib', 'duckdb', 'pyarrow') if m in sys.modules))")
+    code = (
+        "import sys; from mpesa_lab.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "try:\n    main(['report', '--help'])\nexcept SystemExit:\n    pass\n"
+        "import mpesa_lab.analytics\n"
+        "print(sorted(m for m in ('pandas', 'matplotlib', 'duckdb', 'pyarrow') if m in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
@@ -111,7 +113,7 @@ def _section(page: str, heading: str) -> str:
     """The HTML from ``heading`` to the next heading."""
     start = page.index(heading)
     ends = [i for i in (page.find("<h2>", start + 1), page.find("<h3>", start + 1)) if i > 0]
-    return page[start:min(ends) if ends else len(page)]
+    return page[start : min(ends) if ends else len(page)]
 
 
 def test_report_of_the_week_says_what_each_number_counts(tmp_path):
@@ -153,7 +155,14 @@ def test_shares_are_shown_with_sensible_precision():
     from mpesa_lab.analytics.plots import percent
 
     assert [percent(x) for x in (0, 11 / 2500, 0.0004, 0.05, 0.1, 0.755, 1.0)] == [
-        "0%", "0.4%", "<0.1%", "5.0%", "10%", "76%", "100%"]
+        "0%",
+        "0.4%",
+        "<0.1%",
+        "5.0%",
+        "10%",
+        "76%",
+        "100%",
+    ]
     out = analytics.load(WEEK)
     fig = plots.result_codes(out.transactions, top=40)
     shown = [t.get_text() for t in fig.axes[0].texts]

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 
 from mpesa_lab import analytics
-from mpesa_lab.store import arrow
 from mpesa_lab.analytics.sources import export, load, scan
 from mpesa_lab.clock import nairobi_now
 from mpesa_lab.daraja.callbacks import parse_callback
 from mpesa_lab.listener import CallbackStore
+from mpesa_lab.store import arrow
 from mpesa_lab.store.records import DeliveryIn
 from tests.analytics.samples import MESSY, PAID, WEEK, body, schema_ok
 
@@ -40,16 +40,22 @@ def test_messy_sample_parses_every_observed_variant():
     assert tx.loc["ws_CO_191220191020363925", "result_name"] == "cancelled"
     # wrapped with a received time (ISO with offset, and epoch seconds; body as text)
     assert tx.loc["ws_CO_01072026103001100710111222", "callback_at"] == pd.Timestamp(
-        "2026-07-01 10:30:05.120", tz="Africa/Nairobi")
+        "2026-07-01 10:30:05.120", tz="Africa/Nairobi"
+    )
     assert tx.loc["ws_CO_01072026103059200710222333", "result_code"] == "1019"
     # TransactionDate is Nairobi time; PhoneNumber as text
     assert tx.loc["ws_CO_01072026100001123708374149", "transaction_date"] == pd.Timestamp(
-        "2026-07-01 10:00:05", tz="Africa/Nairobi")
+        "2026-07-01 10:00:05", tz="Africa/Nairobi"
+    )
     assert tx.loc["ws_CO_01072026100001123708374149", "phone"] == "254708374149"
     # the metadata items kept as a JSON object, Values as Daraja typed them
     assert json.loads(out.callbacks.loc[0, "items_json"]) == {
-        "Amount": 1, "MpesaReceiptNumber": "TG1A2B3C4D", "Balance": None,
-        "TransactionDate": 20260701100005, "PhoneNumber": 254708374149}
+        "Amount": 1,
+        "MpesaReceiptNumber": "TG1A2B3C4D",
+        "Balance": None,
+        "TransactionDate": 20260701100005,
+        "PhoneNumber": 254708374149,
+    }
     # an Item array collapsed to one object
     assert tx.loc["ws_CO_01072026103200300711999000", "amount"] == 5.0
     # codes seen on live Daraja but not in its doc table are catalogued as observed ...
@@ -66,13 +72,31 @@ def _store(tmp_path: Path) -> CallbackStore:
     store = CallbackStore(tmp_path / "s.sqlite")
     for i, code in enumerate([0, 1032, 0]):
         cid = f"ws_CO_S{i}"
-        store.record_push({"PhoneNumber": "254708374149", "Amount": 1, "BusinessShortCode": "174379"},
-                          {"CheckoutRequestID": cid, "ResponseCode": "0"})
+        store.record_push(
+            {"PhoneNumber": "254708374149", "Amount": 1, "BusinessShortCode": "174379"},
+            {"CheckoutRequestID": cid, "ResponseCode": "0"},
+        )
         raw = json.dumps(body(cid, code, items=PAID if code == 0 else None)).encode()
-        store.store_delivery(DeliveryIn(received_at=nairobi_now(), remote_addr="x", body=raw,
-                                        outcome="accepted", http_status=200, callback=parse_callback(raw)))
-    store.store_delivery(DeliveryIn(received_at=nairobi_now(), remote_addr="x", body=b"{oops",
-                                    outcome="quarantined", http_status=400, reason="not JSON"))
+        store.store_delivery(
+            DeliveryIn(
+                received_at=nairobi_now(),
+                remote_addr="x",
+                body=raw,
+                outcome="accepted",
+                http_status=200,
+                callback=parse_callback(raw),
+            )
+        )
+    store.store_delivery(
+        DeliveryIn(
+            received_at=nairobi_now(),
+            remote_addr="x",
+            body=b"{oops",
+            outcome="quarantined",
+            http_status=400,
+            reason="not JSON",
+        )
+    )
     return store
 
 
@@ -130,12 +154,23 @@ def test_copying_the_messy_sample_keeps_results(tmp_path):
     assert repr(load(copy)).startswith("<Outcomes from")
 
 
-@pytest.mark.parametrize("subprocess_rows", [
-    None,
-    pytest.param(0, marks=pytest.mark.xfail(reason=(
-        "known, not the cut: while the listener writes, the parent's next sqlite3 read after a "
-        "reader child sometimes fails with 'disk I/O error' (seen before the cut fix too)"), strict=False)),
-], ids=["in-process", "reader-child"])
+@pytest.mark.parametrize(
+    "subprocess_rows",
+    [
+        None,
+        pytest.param(
+            0,
+            marks=pytest.mark.xfail(
+                reason=(
+                    "known, not the cut: while the listener writes, the parent's next sqlite3 read after a "
+                    "reader child sometimes fails with 'disk I/O error' (seen before the cut fix too)"
+                ),
+                strict=False,
+            ),
+        ),
+    ],
+    ids=["in-process", "reader-child"],
+)
 def test_a_store_loads_as_one_cut_while_callbacks_keep_arriving(tmp_path, monkeypatch, subprocess_rows):
     """The two frames of a store come from one cut: with the listener writing callbacks all the
     while, every load's transactions and callbacks agree on which pushes were answered (small
@@ -145,8 +180,10 @@ def test_a_store_loads_as_one_cut_while_callbacks_keep_arriving(tmp_path, monkey
     store = CallbackStore(tmp_path / "s.sqlite")
     cids = [f"ws_CO_CUT{i}" for i in range(3000)]
     for cid in cids:
-        store.record_push({"PhoneNumber": "254708374149", "Amount": 1, "BusinessShortCode": "174379"},
-                          {"CheckoutRequestID": cid, "ResponseCode": "0"})
+        store.record_push(
+            {"PhoneNumber": "254708374149", "Amount": 1, "BusinessShortCode": "174379"},
+            {"CheckoutRequestID": cid, "ResponseCode": "0"},
+        )
     stop = threading.Event()
 
     def listener() -> None:
@@ -154,8 +191,16 @@ def test_a_store_loads_as_one_cut_while_callbacks_keep_arriving(tmp_path, monkey
             if stop.is_set():
                 return
             raw = json.dumps(body(cid, 0 if i % 2 else 1032, items=PAID if i % 2 else None)).encode()
-            store.store_delivery(DeliveryIn(received_at=nairobi_now(), remote_addr="x", body=raw,
-                                            outcome="accepted", http_status=200, callback=parse_callback(raw)))
+            store.store_delivery(
+                DeliveryIn(
+                    received_at=nairobi_now(),
+                    remote_addr="x",
+                    body=raw,
+                    outcome="accepted",
+                    http_status=200,
+                    callback=parse_callback(raw),
+                )
+            )
 
     writer = threading.Thread(target=listener, daemon=True)
     writer.start()

@@ -16,10 +16,11 @@ def test_csv_export_with_daraja_column_names(tmp_path):
     path = tmp_path / "export.csv"
     path.write_text(
         "CheckoutRequestID,ResultCode,ResultDesc,Amount,MpesaReceiptNumber,PhoneNumber,TransactionDate,received_at\n"
-        "ws_CO_C1,0,ok,\"1,000.00\",TG1,254708374149,20260601090005,2026-06-01 09:00:06\n"
+        'ws_CO_C1,0,ok,"1,000.00",TG1,254708374149,20260601090005,2026-06-01 09:00:06\n'
         "ws_CO_C2,1032.0,cancelled,,,,,2026-06-01T09:01:00+03:00\n"
         ",1032,no id,,,,,\n"
-        "ws_CO_C4,4242,new,,,,,\n")
+        "ws_CO_C4,4242,new,,,,,\n"
+    )
     out = load(path)
     schema_ok(out)
     tx = out.transactions
@@ -39,8 +40,14 @@ def test_csv_without_the_needed_columns_says_which(tmp_path):
 
 def test_parquet_file_of_raw_callback_columns(tmp_path):
     path = tmp_path / "raw.parquet"
-    pd.DataFrame({"CheckoutRequestID": ["ws_CO_P1", "ws_CO_P2"], "ResultCode": [0, 2001],
-                  "ResultDesc": ["ok", "wrong pin"], "Amount": [10.0, None]}).to_parquet(path)
+    pd.DataFrame(
+        {
+            "CheckoutRequestID": ["ws_CO_P1", "ws_CO_P2"],
+            "ResultCode": [0, 2001],
+            "ResultDesc": ["ok", "wrong pin"],
+            "Amount": [10.0, None],
+        }
+    ).to_parquet(path)
     out = load(path)
     schema_ok(out)
     assert out.transactions["result_code"].tolist() == ["0", "2001"]

@@ -71,26 +71,32 @@ def install_debian_chromium() -> str:
             f"asks for a password): run `{manual}` once, then the tests again"
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    print("\nbrowser suite: chromium is missing; installing Debian's chromium with apt-get "
-          "(once per machine)", file=sys.stderr, flush=True)
+    print(
+        "\nbrowser suite: chromium is missing; installing Debian's chromium with apt-get (once per machine)",
+        file=sys.stderr,
+        flush=True,
+    )
     for step in (["update", "-qq"], ["install", "-y", "-qq", "chromium"]):
         command = [*prefix, apt, *step]
         try:
-            done = subprocess.run(command, env=env, capture_output=True, text=True,
-                                  timeout=INSTALL_TIMEOUT_S)
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            raise BrowserMissing(f"`{' '.join(command)}` did not finish in {INSTALL_TIMEOUT_S:.0f} s; "
-                                 f"run `{manual}` yourself") from None
+            raise BrowserMissing(
+                f"`{' '.join(command)}` did not finish in {INSTALL_TIMEOUT_S:.0f} s; run `{manual}` yourself"
+            ) from None
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-            raise BrowserMissing(f"`{' '.join(command)}` failed ({done.returncode}): "
-                                 f"{' / '.join(tail) or 'no output'}; run `{manual}` yourself")
+            raise BrowserMissing(
+                f"`{' '.join(command)}` failed ({done.returncode}): "
+                f"{' / '.join(tail) or 'no output'}; run `{manual}` yourself"
+            )
     for candidate in (configured(), DEFAULT, "chromium"):
         path = find(candidate)
         if path:
             return path
-    raise BrowserMissing(f"apt-get installed chromium but no binary is at {configured()} or on PATH; "
-                         "set MPESA_LAB_CHROMIUM to its path")
+    raise BrowserMissing(
+        f"apt-get installed chromium but no binary is at {configured()} or on PATH; set MPESA_LAB_CHROMIUM to its path"
+    )
 
 
 def require_chromium() -> str:
@@ -105,6 +111,8 @@ def require_chromium() -> str:
     if path:
         return path
     if "MPESA_LAB_CHROMIUM" in os.environ:
-        raise BrowserMissing(f"MPESA_LAB_CHROMIUM={wanted} does not exist; point it at a Chromium "
-                             "binary or unset it to use (and install) Debian's")
+        raise BrowserMissing(
+            f"MPESA_LAB_CHROMIUM={wanted} does not exist; point it at a Chromium "
+            "binary or unset it to use (and install) Debian's"
+        )
     return find("chromium") or install_debian_chromium()

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -69,7 +69,7 @@ def jupyterlab(course_copy: Path) -> Iterator[JupyterLab]:
 # open, which breaks every later test that runs its own loop (asyncio.run, anyio): close it as soon
 # as the browser tests are done.
 @pytest.fixture(scope="package")
-def browser() -> Iterator["object"]:
+def browser() -> Iterator[object]:
     executable = require_chromium()
     from playwright.sync_api import sync_playwright
 
@@ -79,7 +79,7 @@ def browser() -> Iterator["object"]:
         chromium.close()
 
 
-def _new_page(browser: "object") -> tuple["object", "object"]:
+def _new_page(browser: object) -> tuple[object, object]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
     page = context.new_page()
     page.set_default_timeout(30_000)
@@ -87,14 +87,14 @@ def _new_page(browser: "object") -> tuple["object", "object"]:
 
 
 @pytest.fixture
-def page(browser: "object") -> Iterator["object"]:
+def page(browser: object) -> Iterator[object]:
     context, page = _new_page(browser)
     yield page
     context.close()
 
 
 @pytest.fixture(scope="module")
-def module_page(browser: "object") -> Iterator["object"]:
+def module_page(browser: object) -> Iterator[object]:
     """One page for a module whose tests continue on the same notebook (e.g. pay, then cancel)."""
     context, page = _new_page(browser)
     yield page
@@ -102,7 +102,7 @@ def module_page(browser: "object") -> Iterator["object"]:
 
 
 @pytest.fixture
-def open_notebook(page: "object", jupyterlab: JupyterLab):
+def open_notebook(page: object, jupyterlab: JupyterLab):
     """Open a notebook of the scratch copy (a path relative to its root) in a fresh workspace."""
 
     def opener(relative: str) -> NotebookPage:

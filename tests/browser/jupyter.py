@@ -21,13 +21,18 @@ import httpx
 from tests.browser.chromium import BrowserMissing, require_chromium  # noqa: F401 (re-exported)
 
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 # JupyterLab's own settings: no news, no update checks, no restored layout between tests.
 QUIET_SETTINGS = {
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
-        {"fetchNews": "false", "checkForUpdates": False},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
     # Every cell in the DOM: with windowing, cells scrolled away are not rendered and a test
     # (like a learner scrolling back) would not find their widgets.
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
@@ -67,8 +72,9 @@ class JupyterLab:
                 self.process.wait(timeout=5)
 
 
-def start_jupyterlab(root: Path, home: Path, *, timeout: float = 90.0,
-                     extra_env: dict[str, str] | None = None) -> JupyterLab:
+def start_jupyterlab(
+    root: Path, home: Path, *, timeout: float = 90.0, extra_env: dict[str, str] | None = None
+) -> JupyterLab:
     """Start JupyterLab on ``root`` with every Jupyter folder under ``home``; wait until it answers."""
     settings = home / "lab-settings"
     for name, value in QUIET_SETTINGS.items():
@@ -91,9 +97,19 @@ def start_jupyterlab(root: Path, home: Path, *, timeout: float = 90.0,
     }
     log_path = home / "jupyterlab.log"
     command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-        f"--ServerApp.root_dir={root}", "--IdentityProvider.token=", "--ServerApp.password=",
-        "--ServerApp.disable_check_xsrf=True", "--allow-root", "--LabApp.news_url=", "--ServerApp.open_browser=False",
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--ServerApp.root_dir={root}",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        "--ServerApp.disable_check_xsrf=True",
+        "--allow-root",
+        "--LabApp.news_url=",
+        "--ServerApp.open_browser=False",
         "--LabServerApp.workspaces_dir=" + str(home / "workspaces"),
     ]
     with log_path.open("wb") as log:

@@ -21,7 +21,7 @@ class NotebookPage:
         self.server = base
         self.path = rest.split("?")[0]
 
-    def open(self, timeout: float = 60_000) -> "NotebookPage":
+    def open(self, timeout: float = 60_000) -> NotebookPage:
         self.page.goto(self.url)
         self.page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=timeout)
         self.wait_for_kernel_idle(timeout)
@@ -104,8 +104,7 @@ class NotebookPage:
         (locator or self.page).screenshot(path=str(path))
         return path
 
-    def screenshot_from(self, path: Path, top: Locator, height: int = 1800,
-                        bottom: Locator | None = None) -> Path:
+    def screenshot_from(self, path: Path, top: Locator, height: int = 1800, bottom: Locator | None = None) -> Path:
         """The window, made ``height`` tall for the picture, scrolled so ``top`` starts it (and
         ``bottom``, if given, is in view): JupyterLab scrolls inside the notebook, so a full-page
         screenshot would not show more of it."""
@@ -120,15 +119,19 @@ class NotebookPage:
             self.page.set_viewport_size(size)
 
 
-def expect_text(locator: Locator, pattern: str | re.Pattern[str], timeout: float = 20_000,
-                message: str | None = None) -> None:
+def expect_text(
+    locator: Locator, pattern: str | re.Pattern[str], timeout: float = 20_000, message: str | None = None
+) -> None:
     expect(locator, message).to_contain_text(pattern, timeout=timeout)
 
 
 def text_field(scope: Locator, label: str) -> Locator:
     """The input of an ipywidgets Text (or Password) whose description is ``label``."""
-    return scope.locator(".widget-text, .widget-password").filter(
-        has=scope.page.locator("label", has_text=re.compile(f"^{re.escape(label)}$"))).locator("input")
+    return (
+        scope.locator(".widget-text, .widget-password")
+        .filter(has=scope.page.locator("label", has_text=re.compile(f"^{re.escape(label)}$")))
+        .locator("input")
+    )
 
 
 def button(scope: Locator, name: str) -> Locator:

@@ -17,8 +17,7 @@ def write_notebook(path: Path, cells: list[str]) -> Path:
     return path
 
 
-def run_course_or_scratch(page, jupyterlab, course_copy: Path, which: str, course_path: str,
-                          scratch_cells: list[str]):
+def run_course_or_scratch(page, jupyterlab, course_copy: Path, which: str, course_path: str, scratch_cells: list[str]):
     """Open the course notebook (``which != "scratch"``) or a scratch one of ``scratch_cells``,
     Run All Cells as a learner would, and check no cell raised."""
     from tests.browser.page import NotebookPage

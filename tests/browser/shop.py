@@ -50,8 +50,9 @@ class Shop:
         """Fill the form, press Send, wait for Daraja's acknowledgement; its CheckoutRequestID."""
         # The round before ended with an outcome on the phone: no prompt left open, no PIN typed.
         # (If it did not, say so here rather than as a confusing 500.001.1001 from Daraja.)
-        expect(button(self.phone, "OK"), "the phone still waits for an answer from the round before"
-               ).to_be_disabled(timeout=15_000)
+        expect(button(self.phone, "OK"), "the phone still waits for an answer from the round before").to_be_disabled(
+            timeout=15_000
+        )
         expect(self.pin, "the PIN field kept digits from the round before").to_have_value("")
         previous = self._shown_checkout_id()
         type_into(text_field(self.form, "Phone"), phone)
@@ -88,8 +89,12 @@ class Shop:
 
     def expect_callback(self, checkout_request_id: str, code: str, status: str, sms: str | re.Pattern[str]) -> Outcome:
         """The phone's SMS, then the callback's row in the live table, with ``code``."""
-        expect_text(self.screen, f"ResultCode {code}", timeout=WAIT,
-                    message=f"the phone shows no outcome with ResultCode {code}")
+        expect_text(
+            self.screen,
+            f"ResultCode {code}",
+            timeout=WAIT,
+            message=f"the phone shows no outcome with ResultCode {code}",
+        )
         expect_text(self.screen, sms, timeout=WAIT)
         row = self.row_for(checkout_request_id)
         expect(row, f"no live-table row for {checkout_request_id}").to_have_count(1, timeout=WAIT)
@@ -97,7 +102,8 @@ class Shop:
         expect_text(row.locator("td").nth(1), status)
         # Newest first: the row just stored is the table's first.
         expect(self.live.locator("tbody tr").first).to_have_attribute(
-            "title", re.compile(re.escape(f"CheckoutRequestID: {checkout_request_id}")))
+            "title", re.compile(re.escape(f"CheckoutRequestID: {checkout_request_id}"))
+        )
         return Outcome(checkout_request_id, row)
 
     def screenshot(self, path: Path, height: int = 2300) -> Path:

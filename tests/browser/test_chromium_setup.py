@@ -28,10 +28,13 @@ def fresh_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     log = tmp_path / "calls.log"
-    _script(bin_dir / "apt-get", f"""
+    _script(
+        bin_dir / "apt-get",
+        f"""
 echo "apt-get $* DEBIAN_FRONTEND=$DEBIAN_FRONTEND" >> {log}
 if [ "$1" = install ]; then printf '#!/bin/sh\\necho Chromium 1.0\\n' > {bin_dir}/chromium; chmod +x {bin_dir}/chromium; fi
-""")
+""",
+    )
     # Only what the fake scripts need, so the machine's own chromium (if any) is out of sight.
     base = tmp_path / "base"
     base.mkdir()

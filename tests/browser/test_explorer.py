@@ -10,7 +10,7 @@ Each trigger must bring back a new outcome, not the one shown before.
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Locator, expect
@@ -122,8 +122,9 @@ def test_a_new_selection_clears_the_previous_outcome_and_the_list_fits(explorer,
     font = explorer.list.evaluate("el => getComputedStyle(el).fontFamily")
     assert "mono" in font.lower(), font
     explorer.search.fill("")
-    expect(explorer.list.locator("option")).to_have_count(len(codes.error_codes()) + len(codes.result_codes()),
-                                                           timeout=WAIT)
+    expect(explorer.list.locator("option")).to_have_count(
+        len(codes.error_codes()) + len(codes.result_codes()), timeout=WAIT
+    )
     widths = explorer.list.evaluate("el => [el.scrollWidth, el.clientWidth]")
     assert widths[0] <= widths[1], f"the list's lines are clipped: {widths[0]} px of text in {widths[1]} px"
     explorer.screenshot(screenshot_dir / f"explorer-{explorer.name}-new-selection.png")

@@ -10,7 +10,7 @@ same phone within two minutes is rule 17).
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

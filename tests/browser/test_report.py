@@ -28,8 +28,9 @@ def week_result_codes() -> set[str]:
 def run_report(out: Path) -> None:
     script = Path(sys.executable).with_name("mpesa-lab")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "mpesa_lab.cli"]
-    done = subprocess.run([*command, "report", "data/week", "--out", str(out)], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [*command, "report", "data/week", "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, f"mpesa-lab report failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
     assert (out / "index.html").is_file(), done.stdout
 
@@ -47,7 +48,8 @@ def test_report_opens_with_every_image_and_every_code(page, tmp_path, screenshot
     sizes = images.evaluate_all(
         "imgs => Promise.all(imgs.map(i => i.decode().then(() => 0, () => 0).then(() =>"
         " ({file: i.dataset.file || i.src.slice(0, 60), complete: i.complete, width: i.naturalWidth,"
-        " height: i.naturalHeight}))))")
+        " height: i.naturalHeight}))))"
+    )
     broken = [s for s in sizes if not (s["complete"] and s["width"] > 0 and s["height"] > 0)]
     assert not broken, f"images that did not load: {broken}"
     assert sorted(s["file"] for s in sizes) == pictures, "every picture written is shown, once"
@@ -62,8 +64,10 @@ def test_report_opens_with_every_image_and_every_code(page, tmp_path, screenshot
     # wide), at the suite's 1,400 px and on a 1,024 px laptop: no table is wider than the text.
     for width in (1400, 1024):
         page.set_viewport_size({"width": width, "height": 1000})
-        sizes = page.evaluate("() => ({page: document.documentElement.scrollWidth, body: document.body.clientWidth,"
-                              " tables: [...document.querySelectorAll('table')].map(t => Math.ceil(t.getBoundingClientRect().width))})")
+        sizes = page.evaluate(
+            "() => ({page: document.documentElement.scrollWidth, body: document.body.clientWidth,"
+            " tables: [...document.querySelectorAll('table')].map(t => Math.ceil(t.getBoundingClientRect().width))})"
+        )
         assert sizes["page"] <= width, f"the page is {sizes['page']} px wide in a {width} px window"
         assert max(sizes["tables"]) <= sizes["body"], f"a table is wider than the text ({sizes}) at {width} px"
     text = page.locator("body").inner_text()

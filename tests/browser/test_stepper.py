@@ -8,7 +8,7 @@ step 1 with Previous, then forward with Next) and on a scratch notebook with a f
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Locator, expect

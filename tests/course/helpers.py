@@ -38,11 +38,20 @@ def b64(text: str) -> str:
 
 def callback_body(cid: str, code: int | str = 0, receipt: str = "UL2XEPYMS1") -> dict:
     """A raw stkCallback body: paid (with its metadata) when ``code`` is 0, else cancelled-like."""
-    stk = {"MerchantRequestID": "m-" + cid, "CheckoutRequestID": cid, "ResultCode": code,
-           "ResultDesc": "The service request is processed successfully." if code == 0 else "Request cancelled by user."}
+    stk = {
+        "MerchantRequestID": "m-" + cid,
+        "CheckoutRequestID": cid,
+        "ResultCode": code,
+        "ResultDesc": "The service request is processed successfully." if code == 0 else "Request cancelled by user.",
+    }
     if code == 0:
-        stk["CallbackMetadata"] = {"Item": [
-            {"Name": "Amount", "Value": 10.0}, {"Name": "MpesaReceiptNumber", "Value": receipt},
-            {"Name": "Balance"}, {"Name": "TransactionDate", "Value": 20261202170348},
-            {"Name": "PhoneNumber", "Value": 254708000000}]}
+        stk["CallbackMetadata"] = {
+            "Item": [
+                {"Name": "Amount", "Value": 10.0},
+                {"Name": "MpesaReceiptNumber", "Value": receipt},
+                {"Name": "Balance"},
+                {"Name": "TransactionDate", "Value": 20261202170348},
+                {"Name": "PhoneNumber", "Value": 254708000000},
+            ]
+        }
     return {"Body": {"stkCallback": stk}}

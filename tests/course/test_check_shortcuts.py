@@ -62,8 +62,11 @@ def test_01_shortcuts(lab):
 
 def test_02_shortcuts():
     # The secret alone, or httpx's Basic of the key with an empty secret.
-    wrong(check.basic_auth("Basic " + base64.b64encode(LAB_CONSUMER_SECRET.encode()).decode(),
-                           LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET))
+    wrong(
+        check.basic_auth(
+            "Basic " + base64.b64encode(LAB_CONSUMER_SECRET.encode()).decode(), LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET
+        )
+    )
     # Daraja's expires_in used as it comes (text), or the lifetime without the margin.
     wrong(check.token_refresh("3599", expires_in="3599", margin=60), "as a string")
     wrong(check.token_refresh(3599, expires_in="3599", margin=60), "404.001.03")
@@ -74,8 +77,9 @@ def test_03_shortcuts():
     wrong(check.timestamp(moment.strftime("%Y%m%d%H%M%S"), moment), "UTC time")  # the server's clock
     wrong(check.timestamp(datetime.now().strftime("%Y%m%d%H%M%S"), moment))  # now, not the moment
     ts = "20260315003005"
-    wrong(check.password(base64.b64encode(("174379" + SANDBOX_PASSKEY).encode()).decode(), "174379",
-                         SANDBOX_PASSKEY, ts))  # no timestamp
+    wrong(
+        check.password(base64.b64encode(("174379" + SANDBOX_PASSKEY).encode()).decode(), "174379", SANDBOX_PASSKEY, ts)
+    )  # no timestamp
     from mpesa_lab.daraja.password import build_password
 
     theirs = build_password("174379", SANDBOX_PASSKEY, "20260314213005")
@@ -88,8 +92,7 @@ def test_03_shortcuts():
 def test_04_a_magic_number_is_not_a_wrong_pin(lab):
     callback = lab.push("254708002001", 12, "INV-04", "Lesson 04").wait(timeout=15)
     assert callback.result_code == "2001"
-    wrong(check.customer_answer(callback, "wrong_pin", lab=lab), "254708002001 is a magic number",
-          "enter a wrong PIN")
+    wrong(check.customer_answer(callback, "wrong_pin", lab=lab), "254708002001 is a magic number", "enter a wrong PIN")
 
 
 def test_04_set_next_result_is_not_an_ignored_prompt(lab):
@@ -100,8 +103,11 @@ def test_04_set_next_result_is_not_an_ignored_prompt(lab):
 
 
 def test_04_a_callback_written_by_hand_is_not_a_push(lab):
-    wrong(check.customer_answer(callback_body("ws_CO_made_up", 2001), "wrong_pin", lab=lab),
-          "no push of this lab", "not one written by hand")
+    wrong(
+        check.customer_answer(callback_body("ws_CO_made_up", 2001), "wrong_pin", lab=lab),
+        "no push of this lab",
+        "not one written by hand",
+    )
 
 
 def test_04_the_real_answers_still_pass(lab):
@@ -120,22 +126,33 @@ def test_05_shortcuts(lab):
     # The receipt read off Safaricom's side (the emulator), or the CheckoutRequestID instead.
     wrong(check.receipt(push.checkout_request_id, body), "CheckoutRequestID")
     # Peeking at Safaricom's side instead of asking with the STK query (impossible live).
-    wrong(check.query_fallback(lab.emulator.transaction(push.checkout_request_id), push.checkout_request_id),
-          "StkQueryResult")
+    wrong(
+        check.query_fallback(lab.emulator.transaction(push.checkout_request_id), push.checkout_request_id),
+        "StkQueryResult",
+    )
     # Pushing again to find out, then querying that new push.
     again = lab.push(TEST_PHONE, 39, "INV-05", "Lesson 05")
     again.wait(timeout=15)
     wrong(check.query_fallback(again.query(), push.checkout_request_id), "another push")
     # Waiting for the callback again is no fallback.
     wrong(check.query_fallback(callback, push.checkout_request_id), "this is a callback")
-    deliveries = [callback_body("a"), callback_body("a"), callback_body("b", 1032), callback_body("b", 1032), callback_body("c")]
+    deliveries = [
+        callback_body("a"),
+        callback_body("a"),
+        callback_body("b", 1032),
+        callback_body("b", 1032),
+        callback_body("c"),
+    ]
     # The code read through a float column (a frame with NaN), then made text: '1032.0'.
     failed = callback_body("ws_CO_f", 1032)
     wrong(check.result_code(str(float(1032)), failed), "not this callback's ResultCode")
     # Counting deliveries, or only receipts (paid ones).
     wrong(check.distinct_payments(len(deliveries), deliveries), "counts every delivery")
-    wrong(check.distinct_payments(len({d["Body"]["stkCallback"].get("CallbackMetadata") is not None
-                                       for d in deliveries}), deliveries))
+    wrong(
+        check.distinct_payments(
+            len({d["Body"]["stkCallback"].get("CallbackMetadata") is not None for d in deliveries}), deliveries
+        )
+    )
 
 
 # -- 06 -----------------------------------------------------------------------------------------
@@ -183,13 +200,17 @@ def test_06_the_real_condition_passes(lab):
 
 def test_06_advice_shortcuts():
     # Unknown codes turned into an exception-free but useless answer; str() everything first.
-    wrong(check.advice_function(lambda code: codes.lookup(str(code)).mitigation
-                                if codes.lookup(str(code)).known else "Unknown code."))
+    wrong(
+        check.advice_function(
+            lambda code: codes.lookup(str(code)).mitigation if codes.lookup(str(code)).known else "Unknown code."
+        )
+    )
     # The explanation (what it means) instead of the mitigation (what to do).
     wrong(check.advice_function(lambda code: codes.lookup(code).explanation))
     # One text for every code, holding every mitigation: never wrong, never advice.
-    everything = " ".join(codes.lookup(c).mitigation for c in
-                          ("1032", "2001", "SFC_IC0003", "500.001.1001", "9999", "E3008"))
+    everything = " ".join(
+        codes.lookup(c).mitigation for c in ("1032", "2001", "SFC_IC0003", "500.001.1001", "9999", "E3008")
+    )
     wrong(check.advice_function(lambda code: everything), "return the same text")
 
 
@@ -214,8 +235,10 @@ def test_07_shortcuts(week):
 
 def test_08_shortcuts(lab):
     # The real credentials pasted into the notebook (which gets shared) instead of placeholders.
-    real = ("MPESA_ENV=sandbox\nMPESA_CONSUMER_KEY=Gq4XwzLk0pVb9T2nRsYd\n"
-            "MPESA_CONSUMER_SECRET=Zq8wE3rT6yU1iO4pA7sD\nNGROK_AUTHTOKEN=2abcDEFghiJKLmnoPQRstu_3vwXYZ\n")
+    real = (
+        "MPESA_ENV=sandbox\nMPESA_CONSUMER_KEY=Gq4XwzLk0pVb9T2nRsYd\n"
+        "MPESA_CONSUMER_SECRET=Zq8wE3rT6yU1iO4pA7sD\nNGROK_AUTHTOKEN=2abcDEFghiJKLmnoPQRstu_3vwXYZ\n"
+    )
     verdict = check.env_file(real)
     wrong(verdict, "MPESA_CONSUMER_SECRET holds a value, not a placeholder", "paste-your-consumer-secret")
     assert "Zq8wE3rT6yU1iO4pA7sD" not in str(verdict)
@@ -230,20 +253,36 @@ def test_08_shortcuts(lab):
 def test_09_shortcuts():
     room = ["254711009001", "254711009002"]
     # The whole transactions frame: an earlier run's paid rows hide a phone that failed now.
-    whole = pd.DataFrame([("paid", "0", room[0], "old-1"), ("paid", "0", room[1], "old-2"),
-                          ("paid", "0", room[0], "new-1"), ("failed", "1037", room[1], "new-2"),
-                          ("paid", "0", "254708374149", "lesson")],
-                         columns=["status", "result_code", "phone", "checkout_request_id"])
+    whole = pd.DataFrame(
+        [
+            ("paid", "0", room[0], "old-1"),
+            ("paid", "0", room[1], "old-2"),
+            ("paid", "0", room[0], "new-1"),
+            ("failed", "1037", room[1], "new-2"),
+            ("paid", "0", "254708374149", "lesson"),
+        ],
+        columns=["status", "result_code", "phone", "checkout_request_id"],
+    )
     wrong(check.room_rehearsal(whole, room), "2 rows, but the rehearsal pushed once", "outside the room")
     ok(check.room_rehearsal(whole[whole.checkout_request_id.str.startswith("new")].assign(status="paid"), room))
-    session = pd.DataFrame([("paid", "0", "254711009001"), ("failed", "2001", "254711009004"),
-                            ("paid", "0", "254711009001"), ("failed", "2001", "254711009004"),
-                            ("failed", "8006", "254711009004"), ("paid", "0", "254711009002")],
-                           columns=["status", "result_code", "phone"])
+    session = pd.DataFrame(
+        [
+            ("paid", "0", "254711009001"),
+            ("failed", "2001", "254711009004"),
+            ("paid", "0", "254711009001"),
+            ("failed", "2001", "254711009004"),
+            ("failed", "8006", "254711009004"),
+            ("paid", "0", "254711009002"),
+        ],
+        columns=["status", "result_code", "phone"],
+    )
     # The commonest code of the whole session, not of the stuck phone.
     wrong(check.struggling_participant(("254711009004", session.result_code.mode()[0]), session))
-    data = {"participants": [{"id": "p01"}, {"id": "p02"}],
-            "errors": [{"code": "500.003.02", "count": 6}], "results": [{"code": "0", "count": 2}]}
+    data = {
+        "participants": [{"id": "p01"}, {"id": "p02"}],
+        "errors": [{"code": "500.003.02", "count": 6}],
+        "results": [{"code": "0", "count": 2}],
+    }
     # The number of participants (one failure each) instead of the pushes the server answered.
     wrong(check.room_fault(("500.003.02", 2), data), "the number of participants")
 

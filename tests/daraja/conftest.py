@@ -57,7 +57,12 @@ DOCUMENTED_ERRORS: list[tuple[int, str, str, type[E.DarajaError]]] = [
     (405, "405.001", "Method Not Allowed", E.MethodNotAllowed),
     (500, "500.001.1001", "Merchant does not exist", E.MerchantDoesNotExist),
     (500, "500.001.1001", "Wrong credentials", E.WrongCredentials),
-    (500, "500.001.1001", "Unable to lock subscriber, a transaction is already in process for the current subscriber", E.SubscriberLocked),
+    (
+        500,
+        "500.001.1001",
+        "Unable to lock subscriber, a transaction is already in process for the current subscriber",
+        E.SubscriberLocked,
+    ),
     (500, "500.001.1001", "The transaction is being processed", E.TransactionBeingProcessed),
     (500, "500.003.02", "System is busy. Please try again in few minutes.", E.SystemBusy),
     (500, "500.003.1001", "Internal Server Error", E.InternalServerError),
@@ -99,11 +104,13 @@ class FakeDaraja:
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
     def app(self) -> Starlette:
-        return Starlette(routes=[
-            Route(OAUTH_PATH, self._oauth, methods=["GET"]),
-            Route(STK_PUSH_PATH, self._push, methods=["POST"]),
-            Route(STK_QUERY_PATH, self._query, methods=["POST"]),
-        ])
+        return Starlette(
+            routes=[
+                Route(OAUTH_PATH, self._oauth, methods=["GET"]),
+                Route(STK_PUSH_PATH, self._push, methods=["POST"]),
+                Route(STK_QUERY_PATH, self._query, methods=["POST"]),
+            ]
+        )
 
     async def _oauth(self, request: Request) -> Response:
         self.oauth_count += 1
@@ -159,8 +166,6 @@ def fake_daraja(request: pytest.FixtureRequest) -> Any:
     finally:
         fake.release.set()
         server.stop()
-
-
 
 
 def assert_no_secret_shown(secrets: set[str], shown: list[str], failures: list[BaseException]) -> None:

@@ -43,14 +43,27 @@ def oauth_transport(answers=None, seen=None):
 
 def provider(transport, clock=None, **kwargs):
     client = httpx.Client(transport=transport)
-    return TokenProvider("https://daraja.test/", KEY, CONSUMER_SECRET, http_client=client,
-                         clock=clock or Clock(), **kwargs)
+    return TokenProvider(
+        "https://daraja.test/", KEY, CONSUMER_SECRET, http_client=client, clock=clock or Clock(), **kwargs
+    )
 
 
-@pytest.mark.parametrize("value,expected", [
-    ("3599", 3599.0), (3599, 3599.0), (3599.0, 3599.0), (" 3599 ", 3599.0), ("0", 0.0), (-5, 0.0),
-    (None, None), ("soon", None), (True, None), ("nan", None), ("inf", None),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("3599", 3599.0),
+        (3599, 3599.0),
+        (3599.0, 3599.0),
+        (" 3599 ", 3599.0),
+        ("0", 0.0),
+        (-5, 0.0),
+        (None, None),
+        ("soon", None),
+        (True, None),
+        ("nan", None),
+        ("inf", None),
+    ],
+)
 def test_expires_in_as_string_or_number(value, expected):
     assert parse_expires_in(value) == expected
 
@@ -69,8 +82,12 @@ def test_client_credentials_get_with_http_basic():
 
 @pytest.mark.parametrize("expires_in", ["3599", 3599])
 def test_token_is_cached_until_a_margin_before_expiry(expires_in):
-    transport, count = oauth_transport([(200, {"access_token": "t1" * 14, "expires_in": expires_in}),
-                                        (200, {"access_token": "t2" * 14, "expires_in": expires_in})])
+    transport, count = oauth_transport(
+        [
+            (200, {"access_token": "t1" * 14, "expires_in": expires_in}),
+            (200, {"access_token": "t2" * 14, "expires_in": expires_in}),
+        ]
+    )
     clock = Clock()
     tokens = provider(transport, clock=clock, margin=60)
     first = tokens.token()
@@ -120,13 +137,16 @@ def test_invalidate_drops_only_the_stale_token():
     assert tokens.token() != second and count["n"] == 3
 
 
-@pytest.mark.parametrize("status,body,cls", [
-    (400, b"", E.AuthenticationFailed),
-    (400, envelope("400.008.01", "Invalid Authentication passed"), E.AuthenticationFailed),
-    (400, envelope("400.008.02", "Invalid grant type passed"), E.InvalidGrantType),
-    (400, envelope("400.008.01", "Invalid authentication type passed"), E.InvalidAuthenticationType),
-    (500, envelope("500.003.02", "System is busy. Please try again in few minutes."), E.SystemBusy),
-])
+@pytest.mark.parametrize(
+    "status,body,cls",
+    [
+        (400, b"", E.AuthenticationFailed),
+        (400, envelope("400.008.01", "Invalid Authentication passed"), E.AuthenticationFailed),
+        (400, envelope("400.008.02", "Invalid grant type passed"), E.InvalidGrantType),
+        (400, envelope("400.008.01", "Invalid authentication type passed"), E.InvalidAuthenticationType),
+        (500, envelope("500.003.02", "System is busy. Please try again in few minutes."), E.SystemBusy),
+    ],
+)
 def test_oauth_errors_are_typed(status, body, cls):
     transport, _ = oauth_transport([(status, body)])
     with pytest.raises(cls) as info:
@@ -163,6 +183,7 @@ def test_secrets_never_shown(caplog):
 
 
 # -- concurrency against a real HTTP server ---------------------------------------------------
+
 
 def test_twenty_threads_make_one_oauth_request(fake_daraja):
     fake, url = fake_daraja

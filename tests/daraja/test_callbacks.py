@@ -30,10 +30,14 @@ def items(*pairs):
     return {"Item": out}
 
 
-DOC_SUCCESS = stk(CallbackMetadata=items(
-    ("Amount", 1.00), ("MpesaReceiptNumber", "NLJ7RT61SV"), ("TransactionDate", 20191219102115),
-    ("PhoneNumber", 254708374149),
-))
+DOC_SUCCESS = stk(
+    CallbackMetadata=items(
+        ("Amount", 1.00),
+        ("MpesaReceiptNumber", "NLJ7RT61SV"),
+        ("TransactionDate", 20191219102115),
+        ("PhoneNumber", 254708374149),
+    )
+)
 
 
 def test_doc_success_sample_as_bytes():
@@ -54,8 +58,10 @@ def test_doc_success_sample_as_bytes():
 
 
 def test_amount_1_00_is_kept_exactly_from_raw_json():
-    cb = parse_callback(b'{"Body":{"stkCallback":{"CheckoutRequestID":"ws_CO_1","ResultCode":0,'
-                        b'"CallbackMetadata":{"Item":[{"Name":"Amount","Value":1.00}]}}}}')
+    cb = parse_callback(
+        b'{"Body":{"stkCallback":{"CheckoutRequestID":"ws_CO_1","ResultCode":0,'
+        b'"CallbackMetadata":{"Item":[{"Name":"Amount","Value":1.00}]}}}}'
+    )
     assert cb.amount == Decimal("1.00") and str(cb.amount) == "1.00"
 
 
@@ -66,20 +72,33 @@ def test_amount_variants(value):
 
 
 def test_doc_cancelled_sample_has_no_metadata():
-    cb = parse_callback(json.dumps(stk(
-        MerchantRequestID="f1e2-4b95-a71d-b30d3cdbb7a7942864",
-        CheckoutRequestID="ws_CO_21072024125243250722943992",
-        ResultCode=1032, ResultDesc="Request cancelled by user")))
+    cb = parse_callback(
+        json.dumps(
+            stk(
+                MerchantRequestID="f1e2-4b95-a71d-b30d3cdbb7a7942864",
+                CheckoutRequestID="ws_CO_21072024125243250722943992",
+                ResultCode=1032,
+                ResultDesc="Request cancelled by user",
+            )
+        )
+    )
     assert cb.result_code == "1032" and not cb.succeeded
     assert cb.entry.name == "cancelled"
     assert cb.amount is None and cb.receipt is None and cb.items == {}
     assert "cancel" in cb.explanation.lower()
 
 
-@pytest.mark.parametrize("code, expected, name", [
-    (1032, "1032", "cancelled"), ("1032", "1032", "cancelled"), (1032.0, "1032", "cancelled"),
-    ("SFC_IC0003", "SFC_IC0003", "operator_does_not_exist"), (0, "0", "success"), ("0", "0", "success"),
-])
+@pytest.mark.parametrize(
+    "code, expected, name",
+    [
+        (1032, "1032", "cancelled"),
+        ("1032", "1032", "cancelled"),
+        (1032.0, "1032", "cancelled"),
+        ("SFC_IC0003", "SFC_IC0003", "operator_does_not_exist"),
+        (0, "0", "success"),
+        ("0", "0", "success"),
+    ],
+)
 def test_result_code_number_or_string(code, expected, name):
     cb = parse_callback(stk(ResultCode=code))
     assert cb.result_code == expected
@@ -115,8 +134,9 @@ def test_extra_fields_and_unknown_items_are_kept():
 
 
 def test_phone_and_date_as_strings_and_invalid_date():
-    cb = parse_callback(stk(CallbackMetadata=items(("PhoneNumber", "254708374149"),
-                                                   ("TransactionDate", "20240710091526"))))
+    cb = parse_callback(
+        stk(CallbackMetadata=items(("PhoneNumber", "254708374149"), ("TransactionDate", "20240710091526")))
+    )
     assert cb.phone == "254708374149"
     assert cb.transaction_date == datetime(2024, 7, 10, 9, 15, 26, tzinfo=NAIROBI)
     bad = parse_callback(stk(CallbackMetadata=items(("TransactionDate", 20241399999999))))
@@ -125,8 +145,9 @@ def test_phone_and_date_as_strings_and_invalid_date():
 
 
 def test_newer_and_older_identifier_formats():
-    cb = parse_callback(stk(MerchantRequestID="2654-4b64-97ff-b827b542881d3130",
-                            CheckoutRequestID="ws_CO_1007202409152617172396192"))
+    cb = parse_callback(
+        stk(MerchantRequestID="2654-4b64-97ff-b827b542881d3130", CheckoutRequestID="ws_CO_1007202409152617172396192")
+    )
     assert cb.checkout_request_id == "ws_CO_1007202409152617172396192"
     assert cb.merchant_request_id == "2654-4b64-97ff-b827b542881d3130"
 
@@ -146,35 +167,51 @@ def test_single_item_object_instead_of_array():
     assert cb.amount == Decimal(3)
 
 
-@pytest.mark.parametrize("body, fragment", [
-    (b"", "empty"),
-    (b"   ", "empty"),
-    (b"not json", "not valid JSON"),
-    (b"\xff\xfe\x00", "not UTF-8"),
-    (b"[1, 2]", "JSON object, got a JSON array"),
-    (b'{"body": {}}', "no 'Body' key"),
-    (b'{"Body": []}', "'Body' must be a JSON object"),
-    (b'{"Body": {"stkcallback": {}}}', "no 'Body.stkCallback'"),
-    (b'{"Body": {"stkCallback": "x"}}', "'Body.stkCallback' must be a JSON object"),
-    (b'{"Body": {"stkCallback": {"ResultCode": 0}}}', "CheckoutRequestID is missing"),
-    (b'{"Body": {"stkCallback": {"CheckoutRequestID": "", "ResultCode": 0}}}', "CheckoutRequestID is empty"),
-    (b'{"Body": {"stkCallback": {"CheckoutRequestID": ["a"], "ResultCode": 0}}}', "must be a string"),
-    (b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1"}}}', "ResultCode is missing"),
-    (b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": null}}}', "ResultCode is null"),
-    (b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": true}}}', "number or a string"),
-    (b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": {}}}}', "number or a string"),
-    (b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": " "}}}', "empty string"),
-    (b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0, "ResultDesc": {}}}}',
-     "ResultDesc must be a string"),
-    (b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0, "CallbackMetadata": []}}}',
-     "CallbackMetadata must be an object"),
-    (b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0, '
-     b'"CallbackMetadata": {"Item": 5}}}}', "Item must be an array"),
-    (b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0, '
-     b'"CallbackMetadata": {"Item": [{"Value": 1}]}}}}', "Item[0] has no Name"),
-    (b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0, '
-     b'"CallbackMetadata": {"Item": [{"Name": "Amount", "Value": "ten"}]}}}}', "Amount must be a number"),
-])
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        (b"", "empty"),
+        (b"   ", "empty"),
+        (b"not json", "not valid JSON"),
+        (b"\xff\xfe\x00", "not UTF-8"),
+        (b"[1, 2]", "JSON object, got a JSON array"),
+        (b'{"body": {}}', "no 'Body' key"),
+        (b'{"Body": []}', "'Body' must be a JSON object"),
+        (b'{"Body": {"stkcallback": {}}}', "no 'Body.stkCallback'"),
+        (b'{"Body": {"stkCallback": "x"}}', "'Body.stkCallback' must be a JSON object"),
+        (b'{"Body": {"stkCallback": {"ResultCode": 0}}}', "CheckoutRequestID is missing"),
+        (b'{"Body": {"stkCallback": {"CheckoutRequestID": "", "ResultCode": 0}}}', "CheckoutRequestID is empty"),
+        (b'{"Body": {"stkCallback": {"CheckoutRequestID": ["a"], "ResultCode": 0}}}', "must be a string"),
+        (b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1"}}}', "ResultCode is missing"),
+        (b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": null}}}', "ResultCode is null"),
+        (b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": true}}}', "number or a string"),
+        (b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": {}}}}', "number or a string"),
+        (b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": " "}}}', "empty string"),
+        (
+            b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0, "ResultDesc": {}}}}',
+            "ResultDesc must be a string",
+        ),
+        (
+            b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0, "CallbackMetadata": []}}}',
+            "CallbackMetadata must be an object",
+        ),
+        (
+            b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0, '
+            b'"CallbackMetadata": {"Item": 5}}}}',
+            "Item must be an array",
+        ),
+        (
+            b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0, '
+            b'"CallbackMetadata": {"Item": [{"Value": 1}]}}}}',
+            "Item[0] has no Name",
+        ),
+        (
+            b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0, '
+            b'"CallbackMetadata": {"Item": [{"Name": "Amount", "Value": "ten"}]}}}}',
+            "Amount must be a number",
+        ),
+    ],
+)
 def test_errors_say_what_is_wrong(body, fragment):
     with pytest.raises(CallbackError, match=None) as info:
         parse_callback(body)

@@ -2,7 +2,7 @@ import base64
 import json
 import logging
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import anyio
 import httpx
@@ -28,8 +28,7 @@ from .conftest import (
 
 CALLBACK = "https://shop.co.ke/mpesa/cb"
 DOC_PASSWORD = (
-    "MTc0Mzc5YmZiMjc5ZjlhYTliZGJjZjE1OGU5N2RkNzFhNDY3Y2QyZTBjODkzMDU5YjEwZjc4ZTZiNzJhZGExZWQyYzkx"
-    "OTIwMjEwNjI4MDkyNDA4"
+    "MTc0Mzc5YmZiMjc5ZjlhYTliZGJjZjE1OGU5N2RkNzFhNDY3Y2QyZTBjODkzMDU5YjEwZjc4ZTZiNzJhZGExZWQyYzkxOTIwMjEwNjI4MDkyNDA4"
 )
 BUSY = (500, envelope("500.003.02", "System is busy. Please try again in few minutes."))
 SPIKE = (500, envelope("500.003.02", "Error Occurred: Spike Arrest Violation"))
@@ -38,8 +37,9 @@ PROCESSING = (500, envelope("500.001.1001", "The transaction is being processed"
 
 
 def settings(**overrides):
-    values = dict(base_url="https://daraja.test", callback_url=CALLBACK,
-                  consumer_secret=CONSUMER_SECRET, passkey=PASSKEY)
+    values = dict(
+        base_url="https://daraja.test", callback_url=CALLBACK, consumer_secret=CONSUMER_SECRET, passkey=PASSKEY
+    )
     values.update(overrides)
     return Settings.local(**values)
 
@@ -78,7 +78,8 @@ class MockDaraja:
             self.tokens += 1
             return httpx.Response(200, json={"access_token": f"token{self.tokens:023d}", "expires_in": "3599"})
         answers, default = (
-            (self.push_answers, (200, PUSH_OK)) if request.url.path.endswith("/processrequest")
+            (self.push_answers, (200, PUSH_OK))
+            if request.url.path.endswith("/processrequest")
             else (self.query_answers, (200, query_final("0", "The service request is processed successfully.")))
         )
         answer = answers.pop(0) if answers else default
@@ -92,15 +93,18 @@ class MockDaraja:
     def client(self, **kwargs):
         kwargs.setdefault("sleep", self.sleeps.append)
         kwargs.setdefault("backoff", 0.5)
-        return DarajaClient(kwargs.pop("settings", None) or settings(), transport=httpx.MockTransport(self.handler), **kwargs)
+        return DarajaClient(
+            kwargs.pop("settings", None) or settings(), transport=httpx.MockTransport(self.handler), **kwargs
+        )
 
     def async_client(self, **kwargs):
         async def sleep(seconds):
             self.sleeps.append(seconds)
 
         kwargs.setdefault("sleep", sleep)
-        return AsyncDarajaClient(kwargs.pop("settings", None) or settings(),
-                                 transport=httpx.MockTransport(self.handler), **kwargs)
+        return AsyncDarajaClient(
+            kwargs.pop("settings", None) or settings(), transport=httpx.MockTransport(self.handler), **kwargs
+        )
 
     @property
     def sleeps(self):
@@ -115,12 +119,15 @@ def body_of(request: httpx.Request) -> dict:
 
 # -- a successful push and its body ----------------------------------------------------------
 
+
 def test_push_sends_daraja_body_and_returns_typed_result():
     daraja = MockDaraja()
     with daraja.client() as client:
         result = client.stk_push("0722 000 000", "10", "INV001", "Order 1")
     assert (result.merchant_request_id, result.checkout_request_id) == (
-        PUSH_OK["MerchantRequestID"], PUSH_OK["CheckoutRequestID"])
+        PUSH_OK["MerchantRequestID"],
+        PUSH_OK["CheckoutRequestID"],
+    )
     assert result.response_code == "0" and result.accepted
     assert result.response_description == PUSH_OK["ResponseDescription"]
     assert result.customer_message == PUSH_OK["CustomerMessage"]
@@ -144,7 +151,7 @@ def test_push_sends_daraja_body_and_returns_typed_result():
 
 
 def test_fixed_moment_gives_the_doc_sample_password():
-    moment = datetime(2021, 6, 28, 6, 24, 8, tzinfo=timezone.utc)  # 09:24:08 in Nairobi
+    moment = datetime(2021, 6, 28, 6, 24, 8, tzinfo=UTC)  # 09:24:08 in Nairobi
     daraja = MockDaraja()
     with daraja.client(settings=settings(passkey=SANDBOX_PASSKEY), now=lambda: moment) as client:
         client.stk_push("254722111111", 1, "accountref", "txndesc")
@@ -163,20 +170,24 @@ def test_push_timestamp_is_nairobi_time_whatever_the_host_zone(host_tz):
         # would be hours off.
         stamp = parse_daraja_timestamp(sent["Timestamp"])
         assert stamp.tzinfo is NAIROBI
-        assert abs(stamp - datetime.now(timezone.utc)) < timedelta(minutes=2)
+        assert abs(stamp - datetime.now(UTC)) < timedelta(minutes=2)
         assert decode_password(sent["Password"]).timestamp == sent["Timestamp"]
 
 
 # -- validation happens before anything is sent ----------------------------------------------
 
-@pytest.mark.parametrize("args,field", [
-    (("0733000000", 10, "A1"), "PhoneNumber"),
-    (("0722000000", 0, "A1"), "Amount"),
-    (("0722000000", 10.5, "A1"), "Amount"),
-    (("0722000000", True, "A1"), "Amount"),
-    (("0722000000", 10, "A" * 13), "AccountReference"),
-    (("0722000000", 10, "A1", "D" * 14), "TransactionDesc"),
-])
+
+@pytest.mark.parametrize(
+    "args,field",
+    [
+        (("0733000000", 10, "A1"), "PhoneNumber"),
+        (("0722000000", 0, "A1"), "Amount"),
+        (("0722000000", 10.5, "A1"), "Amount"),
+        (("0722000000", True, "A1"), "Amount"),
+        (("0722000000", 10, "A" * 13), "AccountReference"),
+        (("0722000000", 10, "A1", "D" * 14), "TransactionDesc"),
+    ],
+)
 def test_invalid_push_is_refused_before_any_request(args, field):
     daraja = MockDaraja()
     with daraja.client(strict_lengths=True) as client, pytest.raises(E.ValidationError) as info:
@@ -203,7 +214,10 @@ def test_till_push_uses_the_till_as_party_b():
         client.stk_push("0722000000", 10, "A1", transaction_type="CustomerPayBillOnline")
     first, second = (body_of(r) for r in daraja.pushes)
     assert (first["TransactionType"], first["PartyB"], first["BusinessShortCode"]) == (
-        "CustomerBuyGoodsOnline", "123456", 7654321)
+        "CustomerBuyGoodsOnline",
+        "123456",
+        7654321,
+    )
     assert (second["TransactionType"], second["PartyB"]) == ("CustomerPayBillOnline", "7654321")
 
 
@@ -212,15 +226,19 @@ def test_any_base_url_including_a_path_prefix():
     with daraja.client(settings=settings(base_url="https://gateway.shop.co.ke/daraja/")) as client:
         client.stk_push("0722000000", 10, "A1")
     assert [r.url.path for r in daraja.requests] == [
-        "/daraja/oauth/v1/generate", "/daraja/mpesa/stkpush/v1/processrequest"]
+        "/daraja/oauth/v1/generate",
+        "/daraja/mpesa/stkpush/v1/processrequest",
+    ]
 
 
 # -- Daraja's errors -------------------------------------------------------------------------
 
 # Every documented push error that Daraja did process or that retrying cannot fix: raised at once.
 NOT_RETRIED = [
-    error for error in DOCUMENTED_ERRORS
-    if not error[3].retryable and error[1] not in ("404.001.03", "400.008.01", "400.008.02")
+    error
+    for error in DOCUMENTED_ERRORS
+    if not error[3].retryable
+    and error[1] not in ("404.001.03", "400.008.01", "400.008.02")
     and error[3] is not E.TransactionBeingProcessed  # a query's answer: pending, never raised
 ] + [(500, "500.009.42", "Something undocumented", E.UnknownDarajaError)]
 
@@ -232,7 +250,11 @@ def test_push_errors_are_typed_and_not_retried(status, code, message, cls):
         client.stk_push("0722000000", 10, "A1")
     error = info.value
     assert (error.error_code, error.error_message, error.request_id, error.http_status) == (
-        code, message, "req-42", status)
+        code,
+        message,
+        "req-42",
+        status,
+    )
     assert error.mitigation and error.mitigation in str(error)
     assert error.operation == "stk_push"
     assert len(daraja.pushes) == 1 and daraja.sleeps == []
@@ -305,8 +327,10 @@ def test_token_is_reused_across_calls():
 
 # -- the no-resend rule ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("failure", [httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError,
-                                     httpx.ReadError, httpx.WriteError])
+
+@pytest.mark.parametrize(
+    "failure", [httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError]
+)
 def test_ambiguous_push_is_never_resent(failure):
     daraja = MockDaraja(push=[failure])
     with daraja.client() as client, pytest.raises(E.AmbiguousPushError) as info:
@@ -356,8 +380,12 @@ QUERY_CASES = [
     (PROCESSING, "pending", None, "transaction_being_processed"),
     ((200, query_final("9999", "Something new")), "failed", "9999", "unknown"),
     ((200, query_final("7777", "Request is in progress")), "pending", "7777", "unknown"),
-    ((200, {"ResponseCode": "0", "ResponseDescription": "Accepted", "CheckoutRequestID": "ws_CO_1"}),
-     "pending", None, "transaction_being_processed"),
+    (
+        (200, {"ResponseCode": "0", "ResponseDescription": "Accepted", "CheckoutRequestID": "ws_CO_1"}),
+        "pending",
+        None,
+        "transaction_being_processed",
+    ),
 ]
 
 
@@ -403,9 +431,9 @@ def test_query_refreshes_token_on_404_001_03():
 
 # -- secrets -------------------------------------------------------------------------------
 
+
 def test_no_secret_in_logs_reprs_or_exceptions(caplog):
-    daraja = MockDaraja(push=[BAD_TOKEN, BUSY, (500, envelope("500.001.1001", "Wrong credentials")),
-                              httpx.ReadTimeout])
+    daraja = MockDaraja(push=[BAD_TOKEN, BUSY, (500, envelope("500.001.1001", "Wrong credentials")), httpx.ReadTimeout])
     failures = []
     with caplog.at_level(logging.DEBUG):  # every logger, httpx and httpcore included
         with daraja.client() as client:
@@ -454,9 +482,12 @@ def test_an_http_client_passed_in_is_not_closed():
 
 # -- the async twin ---------------------------------------------------------------------------
 
+
 @pytest.mark.anyio
 async def test_async_push_query_retry_and_refresh():
-    daraja = MockDaraja(push=[BAD_TOKEN, BUSY], query=[PROCESSING, (200, query_final("1032", "Request cancelled by user"))])
+    daraja = MockDaraja(
+        push=[BAD_TOKEN, BUSY], query=[PROCESSING, (200, query_final("1032", "Request cancelled by user"))]
+    )
     async with daraja.async_client() as client:
         result = await client.stk_push("+254 722 000 000", 5, "A1")
         first = await client.stk_query(result.checkout_request_id)
@@ -477,8 +508,17 @@ async def test_async_ambiguous_push_is_never_resent():
 
 @pytest.mark.anyio
 async def test_async_errors_are_typed():
-    daraja = MockDaraja(push=[(500, envelope("500.001.1001", "Unable to lock subscriber, a transaction is "
-                                                              "already in process for the current subscriber"))])
+    daraja = MockDaraja(
+        push=[
+            (
+                500,
+                envelope(
+                    "500.001.1001",
+                    "Unable to lock subscriber, a transaction is already in process for the current subscriber",
+                ),
+            )
+        ]
+    )
     async with daraja.async_client() as client:
         with pytest.raises(E.SubscriberLocked) as info:
             await client.stk_push("0722000000", 10, "A1")
@@ -486,6 +526,7 @@ async def test_async_errors_are_typed():
 
 
 # -- against a real HTTP server ----------------------------------------------------------------
+
 
 def real_settings(url):
     return settings(base_url=url)
@@ -495,8 +536,9 @@ def test_real_server_push_timeout_is_ambiguous_and_sent_exactly_once(fake_daraja
     fake, url = fake_daraja
     fake.push_hold = 30  # answers long after the client gave up (released at teardown)
     sent = []
-    http = httpx.Client(timeout=httpx.Timeout(30.0, read=1.0),
-                        event_hooks={"request": [lambda request: sent.append(request.url.path)]})
+    http = httpx.Client(
+        timeout=httpx.Timeout(30.0, read=1.0), event_hooks={"request": [lambda request: sent.append(request.url.path)]}
+    )
     with DarajaClient(real_settings(url), http_client=http, sleep=lambda s: None) as client:
         client.tokens.token()  # fetched first, so the short read timeout only meets the push
         with pytest.raises(E.AmbiguousPushError) as info:
@@ -549,6 +591,7 @@ async def test_real_server_twenty_tasks_pushing_share_one_token(fake_daraja):
     fake.oauth_delay = 0.2
     results = []
     async with AsyncDarajaClient(real_settings(url)) as client:
+
         async def push(i):
             results.append(await client.stk_push("0722000000", 10 + i, f"T{i}"))
 

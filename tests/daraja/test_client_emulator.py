@@ -11,7 +11,7 @@ import base64
 import json
 import logging
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import anyio
 import httpx
@@ -33,8 +33,7 @@ TEST_PHONE = "0708374149"
 @pytest.fixture
 def emulator(request):
     """A running emulator whose callbacks are dropped; ``indirect`` params are EmulatorConfig fields."""
-    config = EmulatorConfig(callback_faults=("drop",), enforce_duplicate_rule=False,
-                            **getattr(request, "param", {}))
+    config = EmulatorConfig(callback_faults=("drop",), enforce_duplicate_rule=False, **getattr(request, "param", {}))
     emu = Emulator(config, name=f"test-client-{request.node.name}").start()
     try:
         yield emu
@@ -74,9 +73,13 @@ class Wire:
 
 # -- push and query, both pending styles ------------------------------------------------------
 
-@pytest.mark.parametrize("emulator,pending_http", [({"interactive": True, "pending_style": "error"}, 500),
-                                                   ({"interactive": True, "pending_style": "result"}, 200)],
-                         indirect=["emulator"], ids=["pending-as-error", "pending-as-result"])
+
+@pytest.mark.parametrize(
+    "emulator,pending_http",
+    [({"interactive": True, "pending_style": "error"}, 500), ({"interactive": True, "pending_style": "result"}, 200)],
+    indirect=["emulator"],
+    ids=["pending-as-error", "pending-as-result"],
+)
 def test_emulator_push_is_pending_then_final(emulator, pending_http):
     with emulator_client(emulator) as client:
         push = client.stk_push(TEST_PHONE, 10, "INV001")
@@ -103,9 +106,12 @@ def test_emulator_cancel_and_subscriber_lock(emulator):
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("emulator", [{"interactive": True, "pending_style": "error"},
-                                      {"interactive": True, "pending_style": "result"}],
-                         indirect=True, ids=["pending-as-error", "pending-as-result"])
+@pytest.mark.parametrize(
+    "emulator",
+    [{"interactive": True, "pending_style": "error"}, {"interactive": True, "pending_style": "result"}],
+    indirect=True,
+    ids=["pending-as-error", "pending-as-result"],
+)
 async def test_async_emulator_push_pending_then_failed(emulator):
     async with AsyncDarajaClient(client_settings(emulator)) as client:
         push = await client.stk_push(TEST_PHONE, 10, "INV007")
@@ -118,6 +124,7 @@ async def test_async_emulator_push_pending_then_failed(emulator):
 
 # -- the Nairobi timestamp, whatever the host's timezone ------------------------------------------
 
+
 def test_emulator_accepts_the_nairobi_timestamp_whatever_the_host_zone(host_tz, emulator):
     with emulator_client(emulator) as client:
         push = client.stk_push(TEST_PHONE, 10, "TZ")
@@ -127,10 +134,11 @@ def test_emulator_accepts_the_nairobi_timestamp_whatever_the_host_zone(host_tz, 
     cid = push.checkout_request_id.removeprefix("ws_CO_")
     emulator_time = datetime.strptime(cid[:14], "%d%m%Y%H%M%S").replace(tzinfo=NAIROBI)
     assert abs(parse_daraja_timestamp(sent) - emulator_time) < timedelta(minutes=2)
-    assert abs(parse_daraja_timestamp(sent) - datetime.now(timezone.utc)) < timedelta(minutes=2)
+    assert abs(parse_daraja_timestamp(sent) - datetime.now(UTC)) < timedelta(minutes=2)
 
 
 # -- tokens ----------------------------------------------------------------------------------------
+
 
 class FrozenNairobi:
     """The emulator's injectable clock, moved by hand."""
@@ -240,8 +248,10 @@ def test_natural_errors_from_the_emulator(emulator):
         with pytest.raises(E.BadRequest) as info:
             client.stk_query("ws_CO_1007202409152617172396192")  # no such push
         assert info.value.field == "CheckoutRequestID"
-        for overrides, cls in [({"passkey": "ef" * 32}, E.WrongCredentials),
-                               ({"shortcode": "600000"}, E.MerchantDoesNotExist)]:
+        for overrides, cls in [
+            ({"passkey": "ef" * 32}, E.WrongCredentials),
+            ({"shortcode": "600000"}, E.MerchantDoesNotExist),
+        ]:
             with emulator_client(emulator, settings=overrides) as other, pytest.raises(cls):
                 other.stk_push(TEST_PHONE, 10, "INV004")
     with emulator_client(emulator, settings={"base_url": emulator.url + "/v9"}) as lost:
@@ -265,6 +275,7 @@ def test_emulator_error_phones_become_typed_exceptions(emulator):
 
 
 # -- retries: only what Daraja did not process ------------------------------------------------------
+
 
 def test_emulator_busy_is_retried_with_backoff(emulator):
     emulator.fail_next("500.003.02", route="push", count=2)
@@ -303,19 +314,23 @@ def test_emulator_quota_violation_is_not_retried(emulator):
 
 # -- the ambiguous push: reached the emulator, answer lost, never re-sent -------------------------
 
+
 def lose_push_answers(failure):
     """A response hook: the push reached Daraja and was answered, but the answer never arrives."""
+
     def hook(response):
         if response.request.url.path.endswith(STK_PUSH_PATH):
             raise failure("connection reset by peer", request=response.request)
+
     return hook
 
 
 @pytest.mark.parametrize("failure", [httpx.ReadError, httpx.ReadTimeout, httpx.RemoteProtocolError])
 def test_emulator_ambiguous_push_is_never_resent(emulator, failure):
     wire = Wire()
-    http = httpx.Client(timeout=30, event_hooks={"request": [wire.on_request],
-                                                 "response": [lose_push_answers(failure)]})
+    http = httpx.Client(
+        timeout=30, event_hooks={"request": [wire.on_request], "response": [lose_push_answers(failure)]}
+    )
     with emulator_client(emulator, http_client=http) as client:
         with pytest.raises(E.AmbiguousPushError) as info:
             client.stk_push(TEST_PHONE, 10, "AMB1")
@@ -351,14 +366,16 @@ async def test_async_emulator_ambiguous_push_is_never_resent(emulator):
 
 # -- secrets ---------------------------------------------------------------------------------------
 
+
 def test_no_secret_in_logs_reprs_or_exceptions_against_the_emulator(caplog):
     clock = FrozenNairobi()
     wire = Wire()
     wrong_passkey = "ef" * 32
     failures = []
     with caplog.at_level(logging.DEBUG):  # every logger: client, httpx, httpcore, emulator, uvicorn
-        with Emulator(EmulatorConfig(clock=clock, interactive=True, callback_faults=("drop",)),
-                      name="test-client-secrets") as emu:
+        with Emulator(
+            EmulatorConfig(clock=clock, interactive=True, callback_faults=("drop",)), name="test-client-secrets"
+        ) as emu:
             emu.start()
             http = wire.http(timeout=30)
             with emulator_client(emu, http_client=http) as client:
@@ -366,10 +383,19 @@ def test_no_secret_in_logs_reprs_or_exceptions_against_the_emulator(caplog):
                 client.stk_query(push.checkout_request_id)
                 clock.now += timedelta(hours=2)  # expired: 404.001.03, refresh
                 client.stk_query(push.checkout_request_id)
-                shown = [repr(client), str(client.settings), repr(client.settings), repr(client.tokens),
-                         repr(push), repr(push.request)]
-                for overrides, phone in [({"passkey": wrong_passkey}, TEST_PHONE), ({}, "0722000000"),
-                                         ({"consumer_secret": "wrong-" + LAB_CONSUMER_SECRET}, TEST_PHONE)]:
+                shown = [
+                    repr(client),
+                    str(client.settings),
+                    repr(client.settings),
+                    repr(client.tokens),
+                    repr(push),
+                    repr(push.request),
+                ]
+                for overrides, phone in [
+                    ({"passkey": wrong_passkey}, TEST_PHONE),
+                    ({}, "0722000000"),
+                    ({"consumer_secret": "wrong-" + LAB_CONSUMER_SECRET}, TEST_PHONE),
+                ]:
                     with emulator_client(emu, settings=overrides, http_client=http) as other:
                         try:
                             other.stk_push(phone, 10, "SEC2")
@@ -378,11 +404,16 @@ def test_no_secret_in_logs_reprs_or_exceptions_against_the_emulator(caplog):
                             failures.append(exc)
             http.close()
     assert [type(f) for f in failures] == [E.WrongCredentials, E.SubscriberLocked, E.AuthenticationFailed]
-    tokens = {json.loads(body)["access_token"] for path, status, body in wire.answers
-              if path.endswith("/generate") and status == 200}
+    tokens = {
+        json.loads(body)["access_token"]
+        for path, status, body in wire.answers
+        if path.endswith("/generate") and status == 200
+    }
     assert len(tokens) >= 2
     passwords = {json.loads(body)["Password"] for path, body, _ in wire.sent if body}
-    basics = {base64.b64encode(f"{LAB_CONSUMER_KEY}:{s}".encode()).decode()
-              for s in (LAB_CONSUMER_SECRET, "wrong-" + LAB_CONSUMER_SECRET)}
+    basics = {
+        base64.b64encode(f"{LAB_CONSUMER_KEY}:{s}".encode()).decode()
+        for s in (LAB_CONSUMER_SECRET, "wrong-" + LAB_CONSUMER_SECRET)
+    }
     secrets = {LAB_CONSUMER_SECRET, SANDBOX_PASSKEY, wrong_passkey, *tokens, *passwords, *basics}
     assert_no_secret_shown(secrets, [*shown, caplog.text], failures)

@@ -30,10 +30,15 @@ def test_every_documented_error_maps_to_its_exception(status, code, message, cls
 
 
 def test_500_001_1001_is_told_apart_by_message():
-    kinds = {type(error_from_response(500, envelope("500.001.1001", m))) for m in [
-        "Merchant does not exist", "Wrong credentials", "The transaction is being processed",
-        "Unable to lock subscriber, a transaction is already in process for the current subscriber",
-    ]}
+    kinds = {
+        type(error_from_response(500, envelope("500.001.1001", m)))
+        for m in [
+            "Merchant does not exist",
+            "Wrong credentials",
+            "The transaction is being processed",
+            "Unable to lock subscriber, a transaction is already in process for the current subscriber",
+        ]
+    }
     assert kinds == {E.MerchantDoesNotExist, E.WrongCredentials, E.TransactionBeingProcessed, E.SubscriberLocked}
 
 
@@ -62,7 +67,11 @@ def test_unknown_code_keeps_everything():
     error = error_from_response(503, body)
     assert type(error) is E.UnknownDarajaError
     assert (error.error_code, error.error_message, error.request_id, error.http_status) == (
-        "500.002.77", "Something new happened", "req-9", 503)
+        "500.002.77",
+        "Something new happened",
+        "req-9",
+        503,
+    )
     assert error.raw == body and not error.entry.known
     assert "500.002.77" in str(error) and "STK query" in str(error)
 
@@ -80,10 +89,18 @@ def test_non_json_answer_is_kept_raw():
 
 
 def test_gateway_fault_bodies_are_recognised():
-    spike = {"fault": {"faultstring": "Spike arrest violation. Allowed rate : 5ps",
-                       "detail": {"errorcode": "policies.ratelimit.SpikeArrestViolation"}}}
-    quota = {"fault": {"faultstring": "Rate limit quota violation. Quota limit exceeded.",
-                       "detail": {"errorcode": "policies.ratelimit.QuotaViolation"}}}
+    spike = {
+        "fault": {
+            "faultstring": "Spike arrest violation. Allowed rate : 5ps",
+            "detail": {"errorcode": "policies.ratelimit.SpikeArrestViolation"},
+        }
+    }
+    quota = {
+        "fault": {
+            "faultstring": "Rate limit quota violation. Quota limit exceeded.",
+            "detail": {"errorcode": "policies.ratelimit.QuotaViolation"},
+        }
+    }
     assert isinstance(error_from_response(429, spike), E.SpikeArrest)
     assert isinstance(error_from_response(429, quota), E.QuotaViolation)
 
@@ -101,8 +118,12 @@ def test_validation_error_names_field_value_rule_and_fix():
 
 
 def test_ambiguous_push_error_says_query_do_not_resend():
-    request = {"PhoneNumber": "254722000000", "Amount": 10, "Password": "<secret: 112 chars>",
-               "CallBackURL": "https://shop.co.ke/cb"}
+    request = {
+        "PhoneNumber": "254722000000",
+        "Amount": 10,
+        "Password": "<secret: 112 chars>",
+        "CallBackURL": "https://shop.co.ke/cb",
+    }
     error = E.AmbiguousPushError(cause="ReadTimeout: timed out", request=request)
     text = str(error)
     assert "NOT re-sent" in text and "stk_query" in text and "https://shop.co.ke/cb" in text

@@ -45,12 +45,24 @@ def test_strict_client_and_strict_emulator_both_refuse(tmp_path):
 
         token = lab.client.tokens.token().reveal()
         password, timestamp = password_and_timestamp(lab.settings.shortcode, lab.settings.passkey)
-        body = {"BusinessShortCode": 174379, "Password": password, "Timestamp": timestamp,
-                "TransactionType": "CustomerPayBillOnline", "Amount": 1, "PartyA": "254708374149",
-                "PartyB": "174379", "PhoneNumber": "254708374149", "CallBackURL": lab.callback_url,
-                "AccountReference": REF15, "TransactionDesc": "Payment"}
-        answer = httpx.post(lab.settings.base_url + "/mpesa/stkpush/v1/processrequest", json=body,
-                            headers={"Authorization": f"Bearer {token}"})
+        body = {
+            "BusinessShortCode": 174379,
+            "Password": password,
+            "Timestamp": timestamp,
+            "TransactionType": "CustomerPayBillOnline",
+            "Amount": 1,
+            "PartyA": "254708374149",
+            "PartyB": "174379",
+            "PhoneNumber": "254708374149",
+            "CallBackURL": lab.callback_url,
+            "AccountReference": REF15,
+            "TransactionDesc": "Payment",
+        }
+        answer = httpx.post(
+            lab.settings.base_url + "/mpesa/stkpush/v1/processrequest",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert answer.status_code == 400
         assert answer.json()["errorMessage"] == "Bad Request - Invalid AccountReference"
 

@@ -53,8 +53,7 @@ def test_an_html_page_instead_of_json_is_reported_as_such(where):
             return httpx.Response(200, content=HTML, headers={"content-type": "text/html"})
         return httpx.Response(200, json={"access_token": "t" * 28, "expires_in": "3599"})
 
-    settings = Settings.sandbox("key", "secret", callback_url=CALLBACK,
-                                base_url="https://sandbox.safaricom.co.kee")
+    settings = Settings.sandbox("key", "secret", callback_url=CALLBACK, base_url="https://sandbox.safaricom.co.kee")
     with DarajaClient(settings, transport=httpx.MockTransport(answer), max_retries=0) as client:
         with pytest.raises(UnknownDarajaError) as info:
             client.stk_push("0708374149", 1, "REF", "Desc")

@@ -21,8 +21,13 @@ GOOD_URL = "https://shop.co.ke/mpesa/callback"
 
 
 def push(**overrides):
-    values = dict(business_short_code="174379", phone_number="0722000000", amount=10,
-                  account_reference="INV001", callback_url=GOOD_URL)
+    values = dict(
+        business_short_code="174379",
+        phone_number="0722000000",
+        amount=10,
+        account_reference="INV001",
+        callback_url=GOOD_URL,
+    )
     values.update(overrides)
     return StkPushRequest(**values)
 
@@ -39,45 +44,52 @@ def refused(field, call, *args, **kwargs):
 
 # -- phone numbers ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("given_value,expected", [
-    ("0722000000", "254722000000"),
-    ("0722 000 000", "254722000000"),
-    ("0722-000-000", "254722000000"),
-    ("722000000", "254722000000"),
-    ("+254722000000", "254722000000"),
-    ("+254 722 000 000", "254722000000"),
-    ("254722000000", "254722000000"),
-    ("254-722-000000", "254722000000"),
-    ("00254722000000", "254722000000"),
-    ("+254 (0) 722 000000", "254722000000"),
-    (254708374149, "254708374149"),
-    ("0708374149", "254708374149"),
-    ("0110000000", "254110000000"),
-    ("0110 000 000", "254110000000"),
-    ("+254 110 000000", "254110000000"),
-    ("254-110-000000", "254110000000"),
-    ("254-1-10000000", "254110000000"),
-    ("  0757123456 ", "254757123456"),
-])
+
+@pytest.mark.parametrize(
+    "given_value,expected",
+    [
+        ("0722000000", "254722000000"),
+        ("0722 000 000", "254722000000"),
+        ("0722-000-000", "254722000000"),
+        ("722000000", "254722000000"),
+        ("+254722000000", "254722000000"),
+        ("+254 722 000 000", "254722000000"),
+        ("254722000000", "254722000000"),
+        ("254-722-000000", "254722000000"),
+        ("00254722000000", "254722000000"),
+        ("+254 (0) 722 000000", "254722000000"),
+        (254708374149, "254708374149"),
+        ("0708374149", "254708374149"),
+        ("0110000000", "254110000000"),
+        ("0110 000 000", "254110000000"),
+        ("+254 110 000000", "254110000000"),
+        ("254-110-000000", "254110000000"),
+        ("254-1-10000000", "254110000000"),
+        ("  0757123456 ", "254757123456"),
+    ],
+)
 def test_phone_numbers_in_every_common_form(given_value, expected):
     assert normalize_phone(given_value) == expected
 
 
-@pytest.mark.parametrize("value,words", [
-    ("0733000000", "Airtel"),          # Airtel
-    ("0100000000", "Airtel"),
-    ("0770000000", "Telkom"),          # Telkom
-    ("0747000000", "JTL"),             # 074x is mostly Safaricom, but not 0747
-    ("0201234567", "landline"),        # Nairobi landline
-    ("+14155550100", "Kenyan"),        # not Kenyan
-    ("+255712345678", "Kenyan"),       # Tanzania (Vodacom)
-    ("07220000", "has 8 digits"),      # too short
-    ("07220000000000", "has 14 digits"), # too long
-    ("abc", "not a phone number"),
-    ("0722O00000", "not a phone number"),  # letter O
-    ("", "not a phone number"),
-    ("++254722000000", "not a phone number"),
-])
+@pytest.mark.parametrize(
+    "value,words",
+    [
+        ("0733000000", "Airtel"),  # Airtel
+        ("0100000000", "Airtel"),
+        ("0770000000", "Telkom"),  # Telkom
+        ("0747000000", "JTL"),  # 074x is mostly Safaricom, but not 0747
+        ("0201234567", "landline"),  # Nairobi landline
+        ("+14155550100", "Kenyan"),  # not Kenyan
+        ("+255712345678", "Kenyan"),  # Tanzania (Vodacom)
+        ("07220000", "has 8 digits"),  # too short
+        ("07220000000000", "has 14 digits"),  # too long
+        ("abc", "not a phone number"),
+        ("0722O00000", "not a phone number"),  # letter O
+        ("", "not a phone number"),
+        ("++254722000000", "not a phone number"),
+    ],
+)
 def test_non_safaricom_and_garbage_numbers_are_refused(value, words):
     error = refused("PhoneNumber", normalize_phone, value)
     assert words in error.rule
@@ -103,22 +115,51 @@ def test_any_safaricom_number_normalises_the_same_whatever_the_form(prefix, numb
 
 # -- amount ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value,expected", [
-    (1, 1), (10, 10), ("10", 10), (" 10 ", 10), (10.0, 10), ("10.00", 10), (Decimal("25"), 25),
-    (250_000, 250_000), ("250000", 250_000),
-])
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        (1, 1),
+        (10, 10),
+        ("10", 10),
+        (" 10 ", 10),
+        (10.0, 10),
+        ("10.00", 10),
+        (Decimal("25"), 25),
+        (250_000, 250_000),
+        ("250000", 250_000),
+    ],
+)
 def test_good_amounts(value, expected):
     amount = validate_amount(value)
     assert amount == expected and type(amount) is int
 
 
-@pytest.mark.parametrize("value,words", [
-    (0, "minimum"), (-5, "minimum"), ("0", "minimum"), ("-5", "not a positive number"),
-    (10.5, "whole shillings"), ("10.5", "whole shillings"), (Decimal("0.5"), "whole shillings"),
-    (True, "boolean"), (False, "boolean"), (math.nan, "nan"), (math.inf, "inf"), (-math.inf, "inf"),
-    (Decimal("NaN"), "NaN"), (250_001, "maximum"), (10**9, "maximum"), ("ten", "not a positive number"),
-    ("", "not a positive number"), ("1e3", "not a positive number"), (None, "NoneType"), ([10], "list"),
-])
+@pytest.mark.parametrize(
+    "value,words",
+    [
+        (0, "minimum"),
+        (-5, "minimum"),
+        ("0", "minimum"),
+        ("-5", "not a positive number"),
+        (10.5, "whole shillings"),
+        ("10.5", "whole shillings"),
+        (Decimal("0.5"), "whole shillings"),
+        (True, "boolean"),
+        (False, "boolean"),
+        (math.nan, "nan"),
+        (math.inf, "inf"),
+        (-math.inf, "inf"),
+        (Decimal("NaN"), "NaN"),
+        (250_001, "maximum"),
+        (10**9, "maximum"),
+        ("ten", "not a positive number"),
+        ("", "not a positive number"),
+        ("1e3", "not a positive number"),
+        (None, "NoneType"),
+        ([10], "list"),
+    ],
+)
 def test_bad_amounts(value, words):
     error = refused("Amount", validate_amount, value)
     assert words in error.rule
@@ -128,8 +169,13 @@ def test_numpy_numbers_from_a_dataframe_are_numbers_too():
     np = pytest.importorskip("numpy")
     assert validate_amount(np.int64(10)) == 10 and type(validate_amount(np.int64(10))) is int
     assert validate_amount(np.float64(25.0)) == 25 and validate_amount(np.float32(7)) == 7
-    for value, words in [(np.int64(0), "minimum"), (np.float64("nan"), "nan"), (np.float32(1.5), "whole shillings"),
-                         (np.bool_(True), "bool"), (np.int64(250_001), "maximum")]:
+    for value, words in [
+        (np.int64(0), "minimum"),
+        (np.float64("nan"), "nan"),
+        (np.float32(1.5), "whole shillings"),
+        (np.bool_(True), "bool"),
+        (np.int64(250_001), "maximum"),
+    ]:
         assert words in refused("Amount", validate_amount, value).rule
     assert normalize_phone(np.int64(254722000000)) == "254722000000"
     refused("PhoneNumber", normalize_phone, np.float64(722000000))
@@ -141,6 +187,7 @@ def test_fraction_refusal_suggests_both_roundings():
 
 
 # -- texts -----------------------------------------------------------------------------------
+
 
 def test_account_reference_up_to_12_characters():
     assert push(account_reference="A" * 12).account_reference == "A" * 12
@@ -167,6 +214,7 @@ def test_transaction_desc_up_to_13_characters_and_required():
 
 # -- transaction type and PartyB -------------------------------------------------------------
 
+
 def test_paybill_party_b_is_the_shortcode():
     assert push().party_b == "174379"
     assert push(party_b="174379").party_b == "174379"
@@ -188,47 +236,59 @@ def test_unknown_transaction_types_are_refused(value):
     assert PAYBILL in error.rule and BUY_GOODS in error.rule
 
 
-@pytest.mark.parametrize("field,kwargs", [
-    ("BusinessShortCode", {"business_short_code": "1743"}),
-    ("BusinessShortCode", {"business_short_code": "17437x"}),
-    ("BusinessShortCode", {"business_short_code": True}),
-    ("PartyB", {"transaction_type": BUY_GOODS, "party_b": "12"}),
-    ("PartyB", {"transaction_type": BUY_GOODS, "party_b": "till-1"}),
-])
+@pytest.mark.parametrize(
+    "field,kwargs",
+    [
+        ("BusinessShortCode", {"business_short_code": "1743"}),
+        ("BusinessShortCode", {"business_short_code": "17437x"}),
+        ("BusinessShortCode", {"business_short_code": True}),
+        ("PartyB", {"transaction_type": BUY_GOODS, "party_b": "12"}),
+        ("PartyB", {"transaction_type": BUY_GOODS, "party_b": "till-1"}),
+    ],
+)
 def test_shortcodes_are_digits(field, kwargs):
     refused(field, push, **kwargs)
 
 
 # -- CallBackURL -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("url", [
-    GOOD_URL, "https://abc123.ngrok-free.app/mpesa/cb/sec-ret", "https://api.shop.co.ke:8443/cb?x=1",
-])
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        GOOD_URL,
+        "https://abc123.ngrok-free.app/mpesa/cb/sec-ret",
+        "https://api.shop.co.ke:8443/cb?x=1",
+    ],
+)
 def test_good_callback_urls(url):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert validate_callback_url(url, "sandbox") == url
 
 
-@pytest.mark.parametrize("url,words", [
-    ("https://shop.co.ke/cb ", "whitespace"),
-    (" https://shop.co.ke/cb", "whitespace"),
-    ("https://shop.co.ke/my cb", "whitespace"),
-    ("/mpesa/callback", "absolute"),
-    ("shop.co.ke/cb", "absolute"),
-    ("ftp://shop.co.ke/cb", "absolute"),
-    ("https://", "absolute"),
-    ("https://mydomain.com/path", "placeholder"),       # the doc's own sample
-    ("https://example.com/callback", "placeholder"),
-    ("https://api.example.org/cb", "placeholder"),
-    ("https://<your-url>/callback", "placeholder"),
-    ("https://{CALLBACK_HOST}/cb", "placeholder"),
-    ("https://YOUR_CALLBACK_URL", "placeholder"),
-    ("https://yourdomain.com/mpesa", "placeholder"),
-    ("https://shop.co.ke:99999/cb", "valid URL"),
-    ("", "required"),
-    (None, "required"),
-])
+@pytest.mark.parametrize(
+    "url,words",
+    [
+        ("https://shop.co.ke/cb ", "whitespace"),
+        (" https://shop.co.ke/cb", "whitespace"),
+        ("https://shop.co.ke/my cb", "whitespace"),
+        ("/mpesa/callback", "absolute"),
+        ("shop.co.ke/cb", "absolute"),
+        ("ftp://shop.co.ke/cb", "absolute"),
+        ("https://", "absolute"),
+        ("https://mydomain.com/path", "placeholder"),  # the doc's own sample
+        ("https://example.com/callback", "placeholder"),
+        ("https://api.example.org/cb", "placeholder"),
+        ("https://<your-url>/callback", "placeholder"),
+        ("https://{CALLBACK_HOST}/cb", "placeholder"),
+        ("https://YOUR_CALLBACK_URL", "placeholder"),
+        ("https://yourdomain.com/mpesa", "placeholder"),
+        ("https://shop.co.ke:99999/cb", "valid URL"),
+        ("", "required"),
+        (None, "required"),
+    ],
+)
 def test_bad_callback_urls(url, words):
     error = refused("CallBackURL", validate_callback_url, url, "sandbox")
     assert words in error.rule
@@ -239,13 +299,16 @@ def test_callback_whitespace_fix_shows_the_cleaned_url():
     assert "'https://shop.co.ke/cb'" in error.fix
 
 
-@pytest.mark.parametrize("url,words", [
-    ("http://shop.co.ke/cb", "plain http"),
-    ("https://localhost:8000/cb", "cannot reach"),
-    ("https://127.0.0.1/cb", "cannot reach"),
-    ("https://192.168.1.20/cb", "cannot reach"),
-    ("https://myserver/cb", "cannot reach"),
-])
+@pytest.mark.parametrize(
+    "url,words",
+    [
+        ("http://shop.co.ke/cb", "plain http"),
+        ("https://localhost:8000/cb", "cannot reach"),
+        ("https://127.0.0.1/cb", "cannot reach"),
+        ("https://192.168.1.20/cb", "cannot reach"),
+        ("https://myserver/cb", "cannot reach"),
+    ],
+)
 def test_http_and_local_hosts_warn_outside_local_mode(url, words):
     with pytest.warns(CallbackURLWarning, match=words):
         assert validate_callback_url(url, "sandbox") == url
@@ -261,9 +324,11 @@ def test_production_refuses_plain_http():
 
 # -- bodies ----------------------------------------------------------------------------------
 
+
 def test_push_body_has_daraja_fields_and_normalised_phone():
-    request = push(phone_number="+254 722 111 111", amount="1", account_reference="accountref",
-                   transaction_desc="txndesc")
+    request = push(
+        phone_number="+254 722 111 111", amount="1", account_reference="accountref", transaction_desc="txndesc"
+    )
     body = request.to_body("PASSWORD", "20210628092408")
     assert body == {
         "BusinessShortCode": 174379,
@@ -285,7 +350,9 @@ def test_push_body_has_daraja_fields_and_normalised_phone():
 def test_query_body():
     request = StkQueryRequest(174379, " ws_CO_1007202409152617172396192 ")
     assert request.to_body("PW", "20240101000000") == {
-        "BusinessShortCode": 174379, "Password": "PW", "Timestamp": "20240101000000",
+        "BusinessShortCode": 174379,
+        "Password": "PW",
+        "Timestamp": "20240101000000",
         "CheckoutRequestID": "ws_CO_1007202409152617172396192",
     }
 

@@ -14,15 +14,18 @@ from mpesa_lab.store import frames
 
 @pytest.fixture
 def lab(tmp_path):
-    lab = Lab.start(store=tmp_path / "lab.sqlite3",
-                    emulator_config=EmulatorConfig(enforce_subscriber_lock=False, enforce_duplicate_rule=False))
+    lab = Lab.start(
+        store=tmp_path / "lab.sqlite3",
+        emulator_config=EmulatorConfig(enforce_subscriber_lock=False, enforce_duplicate_rule=False),
+    )
     yield lab
     lab.stop()
 
 
 def test_a_lab_loads_into_the_documented_frames_and_reports(lab, tmp_path):
-    pushes = [lab.push(phone, 10, "E2E", "e2e") for phone in
-              ("254708374149", "254708001032", "254708001037", "254708990003")]
+    pushes = [
+        lab.push(phone, 10, "E2E", "e2e") for phone in ("254708374149", "254708001032", "254708001037", "254708990003")
+    ]
     for push in pushes:
         push.wait(20)
     tx = lab.transactions()
@@ -55,9 +58,11 @@ def test_a_refused_push_keeps_one_customer_one_phone_and_has_its_code(lab):
     # Every refused push carries the code Daraja gives such a request, with its wording (18, 9).
     refused = tx[tx["status"] == "rejected"]
     assert refused["error_code"].tolist() == ["400.002.02"] * 3
-    assert refused["error_message"].tolist() == ["Bad Request - Invalid Amount",
-                                                 "Bad Request - Invalid PhoneNumber",
-                                                 "Bad Request - Invalid PhoneNumber"]
+    assert refused["error_message"].tolist() == [
+        "Bad Request - Invalid Amount",
+        "Bad Request - Invalid PhoneNumber",
+        "Bad Request - Invalid PhoneNumber",
+    ]
     assert lab.pushes()["request"].iloc[0]["PhoneNumber"] == "0708 374 149"  # the raw text is kept
 
 
@@ -69,9 +74,16 @@ def test_a_result_code_that_looks_like_mathtext_or_html_is_shown_literally(lab, 
 
     lab.emulator.inject_callback_fault("drop", phone="254708374149")
     push = lab.push("254708374149", 10, "E2E", "e2e")
-    body = {"Body": {"stkCallback": {"MerchantRequestID": push.merchant_request_id,
-                                     "CheckoutRequestID": push.checkout_request_id,
-                                     "ResultCode": "$x^$", "ResultDesc": "<script>alert(1)</script> $\\frac{$"}}}
+    body = {
+        "Body": {
+            "stkCallback": {
+                "MerchantRequestID": push.merchant_request_id,
+                "CheckoutRequestID": push.checkout_request_id,
+                "ResultCode": "$x^$",
+                "ResultDesc": "<script>alert(1)</script> $\\frac{$",
+            }
+        }
+    }
     answer = httpx.post(lab.callback_url, json=body, timeout=10)
     assert answer.status_code == 200 and answer.json()["ResultCode"] == 0
     assert lab.transactions()["result_code"].tolist() == ["$x^$"]

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -70,8 +67,7 @@ def test_stop_reuse_and_rerun_in_a_real_kernel(tmp_path, monkeypatch):
     folder = tmp_path / "course"
     folder.mkdir()
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
-    NotebookClient(nb, timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(folder)}}).execute()
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
     out = [_outputs(c) for c in nb.cells]
     assert not any("ERROR" in o for o in out), out
     assert "running" in out[0]

@@ -148,11 +148,31 @@ _INTERRUPT_SCRIPT = textwrap.dedent(
 
 
 def test_ctrl_c_at_any_moment_of_start_leaves_no_server_running(tmp_path):
-    delays = ["0.0", "0.002", "0.005", "0.01", "0.02", "0.03", "0.05", "0.08", "0.12", "0.16",
-              "0.2", "0.25", "0.3", "0.4"]
+    delays = [
+        "0.0",
+        "0.002",
+        "0.005",
+        "0.01",
+        "0.02",
+        "0.03",
+        "0.05",
+        "0.08",
+        "0.12",
+        "0.16",
+        "0.2",
+        "0.25",
+        "0.3",
+        "0.4",
+    ]
     env = dict(os.environ, MPESA_LAB_HOME=str(tmp_path / "home"))
-    out = subprocess.run([sys.executable, "-c", _INTERRUPT_SCRIPT, *delays], capture_output=True,
-                         text=True, timeout=180, env=env, cwd=tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", _INTERRUPT_SCRIPT, *delays],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     lines = dict(line.split(" ", 1) for line in out.stdout.strip().splitlines())
     assert lines["leaks"] == "[]", out.stdout

@@ -6,7 +6,8 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -48,8 +49,9 @@ class Collector:
             except ValueError:
                 body = None
             with self._cond:
-                self.posts.append({"path": request.url.path, "headers": dict(request.headers), "raw": raw,
-                                   "body": body})
+                self.posts.append(
+                    {"path": request.url.path, "headers": dict(request.headers), "raw": raw, "body": body}
+                )
                 self._cond.notify_all()
             return JSONResponse({"ResultCode": 0, "ResultDesc": "Accepted"}, status_code=self.status)
 
@@ -62,9 +64,12 @@ class Collector:
 
     def for_checkout(self, checkout_request_id: str) -> list[dict[str, Any]]:
         with self._cond:
-            return [p for p in self.posts
-                    if (p["body"] or {}).get("Body", {}).get("stkCallback", {}).get("CheckoutRequestID")
-                    == checkout_request_id]
+            return [
+                p
+                for p in self.posts
+                if (p["body"] or {}).get("Body", {}).get("stkCallback", {}).get("CheckoutRequestID")
+                == checkout_request_id
+            ]
 
     def wait_for(self, checkout_request_id: str, count: int = 1, timeout: float = TIMEOUT) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
@@ -112,8 +117,16 @@ class Daraja:
     def bearer(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
-    def push_body(self, phone: str = "254708374149", amount: Any = 1, *, shortcode: str = SANDBOX_SHORTCODE,
-                  passkey: str = SANDBOX_PASSKEY, timestamp: str = TIMESTAMP, **fields: Any) -> dict[str, Any]:
+    def push_body(
+        self,
+        phone: str = "254708374149",
+        amount: Any = 1,
+        *,
+        shortcode: str = SANDBOX_SHORTCODE,
+        passkey: str = SANDBOX_PASSKEY,
+        timestamp: str = TIMESTAMP,
+        **fields: Any,
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "BusinessShortCode": shortcode,
             "Password": build_password(shortcode, passkey, timestamp),
@@ -138,8 +151,14 @@ class Daraja:
         assert response.status_code == 200, response.text
         return response.json()["CheckoutRequestID"]
 
-    def query(self, checkout_request_id: str, *, shortcode: str = SANDBOX_SHORTCODE, passkey: str = SANDBOX_PASSKEY,
-              timestamp: str = TIMESTAMP) -> httpx.Response:
+    def query(
+        self,
+        checkout_request_id: str,
+        *,
+        shortcode: str = SANDBOX_SHORTCODE,
+        passkey: str = SANDBOX_PASSKEY,
+        timestamp: str = TIMESTAMP,
+    ) -> httpx.Response:
         body = {
             "BusinessShortCode": shortcode,
             "Password": build_password(shortcode, passkey, timestamp),

@@ -98,8 +98,11 @@ def test_out_of_order_fault_holds_a_callback_until_a_later_one(ilab, collector):
     second = ilab.push_ok(PHONE, 2)
     pay(ilab, second)
     collector.wait_for(first)
-    order = [callback_of(p)["CheckoutRequestID"] for p in collector.posts
-             if callback_of(p)["CheckoutRequestID"] in (first, second)]
+    order = [
+        callback_of(p)["CheckoutRequestID"]
+        for p in collector.posts
+        if callback_of(p)["CheckoutRequestID"] in (first, second)
+    ]
     assert order == [second, first]
 
 

@@ -50,17 +50,22 @@ def test_scenario_over_http(lab):
 
 
 def test_merchants_and_subscribers_over_http(lab):
-    created = lab.lab("POST", "/merchants", json={"shortcode": "600300", "passkey": "x" * 64, "kind": "till",
-                                                  "till_number": "600301", "name": "KIOSK"}).json()
+    created = lab.lab(
+        "POST",
+        "/merchants",
+        json={"shortcode": "600300", "passkey": "x" * 64, "kind": "till", "till_number": "600301", "name": "KIOSK"},
+    ).json()
     assert created["party_b"] == "600301" and "x" * 64 not in str(created)
-    cid = lab.push_ok("254711700003", shortcode="600300", passkey="x" * 64, PartyB="600301",
-                      TransactionType="CustomerBuyGoodsOnline")
+    cid = lab.push_ok(
+        "254711700003", shortcode="600300", passkey="x" * 64, PartyB="600301", TransactionType="CustomerBuyGoodsOnline"
+    )
     assert lab.emulator.wait_until_final(cid, TIMEOUT)["result_code"] in ("0", "1032", "1037", "1", "2001", "1019")
     shortcodes = [m["shortcode"] for m in lab.lab("GET", "/merchants").json()["merchants"]]
     assert shortcodes == ["174379", "174380", "600300"]
     assert SANDBOX_PASSKEY not in lab.lab("GET", "/merchants").text
-    sub = lab.lab("POST", "/subscribers", json={"phone": "254711700004", "pin": "9999", "balance": 5,
-                                                "profile": "cancels"}).json()
+    sub = lab.lab(
+        "POST", "/subscribers", json={"phone": "254711700004", "pin": "9999", "balance": 5, "profile": "cancels"}
+    ).json()
     assert sub["profile"] == "cancels" and "9999" not in str(sub)
     assert lab.lab("POST", "/subscribers", json={"phone": "254711700004", "profile": "sleepy"}).status_code == 400
     assert lab.lab("POST", "/subscribers", json={"phone": "254711700004", "colour": "red"}).status_code == 400

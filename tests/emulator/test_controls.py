@@ -15,8 +15,13 @@ from .conftest import TIMEOUT
 
 def test_the_served_lab_routes_are_exactly_the_described_ones():
     emulator = Emulator(EmulatorConfig())
-    served = {(method, r.path) for r in emulator.app.routes if isinstance(r, Route) and r.path.startswith(PREFIX)
-              for method in (r.methods or ()) if method != "HEAD"}
+    served = {
+        (method, r.path)
+        for r in emulator.app.routes
+        if isinstance(r, Route) and r.path.startswith(PREFIX)
+        for method in (r.methods or ())
+        if method != "HEAD"
+    }
     described = {(spec.method, PREFIX + spec.path) for spec, _ in route_table()}
     assert served == described
     assert len(described) == len(route_table())  # one control per method and path
@@ -32,7 +37,9 @@ def test_every_described_route_names_a_control_whose_parameters_take_what_http_s
 
 def test_the_emulator_is_its_controls():
     public = [name for name in vars(Controls) if not name.startswith("_")]
-    assert {"answer", "set_next_result", "inject_callback_fault", "fail_next", "reset", "wait_until_final"} <= set(public)
+    assert {"answer", "set_next_result", "inject_callback_fault", "fail_next", "reset", "wait_until_final"} <= set(
+        public
+    )
     for name in public:
         assert getattr(Emulator, name) is getattr(Controls, name)
 

@@ -95,8 +95,7 @@ def test_fail_next_injects_any_error_once_per_count(lab):
     lab.emulator.fail_next("500.003.02", message="Error Occurred: Spike Arrest Violation", route="oauth")
     assert_envelope(lab.oauth(), 500, "500.003.02", "Error Occurred: Spike Arrest Violation")
     lab.emulator.fail_next("999.999.99", message="Something new", status=503)
-    assert_envelope(lab.http.post(STK_QUERY_PATH, json={}, headers=lab.bearer()), 503, "999.999.99",
-                    "Something new")
+    assert_envelope(lab.http.post(STK_QUERY_PATH, json={}, headers=lab.bearer()), 503, "999.999.99", "Something new")
 
 
 def test_fail_next_over_http(lab):

@@ -8,7 +8,7 @@ import json
 import socket
 import threading
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -72,27 +72,46 @@ def test_a_change_with_one_bad_setting_applies_nothing(lab):
 
 def test_flags_of_other_control_calls_are_strict_too(lab):
     assert_envelope(lab.lab("POST", "/reset", json={"keep_tokens": "false"}), 400, "400.002.02")
-    assert_envelope(lab.lab("POST", "/subscribers", json={"phone": "254711600002", "locked": "false"}),
-                    400, "400.002.02")
+    assert_envelope(
+        lab.lab("POST", "/subscribers", json={"phone": "254711600002", "locked": "false"}), 400, "400.002.02"
+    )
     assert "254711600002" not in lab.emulator.state.subscribers
-    assert_envelope(lab.lab("POST", "/callback-faults", json={"kind": "delay", "seconds": 1e308}),
-                    400, "400.002.02")
-    assert_envelope(lab.lab("POST", "/subscribers", content=b'{"phone": "254711600003", "balance": 1e999}',
-                            headers={"content-type": "application/json"}), 400, "400.002.02")
-    assert_envelope(lab.lab("POST", "/subscribers", content=b'{"phone": "254711600003", "balance": NaN}',
-                            headers={"content-type": "application/json"}), 400, "400.002.02")
+    assert_envelope(lab.lab("POST", "/callback-faults", json={"kind": "delay", "seconds": 1e308}), 400, "400.002.02")
+    assert_envelope(
+        lab.lab(
+            "POST",
+            "/subscribers",
+            content=b'{"phone": "254711600003", "balance": 1e999}',
+            headers={"content-type": "application/json"},
+        ),
+        400,
+        "400.002.02",
+    )
+    assert_envelope(
+        lab.lab(
+            "POST",
+            "/subscribers",
+            content=b'{"phone": "254711600003", "balance": NaN}',
+            headers={"content-type": "application/json"},
+        ),
+        400,
+        "400.002.02",
+    )
 
 
 def test_a_lone_surrogate_in_a_pushed_reference_never_breaks_the_listing(lab):
-    raw = json.dumps(lab.push_body("254711600004", 3, AccountReference="ref\ud800", Extra="x\udc00y",
-                                   Weird=float("nan")))
-    response = lab.http.post(STK_PUSH_PATH, content=raw.encode(), headers={**lab.bearer(),
-                                                                           "content-type": "application/json"})
+    raw = json.dumps(
+        lab.push_body("254711600004", 3, AccountReference="ref\ud800", Extra="x\udc00y", Weird=float("nan"))
+    )
+    response = lab.http.post(
+        STK_PUSH_PATH, content=raw.encode(), headers={**lab.bearer(), "content-type": "application/json"}
+    )
     assert_envelope(response, 400, "400.002.02", "Bad Request - Invalid AccountReference")
     # an unknown field with a lone surrogate or a NaN is accepted, and listed printable
     raw = json.dumps(lab.push_body("254711600004", 3, Extra="x\udc00y", Weird=float("nan")))
-    response = lab.http.post(STK_PUSH_PATH, content=raw.encode(), headers={**lab.bearer(),
-                                                                           "content-type": "application/json"})
+    response = lab.http.post(
+        STK_PUSH_PATH, content=raw.encode(), headers={**lab.bearer(), "content-type": "application/json"}
+    )
     assert response.status_code == 200, response.text
     listing = lab.lab("GET", "/transactions")
     assert listing.status_code == 200
@@ -103,8 +122,9 @@ def test_a_lone_surrogate_in_a_pushed_reference_never_breaks_the_listing(lab):
 
 def test_a_lone_surrogate_in_the_password_is_wrong_credentials(lab):
     raw = json.dumps(lab.push_body("254711600005", 3, Password="abc\ud800"))
-    response = lab.http.post(STK_PUSH_PATH, content=raw.encode(), headers={**lab.bearer(),
-                                                                           "content-type": "application/json"})
+    response = lab.http.post(
+        STK_PUSH_PATH, content=raw.encode(), headers={**lab.bearer(), "content-type": "application/json"}
+    )
     assert_envelope(response, 500, "500.001.1001", "Wrong credentials")
 
 
@@ -126,9 +146,11 @@ def test_beyond_loopback_the_control_api_needs_the_token(exposed, collector):
     token = exposed.control_token.reveal()
     assert token not in repr(exposed) and token not in repr(exposed.control_token)
     with httpx.Client(base_url=base, timeout=TIMEOUT) as http:
-        for method, path, body in (("GET", "/_lab/config", None),
-                                   ("POST", "/_lab/config", {"control_api": False}),
-                                   ("POST", "/_lab/reset", {})):
+        for method, path, body in (
+            ("GET", "/_lab/config", None),
+            ("POST", "/_lab/config", {"control_api": False}),
+            ("POST", "/_lab/reset", {}),
+        ):
             refused = http.request(method, path, json=body)
             assert_envelope(refused, 401, "401.002.01")
             wrong = http.request(method, path, json=body, headers={"X-Lab-Token": "x" * len(token)})
@@ -177,10 +199,14 @@ def test_bodies_are_bounded_on_every_route(lab):
 
 def test_secret_looking_fields_are_masked_in_listings(lab):
     passkey = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
-    cid = lab.push_ok("254711600008", 4, Passkey=passkey, consumer_secret="shh-123456",
-                      Credentials={"api_key": "AK-999"})
-    for listing in (lab.lab("GET", "/transactions").text, lab.lab("GET", f"/transactions/{cid}").text,
-                    json.dumps(lab.emulator.transactions())):
+    cid = lab.push_ok(
+        "254711600008", 4, Passkey=passkey, consumer_secret="shh-123456", Credentials={"api_key": "AK-999"}
+    )
+    for listing in (
+        lab.lab("GET", "/transactions").text,
+        lab.lab("GET", f"/transactions/{cid}").text,
+        json.dumps(lab.emulator.transactions()),
+    ):
         for secret in (passkey, "shh-123456", "AK-999"):
             assert secret not in listing
     request = lab.emulator.transaction(cid)["request"]
@@ -191,11 +217,19 @@ def test_secret_looking_fields_are_masked_in_listings(lab):
 def test_secret_names_respelled_with_a_dot_an_invisible_character_or_an_accent_are_masked(lab):
     """Issue 19, item 11: the listing masks a name however it is spelled (see tests/test_secret.py
     for the property over every respelling)."""
-    fields = {"pass.key": "PK-dot-4711", "Pass\u200bkey": "PK-zwsp-4712", "Passk\u00e9y": "PK-accent-4713",
-              "CONSUMER\u2060SECRET": "CS-wj-4714", "access\u00adtoken": "AT-shy-4715"}
+    fields = {
+        "pass.key": "PK-dot-4711",
+        "Pass\u200bkey": "PK-zwsp-4712",
+        "Passk\u00e9y": "PK-accent-4713",
+        "CONSUMER\u2060SECRET": "CS-wj-4714",
+        "access\u00adtoken": "AT-shy-4715",
+    }
     cid = lab.push_ok("254711600009", 4, **fields)
-    for listing in (lab.lab("GET", "/transactions").text, lab.lab("GET", f"/transactions/{cid}").text,
-                    json.dumps(lab.emulator.transactions())):
+    for listing in (
+        lab.lab("GET", "/transactions").text,
+        lab.lab("GET", f"/transactions/{cid}").text,
+        json.dumps(lab.emulator.transactions()),
+    ):
         for secret in fields.values():
             assert secret not in listing
     request = lab.emulator.transaction(cid)["request"]
@@ -214,8 +248,7 @@ def test_two_runs_with_the_same_seed_share_outcomes_but_no_identifier(collector)
         try:
             acks = [lab.push(phone, 10).json() for phone in phones]
             finals = [emulator.wait_until_final(a["CheckoutRequestID"], TIMEOUT) for a in acks]
-            errors = [lab.http.post(STK_PUSH_PATH, json={}, headers=lab.bearer()).json()["requestId"]
-                      for _ in range(3)]
+            errors = [lab.http.post(STK_PUSH_PATH, json={}, headers=lab.bearer()).json()["requestId"] for _ in range(3)]
         finally:
             lab.http.close()
             emulator.stop()

@@ -50,8 +50,9 @@ def test_non_basic_authentication_is_400_008_01(lab):
 
 
 def test_garbled_basic_payload_is_wrong_credentials(lab):
-    response = lab.http.get(OAUTH_PATH, params={"grant_type": "client_credentials"},
-                            headers={"Authorization": "Basic !!!not-base64!!!"})
+    response = lab.http.get(
+        OAUTH_PATH, params={"grant_type": "client_credentials"}, headers={"Authorization": "Basic !!!not-base64!!!"}
+    )
     assert_envelope(response, 400, "400.008.01", "Invalid Authentication passed")
 
 

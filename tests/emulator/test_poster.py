@@ -6,7 +6,7 @@ import asyncio
 import socket
 import socketserver
 import threading
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 

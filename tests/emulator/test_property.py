@@ -8,7 +8,8 @@ import dataclasses
 import json
 import logging
 import string
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -21,14 +22,40 @@ from mpesa_lab.emulator.errors import is_envelope
 
 from .conftest import TIMEOUT, Daraja
 
-PUSH_FIELDS = ["BusinessShortCode", "Password", "Timestamp", "TransactionType", "Amount", "PartyA", "PartyB",
-               "PhoneNumber", "CallBackURL", "AccountReference", "TransactionDesc"]
+PUSH_FIELDS = [
+    "BusinessShortCode",
+    "Password",
+    "Timestamp",
+    "TransactionType",
+    "Amount",
+    "PartyA",
+    "PartyB",
+    "PhoneNumber",
+    "CallBackURL",
+    "AccountReference",
+    "TransactionDesc",
+]
 QUERY_FIELDS = ["BusinessShortCode", "Password", "Timestamp", "CheckoutRequestID"]
 ACK_KEYS = {"MerchantRequestID", "CheckoutRequestID", "ResponseCode", "ResponseDescription", "CustomerMessage"}
-QUERY_KEYS = {"ResponseCode", "ResponseDescription", "MerchantRequestID", "CheckoutRequestID", "ResultCode",
-              "ResultDesc"}
-KNOWN_ERRORS = {"400.002.02", "400.008.01", "400.008.02", "404.001.01", "404.001.03", "405.001", "500.001.1001",
-                "500.003.02", "500.003.03"}
+QUERY_KEYS = {
+    "ResponseCode",
+    "ResponseDescription",
+    "MerchantRequestID",
+    "CheckoutRequestID",
+    "ResultCode",
+    "ResultDesc",
+}
+KNOWN_ERRORS = {
+    "400.002.02",
+    "400.008.01",
+    "400.008.02",
+    "404.001.01",
+    "404.001.03",
+    "405.001",
+    "500.001.1001",
+    "500.003.02",
+    "500.003.03",
+}
 
 SETTINGS = settings(
     max_examples=800,
@@ -53,19 +80,51 @@ def fuzz(collector) -> Iterator[Daraja]:
 
 
 json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(10**20), max_value=10**20),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30),
-    st.sampled_from(["174379", "254708374149", "CustomerPayBillOnline", "20240710091526", "1", "0", "",
-                     "http://127.0.0.1:9/cb", "ws_CO_1"]),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "174379",
+            "254708374149",
+            "CustomerPayBillOnline",
+            "20240710091526",
+            "1",
+            "0",
+            "",
+            "http://127.0.0.1:9/cb",
+            "ws_CO_1",
+        ]
+    ),
 )
-json_values = st.recursive(json_scalars, lambda kids: st.lists(kids, max_size=3) | st.dictionaries(
-    st.text(max_size=8), kids, max_size=3), max_leaves=6)
+json_values = st.recursive(
+    json_scalars,
+    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=8), kids, max_size=3),
+    max_leaves=6,
+)
 keys = st.one_of(st.sampled_from(PUSH_FIELDS + QUERY_FIELDS), st.text(max_size=12))
 url_chars = string.ascii_letters + string.digits + "-._~/%"
 paths = st.one_of(
-    st.sampled_from([OAUTH_PATH, STK_PUSH_PATH, STK_QUERY_PATH, "/", "/oauth/v1/generate/", "/mpesa/stkpush/v1",
-                     "/_lab", "/_lab/transactions", "/_lab/prompts", "/_lab/triggers", "/_lab/scenario",
-                     "/_lab/next-result", "/_lab/callback-attempts", "/_lab/transactions/ws_CO_x/answer"]),
+    st.sampled_from(
+        [
+            OAUTH_PATH,
+            STK_PUSH_PATH,
+            STK_QUERY_PATH,
+            "/",
+            "/oauth/v1/generate/",
+            "/mpesa/stkpush/v1",
+            "/_lab",
+            "/_lab/transactions",
+            "/_lab/prompts",
+            "/_lab/triggers",
+            "/_lab/scenario",
+            "/_lab/next-result",
+            "/_lab/callback-attempts",
+            "/_lab/transactions/ws_CO_x/answer",
+        ]
+    ),
     st.text(alphabet=url_chars, max_size=40).map(lambda s: "/" + s),
 )
 methods = st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"])
@@ -90,8 +149,7 @@ def requests_(draw: st.DrawFn, lab: Daraja) -> dict[str, Any]:
         headers["Authorization"] = "Bearer " + draw(header_text)
     elif auth == "basic_junk":
         headers["Authorization"] = "Basic " + draw(header_text)
-    ctype = draw(st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain", None,
-                                  "random"]))
+    ctype = draw(st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain", None, "random"]))
     if ctype == "random":
         headers["Content-Type"] = draw(header_text)
     elif ctype is not None:
@@ -104,11 +162,16 @@ def requests_(draw: st.DrawFn, lab: Daraja) -> dict[str, Any]:
     elif kind == "object":
         content = json.dumps(draw(st.dictionaries(keys, json_values, max_size=8))).encode()
     else:
-        base = lab.push_body(draw(st.sampled_from(["254708374149", "254711000001", "254708001032"])),
-                             draw(st.integers(0, 300_000)))
+        base = lab.push_body(
+            draw(st.sampled_from(["254708374149", "254711000001", "254708001032"])), draw(st.integers(0, 300_000))
+        )
         if kind == "mutated_query":
-            base = {"BusinessShortCode": "174379", "Password": base["Password"], "Timestamp": base["Timestamp"],
-                    "CheckoutRequestID": draw(st.text(max_size=40))}
+            base = {
+                "BusinessShortCode": "174379",
+                "Password": base["Password"],
+                "Timestamp": base["Timestamp"],
+                "CheckoutRequestID": draw(st.text(max_size=40)),
+            }
         for _ in range(draw(st.integers(0, 3))):
             field = draw(st.sampled_from(sorted(base)))
             if draw(st.booleans()):
@@ -125,8 +188,13 @@ def requests_(draw: st.DrawFn, lab: Daraja) -> dict[str, Any]:
         # Half the examples get past the gates (token, path, method, media type), so that random
         # bodies reach the field validation and the state instead of stopping at the door.
         headers.update({"Authorization": f"Bearer {lab.token}", "Content-Type": "application/json"})
-        return {"method": "POST", "url": draw(st.sampled_from([STK_PUSH_PATH, STK_QUERY_PATH])),
-                "headers": headers, "content": content, "params": params}
+        return {
+            "method": "POST",
+            "url": draw(st.sampled_from([STK_PUSH_PATH, STK_QUERY_PATH])),
+            "headers": headers,
+            "content": content,
+            "params": params,
+        }
     return {"method": draw(methods), "url": draw(paths), "headers": headers, "content": content, "params": params}
 
 
@@ -168,8 +236,13 @@ def test_anything_gets_an_envelope_or_a_valid_success(fuzz):
     @settings(SETTINGS, max_examples=1500)
     @given(_requests_for())
     def run(request: dict[str, Any]) -> None:
-        response = fuzz.http.request(request["method"], request["url"], headers=request["headers"],
-                                     content=request["content"], params=request["params"])
+        response = fuzz.http.request(
+            request["method"],
+            request["url"],
+            headers=request["headers"],
+            content=request["content"],
+            params=request["params"],
+        )
         check(response, request)
 
     run()
@@ -196,8 +269,11 @@ def test_push_errors_name_a_real_field(fuzz):
     @SETTINGS
     @given(push_bodies())
     def run(body: dict[str, Any]) -> None:
-        response = fuzz.http.post(STK_PUSH_PATH, content=json.dumps(body).encode(),  # NaN and Infinity too
-                                  headers={**fuzz.bearer(), "Content-Type": "application/json"})
+        response = fuzz.http.post(
+            STK_PUSH_PATH,
+            content=json.dumps(body).encode(),  # NaN and Infinity too
+            headers={**fuzz.bearer(), "Content-Type": "application/json"},
+        )
         assert response.headers["content-type"].startswith("application/json")
         data = response.json()
         if response.status_code == 200:
@@ -213,21 +289,70 @@ def test_push_errors_name_a_real_field(fuzz):
 
 # ---- the control API, and inputs JSON cannot carry (NaN, Infinity, 1e999, lone surrogates) ------
 
-CONTROL_PATHS = ["", "/transactions", "/transactions/{cid}", "/transactions/{cid}/answer", "/prompts",
-                 "/next-result", "/scenario", "/config", "/merchants", "/subscribers",
-                 "/subscribers/254711000001/unlock", "/apps", "/callback-faults", "/callback-attempts",
-                 "/errors", "/triggers", "/transactions/ws_CO_%ED%BF%BF", "/subscribers/%FF/unlock"]
-CONTROL_FIELDS = sorted({f.name for f in dataclasses.fields(EmulatorConfig)} | {
-    "pin", "cancel", "ignore", "code", "phone", "name", "mix", "interactive", "shortcode", "passkey", "kind",
-    "till_number", "balance", "max_balance", "profile", "daily_limit", "max_transaction", "daily_total",
-    "locked", "key", "secret", "checkout_request_id", "count", "seconds", "copies", "message", "route",
-    "status"})
+CONTROL_PATHS = [
+    "",
+    "/transactions",
+    "/transactions/{cid}",
+    "/transactions/{cid}/answer",
+    "/prompts",
+    "/next-result",
+    "/scenario",
+    "/config",
+    "/merchants",
+    "/subscribers",
+    "/subscribers/254711000001/unlock",
+    "/apps",
+    "/callback-faults",
+    "/callback-attempts",
+    "/errors",
+    "/triggers",
+    "/transactions/ws_CO_%ED%BF%BF",
+    "/subscribers/%FF/unlock",
+]
+CONTROL_FIELDS = sorted(
+    {f.name for f in dataclasses.fields(EmulatorConfig)}
+    | {
+        "pin",
+        "cancel",
+        "ignore",
+        "code",
+        "phone",
+        "name",
+        "mix",
+        "interactive",
+        "shortcode",
+        "passkey",
+        "kind",
+        "till_number",
+        "balance",
+        "max_balance",
+        "profile",
+        "daily_limit",
+        "max_transaction",
+        "daily_total",
+        "locked",
+        "key",
+        "secret",
+        "checkout_request_id",
+        "count",
+        "seconds",
+        "copies",
+        "message",
+        "route",
+        "status",
+    }
+)
 lone_surrogates = st.sampled_from(["\ud800", "ref\udfff", "\udc00x"])
 hostile_scalars = st.one_of(
-    json_scalars, lone_surrogates, st.sampled_from([1e308, -1e308, 10**30, "false", "true", "0", 0, 1]),
+    json_scalars,
+    lone_surrogates,
+    st.sampled_from([1e308, -1e308, 10**30, "false", "true", "0", 0, 1]),
 )
-hostile_values = st.recursive(hostile_scalars, lambda kids: st.lists(kids, max_size=3) | st.dictionaries(
-    st.text(max_size=6) | lone_surrogates, kids, max_size=3), max_leaves=6)
+hostile_values = st.recursive(
+    hostile_scalars,
+    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=6) | lone_surrogates, kids, max_size=3),
+    max_leaves=6,
+)
 
 
 def _raw_json(value: Any) -> bytes:
@@ -237,7 +362,6 @@ def _raw_json(value: Any) -> bytes:
 
 @st.composite
 def control_requests(draw: st.DrawFn) -> dict[str, Any]:
-    lab = _FUZZ_LAB[0]
     path = draw(st.sampled_from(CONTROL_PATHS)).replace("{cid}", draw(st.sampled_from(_CIDS or ["ws_CO_1"])))
     method = draw(st.sampled_from(["GET", "POST", "POST", "POST", "DELETE", "PUT"]))
     kind = draw(st.sampled_from(["fields", "fields", "value", "bytes", "huge_number"]))
@@ -249,8 +373,12 @@ def control_requests(draw: st.DrawFn) -> dict[str, Any]:
         content = b'{"' + draw(st.sampled_from(CONTROL_FIELDS)).encode() + b'": 1e999}'
     else:
         content = draw(st.binary(max_size=100))
-    return {"method": method, "url": "/_lab" + path, "content": content,
-            "headers": {"Content-Type": "application/json"}}
+    return {
+        "method": method,
+        "url": "/_lab" + path,
+        "content": content,
+        "headers": {"Content-Type": "application/json"},
+    }
 
 
 @st.composite
@@ -278,12 +406,23 @@ def test_control_api_and_non_finite_input_always_get_strict_json(fuzz, caplog):
     emulator.wait_until_final(_CIDS[0], TIMEOUT)
 
     @settings(SETTINGS, max_examples=1200)
-    @given(st.one_of(control_requests(), hostile_pushes().map(lambda raw: {
-        "method": "POST", "url": STK_PUSH_PATH, "content": raw,
-        "headers": {"Content-Type": "application/json", "Authorization": f"Bearer {fuzz.token}"}})))
+    @given(
+        st.one_of(
+            control_requests(),
+            hostile_pushes().map(
+                lambda raw: {
+                    "method": "POST",
+                    "url": STK_PUSH_PATH,
+                    "content": raw,
+                    "headers": {"Content-Type": "application/json", "Authorization": f"Bearer {fuzz.token}"},
+                }
+            ),
+        )
+    )
     def run(request: dict[str, Any]) -> None:
-        response = fuzz.http.request(request["method"], request["url"], headers=request["headers"],
-                                     content=request["content"])
+        response = fuzz.http.request(
+            request["method"], request["url"], headers=request["headers"], content=request["content"]
+        )
         assert "Traceback" not in response.text and "<html" not in response.text.lower()
         assert response.status_code in (200, 400, 404, 405, 500), (response.status_code, response.text)
         body = strict_json(response)

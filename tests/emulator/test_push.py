@@ -20,8 +20,13 @@ def test_ack_shape_and_types(lab):
     response = lab.push()
     assert response.status_code == 200
     body = response.json()
-    assert list(body) == ["MerchantRequestID", "CheckoutRequestID", "ResponseCode", "ResponseDescription",
-                          "CustomerMessage"]
+    assert list(body) == [
+        "MerchantRequestID",
+        "CheckoutRequestID",
+        "ResponseCode",
+        "ResponseDescription",
+        "CustomerMessage",
+    ]
     assert body["ResponseCode"] == "0"  # a string, not a number
     assert body["ResponseDescription"] == "Success. Request accepted for processing"
     assert body["CustomerMessage"] == "Success. Request accepted for processing"
@@ -180,8 +185,12 @@ def test_second_push_while_pending_cannot_lock_subscriber(make_lab):
     lab = make_lab(interactive=True)
     first = lab.push_ok("254711000010")
     response = lab.push("254711000010", 2)
-    assert_envelope(response, 500, "500.001.1001",
-                    "Unable to lock subscriber, a transaction is already in process for the current subscriber")
+    assert_envelope(
+        response,
+        500,
+        "500.001.1001",
+        "Unable to lock subscriber, a transaction is already in process for the current subscriber",
+    )
     lab.emulator.answer(first, cancel=True)
     lab.emulator.wait_until_final(first, 15)
     assert lab.push("254711000010", 2).status_code == 200
@@ -205,8 +214,9 @@ def test_realism_rules_can_be_relaxed_live_in_a_running_lab(make_lab):
 
 
 def test_till_merchant_accepts_buy_goods(lab):
-    cid = lab.push_ok(shortcode=TILL_SHORTCODE, passkey=TILL_PASSKEY, PartyB=TILL_NUMBER,
-                      TransactionType="CustomerBuyGoodsOnline")
+    cid = lab.push_ok(
+        shortcode=TILL_SHORTCODE, passkey=TILL_PASSKEY, PartyB=TILL_NUMBER, TransactionType="CustomerBuyGoodsOnline"
+    )
     tx = lab.emulator.wait_until_final(cid, 15)
     assert tx["result_code"] == "0" and tx["party_b"] == TILL_NUMBER
 

@@ -44,12 +44,17 @@ def test_final_answer_has_string_result_code_and_no_metadata(lab):
 
 
 def test_unknown_or_foreign_checkout_request_id(lab):
-    assert_envelope(lab.query("ws_CO_10072024091526171723961920"), 400, "400.002.02",
-                    "Bad Request - Invalid CheckoutRequestID")
+    assert_envelope(
+        lab.query("ws_CO_10072024091526171723961920"), 400, "400.002.02", "Bad Request - Invalid CheckoutRequestID"
+    )
     cid = lab.push_ok()
     # another merchant cannot read this transaction
-    assert_envelope(lab.query(cid, shortcode=TILL_SHORTCODE, passkey=TILL_PASSKEY), 400, "400.002.02",
-                    "Bad Request - Invalid CheckoutRequestID")
+    assert_envelope(
+        lab.query(cid, shortcode=TILL_SHORTCODE, passkey=TILL_PASSKEY),
+        400,
+        "400.002.02",
+        "Bad Request - Invalid CheckoutRequestID",
+    )
 
 
 def test_oldest_final_transactions_are_forgotten_beyond_the_cap(make_lab):
@@ -59,7 +64,7 @@ def test_oldest_final_transactions_are_forgotten_beyond_the_cap(make_lab):
         ids.append(lab.push_ok("254708000000", n + 1))
         lab.emulator.wait_until_final(ids[-1], TIMEOUT)
     kept = [t["checkout_request_id"] for t in lab.emulator.transactions()]
-    assert len(kept) <= 10 and kept == ids[-len(kept):]
+    assert len(kept) <= 10 and kept == ids[-len(kept) :]
     # a forgotten transaction is unknown to the query, as it would be to Daraja eventually
     assert_envelope(lab.query(ids[0]), 400, "400.002.02", "Bad Request - Invalid CheckoutRequestID")
     assert lab.query(ids[-1]).json()["ResultCode"] == "0"
@@ -71,10 +76,19 @@ def test_query_checks_token_fields_and_password(lab):
     assert_envelope(no_token, 404, "404.001.03")
     assert_envelope(lab.query(cid, passkey="0" * 64), 500, "500.001.1001", "Wrong credentials")
     assert_envelope(lab.query(cid, shortcode="600000"), 500, "500.001.1001", "Merchant does not exist")
-    for field, value in (("BusinessShortCode", "x"), ("Timestamp", "x"), ("CheckoutRequestID", 5),
-                         ("CheckoutRequestID", "has space")):
-        body = {"BusinessShortCode": "174379", "Password": "p", "Timestamp": "20240710091526",
-                "CheckoutRequestID": cid, field: value}
+    for field, value in (
+        ("BusinessShortCode", "x"),
+        ("Timestamp", "x"),
+        ("CheckoutRequestID", 5),
+        ("CheckoutRequestID", "has space"),
+    ):
+        body = {
+            "BusinessShortCode": "174379",
+            "Password": "p",
+            "Timestamp": "20240710091526",
+            "CheckoutRequestID": cid,
+            field: value,
+        }
         response = lab.http.post(STK_QUERY_PATH, json=body, headers=lab.bearer())
         assert_envelope(response, 400, "400.002.02", f"Bad Request - Invalid {field}")
     bad_body = lab.http.post(STK_QUERY_PATH, content=b"nope", headers=lab.bearer())

@@ -34,7 +34,7 @@ def test_transactions_stay_within_the_limit_and_the_newest_are_kept(make_lab):
         wait_settled(lab, ids[-1])
     kept = [t["checkout_request_id"] for t in lab.emulator.transactions()]
     assert 9 <= len(kept) <= 10
-    assert kept == ids[-len(kept):]
+    assert kept == ids[-len(kept) :]
     summary = lab.lab("GET", "").json()["state"]["retention"]
     assert summary["forgotten_transactions"] == 35 - len(kept)
     # what is gone is gone everywhere: attempts too

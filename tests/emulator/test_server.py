@@ -18,8 +18,13 @@ from .conftest import TIMEOUT, Daraja, callback_of
 
 
 def _oauth(url: str) -> httpx.Response:
-    return httpx.get(f"{url}/oauth/v1/generate", params={"grant_type": "client_credentials"},
-                     auth=(LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET), timeout=TIMEOUT, trust_env=False)
+    return httpx.get(
+        f"{url}/oauth/v1/generate",
+        params={"grant_type": "client_credentials"},
+        auth=(LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET),
+        timeout=TIMEOUT,
+        trust_env=False,
+    )
 
 
 def test_start_is_rerun_safe_and_stop_frees_the_port():
@@ -64,10 +69,11 @@ def test_unfinished_transactions_resume_after_a_restart(collector):
 
 
 def test_run_sandbox_prints_credentials_and_stops_on_ctrl_c(tmp_path):
-    code = "from mpesa_lab.emulator.server import run_sandbox; run_sandbox(port=0, log_level='warning')"
+    code = "from mpesa_lab.emulator.cli import run_sandbox; run_sandbox(port=0, log_level='warning')"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     try:
         lines = []
         deadline = time.monotonic() + 30
@@ -100,8 +106,13 @@ def test_run_sandbox_prints_credentials_and_stops_on_ctrl_c(tmp_path):
 def test_sandbox_beyond_loopback_prints_its_control_token_and_requires_it(tmp_path):
     env = dict(os.environ, PYTHONUNBUFFERED="1", MPESA_LAB_HOME=str(tmp_path))
     env.pop("MPESA_LAB_CONTROL_TOKEN", None)
-    proc = subprocess.Popen([sys.executable, "-m", "mpesa_lab.cli", "sandbox", "--host", "0.0.0.0", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mpesa_lab.cli", "sandbox", "--host", "0.0.0.0", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     try:
         lines: list[str] = []
         url = token = None
@@ -132,10 +143,11 @@ def test_sandbox_beyond_loopback_prints_its_control_token_and_requires_it(tmp_pa
 def _sandbox_log(access_log: bool) -> str:
     """Start `run_sandbox` at log level info, make one OAuth request, stop it: what it printed
     (uvicorn's access log goes to stdout, its other logs to stderr)."""
-    code = f"from mpesa_lab.emulator.server import run_sandbox; run_sandbox(port=0, access_log={access_log})"
+    code = f"from mpesa_lab.emulator.cli import run_sandbox; run_sandbox(port=0, access_log={access_log})"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     try:
         text = ""
         deadline = time.monotonic() + 30

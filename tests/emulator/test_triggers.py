@@ -15,8 +15,23 @@ from mpesa_lab.emulator.ids import RECEIPT_RE
 
 from .conftest import callback_of
 
-DOC_RESULT_CODES = {"0", "1", "2", "3", "4", "8", "17", "1019", "1025", "1032", "1037", "2001", "2028", "8006",
-                    "SFC_IC0003"}
+DOC_RESULT_CODES = {
+    "0",
+    "1",
+    "2",
+    "3",
+    "4",
+    "8",
+    "17",
+    "1019",
+    "1025",
+    "1032",
+    "1037",
+    "2001",
+    "2028",
+    "8006",
+    "SFC_IC0003",
+}
 
 
 def test_one_trigger_per_documented_result_code():
@@ -52,8 +67,13 @@ def assert_callback_shape(cb: dict, code: str, tx: dict) -> None:
 
 @pytest.mark.parametrize("trigger", TRIGGERS, ids=lambda t: t.code)
 def test_trigger_produces_its_code_in_callback_and_query(lab, collector, trigger):
-    response = lab.push(trigger.phone, trigger.amount, AccountReference=trigger.account_reference,
-                        TransactionType=trigger.transaction_type, PartyB=trigger.party_b or "174379")
+    response = lab.push(
+        trigger.phone,
+        trigger.amount,
+        AccountReference=trigger.account_reference,
+        TransactionType=trigger.transaction_type,
+        PartyB=trigger.party_b or "174379",
+    )
     assert response.status_code == 200, response.text
     cid = response.json()["CheckoutRequestID"]
     [post] = collector.wait_for(cid)
@@ -145,14 +165,24 @@ def test_prompt_too_long_is_1025(lab):
 def test_wrong_transaction_type_for_the_shortcode_is_2028(lab):
     paybill = lab.push_ok("254711100010", TransactionType="CustomerBuyGoodsOnline")
     assert _final(lab, paybill)["result_code"] == "2028"
-    till = lab.push_ok("254711100011", shortcode=TILL_SHORTCODE, passkey=TILL_PASSKEY, PartyB=TILL_NUMBER,
-                       TransactionType="CustomerPayBillOnline")
+    till = lab.push_ok(
+        "254711100011",
+        shortcode=TILL_SHORTCODE,
+        passkey=TILL_PASSKEY,
+        PartyB=TILL_NUMBER,
+        TransactionType="CustomerPayBillOnline",
+    )
     assert _final(lab, till)["result_code"] == "2028"
 
 
 def test_wrong_party_b_is_sfc_ic0003(lab, collector):
-    cid = lab.push_ok("254711100012", shortcode=TILL_SHORTCODE, passkey=TILL_PASSKEY, PartyB=TILL_SHORTCODE,
-                      TransactionType="CustomerBuyGoodsOnline")
+    cid = lab.push_ok(
+        "254711100012",
+        shortcode=TILL_SHORTCODE,
+        passkey=TILL_PASSKEY,
+        PartyB=TILL_SHORTCODE,
+        TransactionType="CustomerBuyGoodsOnline",
+    )
     assert _final(lab, cid)["result_code"] == "SFC_IC0003"
     assert callback_of(collector.wait_for(cid)[0])["ResultCode"] == "SFC_IC0003"
     assert _final(lab, lab.push_ok("254711100013", PartyB="174380"))["result_code"] == "SFC_IC0003"
@@ -160,8 +190,14 @@ def test_wrong_party_b_is_sfc_ic0003(lab, collector):
 
 def test_profiles_drive_ordinary_subscribers(make_lab):
     lab = make_lab(enforce_duplicate_rule=False)
-    expected = {"cancels": "1032", "ignores": "1037", "unreachable": "1037", "wrong_pin": "2001", "late": "1019",
-                "pays": "0"}
+    expected = {
+        "cancels": "1032",
+        "ignores": "1037",
+        "unreachable": "1037",
+        "wrong_pin": "2001",
+        "late": "1019",
+        "pays": "0",
+    }
     for i, (profile, code) in enumerate(expected.items()):
         phone = f"2547112000{i:02d}"
         lab.emulator.register_subscriber(phone, profile=profile)

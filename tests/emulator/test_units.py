@@ -13,12 +13,19 @@ import mpesa_lab.emulator as emulator_pkg
 from mpesa_lab.clock import NAIROBI
 from mpesa_lab.constants import LAB_CONSUMER_SECRET, SANDBOX_PASSKEY
 from mpesa_lab.emulator import TRIGGERS, Emulator, EmulatorConfig, EmulatorError
+from mpesa_lab.emulator.cli import banner
 from mpesa_lab.emulator.ids import RECEIPT_RE, IdFactory, day_char, month_letter, year_letter
 from mpesa_lab.emulator.scenarios import magic_phone
-from mpesa_lab.emulator.server import banner
 
-FORBIDDEN = ("mpesa_lab.daraja.client", "mpesa_lab.daraja.requests", "mpesa_lab.daraja.auth",
-             "mpesa_lab.daraja.errors", "mpesa_lab.daraja.config", "mpesa_lab.listener", "mpesa_lab.config")
+FORBIDDEN = (
+    "mpesa_lab.daraja.client",
+    "mpesa_lab.daraja.requests",
+    "mpesa_lab.daraja.auth",
+    "mpesa_lab.daraja.errors",
+    "mpesa_lab.daraja.config",
+    "mpesa_lab.listener",
+    "mpesa_lab.config",
+)
 
 
 def test_the_emulator_never_imports_the_merchant_side():
@@ -120,6 +127,13 @@ def test_banner_shows_the_seed_so_a_run_can_be_replayed():
 
 def test_banner_names_everything_a_learner_needs():
     text = banner("http://127.0.0.1:8000")
-    for needle in ("http://127.0.0.1:8000/oauth/v1/generate", "mpesa-lab-consumer-key", SANDBOX_PASSKEY,
-                   "174380", "174381", "254708374149", *[t.phone for t in TRIGGERS]):
+    for needle in (
+        "http://127.0.0.1:8000/oauth/v1/generate",
+        "mpesa-lab-consumer-key",
+        SANDBOX_PASSKEY,
+        "174380",
+        "174381",
+        "254708374149",
+        *[t.phone for t in TRIGGERS],
+    ):
         assert needle in text

@@ -46,16 +46,24 @@ def main() -> int:
         with open(args.record, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(event) + "\n")
 
-    record({"event": "started", "pid": os.getpid(), "argv": sys.argv[1:],
+    record(
+        {
+            "event": "started",
+            "pid": os.getpid(),
+            "argv": sys.argv[1:],
             "authtoken_given": bool(args.authtoken or os.environ.get("NGROK_AUTHTOKEN")),
-            "authtoken_on_command_line": args.authtoken is not None})
+            "authtoken_on_command_line": args.authtoken is not None,
+        }
+    )
 
     if args.mode == "exit":
         log('lvl=eror msg="failed to start the agent" err="fake agent told to fail"')
         return 1
     if args.mode == "badauth":
-        log('lvl=eror msg="session closing" obj=tunnels.session err="authentication failed: The '
-            'authtoken you specified does not look like a proper ngrok authtoken. ERR_NGROK_105"')
+        log(
+            'lvl=eror msg="session closing" obj=tunnels.session err="authentication failed: The '
+            'authtoken you specified does not look like a proper ngrok authtoken. ERR_NGROK_105"'
+        )
         return 1
 
     endpoints: dict[str, dict] = {}
@@ -83,9 +91,13 @@ def main() -> int:
             options = json.loads(self.rfile.read(length) or b"{}")
             record({"event": "create", "options": options})
             name = options.get("name", "tunnel")
-            endpoint = {"id": f"ep_{len(endpoints) + 1}", "name": name,
-                        "uri": f"/api/endpoints/{name}", "url": PUBLIC_URL,
-                        "upstream": options.get("upstream", {})}
+            endpoint = {
+                "id": f"ep_{len(endpoints) + 1}",
+                "name": name,
+                "uri": f"/api/endpoints/{name}",
+                "url": PUBLIC_URL,
+                "upstream": options.get("upstream", {}),
+            }
             endpoints[name] = endpoint
             self._send(201, endpoint)
 

@@ -12,17 +12,18 @@ from tests.store.bodies import encode, stk_body, success_items
 __all__ = ["blast", "encode", "start_listener_process", "stk_body", "success_items"]
 
 
-def start_listener_process(db: Path, token: str, log_path: Path, *quiet: str,
-                           timeout: float = 60.0) -> tuple["subprocess.Popen[bytes]", str]:
+def start_listener_process(
+    db: Path, token: str, log_path: Path, *quiet: str, timeout: float = 60.0
+) -> tuple[subprocess.Popen[bytes], str]:
     """Run ``python -m mpesa_lab.listener`` on a free port; return it and its callback URL."""
     import sys
     import time
 
     log = open(log_path, "ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mpesa_lab.listener", "--port", "0", "--db", str(db),
-         "--token", token, *quiet],
-        stdout=log, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "mpesa_lab.listener", "--port", "0", "--db", str(db), "--token", token, *quiet],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     log.close()
     deadline = time.monotonic() + timeout
@@ -40,8 +41,9 @@ def start_listener_process(db: Path, token: str, log_path: Path, *quiet: str,
     raise RuntimeError(f"listener did not print its URL within {timeout} s: {log_path.read_text()}")
 
 
-async def blast(url: str, items: list[tuple[str, bytes]], concurrency: int,
-                on_ack: Any = None) -> tuple[set[str], list[str]]:
+async def blast(
+    url: str, items: list[tuple[str, bytes]], concurrency: int, on_ack: Any = None
+) -> tuple[set[str], list[str]]:
     """POST every body from ``concurrency`` keep-alive connections; return (IDs answered 200
     with the Accepted body, other outcomes).
 
@@ -68,7 +70,8 @@ async def blast(url: str, items: list[tuple[str, bytes]], concurrency: int,
                 assert reader is not None
                 writer.write(
                     f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json"
-                    f"\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+                    f"\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                    + body
                 )
                 try:
                     head = await reader.readuntil(b"\r\n\r\n")

@@ -19,8 +19,13 @@ from mpesa_lab.listener import ACCEPTED, CallbackStore, Listener
 from .helpers import stk_body, success_items
 
 ACCEPTED_BYTES = json.dumps(ACCEPTED).encode()
-SETTINGS = settings(max_examples=600, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=600,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 surrogates = st.sampled_from(["\ud800", "ws_CO_\udfff", "a\udc80b"])
 numbers = st.one_of(
@@ -29,8 +34,11 @@ numbers = st.one_of(
     st.sampled_from([0, 1032, "1032", "SFC_IC0003", 1.0, "1.00", 10**400]),
 )
 scalars = st.one_of(st.none(), st.booleans(), numbers, st.text(max_size=20), surrogates)
-values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=3) | st.dictionaries(
-    st.text(max_size=8) | surrogates, kids, max_size=3), max_leaves=6)
+values = st.recursive(
+    scalars,
+    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=8) | surrogates, kids, max_size=3),
+    max_leaves=6,
+)
 STK_FIELDS = ["MerchantRequestID", "CheckoutRequestID", "ResultCode", "ResultDesc", "CallbackMetadata"]
 ITEM_NAMES = ["Amount", "MpesaReceiptNumber", "Balance", "TransactionDate", "PhoneNumber"]
 
@@ -57,8 +65,9 @@ def bodies(draw: st.DrawFn) -> bytes:
                 stk.pop(field, None)
         return _dumps(body)
     if kind == "items":
-        items = [{"Name": draw(st.sampled_from(ITEM_NAMES)), "Value": draw(values)}
-                 for _ in range(draw(st.integers(1, 5)))]
+        items = [
+            {"Name": draw(st.sampled_from(ITEM_NAMES)), "Value": draw(values)} for _ in range(draw(st.integers(1, 5)))
+        ]
         return _dumps(stk_body(cid, metadata=items))
     if kind == "value":
         return _dumps(draw(values))
@@ -101,15 +110,15 @@ def test_anything_gets_json_and_no_acknowledged_callback_is_lost(tmp_path, caplo
             url = f"{listener.url}/{listener.path_token}/health"
         else:
             url = f"{listener.url}/{request['path']}"
-        response = http.request(request["method"], url, headers=request["headers"],
-                                content=request["content"])
+        response = http.request(request["method"], url, headers=request["headers"], content=request["content"])
         assert "Traceback" not in response.text and "<html" not in response.text.lower()
         assert response.status_code in (200, 400, 404, 405, 413), (response.status_code, response.text)
         if request["method"] == "HEAD":
             return
         assert response.headers["content-type"] == "application/json"
-        payload = json.loads(response.content, parse_constant=lambda name: (_ for _ in ()).throw(
-            AssertionError(f"{name} in an answer")))
+        payload = json.loads(
+            response.content, parse_constant=lambda name: (_ for _ in ()).throw(AssertionError(f"{name} in an answer"))
+        )
         assert isinstance(payload, dict)
         if request["where"] == "callback" and request["method"] == "POST":
             posts_to_callback += 1
@@ -135,7 +144,7 @@ def test_anything_gets_json_and_no_acknowledged_callback_is_lost(tmp_path, caplo
     assert store.count_callbacks() == len(acked)
     # what was refused is kept raw, with the reason, never as data
     quarantine = store.quarantine()
-    assert dict(zip(quarantine["delivery_id"], quarantine["body"])) == refused
+    assert dict(zip(quarantine["delivery_id"], quarantine["body"], strict=True)) == refused
     assert quarantine["reason"].str.len().min() > 0
     assert store.count_deliveries() == posts_to_callback
     # no tracebacks in the log

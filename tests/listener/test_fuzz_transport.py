@@ -20,8 +20,13 @@ from mpesa_lab.listener import ACCEPTED, CallbackStore, Listener
 from .helpers import stk_body, success_items
 
 EXAMPLES = 600
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 LIMIT = LISTENER_MAX_BODY_BYTES
 
 
@@ -49,8 +54,11 @@ def bodies(draw: st.DrawFn) -> bytes:
 @st.composite
 def requests_(draw: st.DrawFn) -> dict[str, Any]:
     where = draw(st.sampled_from(["callback", "callback", "callback", "health", "other"]))
-    method = ("POST" if where == "callback" else "GET") if draw(st.booleans()) else draw(
-        st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]))
+    method = (
+        ("POST" if where == "callback" else "GET")
+        if draw(st.booleans())
+        else draw(st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]))
+    )
     headers = {}
     if ctype := draw(st.sampled_from([None, "application/json", "text/plain; charset=utf-16", "multipart/form-data"])):
         headers["content-type"] = ctype
@@ -58,8 +66,14 @@ def requests_(draw: st.DrawFn) -> dict[str, Any]:
         headers["content-encoding"] = encoding
     for n in range(draw(st.integers(0, 3))):
         headers[f"x-junk-{n}"] = "v" * draw(st.integers(0, 4000))
-    return {"where": where, "method": method, "headers": headers, "body": draw(bodies()),
-            "chunked": draw(st.booleans()), "other": draw(st.text(alphabet="abc/._-%", max_size=20))}
+    return {
+        "where": where,
+        "method": method,
+        "headers": headers,
+        "body": draw(bodies()),
+        "chunked": draw(st.booleans()),
+        "other": draw(st.text(alphabet="abc/._-%", max_size=20)),
+    }
 
 
 def test_any_size_and_framing_on_any_listener_route(tmp_path, caplog):
@@ -72,12 +86,15 @@ def test_any_size_and_framing_on_any_listener_route(tmp_path, caplog):
     @SETTINGS
     @given(requests_())
     def run(req: dict[str, Any]) -> None:
-        url = {"callback": listener.callback_url, "health": f"{listener.url}/{listener.path_token}/health",
-               "other": f"{listener.url}/{req['other']}"}[req["where"]]
+        url = {
+            "callback": listener.callback_url,
+            "health": f"{listener.url}/{listener.path_token}/health",
+            "other": f"{listener.url}/{req['other']}",
+        }[req["where"]]
         body = req["body"]
         content: Any = body
         if req["chunked"]:
-            content = iter([body[i:i + 65536] for i in range(0, len(body), 65536)] or [b""])
+            content = iter([body[i : i + 65536] for i in range(0, len(body), 65536)] or [b""])
         try:
             response = http.request(req["method"], url, headers=req["headers"], content=content)
         except httpx.RemoteProtocolError:

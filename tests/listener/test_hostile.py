@@ -4,9 +4,7 @@ application's own logging left alone."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import resource
 import socket
 import subprocess
@@ -25,8 +23,9 @@ FD_LIMIT = 256  # the listener process's open-file limit in the flood test
 STALLED = 400  # more stalled connections than that limit
 
 
-def _listener_process(db: Path, token: str, log_path: Path, *args: str,
-                      fd_limit: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
+def _listener_process(
+    db: Path, token: str, log_path: Path, *args: str, fd_limit: int | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     def lower_limit() -> None:
         if fd_limit is not None:
             _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -35,9 +34,22 @@ def _listener_process(db: Path, token: str, log_path: Path, *args: str,
     out = open(log_path.with_suffix(".out"), "wb")
     err = open(log_path, "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mpesa_lab.listener", "--port", "0", "--db", str(db), "--token", token,
-         "--quiet", *args],
-        stdout=out, stderr=err, preexec_fn=lower_limit,
+        [
+            sys.executable,
+            "-m",
+            "mpesa_lab.listener",
+            "--port",
+            "0",
+            "--db",
+            str(db),
+            "--token",
+            token,
+            "--quiet",
+            *args,
+        ],
+        stdout=out,
+        stderr=err,
+        preexec_fn=lower_limit,
     )
     out.close()
     err.close()
@@ -70,7 +82,7 @@ def _closed_by_peer(sock: socket.socket) -> bool:
         while sock.recv(65536):
             pass
         return True
-    except socket.timeout:
+    except TimeoutError:
         return False
     except OSError:  # reset by the peer
         return True
@@ -85,23 +97,24 @@ def test_a_flood_of_stalled_connections_does_not_lock_out_callbacks(tmp_path):
     so once instead of a traceback per failed accept()."""
     db = tmp_path / "flood.sqlite"
     log_path = tmp_path / "flood.err"
-    proc, url = _listener_process(db, "flood-token-1", log_path, "--request-timeout", "3",
-                                  fd_limit=FD_LIMIT)
+    proc, url = _listener_process(db, "flood-token-1", log_path, "--request-timeout", "3", fd_limit=FD_LIMIT)
     port = int(url.split(":")[2].split("/")[0])
     stalled: list[socket.socket] = []
     try:
         for i in range(STALLED):
             sock = socket.create_connection(("127.0.0.1", port), timeout=5)
             # Part of a request (to a wrong path: no token needed), then nothing more.
-            sock.sendall(b"POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Le" if i % 2 else
-                         b"POST /flood-token-1/callback HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{")
+            sock.sendall(
+                b"POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Le"
+                if i % 2
+                else b"POST /flood-token-1/callback HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{"
+            )
             stalled.append(sock)
         acked = []
         with httpx.Client(timeout=10) as client:
             for i in range(20):
                 cid = f"ws_CO_FLOOD{i:03d}"
-                response = client.post(url, content=encode(stk_body(cid)),
-                                       headers={"Connection": "close"})
+                response = client.post(url, content=encode(stk_body(cid)), headers={"Connection": "close"})
                 assert response.status_code == 200, response.text
                 acked.append(cid)
         # The request timeout closes what is still stalled.
@@ -137,8 +150,7 @@ def test_a_body_that_stalls_is_cut_off_and_nothing_is_stored(tmp_path):
                 pass
             waited = time.monotonic() - started
         assert waited < 5  # closed by the listener, not by the test's own 10 s timeout
-        assert httpx.post(lst.local_callback_url, content=encode(stk_body("ws_CO_S1")),
-                          timeout=10).status_code == 200
+        assert httpx.post(lst.local_callback_url, content=encode(stk_body("ws_CO_S1")), timeout=10).status_code == 200
     assert store.count_deliveries() == 1  # the stalled body was never acknowledged nor kept
     store.close()
 
@@ -160,16 +172,19 @@ def test_safaricom_only_is_not_fooled_by_a_local_process(tmp_path):
     db = tmp_path / "xff.sqlite"
     proc, url = _listener_process(db, "xff-token-123", tmp_path / "xff.err", "--safaricom-only")
     try:
-        forged = httpx.post(url, content=encode(stk_body("ws_CO_X1")),
-                            headers={"X-Forwarded-For": "196.201.214.200"}, timeout=10)
+        forged = httpx.post(
+            url, content=encode(stk_body("ws_CO_X1")), headers={"X-Forwarded-For": "196.201.214.200"}, timeout=10
+        )
     finally:
         _stop(proc)
     assert forged.status_code == 403
-    proc, url = _listener_process(db, "xff-token-123", tmp_path / "xff2.err", "--safaricom-only",
-                                  "--trust-proxy", "127.0.0.1")
+    proc, url = _listener_process(
+        db, "xff-token-123", tmp_path / "xff2.err", "--safaricom-only", "--trust-proxy", "127.0.0.1"
+    )
     try:
-        named = httpx.post(url, content=encode(stk_body("ws_CO_X2")),
-                           headers={"X-Forwarded-For": "196.201.214.200"}, timeout=10)
+        named = httpx.post(
+            url, content=encode(stk_body("ws_CO_X2")), headers={"X-Forwarded-For": "196.201.214.200"}, timeout=10
+        )
     finally:
         _stop(proc)
     assert named.status_code == 200
@@ -180,24 +195,29 @@ def test_safaricom_only_is_not_fooled_by_a_local_process(tmp_path):
 NOT_DATA = {
     "ResultCode NaN": b'{"Body":{"stkCallback":{"CheckoutRequestID":"ws_CO_N1","ResultCode":NaN}}}',
     "ResultCode Infinity": b'{"Body":{"stkCallback":{"CheckoutRequestID":"ws_CO_N2","ResultCode":-Infinity}}}',
-    "Amount 1e999": (b'{"Body":{"stkCallback":{"CheckoutRequestID":"ws_CO_N3","ResultCode":0,'
-                     b'"CallbackMetadata":{"Item":[{"Name":"Amount","Value":1e999}]}}}}'),
-    "Amount of 400 digits": (b'{"Body":{"stkCallback":{"CheckoutRequestID":"ws_CO_N4","ResultCode":0,'
-                             b'"CallbackMetadata":{"Item":[{"Name":"Amount","Value":1' + b"0" * 400 + b'}]}}}}'),
-    "ResultCode of 5000 digits": (b'{"Body":{"stkCallback":{"CheckoutRequestID":"ws_CO_N5","ResultCode":'
-                                  + b"9" * 5000 + b"}}}"),
-    "lone surrogate in CheckoutRequestID": (b'{"Body":{"stkCallback":{"CheckoutRequestID":"ws_CO_\\ud800",'
-                                            b'"ResultCode":0}}}'),
+    "Amount 1e999": (
+        b'{"Body":{"stkCallback":{"CheckoutRequestID":"ws_CO_N3","ResultCode":0,'
+        b'"CallbackMetadata":{"Item":[{"Name":"Amount","Value":1e999}]}}}}'
+    ),
+    "Amount of 400 digits": (
+        b'{"Body":{"stkCallback":{"CheckoutRequestID":"ws_CO_N4","ResultCode":0,'
+        b'"CallbackMetadata":{"Item":[{"Name":"Amount","Value":1' + b"0" * 400 + b"}]}}}}"
+    ),
+    "ResultCode of 5000 digits": (
+        b'{"Body":{"stkCallback":{"CheckoutRequestID":"ws_CO_N5","ResultCode":' + b"9" * 5000 + b"}}}"
+    ),
+    "lone surrogate in CheckoutRequestID": (
+        b'{"Body":{"stkCallback":{"CheckoutRequestID":"ws_CO_\\ud800","ResultCode":0}}}'
+    ),
     "lone surrogate in a key": b'{"Body":{"stkCallback":{"CheckoutRequestID":"ws_CO_N7","ResultCode":0,"\\udc00":1}}}',
-    "nested 30,000 deep": b"{\"Body\":" + b"[" * 30_000 + b"]" * 30_000 + b"}",
+    "nested 30,000 deep": b'{"Body":' + b"[" * 30_000 + b"]" * 30_000 + b"}",
 }
 
 
 @pytest.mark.parametrize("name", list(NOT_DATA))
 def test_non_finite_and_undecodable_input_is_quarantined_raw_with_the_reason(listener, store, name):
     raw = NOT_DATA[name]
-    response = httpx.post(listener.callback_url, content=raw, timeout=30,
-                          headers={"content-type": "application/json"})
+    response = httpx.post(listener.callback_url, content=raw, timeout=30, headers={"content-type": "application/json"})
     assert response.status_code == 400, response.text
     payload = response.json()
     assert payload["error"] == "invalid_callback" and payload["message"]
@@ -288,8 +308,9 @@ def test_a_reconnecting_flood_does_not_reset_valid_callbacks(tmp_path):
     log_path = tmp_path / "reflood.err"
     proc, url = _listener_process(db, "reflood-token-1", log_path, fd_limit=FD_LIMIT)
     port = int(url.split(":")[2].split("/")[0])
-    flood = subprocess.Popen([sys.executable, "-c", RECONNECT_FLOOD, str(port), "300", "600"],
-                             stdout=subprocess.PIPE, text=True)
+    flood = subprocess.Popen(
+        [sys.executable, "-c", RECONNECT_FLOOD, str(port), "300", "600"], stdout=subprocess.PIPE, text=True
+    )
     outcomes: dict[str, int] = {}
     acked: list[str] = []
     try:
@@ -299,8 +320,7 @@ def test_a_reconnecting_flood_does_not_reset_valid_callbacks(tmp_path):
             cid = f"ws_CO_REFLOOD{i:03d}"
             try:
                 with httpx.Client(timeout=10) as client:  # a new connection each, as Daraja
-                    response = client.post(url, content=encode(stk_body(cid)),
-                                           headers={"Connection": "close"})
+                    response = client.post(url, content=encode(stk_body(cid)), headers={"Connection": "close"})
                 outcome = str(response.status_code)
                 if response.status_code == 200:
                     acked.append(cid)

@@ -39,43 +39,93 @@ VALID_SHAPES = {
         b'successfully.","CallbackMetadata":{"Item":[{"Name":"Amount","Value":1.00},{"Name":'
         b'"MpesaReceiptNumber","Value":"NLJ7RT61SV"},{"Name":"TransactionDate","Value":20191219102115},'
         b'{"Name":"PhoneNumber","Value":254708374149}]}}}}',
-        "ws_CO_191220191020363925", "0", Decimal("1.00")),
-    "Amount 1, Balance absent": (
-        encode(stk_body("ws_CO_A1", metadata=success_items(1))), "ws_CO_A1", "0", Decimal(1)),
-    "Amount as string": (
-        encode(stk_body("ws_CO_A2", metadata=success_items("1"))), "ws_CO_A2", "0", Decimal(1)),
+        "ws_CO_191220191020363925",
+        "0",
+        Decimal("1.00"),
+    ),
+    "Amount 1, Balance absent": (encode(stk_body("ws_CO_A1", metadata=success_items(1))), "ws_CO_A1", "0", Decimal(1)),
+    "Amount as string": (encode(stk_body("ws_CO_A2", metadata=success_items("1"))), "ws_CO_A2", "0", Decimal(1)),
     "Balance without Value": (
-        encode(stk_body("ws_CO_B1", metadata=success_items(10, balance=None))), "ws_CO_B1", "0",
-        Decimal(10)),
+        encode(stk_body("ws_CO_B1", metadata=success_items(10, balance=None))),
+        "ws_CO_B1",
+        "0",
+        Decimal(10),
+    ),
     "Balance with Value": (
-        encode(stk_body("ws_CO_B2", metadata=success_items(10, balance=32009.9))), "ws_CO_B2", "0",
-        Decimal(10)),
+        encode(stk_body("ws_CO_B2", metadata=success_items(10, balance=32009.9))),
+        "ws_CO_B2",
+        "0",
+        Decimal(10),
+    ),
     "doc cancelled": (
-        encode(stk_body("ws_CO_21072024125243250722943992", result_code=1032,
-                        result_desc="Request cancelled by user",
-                        merchant_id="f1e2-4b95-a71d-b30d3cdbb7a7942864")),
-        "ws_CO_21072024125243250722943992", "1032", None),
+        encode(
+            stk_body(
+                "ws_CO_21072024125243250722943992",
+                result_code=1032,
+                result_desc="Request cancelled by user",
+                merchant_id="f1e2-4b95-a71d-b30d3cdbb7a7942864",
+            )
+        ),
+        "ws_CO_21072024125243250722943992",
+        "1032",
+        None,
+    ),
     "ResultCode as string": (
         encode(stk_body("ws_CO_S1", result_code="1037", result_desc="DS timeout user cannot be reached")),
-        "ws_CO_S1", "1037", None),
+        "ws_CO_S1",
+        "1037",
+        None,
+    ),
     "alphanumeric ResultCode": (
         encode(stk_body("ws_CO_S2", result_code="SFC_IC0003", result_desc="The operator does not exist")),
-        "ws_CO_S2", "SFC_IC0003", None),
+        "ws_CO_S2",
+        "SFC_IC0003",
+        None,
+    ),
     "unknown ResultCode": (
-        encode(stk_body("ws_CO_U1", result_code=4242, result_desc="Something new")), "ws_CO_U1",
-        "4242", None),
+        encode(stk_body("ws_CO_U1", result_code=4242, result_desc="Something new")),
+        "ws_CO_U1",
+        "4242",
+        None,
+    ),
     "changed ResultDesc wording": (
         encode(stk_body("ws_CO_W1", result_code=1032, result_desc="Request Canceled by the User.")),
-        "ws_CO_W1", "1032", None),
+        "ws_CO_W1",
+        "1032",
+        None,
+    ),
     "extra fields": (
-        json.dumps({"Body": {"stkCallback": {**stk_body("ws_CO_X1", metadata=success_items(
-            5) + [{"Name": "NewItem", "Value": "x"}])["Body"]["stkCallback"], "Extra": [1, 2]},
-            "Sibling": True}, "Envelope": "v2"}).encode(),
-        "ws_CO_X1", "0", Decimal(5)),
+        json.dumps(
+            {
+                "Body": {
+                    "stkCallback": {
+                        **stk_body("ws_CO_X1", metadata=success_items(5) + [{"Name": "NewItem", "Value": "x"}])["Body"][
+                            "stkCallback"
+                        ],
+                        "Extra": [1, 2],
+                    },
+                    "Sibling": True,
+                },
+                "Envelope": "v2",
+            }
+        ).encode(),
+        "ws_CO_X1",
+        "0",
+        Decimal(5),
+    ),
     "older IDs": (
-        encode(stk_body("ws_CO_191220191020363925x", merchant_id="29115-34620561-1", result_code=2001,
-                        result_desc="The initiator information is invalid.")),
-        "ws_CO_191220191020363925x", "2001", None),
+        encode(
+            stk_body(
+                "ws_CO_191220191020363925x",
+                merchant_id="29115-34620561-1",
+                result_code=2001,
+                result_desc="The initiator information is invalid.",
+            )
+        ),
+        "ws_CO_191220191020363925x",
+        "2001",
+        None,
+    ),
 }
 
 
@@ -100,8 +150,10 @@ def test_valid_shapes_are_stored_raw_then_accepted(listener: Listener, store: Ca
 
 
 def test_duplicate_is_another_delivery_flagged_and_counted_once(listener, store):
-    store.record_push({"PhoneNumber": "254708374149", "Amount": 1},
-                      {"CheckoutRequestID": "ws_CO_D1", "MerchantRequestID": "m-1", "ResponseCode": "0"})
+    store.record_push(
+        {"PhoneNumber": "254708374149", "Amount": 1},
+        {"CheckoutRequestID": "ws_CO_D1", "MerchantRequestID": "m-1", "ResponseCode": "0"},
+    )
     raw = encode(stk_body("ws_CO_D1", metadata=success_items(1)))
     first, second = post(listener, raw), post(listener, raw)
     assert first.status_code == second.status_code == 200
@@ -143,10 +195,13 @@ INVALID = {
     "CheckoutRequestID missing": (b'{"Body": {"stkCallback": {"ResultCode": 0}}}', "CheckoutRequestID"),
     "ResultCode missing": (b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_9"}}}', "ResultCode"),
     "ResultCode wrong type": (
-        b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_9", "ResultCode": [0]}}}', "ResultCode"),
+        b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_9", "ResultCode": [0]}}}',
+        "ResultCode",
+    ),
     "Items wrong type": (
-        b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_9", "ResultCode": 0, '
-        b'"CallbackMetadata": "x"}}}', "CallbackMetadata"),
+        b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_9", "ResultCode": 0, "CallbackMetadata": "x"}}}',
+        "CallbackMetadata",
+    ),
     "not UTF-8": (b"\xff\xfe{}", "UTF-8"),
 }
 
@@ -209,7 +264,8 @@ def test_enormous_declared_body_is_refused_without_reading_it(listener, store):
     with socket.create_connection(("127.0.0.1", listener.port)) as sock:
         sock.sendall(
             f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {10 * 1024**3}\r\n\r\n".encode() + b"{" * 100
+            f"Content-Length: {10 * 1024**3}\r\n\r\n".encode()
+            + b"{" * 100
         )
         received = b""
         while b"\r\n\r\n" not in received or not received.rstrip().endswith(b"}"):
@@ -232,11 +288,11 @@ def test_wrong_method_is_405_json(listener, store, method):
     assert store.count_deliveries() == 0
 
 
-@pytest.mark.parametrize("path", ["/", "/callback", "/wrong-token/callback", "/{token}/other",
-                                  "/{token}", "/{token}/callback/extra"])
+@pytest.mark.parametrize(
+    "path", ["/", "/callback", "/wrong-token/callback", "/{token}/other", "/{token}", "/{token}/callback/extra"]
+)
 def test_wrong_path_is_404_json_and_does_not_reveal_the_token(listener, store, path):
-    response = http.post(listener.url + path.format(token=listener.path_token),
-                          content=encode(stk_body()))
+    response = http.post(listener.url + path.format(token=listener.path_token), content=encode(stk_body()))
     assert response.status_code == 404
     payload = assert_json(response)
     assert payload["error"] == "not_found"
@@ -252,23 +308,24 @@ def test_trailing_slash_and_health(listener):
 
 
 def test_only_relevant_headers_are_kept(listener, store):
-    response = post(listener, encode(stk_body("ws_CO_H1")),
-                    headers={"user-agent": "Safaricom", "cookie": "session=abc",
-                             "authorization": "Bearer secret-value"})
+    response = post(
+        listener,
+        encode(stk_body("ws_CO_H1")),
+        headers={"user-agent": "Safaricom", "cookie": "session=abc", "authorization": "Bearer secret-value"},
+    )
     row = store.delivery(int(response.headers["x-mpesa-lab-delivery"]))
     assert row["headers"]["user-agent"] == "Safaricom"
     assert "cookie" not in row["headers"] and "authorization" not in row["headers"]
 
 
 def test_ip_allowlist(store):
-    with Listener(store, allowed_ips=["196.201.214.200"], trusted_proxies=["127.0.0.1"],
-                  name="test-ip") as lst:
+    with Listener(store, allowed_ips=["196.201.214.200"], trusted_proxies=["127.0.0.1"], name="test-ip") as lst:
         refused = post(lst, encode(stk_body("ws_CO_I1")))
         # Behind a proxy the user named (here on loopback), the proxy forwards the sender's address.
-        via_proxy = post(lst, encode(stk_body("ws_CO_I2")),
-                         headers={"x-forwarded-for": "10.0.0.9, 196.201.214.200"})
-        spoofed_first = post(lst, encode(stk_body("ws_CO_I3")),
-                             headers={"x-forwarded-for": "196.201.214.200, 10.0.0.9"})
+        via_proxy = post(lst, encode(stk_body("ws_CO_I2")), headers={"x-forwarded-for": "10.0.0.9, 196.201.214.200"})
+        spoofed_first = post(
+            lst, encode(stk_body("ws_CO_I3")), headers={"x-forwarded-for": "196.201.214.200, 10.0.0.9"}
+        )
     assert refused.status_code == 403 and assert_json(refused)["error"] == "forbidden"
     assert via_proxy.status_code == 200 and via_proxy.content == ACCEPTED_BYTES
     assert spoofed_first.status_code == 403
@@ -283,8 +340,7 @@ def test_ip_allowlist(store):
 def test_a_forged_forwarded_for_from_a_local_process_does_not_pass_the_allowlist(store):
     # No proxy named: any process on this machine could write the header, so it is not believed.
     with Listener(store, allowed_ips=["196.201.214.200"], name="test-ip-forged") as lst:
-        forged = post(lst, encode(stk_body("ws_CO_I6")),
-                      headers={"x-forwarded-for": "196.201.214.200"})
+        forged = post(lst, encode(stk_body("ws_CO_I6")), headers={"x-forwarded-for": "196.201.214.200"})
     assert forged.status_code == 403
     row = store.delivery(int(forged.headers["x-mpesa-lab-delivery"]))
     assert row["outcome"] == "forbidden" and row["client_addr"] == "127.0.0.1"
@@ -295,16 +351,13 @@ def test_exposing_through_the_tunnel_trusts_its_agent(store):
     lst = Listener(store, allowed_ips=["196.201.214.200"], name="test-ip-tunnel")
     lst.app.trust_tunnel_agent()  # what expose() does before opening the tunnel
     with lst:
-        via_agent = post(lst, encode(stk_body("ws_CO_I7")),
-                         headers={"x-forwarded-for": "196.201.214.200"})
+        via_agent = post(lst, encode(stk_body("ws_CO_I7")), headers={"x-forwarded-for": "196.201.214.200"})
     assert via_agent.status_code == 200
 
 
 def test_forwarded_for_is_ignored_when_not_trusted(store):
-    with Listener(store, allowed_ips=["196.201.214.200"], trust_forwarded_for=False,
-                  name="test-ip2") as lst:
-        response = post(lst, encode(stk_body("ws_CO_I4")),
-                        headers={"x-forwarded-for": "196.201.214.200"})
+    with Listener(store, allowed_ips=["196.201.214.200"], trust_forwarded_for=False, name="test-ip2") as lst:
+        response = post(lst, encode(stk_body("ws_CO_I4")), headers={"x-forwarded-for": "196.201.214.200"})
     assert response.status_code == 403
 
 
@@ -317,8 +370,7 @@ def test_allowlist_accepts_networks(store):
 
 def test_a_store_failure_is_never_acknowledged(listener, store):
     with sqlite3.connect(store.path) as conn:
-        conn.execute("CREATE TRIGGER boom BEFORE INSERT ON deliveries "
-                     "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
+        conn.execute("CREATE TRIGGER boom BEFORE INSERT ON deliveries BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
     response = post(listener, encode(stk_body("ws_CO_F1")))
     assert response.status_code == 503
     payload = assert_json(response)

@@ -25,8 +25,13 @@ def test_a_participant_process_joins_over_http_only(tmp_path):
     server = WorkshopServer(tmp_path / "room", participants=1, name="workshop-import-test").start()
     try:
         env = dict(os.environ, CARD=json.dumps(server.credentials("p01")))
-        done = subprocess.run([sys.executable, "-c", PARTICIPANT, str(tmp_path / "me.sqlite")], env=env,
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-c", PARTICIPANT, str(tmp_path / "me.sqlite")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr
         out = json.loads(done.stdout.strip().splitlines()[-1])
         assert out["code"] is not None and out["delivery"] == "direct"

@@ -59,13 +59,13 @@ def test_store_given_as_a_path(tmp_path):
 
 
 def test_wait_for_over_http(listener):
-    listener.store.record_push({"Amount": 1, "PhoneNumber": "254708374149"},
-                               {"CheckoutRequestID": "ws_CO_HW1", "ResponseCode": "0"})
+    listener.store.record_push(
+        {"Amount": 1, "PhoneNumber": "254708374149"}, {"CheckoutRequestID": "ws_CO_HW1", "ResponseCode": "0"}
+    )
 
     def later() -> None:
         time.sleep(0.2)
-        httpx.post(listener.callback_url, timeout=30,
-                   content=encode(stk_body("ws_CO_HW1", metadata=success_items(7))))
+        httpx.post(listener.callback_url, timeout=30, content=encode(stk_body("ws_CO_HW1", metadata=success_items(7))))
 
     thread = threading.Thread(target=later)
     thread.start()
@@ -82,9 +82,13 @@ def test_run_listener_prints_each_callback(tmp_path):
     out = io.StringIO()
     stop = threading.Event()
     result: list[int] = []
-    thread = threading.Thread(target=lambda: result.append(run_listener(
-        "127.0.0.1", 0, tmp_path / "fg.sqlite", path_token="foreground-token", out=out,
-        stop_event=stop)))
+    thread = threading.Thread(
+        target=lambda: result.append(
+            run_listener(
+                "127.0.0.1", 0, tmp_path / "fg.sqlite", path_token="foreground-token", out=out, stop_event=stop
+            )
+        )
+    )
     thread.start()
     try:
         deadline = time.monotonic() + 30
@@ -94,8 +98,11 @@ def test_run_listener_prints_each_callback(tmp_path):
         assert url.endswith("/foreground-token/callback")
         assert f"Store:        {(tmp_path / 'fg.sqlite').resolve()}" in out.getvalue()
         httpx.post(url, content=encode(stk_body("ws_CO_FG1", metadata=success_items("10.00"))), timeout=30)
-        httpx.post(url, content=encode(stk_body("ws_CO_FG2", result_code=1032,
-                                                result_desc="Request cancelled by user")), timeout=30)
+        httpx.post(
+            url,
+            content=encode(stk_body("ws_CO_FG2", result_code=1032, result_desc="Request cancelled by user")),
+            timeout=30,
+        )
         httpx.post(url, content=b"junk", timeout=30)
     finally:
         stop.set()
@@ -126,8 +133,7 @@ def test_python_dash_m_stops_cleanly_on_a_signal_mid_load(tmp_path, sig):
             proc.send_signal(sig)
 
     try:
-        response = httpx.post(url, content=encode(stk_body("ws_CO_PM1", metadata=success_items(3))),
-                              timeout=30)
+        response = httpx.post(url, content=encode(stk_body("ws_CO_PM1", metadata=success_items(3))), timeout=30)
         assert response.status_code == 200
         deadline = time.monotonic() + 30
         while "ws_CO_PM1" not in log.read_text() and time.monotonic() < deadline:
@@ -154,8 +160,12 @@ def test_python_dash_m_stops_cleanly_on_a_signal_mid_load(tmp_path, sig):
 
 
 def test_python_dash_m_reports_bad_arguments():
-    done = subprocess.run([sys.executable, "-m", "mpesa_lab.listener", "--port", "0", "--token", "bad"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "mpesa_lab.listener", "--port", "0", "--token", "bad"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "path_token must be" in done.stderr
     assert "Traceback" not in done.stderr
@@ -167,12 +177,12 @@ def test_runs_beside_a_running_event_loop_like_a_notebook_kernel(tmp_path):
     async def cell() -> tuple[int, str, int]:
         loop_thread = threading.current_thread()
         seen: list[threading.Thread] = []
-        lst = Listener(tmp_path / "nb.sqlite", name="test-notebook",
-                       on_delivery=lambda _: seen.append(threading.current_thread())).start()
+        lst = Listener(
+            tmp_path / "nb.sqlite", name="test-notebook", on_delivery=lambda _: seen.append(threading.current_thread())
+        ).start()
         try:
             # Blocking calls from the loop's own thread: the server must not be on this loop.
-            status = httpx.post(lst.callback_url, content=encode(stk_body("ws_CO_NB1")),
-                                timeout=30).status_code
+            status = httpx.post(lst.callback_url, content=encode(stk_body("ws_CO_NB1")), timeout=30).status_code
             cb = lst.wait_for("ws_CO_NB1", timeout=30)
         finally:
             lst.stop()

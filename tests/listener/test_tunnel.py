@@ -66,8 +66,7 @@ def no_ambient_token(monkeypatch):
 
 def test_success_gives_https_url_and_close_stops_the_agent(tmp_path):
     agent = Agent(tmp_path, "ok")
-    tunnel = open_tunnel(8123, authtoken=TOKEN, ngrok_path=agent.path, config_path=agent.config,
-                         timeout=30)
+    tunnel = open_tunnel(8123, authtoken=TOKEN, ngrok_path=agent.path, config_path=agent.config, timeout=30)
     try:
         assert tunnel.public_url == "https://abcd.ngrok-free.app"
         started = agent.events()[0]
@@ -88,8 +87,7 @@ def test_the_authtoken_is_on_no_command_line(tmp_path):
     """`ps -eo args` shows every user the agent's arguments: the token reaches it in its
     environment (readable by its owner only), and ours is as it was afterwards."""
     agent = Agent(tmp_path, "ok")
-    with open_tunnel(8129, authtoken=TOKEN, ngrok_path=agent.path, config_path=agent.config,
-                     timeout=30):
+    with open_tunnel(8129, authtoken=TOKEN, ngrok_path=agent.path, config_path=agent.config, timeout=30):
         started = agent.events()[0]
         assert started["authtoken_given"] is True
         assert started["authtoken_on_command_line"] is False
@@ -124,8 +122,7 @@ def test_token_saved_in_the_ngrok_config_is_enough(tmp_path):
 def test_agent_that_exits_at_once(tmp_path):
     agent = Agent(tmp_path, "exit")
     with pytest.raises(TunnelError, match="could not start") as info:
-        open_tunnel(8127, authtoken=TOKEN, ngrok_path=agent.path, config_path=agent.config,
-                    timeout=30)
+        open_tunnel(8127, authtoken=TOKEN, ngrok_path=agent.path, config_path=agent.config, timeout=30)
     assert "fake agent told to fail" in str(info.value)
     assert TOKEN not in str(info.value)
 
@@ -133,8 +130,7 @@ def test_agent_that_exits_at_once(tmp_path):
 def test_agent_that_refuses_the_authtoken(tmp_path):
     agent = Agent(tmp_path, "badauth")
     with pytest.raises(TunnelError, match="refused the authtoken") as info:
-        open_tunnel(8128, authtoken=TOKEN, ngrok_path=agent.path, config_path=agent.config,
-                    timeout=30)
+        open_tunnel(8128, authtoken=TOKEN, ngrok_path=agent.path, config_path=agent.config, timeout=30)
     assert TOKEN not in str(info.value)
 
 
@@ -142,8 +138,7 @@ def test_agent_that_never_becomes_ready_is_killed_at_the_deadline(tmp_path):
     agent = Agent(tmp_path, "hang")
     started = time.monotonic()
     with pytest.raises(TunnelError, match="did not become ready within 2 s"):
-        open_tunnel(8129, authtoken=TOKEN, ngrok_path=agent.path, config_path=agent.config,
-                    timeout=2)
+        open_tunnel(8129, authtoken=TOKEN, ngrok_path=agent.path, config_path=agent.config, timeout=2)
     # Generous bound: the point is that it does not wait forever.
     assert time.monotonic() - started < 30
     # On a slow machine the agent may be killed before it even logged; either way none survives.
@@ -160,12 +155,10 @@ def test_agent_cannot_be_downloaded_fails_fast(tmp_path, monkeypatch):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
-    monkeypatch.setattr(installer, "get_ngrok_cdn_url",
-                        lambda version: f"http://127.0.0.1:{closed_port}/ngrok.tgz")
+    monkeypatch.setattr(installer, "get_ngrok_cdn_url", lambda version: f"http://127.0.0.1:{closed_port}/ngrok.tgz")
     missing = tmp_path / "bin" / "ngrok"
     with pytest.raises(TunnelError, match="could not be downloaded") as info:
-        open_tunnel(8130, authtoken=TOKEN, ngrok_path=missing, config_path=tmp_path / "n.yml",
-                    timeout=10)
+        open_tunnel(8130, authtoken=TOKEN, ngrok_path=missing, config_path=tmp_path / "n.yml", timeout=10)
     assert "ngrok_path" in str(info.value)
 
 
@@ -176,13 +169,17 @@ def test_agent_download_that_hangs_is_cut_at_the_deadline(tmp_path, monkeypatch)
     silent.bind(("127.0.0.1", 0))
     silent.listen(1)  # accepts the connection, never answers
     port = silent.getsockname()[1]
-    monkeypatch.setattr(installer, "get_ngrok_cdn_url",
-                        lambda version: f"http://127.0.0.1:{port}/ngrok.tgz")
+    monkeypatch.setattr(installer, "get_ngrok_cdn_url", lambda version: f"http://127.0.0.1:{port}/ngrok.tgz")
     try:
         started = time.monotonic()
         with pytest.raises(TunnelError, match="could not be downloaded"):
-            open_tunnel(8131, authtoken=TOKEN, ngrok_path=tmp_path / "bin" / "ngrok",
-                        config_path=tmp_path / "n.yml", timeout=1.5)
+            open_tunnel(
+                8131,
+                authtoken=TOKEN,
+                ngrok_path=tmp_path / "bin" / "ngrok",
+                config_path=tmp_path / "n.yml",
+                timeout=1.5,
+            )
         assert time.monotonic() - started < 30
     finally:
         silent.close()
@@ -199,8 +196,7 @@ def test_listener_expose_and_stop(tmp_path, store):
         create = next(e for e in agent.events() if e["event"] == "create")
         assert create["options"]["upstream"]["url"] == f"http://127.0.0.1:{listener.port}"
         # The local endpoint still works (the agent would forward to it).
-        response = httpx.post(listener.local_callback_url, content=encode(stk_body("ws_CO_E1")),
-                              timeout=30)
+        response = httpx.post(listener.local_callback_url, content=encode(stk_body("ws_CO_E1")), timeout=30)
         assert response.status_code == 200
         assert listener.expose(TOKEN, ngrok_path=agent.path, config_path=agent.config) == url
         pid = agent.pid()

@@ -22,11 +22,17 @@ MISTAKES: dict[str, list[tuple[str, str]]] = {
         ("msisdn", 'phone = "0708374149"'),
     ],
     "01-the-journey": [
-        ("sequence_order", 'order = ["D", "G", "F", "A", "C", "B", "E"]  # waits for the payment before the acknowledgement'),
-        ("step_delay", _code("""
+        (
+            "sequence_order",
+            'order = ["D", "G", "F", "A", "C", "B", "E"]  # waits for the payment before the acknowledgement',
+        ),
+        (
+            "step_delay",
+            _code("""
             steps = stepper.steps
             seconds = (steps[2].at - steps[5].at).total_seconds()  # the wrong way round
-        """)),
+        """),
+        ),
     ],
     "02-access-token": [
         ("basic_auth", 'header = f"Basic {LAB_CONSUMER_KEY}:{LAB_CONSUMER_SECRET}"  # not encoded'),
@@ -38,16 +44,22 @@ MISTAKES: dict[str, list[tuple[str, str]]] = {
         ("wrong_part", 'wrong = "passkey"'),
     ],
     "04-first-push": [
-        ("customer_answer", _code("""
+        (
+            "customer_answer",
+            _code("""
             push = lab.push(TEST_PHONE, 12, "INV-04", "Lesson 04")
             push.cancel()
             wrong = push.wait(timeout=15)
-        """)),
-        ("customer_answer", _code("""
+        """),
+        ),
+        (
+            "customer_answer",
+            _code("""
             push = lab.push(TEST_PHONE, 13, "INV-04", "Lesson 04")
             push.cancel()
             ignored = push.wait(timeout=15)
-        """)),
+        """),
+        ),
     ],
     "05-callbacks-listener": [
         ("receipt", 'receipt = body["Body"]["stkCallback"]["CallbackMetadata"]["Item"]'),
@@ -56,12 +68,18 @@ MISTAKES: dict[str, list[tuple[str, str]]] = {
         ("query_fallback", "result = pushes[0].query()  # the wrong push"),
     ],
     "06-errors-result-codes": [
-        ("triggered", 'callback = lab.push("254711000061", 50, "INV-06", "Lesson 06").wait(timeout=10)  # exactly the balance'),
-        ("advice_function", _code("""
+        (
+            "triggered",
+            'callback = lab.push("254711000061", 50, "INV-06", "Lesson 06").wait(timeout=10)  # exactly the balance',
+        ),
+        (
+            "advice_function",
+            _code("""
             def advice(code):
                 entry = codes.lookup(str(code))
                 return entry.mitigation if entry.known else "Unknown code."
-        """)),
+        """),
+        ),
     ],
     "07-result-code-analytics": [
         ("paid_rows", "paid = tx[tx.result_code == 0]"),
@@ -72,19 +90,25 @@ MISTAKES: dict[str, list[tuple[str, str]]] = {
         ("callback_url", "url = lab.listener.local_callback_url  # this machine only"),
     ],
     "09-running-a-workshop": [
-        ("room_rehearsal", _code("""
+        (
+            "room_rehearsal",
+            _code("""
             ids = [lab.push(phone, 10, "ROOM", "Rehearsal").checkout_request_id for phone in ROOM[:3]]
             for cid in ids:
                 lab.listener.wait_for(cid, timeout=10)
             tx = lab.transactions()
             room = tx[tx["checkout_request_id"].isin(ids)]
-        """)),
+        """),
+        ),
         ("struggling_participant", 'stuck = (ROOM[0], "0")'),
-        ("room_fault", _code("""
+        (
+            "room_fault",
+            _code("""
             room_data = httpx.get(f"{room.server.url}/_workshop/api/room", trust_env=False,
                                   headers={"Authorization": f"Bearer {room.server.facilitator_token}"}).json()
             top = room_data["results"][0]
             saw = (top["code"], top["count"])
-        """)),
+        """),
+        ),
     ],
 }

@@ -23,7 +23,7 @@ NOTEBOOKS = ROOT / "notebooks"
 SOLUTIONS = NOTEBOOKS / "solutions"
 PROBE_MARK = "@@mpesa-lab-probe@@"
 
-PROBE = f'''
+PROBE = f"""
 import json as _json, sys as _sys
 from mpesa_lab.course import lesson_store as _lesson_store
 from mpesa_lab.course.verdict import history as _history, clear_history as _clear_history
@@ -40,7 +40,7 @@ if _path.exists():
     _store.close()
 _clear_history()
 print({PROBE_MARK!r} + _json.dumps(_report))
-'''
+"""
 
 
 @dataclass
@@ -66,12 +66,13 @@ def _probe_output(cell) -> dict:
         text = output.get("text", "")
         for line in text.splitlines():
             if line.startswith(PROBE_MARK):
-                return json.loads(line[len(PROBE_MARK):])
+                return json.loads(line[len(PROBE_MARK) :])
     raise AssertionError(f"the probe cell printed nothing: {cell.get('outputs')}")
 
 
-def execute(path: Path | nbformat.NotebookNode, workdir: Path, *, runs: int = 2, strict: bool = False,
-            cell_timeout: int = 90) -> Report:
+def execute(
+    path: Path | nbformat.NotebookNode, workdir: Path, *, runs: int = 2, strict: bool = False, cell_timeout: int = 90
+) -> Report:
     """Execute a notebook (a path or a notebook) ``runs`` times in one kernel; raise
     CellExecutionError on any failing cell.
 
@@ -84,8 +85,9 @@ def execute(path: Path | nbformat.NotebookNode, workdir: Path, *, runs: int = 2,
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # the kernel inherits the test process's environment
     try:
-        client = NotebookClient(nb, kernel_name="python3", timeout=cell_timeout,
-                                resources={"metadata": {"path": str(workdir)}})
+        client = NotebookClient(
+            nb, kernel_name="python3", timeout=cell_timeout, resources={"metadata": {"path": str(workdir)}}
+        )
         done: list[Run] = []
         with client.setup_kernel():
             for _ in range(runs):

@@ -16,13 +16,19 @@ from mpesa_lab.constants import LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET, SANDBOX_P
 TILL_PASSKEY = "5ed26e70e15a9948cbd97a639ed8d59a68acdbe0f8d609297f2559db0579ae25"
 PUBLIC = {SANDBOX_PASSKEY, TILL_PASSKEY, LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET}
 
-PLACEHOLDER = re.compile(r"^(<[^>]*>|\.\.\.|(paste|your|put|insert|example|made|fake|not)[-_a-z]*|x{3,}|changeme)$", re.I)
+PLACEHOLDER = re.compile(
+    r"^(<[^>]*>|\.\.\.|(paste|your|put|insert|example|made|fake|not)[-_a-z]*|x{3,}|changeme)$", re.I
+)
 
 # Long runs of token characters; judged by _credential_like below.
 CANDIDATE = re.compile(r"(?<![A-Za-z0-9_\-+/=])[A-Za-z0-9_\-+/=.]{20,}")
 # NAME=value lines (.env style) and name = "value" assignments whose name says secret.
-ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Z0-9_]*(?:KEY|SECRET|TOKEN|PASSKEY|PASSWORD)[A-Z0-9_]*)\s*=\s*(\S+)\s*$", re.M)
-QUOTED = re.compile(r"(?i)\b(\w*(?:secret|passkey|token|password|api_?key|consumer_key)\w*)\s*[=:]\s*[\"']([^\"'\s]{6,})[\"']")
+ENV_LINE = re.compile(
+    r"^\s*(?:export\s+)?([A-Z0-9_]*(?:KEY|SECRET|TOKEN|PASSKEY|PASSWORD)[A-Z0-9_]*)\s*=\s*(\S+)\s*$", re.M
+)
+QUOTED = re.compile(
+    r"(?i)\b(\w*(?:secret|passkey|token|password|api_?key|consumer_key)\w*)\s*[=:]\s*[\"']([^\"'\s]{6,})[\"']"
+)
 BEARER = re.compile(r"(?i)\b(?:Bearer|Basic)\s+([A-Za-z0-9._\-+/=]{12,})")
 
 
@@ -55,7 +61,12 @@ def find_secrets(text: str, where: str = "") -> list[str]:
 
     for match in ENV_LINE.finditer(text):
         value = match.group(2).strip("'\"")
-        if value and value not in PUBLIC and not PLACEHOLDER.match(value) and not re.fullmatch(r"[A-Z_][A-Z0-9_]*", value):
+        if (
+            value
+            and value not in PUBLIC
+            and not PLACEHOLDER.match(value)
+            and not re.fullmatch(r"[A-Z_][A-Z0-9_]*", value)
+        ):
             report(f"{match.group(1)}=", value)
     for match in QUOTED.finditer(text):
         value = match.group(2)

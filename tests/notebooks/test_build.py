@@ -12,7 +12,7 @@ from tests.notebooks.runner import load_build
 
 BUILD = load_build()
 
-SOURCE = '''\
+SOURCE = """\
 # ---
 # jupyter:
 #   mpesa_lab:
@@ -38,7 +38,7 @@ answer = 42
 
 # %%
 check.msisdn(answer, "254708374149")
-'''
+"""
 
 
 def _lesson(tmp_path: Path, text: str = SOURCE):
@@ -56,8 +56,13 @@ def test_exercise_cells_route_starter_to_learners_and_solution_to_facilitators(t
     assert learner.cells[0].source == "# 42 · A lesson\n\nIt takes 7 hours."
     assert (learner.cells[2].source, learner.cells[2].metadata["tags"]) == ("answer = ...  # the answer", ["exercise"])
     assert (solved.cells[2].source, solved.cells[2].metadata["tags"]) == ("answer = 42", ["solution"])
-    assert learner.metadata["mpesa_lab"] == {"lesson": "42-a-lesson", "solutions": False, "title": "A lesson",
-                                             "minutes": 5, "expects_rule_17": 0}
+    assert learner.metadata["mpesa_lab"] == {
+        "lesson": "42-a-lesson",
+        "solutions": False,
+        "title": "A lesson",
+        "minutes": 5,
+        "expects_rule_17": 0,
+    }
     assert all(not c.get("outputs") for c in learner.cells if c.cell_type == "code")
     # Rebuilt from the same source: the same bytes.
     assert BUILD.render(learner) == BUILD.render(BUILD.build(_lesson(tmp_path), solutions=False, fills=fills))
@@ -71,11 +76,14 @@ def test_the_tests_put_each_typical_mistake_in_its_exercise_cell(tmp_path: Path)
         BUILD.build(lesson, solutions=False, mistakes=["a = 1", "b = 2"], fills={})
 
 
-@pytest.mark.parametrize("broken, message", [
-    (SOURCE.replace('# %% tags=["exercise"]\nanswer = ...  # the answer\n\n', ""), "must follow its exercise"),
-    (SOURCE.replace('# %% tags=["solution"]\nanswer = 42\n\n', ""), "no solution cell"),
-    (SOURCE.replace("#     lesson: 42-a-lesson\n", ""), "no mpesa_lab: lesson"),
-])
+@pytest.mark.parametrize(
+    "broken, message",
+    [
+        (SOURCE.replace('# %% tags=["exercise"]\nanswer = ...  # the answer\n\n', ""), "must follow its exercise"),
+        (SOURCE.replace('# %% tags=["solution"]\nanswer = 42\n\n', ""), "no solution cell"),
+        (SOURCE.replace("#     lesson: 42-a-lesson\n", ""), "no mpesa_lab: lesson"),
+    ],
+)
 def test_a_malformed_source_is_named(tmp_path: Path, broken: str, message: str):
     with pytest.raises(ValueError, match=message):
         _lesson(tmp_path, broken)

@@ -33,7 +33,9 @@ def _check_reruns(report, path: Path) -> None:
     assert first.get("deliveries", 0) > 0, f"{path.name}: no callback reached the lesson's store"
     # The store is continued, not replaced: the second run adds exactly what the first added.
     for key in ("pushes", "deliveries"):
-        assert second[key] == 2 * first[key], f"{path.name}: {key} {first[key]} then {second[key]} (rows vanished or leaked)"
+        assert second[key] == 2 * first[key], (
+            f"{path.name}: {key} {first[key]} then {second[key]} (rows vanished or leaked)"
+        )
     expected_17 = report.metadata.get("expects_rule_17", 0)
     assert first["rule_17"] == expected_17, f"{path.name}: {first['rule_17']} ResultCode 17 on the first run"
     assert second["rule_17"] == 2 * expected_17, f"{path.name}: ResultCode 17 on the re-run: {second['rule_17']}"
@@ -69,7 +71,9 @@ def test_learner_notebook_runs_twice(path: Path, tmp_path: Path):
     _check_no_room_secrets(report, tmp_path)
     for run in report.runs:
         verdicts = run.probe["verdicts"]
-        assert len(verdicts) == _exercises(path), f"{path.name}: {len(verdicts)} checks ran, {_exercises(path)} exercises"
+        assert len(verdicts) == _exercises(path), (
+            f"{path.name}: {len(verdicts)} checks ran, {_exercises(path)} exercises"
+        )
         passed = [name for name, ok, *_ in verdicts if ok]
         assert not passed, f"{path.name}: the starter code already passes {passed}: the exercise gives its answer away"
 
@@ -94,19 +98,23 @@ def test_a_typical_mistake_is_named_by_its_check_and_the_notebook_still_runs(sou
     """Each exercise holding its typical mistake (mistakes.py): the check says what is wrong; nothing stops."""
     lesson = BUILD.load_source(source)
     mistakes = MISTAKES.get(lesson.name, [])
-    assert len(mistakes) == len(lesson.exercises), \
+    assert len(mistakes) == len(lesson.exercises), (
         f"{lesson.name}: {len(lesson.exercises)} exercises, {len(mistakes)} typical mistakes in tests/notebooks/mistakes.py"
+    )
     nb = BUILD.build(lesson, solutions=False, mistakes=[code for _check, code in mistakes])
     exercises = [i for i, c in enumerate(nb.cells) if "exercise" in c.metadata.get("tags", [])]
     for (check_name, _code), i in zip(mistakes, exercises, strict=True):
-        assert nb.cells[i + 1].source.startswith(f"check.{check_name}("), \
+        assert nb.cells[i + 1].source.startswith(f"check.{check_name}("), (
             f"{lesson.name}: the mistake for check.{check_name} would go in cell {i}, which check.{check_name} does not follow"
+        )
     report = execute(nb, tmp_path, runs=1)
     verdicts = report.runs[0].probe["verdicts"]
     assert len(verdicts) == len(lesson.exercises)
     for name, ok, answered, message in verdicts:
         assert answered and not ok, f"{source.stem}: {name}: the mistake was not caught: {message}"
-        assert message.startswith("\u2718") and "\n  - " in message, f"{source.stem}: {name}: no problem named: {message}"
+        assert message.startswith("\u2718") and "\n  - " in message, (
+            f"{source.stem}: {name}: no problem named: {message}"
+        )
 
 
 def test_08_live_path_runs_against_a_stand_in_sandbox(tmp_path: Path, monkeypatch):
@@ -130,9 +138,12 @@ def test_08_live_path_runs_against_a_stand_in_sandbox(tmp_path: Path, monkeypatc
     assert switched == 1, "the notebook's LIVE switch moved"
     with Emulator(name="stand-in-sandbox").start() as sandbox:
         sandbox.register_subscriber(SANDBOX_TEST_MSISDN, profile="ignores")
-        for name, value in {"MPESA_BASE_URL": sandbox.url, "MPESA_CONSUMER_KEY": LAB_CONSUMER_KEY,
-                            "MPESA_CONSUMER_SECRET": LAB_CONSUMER_SECRET,
-                            "MPESA_CALLBACK_URL": "https://callbacks.stand-in-tunnel.net/cb"}.items():
+        for name, value in {
+            "MPESA_BASE_URL": sandbox.url,
+            "MPESA_CONSUMER_KEY": LAB_CONSUMER_KEY,
+            "MPESA_CONSUMER_SECRET": LAB_CONSUMER_SECRET,
+            "MPESA_CALLBACK_URL": "https://callbacks.stand-in-tunnel.net/cb",
+        }.items():
             monkeypatch.setenv(name, value)
         report = execute(nb, tmp_path, runs=1)
         pushed = sandbox.transactions(phone=SANDBOX_TEST_MSISDN)

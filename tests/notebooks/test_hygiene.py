@@ -44,7 +44,9 @@ def notebook_secrets(nb, label: str) -> list[str]:
 
 def test_the_checks_catch_a_dirty_notebook():
     """The two checks below can fail: an executed cell and a token in an output are both caught."""
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("token = lab.client.tokens.token().reveal()\nprint(token)")])
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("token = lab.client.tokens.token().reveal()\nprint(token)")]
+    )
     assert dirty_cells(nb) == [] and notebook_secrets(nb, "clean") == []
     nb.cells[0].execution_count = 1
     nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="Xy7Kp2Qw9Lm4Nz8Rt6Vb3Hd5Fg1J\n")]
@@ -57,7 +59,9 @@ def test_committed_notebook_has_no_outputs(path: Path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     dirty = dirty_cells(nb)
-    assert not dirty, f"{_id(path)}: cells {dirty} have outputs or execution counts; rebuild with python notebooks/build.py"
+    assert not dirty, (
+        f"{_id(path)}: cells {dirty} have outputs or execution counts; rebuild with python notebooks/build.py"
+    )
     assert "widgets" not in nb.metadata, f"{_id(path)}: saved widget state in metadata"
 
 
@@ -84,13 +88,16 @@ def test_notebook_shape(path: Path):
     for part in ("You will be able to", "Prerequisites", "Time"):
         assert part in first.source, f"{path.name}: the opening cell lacks {part!r}"
     closing = [c.source for c in nb.cells[-3:] if c.cell_type == "markdown"]
-    assert closing and "## Summary" in closing[-1] and "**Next:**" in closing[-1], f"{path.name}: no summary/next at the end"
+    assert closing and "## Summary" in closing[-1] and "**Next:**" in closing[-1], (
+        f"{path.name}: no summary/next at the end"
+    )
     exercises = [i for i, c in enumerate(nb.cells) if "exercise" in c.metadata.get("tags", [])]
     assert len(exercises) >= 2, f"{path.name}: {len(exercises)} exercise(s); at least two"
     for i in exercises:
         after = nb.cells[i + 1]
-        assert after.cell_type == "code" and after.source.lstrip().startswith("check."), \
+        assert after.cell_type == "code" and after.source.lstrip().startswith("check."), (
             f"{path.name}: exercise cell {i} is not followed by its check cell"
+        )
     solved = nbformat.read(NOTEBOOKS / "solutions" / path.name, as_version=4)
     assert [i for i, c in enumerate(solved.cells) if "solution" in c.metadata.get("tags", [])] == exercises
     for i in exercises:

@@ -26,7 +26,9 @@ def _html_of(nb, marker: str) -> str:
 def _cells(html: str) -> list[str]:
     import html as html_lib
 
-    return [html_lib.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", html, re.S)]
+    return [
+        html_lib.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", html, re.S)
+    ]
 
 
 def test_06_the_trigger_table_shows_every_fix_whole(tmp_path: Path):

@@ -35,7 +35,14 @@ def test_the_workshop_timing_table_matches_the_notebooks_headers():
     assert f"the table adds up to {total} minutes" in guide
     hours, rest = divmod(total, 60)
     assert f"About {hours} hours {rest} minutes with the break" in guide or (
-        not rest and f"About {hours} hours with the break" in guide)
-    half = sum(int(rows[n]) for n in re.search(r"run ([\d, and]+), and give", guide).group(1).replace(" and", ",").split(", ")) + pause
+        not rest and f"About {hours} hours with the break" in guide
+    )
+    half = (
+        sum(
+            int(rows[n])
+            for n in re.search(r"run ([\d, and]+), and give", guide).group(1).replace(" and", ",").split(", ")
+        )
+        + pause
+    )
     hours, rest = divmod(half, 60)
     assert f"about {hours} hours" + (f" {rest} minutes" if rest else "") + " with the break" in guide

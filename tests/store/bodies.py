@@ -6,10 +6,14 @@ import json
 from typing import Any
 
 
-def stk_body(checkout_id: str = "ws_CO_1007202409152617172396192", *, result_code: Any = 0,
-             result_desc: str = "The service request is processed successfully.",
-             merchant_id: str = "2654-4b64-97ff-b827b542881d3130",
-             metadata: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def stk_body(
+    checkout_id: str = "ws_CO_1007202409152617172396192",
+    *,
+    result_code: Any = 0,
+    result_desc: str = "The service request is processed successfully.",
+    merchant_id: str = "2654-4b64-97ff-b827b542881d3130",
+    metadata: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     stk: dict[str, Any] = {
         "MerchantRequestID": merchant_id,
         "CheckoutRequestID": checkout_id,
@@ -21,8 +25,14 @@ def stk_body(checkout_id: str = "ws_CO_1007202409152617172396192", *, result_cod
     return {"Body": {"stkCallback": stk}}
 
 
-def success_items(amount: Any = 1, *, balance: Any = ..., receipt: str = "NLJ7RT61SV",
-                  date: Any = 20191219102115, phone: Any = 254708374149) -> list[dict[str, Any]]:
+def success_items(
+    amount: Any = 1,
+    *,
+    balance: Any = ...,
+    receipt: str = "NLJ7RT61SV",
+    date: Any = 20191219102115,
+    phone: Any = 254708374149,
+) -> list[dict[str, Any]]:
     items = [{"Name": "Amount", "Value": amount}, {"Name": "MpesaReceiptNumber", "Value": receipt}]
     if balance is None:
         items.append({"Name": "Balance"})

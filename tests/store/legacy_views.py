@@ -16,7 +16,7 @@ from mpesa_lab.store.records import loads as _loads
 _NAIROBI_NAME = "Africa/Nairobi"
 
 
-def legacy_callbacks(self) -> "pd.DataFrame":
+def legacy_callbacks(self) -> pd.DataFrame:
     """Every valid callback (duplicates included, flagged), parsed, in arrival order.
 
     ``unknown`` is judged now (no push with this CheckoutRequestID in the store);
@@ -29,7 +29,7 @@ def legacy_callbacks(self) -> "pd.DataFrame":
         "c.transaction_date, c.phone, c.items, c.duplicate, "
         "NOT EXISTS(SELECT 1 FROM pushes p WHERE p.checkout_request_id = c.checkout_request_id) "
         "AS unknown, c.unknown AS unknown_on_arrival "
-        "FROM callbacks c ORDER BY c.id"
+        "FROM callbacks c ORDER BY c.id",
     )
     df.insert(2, "received_at", _to_nairobi(df.pop("received_ts")))
     _explain(df)
@@ -40,7 +40,8 @@ def legacy_callbacks(self) -> "pd.DataFrame":
     _bool_columns(df, "duplicate", "unknown", "unknown_on_arrival")
     return df
 
-def legacy_transactions(self) -> "pd.DataFrame":
+
+def legacy_transactions(self) -> pd.DataFrame:
     """One row per push with its FIRST callback (duplicates counted once, in ``callbacks``).
 
     ``status`` is paid / failed (from the callback), else the last final query result,
@@ -61,7 +62,7 @@ def legacy_transactions(self) -> "pd.DataFrame":
         "LEFT JOIN (SELECT checkout_request_id, MIN(id) AS first_id, COUNT(*) AS n FROM callbacks "
         "           GROUP BY checkout_request_id) f ON f.checkout_request_id = p.checkout_request_id "
         "LEFT JOIN callbacks c ON c.id = f.first_id "
-        "ORDER BY p.id"
+        "ORDER BY p.id",
     )
     pushed = _to_nairobi(df.pop("at_ts"))
     callback_ts = df.pop("callback_ts")
@@ -69,9 +70,12 @@ def legacy_transactions(self) -> "pd.DataFrame":
     df.insert(df.columns.get_loc("result_code"), "callback_at", _to_nairobi(callback_ts))
     df["latency"] = df["callback_at"] - df["pushed_at"]
     df["latency_s"] = df["latency"].dt.total_seconds()
-    df["status"] = [_status(row) for row in df[
-        ["response_code", "error_code", "refused", "result_code", "query_result_code"]
-    ].itertuples(index=False)]
+    df["status"] = [
+        _status(row)
+        for row in df[["response_code", "error_code", "refused", "result_code", "query_result_code"]].itertuples(
+            index=False
+        )
+    ]
     df.pop("refused")
     _explain(df)
     df["amount_requested"] = _numeric(df["amount_requested"])
@@ -79,19 +83,16 @@ def legacy_transactions(self) -> "pd.DataFrame":
     df["balance"] = _numeric(df["balance"])
     df["transaction_date"] = _iso_to_nairobi(df["transaction_date"])
     df["callbacks"] = df["callbacks"].astype("int64")
-    df["status"] = pd.Categorical(df["status"],
-                                  categories=["paid", "failed", "pending", "rejected"])
+    df["status"] = pd.Categorical(df["status"], categories=["paid", "failed", "pending", "rejected"])
     return df
 
 
-
-
-def _frame(store: Any, sql: str) -> "pd.DataFrame":
+def _frame(store: Any, sql: str) -> pd.DataFrame:
     with store.reading() as conn:
         return pd.read_sql_query(sql, conn)
 
 
-def _to_nairobi(ts: "pd.Series") -> "pd.Series":
+def _to_nairobi(ts: pd.Series) -> pd.Series:
     import pandas as pd
 
     # Whole microseconds: float seconds would show nanosecond noise.
@@ -99,31 +100,31 @@ def _to_nairobi(ts: "pd.Series") -> "pd.Series":
     return pd.to_datetime(micros, unit="us", utc=True).dt.tz_convert(_NAIROBI_NAME)
 
 
-def _iso_to_nairobi(values: "pd.Series") -> "pd.Series":
+def _iso_to_nairobi(values: pd.Series) -> pd.Series:
     import pandas as pd
 
     return pd.to_datetime(values, format="ISO8601", utc=True).dt.tz_convert(_NAIROBI_NAME)
 
 
-def _json_columns(df: "pd.DataFrame", *names: str, empty_dict: bool = False) -> None:
+def _json_columns(df: pd.DataFrame, *names: str, empty_dict: bool = False) -> None:
     """Decode JSON text columns in place (``empty_dict``: a missing value becomes ``{}``)."""
     decode: Callable[[str | None], Any] = (lambda t: _loads(t) or {}) if empty_dict else _loads
     for name in names:
         df[name] = df[name].map(decode).astype(object)
 
 
-def _bool_columns(df: "pd.DataFrame", *names: str) -> None:
+def _bool_columns(df: pd.DataFrame, *names: str) -> None:
     for name in names:
         df[name] = df[name].astype(bool)
 
 
-def _numeric(values: "pd.Series") -> "pd.Series":
+def _numeric(values: pd.Series) -> pd.Series:
     import pandas as pd
 
     return pd.to_numeric(values, errors="coerce").astype("float64")
 
 
-def _explain(df: "pd.DataFrame") -> None:
+def _explain(df: pd.DataFrame) -> None:
     """Turn ``result_code`` into a category and add the catalogue's name and explanation."""
     codes = df["result_code"].astype(object).where(df["result_code"].notna(), None)
     entries = [result_entry(code) if code is not None else None for code in codes]

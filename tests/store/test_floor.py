@@ -54,8 +54,12 @@ print(above)
 
 
 def test_the_store_stands_on_the_ground_floor_alone(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "alone.sqlite")],
-                          capture_output=True, text=True, timeout=120,
-                          env={"MPESA_LAB_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path / "alone.sqlite")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"MPESA_LAB_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"

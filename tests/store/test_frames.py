@@ -54,8 +54,16 @@ def test_the_store_views_never_swap_the_process_pool(store, monkeypatch):
 
     store.record_push({"Amount": 1}, {"CheckoutRequestID": "ws_CO_P1", "ResponseCode": "0"})
     body = encode(stk_body("ws_CO_P1"))
-    store.store_delivery(DeliveryIn(received_at=nairobi_now(), remote_addr="x", body=body,
-                                    outcome="accepted", http_status=200, callback=parse_callback(body)))
+    store.store_delivery(
+        DeliveryIn(
+            received_at=nairobi_now(),
+            remote_addr="x",
+            body=body,
+            outcome="accepted",
+            http_status=200,
+            callback=parse_callback(body),
+        )
+    )
     swaps: list[object] = []
     monkeypatch.setattr(pa, "set_memory_pool", swaps.append)
     before = pa.default_memory_pool()

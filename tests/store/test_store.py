@@ -6,7 +6,7 @@ import json
 import sqlite3
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -23,26 +23,43 @@ from .bodies import encode, stk_body, success_items
 
 def deliver(store: CallbackStore, body: dict | bytes, at: datetime | None = None):
     raw = body if isinstance(body, bytes) else encode(body)
-    return store.store_delivery(DeliveryIn(received_at=at or nairobi_now(), remote_addr="127.0.0.1",
-                                           body=raw, outcome="accepted", http_status=200,
-                                           callback=parse_callback(raw)))
+    return store.store_delivery(
+        DeliveryIn(
+            received_at=at or nairobi_now(),
+            remote_addr="127.0.0.1",
+            body=raw,
+            outcome="accepted",
+            http_status=200,
+            callback=parse_callback(raw),
+        )
+    )
 
 
 def push(store: CallbackStore, checkout_id: str, at: datetime | None = None, amount=10, **request):
     return store.record_push(
-        {"BusinessShortCode": "174379", "Amount": amount, "PhoneNumber": "254708374149",
-         "AccountReference": "ref", **request},
-        {"MerchantRequestID": f"m-{checkout_id}", "CheckoutRequestID": checkout_id,
-         "ResponseCode": "0", "ResponseDescription": "Success. Request accepted for processing"},
-        at=at, environment="local")
+        {
+            "BusinessShortCode": "174379",
+            "Amount": amount,
+            "PhoneNumber": "254708374149",
+            "AccountReference": "ref",
+            **request,
+        },
+        {
+            "MerchantRequestID": f"m-{checkout_id}",
+            "CheckoutRequestID": checkout_id,
+            "ResponseCode": "0",
+            "ResponseDescription": "Success. Request accepted for processing",
+        },
+        at=at,
+        environment="local",
+    )
 
 
 def test_file_is_in_wal_mode_with_full_sync(store):
     with sqlite3.connect(store.path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.synchronous == "FULL"
-    tables = {r[0] for r in sqlite3.connect(store.path).execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = {r[0] for r in sqlite3.connect(store.path).execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"deliveries", "callbacks", "quarantine", "pushes", "queries"} <= tables
 
 
@@ -67,9 +84,15 @@ def test_bad_paths_are_clear_errors(tmp_path):
 
 def test_record_push_masks_credentials_whatever_the_caller_did(store):
     store.record_push(
-        {"BusinessShortCode": "174379", "Password": "c2VjcmV0", "Timestamp": "20240101000000",
-         "Amount": 10, "PhoneNumber": "254708374149", "passkey": Secret("bfb279f9aa9b"),
-         "nested": {"consumer_secret": "shh-value", "access_token": "AT-value-123"}},
+        {
+            "BusinessShortCode": "174379",
+            "Password": "c2VjcmV0",
+            "Timestamp": "20240101000000",
+            "Amount": 10,
+            "PhoneNumber": "254708374149",
+            "passkey": Secret("bfb279f9aa9b"),
+            "nested": {"consumer_secret": "shh-value", "access_token": "AT-value-123"},
+        },
         {"CheckoutRequestID": "ws_CO_P1", "MerchantRequestID": "m1", "ResponseCode": "0"},
     )
     raw = sqlite3.connect(store.path).execute("SELECT request FROM pushes").fetchone()[0]
@@ -83,9 +106,11 @@ def test_record_push_masks_credentials_whatever_the_caller_did(store):
 
 
 def test_record_push_with_an_error_envelope(store):
-    store.record_push({"Amount": 0, "PhoneNumber": "254708374149"}, None,
-                      error={"requestId": "r-1", "errorCode": "400.002.02",
-                             "errorMessage": "Bad Request - Invalid Amount"})
+    store.record_push(
+        {"Amount": 0, "PhoneNumber": "254708374149"},
+        None,
+        error={"requestId": "r-1", "errorCode": "400.002.02", "errorMessage": "Bad Request - Invalid Amount"},
+    )
     pushes = store.pushes()
     assert pushes.loc[0, "error_code"] == "400.002.02"
     tx = store.transactions()
@@ -95,8 +120,11 @@ def test_record_push_with_an_error_envelope(store):
 def test_any_recorded_push_error_makes_the_transaction_rejected(store):
     # What the Lab records when the client refuses a push before Daraja answers (validation,
     # network): an error with no Daraja errorCode and no response at all.
-    store.record_push({"Amount": "abc", "PhoneNumber": "0700"}, None,
-                      error={"type": "ValidationError", "message": "Amount must be a whole number"})
+    store.record_push(
+        {"Amount": "abc", "PhoneNumber": "0700"},
+        None,
+        error={"type": "ValidationError", "message": "Amount must be a whole number"},
+    )
     # A push Daraja accepted stays pending, not rejected.
     push(store, "ws_CO_OK1")
     pushes = store.pushes()
@@ -107,16 +135,18 @@ def test_any_recorded_push_error_makes_the_transaction_rejected(store):
 
 
 def test_transactions_view(store):
-    t0 = datetime(2024, 7, 10, 6, 15, 0, tzinfo=timezone.utc)
+    t0 = datetime(2024, 7, 10, 6, 15, 0, tzinfo=UTC)
     push(store, "ws_CO_T1", at=t0, amount=1)
     push(store, "ws_CO_T2", at=t0 + timedelta(seconds=1), amount=20)
     push(store, "ws_CO_T3", at=t0 + timedelta(seconds=2))
-    deliver(store, stk_body("ws_CO_T1", metadata=success_items("1.00", balance=None)),
-            at=t0 + timedelta(seconds=7.5))
+    deliver(store, stk_body("ws_CO_T1", metadata=success_items("1.00", balance=None)), at=t0 + timedelta(seconds=7.5))
     # A later duplicate with a different result must not replace the first one.
     deliver(store, stk_body("ws_CO_T1", result_code=1032), at=t0 + timedelta(seconds=9))
-    deliver(store, stk_body("ws_CO_T2", result_code="1032", result_desc="Request cancelled by user"),
-            at=t0 + timedelta(seconds=4))
+    deliver(
+        store,
+        stk_body("ws_CO_T2", result_code="1032", result_desc="Request cancelled by user"),
+        at=t0 + timedelta(seconds=4),
+    )
     deliver(store, stk_body("ws_CO_stranger", result_code=0))
 
     tx = store.transactions()
@@ -145,8 +175,7 @@ def test_callbacks_and_queries_views_have_analysis_dtypes(store):
     push(store, "ws_CO_V1")
     deliver(store, stk_body("ws_CO_V1", metadata=success_items("1.00", balance="32009.90")))
     deliver(store, stk_body("ws_CO_V2", result_code="SFC_IC0003", result_desc="Operator"))
-    store.record_query({"CheckoutRequestID": "ws_CO_V1"},
-                       {"ResponseCode": 0, "ResultCode": 0, "ResultDesc": "ok"})
+    store.record_query({"CheckoutRequestID": "ws_CO_V1"}, {"ResponseCode": 0, "ResultCode": 0, "ResultDesc": "ok"})
     cb = store.callbacks()
     assert cb["result_code"].dtype == "str"
     assert cb["result_code"].tolist() == ["0", "SFC_IC0003"]
@@ -169,9 +198,15 @@ def test_callbacks_and_queries_views_have_analysis_dtypes(store):
 
 def test_query_result_fills_in_when_no_callback_came(store):
     push(store, "ws_CO_Q1")
-    store.record_query({"BusinessShortCode": "174379", "Password": "x", "CheckoutRequestID": "ws_CO_Q1"},
-                       {"ResponseCode": "0", "CheckoutRequestID": "ws_CO_Q1", "ResultCode": "1037",
-                        "ResultDesc": "DS timeout user cannot be reached"})
+    store.record_query(
+        {"BusinessShortCode": "174379", "Password": "x", "CheckoutRequestID": "ws_CO_Q1"},
+        {
+            "ResponseCode": "0",
+            "CheckoutRequestID": "ws_CO_Q1",
+            "ResultCode": "1037",
+            "ResultDesc": "DS timeout user cannot be reached",
+        },
+    )
     queries = store.queries()
     assert queries.loc[0, "result_code"] == "1037" and queries.loc[0, "result_name"] == "unreachable"
     assert queries.loc[0, "request"]["Password"] == "<masked>"
@@ -181,16 +216,22 @@ def test_query_result_fills_in_when_no_callback_came(store):
 
 def test_pending_query_keeps_the_transaction_pending(store):
     push(store, "ws_CO_Q2")
-    store.record_query({"CheckoutRequestID": "ws_CO_Q2"},
-                       {"ResponseCode": "0", "ResultCode": "4999",
-                        "ResultDesc": "The transaction is still under processing"})
+    store.record_query(
+        {"CheckoutRequestID": "ws_CO_Q2"},
+        {"ResponseCode": "0", "ResultCode": "4999", "ResultDesc": "The transaction is still under processing"},
+    )
     assert store.transactions().loc[0, "status"] == "pending"
 
 
 def test_empty_views_have_their_columns(store):
-    for view, column in ((store.transactions, "latency"), (store.callbacks, "result_code"),
-                         (store.deliveries, "body"), (store.quarantine, "reason"),
-                         (store.pushes, "request"), (store.queries, "result_code")):
+    for view, column in (
+        (store.transactions, "latency"),
+        (store.callbacks, "result_code"),
+        (store.deliveries, "body"),
+        (store.quarantine, "reason"),
+        (store.pushes, "request"),
+        (store.queries, "result_code"),
+    ):
         frame = view()
         assert frame.empty and column in frame.columns
 

@@ -26,11 +26,13 @@ CLI = [sys.executable, "-m", "mpesa_lab.cli"]
 def _corrupt_pages(path: Path) -> None:
     store = CallbackStore(path)
     for i in range(200):
-        store.record_push({"PhoneNumber": "254708374149", "Amount": i, "AccountReference": "x" * 400},
-                          {"CheckoutRequestID": f"ws_CO_{i}", "ResponseCode": "0"})
+        store.record_push(
+            {"PhoneNumber": "254708374149", "Amount": i, "AccountReference": "x" * 400},
+            {"CheckoutRequestID": f"ws_CO_{i}", "ResponseCode": "0"},
+        )
     store.close()
     data = bytearray(path.read_bytes())
-    data[4096 * 5:4096 * 5 + 3000] = os.urandom(3000)  # pages in the middle, not the header
+    data[4096 * 5 : 4096 * 5 + 3000] = os.urandom(3000)  # pages in the middle, not the header
     path.write_bytes(bytes(data))
 
 
@@ -237,8 +239,7 @@ def test_a_store_at_a_path_of_ones_own_is_private_too(tmp_path, open_umask):
 
 @pytest.fixture
 def env(tmp_path):
-    environment = dict(os.environ, MPESA_LAB_HOME=str(tmp_path / "home"), COLUMNS="300",
-                       PYTHONUNBUFFERED="1")
+    environment = dict(os.environ, MPESA_LAB_HOME=str(tmp_path / "home"), COLUMNS="300", PYTHONUNBUFFERED="1")
     for name in ("MPESA_ENV", "MPESA_BASE_URL", "MPESA_CALLBACK_URL"):
         environment.pop(name, None)
     return environment
@@ -248,10 +249,13 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
     return subprocess.run(CLI + args, env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
 
 
-@pytest.mark.parametrize("command", [
-    ["listen", "--port", "0", "--db", "{store}"],
-    ["demo", "--store", "{store}"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["listen", "--port", "0", "--db", "{store}"],
+        ["demo", "--store", "{store}"],
+    ],
+)
 @pytest.mark.parametrize("make", [_corrupt_pages, _table_dropped], ids=["corrupt pages", "table dropped"])
 def test_cli_refuses_a_broken_store_with_one_line(tmp_path, env, command, make):
     store = tmp_path / "broken.sqlite"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -30,7 +30,7 @@ from mpesa_lab.store.arrow import read_store
 from .bodies import encode, stk_body, success_items
 from .legacy_views import legacy_callbacks, legacy_transactions
 
-T0 = datetime(2026, 7, 10, 6, 15, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 7, 10, 6, 15, 0, tzinfo=UTC)
 CODES = [0, 0, 0, "1032", 1037, 1, "SFC_IC0003", 9999, 2001, "4999"]
 
 
@@ -40,31 +40,58 @@ def _fill(store: CallbackStore, n: int = 60, seed: int = 3) -> None:
         cid = f"ws_CO_{i:04d}"
         at = T0 + timedelta(seconds=10 * i)
         if i % 17 == 5:  # refused by Daraja
-            store.record_push({"PhoneNumber": "254708374149", "Amount": 1}, None, at=at,
-                              error={"requestId": "r", "errorCode": "500.001.1001",
-                                     "errorMessage": "Wrong credentials"})
+            store.record_push(
+                {"PhoneNumber": "254708374149", "Amount": 1},
+                None,
+                at=at,
+                error={"requestId": "r", "errorCode": "500.001.1001", "errorMessage": "Wrong credentials"},
+            )
             continue
-        store.record_push({"BusinessShortCode": "174379", "Amount": rng.choice([1, 10, "20"]),
-                           "PhoneNumber": f"2547{rng.randrange(10**8):08d}" if i % 13 else None,
-                           "AccountReference": f"INV{i}"},
-                          {"MerchantRequestID": f"m-{i}", "CheckoutRequestID": cid, "ResponseCode": "0"},
-                          at=at, environment="local")
+        store.record_push(
+            {
+                "BusinessShortCode": "174379",
+                "Amount": rng.choice([1, 10, "20"]),
+                "PhoneNumber": f"2547{rng.randrange(10**8):08d}" if i % 13 else None,
+                "AccountReference": f"INV{i}",
+            },
+            {"MerchantRequestID": f"m-{i}", "CheckoutRequestID": cid, "ResponseCode": "0"},
+            at=at,
+            environment="local",
+        )
         if i % 11 == 3:  # no callback; the STK query tells
-            store.record_query({"CheckoutRequestID": cid},
-                               {"ResponseCode": "0", "ResultCode": rng.choice(["1037", "0", "4999"]),
-                                "ResultDesc": "from the query"}, at=at + timedelta(seconds=60))
+            store.record_query(
+                {"CheckoutRequestID": cid},
+                {"ResponseCode": "0", "ResultCode": rng.choice(["1037", "0", "4999"]), "ResultDesc": "from the query"},
+                at=at + timedelta(seconds=60),
+            )
             continue
         code = rng.choice(CODES)
-        metadata = success_items(rng.choice(["1.00", 10, "20"]), balance=rng.choice([None, "5.5"])) \
-            if code == 0 else None
+        metadata = (
+            success_items(rng.choice(["1.00", 10, "20"]), balance=rng.choice([None, "5.5"])) if code == 0 else None
+        )
         body = encode(stk_body(cid, result_code=code, result_desc=f"desc {code}", metadata=metadata))
         for copy in range(2 if i % 7 == 0 else 1):
-            store.store_delivery(DeliveryIn(received_at=at + timedelta(seconds=1.5 + copy), remote_addr="x",
-                                            body=body, outcome="accepted", http_status=200,
-                                            callback=parse_callback(body)))
+            store.store_delivery(
+                DeliveryIn(
+                    received_at=at + timedelta(seconds=1.5 + copy),
+                    remote_addr="x",
+                    body=body,
+                    outcome="accepted",
+                    http_status=200,
+                    callback=parse_callback(body),
+                )
+            )
     stranger = encode(stk_body("ws_CO_stranger", result_code=1032))
-    store.store_delivery(DeliveryIn(received_at=nairobi_now(), remote_addr="x", body=stranger,
-                                    outcome="accepted", http_status=200, callback=parse_callback(stranger)))
+    store.store_delivery(
+        DeliveryIn(
+            received_at=nairobi_now(),
+            remote_addr="x",
+            body=stranger,
+            outcome="accepted",
+            http_status=200,
+            callback=parse_callback(stranger),
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +104,7 @@ def filled(tmp_path_factory) -> CallbackStore:
 
 def _same(new: pd.Series, old: pd.Series) -> None:
     assert len(new) == len(old)
-    for a, b in zip(new.astype(object).tolist(), old.astype(object).tolist()):
+    for a, b in zip(new.astype(object).tolist(), old.astype(object).tolist(), strict=True):
         if pd.isna(b) if not isinstance(b, (dict, list)) else False:
             assert pd.isna(a), (new.name, a, b)
         else:
@@ -96,9 +123,13 @@ def test_transactions_match_the_per_row_implementation(filled):
     callbacks = filled.callbacks().drop_duplicates("checkout_request_id").set_index("checkout_request_id")
     for _, row in new.iterrows():
         before = old.loc[old.push_id == row.push_id, "phone"].iloc[0]
-        want = before if isinstance(before, str) else (
-            callbacks["phone"].get(row.checkout_request_id) if row.checkout_request_id in callbacks.index
-            else None)
+        want = (
+            before
+            if isinstance(before, str)
+            else (
+                callbacks["phone"].get(row.checkout_request_id) if row.checkout_request_id in callbacks.index else None
+            )
+        )
         assert (row.phone == want) or (pd.isna(row.phone) and pd.isna(want))
     assert set(new["status"].astype(str)) >= {"paid", "failed", "pending", "rejected"}
 
@@ -113,15 +144,21 @@ def test_callbacks_match_the_per_row_implementation(filled):
             _same(new[column], old[column])
 
 
-@pytest.mark.parametrize("view, schema", [("transactions", frames.TRANSACTIONS),
-                                          ("callbacks", frames.CALLBACKS)])
+@pytest.mark.parametrize("view, schema", [("transactions", frames.TRANSACTIONS), ("callbacks", frames.CALLBACKS)])
 def test_views_have_the_documented_columns_and_dtypes(filled, tmp_path, view, schema):
     empty = CallbackStore(tmp_path / "empty.sqlite")
     for frame in (getattr(filled, view)(), getattr(empty, view)()):
         assert list(frame.columns) == [c.name for c in schema]
         assert {c: str(t) for c, t in frame.dtypes.items()} == {c.name: c.dtype for c in schema}
     assert frames.column_names(frames.TRANSACTIONS)[:7] == [
-        "status", "result_code", "result_desc", "phone", "amount", "receipt", "latency_s"]
+        "status",
+        "result_code",
+        "result_desc",
+        "phone",
+        "amount",
+        "receipt",
+        "latency_s",
+    ]
 
 
 def test_the_child_process_reader_gives_the_same_records(filled):
@@ -156,9 +193,16 @@ def test_reading_does_not_block_the_writer(filled, tmp_path):
     def write() -> None:
         for i in range(200):
             body = encode(stk_body(f"ws_CO_busy{i}"))
-            store.store_delivery(DeliveryIn(received_at=nairobi_now(), remote_addr="x", body=body,
-                                            outcome="accepted", http_status=200,
-                                            callback=parse_callback(body)))
+            store.store_delivery(
+                DeliveryIn(
+                    received_at=nairobi_now(),
+                    remote_addr="x",
+                    body=body,
+                    outcome="accepted",
+                    http_status=200,
+                    callback=parse_callback(body),
+                )
+            )
         done.append(True)
 
     writer = threading.Thread(target=write)

@@ -3,7 +3,7 @@ widgets' background threads without sleeping blindly."""
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -30,5 +30,3 @@ def closing() -> Iterator[Callable]:
     yield keep
     for widget in made:
         widget.close()
-
-

@@ -112,7 +112,7 @@ def test_list_lines_have_one_code_column_and_fit_the_box():
     for label, entry in explorer.list.options:
         assert label.startswith(f"{entry.code:<{CODE_COLUMN}} "), label
         assert len(label) <= LIST_CHARS, label
-        words = label[CODE_COLUMN + 1:].removesuffix(" (observed)")
+        words = label[CODE_COLUMN + 1 :].removesuffix(" (observed)")
         if words.endswith("…"):
             assert entry.message.startswith(words[:-1]) and entry.message[len(words) - 1] in " ,.;:-", label
         else:

@@ -27,15 +27,18 @@ def test_valid_form_enables_send(lab, closing):
     assert "sent as 254708374149" in form.messages["phone"].value
 
 
-@pytest.mark.parametrize("field, widget, value", [
-    ("phone", "phone", "0712"),
-    ("phone", "phone", "0733 000 000"),            # Airtel: not Safaricom
-    ("amount", "amount", "10.5"),
-    ("amount", "amount", "0"),
-    ("account_reference", "account_reference", "   "),
-    ("account_reference", "account_reference", "INV\n1"),  # control characters
-    ("description", "description", ""),
-])
+@pytest.mark.parametrize(
+    "field, widget, value",
+    [
+        ("phone", "phone", "0712"),
+        ("phone", "phone", "0733 000 000"),  # Airtel: not Safaricom
+        ("amount", "amount", "10.5"),
+        ("amount", "amount", "0"),
+        ("account_reference", "account_reference", "   "),
+        ("account_reference", "account_reference", "INV\n1"),  # control characters
+        ("description", "description", ""),
+    ],
+)
 def test_invalid_field_disables_send_with_the_clients_message(lab, closing, field, widget, value):
     form = closing(PushForm(lab))
     getattr(form, widget).value = value
@@ -46,8 +49,12 @@ def test_invalid_field_disables_send_with_the_clients_message(lab, closing, fiel
 
     assert html.escape(expected) in form.messages[widget].value
     # fixing the field enables Send again
-    getattr(form, widget).value = {"phone": "0708374149", "amount": "10", "account_reference": "INV-1",
-                                   "description": "Payment"}[widget]
+    getattr(form, widget).value = {
+        "phone": "0708374149",
+        "amount": "10",
+        "account_reference": "INV-1",
+        "description": "Payment",
+    }[widget]
     assert not form.send_button.disabled and form.valid
 
 

@@ -13,12 +13,20 @@ from .conftest import TIMEOUT, eventually
 
 
 def callback_body(checkout_id: str, code: int = 0) -> dict:
-    stk = {"MerchantRequestID": "29115-34620561-1", "CheckoutRequestID": checkout_id, "ResultCode": code,
-           "ResultDesc": "The service request is processed successfully." if code == 0 else "Request cancelled by user."}
+    stk = {
+        "MerchantRequestID": "29115-34620561-1",
+        "CheckoutRequestID": checkout_id,
+        "ResultCode": code,
+        "ResultDesc": "The service request is processed successfully." if code == 0 else "Request cancelled by user.",
+    }
     if code == 0:
-        stk["CallbackMetadata"] = {"Item": [{"Name": "Amount", "Value": 1.0},
-                                            {"Name": "MpesaReceiptNumber", "Value": "NLJ7RT61SV"},
-                                            {"Name": "PhoneNumber", "Value": 254708374149}]}
+        stk["CallbackMetadata"] = {
+            "Item": [
+                {"Name": "Amount", "Value": 1.0},
+                {"Name": "MpesaReceiptNumber", "Value": "NLJ7RT61SV"},
+                {"Name": "PhoneNumber", "Value": 254708374149},
+            ]
+        }
     return {"Body": {"stkCallback": stk}}
 
 
@@ -29,8 +37,12 @@ def test_table_gains_a_row_when_a_callback_is_stored_from_another_thread(lab, cl
     live.table.observe(lambda change: seen.append(change["new"]), names="value")  # the trait path to the page
 
     def post() -> None:  # a callback arriving over real HTTP; the listener's thread stores it
-        response = httpx.post(lab.listener.callback_url, content=json.dumps(callback_body("ws_CO_LIVE_1")),
-                              headers={"Content-Type": "application/json"}, timeout=10)
+        response = httpx.post(
+            lab.listener.callback_url,
+            content=json.dumps(callback_body("ws_CO_LIVE_1")),
+            headers={"Content-Type": "application/json"},
+            timeout=10,
+        )
         assert response.status_code == 200
 
     poster = threading.Thread(target=post)
@@ -57,8 +69,16 @@ def test_newest_first_coloured_with_meaning_and_mitigation(lab, closing):
     assert first["amount"] is None or first["amount"] != first["amount"]  # nothing was paid (NaN/None)
     assert float(live.rows[1]["amount"]) == 1 and float(live.rows[1]["amount_requested"]) == 1
     assert first["latency_s"] > 0
-    assert list(live.frame().columns[:8]) == ["status", "result_code", "result_desc", "phone", "amount",
-                                              "amount_requested", "receipt", "latency_s"]
+    assert list(live.frame().columns[:8]) == [
+        "status",
+        "result_code",
+        "result_desc",
+        "phone",
+        "amount",
+        "amount_requested",
+        "receipt",
+        "latency_s",
+    ]
     table = live.table.value
     assert "#fff6f6" in table and "#f6fff8" in table  # failed and paid rows coloured apart
     assert "What to do:" in table and "Request cancelled by user" in table  # hover and click

@@ -141,11 +141,17 @@ def test_a_prompt_counts_down_and_a_timeout_clears_the_typed_pin(lab, closing):
     phone.press("1")
     phone.press("2")
     assert phone.pin.value == "12"
-    later = eventually(lambda: (m := re.search(r"(\d+) s left", phone.countdown.value)) and
-                       int(m.group(1)) < int(first.group(1)) and m, what="the countdown going down")
+    later = eventually(
+        lambda: (
+            (m := re.search(r"(\d+) s left", phone.countdown.value)) and int(m.group(1)) < int(first.group(1)) and m
+        ),
+        what="the countdown going down",
+    )
     assert int(later.group(1)) < int(first.group(1))
     assert push.wait(TIMEOUT).result_code == "1037"
-    eventually(lambda: phone.prompt is None and "expired without an answer" in phone.screen.value,
-               what="the timeout on the phone")
+    eventually(
+        lambda: phone.prompt is None and "expired without an answer" in phone.screen.value,
+        what="the timeout on the phone",
+    )
     assert phone.pin.value == "", "typed digits stayed after the prompt timed out"
     assert phone.countdown.value == "" and phone.pin.disabled

@@ -24,7 +24,10 @@ def test_seven_steps_of_a_real_transaction(lab, closing):
     steps = transaction_steps(lab, push.checkout_request_id)
     assert [s.number for s in steps] == list(range(1, 8)) and all(s.happened for s in steps)
     # the actual messages
-    assert '"AccountReference": "STEP-1"' in steps[0].message and "POST /mpesa/stkpush/v1/processrequest" in steps[0].message
+    assert (
+        '"AccountReference": "STEP-1"' in steps[0].message
+        and "POST /mpesa/stkpush/v1/processrequest" in steps[0].message
+    )
     assert push.checkout_request_id in steps[2].message and '"ResponseCode": "0"' in steps[2].message
     assert "Ksh21.00" in steps[3].message
     assert "Cancel" in steps[4].message
@@ -41,7 +44,7 @@ def test_seven_steps_of_a_real_transaction(lab, closing):
     assert "Bearer <masked>" in steps[0].message
     # times in the order things happened (step 1 has whole seconds only)
     times = [s.at for s in steps[1:]]
-    assert all(a <= b for a, b in zip(times, times[1:])), times
+    assert all(a <= b for a, b in zip(times, times[1:], strict=False)), times
 
 
 def test_the_widget_steps_and_highlights(lab, closing):
@@ -93,7 +96,9 @@ def test_no_step_label_crosses_a_lifeline():
     svg = diagram_svg(1)
     lifelines = [float(x) for x in re.findall(r'<line class="mpl-lifeline" x1="([\d.]+)"', svg)]
     assert len(lifelines) == 3
-    labels = re.findall(r'<text class="mpl-step-label" x="([\d.]+)" y="[\d.]+"( text-anchor="middle")?[^>]*>([^<]+)</text>', svg)
+    labels = re.findall(
+        r'<text class="mpl-step-label" x="([\d.]+)" y="[\d.]+"( text-anchor="middle")?[^>]*>([^<]+)</text>', svg
+    )
     assert len(labels) == 7
     import html
 

@@ -4,7 +4,8 @@ Daraja client per participant (httpx, so the tests see exactly what goes over th
 from __future__ import annotations
 
 import base64
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -19,8 +20,9 @@ TIMESTAMP = "20240710091526"
 
 @pytest.fixture
 def server(tmp_path) -> Iterator[WorkshopServer]:
-    srv = WorkshopServer(tmp_path / "room", participants=3, title="Test room",
-                         config=EmulatorConfig(seed=7), name="workshop-test").start()
+    srv = WorkshopServer(
+        tmp_path / "room", participants=3, title="Test room", config=EmulatorConfig(seed=7), name="workshop-test"
+    ).start()
     try:
         yield srv
     finally:
@@ -45,10 +47,17 @@ class Participant:
         code = changes.pop("shortcode", self.creds["shortcode"])
         passkey = changes.pop("passkey", self.creds["passkey"])
         body = {
-            "BusinessShortCode": code, "Password": build_password(code, passkey, TIMESTAMP),
-            "Timestamp": TIMESTAMP, "TransactionType": "CustomerPayBillOnline", "Amount": amount,
-            "PartyA": phone, "PartyB": code, "PhoneNumber": phone,
-            "CallBackURL": "http://127.0.0.1:9/callback", "AccountReference": "ws-test", "TransactionDesc": "Test",
+            "BusinessShortCode": code,
+            "Password": build_password(code, passkey, TIMESTAMP),
+            "Timestamp": TIMESTAMP,
+            "TransactionType": "CustomerPayBillOnline",
+            "Amount": amount,
+            "PartyA": phone,
+            "PartyB": code,
+            "PhoneNumber": phone,
+            "CallBackURL": "http://127.0.0.1:9/callback",
+            "AccountReference": "ws-test",
+            "TransactionDesc": "Test",
         }
         body.update(changes)
         return body
@@ -58,8 +67,12 @@ class Participant:
 
     def query(self, checkout_request_id: str) -> httpx.Response:
         code = self.creds["shortcode"]
-        body = {"BusinessShortCode": code, "Password": build_password(code, self.creds["passkey"], TIMESTAMP),
-                "Timestamp": TIMESTAMP, "CheckoutRequestID": checkout_request_id}
+        body = {
+            "BusinessShortCode": code,
+            "Password": build_password(code, self.creds["passkey"], TIMESTAMP),
+            "Timestamp": TIMESTAMP,
+            "CheckoutRequestID": checkout_request_id,
+        }
         return self.http.post(STK_QUERY_PATH, json=body, headers=self.bearer)
 
     def close(self) -> None:

@@ -30,8 +30,9 @@ def _rss_mib() -> float:
 
 
 def test_one_attacker_does_not_cost_the_room_memory_or_callbacks(tmp_path):
-    server = WorkshopServer(tmp_path / "room", participants=6, config=EmulatorConfig(seed=19),
-                            name="workshop-attacked").start()
+    server = WorkshopServer(
+        tmp_path / "room", participants=6, config=EmulatorConfig(seed=19), name="workshop-attacked"
+    ).start()
     port = server.url.rsplit(":", 1)[1]
     bad = Participant(server, "p06")
     inbox_path = f"/_workshop/inbox/{server.room.desk('p06').participant.inbox_token.reveal()}"
@@ -44,8 +45,10 @@ def test_one_attacker_does_not_cost_the_room_memory_or_callbacks(tmp_path):
             for route in ("/_workshop/relay/hello", "/_workshop/progress"):
                 try:
                     with socket.create_connection(("127.0.0.1", int(port)), timeout=5) as sock:
-                        sock.sendall(f"POST {route} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n"
-                                     f"Content-Length: {1 << 30}\r\n\r\n".encode())
+                        sock.sendall(
+                            f"POST {route} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n"
+                            f"Content-Length: {1 << 30}\r\n\r\n".encode()
+                        )
                         for _ in range(64):
                             sock.sendall(b" " * (1 << 20))
                 except OSError:
@@ -58,8 +61,15 @@ def test_one_attacker_does_not_cost_the_room_memory_or_callbacks(tmp_path):
             n = 0
             while not stop.is_set():
                 n += 1
-                body = {"Body": {"stkCallback": {"CheckoutRequestID": f"A{n}", "ResultCode": f"E{n}",
-                                                 "ResultDesc": pad if n % 2 else "d"}}}
+                body = {
+                    "Body": {
+                        "stkCallback": {
+                            "CheckoutRequestID": f"A{n}",
+                            "ResultCode": f"E{n}",
+                            "ResultDesc": pad if n % 2 else "d",
+                        }
+                    }
+                }
                 http.post(server.url + inbox_path, json=body)
                 sent["letters"] += 1
 
@@ -68,8 +78,9 @@ def test_one_attacker_does_not_cost_the_room_memory_or_callbacks(tmp_path):
             while not stop.is_set():
                 for host in ("127.0.0.1", "2130706433", "[::ffff:127.0.0.1]", "0.0.0.0"):
                     url = f"http://{host}:{port}{inbox_path}"
-                    answer = http.post("/_workshop/relay/hello", json={"direct_url": url, "health_url": url},
-                                       headers=bad.basic)
+                    answer = http.post(
+                        "/_workshop/relay/hello", json={"direct_url": url, "health_url": url}, headers=bad.basic
+                    )
                     assert answer.json()["delivery"] == "relay"
                     sent["hellos"] += 1
                 bad.push(phone=f"2547080{sent['hellos'] % 100000:05d}", CallBackURL=server.url + inbox_path)
@@ -89,8 +100,10 @@ def test_one_attacker_does_not_cost_the_room_memory_or_callbacks(tmp_path):
             expected[p.id].add(answer.json()["CheckoutRequestID"])
         deadline = time.monotonic() + 20
         while True:
-            got = {pid: {l.checkout_request_id for l in server.room.desk(pid).mailbox.letters.values()}
-                   for pid in expected}
+            got = {
+                pid: {letter.checkout_request_id for letter in server.room.desk(pid).mailbox.letters.values()}
+                for pid in expected
+            }
             if all(expected[pid] <= got[pid] for pid in expected):
                 break
             assert time.monotonic() < deadline, {pid: len(expected[pid] - got[pid]) for pid in expected}
@@ -106,8 +119,9 @@ def test_one_attacker_does_not_cost_the_room_memory_or_callbacks(tmp_path):
     desk = server.room.desk("p06")
     assert desk.mailbox.held <= server.limits.mailbox_bytes
     assert desk.mailbox.counts["direct"] == 0 and desk.mailbox.direct_url is None  # never posted to itself
-    room = httpx.get(f"{server.url}/_workshop/api/room",
-                     headers={"Authorization": f"Bearer {server.facilitator_token}"}, timeout=10)
+    room = httpx.get(
+        f"{server.url}/_workshop/api/room", headers={"Authorization": f"Bearer {server.facilitator_token}"}, timeout=10
+    )
     assert room.status_code == 200 and len(room.content) < 60_000
     assert len(json.loads(room.content)["participants"][5]["results"]) <= server.limits.codes_per_participant + 1
     for p in [*honest, bad]:

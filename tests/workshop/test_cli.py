@@ -13,8 +13,24 @@ def test_workshop_serve_writes_cards_and_keeps_them_across_a_restart(env, tmp_pa
     room = tmp_path / "room"
     names = tmp_path / "names.txt"
     names.write_text("Wanjiru Kamau\n\nOtieno Ouma\n")
-    server = Running(["workshop", "serve", "--port", "0", "--participants", "1", "--dir", str(room),
-                      "--title", "CLI room", "--names", str(names)], env, tmp_path)
+    server = Running(
+        [
+            "workshop",
+            "serve",
+            "--port",
+            "0",
+            "--participants",
+            "1",
+            "--dir",
+            str(room),
+            "--title",
+            "CLI room",
+            "--names",
+            str(names),
+        ],
+        env,
+        tmp_path,
+    )
     try:
         url = server.wait_for_line(r"Daraja for the room\s+(http://127\.0\.0\.1:\d+)").group(1)
         page = server.wait_for_line(r"Facilitator's page\s+(\S+)").group(1)
@@ -24,8 +40,11 @@ def test_workshop_serve_writes_cards_and_keeps_them_across_a_restart(env, tmp_pa
         rows = list(csv.DictReader((room / "credentials.csv").open()))
         assert [r["id"] for r in rows] == ["p01", "p02"] and rows[0]["workshop_url"] == url
         assert [r["name"] for r in rows] == ["Wanjiru Kamau", "Otieno Ouma"]
-        token = httpx.get(f"{url}/oauth/v1/generate", params={"grant_type": "client_credentials"},
-                          auth=(rows[1]["consumer_key"], rows[1]["consumer_secret"]))
+        token = httpx.get(
+            f"{url}/oauth/v1/generate",
+            params={"grant_type": "client_credentials"},
+            auth=(rows[1]["consumer_key"], rows[1]["consumer_secret"]),
+        )
         assert token.status_code == 200 and token.json()["expires_in"] == "3599"
     finally:
         assert server.interrupt() == 0

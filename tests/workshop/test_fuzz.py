@@ -24,35 +24,90 @@ from mpesa_lab.workshop import WorkshopServer
 from .conftest import Participant
 
 EXAMPLES = 1500
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 # route name -> (path template ({inbox}, {cid}, {random}: filled per example), its method, its credentials)
 ROUTES = {
-    "oauth": (OAUTH_PATH, "GET", "basic"), "stk_push": (STK_PUSH_PATH, "POST", "bearer"),
-    "stk_query": (STK_QUERY_PATH, "POST", "bearer"), "lab": ("/_lab/", "GET", "bearer"),
+    "oauth": (OAUTH_PATH, "GET", "basic"),
+    "stk_push": (STK_PUSH_PATH, "POST", "bearer"),
+    "stk_query": (STK_QUERY_PATH, "POST", "bearer"),
+    "lab": ("/_lab/", "GET", "bearer"),
     "lab_transactions": ("/_lab/transactions", "GET", "bearer"),
     "lab_transaction": ("/_lab/transactions/{cid}", "GET", "basic"),
     "lab_answer": ("/_lab/transactions/{cid}/answer", "POST", "bearer"),
-    "lab_next_result": ("/_lab/next-result", "POST", "bearer"), "lab_reset": ("/_lab/reset", "POST", "facilitator"),
-    "inbox": ("/_workshop/inbox/{inbox}", "POST", "none"), "page": ("/_workshop/", "GET", "facilitator"),
+    "lab_next_result": ("/_lab/next-result", "POST", "bearer"),
+    "lab_reset": ("/_lab/reset", "POST", "facilitator"),
+    "inbox": ("/_workshop/inbox/{inbox}", "POST", "none"),
+    "page": ("/_workshop/", "GET", "facilitator"),
     "api_room": ("/_workshop/api/room", "GET", "facilitator"),
     "api_faults": ("/_workshop/api/faults", "POST", "facilitator"),
     "api_reset": ("/_workshop/api/reset", "POST", "facilitator"),
     "api_participants": ("/_workshop/api/participants", "POST", "facilitator"),
-    "hello": ("/_workshop/relay/hello", "POST", "basic"), "pull": ("/_workshop/relay/pull", "GET", "basic"),
-    "ack": ("/_workshop/relay/ack", "POST", "basic"), "progress": ("/_workshop/progress", "POST", "bearer"),
+    "hello": ("/_workshop/relay/hello", "POST", "basic"),
+    "pull": ("/_workshop/relay/pull", "GET", "basic"),
+    "ack": ("/_workshop/relay/ack", "POST", "basic"),
+    "progress": ("/_workshop/progress", "POST", "bearer"),
     "random": ("/{random}", "POST", "none"),
 }
-OUR_ROUTES = {"inbox", "page", "api_room", "api_faults", "api_reset", "api_participants", "hello", "pull",
-              "ack", "progress", "random"}
+OUR_ROUTES = {
+    "inbox",
+    "page",
+    "api_room",
+    "api_faults",
+    "api_reset",
+    "api_participants",
+    "hello",
+    "pull",
+    "ack",
+    "progress",
+    "random",
+}
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-(10**20), 10**20), st.floats(allow_nan=True),
-                    st.text(max_size=30), st.sampled_from(["\ud800", "busy", "drop", "p01", "09.3", "http://127.0.0.1:1/"]))
-values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(
-    st.sampled_from(["name", "kind", "seconds", "delay", "ids", "exercise", "direct_url", "health_url", "pin",
-                     "cancel", "Body", "stkCallback", "ResultCode", "CheckoutRequestID", "x"]) | st.text(max_size=6),
-    kids, max_size=4), max_leaves=10)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=True),
+    st.text(max_size=30),
+    st.sampled_from(["\ud800", "busy", "drop", "p01", "09.3", "http://127.0.0.1:1/"]),
+)
+values = st.recursive(
+    scalars,
+    lambda kids: (
+        st.lists(kids, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "name",
+                    "kind",
+                    "seconds",
+                    "delay",
+                    "ids",
+                    "exercise",
+                    "direct_url",
+                    "health_url",
+                    "pin",
+                    "cancel",
+                    "Body",
+                    "stkCallback",
+                    "ResultCode",
+                    "CheckoutRequestID",
+                    "x",
+                ]
+            )
+            | st.text(max_size=6),
+            kids,
+            max_size=4,
+        )
+    ),
+    max_leaves=10,
+)
 
 
 @st.composite
@@ -71,9 +126,18 @@ def bodies(draw: st.DrawFn) -> bytes:
         return json.dumps({"name": draw(st.text(max_size=20))}, ensure_ascii=False).encode("latin-1", "replace")
     if kind == "callback":
         code = draw(st.one_of(st.integers(0, 3000), st.text(max_size=40), values))
-        return json.dumps({"Body": {"stkCallback": {"CheckoutRequestID": draw(st.text(max_size=30)),
-                                                     "ResultCode": code, "ResultDesc": draw(st.text(max_size=50))}}},
-                          allow_nan=True).encode("utf-8", "surrogatepass")
+        return json.dumps(
+            {
+                "Body": {
+                    "stkCallback": {
+                        "CheckoutRequestID": draw(st.text(max_size=30)),
+                        "ResultCode": code,
+                        "ResultDesc": draw(st.text(max_size=50)),
+                    }
+                }
+            },
+            allow_nan=True,
+        ).encode("utf-8", "surrogatepass")
     return draw(st.binary(max_size=2000))
 
 
@@ -86,22 +150,28 @@ def requests_(draw: st.DrawFn) -> dict[str, Any]:
         method = draw(st.sampled_from(["POST", "GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]))
     if draw(st.integers(0, 3)) == 0:
         auth = draw(st.sampled_from(["none", "basic", "bearer", "facilitator", "other_basic", "garbage"]))
-    query = draw(st.dictionaries(st.sampled_from(["wait", "max", "ack", "kind", "participant", "token", "grant_type",
-                                                  "x"]), st.sampled_from(["0", "0.01", "-1", "nan", "inf", "1e999",
-                                                                          "1,2,x", "9" * 30, "p01", "", "busy",
-                                                                          "client_credentials"]), max_size=3))
+    query = draw(
+        st.dictionaries(
+            st.sampled_from(["wait", "max", "ack", "kind", "participant", "token", "grant_type", "x"]),
+            st.sampled_from(
+                ["0", "0.01", "-1", "nan", "inf", "1e999", "1,2,x", "9" * 30, "p01", "", "busy", "client_credentials"]
+            ),
+            max_size=3,
+        )
+    )
     if route == "pull":
         query.setdefault("wait", "0")  # never a 30 s long poll in a fuzz run
         if query["wait"] not in ("0", "0.01", "-1", "nan"):
             query["wait"] = "0"
     return {
-        "route": route, "method": method, "query": query,
+        "route": route,
+        "method": method,
+        "query": query,
         "auth": auth,
         "inbox": draw(st.sampled_from(["own", "own", "wrong", "empty"])),
         "cid": draw(st.text(alphabet=string.ascii_letters + string.digits + "_-%.", min_size=1, max_size=40)),
         "random": draw(st.text(alphabet=string.ascii_letters + string.digits + "-._~/%", max_size=40)),
-        "ctype": draw(st.sampled_from(["application/json", "text/plain", "application/json; charset=latin-1",
-                                       None])),
+        "ctype": draw(st.sampled_from(["application/json", "text/plain", "application/json; charset=latin-1", None])),
         "encoding": draw(st.sampled_from([None, None, "gzip", "identity"])),
         "forwarded": draw(st.booleans()),
         "ua": draw(st.sampled_from([None, "mpesa-lab-workshop-delivery", "curl/8"])),
@@ -110,13 +180,19 @@ def requests_(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def test_any_request_to_any_workshop_route_gets_a_clear_answer(tmp_path, caplog):
-    server = WorkshopServer(tmp_path / "room", participants=3, config=EmulatorConfig(seed=3),
-                            name="workshop-fuzz").start()
+    server = WorkshopServer(
+        tmp_path / "room", participants=3, config=EmulatorConfig(seed=3), name="workshop-fuzz"
+    ).start()
     p1, p2 = Participant(server, "p01"), Participant(server, "p02")
     http = httpx.Client(base_url=server.url, timeout=30, trust_env=False)
-    auths = {"none": {}, "basic": p1.basic, "bearer": p1.bearer, "other_basic": p2.basic,
-             "facilitator": {"Authorization": f"Bearer {server.facilitator_token}"},
-             "garbage": {"Authorization": "Basic " + base64.b64encode(b"\xff:\x00").decode()}}
+    auths = {
+        "none": {},
+        "basic": p1.basic,
+        "bearer": p1.bearer,
+        "other_basic": p2.basic,
+        "facilitator": {"Authorization": f"Bearer {server.facilitator_token}"},
+        "garbage": {"Authorization": "Basic " + base64.b64encode(b"\xff:\x00").decode()},
+    }
     own_inbox = server.room.desk("p01").participant.inbox_token.reveal()
     per_route: Counter = Counter()
     statuses: Counter = Counter()

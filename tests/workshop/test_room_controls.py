@@ -66,14 +66,17 @@ def test_participants_added_over_http_get_cards(server, people):
 def test_bad_control_requests_say_what_to_send(server, people):
     a = people["p01"]
     boss = _boss(server)
-    body = assert_envelope(a.http.post("/_workshop/api/faults", json={"kind": "meteor"}, headers=boss),
-                           "400.002.02", 400)
+    body = assert_envelope(
+        a.http.post("/_workshop/api/faults", json={"kind": "meteor"}, headers=boss), "400.002.02", 400
+    )
     assert "busy" in body["errorMessage"] and "drop" in body["errorMessage"]
     assert_envelope(a.http.post("/_workshop/api/faults", json={"seconds": 3}, headers=boss), "400.002.02", 400)
-    assert_envelope(a.http.post("/_workshop/api/faults", json={"kind": "busy", "color": "red"}, headers=boss),
-                    "400.002.02", 400)
-    assert_envelope(a.http.post("/_workshop/api/faults", json={"kind": "busy", "seconds": -1}, headers=boss),
-                    "400.002.02", 400)
+    assert_envelope(
+        a.http.post("/_workshop/api/faults", json={"kind": "busy", "color": "red"}, headers=boss), "400.002.02", 400
+    )
+    assert_envelope(
+        a.http.post("/_workshop/api/faults", json={"kind": "busy", "seconds": -1}, headers=boss), "400.002.02", 400
+    )
     assert_envelope(a.http.get("/_lab/transactions", params={"participant": "p99"}, headers=boss), "404.001.01", 404)
     assert_envelope(a.http.put("/_workshop/api/reset", headers=boss), "405.001", 405)
     assert_envelope(a.http.get("/_workshop/nothing-here", headers=boss), "404.001.01", 404)
@@ -87,8 +90,7 @@ def test_notebook_view_shows_the_room_without_secrets(server, people):
     people["p01"].push(phone="254711000303", amount=33)
     view = server._repr_html_() + repr(server)
     assert "p01" in view and "Participant 2" in view
-    secrets = [server.facilitator_token] + [p.creds[k] for p in people.values()
-                                            for k in ("consumer_secret", "passkey")]
+    secrets = [server.facilitator_token] + [p.creds[k] for p in people.values() for k in ("consumer_secret", "passkey")]
     for desk in server.room.desks.values():
         secrets.append(desk.participant.inbox_token.reveal())
     assert not [s for s in secrets if s in view]

@@ -38,8 +38,12 @@ def test_secrets_never_in_reprs(tmp_path):
     roster.ensure(2)
     p = roster.get("p01")
     shown = repr(p) + str(p) + repr(roster) + repr(list(roster))
-    for secret in (p.consumer_secret.reveal(), p.passkey.reveal(), p.inbox_token.reveal(),
-                   roster.facilitator_token.reveal()):
+    for secret in (
+        p.consumer_secret.reveal(),
+        p.passkey.reveal(),
+        p.inbox_token.reveal(),
+        roster.facilitator_token.reveal(),
+    ):
         assert secret not in shown
     assert p.consumer_secret.reveal() not in json.dumps(p.public())
 

@@ -65,8 +65,10 @@ def lab_transaction(lab: Any, callback: ParsedCallback) -> tuple[dict | None, st
     try:
         return emulator.transaction(callback.checkout_request_id), None
     except KeyError:  # the emulator's UnknownTransaction
-        return None, (f"no push of this lab has the CheckoutRequestID {callback.checkout_request_id!r}: "
-                      "keep the callback that push.wait() returns, not one written by hand")
+        return None, (
+            f"no push of this lab has the CheckoutRequestID {callback.checkout_request_id!r}: "
+            "keep the callback that push.wait() returns, not one written by hand"
+        )
 
 
 def scripted_by(tx: Mapping[str, Any]) -> str | None:

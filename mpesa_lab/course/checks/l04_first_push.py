@@ -24,8 +24,10 @@ _ANSWERS = {
     "paid": ("0", "enter the right PIN (push.answer(pin='1234'), or type 1234 on the phone and press OK)"),
     "cancelled": ("1032", "press Cancel (push.cancel(), or Cancel on the phone)"),
     "wrong_pin": ("2001", "enter a wrong PIN (push.answer(pin='0000'), or a wrong PIN and OK on the phone)"),
-    "ignored": ("1037", "ignore the prompt (lab.emulator.answer(push.checkout_request_id, ignore=True), "
-                        "or Ignore on the phone)"),
+    "ignored": (
+        "1037",
+        "ignore the prompt (lab.emulator.answer(push.checkout_request_id, ignore=True), or Ignore on the phone)",
+    ),
 }
 _TEST_PHONE = SANDBOX_TEST_MSISDN
 _BY_CODE = {code: what for what, (code, _how) in _ANSWERS.items()}
@@ -38,14 +40,19 @@ def customer_answer(callback: Any, wanted: str, *, lab: Any) -> Verdict:
     if wanted not in _ANSWERS:
         raise ValueError(f"wanted must be one of {', '.join(_ANSWERS)}, not {wanted!r}")
     code, how = _ANSWERS[wanted]
-    name = f"A push the customer {wanted.replace('_', ' ')}" if wanted != "wrong_pin" else "A push answered with a wrong PIN"
+    name = (
+        f"A push the customer {wanted.replace('_', ' ')}"
+        if wanted != "wrong_pin"
+        else "A push answered with a wrong PIN"
+    )
     if unanswered(callback):
         return todo(name, f"Push to the test phone, then {how}; keep push.wait()'s callback.")
     if isinstance(callback, StkQueryResult):
         return verdict(name, ["this is an STK query result: keep the callback, push.wait()"])
     if type(callback).__name__ == "Push":
-        return verdict(name, ["this is the push (its acknowledgement): the customer's answer comes in "
-                               "the callback, push.wait()"])
+        return verdict(
+            name, ["this is the push (its acknowledgement): the customer's answer comes in the callback, push.wait()"]
+        )
     if not isinstance(callback, ParsedCallback):
         try:
             callback = as_callback(callback)
@@ -58,16 +65,22 @@ def customer_answer(callback: Any, wanted: str, *, lab: Any) -> Verdict:
     if got == code:
         scripted = scripted_by(tx) if tx is not None else None
         if scripted:
-            return verdict(name, [f"right code, but no customer answered: {scripted}. Push to the test "
-                                   f"phone {_TEST_PHONE} and {how}"])
+            return verdict(
+                name,
+                [f"right code, but no customer answered: {scripted}. Push to the test phone {_TEST_PHONE} and {how}"],
+            )
         entry = codes.result_entry(code)
         return verdict(name, [], f"ResultCode {code}, {entry.name}: {entry.mitigation}")
     did = _BY_CODE.get(got)
     entry = codes.result_entry(got)
     if got == "17":
-        return verdict(name, ["ResultCode 17: the same amount to the same phone within 2 minutes; change "
-                               "the amount and push again"])
+        return verdict(
+            name,
+            ["ResultCode 17: the same amount to the same phone within 2 minutes; change the amount and push again"],
+        )
     if did is not None:
-        return verdict(name, [f"this callback says the customer {_DID[did]} (ResultCode {got}, "
-                               f"{entry.name}); to get {code}, {how}"])
+        return verdict(
+            name,
+            [f"this callback says the customer {_DID[did]} (ResultCode {got}, {entry.name}); to get {code}, {how}"],
+        )
     return verdict(name, [f"ResultCode {got} ({entry.name}) is not {code}: {how}"])

@@ -21,8 +21,8 @@ from mpesa_lab.daraja.callbacks import CallbackError, ParsedCallback
 # How a lesson asks for each code "the way it happens to a real customer" (the emulator's real
 # conditions, docs/emulator.md); a magic number or set_next_result only scripts the code.
 _REAL_CONDITIONS = {
-    "1": "register a subscriber with a small balance, lab.emulator.register_subscriber(\"254711000061\", "
-         "balance=50), then push more than that balance to that phone (e.g. 51)",
+    "1": 'register a subscriber with a small balance, lab.emulator.register_subscriber("254711000061", '
+    "balance=50), then push more than that balance to that phone (e.g. 51)",
     "2": "push an Amount of 0",
     "3": "push an Amount above 250,000 (or above a subscriber's max_transaction)",
     "17": "push the same Amount to the same phone twice within two minutes",
@@ -30,8 +30,6 @@ _REAL_CONDITIONS = {
     "1032": "press Cancel on the prompt (push.cancel())",
     "1037": "leave the prompt unanswered (lab.emulator.answer(push.checkout_request_id, ignore=True))",
 }
-
-
 
 
 def triggered(callback: Any, code: str | int, *, lab: Any) -> Verdict:
@@ -53,12 +51,22 @@ def triggered(callback: Any, code: str | int, *, lab: Any) -> Verdict:
         return verdict(name, [unknown])
     if callback.result_code != want:
         got = codes.result_entry(callback.result_code)
-        return verdict(name, [f"this callback's ResultCode is {callback.result_code} ({got.name}), not {want} "
-                               f"({entry.name}): {entry.explanation} To get it: {real}."])
+        return verdict(
+            name,
+            [
+                f"this callback's ResultCode is {callback.result_code} ({got.name}), not {want} "
+                f"({entry.name}): {entry.explanation} To get it: {real}."
+            ],
+        )
     scripted = scripted_by(tx) if tx is not None else None
     if scripted:
-        return verdict(name, [f"right code, wrong way: {scripted}, which a real customer never meets. "
-                               f"Produce it by its real condition: {real}."])
+        return verdict(
+            name,
+            [
+                f"right code, wrong way: {scripted}, which a real customer never meets. "
+                f"Produce it by its real condition: {real}."
+            ],
+        )
     return verdict(name, [], f"{entry.name}: {entry.mitigation}")
 
 
@@ -84,11 +92,15 @@ def advice_function(fn: Any) -> Verdict:
             got = fn(code)
         except Exception as exc:  # the learner's code: report, never crash the check
             if not codes.lookup(code).known:
-                fix = ("unknown codes must still get advice, not an exception: codes.lookup() returns "
-                       "an 'unknown' entry with a mitigation for them")
+                fix = (
+                    "unknown codes must still get advice, not an exception: codes.lookup() returns "
+                    "an 'unknown' entry with a mitigation for them"
+                )
             elif isinstance(code, int):
-                fix = ("callbacks send ResultCode as a number: look it up with codes.lookup(code), "
-                       "which accepts 1032 and '1032' alike")
+                fix = (
+                    "callbacks send ResultCode as a number: look it up with codes.lookup(code), "
+                    "which accepts 1032 and '1032' alike"
+                )
             else:
                 fix = "your own table lacks this code: the catalogue has it (codes.lookup(code))"
             problems.append(f"advice({code!r}) ({what}) raised {type_name(exc)}: {exc}; {fix}")
@@ -102,14 +114,17 @@ def advice_function(fn: Any) -> Verdict:
         expected = codes.lookup(code).mitigation
         if expected not in got:
             if not codes.lookup(code).known:
-                problems.append(f"advice({code!r}) ({what}) should still say what to do: keep the raw "
-                                "payload and ask with an STK query (codes.lookup(code).mitigation)")
+                problems.append(
+                    f"advice({code!r}) ({what}) should still say what to do: keep the raw "
+                    "payload and ask with an STK query (codes.lookup(code).mitigation)"
+                )
             else:
-                problems.append(f"advice({code!r}) ({what}) does not contain the catalogue's mitigation "
-                                f"{expected!r}")
+                problems.append(f"advice({code!r}) ({what}) does not contain the catalogue's mitigation {expected!r}")
     if not problems:
         texts = {code: fn(code) for code in ("1032", "2001")}
         if texts["1032"] == texts["2001"]:
-            problems.append("advice('1032') and advice('2001') return the same text: each code gets its "
-                            "own mitigation, codes.lookup(code).mitigation")
+            problems.append(
+                "advice('1032') and advice('2001') return the same text: each code gets its "
+                "own mitigation, codes.lookup(code).mitigation"
+            )
     return verdict(name, problems, "Known codes get their fix; unknown ones never crash the handler.")

@@ -25,13 +25,15 @@ def paid_rows(frame: Any, tx: Any) -> Verdict:
     if got == expected and "result_code" in frame.columns and (frame["result_code"] == "0").all():
         return verdict(name, [], f"{expected} of {len(tx)} transactions paid.")
     if got == 0 and expected:
-        return verdict(name, ["no rows: result_code is text, so result_code == 0 (the number) is never "
-                               "true; compare with the text \"0\""])
+        return verdict(
+            name,
+            ['no rows: result_code is text, so result_code == 0 (the number) is never true; compare with the text "0"'],
+        )
     if got == len(tx):
-        return verdict(name, [f"all {got} rows: nothing was filtered out; keep only result_code \"0\""])
+        return verdict(name, [f'all {got} rows: nothing was filtered out; keep only result_code "0"'])
     if "result_code" in frame.columns and not (frame["result_code"] == "0").all():
-        return verdict(name, ["some rows have another result_code than \"0\": those did not pay"])
-    return verdict(name, [f"{got} rows, but {expected} transactions have result_code \"0\""])
+        return verdict(name, ['some rows have another result_code than "0": those did not pay'])
+    return verdict(name, [f'{got} rows, but {expected} transactions have result_code "0"'])
 
 
 def top_failure(value: Any, tx: Any) -> Verdict:
@@ -44,29 +46,42 @@ def top_failure(value: Any, tx: Any) -> Verdict:
     expected = str(failed.index[0])
     # What analytics.summary counts (and the notebook shows): the callback's code, else the STK
     # query's for a push whose callback never came; the message gives both parts of that count.
-    by_query = (failed_rows["result_code"].isna() & (failed_rows["query_result_code"] == expected)
-                if "query_result_code" in failed_rows.columns else failed_rows["result_code"].isna() & False)
+    by_query = (
+        failed_rows["result_code"].isna() & (failed_rows["query_result_code"] == expected)
+        if "query_result_code" in failed_rows.columns
+        else failed_rows["result_code"].isna() & False
+    )
     told = int(failed.iloc[0])
     asked = int(by_query.sum())
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if codes.normalize_code(value) == expected:
-            return verdict(name, [f"right code, but {with_article(value)}: result codes are text (\"{expected}\")"])
+            return verdict(name, [f'right code, but {with_article(value)}: result codes are text ("{expected}")'])
     if not isinstance(value, str):
         return verdict(name, [f"answer with the code as a str, not {type_name(value)}"])
     code = value.strip()
     if code == expected:
         entry = codes.result_entry(expected)
-        how = (f"{told + asked} times ({told} told by the callback, {asked} by the STK query when no "
-               "callback came)") if asked else f"{told} times"
+        how = (
+            (f"{told + asked} times ({told} told by the callback, {asked} by the STK query when no callback came)")
+            if asked
+            else f"{told} times"
+        )
         return verdict(name, [], f"{expected} ({entry.name}) failed {how}: {entry.mitigation}")
     if code == "0":
         return verdict(name, ["0 is success: look at the failed rows only (status == 'failed')"])
     if code in failed.index:
         rank = list(failed.index).index(code) + 1
-        return verdict(name, [f"{code} failed {int(failed[code])} times, number {rank} among the failures; "
-                               f"another code failed more often"])
+        return verdict(
+            name,
+            [
+                f"{code} failed {int(failed[code])} times, number {rank} among the failures; "
+                f"another code failed more often"
+            ],
+        )
     counts = tx["result_code"].value_counts()
     if code in counts.index:
-        return verdict(name, [f"{code} is in the week but not as a failure (its rows are not status "
-                               "'failed'): filter on status first"])
+        return verdict(
+            name,
+            [f"{code} is in the week but not as a failure (its rows are not status 'failed'): filter on status first"],
+        )
     return verdict(name, [f"{code!r} is not a result code of these transactions"])

@@ -27,7 +27,7 @@ def env_file(text: Any) -> Verdict:
         if not stripped or stripped.startswith("#"):
             continue
         if stripped.startswith("export "):
-            stripped = stripped[len("export "):].strip()
+            stripped = stripped[len("export ") :].strip()
         if "=" not in stripped:
             problems.append(f"line {number} has no '=': write NAME=value")
             continue
@@ -40,22 +40,31 @@ def env_file(text: Any) -> Verdict:
         values[key] = value
     env = values.get("MPESA_ENV", "")
     if env.lower() != "sandbox":
-        problems.append("MPESA_ENV must be 'sandbox'" + (f" (it is {env!r})" if env else " (it is missing)")
-                        + ": without it the lab stays local")
+        problems.append(
+            "MPESA_ENV must be 'sandbox'"
+            + (f" (it is {env!r})" if env else " (it is missing)")
+            + ": without it the lab stays local"
+        )
     for var in ("MPESA_CONSUMER_KEY", "MPESA_CONSUMER_SECRET"):
         if not values.get(var):
             problems.append(f"{var} is missing: copy it from your app on the Daraja portal (My Apps)")
-    placeholders = {"MPESA_CONSUMER_KEY": "paste-your-consumer-key",
-                    "MPESA_CONSUMER_SECRET": "paste-your-consumer-secret",
-                    "NGROK_AUTHTOKEN": "paste-your-ngrok-authtoken"}
+    placeholders = {
+        "MPESA_CONSUMER_KEY": "paste-your-consumer-key",
+        "MPESA_CONSUMER_SECRET": "paste-your-consumer-secret",
+        "NGROK_AUTHTOKEN": "paste-your-ngrok-authtoken",
+    }
     for var, placeholder in placeholders.items():
         # A notebook gets shared, committed and projected: the exercise asks for placeholders.
         if values.get(var) and not _PLACEHOLDER.match(values[var]):
-            problems.append(f"{var} holds a value, not a placeholder: this notebook may be shared, so "
-                            f"write {var}={placeholder} here and the real value only in the .env file")
+            problems.append(
+                f"{var} holds a value, not a placeholder: this notebook may be shared, so "
+                f"write {var}={placeholder} here and the real value only in the .env file"
+            )
     if not (values.get("NGROK_AUTHTOKEN") or values.get("MPESA_CALLBACK_URL")):
-        problems.append("nothing gives Safaricom a public URL: add NGROK_AUTHTOKEN (the lab opens a "
-                        "tunnel) or MPESA_CALLBACK_URL (a public https URL of your own)")
+        problems.append(
+            "nothing gives Safaricom a public URL: add NGROK_AUTHTOKEN (the lab opens a "
+            "tunnel) or MPESA_CALLBACK_URL (a public https URL of your own)"
+        )
     callback = values.get("MPESA_CALLBACK_URL")
     if callback and not _PLACEHOLDER.match(callback) and not callback.startswith("https://"):
         problems.append("MPESA_CALLBACK_URL must be a public https:// URL")
@@ -83,13 +92,17 @@ def callback_url(value: Any, public_url: str, path: str) -> Verdict:
     parts = urlsplit(value)
     host = parts.hostname or ""
     if host in ("localhost", "127.0.0.1", "0.0.0.0") or host.startswith("192.168.") or host.startswith("10."):
-        problems.append(f"{host} is only reachable from this machine: Safaricom's servers cannot POST "
-                        "to it; use the tunnel's public URL")
+        problems.append(
+            f"{host} is only reachable from this machine: Safaricom's servers cannot POST "
+            "to it; use the tunnel's public URL"
+        )
     elif parts.scheme != "https":
         problems.append("use https: production refuses plain http and the tunnel gives you https")
     if not parts.path.rstrip("/").endswith(path.strip("/")):
-        problems.append("the listener's secret callback path is missing: without it the listener "
-                        "answers 404 and the callback is lost")
+        problems.append(
+            "the listener's secret callback path is missing: without it the listener "
+            "answers 404 and the callback is lost"
+        )
     if "//" in parts.path:
         problems.append("there is a double slash in the path: join with exactly one '/'")
     if any(c.isspace() for c in value):

@@ -30,21 +30,27 @@ def room_rehearsal(frame: Any, phones: Iterable[str]) -> Verdict:
         by_phone.setdefault(str(row.get("phone")), []).append(row)
     others = sorted(p for p in by_phone if p not in wanted)
     if others:
-        problems.append(f"{len(others)} phone(s) outside the room ({', '.join(others[:3])}"
-                        f"{', ...' if len(others) > 3 else ''}): keep only this rehearsal's rows, filtered "
-                        "on its pushes' checkout_request_id")
+        problems.append(
+            f"{len(others)} phone(s) outside the room ({', '.join(others[:3])}"
+            f"{', ...' if len(others) > 3 else ''}): keep only this rehearsal's rows, filtered "
+            "on its pushes' checkout_request_id"
+        )
     for phone in wanted:
         seen = by_phone.get(phone, [])
         if len(seen) > 1:
-            problems.append(f"{phone}: {len(seen)} rows, but the rehearsal pushed once: earlier pushes' "
-                            "rows (a paid one would hide a failure now) must go; filter on this "
-                            "rehearsal's checkout_request_id")
+            problems.append(
+                f"{phone}: {len(seen)} rows, but the rehearsal pushed once: earlier pushes' "
+                "rows (a paid one would hide a failure now) must go; filter on this "
+                "rehearsal's checkout_request_id"
+            )
         elif not seen:
             problems.append(f"{phone}: no push at all; push to it")
         elif not any(str(r.get("status")) == "paid" for r in seen):
             last = seen[-1]
-            problems.append(f"{phone}: no paid push (last: {last.get('status')} "
-                            f"{last.get('result_code')} {last.get('result_desc')}); push again and answer")
+            problems.append(
+                f"{phone}: no paid push (last: {last.get('status')} "
+                f"{last.get('result_code')} {last.get('result_desc')}); push again and answer"
+            )
     return verdict(name, problems, f"All {len(wanted)} phones paid: the room's setup works end to end.")
 
 
@@ -94,8 +100,10 @@ def room_fault(answer: Any, room: Mapping[str, Any]) -> Verdict:
     result_codes = {str(r.get("code")) for r in room.get("results", [])}
     if str(got_code).strip() != code:
         if str(got_code).strip() in result_codes:
-            problems.append(f"{got_code} is a ResultCode from the callbacks (the 'results' chart); the fault's "
-                            f"answers are Daraja errors, in the 'errors' chart")
+            problems.append(
+                f"{got_code} is a ResultCode from the callbacks (the 'results' chart); the fault's "
+                f"answers are Daraja errors, in the 'errors' chart"
+            )
         elif str(got_code).strip() in {str(e["code"]) for e in errors}:
             problems.append(f"{got_code} is in the errors chart, but not the one the most pushes got")
         else:
@@ -104,8 +112,14 @@ def room_fault(answer: Any, room: Mapping[str, Any]) -> Verdict:
         problems.append(f"the number of pushes must be a whole number, not {type_name(got_count)}")
     elif got_count != count and not problems:
         people = len(room.get("participants", []))
-        hint = (" (that is the number of participants; the chart counts every push the server answered, "
-                "the labs' retries included)") if got_count == people else ""
+        hint = (
+            (
+                " (that is the number of participants; the chart counts every push the server answered, "
+                "the labs' retries included)"
+            )
+            if got_count == people
+            else ""
+        )
         problems.append(f"{got_count} is not the count next to {code} in the errors chart{hint}")
     entry = codes.error_entry(code)
     return verdict(name, problems, f"{code} is '{entry.message}': {entry.mitigation}")

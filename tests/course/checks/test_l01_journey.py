@@ -17,8 +17,7 @@ def test_sequence_order():
     ok(check.sequence_order("DGBFACE", CARDS))
     todo(check.sequence_order(..., CARDS))
     wrong(check.sequence_order(["D", "G", "F", "A", "C", "B", "E"], CARDS), "step 3 is not F", "that is step 4")
-    wrong(check.sequence_order(["D", "G", "B", "F", "C", "A", "E"], CARDS), "step 5 is not C",
-          "comes after the PIN")
+    wrong(check.sequence_order(["D", "G", "B", "F", "C", "A", "E"], CARDS), "step 5 is not C", "comes after the PIN")
     wrong(check.sequence_order(["D", "G", "B", "A", "F", "C", "E"], CARDS), "once the prompt is on the phone")
     wrong(check.sequence_order(RIGHT[:-1], CARDS), "card(s) E missing")
     wrong(check.sequence_order(RIGHT + ["D"], CARDS), "more than once")

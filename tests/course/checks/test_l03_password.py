@@ -19,12 +19,20 @@ def test_password():
     todo(check.password(..., SHORTCODE, SANDBOX_PASSKEY, TS))
     wrong(check.password(good.encode(), SHORTCODE, SANDBOX_PASSKEY, TS), "bytes", ".decode()")
     wrong(check.password(SHORTCODE + SANDBOX_PASSKEY + TS, SHORTCODE, SANDBOX_PASSKEY, TS), "did not base64-encode")
-    wrong(check.password(b64(SANDBOX_PASSKEY + SHORTCODE + TS), SHORTCODE, SANDBOX_PASSKEY, TS),
-          "passkey + shortcode + timestamp", "shortcode + passkey + timestamp")
+    wrong(
+        check.password(b64(SANDBOX_PASSKEY + SHORTCODE + TS), SHORTCODE, SANDBOX_PASSKEY, TS),
+        "passkey + shortcode + timestamp",
+        "shortcode + passkey + timestamp",
+    )
     wrong(check.password(b64(f"{SHORTCODE}:{SANDBOX_PASSKEY}:{TS}"), SHORTCODE, SANDBOX_PASSKEY, TS), "separators")
-    wrong(check.password(build_password(SHORTCODE, SANDBOX_PASSKEY, "20260314213005"), SHORTCODE, SANDBOX_PASSKEY, TS),
-          "timestamp inside the Password is '20260314213005'")
-    wrong(check.password(build_password("600000", SANDBOX_PASSKEY, TS), SHORTCODE, SANDBOX_PASSKEY, TS), "shortcode inside")
+    wrong(
+        check.password(build_password(SHORTCODE, SANDBOX_PASSKEY, "20260314213005"), SHORTCODE, SANDBOX_PASSKEY, TS),
+        "timestamp inside the Password is '20260314213005'",
+    )
+    wrong(
+        check.password(build_password("600000", SANDBOX_PASSKEY, TS), SHORTCODE, SANDBOX_PASSKEY, TS),
+        "shortcode inside",
+    )
     other = "f" * 64
     verdict = check.password(build_password(SHORTCODE, other, TS), SHORTCODE, SANDBOX_PASSKEY, TS)
     wrong(verdict, "passkey inside the Password is not the passkey given")

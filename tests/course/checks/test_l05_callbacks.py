@@ -33,7 +33,13 @@ def test_result_code():
 
 
 def test_distinct_payments():
-    deliveries = [callback_body("a"), callback_body("a"), callback_body("b", 1032), callback_body("b", 1032), callback_body("c")]
+    deliveries = [
+        callback_body("a"),
+        callback_body("a"),
+        callback_body("b", 1032),
+        callback_body("b", 1032),
+        callback_body("c"),
+    ]
     ok(check.distinct_payments(3, deliveries))
     todo(check.distinct_payments(..., deliveries))
     wrong(check.distinct_payments(5, deliveries), "counts every delivery")
@@ -43,11 +49,22 @@ def test_distinct_payments():
 
 
 def test_query_fallback():
-    final = read_query_answer(200, {"ResponseCode": "0", "ResponseDescription": "ok", "MerchantRequestID": "m",
-                                    "CheckoutRequestID": "ws_CO_9", "ResultCode": "0",
-                                    "ResultDesc": "The service request is processed successfully."})
-    pending = read_query_answer(500, {"requestId": "ws_CO_9", "errorCode": "500.001.1001",
-                                      "errorMessage": "The transaction is being processed"}, "ws_CO_9")
+    final = read_query_answer(
+        200,
+        {
+            "ResponseCode": "0",
+            "ResponseDescription": "ok",
+            "MerchantRequestID": "m",
+            "CheckoutRequestID": "ws_CO_9",
+            "ResultCode": "0",
+            "ResultDesc": "The service request is processed successfully.",
+        },
+    )
+    pending = read_query_answer(
+        500,
+        {"requestId": "ws_CO_9", "errorCode": "500.001.1001", "errorMessage": "The transaction is being processed"},
+        "ws_CO_9",
+    )
     ok(check.query_fallback(final, "ws_CO_9"))
     todo(check.query_fallback(..., "ws_CO_9"))
     wrong(check.query_fallback(pending, "ws_CO_9"), "still pending")

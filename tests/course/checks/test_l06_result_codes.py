@@ -15,8 +15,11 @@ def test_triggered():
     ok(check.triggered(callback_body("x", 1), "1", lab=sandbox))
     ok(check.triggered(callback_body("x", 1), 1, lab=sandbox))
     todo(check.triggered(..., "1", lab=sandbox))
-    wrong(check.triggered(callback_body("x", 0), "1", lab=sandbox), "ResultCode is 0 (success), not 1 (insufficient_balance)",
-          "register_subscriber")
+    wrong(
+        check.triggered(callback_body("x", 0), "1", lab=sandbox),
+        "ResultCode is 0 (success), not 1 (insufficient_balance)",
+        "register_subscriber",
+    )
     wrong(check.triggered(42, "1", lab=sandbox), "expected the callback")
     with pytest.raises(TypeError):
         check.triggered(callback_body("x", 1), "1")  # the lab is needed to tell a magic number from a customer
@@ -28,13 +31,26 @@ def test_advice_function():
     ok(check.advice_function(lambda code: codes.lookup(code).mitigation))
     ok(check.advice_function(lambda code: "Do this: " + codes.lookup(code).mitigation))
     todo(check.advice_function(...))
-    table = {"0": "Nothing to fix: fulfil the order and keep the MpesaReceiptNumber.",
-             "1032": codes.lookup("1032").mitigation}
+    table = {
+        "0": "Nothing to fix: fulfil the order and keep the MpesaReceiptNumber.",
+        "1032": codes.lookup("1032").mitigation,
+    }
     verdict = check.advice_function(lambda code: table[code])
-    wrong(verdict, "advice(1032)", "as a number", "advice('9999')", "unknown codes must still get advice",
-          "advice('2001')", "your own table lacks this code")
+    wrong(
+        verdict,
+        "advice(1032)",
+        "as a number",
+        "advice('9999')",
+        "unknown codes must still get advice",
+        "advice('2001')",
+        "your own table lacks this code",
+    )
     wrong(check.advice_function(lambda code: None), "returned None")
     wrong(check.advice_function(lambda code: 0), "returned an int")
-    wrong(check.advice_function(lambda code: codes.lookup(str(code)).mitigation if codes.lookup(str(code)).known else "ok"),
-          "should still say what to do")
+    wrong(
+        check.advice_function(
+            lambda code: codes.lookup(str(code)).mitigation if codes.lookup(str(code)).known else "ok"
+        ),
+        "should still say what to do",
+    )
     wrong(check.advice_function("not a function"), "must be a function")

@@ -10,9 +10,9 @@ def test_paid_rows(week):
     tx = week
     ok(check.paid_rows(tx[tx.result_code == "0"], tx))
     todo(check.paid_rows(..., tx))
-    wrong(check.paid_rows(tx[tx.result_code == 0], tx), "result_code is text", "compare with the text \"0\"")
+    wrong(check.paid_rows(tx[tx.result_code == 0], tx), "result_code is text", 'compare with the text "0"')
     wrong(check.paid_rows(tx, tx), "nothing was filtered out")
-    wrong(check.paid_rows(tx[tx.status == "paid"], tx), "another result_code than \"0\"")
+    wrong(check.paid_rows(tx[tx.status == "paid"], tx), 'another result_code than "0"')
     wrong(check.paid_rows(int((tx.result_code == "0").sum()), tx), "is a number")
     wrong(check.paid_rows(tx.result_code == "0", tx), "this is the mask")
     wrong(check.paid_rows(tx[tx.result_code == "0"].head(5), tx), "5 rows, but")

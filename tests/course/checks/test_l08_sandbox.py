@@ -16,12 +16,22 @@ NGROK_AUTHTOKEN=paste-your-ngrok-authtoken
 
 def test_env_file():
     ok(check.env_file(GOOD_ENV))
-    ok(check.env_file(GOOD_ENV.replace("NGROK_AUTHTOKEN=paste-your-ngrok-authtoken", "MPESA_CALLBACK_URL=https://shop.example.com/cb")))
+    ok(
+        check.env_file(
+            GOOD_ENV.replace(
+                "NGROK_AUTHTOKEN=paste-your-ngrok-authtoken", "MPESA_CALLBACK_URL=https://shop.example.com/cb"
+            )
+        )
+    )
     todo(check.env_file(...))
     wrong(check.env_file(GOOD_ENV.replace("MPESA_ENV=sandbox", "")), "MPESA_ENV must be 'sandbox' (it is missing)")
     wrong(check.env_file(GOOD_ENV.replace("=sandbox", "=production")), "(it is 'production')")
     wrong(check.env_file(GOOD_ENV.replace("MPESA_CONSUMER_SECRET", "# ")), "MPESA_CONSUMER_SECRET is missing")
-    wrong(check.env_file(GOOD_ENV.replace("NGROK_AUTHTOKEN=paste-your-ngrok-authtoken", "")), "public URL", "NGROK_AUTHTOKEN")
+    wrong(
+        check.env_file(GOOD_ENV.replace("NGROK_AUTHTOKEN=paste-your-ngrok-authtoken", "")),
+        "public URL",
+        "NGROK_AUTHTOKEN",
+    )
     wrong(check.env_file(GOOD_ENV + "MPESA_CALLBACK_URL=http://127.0.0.1:8000/cb\n"), "https://")
     wrong(check.env_file(GOOD_ENV + "MPESA_SHORTCODE=600000\n"), "174379")
     wrong(check.env_file(GOOD_ENV + "MPESA_PASSKEY=" + "e" * 64 + "\n"), "not the sandbox's public passkey")

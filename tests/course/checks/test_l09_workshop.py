@@ -18,14 +18,22 @@ def test_room_rehearsal():
     ok(check.room_rehearsal(_room([("paid", "0", phones[0]), ("paid", "0", phones[1])]), phones))
     todo(check.room_rehearsal(..., phones))
     wrong(check.room_rehearsal(_room([("paid", "0", phones[0])]), phones), "254711009002: no push at all")
-    wrong(check.room_rehearsal(_room([("paid", "0", phones[0]), ("failed", "1032", phones[1])]), phones),
-          "254711009002: no paid push (last: failed 1032")
+    wrong(
+        check.room_rehearsal(_room([("paid", "0", phones[0]), ("failed", "1032", phones[1])]), phones),
+        "254711009002: no paid push (last: failed 1032",
+    )
 
 
 def test_struggling_participant():
-    frame = _room([("paid", "0", "254711009001"), ("failed", "2001", "254711009004"),
-                   ("paid", "0", "254711009001"), ("failed", "2001", "254711009004"),
-                   ("failed", "8006", "254711009004")])
+    frame = _room(
+        [
+            ("paid", "0", "254711009001"),
+            ("failed", "2001", "254711009004"),
+            ("paid", "0", "254711009001"),
+            ("failed", "2001", "254711009004"),
+            ("failed", "8006", "254711009004"),
+        ]
+    )
     ok(check.struggling_participant(("254711009004", "2001"), frame))
     ok(check.struggling_participant(["254711009004", 2001], frame))
     todo(check.struggling_participant(..., frame))
@@ -37,9 +45,11 @@ def test_struggling_participant():
 
 def _room_data(errors: list[tuple[str, int]], results: list[tuple[str, int]], people: int = 4) -> dict:
     """Shaped like GET /_workshop/api/room (WorkshopServer.summary())."""
-    return {"participants": [{"id": f"p{n:02d}"} for n in range(1, people + 1)],
-            "errors": [{"code": c, "count": n, "name": ""} for c, n in errors],
-            "results": [{"code": c, "count": n, "name": ""} for c, n in results]}
+    return {
+        "participants": [{"id": f"p{n:02d}"} for n in range(1, people + 1)],
+        "errors": [{"code": c, "count": n, "name": ""} for c, n in errors],
+        "results": [{"code": c, "count": n, "name": ""} for c, n in results],
+    }
 
 
 def test_room_fault():
@@ -51,8 +61,12 @@ def test_room_fault():
     wrong(check.room_fault(("0", 8), room), "0 is a ResultCode from the callbacks", "'errors' chart")
     wrong(check.room_fault(("400.002.02", 1), room), "not the one the most pushes got")
     wrong(check.room_fault(("500.003.01", 16), room), "not in the room's errors chart")
-    wrong(check.room_fault(("500.003.02", 4), room), "not the count next to 500.003.02",
-          "the number of participants", "retries included")
+    wrong(
+        check.room_fault(("500.003.02", 4), room),
+        "not the count next to 500.003.02",
+        "the number of participants",
+        "retries included",
+    )
     wrong(check.room_fault(("500.003.02", 15), room), "not the count next to 500.003.02")
     wrong(check.room_fault(("500.003.02", "16"), room), "whole number, not str")
     wrong(check.room_fault("500.003.02", room), "a pair (error_code, pushes)")

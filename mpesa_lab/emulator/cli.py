@@ -37,8 +37,14 @@ def banner(url: str, seed: int | None = None, control_token: str | None = None) 
         f"  STK push  POST {url}{STK_PUSH_PATH}",
         f"  STK query POST {url}{STK_QUERY_PATH}",
         f"  Control        {url}/_lab/  (transactions, answer prompts, scenarios, faults)",
-        *([f"  Control token  {control_token}  (listening beyond loopback: send it as the "
-           "X-Lab-Token header to /_lab/)"] if control_token else []),
+        *(
+            [
+                f"  Control token  {control_token}  (listening beyond loopback: send it as the "
+                "X-Lab-Token header to /_lab/)"
+            ]
+            if control_token
+            else []
+        ),
         "",
         "Lab credentials (public, valid only here):",
         f"  consumer key     {defaults.LAB_CONSUMER_KEY}",
@@ -88,8 +94,13 @@ def run_sandbox(
         bound = sock.getsockname()[1]
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         shown = f"[{shown}]" if ":" in shown else shown
-        print(banner(f"http://{shown}:{bound}", seed=emulator.config.seed,
-                     control_token=token.reveal() if token else None), file=stream, flush=True)
+        print(
+            banner(
+                f"http://{shown}:{bound}", seed=emulator.config.seed, control_token=token.reveal() if token else None
+            ),
+            file=stream,
+            flush=True,
+        )
         # The foreground CLI owns its process's logging (uvicorn's access log when asked for);
         # the connection guard bounds slow and stalled clients as in the background servers.
         guard = ConnectionGuard(DEFAULT_REQUEST_TIMEOUT, None, RepeatLimiter())
@@ -100,8 +111,9 @@ def run_sandbox(
         gc.freeze()
         gc.set_threshold(max(gc.get_threshold()[0], 50_000), *gc.get_threshold()[1:])
         server = uvicorn.Server(
-            uvicorn.Config(emulator.app, log_level=log_level, lifespan="off",
-                           access_log=access_log, http=guard.protocol_class())
+            uvicorn.Config(
+                emulator.app, log_level=log_level, lifespan="off", access_log=access_log, http=guard.protocol_class()
+            )
         )
         try:
             server.run(sockets=[sock])

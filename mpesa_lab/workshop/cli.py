@@ -1,0 +1,62 @@
+"""The ``mpesa-lab workshop serve`` command's work: a room's server in the foreground, printing
+where participants and the facilitator connect, until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import IO, Any
+
+from mpesa_lab.emulator.config import EmulatorConfig
+from mpesa_lab.workshop.server import WorkshopServer
+
+
+def run_workshop(
+    folder: str | os.PathLike[str] | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    participants: int = 0,
+    title: str | None = None,
+    advertise_url: str | None = None,
+    seed: int | None = None,
+    names: list[str] | None = None,
+    out: IO[str] | None = None,
+    stop_event: threading.Event | None = None,
+) -> int:
+    """Run the workshop server in the foreground until Ctrl-C (``mpesa-lab workshop serve``)."""
+    import signal
+
+    stream = out or sys.stdout
+    stop = stop_event or threading.Event()
+    previous: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    config = EmulatorConfig(seed=seed) if seed is not None else None
+    server = WorkshopServer(
+        folder, participants=participants, title=title, config=config, name="workshop-serve", names=names
+    )
+    try:
+        server.start(host, port, advertise_url=advertise_url)
+        say = lambda line="": print(line, file=stream, flush=True)  # noqa: E731
+        say(f"{server.roster.title}: workshop server for {len(server.roster)} participants")
+        say(f"  Daraja for the room   {server.url}")
+        say(f"  Facilitator's page    {server.facilitator_url}")
+        say(f"  Participants' cards   {server.files['cards']}")
+        say(f"  Credentials (CSV)     {server.files['csv']}")
+        say(f"  Roster (kept across restarts) {server.files['roster']}")
+        if host == "127.0.0.1":
+            say("  Listening on loopback only: pass --host 0.0.0.0 so the room can reach it.")
+        say("Ctrl-C stops.")
+        while not stop.wait(0.5):
+            if not server.running:
+                say("The server stopped unexpectedly.")
+                return 1
+        return 0
+    finally:
+        server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        print("workshop server stopped", file=stream, flush=True)
