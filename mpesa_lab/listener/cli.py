@@ -12,12 +12,14 @@ import sys
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from mpesa_lab.background import DEFAULT_REQUEST_TIMEOUT
 from mpesa_lab.constants import LISTENER_MAX_BODY_BYTES as DEFAULT_MAX_BODY_BYTES
-from mpesa_lab.listener.server import Listener
-from mpesa_lab.store.records import StoredDelivery
+
+if TYPE_CHECKING:  # the parser (mpesa-lab --help) must not load the server and the store
+    from mpesa_lab.listener.server import Listener
+    from mpesa_lab.store.records import StoredDelivery
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -223,6 +225,8 @@ def run_listener(
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, on_signal)
+    from mpesa_lab.listener.server import Listener
+
     listener: Listener | None = None
     try:
         listener = Listener(
