@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -248,12 +249,17 @@ def _run_in(tree: Path, command: list[str]) -> bool:
     return subprocess.run(command, cwd=tree, env=env).returncode == 0
 
 
+def _key(what: str) -> str:
+    """A row's name without what changes from run to run (the load average it ran at)."""
+    return re.sub(r";? ?\(?load avg [^);]*\)?", "", what).strip()
+
+
 def compare(baseline: Path) -> str:
     """The README table's rows, baseline beside current."""
-    before = {what: measured for what, measured, _, _ in rows(baseline / "bench" / "results")}
+    before = {_key(what): measured for what, measured, _, _ in rows(baseline / "bench" / "results")}
     lines = ["| benchmark | baseline | current | target |", "| --- | --- | --- | --- |"]
     for what, measured, target, _ in rows():
-        lines.append(f"| {what} | {before.get(what, 'n/a')} | {measured} | {target} |")
+        lines.append(f"| {what} | {before.get(_key(what), 'n/a')} | {measured} | {target} |")
     return "\n".join(lines)
 
 
