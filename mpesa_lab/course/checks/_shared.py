@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mpesa_lab.course.verdict import Verdict, give
-from mpesa_lab.daraja.callbacks import ParsedCallback, parse_callback
+from mpesa_lab.daraja.callbacks import CallbackError, ParsedCallback, parse_callback
 from mpesa_lab.secret import Secret
 
 
@@ -69,6 +69,20 @@ def lab_transaction(lab: Any, callback: ParsedCallback) -> tuple[dict | None, st
             f"no push of this lab has the CheckoutRequestID {callback.checkout_request_id!r}: "
             "keep the callback that push.wait() returns, not one written by hand"
         )
+
+
+def lab_callback(exercise: str, callback: Any, lab: Any) -> Verdict | tuple[ParsedCallback, dict | None]:
+    """The learner's answer as this lab's callback and the emulator's transaction behind it, or the
+    verdict that says why it is not one (not a callback at all; no push of this lab)."""
+    if not isinstance(callback, ParsedCallback):
+        try:
+            callback = as_callback(callback)
+        except (CallbackError, TypeError, ValueError, AttributeError):
+            return verdict(exercise, [f"expected the callback from push.wait(), got {type_name(callback)}"])
+    tx, unknown = lab_transaction(lab, callback)
+    if unknown:
+        return verdict(exercise, [unknown])
+    return callback, tx
 
 
 def scripted_by(tx: Mapping[str, Any]) -> str | None:

@@ -7,16 +7,13 @@ from typing import Any
 from mpesa_lab import codes
 from mpesa_lab.constants import SANDBOX_TEST_MSISDN
 from mpesa_lab.course.checks._shared import (
-    as_callback,
-    lab_transaction,
+    lab_callback,
     scripted_by,
     todo,
-    type_name,
     unanswered,
     verdict,
 )
 from mpesa_lab.course.verdict import Verdict
-from mpesa_lab.daraja.callbacks import CallbackError, ParsedCallback
 from mpesa_lab.daraja.results import StkQueryResult
 
 # What the customer did -> the ResultCode M-PESA sends back, and how to do it on the phone.
@@ -53,14 +50,10 @@ def customer_answer(callback: Any, wanted: str, *, lab: Any) -> Verdict:
         return verdict(
             name, ["this is the push (its acknowledgement): the customer's answer comes in the callback, push.wait()"]
         )
-    if not isinstance(callback, ParsedCallback):
-        try:
-            callback = as_callback(callback)
-        except (CallbackError, TypeError, ValueError, AttributeError):
-            return verdict(name, [f"expected the callback from push.wait(), got {type_name(callback)}"])
-    tx, unknown = lab_transaction(lab, callback)
-    if unknown:
-        return verdict(name, [unknown])
+    found = lab_callback(name, callback, lab)
+    if isinstance(found, Verdict):
+        return found
+    callback, tx = found
     got = callback.result_code
     if got == code:
         scripted = scripted_by(tx) if tx is not None else None

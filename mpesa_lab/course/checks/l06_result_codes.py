@@ -6,8 +6,7 @@ from typing import Any
 
 from mpesa_lab import codes
 from mpesa_lab.course.checks._shared import (
-    as_callback,
-    lab_transaction,
+    lab_callback,
     scripted_by,
     todo,
     type_name,
@@ -16,7 +15,6 @@ from mpesa_lab.course.checks._shared import (
     with_article,
 )
 from mpesa_lab.course.verdict import Verdict
-from mpesa_lab.daraja.callbacks import CallbackError, ParsedCallback
 
 # How a lesson asks for each code "the way it happens to a real customer" (the emulator's real
 # conditions, docs/emulator.md); a magic number or set_next_result only scripts the code.
@@ -41,14 +39,10 @@ def triggered(callback: Any, code: str | int, *, lab: Any) -> Verdict:
     real = _REAL_CONDITIONS.get(want, "produce it by its real condition (docs/emulator.md lists them)")
     if unanswered(callback):
         return todo(name, f"Push so that M-PESA answers {want} ({entry.name}): {real}; then push.wait().")
-    if not isinstance(callback, ParsedCallback):
-        try:
-            callback = as_callback(callback)
-        except (CallbackError, TypeError, ValueError, AttributeError):
-            return verdict(name, [f"expected the callback from push.wait(), got {type_name(callback)}"])
-    tx, unknown = lab_transaction(lab, callback)
-    if unknown:
-        return verdict(name, [unknown])
+    found = lab_callback(name, callback, lab)
+    if isinstance(found, Verdict):
+        return found
+    callback, tx = found
     if callback.result_code != want:
         got = codes.result_entry(callback.result_code)
         return verdict(
