@@ -112,16 +112,18 @@ class LiveCallbacks(widgets.VBox):
         return str(macro(_TEMPLATE, "header")(shown, list(counts.items())))
 
     def _html(self, rows: list[dict[str, Any]]) -> str:
+        # (heading, the frame column it shows): short headings keep the table inside a notebook's
+        # width (the dashboard's included); the column's name is in the heading's hover text.
         heads = [
-            "received",
-            "status",
-            "result_code",
-            "result_desc",
-            "phone",
-            "amount",
-            "amount_requested",
-            "receipt",
-            "latency_s",
+            ("received", "received_at"),
+            ("status", "status"),
+            ("code", "result_code"),
+            ("result_desc", "result_desc"),
+            ("phone", "phone"),
+            ("paid", "amount (what the callback says was paid)"),
+            ("asked", "amount_requested (what the push asked for)"),
+            ("receipt", "receipt"),
+            ("latency s", "latency_s"),
         ]
         return str(macro(_TEMPLATE, "table")([_cells(row) for row in rows], heads))
 
