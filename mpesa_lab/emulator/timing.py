@@ -202,6 +202,25 @@ def draw_prompt_delay(rng: random.Random) -> float:
     return PROMPT.draw(rng)
 
 
+# What a customer action (scenarios.Plan.action) ends in, for the draw; "wait" (interactive) has
+# no outcome yet: the customer decides.
+ACTION_CODES = {
+    "pay": "0",
+    "wrong_pin": "2001",
+    "cancel": "1032",
+    "ignore": "1037",
+    "unreachable": "1037",
+    "late": "1019",
+}
+
+
+def outcome_of(action: str, code: str | None = None) -> str | None:
+    """The ResultCode a plan's ``action`` (or scripted ``code``) is expected to end in; None for "wait"."""
+    if action == "script":
+        return code or "0"
+    return ACTION_CODES.get(action)
+
+
 def table(profile: str = "teaching") -> list[dict[str, Any]]:
     """The profile's distributions as rows (one per outcome code), for docs and reports."""
     if profile not in PROFILES:
