@@ -374,6 +374,7 @@ class Lab:
             result.raw,
             environment=self.settings.environment,
             phone=stored_phone(result.request.get("PhoneNumber")),
+            time_scale=self.time_scale,
         )
         self._warn_if_rule_17(result.request)
         return Push(self, result)
