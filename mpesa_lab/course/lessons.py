@@ -21,6 +21,14 @@ def lesson_store(lesson: str) -> Path:
     return folder / f"{lesson}.sqlite"
 
 
+def course_time_scale() -> float:
+    """How fast the course's lessons with a timing model run: $MPESA_LAB_TIME_SCALE if set (1 is
+    real time), else 1/20 of real time (``EmulatorConfig`` ``COURSE_TIME_SCALE``, 0.05)."""
+    from mpesa_lab.emulator.config import COURSE_TIME_SCALE, time_scale_from_env
+
+    return time_scale_from_env() or COURSE_TIME_SCALE
+
+
 def dataset(name: str) -> Path:
     """The course data set ``name`` (e.g. ``"week"``): ``data/<name>`` of the clone this runs from.
 
