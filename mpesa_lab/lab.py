@@ -302,6 +302,18 @@ class Lab:
             return effective_time_scale(self.emulator.config)
         return 1.0 if self.settings.environment in ("sandbox", "production") else None
 
+    def real_world_delay(self, result_code: str | int) -> Any:
+        """The timing model's distribution for ``result_code`` (``mpesa_lab.emulator.timing``):
+        ``what``, ``median``, ``low``, ``high`` in real-world seconds from the acknowledgement to
+        the callback, and its ``source``; the live-sandbox profile's when this lab's emulator
+        plays it."""
+        from mpesa_lab.emulator.timing import distribution
+
+        behaviour = self.emulator.config.behaviour if self.emulator is not None else ""
+        return distribution(
+            result_code, profile="live_sandbox_2026" if behaviour == "live_sandbox_2026" else "teaching"
+        )
+
     @property
     def running(self) -> bool:
         """True from ``Lab.start()`` until ``stop()`` (or a newer ``Lab.start()``)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -21,12 +22,14 @@ def lesson_store(lesson: str) -> Path:
     return folder / f"{lesson}.sqlite"
 
 
-def course_time_scale() -> float:
-    """How fast the course's lessons with a timing model run: $MPESA_LAB_TIME_SCALE if set (1 is
-    real time), else 1/20 of real time (``EmulatorConfig`` ``COURSE_TIME_SCALE``, 0.05)."""
-    from mpesa_lab.emulator.config import COURSE_TIME_SCALE, time_scale_from_env
+#: the course's pace, 1/20 of real time (the emulator's ``config.COURSE_TIME_SCALE``)
+COURSE_TIME_SCALE = 0.05
 
-    return time_scale_from_env() or COURSE_TIME_SCALE
+
+def course_time_scale() -> float | None:
+    """The ``time_scale`` the course's timed lessons pass to ``Lab.start``: 1/20 of real time,
+    or None when $MPESA_LAB_TIME_SCALE is set (the emulator then takes that one: 1 is real time)."""
+    return None if os.environ.get("MPESA_LAB_TIME_SCALE", "").strip() else COURSE_TIME_SCALE
 
 
 def dataset(name: str) -> Path:

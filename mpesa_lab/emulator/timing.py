@@ -20,6 +20,8 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from mpesa_lab.clock import duration_words
+
 SHAPES = ("lognormal", "triangular", "uniform")
 
 
@@ -230,12 +232,4 @@ def table(profile: str = "teaching") -> list[dict[str, Any]]:
 
 def describe(seconds: float) -> str:
     """A duration in words a reader takes in at a glance: '0.6 s', '27 s', '1 min 30 s', '2 h 5 min'."""
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return duration_words(seconds)

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from mpesa_lab._templates import macro
+from mpesa_lab.clock import duration_words
 from mpesa_lab.codes import status_of
-from mpesa_lab.emulator.timing import describe
 from mpesa_lab.widgets._base import Watcher, style
 
 if TYPE_CHECKING:
@@ -186,7 +186,7 @@ def _real(value: Any) -> str:
         number = float(value)
     except (TypeError, ValueError):
         return ""
-    return "" if number != number else describe(number)
+    return "" if number != number else duration_words(number)
 
 
 def _text(value: Any) -> str:

@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from mpesa_lab.clock import nairobi_now
+from mpesa_lab.clock import duration_words, nairobi_now
 from mpesa_lab.constants import SANDBOX_TEST_MSISDN
 from mpesa_lab.daraja.requests import normalize_phone
 from mpesa_lab.display import esc
-from mpesa_lab.emulator.timing import NO_ANSWER_2026, describe
 from mpesa_lab.widgets._base import Watcher, style
 
 if TYPE_CHECKING:
@@ -29,8 +28,9 @@ if TYPE_CHECKING:
 
 _MERCHANT = re.compile(r"Ksh[\d,.]+ to (.+?) Account no\. ")
 # What the lab's prompt_timeout stands for: an unanswered prompt ends as 1037 about 30 s after
-# the push (the 2026 sandbox, shared/daraja/observed-behaviour.md; emulator/timing.py).
-REAL_PROMPT_LIFETIME = f"about {NO_ANSWER_2026.median:.0f} s"
+# the push (the 2026 sandbox, shared/daraja/observed-behaviour.md; the emulator's timing model,
+# asked through Lab.real_world_delay).
+NO_ANSWER_CODE = "1037"
 _SCREEN = (
     "width: 236px; min-height: 300px; background: linear-gradient(#e9f5ec, #ffffff); border-radius: 18px; "
     "padding: 10px 12px; font-family: -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif; "
@@ -228,8 +228,9 @@ class VirtualPhone(widgets.VBox):
             scale = prompt.get("time_scale")
             real_left = ""
             if scale:  # a timed lab: the same moment in real-world time
-                real_left = f" (real: {describe(left / scale)})"
-                lab_wait += f", {describe(total / scale)} of real time" if total else ""
+                real_left = f" (real: {duration_words(left / scale)})"
+                lab_wait += f", {duration_words(total / scale)} of real time" if total else ""
+            lifetime = f"about {self.lab.real_world_delay(NO_ANSWER_CODE).median:.0f} s"
             self.countdown.value = (
                 # Drawn on the handset's dark frame: light text, tight lines.
                 "<div class='mpl-countdown' style='font-size:12px;line-height:1.35;color:#e6edf3;"
@@ -237,7 +238,7 @@ class VirtualPhone(widgets.VBox):
                 f"<b class='mpl-countdown-left' style='color:#ffd479;font-size:14px'>{left:.0f} s left"
                 f"{esc(real_left)}</b> to answer"
                 f"<br><span style='font-size:11px;color:#c9d1d9'>{esc(lab_wait)}; a real M\u2011PESA prompt "
-                f"ends {REAL_PROMPT_LIFETIME} after the push, as 1037 (sandbox, 2026)</span></div>"
+                f"ends {lifetime} after the push, as 1037 (sandbox, 2026)</span></div>"
             )
 
     # ---- drawing -------------------------------------------------------------------------

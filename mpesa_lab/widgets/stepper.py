@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from mpesa_lab.clock import NAIROBI
+from mpesa_lab.clock import NAIROBI, duration_words
 from mpesa_lab.codes import status_of
 from mpesa_lab.constants import STK_PUSH_PATH, STK_QUERY_PATH
 from mpesa_lab.display import badge, esc, pre
-from mpesa_lab.emulator.timing import describe, distribution
 from mpesa_lab.store.records import scrub
 from mpesa_lab.widgets._base import style
 
@@ -307,7 +306,7 @@ def transaction_steps(lab: Lab, checkout_request_id: str) -> list[Step]:
         step.time_scale = scale
     if emulator is not None and scale is None and tx.get("result_code") is not None:
         # The quick lab: its gaps are not real-world time; say what the timing model gives instead.
-        model = distribution(tx["result_code"])
+        model = lab.real_world_delay(tx["result_code"])
         steps[5].extra["real_world"] = (
             f"Quick lab: not real-world time. For real, ResultCode {tx['result_code']} comes "
             f"{model.low:g}-{model.high:g} s after the acknowledgement (median {model.median:g} s: "
@@ -504,7 +503,7 @@ class SequenceStepper(widgets.VBox):
                 timing += f" · <b>{shown}</b> after step {earlier.number}"
                 real = step.real_seconds_since(earlier)
                 if real is not None and step.time_scale != 1.0:
-                    timing += f" (real world: <b>{esc(describe(real))}</b> at time_scale {step.time_scale:g})"
+                    timing += f" (real world: <b>{esc(duration_words(real))}</b> at time_scale {step.time_scale:g})"
         state = "" if step.happened else " " + badge("pending", "not seen")
         if step.extra.get("result_code") is not None:
             state += " " + badge(status_of(step.extra["result_code"]), f"ResultCode {step.extra['result_code']}")

@@ -123,7 +123,11 @@ def test_rule_17_under_the_live_profile_is_an_option_off_by_default(make_lab, co
 
 
 def test_time_scale_from_the_environment_and_its_bounds(monkeypatch):
+    from mpesa_lab.course import lessons
+
+    assert lessons.COURSE_TIME_SCALE == COURSE_TIME_SCALE and lessons.course_time_scale() == COURSE_TIME_SCALE
     monkeypatch.setenv(TIME_SCALE_ENV, "1/20")
+    assert lessons.course_time_scale() is None  # the lesson leaves it to the emulator's default: the env
     assert EmulatorConfig().time_scale == pytest.approx(0.05)
     monkeypatch.setenv(TIME_SCALE_ENV, "1")
     assert EmulatorConfig().time_scale == 1.0
