@@ -68,7 +68,7 @@ THINK_PIN = Delay(
     spread=0.35,
     evidence="observed",
     source=f"{_OBS}, Timing: in captured paid callbacks TransactionDate is 9-16 s after the "
-    "timestamp inside the CheckoutRequestID (a few captured payments, undated). The median 12 s and "
+    "timestamp inside the CheckoutRequestID (captured payments; the page gives no date or count). The median 12 s and "
     "the middle half 9.5-15 s follow them; the 5-40 s bounds are a modelling assumption.",
 )
 THINK_CANCEL = Delay(
@@ -78,7 +78,7 @@ THINK_CANCEL = Delay(
     low=3.0,
     high=40.0,
     spread=0.45,
-    source="modelling assumption: shorter than a PIN entry (one key press after reading the prompt); "
+    source="shorter than a PIN entry (one key press after reading the prompt); "
     "no capture of a cancel's timing is known.",
 )
 NO_ANSWER_2026 = Delay(
@@ -89,8 +89,8 @@ NO_ANSWER_2026 = Delay(
     high=32.0,
     evidence="observed",
     source=f"{_OBS}, Timing and 'The live sandbox today': in 2026 the sandbox ended an unanswered "
-    "test push with a 1037 callback about 30 s after the push (two 2026 reports). The +-2 s "
-    "spread is a modelling assumption.",
+    "test push with a 1037 callback about 30 s after the push (teams' reports of 2026; the page's "
+    "live-sandbox facts rest on two of them). The +-2 s spread is a modelling assumption.",
 )
 NO_ANSWER_OLDER = Delay(
     "nobody answers: the handset prompt times out (older wordings 1019 'Transaction has expired', "
@@ -99,7 +99,7 @@ NO_ANSWER_OLDER = Delay(
     median=90.0,
     low=80.0,
     high=100.0,
-    source=f"modelling assumption built on {_OBS}, Timing: the handset prompt is said to time out "
+    source=f"built on {_OBS}, Timing: the handset prompt is said to time out "
     "after 'usually 1 min 30 secs' (one integrator's README, undated); that 1019 and 1036 come at "
     "that timeout is not evidenced.",
 )
@@ -110,7 +110,7 @@ AFTER_PIN = Delay(
     low=5.5,
     high=41.0,
     spread=0.35,
-    source="modelling assumption: the paid think time (observed, above) plus about a second for "
+    source="the paid think time (observed, above) plus about a second for "
     "the core's check; no capture of a decline's timing is known.",
 )
 PROMPT_FAILED = Delay(
@@ -119,7 +119,7 @@ PROMPT_FAILED = Delay(
     median=2.5,
     low=1.0,
     high=4.0,
-    source="modelling assumption: a delivery failure is reported within seconds; not measured.",
+    source="a delivery failure is reported within seconds; not measured.",
 )
 REJECTED = Delay(
     "the core refuses before any prompt (limits, rule 17, product assignment, operator, bad debt)",
@@ -127,7 +127,7 @@ REJECTED = Delay(
     median=1.25,
     low=0.5,
     high=2.0,
-    source="modelling assumption: the core's checks take about a second; not measured.",
+    source="the core's checks take about a second; not measured.",
 )
 UNKNOWN = Delay(
     "an outcome this model has no figure for",
@@ -135,7 +135,7 @@ UNKNOWN = Delay(
     median=10.5,
     low=1.0,
     high=20.0,
-    source="modelling assumption: a wide guess so a code outside the table still takes some time.",
+    source="a wide guess so a code outside the table still takes some time.",
 )
 PROMPT = Delay(
     "the prompt travels to the handset and appears on its screen",
@@ -143,7 +143,7 @@ PROMPT = Delay(
     median=2.0,
     low=1.0,
     high=3.0,
-    source="modelling assumption: a USSD push reaches a phone in a second or few; not measured.",
+    source="a USSD push reaches a phone in a second or few; not measured.",
 )
 
 # Outcome code -> distribution, for the lab's default world (every outcome can be seen).
