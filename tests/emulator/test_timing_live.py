@@ -141,3 +141,17 @@ def test_time_scale_from_the_environment_and_its_bounds(monkeypatch):
         EmulatorConfig(time_scale=20)
     with pytest.raises(ValueError, match="time_scale must be >= 0.001"):
         EmulatorConfig(time_scale=0)
+
+
+def test_the_lab_reads_the_live_profiles_4999_as_pending(tmp_path):
+    """push.query() on the live profile while nobody has answered: pending, not a failure; the
+    frame agrees; push.wait() then gets the 1037 (at the course's scale, ~1.5 s)."""
+    config = EmulatorConfig(behaviour="live_sandbox_2026", time_scale=COURSE_TIME_SCALE)
+    with Lab.start(store=tmp_path / "live.sqlite", emulator_config=config) as lab:
+        push = lab.push(SANDBOX_TEST_MSISDN, 11, "LIVE", "Payment")
+        status = push.query()
+        assert status.pending and not status.final and status.result_code == "4999"
+        frame = lab.transactions()
+        assert list(frame["status"]) == ["pending"] and list(frame["query_result_code"]) == ["4999"]
+        assert push.wait().result_code == "1037"
+        assert lab.transactions()["status"].tolist() == ["failed"]
