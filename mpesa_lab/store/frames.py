@@ -439,8 +439,9 @@ def build_transactions(
     for column in ("phone", "merchant_request_id"):  # the push's, else the callback's
         index = base.schema.get_field_index(column)
         base = base.set_column(index, column, pc.coalesce(base[column], first[column], memory_pool=pool()))
-    df = _to_pandas(base, drop=("amount",))
+    df = _to_pandas(base, drop=("amount", "time_scale"))
     df["amount_requested"] = base["amount"].to_numpy(zero_copy_only=False)
+    time_scale = base["time_scale"]  # Arrow until used: most sources have none (all null)
     del base
     got = _to_pandas(first, drop=("phone", "merchant_request_id"))
     del first
@@ -454,7 +455,7 @@ def build_transactions(
     df["transaction_date"] = epoch_to_nairobi(got["transaction_ts"])
     df["latency"] = df["callback_at"] - df["pushed_at"]
     df["latency_s"] = df["latency"].dt.total_seconds()
-    df["real_latency_s"] = df["latency_s"] / df.pop("time_scale")
+    df["real_latency_s"] = _real_seconds(df["latency_s"], time_scale)
     df["status"] = _status(df)
     if not has_pushes:
         df["push_id"] = None
@@ -463,6 +464,16 @@ def build_transactions(
     del df
     release_unused()
     return out
+
+
+def _real_seconds(latency_s: pd.Series, time_scale: pa.ChunkedArray) -> np.ndarray:
+    """latency_s / time_scale, NaN where the time scale is unknown (no array made for a column
+    of nulls: most sources, and the quick lab, have no time scale at all)."""
+    import numpy as np
+
+    if time_scale.null_count == len(time_scale):
+        return np.full(len(latency_s), np.nan)
+    return latency_s.to_numpy(dtype="float64") / time_scale.to_numpy(zero_copy_only=False).astype("float64")
 
 
 _pool_lock = threading.Lock()
