@@ -160,10 +160,10 @@ check.triggered(callback, code="1", lab=lab)
 #
 # Live Daraja has sent codes that are in no table (`1031`, `1036`, `E3008`...), as numbers or
 # text. A handler that looks codes up in a dictionary crashes on the first one. The emulator
-# can send any code: here is `9999`.
+# can send any code: here is `4242`.
 
 # %%
-lab.emulator.set_next_result("9999", phone="254711000062")
+lab.emulator.set_next_result("4242", phone="254711000062")
 odd = lab.push("254711000062", 5, "INV-06", "Lesson 06").wait(timeout=10)
 print(odd.result_code, odd.result_desc, "| known to the catalogue:", odd.entry.known)
 print("Fix:", odd.mitigation)

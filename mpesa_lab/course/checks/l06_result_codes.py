@@ -77,7 +77,7 @@ def advice_function(fn: Any) -> Verdict:
         ("2001", "another ResultCode"),
         ("SFC_IC0003", "an alphanumeric ResultCode"),
         ("500.001.1001", "an errorCode"),
-        ("9999", "a code outside Daraja's tables"),
+        ("4242", "a code outside Daraja's tables"),
         ("E3008", "a code seen live but not documented"),
     ]
     problems = []

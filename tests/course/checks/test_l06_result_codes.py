@@ -40,7 +40,7 @@ def test_advice_function():
         verdict,
         "advice(1032)",
         "as a number",
-        "advice('9999')",
+        "advice('4242')",
         "unknown codes must still get advice",
         "advice('2001')",
         "your own table lacks this code",
