@@ -17,7 +17,7 @@ NAMES = {"00": "start here", "01": "the journey", "02": "the access token", "03"
 NOTES = {
     "00": "everyone's lab running before moving on",
     "01": "draw the sequence on the board",
-    "03": "the UTC trap lands better if someone's laptop is on UTC",
+    "03": "the two-timestamps trap lands better if someone's laptop is on UTC",
     "05": "the longest; do not rush \"store before acknowledging\"",
     "08": "live only if the room's accounts are ready",
 }
