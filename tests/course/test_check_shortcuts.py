@@ -214,6 +214,26 @@ def test_06_advice_shortcuts():
     wrong(check.advice_function(lambda code: everything), "return the same text")
 
 
+def test_06_till_shortcuts(lab):
+    from mpesa_lab.daraja.client import DarajaClient
+
+    # The paybill's own push (lab.push): paid, but to 174379, not to a till.
+    paybill = lab.push(TEST_PHONE, 71, "SHOP-06", "Till sale").wait(timeout=10)
+    wrong(check.till_push(paybill, lab=lab), "not a till")
+    # The till's settings, but a magic number that always pays: scripted, no customer paid the till.
+    shop = lab.emulator.credentials
+    till = DarajaClient(
+        lab.settings.replace(
+            shortcode=shop["till_shortcode"],
+            passkey=shop["till_passkey"],
+            transaction_type="CustomerBuyGoodsOnline",
+            party_b=shop["till_number"],
+        )
+    )
+    ack = till.stk_push("254708000000", 72, "SHOP-06", "Till sale")
+    wrong(check.till_push(lab.listener.wait_for(ack.checkout_request_id, timeout=10), lab=lab), "magic number")
+
+
 # -- 07 -----------------------------------------------------------------------------------------
 
 

@@ -80,6 +80,14 @@ MISTAKES: dict[str, list[tuple[str, str]]] = {
                 return entry.mitigation if entry.known else "Unknown code."
         """),
         ),
+        (
+            "till_push",
+            _code("""
+            till = DarajaClient(lab.settings.replace(shortcode=SHOP["till_shortcode"], passkey=SHOP["till_passkey"]))
+            ack = till.stk_push("254708374149", 7, "SHOP-06", "Till sale")  # still CustomerPayBillOnline
+            sale = lab.listener.wait_for(ack.checkout_request_id, timeout=10)
+        """),
+        ),
     ],
     "07-result-code-analytics": [
         ("paid_rows", "paid = tx[tx.result_code == 0]"),
