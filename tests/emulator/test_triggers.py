@@ -13,7 +13,7 @@ from mpesa_lab.emulator import TRIGGERS
 from mpesa_lab.emulator.defaults import TILL_NUMBER, TILL_PASSKEY, TILL_SHORTCODE
 from mpesa_lab.emulator.ids import RECEIPT_RE
 
-from .conftest import callback_of
+from .conftest import assert_envelope, callback_of
 
 DOC_RESULT_CODES = {
     "0",
@@ -234,3 +234,17 @@ def test_every_observed_code_can_be_scripted_and_arrives_as_daraja_sends_it(lab,
     tx = _final(lab, cid)
     assert tx["result_code"] == code and tx["decided_by"] == "instruction"
     assert_callback_shape(callback_of(collector.wait_for(cid)[0]), code, tx)
+
+
+def test_the_till_number_as_business_short_code_is_merchant_does_not_exist(lab):
+    # The classic till mix-up before any callback: Daraja's mitigation for "Merchant does not
+    # exist" is the short code used on Go Live, i.e. the store number, as BusinessShortCode.
+    response = lab.push(
+        "254711100018",
+        1,
+        shortcode=TILL_NUMBER,
+        passkey=TILL_PASSKEY,
+        PartyB=TILL_NUMBER,
+        TransactionType="CustomerBuyGoodsOnline",
+    )
+    assert_envelope(response, 500, "500.001.1001", "Merchant does not exist")
