@@ -111,7 +111,9 @@ readable(pd.DataFrame(rows))  # every word of each fix (pandas alone cuts cells 
 # %% [markdown]
 # Read the `fix` column: some failures are the customer's to solve (`1`, `1032`, `2001`),
 # some are yours (`2028`, `SFC_IC0003`: the request does not fit the shortcode), and `17` is
-# M-PESA protecting the customer (more on it below).
+# M-PESA protecting the customer (more on it below). `1037` and `1019` (with the observed
+# `1036`) are one family, *no answer*: live Daraja has ended unanswered prompts with each, so a
+# handler treats them alike (`codes.is_no_answer(code)`, `codes.no_answer_codes()`).
 
 # %% [markdown]
 # ## The code explorer
@@ -159,7 +161,7 @@ check.triggered(callback, code="1", lab=lab)
 # %% [markdown]
 # ## Codes nobody documented
 #
-# Live Daraja has sent codes that are in no table (`1031`, `1036`, `E3008`...), as numbers or
+# Live Daraja has sent codes that are in no table (`1001`, `1031`, `1036`, `E3008`...), as numbers or
 # text. A handler that looks codes up in a dictionary crashes on the first one. The emulator
 # can send any code: here is `4242`.
 
