@@ -157,14 +157,16 @@ def order_settler(settle_order: Any) -> Verdict:
     return verdict(name, problems, "Once per order, and only when the money matches the order.")
 
 
-def your_endpoint(endpoint: Any, book: Any) -> Verdict:
+def your_endpoint(handle: Any, endpoint: Any, book: Any) -> Verdict:
     """The learner's running endpoint: every check-callback scenario, then a database that fails
     (the endpoint must not acknowledge what it could not store)."""
     from mpesa_lab.callback_check import CallbackCheckError, check_callback
 
     name = "Your endpoint"
-    if unanswered(endpoint):
-        return todo(name, "Serve your app (serve_asgi(app)) and pass what it returns.")
+    if unanswered(handle):
+        return todo(name, "Write handle(raw): store_raw, read, settle under book.lock, return ACK.")
+    if not callable(handle):
+        return verdict(name, [f"handle should be a function of the raw body, got {type_name(handle)}"])
     url = getattr(endpoint, "callback_url", None)
     if not isinstance(url, str):
         return verdict(name, [f"expected the served endpoint (serve_asgi's answer), got {type_name(endpoint)}"])
