@@ -175,18 +175,28 @@ def your_endpoint(handle: Any, endpoint: Any, book: Any) -> Verdict:
     except CallbackCheckError as exc:
         return verdict(name, [str(exc)])
     problems = [f"{r.name}: {r.detail} -> {r.fix}" for r in report.results if r.verdict != "pass"]
-    problems += _database_down(url, book)
+    problems += _database_down(handle, url, book)
     return verdict(name, problems, f"check-callback: {report.summary()}")
 
 
-def _database_down(url: str, book: Any) -> list[str]:
-    """Make the book's writes fail, post a paid callback: anything but a 2xx is right."""
+def _database_down(handle: Callable[[bytes], Any], url: str, book: Any) -> list[str]:
+    """Make the book's writes fail, then hand ``handle`` a paid callback (it must raise, not
+    answer) and post one to the endpoint (anything but a 2xx is right)."""
     import httpx
 
     if not hasattr(book, "fail_writes"):
         return [f"expected the endpoint's OrderBook as book, got {type_name(book)}"]
     body = Callback(new_order()).body()
     book.fail_writes = True
+    try:
+        answer = handle(body)
+    except Exception:  # the StorageError, as it should: the route turns it into a 500
+        pass
+    else:
+        book.fail_writes = False
+        return [
+            f"with its database down handle(raw) still returned {answer!r}: let the StorageError propagate (the route answers 500)"
+        ]
     try:
         answer = httpx.post(url, content=body, headers={"Content-Type": "application/json"}, timeout=5, trust_env=False)
     except httpx.HTTPError as exc:
