@@ -24,7 +24,8 @@
 # - store before acknowledging, answer fast, and refuse to fulfil a forged "payment";
 # - test any endpoint with `check-callback`, and recover a lost callback by polling.
 #
-# **Prerequisites:** notebook 05 (callbacks and the listener); a little FastAPI, Flask or Django.
+# **Prerequisites:** notebook 05 (callbacks and the listener); a little FastAPI, Flask or Django;
+# the course's extra installed (`pip install -e ".[course]"`: FastAPI, Flask, Django).
 #
 # **Time:** about 40 minutes, on the local emulator.
 
