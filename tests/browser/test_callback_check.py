@@ -23,7 +23,9 @@ def test_typing_the_url_and_pressing_run_shows_each_verdict_and_fix(page, jupyte
     notebook = NotebookPage(page, jupyterlab.tree_url("scratch/callback-check.ipynb")).open()
     notebook.run_all(timeout=120_000)
     notebook.assert_no_errors()
-    url = page.locator(".jp-OutputArea-output").filter(has_text="URL: http").first.inner_text().split("URL: ")[1].strip()
+    url = (
+        page.locator(".jp-OutputArea-output").filter(has_text="URL: http").first.inner_text().split("URL: ")[1].strip()
+    )
     root = notebook.widget(".mpl-callback-check")
     expect(root).to_have_count(1, timeout=WAIT)
 

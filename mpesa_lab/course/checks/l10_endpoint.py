@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from typing import Any
 
 from mpesa_lab.callback_check.bodies import UNKNOWN_CODE, Callback, new_order
@@ -279,13 +280,15 @@ def polling_loop(poll: Any) -> Verdict:
     # A push that never settles: the loop must give up after `tries` queries, with the pending answer.
     asked.clear()
     stuck = answers[1]
+
+    def stays_pending(checkout_request_id: str) -> StkQueryResult:
+        asked.append(checkout_request_id)
+        if len(asked) > 50:
+            raise RuntimeError("more than 50 queries: the loop never gives up")
+        return stuck
+
     try:
-        last = poll(
-            lambda cid: (asked.append(cid), stuck)[1] if len(asked) < 50 else _stop(),
-            "ws_CO_X",
-            tries=5,
-            sleep=lambda s: None,
-        )
+        last = poll(stays_pending, "ws_CO_X", tries=5, sleep=lambda seconds: None)
     except Exception as exc:
         problems.append(_failure("a push that stays pending", exc) + " (give up after `tries` queries)")
     else:
@@ -294,7 +297,3 @@ def polling_loop(poll: Any) -> Verdict:
                 f"a push that stays pending: {len(asked)} queries; make exactly `tries` and return the pending answer"
             )
     return verdict(name, problems, "Pending in both styles, backoff, stops on the first final code.")
-
-
-def _stop() -> StkQueryResult:
-    raise RuntimeError("more than 50 queries: the loop never gives up")
