@@ -17,13 +17,8 @@ from mpesa_lab._exports import lazy_exports
 
 if TYPE_CHECKING:
     from mpesa_lab.callback_check.bodies import Callback, Order, new_order
-    from mpesa_lab.callback_check.check import (
-        DEFAULT_BUDGET_S,
-        DEFAULT_TIMEOUT_S,
-        check_callback,
-        describe_scenarios,
-        scenario_names,
-    )
+    from mpesa_lab.callback_check.budget import DEFAULT_BUDGET_S, DEFAULT_TIMEOUT_S
+    from mpesa_lab.callback_check.check import check_callback, describe_scenarios, scenario_names
     from mpesa_lab.callback_check.errors import CallbackCheckError
     from mpesa_lab.callback_check.readback import ReadbackHook
     from mpesa_lab.callback_check.report import CallbackCheckReport, ScenarioResult

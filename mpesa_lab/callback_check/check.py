@@ -7,19 +7,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from mpesa_lab.callback_check.budget import DEFAULT_BUDGET_S, DEFAULT_TIMEOUT_S
 from mpesa_lab.callback_check.errors import CallbackCheckError
 from mpesa_lab.callback_check.readback import HttpReadback, ReadbackHook
 from mpesa_lab.callback_check.report import CallbackCheckReport
 from mpesa_lab.callback_check.run import Run
 from mpesa_lab.callback_check.scenarios import DESCRIPTIONS, SCENARIOS
-
-# How long an endpoint may take to answer a callback. Safaricom does not document how long Daraja
-# waits for the answer (nor that it retries: it is not known to). 5 s is a lab choice: half the
-# emulator's callback_timeout (10 s), leaving room for the internet between Daraja and you. A
-# careful endpoint answers in milliseconds (store, answer, work after); change it with budget_s.
-DEFAULT_BUDGET_S = 5.0
-# One POST's limit: past this the answer counts as never given.
-DEFAULT_TIMEOUT_S = 10.0
 
 
 def scenario_names() -> list[str]:

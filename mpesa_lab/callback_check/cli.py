@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from mpesa_lab.callback_check.check import DEFAULT_BUDGET_S, DEFAULT_TIMEOUT_S
+    from mpesa_lab.callback_check.budget import DEFAULT_BUDGET_S, DEFAULT_TIMEOUT_S
 
     parser.add_argument("url", help="the endpoint's callback URL, e.g. http://127.0.0.1:8000/mpesa/callback")
     parser.add_argument(

@@ -12,7 +12,7 @@ import threading
 import ipywidgets as widgets
 
 from mpesa_lab.callback_check import CallbackCheckError, CallbackCheckReport, check_callback
-from mpesa_lab.callback_check.check import DEFAULT_BUDGET_S
+from mpesa_lab.callback_check.budget import DEFAULT_BUDGET_S
 from mpesa_lab.display import esc
 from mpesa_lab.widgets._base import run_in_background, style
 
