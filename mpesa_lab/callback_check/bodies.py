@@ -4,7 +4,8 @@ emulator) send them, for orders made up on the spot.
 Daraja's shape (docs/daraja.md): ``{"Body": {"stkCallback": {MerchantRequestID,
 CheckoutRequestID, ResultCode (a JSON number), ResultDesc[, CallbackMetadata: {"Item": [{"Name",
 "Value"}, ...]}]}}}``; CallbackMetadata only on success, ``Balance`` often with no ``Value``,
-``TransactionDate`` and ``PhoneNumber`` as numbers.
+``Amount`` a float (1.0), ``TransactionDate`` and ``PhoneNumber`` numbers. The paid body has no
+``Balance`` item (as many live callbacks do); the ``balance_without_value`` scenario adds one.
 """
 
 from __future__ import annotations
@@ -99,8 +100,9 @@ class Callback:
             "ResultDesc": desc,
         }
         if self.paid():
+            amount = self.order.amount if self.amount is None else self.amount
             items: list[dict[str, Any]] = [
-                {"Name": "Amount", "Value": self.order.amount if self.amount is None else self.amount},
+                {"Name": "Amount", "Value": float(amount)},  # Daraja writes it as 1.00: a JSON float
                 {"Name": "MpesaReceiptNumber", "Value": self.receipt},
             ]
             if self.balance == "empty":

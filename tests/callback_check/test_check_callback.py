@@ -113,3 +113,30 @@ def test_the_report_shows_each_verdict_and_fix_as_html(serve_buggy):
     assert "FAILED" in html and "text_result_code" in html and "str(code).strip() == &#34;0&#34;" in html
     assert "HTTP 500" in report.result("text_result_code").detail
     assert repr(report).startswith("<CallbackCheckReport FAILED: 1 passed, 1 failed")
+
+
+@pytest.mark.parametrize("balance", ["absent", "empty"])
+def test_the_bodies_have_the_emulators_shape_key_for_key(tmp_path, balance):
+    """A real callback from the lab's emulator and check-callback's body: the same keys in the
+    same order, the same items in the same order, the same JSON types."""
+    from mpesa_lab.emulator import EmulatorConfig
+    from mpesa_lab.lab import Lab
+
+    lab = Lab.start(store=tmp_path / "shape.sqlite3", emulator_config=EmulatorConfig(callback_balance=balance))
+    try:
+        real = json.loads(lab.push("254708000000", 10, "SHAPE", "Shape").wait(timeout=15).raw)
+    finally:
+        lab.stop()
+    ours = Callback(new_order(), balance="empty" if balance == "empty" else "none").as_dict()
+
+    def shape(body):
+        callback = body["Body"]["stkCallback"]
+        items = callback["CallbackMetadata"]["Item"]
+        return (
+            list(body),
+            list(body["Body"]),
+            [(k, type(v).__name__) for k, v in callback.items() if k != "CallbackMetadata"],
+            [(i["Name"], type(i.get("Value")).__name__) for i in items],
+        )
+
+    assert shape(ours) == shape(real)
