@@ -99,6 +99,15 @@ def test_a_check_that_cannot_run_says_why_in_one_line(url, words):
     assert words in str(caught.value) and "\n" not in str(caught.value)
 
 
+def test_a_read_back_nobody_serves_is_one_line_before_any_callback(solution_endpoints):
+    endpoint = solution_endpoints["fastapi"]
+    with pytest.raises(
+        CallbackCheckError,
+        match=r"^cannot reach the read-back URL http://127.0.0.1:1/orders: .*docs/callback-check.md\)$",
+    ):
+        check_callback(endpoint.callback_url, readback_url="http://127.0.0.1:1/orders", scenarios=["paid"])
+
+
 def test_an_unknown_scenario_is_named(solution_endpoints):
     with pytest.raises(CallbackCheckError, match="unknown scenario 'payed'.*paid"):
         check_callback(solution_endpoints["flask"].callback_url, scenarios=["payed"])
