@@ -1,4 +1,5 @@
-"""Endpoints served for real: the reference one in FastAPI (uvicorn), Flask and Django (wsgiref),
+"""Endpoints served for real: the reference one in FastAPI (uvicorn), Flask (werkzeug's server) and
+Django (wsgiref),
 and the buggy ones (uvicorn)."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ def solution_endpoints() -> Iterator[dict[str, ServedEndpoint]]:
 
     served = {
         "fastapi": serve_asgi(fastapi_app(OrderBook()), name="test-endpoint-fastapi"),
-        "flask": serve_wsgi(flask_app(OrderBook())),
+        "flask": serve_wsgi(flask_app(OrderBook()), server_name="werkzeug"),
         "django": serve_wsgi(django_app(OrderBook())),
     }
     yield served

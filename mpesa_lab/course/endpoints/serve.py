@@ -55,9 +55,16 @@ class _ThreadingWSGIServer(WSGIServer):
             self.shutdown_request(request)
 
 
-def serve_wsgi(app: Any) -> ServedEndpoint:
-    """A Flask or Django (any WSGI) app on a free loopback port, in a daemon thread."""
-    server = make_server("127.0.0.1", 0, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+def serve_wsgi(app: Any, *, server_name: str = "wsgiref") -> ServedEndpoint:
+    """A Flask or Django (any WSGI) app on a free loopback port, in a daemon thread: on the
+    standard library's wsgiref, or on werkzeug's server (``server_name="werkzeug"``, Flask's own)."""
+    server: Any
+    if server_name == "werkzeug":
+        from werkzeug.serving import make_server as werkzeug_server
+
+        server = werkzeug_server("127.0.0.1", 0, app, threaded=True)
+    else:
+        server = make_server("127.0.0.1", 0, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
 
