@@ -58,10 +58,14 @@ def _examples() -> Iterator[tuple[str, str, Any]]:
                 where = f"{group} {path} {method}"
                 base = f"/{group}/{path.replace('~', '~0').replace('/', '~1')}/{method}"
                 if "requestBody" in operation:
-                    yield from media_examples(f"{where} request", f"{base}/requestBody", operation["requestBody"]["content"])
+                    yield from media_examples(
+                        f"{where} request", f"{base}/requestBody", operation["requestBody"]["content"]
+                    )
                 for status, response in operation["responses"].items():
                     if "content" in response:
-                        yield from media_examples(f"{where} {status}", f"{base}/responses/{status}", response["content"])
+                        yield from media_examples(
+                            f"{where} {status}", f"{base}/responses/{status}", response["content"]
+                        )
     for name, response in doc["components"]["responses"].items():
         yield from media_examples(f"response {name}", f"/components/responses/{name}", response["content"])
 
