@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mpesa_lab.emulator import defaults
-from mpesa_lab.emulator.contract import CONTRACT_JSON_PATH, CONTRACT_YAML_PATH
 from mpesa_lab.emulator.config import EmulatorConfig, field_names, public_view
+from mpesa_lab.emulator.contract import CONTRACT_JSON_PATH, CONTRACT_YAML_PATH
 from mpesa_lab.emulator.errors import EmulatorError
 from mpesa_lab.emulator.intake import instruction_view
 from mpesa_lab.emulator.scenarios import ERROR_PHONES, ERROR_TRIGGERS, PROFILES, SCENARIOS, TRIGGERS, normalize_mix
