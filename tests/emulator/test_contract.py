@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +22,7 @@ from mpesa_lab.constants import OAUTH_PATH, STK_PUSH_PATH, STK_QUERY_PATH
 from mpesa_lab.emulator import Emulator
 from mpesa_lab.emulator.cli import banner
 from mpesa_lab.emulator.control import require_token
-from tests.openapi_contract import DOCS_CONTRACT, PACKAGED_CONTRACT, document, schema_errors
+from tests.openapi_contract import DOCS_CONTRACT, PACKAGED_CONTRACT, ROOT, document, schema_errors
 
 from .conftest import Daraja, assert_envelope
 
@@ -114,6 +115,14 @@ def test_the_package_ships_the_published_contract() -> None:
         "docs/openapi.yaml and mpesa_lab/data/openapi.yaml differ: edit docs/openapi.yaml, then "
         "cp docs/openapi.yaml mpesa_lab/data/openapi.yaml"
     )
+
+
+def test_the_contract_is_package_data() -> None:
+    """A wheel without it would serve a 500 instead of the contract once installed."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["mpesa_lab"]
+    package = ROOT / "mpesa_lab"
+    assert PACKAGED_CONTRACT in {path for pattern in patterns for path in package.glob(pattern)}
 
 
 def test_the_emulator_serves_the_published_contract(lab: Daraja) -> None:
