@@ -143,14 +143,19 @@ def check_callback(raw: bytes, content_type: str = "application/json") -> None:
 
 
 def _reason(exc: BaseException) -> str:
-    """openapi-core's error and its causes, down to the schema's own words."""
-    parts: list[str] = []
+    """openapi-core's error in a line: the schema's own complaints first (where in the body, and
+    what is wrong), then the chain of errors that led there."""
+    complaints: list[str] = []
+    chain: list[str] = []
     seen: BaseException | None = exc
-    while seen is not None and len(parts) < 4:
-        details = getattr(seen, "schema_errors", None)
-        text = f"{type(seen).__name__}: {seen}"
-        if details:
-            text += " [" + "; ".join(str(getattr(e, "message", e)) for e in details) + "]"
-        parts.append(text[:600])
+    while seen is not None and len(chain) < 4:
+        for error in getattr(seen, "schema_errors", None) or ():
+            where = "/".join(map(str, getattr(error, "absolute_path", ()))) or "(body)"
+            complaints.append(f"{where}: {getattr(error, 'message', error)}")
+        chain.append(type(seen).__name__)
+        if not complaints and not getattr(seen, "schema_errors", None):
+            chain[-1] += f" ({str(seen)[:300]})"
         seen = seen.__cause__
-    return " <- ".join(parts)
+    if complaints:
+        chain = [name.split(" (")[0] for name in chain]
+    return "; ".join(complaints[:5]) + f" [{' <- '.join(chain)}]"
