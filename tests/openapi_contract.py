@@ -101,13 +101,14 @@ def check_answer(response: httpx.Response) -> None:
 
 
 def check_common_answer(response: httpx.Response, name: str) -> None:
-    """``response`` fits the document's reusable response ``name`` (ResourceNotFound, MethodNotAllowed):
-    the answers to paths and methods no operation names."""
+    """``response`` fits the document's reusable response ``name`` (ResourceNotFound, MethodNotAllowed,
+    WrongHostPage): the answers to paths and methods no operation names."""
     declared = document()["components"]["responses"][name]
     media = response.headers.get("content-type", "").split(";")[0].strip()
     assert media in declared["content"], f"{media!r} is not a media type of {name}: {_exchange(response)}"
     pointer = f"/components/responses/{name}/content/{media.replace('/', '~1')}/schema"
-    errors = schema_errors(pointer, response.json())
+    body = response.json() if media == "application/json" else response.text  # a web page is text
+    errors = schema_errors(pointer, body)
     assert not errors, f"not a {name} answer: {errors}\n  {_exchange(response)}"
 
 
