@@ -1,4 +1,5 @@
-"""The ASGI app: Daraja's three paths, its envelopes and statuses, and the /_lab/ control API.
+"""The ASGI app: Daraja's three paths, its envelopes and statuses, the /_lab/ control API and
+the contract (/_lab/openapi.yaml, contract.py).
 
 Whatever arrives, the answer is JSON: a Daraja envelope for every error (404.001.01 for an
 unknown path, 405.001 for a wrong method, 500.003.1001 for anything unexpected), never a stack
@@ -22,6 +23,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mpesa_lab.constants import OAUTH_PATH, STK_PUSH_PATH, STK_QUERY_PATH
+from mpesa_lab.emulator.contract import contract_routes
 from mpesa_lab.emulator.control import control_routes
 from mpesa_lab.emulator.errors import EnvelopeError, method_not_allowed
 from mpesa_lab.emulator.validation import (
@@ -224,6 +226,7 @@ def build_app(state: EmulatorState) -> Starlette:
         Route(OAUTH_PATH, oauth, methods=["GET"]),
         Route(STK_PUSH_PATH, stk_push, methods=["POST"]),
         Route(STK_QUERY_PATH, stk_query, methods=["POST"]),
+        *contract_routes(state),
         *control_routes(state),
     ]
     app = Starlette(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from mpesa_lab.emulator import defaults
 from mpesa_lab.emulator.config import EmulatorConfig, field_names, public_view
+from mpesa_lab.emulator.contract import CONTRACT_JSON_PATH, CONTRACT_YAML_PATH
 from mpesa_lab.emulator.errors import EmulatorError
 from mpesa_lab.emulator.intake import instruction_view
 from mpesa_lab.emulator.scenarios import ERROR_PHONES, ERROR_TRIGGERS, PROFILES, SCENARIOS, TRIGGERS, normalize_mix
@@ -377,6 +378,8 @@ class Controls:
                 "test_msisdn": defaults.TEST_MSISDN,
             },
             "routes": sorted({f"{spec.method} {PREFIX}{spec.path}" for spec, _ in route_table()}),
+            # M-Pesa Express as OpenAPI 3.1 (docs/contract.md): for client generators and validators
+            "contract": {"openapi_yaml": CONTRACT_YAML_PATH, "openapi_json": CONTRACT_JSON_PATH},
             "state": self._summary(),
         }
 
