@@ -398,6 +398,13 @@ def cmd_lab(args: argparse.Namespace) -> int:
         return 1
 
 
+def cmd_check_callback(args: argparse.Namespace) -> int:
+    """POST real Daraja callbacks at an endpoint; a verdict per scenario (mpesa_lab.callback_check)."""
+    from mpesa_lab.callback_check.cli import run_from_args
+
+    return run_from_args(console.real, err_console.real, args)
+
+
 # --- report ----------------------------------------------------------------------------------
 
 
@@ -544,6 +551,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     w.add_argument("--seed", type=int, default=None, help="seed for the outcome mixes")
     w.set_defaults(func=cmd_workshop)
+
+    p = sub.add_parser("check-callback", help="test your callback endpoint the way Daraja will treat it")
+    from mpesa_lab.callback_check.cli import add_arguments as add_check_callback_arguments
+
+    add_check_callback_arguments(p)
+    p.set_defaults(func=cmd_check_callback)
 
     p = sub.add_parser("listen", help="run the callback listener")
     add_listener_arguments(p)
