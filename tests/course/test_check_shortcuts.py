@@ -31,6 +31,7 @@ SAME_VALUE = {
     "distinct_payments": "len(pushes): in 05 every push called back, so the pushes made are the payments",
     "top_failure": "the commonest non-zero code overall: in data/week it is also the commonest failure",
     "token_refresh": "the literal 3539 (3599 - 60 worked out by hand)",
+    "one_timestamp": "the doc's sample Password with its own sample Timestamp (Daraja does not check freshness)",
 }
 
 
@@ -285,6 +286,34 @@ def test_09_shortcuts():
     }
     # The number of participants (one failure each) instead of the pushes the server answered.
     wrong(check.room_fault(("500.003.02", 2), data), "the number of participants")
+
+
+# -- 11 -----------------------------------------------------------------------------------------
+
+
+def test_11_shortcuts(lab):
+    from types import SimpleNamespace
+
+    from mpesa_lab.course.trouble import push_body, your_app
+
+    # "Fixing" the two timestamps by leaving the Timestamp out: Daraja answers Invalid Timestamp.
+    body = push_body(timestamp="20260701120001", password_timestamp="20260701120000")
+    del body["Timestamp"]
+    wrong(check.one_timestamp(body, passkey=SANDBOX_PASSKEY), "no Timestamp", "Invalid Timestamp")
+    # The passkey swapped for the consumer secret, the timestamps made equal.
+    wrong(check.one_timestamp(push_body(passkey=LAB_CONSUMER_SECRET), passkey=SANDBOX_PASSKEY), "passkey")
+    app = your_app()
+    try:
+        # The callback delivered to the lab's own listener (it works), not to your app.
+        push = lab.push(TEST_PHONE, 41, "CHK", "Shortcut")
+        wrong(check.callback_delivered(push, lab, app), "the lab's own listener", "not to your app")
+        # A made-up push: no push of this lab.
+        fake = SimpleNamespace(checkout_request_id="ws_CO_01012026000000000708374149")
+        wrong(check.callback_delivered(fake, lab, app), "no push of this lab")
+        good = lab.push(TEST_PHONE, 42, "CHK", "Shortcut", callback_url=app.url("good"))
+        ok(check.callback_delivered(good, lab, app))
+    finally:
+        app.stop()
 
 
 def test_every_check_is_run_with_a_shortcut_here():
