@@ -72,8 +72,11 @@ def check_callback(
         raise CallbackCheckError("budget_s and timeout_s must be numbers of seconds above zero")
     if readback_url is not None and readback is not None:
         raise CallbackCheckError("give a read-back URL or a read-back hook, not both")
-    # No proxy from the environment: the check talks to the endpoint itself, as Daraja would.
-    with httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False) as client:
+    # No proxy from the environment: the check talks to the endpoint itself, as Daraja would. A new
+    # connection per request: an endpoint that crashed may have closed the last one (a reused
+    # connection would then fail the next, innocent, request).
+    limits = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False, limits=limits) as client:
         hook = readback
         if readback_url is not None:
             hook = HttpReadback(_checked_url(readback_url, "read-back URL"), client)

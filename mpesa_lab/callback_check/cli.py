@@ -31,10 +31,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
     parser.add_argument(
-        "--budget", type=float, default=DEFAULT_BUDGET_S, help=f"seconds an answer may take (default {DEFAULT_BUDGET_S:g})"
+        "--budget",
+        type=float,
+        default=DEFAULT_BUDGET_S,
+        help=f"seconds an answer may take (default {DEFAULT_BUDGET_S:g})",
     )
     parser.add_argument(
-        "--timeout", type=float, default=DEFAULT_TIMEOUT_S, help=f"seconds before a POST counts as unanswered (default {DEFAULT_TIMEOUT_S:g})"
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        help=f"seconds before a POST counts as unanswered (default {DEFAULT_TIMEOUT_S:g})",
     )
     parser.add_argument("--strict", action="store_true", help='"not verified" fails the run too (exit 1)')
     parser.add_argument("--json", action="store_true", help="print the results as JSON (for CI)")

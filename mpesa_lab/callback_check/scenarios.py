@@ -23,7 +23,9 @@ def _unacknowledged(name: str, deliveries: list[Delivery], crash_fix: str) -> Sc
     """A failing result if any POST was not acknowledged with a 2xx, else None."""
     for d in deliveries:
         if not d.acknowledged:
-            return ScenarioResult(name, "fail", f"not acknowledged: {d.describe()}", refusal_fix(d, crash_fix), d.seconds)
+            return ScenarioResult(
+                name, "fail", f"not acknowledged: {d.describe()}", refusal_fix(d, crash_fix), d.seconds
+            )
     return None
 
 
@@ -35,7 +37,12 @@ def _record(run: Run, name: str, order: Order) -> tuple[dict[str, Any] | None, S
     """The endpoint's record of an order it was told about; a result instead when there is none."""
     record = run.lookup(order)
     if isinstance(record, str):
-        return None, ScenarioResult(name, "not verified", f"acknowledged, but {record}", "answer the read-back protocol (docs/callback-check.md)")
+        return None, ScenarioResult(
+            name,
+            "not verified",
+            f"acknowledged, but {record}",
+            "answer the read-back protocol (docs/callback-check.md)",
+        )
     if record is None:
         return None, ScenarioResult(
             name,
@@ -77,21 +84,33 @@ def _paid_like(run: Run, name: str, callback: Callback, crash_fix: str, *, times
     status = str(record.get("status"))
     if status == "pending":
         return ScenarioResult(
-            name, "fail", "acknowledged, but when it answered nothing was recorded (status still pending)", STORE_FIRST, slowest
+            name,
+            "fail",
+            "acknowledged, but when it answered nothing was recorded (status still pending)",
+            STORE_FIRST,
+            slowest,
         )
     if status != "paid":
         return ScenarioResult(name, "fail", f"recorded status {status!r} for a paid callback", crash_fix, slowest)
     fulfilled = _fulfilled(record)
     if fulfilled is None:
-        return ScenarioResult(name, "not verified", 'recorded paid; the read-back gives no "fulfilled" count', NO_READBACK, slowest)
+        return ScenarioResult(
+            name, "not verified", 'recorded paid; the read-back gives no "fulfilled" count', NO_READBACK, slowest
+        )
     if fulfilled != 1:
         fix = FULFIL_ONCE if fulfilled > 1 else "fulfil an order whose paid callback matches it (amount, phone)"
-        return ScenarioResult(name, "fail", f"recorded paid, fulfilled {fulfilled} times after {times} deliveries", fix, slowest)
-    return ScenarioResult(name, "pass", f"acknowledged ({_answers(deliveries)}), recorded paid, fulfilled once", "", slowest)
+        return ScenarioResult(
+            name, "fail", f"recorded paid, fulfilled {fulfilled} times after {times} deliveries", fix, slowest
+        )
+    return ScenarioResult(
+        name, "pass", f"acknowledged ({_answers(deliveries)}), recorded paid, fulfilled once", "", slowest
+    )
 
 
 def paid(run: Run) -> ScenarioResult:
-    return _paid_like(run, "paid", Callback(new_order()), "read the paid callback as Daraja sends it (see docs/daraja.md)")
+    return _paid_like(
+        run, "paid", Callback(new_order()), "read the paid callback as Daraja sends it (see docs/daraja.md)"
+    )
 
 
 def duplicate(run: Run) -> ScenarioResult:
@@ -136,7 +155,9 @@ def _check_record(run: Run, name: str, order: Order, delivery: Delivery, *, expe
     """After an acknowledged delivery: the record must say ``expect`` ("paid", or "final": any
     final status but paid) and the order fulfilled only when paid."""
     if run.readback is None:
-        return ScenarioResult(name, "pass", f"acknowledged ({delivery.describe()}); what it recorded: not verified", "", delivery.seconds)
+        return ScenarioResult(
+            name, "pass", f"acknowledged ({delivery.describe()}); what it recorded: not verified", "", delivery.seconds
+        )
     record, problem = _record(run, name, order)
     if problem:
         return problem
@@ -144,12 +165,20 @@ def _check_record(run: Run, name: str, order: Order, delivery: Delivery, *, expe
     status = str(record.get("status"))
     fulfilled = _fulfilled(record)
     if status == "pending":
-        return ScenarioResult(name, "fail", "acknowledged, but nothing recorded when it answered (status pending)", STORE_FIRST, delivery.seconds)
+        return ScenarioResult(
+            name,
+            "fail",
+            "acknowledged, but nothing recorded when it answered (status pending)",
+            STORE_FIRST,
+            delivery.seconds,
+        )
     if expect == "paid":
         if status != "paid":
             return ScenarioResult(name, "fail", f"recorded {status!r} for a paid callback", fix, delivery.seconds)
         if fulfilled is not None and fulfilled != 1:
-            return ScenarioResult(name, "fail", f"recorded paid, fulfilled {fulfilled} times", FULFIL_ONCE, delivery.seconds)
+            return ScenarioResult(
+                name, "fail", f"recorded paid, fulfilled {fulfilled} times", FULFIL_ONCE, delivery.seconds
+            )
     else:
         if status == "paid" or (fulfilled or 0) > 0:
             return ScenarioResult(
@@ -159,7 +188,9 @@ def _check_record(run: Run, name: str, order: Order, delivery: Delivery, *, expe
                 'only ResultCode 0 is a payment: every other code (known or not) is "not paid"',
                 delivery.seconds,
             )
-    return ScenarioResult(name, "pass", f"acknowledged ({delivery.describe()}), recorded {status!r}", "", delivery.seconds)
+    return ScenarioResult(
+        name, "pass", f"acknowledged ({delivery.describe()}), recorded {status!r}", "", delivery.seconds
+    )
 
 
 def _failures(name: str, codes: tuple[int, ...], crash_fix: str) -> Callable[[Run], ScenarioResult]:
@@ -170,10 +201,14 @@ def _failures(name: str, codes: tuple[int, ...], crash_fix: str) -> Callable[[Ru
             run.register(order)
             delivery = run.post(Callback(order, result_code=code))
             if refused := _unacknowledged(name, [delivery], crash_fix):
-                return ScenarioResult(name, "fail", f"ResultCode {code}: {refused.detail}", refused.fix, delivery.seconds)
+                return ScenarioResult(
+                    name, "fail", f"ResultCode {code}: {refused.detail}", refused.fix, delivery.seconds
+                )
             result = _check_record(run, name, order, delivery, expect="final", fix=crash_fix)
             if result.verdict != "pass":
-                return ScenarioResult(name, result.verdict, f"ResultCode {code}: {result.detail}", result.fix, result.seconds)
+                return ScenarioResult(
+                    name, result.verdict, f"ResultCode {code}: {result.detail}", result.fix, result.seconds
+                )
             results.append(f"{code}: {delivery.describe()}")
         tail = ", recorded as not paid" if run.readback is not None else "; what it recorded: not verified"
         return ScenarioResult(name, "pass", "acknowledged " + "; ".join(results) + tail, "")
@@ -197,7 +232,9 @@ def unknown_code(run: Run) -> ScenarioResult:
     delivery = run.post(Callback(order, result_code=UNKNOWN_CODE))
     fix = "keep the raw callback and record any code you do not know as not paid (never a KeyError, never a 500)"
     if refused := _unacknowledged("unknown_code", [delivery], fix):
-        return ScenarioResult("unknown_code", "fail", f"ResultCode {UNKNOWN_CODE}: {refused.detail}", refused.fix, delivery.seconds)
+        return ScenarioResult(
+            "unknown_code", "fail", f"ResultCode {UNKNOWN_CODE}: {refused.detail}", refused.fix, delivery.seconds
+        )
     return _check_record(run, "unknown_code", order, delivery, expect="final", fix=fix)
 
 
@@ -210,7 +247,12 @@ def amount_differs(run: Run) -> ScenarioResult:
     if refused := _unacknowledged("amount_differs", [delivery], fix):
         return refused
     if run.readback is None:
-        return ScenarioResult("amount_differs", "not verified", f"acknowledged ({delivery.describe()}); whether it fulfilled KES 1 for a KES 100 order: not verified", NO_READBACK)
+        return ScenarioResult(
+            "amount_differs",
+            "not verified",
+            f"acknowledged ({delivery.describe()}); whether it fulfilled KES 1 for a KES 100 order: not verified",
+            NO_READBACK,
+        )
     record, problem = _record(run, "amount_differs", order)
     if problem:
         return problem
@@ -219,10 +261,16 @@ def amount_differs(run: Run) -> ScenarioResult:
     if fulfilled is None:
         return ScenarioResult("amount_differs", "not verified", 'the read-back gives no "fulfilled" count', NO_READBACK)
     if fulfilled:
-        return ScenarioResult("amount_differs", "fail", "fulfilled a KES 100 order paid with KES 1", fix, delivery.seconds)
+        return ScenarioResult(
+            "amount_differs", "fail", "fulfilled a KES 100 order paid with KES 1", fix, delivery.seconds
+        )
     if record.get("status") == "pending":
-        return ScenarioResult("amount_differs", "fail", "nothing recorded when it answered (status pending)", STORE_FIRST)
-    return ScenarioResult("amount_differs", "pass", f"KES 1 for a KES 100 order: recorded {record.get('status')!r}, not fulfilled", "")
+        return ScenarioResult(
+            "amount_differs", "fail", "nothing recorded when it answered (status pending)", STORE_FIRST
+        )
+    return ScenarioResult(
+        "amount_differs", "pass", f"KES 1 for a KES 100 order: recorded {record.get('status')!r}, not fulfilled", ""
+    )
 
 
 def forged(run: Run) -> ScenarioResult:
@@ -235,12 +283,21 @@ def forged(run: Run) -> ScenarioResult:
         "with an STK query before fulfilling; a source-IP allow-list helps but is no guarantee"
     )
     if run.readback is None:
-        return ScenarioResult("forged", "not verified", f"answered {delivery.describe()}; whether it fulfilled the forged payment: not verified", NO_READBACK)
+        return ScenarioResult(
+            "forged",
+            "not verified",
+            f"answered {delivery.describe()}; whether it fulfilled the forged payment: not verified",
+            NO_READBACK,
+        )
     record = run.lookup(order)
     if isinstance(record, str):
-        return ScenarioResult("forged", "not verified", record, "answer the read-back protocol (docs/callback-check.md)")
+        return ScenarioResult(
+            "forged", "not verified", record, "answer the read-back protocol (docs/callback-check.md)"
+        )
     if record is not None and ((_fulfilled(record) or 0) > 0 or record.get("status") == "paid"):
-        return ScenarioResult("forged", "fail", "a paid callback for a push it never made was taken as a payment", fix, delivery.seconds)
+        return ScenarioResult(
+            "forged", "fail", "a paid callback for a push it never made was taken as a payment", fix, delivery.seconds
+        )
     return ScenarioResult(
         "forged",
         "pass",
@@ -259,12 +316,20 @@ def answer_time(run: Run) -> ScenarioResult:
     slowest = max(run.slowest, delivery.seconds)
     fix = "answer at once: store the callback, answer 200, then do slow work (email, fulfilment, queries) in a background task or queue"
     if not delivery.acknowledged and delivery.status is not None:
-        return ScenarioResult("answer_time", "fail", f"not acknowledged: {delivery.describe()}", refusal_fix(delivery, fix), delivery.seconds)
+        return ScenarioResult(
+            "answer_time",
+            "fail",
+            f"not acknowledged: {delivery.describe()}",
+            refusal_fix(delivery, fix),
+            delivery.seconds,
+        )
     if slowest > run.budget_s:
         return ScenarioResult(
             "answer_time", "fail", f"slowest answer {slowest:.2f} s, over the {run.budget_s:g} s budget", fix, slowest
         )
-    return ScenarioResult("answer_time", "pass", f"slowest answer {slowest:.2f} s (budget {run.budget_s:g} s)", "", slowest)
+    return ScenarioResult(
+        "answer_time", "pass", f"slowest answer {slowest:.2f} s (budget {run.budget_s:g} s)", "", slowest
+    )
 
 
 SCENARIOS: dict[str, Callable[[Run], ScenarioResult]] = {
@@ -291,7 +356,7 @@ DESCRIPTIONS: dict[str, str] = {
     "insufficient_funds": "1, insufficient funds: acknowledged, not paid",
     "duplicate": "the same paid callback twice: fulfilled once",
     "text_result_code": 'ResultCode "0" as text: still a payment',
-    "balance_without_value": 'a Balance item with no Value: still a payment, no crash',
+    "balance_without_value": "a Balance item with no Value: still a payment, no crash",
     "amount_differs": "KES 1 paid for a KES 100 order: recorded, not fulfilled",
     "unknown_fields": "new fields and a new item first: ignored, still a payment",
     "unknown_code": f"an unknown ResultCode ({UNKNOWN_CODE}): acknowledged, not paid",

@@ -31,6 +31,8 @@ SAME_VALUE = {
     "distinct_payments": "len(pushes): in 05 every push called back, so the pushes made are the payments",
     "top_failure": "the commonest non-zero code overall: in data/week it is also the commonest failure",
     "token_refresh": "the literal 3539 (3599 - 60 worked out by hand)",
+    "callback_reader": "mpesa_lab.course.endpoints.read_callback (the reference) instead of one's own",
+    "your_endpoint": "serving the reference app (course.endpoints.fastapi_app) around one's own handle",
     "one_timestamp": "the doc's sample Password with its own sample Timestamp (Daraja does not check freshness)",
 }
 
@@ -286,6 +288,31 @@ def test_09_shortcuts():
     }
     # The number of participants (one failure each) instead of the pushes the server answered.
     wrong(check.room_fault(("500.003.02", 2), data), "the number of participants")
+
+
+def test_10_shortcuts():
+    from mpesa_lab.course.endpoints import ACK, OrderBook, fastapi_app, serve_asgi
+
+    # The fields copied from a printed body: right for that callback only.
+    printed = {
+        "checkout_request_id": "ws_CO_191220191020363925",
+        "result_code": "0",
+        "amount": 10,
+        "phone": "254708374149",
+        "receipt": "NLJ7RT61SV",
+    }
+    wrong(check.callback_reader(lambda body: dict(printed)), "checkout_request_id should be the callback's")
+    # Every order marked paid and fulfilled once, whatever the callback says.
+    wrong(check.order_settler(lambda order, fields: order.update(status="paid", fulfilled=1)), "ResultCode 1032")
+    # "Never fail Daraja": a handler that always acknowledges, in front of the reference route.
+    book = OrderBook()
+    endpoint = serve_asgi(fastapi_app(book), name="test-shortcut-l10")
+    try:
+        wrong(check.your_endpoint(lambda raw: ACK, endpoint, book), "database down handle(raw) still returned")
+    finally:
+        endpoint.stop()
+    # One query, its answer returned whatever it is.
+    wrong(check.polling_loop(lambda query, cid, tries=8, sleep=None: query(cid)), "500.001.1001")
 
 
 # -- 11 -----------------------------------------------------------------------------------------

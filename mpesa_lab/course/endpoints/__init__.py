@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from mpesa_lab.course.endpoints.django_app import django_app
     from mpesa_lab.course.endpoints.fastapi_app import fastapi_app
     from mpesa_lab.course.endpoints.flask_app import flask_app
-    from mpesa_lab.course.endpoints.orders import ACK, OrderBook, StorageError, read_callback, settle
+    from mpesa_lab.course.endpoints.orders import ACK, OrderBook, StorageError, read_callback, settle, settle_order
     from mpesa_lab.course.endpoints.serve import ServedEndpoint, serve_asgi, serve_wsgi
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__)

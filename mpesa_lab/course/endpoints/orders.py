@@ -48,6 +48,24 @@ def _same_amount(paid: Any, ordered: Any) -> bool:
         return False
 
 
+def settle_order(order: dict[str, Any], fields: dict[str, Any]) -> str:
+    """Apply one read callback (``read_callback``'s fields) to its order, in place, once: only a
+    pending order changes; only ResultCode "0" with the order's amount and phone is fulfilled."""
+    if order["status"] != "pending":
+        return "duplicate: already settled"
+    order["result_code"] = fields["result_code"]
+    if fields["result_code"] != "0":
+        order["status"] = "failed"  # cancelled, no answer, wrong PIN, an unknown code: not paid
+        return "not paid"
+    if not (_same_amount(fields["amount"], order["amount"]) and fields["phone"] == order["phone"]):
+        order["status"] = "needs_review"  # money came, but not what the order says
+        return "paid, but not as ordered: needs review"
+    order["status"] = "paid"
+    order["receipt"] = fields["receipt"]
+    order["fulfilled"] += 1  # cheap here; real fulfilment (shipping, email) runs after the answer
+    return "paid: fulfilled"
+
+
 @dataclass
 class OrderBook:
     """The shop's database, in memory (a table in your real app). Thread-safe: a server answers
@@ -93,19 +111,7 @@ class OrderBook:
             if record is None:
                 return "unknown push: kept raw, nothing fulfilled"
             record["callbacks"] += 1
-            if record["status"] != "pending":
-                return "duplicate: already settled"
-            record["result_code"] = fields["result_code"]
-            if fields["result_code"] != "0":
-                record["status"] = "failed"
-                return "not paid"
-            if not (_same_amount(fields["amount"], record["amount"]) and fields["phone"] == record["phone"]):
-                record["status"] = "needs_review"  # money came, but not what the order says
-                return "paid, but not as ordered: needs review"
-            record["status"] = "paid"
-            record["receipt"] = fields["receipt"]
-            record["fulfilled"] += 1  # cheap here; real fulfilment (shipping, email) runs after the answer
-            return "paid: fulfilled"
+            return settle_order(record, fields)
 
 
 def settle(book: OrderBook, raw: bytes) -> dict[str, Any]:

@@ -66,5 +66,4 @@ def serve_wsgi(app: Any) -> ServedEndpoint:
         server.server_close()
         thread.join(5)
 
-    host, port = server.server_address[:2]
-    return ServedEndpoint(f"http://{host}:{port}", stop)
+    return ServedEndpoint(f"http://127.0.0.1:{server.server_port}", stop)
