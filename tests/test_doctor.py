@@ -105,7 +105,7 @@ def test_offline_tries_nothing(tmp_path, capsys):
         MPESA_ENV="sandbox",
         MPESA_CONSUMER_KEY="k",
         MPESA_CONSUMER_SECRET=SECRET,
-        MPESA_CALLBACK_URL="https://shop.co.ke/mpesa/cb",
+        MPESA_CALLBACK_URL="https://shop.mpesa-lab.test/mpesa/cb",
     )
     code, output = run_cli(capsys, env, "--offline")
     assert "not checked  callback answers: offline" in output and "Traceback" not in output
@@ -180,7 +180,7 @@ def test_shortcode_and_passkey_that_do_not_belong_together(tmp_path):
         MPESA_CONSUMER_KEY="k",
         MPESA_CONSUMER_SECRET=SECRET,
         MPESA_SHORTCODE="600100",
-        MPESA_CALLBACK_URL="https://shop.co.ke/cb",
+        MPESA_CALLBACK_URL="https://shop.mpesa-lab.test/cb",
     )
     check = run_doctor(env, environ={}, online=False).check("password")
     assert check.verdict == "problem" and "does not match" in check.detail
@@ -194,3 +194,37 @@ def test_shortcode_and_passkey_that_do_not_belong_together(tmp_path):
     )
     check = run_doctor(short, environ={}, online=False).check("password")
     assert check.verdict == "problem" and "6 characters" in check.detail and "abc123" not in check.detail
+
+
+@pytest.mark.parametrize("route,named", [("redirect", "HTTP 301"), ("csrf", "HTTP 403")])
+def test_a_redirecting_or_csrf_protected_callback_route_is_a_problem(route, named):
+    from mpesa_lab.course.trouble import your_app
+    from mpesa_lab.doctor import check_callback_answers
+
+    app = your_app()
+    try:
+        check = check_callback_answers(app.url(route), online=True, budget_s=2)
+    finally:
+        app.stop()
+    assert check.verdict == "problem" and named in check.detail and check.fix
+
+
+def test_the_json_report_holds_no_secret_either(tmp_path, capsys, emulator):
+    env = write_env(
+        tmp_path,
+        MPESA_ENV="sandbox",
+        MPESA_BASE_URL=emulator.url,
+        MPESA_CONSUMER_KEY=LAB_CONSUMER_KEY,
+        MPESA_CONSUMER_SECRET=LAB_CONSUMER_SECRET,
+        MPESA_PASSKEY=PASSKEY,
+        MPESA_SHORTCODE="600100",
+        MPESA_CALLBACK_URL="https://shop.mpesa-lab.test/mpesa/callback",
+    )
+    code, output = run_cli(capsys, env, "--json")
+    import json
+
+    report = json.loads(output)
+    assert code == 1 and report["ok"] is False  # the callback endpoint is not reachable from here
+    assert {c["name"] for c in report["checks"]} >= {"settings", "token", "password", "clock", "callback URL"}
+    assert LAB_CONSUMER_SECRET not in output and PASSKEY not in output
+    assert all(token not in output for token in emulator.state.tokens)

@@ -26,7 +26,7 @@ def push_body(
     timestamp: str | None = None,
     password_timestamp: str | None = None,
     phone: str = SANDBOX_TEST_MSISDN,
-    callback_url: str = "https://shop.co.ke/mpesa/callback",
+    callback_url: str = "https://shop.mpesa-lab.test/mpesa/callback",
     **fields: Any,
 ) -> dict[str, Any]:
     """An STK push body as hand-written code builds it. ``password_timestamp`` (default: the same

@@ -79,7 +79,7 @@ def test_production_requires_an_https_callback(make_lab):
     lab = make_lab(environment="production")
     lab.emulator.register_app(LAB_CONSUMER_KEY, LAB_CONSUMER_SECRET, environment="production")
     assert_envelope(lab.push(), 400, "400.002.02", "Bad Request - Invalid CallBackURL")
-    assert lab.push(CallBackURL="https://shop.example.com/mpesa/cb").status_code == 200
+    assert lab.push(CallBackURL="https://shop.mpesa-lab.test/mpesa/cb").status_code == 200
 
 
 def test_a_sandbox_token_is_unknown_to_the_production_host(make_lab):
@@ -137,5 +137,5 @@ def test_unreachable_hosts_are_named():
         "http://myserver/cb",
     ):
         assert why(url), url
-    assert why("https://shop.example.com/cb") is None
+    assert why("https://shop.mpesa-lab.test/cb") is None
     assert why("https://196.201.214.200/cb") is None
