@@ -71,7 +71,10 @@ def test_a_numeric_expires_in_is_accepted(emu):
 
 def test_the_production_host_refusing_sandbox_keys_says_keys_are_per_environment(emu):
     emu.configure(environment="production")
-    with client(emu, callback_url="https://shop.mpesa-lab.test/mpesa/cb") as c, pytest.raises(E.AuthenticationFailed) as info:
+    with (
+        client(emu, callback_url="https://shop.mpesa-lab.test/mpesa/cb") as c,
+        pytest.raises(E.AuthenticationFailed) as info,
+    ):
         c.stk_push("254708374149", 1, "REF", "Desc")
     message = str(info.value)
     assert "Keys are per environment" in message and "https://api.safaricom.co.ke" in message
