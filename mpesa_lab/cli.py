@@ -405,6 +405,13 @@ def cmd_check_callback(args: argparse.Namespace) -> int:
     return run_from_args(console.real, err_console.real, args)
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check a learner's configuration, one verdict per check (mpesa_lab.doctor); never a secret."""
+    from mpesa_lab.doctor import run_from_args
+
+    return run_from_args(print, args.env_file, offline=args.offline, budget=args.budget, as_json=args.json)
+
+
 # --- report ----------------------------------------------------------------------------------
 
 
@@ -557,6 +564,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_check_callback_arguments(p)
     p.set_defaults(func=cmd_check_callback)
+
+    p = sub.add_parser("doctor", help="check your configuration (.env): settings, token, password, clock, callback URL")
+    p.add_argument("--env-file", default=".env", help="the .env file to read (default: .env here)")
+    p.add_argument("--offline", action="store_true", help="try nothing over the network")
+    p.add_argument("--budget", type=positive_number, default=5.0, help="seconds the callback may take to answer")
+    p.add_argument("--json", action="store_true", help="the verdicts as JSON")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("listen", help="run the callback listener")
     add_listener_arguments(p)

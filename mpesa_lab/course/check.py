@@ -23,6 +23,7 @@ from mpesa_lab.course.checks.l07_analytics import paid_rows, top_failure
 from mpesa_lab.course.checks.l08_sandbox import callback_url, env_file
 from mpesa_lab.course.checks.l09_workshop import room_fault, room_rehearsal, struggling_participant
 from mpesa_lab.course.checks.l10_endpoint import callback_reader, order_settler, polling_loop, your_endpoint
+from mpesa_lab.course.checks.l11_troubleshooting import callback_delivered, one_timestamp
 
 __all__ = [
     # l00_start
@@ -64,4 +65,7 @@ __all__ = [
     "order_settler",
     "your_endpoint",
     "polling_loop",
+    # l11_troubleshooting
+    "one_timestamp",
+    "callback_delivered",
 ]

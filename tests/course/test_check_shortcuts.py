@@ -33,6 +33,7 @@ SAME_VALUE = {
     "token_refresh": "the literal 3539 (3599 - 60 worked out by hand)",
     "callback_reader": "mpesa_lab.course.endpoints.read_callback (the reference) instead of one's own",
     "your_endpoint": "serving the reference app (course.endpoints.fastapi_app) around one's own handle",
+    "one_timestamp": "the doc's sample Password with its own sample Timestamp (Daraja does not check freshness)",
 }
 
 
@@ -332,6 +333,34 @@ def test_10_shortcuts():
         endpoint.stop()
     # One query, its answer returned whatever it is.
     wrong(check.polling_loop(lambda query, cid, tries=8, sleep=None: query(cid)), "500.001.1001")
+
+
+# -- 11 -----------------------------------------------------------------------------------------
+
+
+def test_11_shortcuts(lab):
+    from types import SimpleNamespace
+
+    from mpesa_lab.course.trouble import push_body, your_app
+
+    # "Fixing" the two timestamps by leaving the Timestamp out: Daraja answers Invalid Timestamp.
+    body = push_body(timestamp="20260701120001", password_timestamp="20260701120000")
+    del body["Timestamp"]
+    wrong(check.one_timestamp(body, passkey=SANDBOX_PASSKEY), "no Timestamp", "Invalid Timestamp")
+    # The passkey swapped for the consumer secret, the timestamps made equal.
+    wrong(check.one_timestamp(push_body(passkey=LAB_CONSUMER_SECRET), passkey=SANDBOX_PASSKEY), "passkey")
+    app = your_app()
+    try:
+        # The callback delivered to the lab's own listener (it works), not to your app.
+        push = lab.push(TEST_PHONE, 41, "CHK", "Shortcut")
+        wrong(check.callback_delivered(push, lab, app), "the lab's own listener", "not to your app")
+        # A made-up push: no push of this lab.
+        fake = SimpleNamespace(checkout_request_id="ws_CO_01012026000000000708374149")
+        wrong(check.callback_delivered(fake, lab, app), "no push of this lab")
+        good = lab.push(TEST_PHONE, 42, "CHK", "Shortcut", callback_url=app.url("good"))
+        ok(check.callback_delivered(good, lab, app))
+    finally:
+        app.stop()
 
 
 def test_every_check_is_run_with_a_shortcut_here():

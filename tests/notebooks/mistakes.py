@@ -175,4 +175,11 @@ MISTAKES: dict[str, list[tuple[str, str]]] = {
         """),
         ),
     ],
+    "11-troubleshooting": [
+        (
+            "callback_delivered",
+            'push = lab.push(TEST_PHONE, 21, "INV-11", "Lesson 11", callback_url=app.url("redirect"))',
+        ),
+        ("one_timestamp", "fixed_body = my_push_body()  # still reads the clock twice"),
+    ],
 }
