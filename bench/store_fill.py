@@ -21,7 +21,7 @@ CODES = [
     ("2001", "The initiator information is invalid.", 2.5),
     ("1019", "Transaction has expired.", 1.5),
     ("SFC_IC0003", "The operator does not exist", 0.3),
-    ("9999", "Something new", 0.2),
+    ("4242", "Something new", 0.2),
 ]
 START = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 

@@ -412,6 +412,20 @@ def cmd_lab(args: argparse.Namespace) -> int:
         return 1
 
 
+def cmd_check_callback(args: argparse.Namespace) -> int:
+    """POST real Daraja callbacks at an endpoint; a verdict per scenario (mpesa_lab.callback_check)."""
+    from mpesa_lab.callback_check.cli import run_from_args
+
+    return run_from_args(console.real, err_console.real, args)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check a learner's configuration, one verdict per check (mpesa_lab.doctor); never a secret."""
+    from mpesa_lab.doctor import run_from_args
+
+    return run_from_args(print, args.env_file, offline=args.offline, budget=args.budget, as_json=args.json)
+
+
 # --- report ----------------------------------------------------------------------------------
 
 
@@ -566,6 +580,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     w.add_argument("--seed", type=int, default=None, help="seed for the outcome mixes")
     w.set_defaults(func=cmd_workshop)
+
+    p = sub.add_parser("check-callback", help="test your callback endpoint the way Daraja will treat it")
+    from mpesa_lab.callback_check.cli import add_arguments as add_check_callback_arguments
+
+    add_check_callback_arguments(p)
+    p.set_defaults(func=cmd_check_callback)
+
+    p = sub.add_parser("doctor", help="check your configuration (.env): settings, token, password, clock, callback URL")
+    p.add_argument("--env-file", default=".env", help="the .env file to read (default: .env here)")
+    p.add_argument("--offline", action="store_true", help="try nothing over the network")
+    p.add_argument("--budget", type=positive_number, default=5.0, help="seconds the callback may take to answer")
+    p.add_argument("--json", action="store_true", help="the verdicts as JSON")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("listen", help="run the callback listener")
     add_listener_arguments(p)

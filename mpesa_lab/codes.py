@@ -42,6 +42,8 @@ class CodeEntry:
     mitigation: str
     http_status: int | None = None
     category: str | None = None
+    #: codes a handler treats alike (``"no_answer"``: 1019, 1036, 1037), or None
+    family: str | None = None
     final: bool | None = None
     retryable: bool = False
     source: str = "doc"
@@ -129,6 +131,7 @@ def result_codes() -> tuple[CodeEntry, ...]:
             explanation=row["explanation"],
             mitigation=row["mitigation"],
             category=row["category"],
+            family=row.get("family") or None,
             final=row["final"] == "yes",
             source=row["source"],
             seen=row.get("seen") or None,
@@ -214,6 +217,26 @@ STATUS_PAID, STATUS_FAILED, STATUS_PENDING = "paid", "failed", "pending"
 def pending_result_codes() -> frozenset[str]:
     """ResultCodes (lower case) that are not final: the payment may still complete (e.g. 4999)."""
     return frozenset(entry.code.lower() for entry in result_codes() if entry.final is False)
+
+
+#: The family of codes that all mean "the customer never answered the prompt".
+NO_ANSWER = "no_answer"
+
+
+def family_codes(family: str) -> frozenset[str]:
+    """ResultCodes (lower case) of one family of the catalogue, e.g. ``family_codes("no_answer")``."""
+    return frozenset(entry.code.lower() for entry in result_codes() if entry.family == family)
+
+
+def no_answer_codes() -> frozenset[str]:
+    """The ResultCodes that mean "no answer": 1037 (documented), 1019 (the sandbox, 2022) and 1036
+    (2019) have all ended an unanswered prompt, so a handler treats them alike."""
+    return family_codes(NO_ANSWER)
+
+
+def is_no_answer(code: object) -> bool:
+    """Whether ``code`` (number or text) means the customer never answered the prompt."""
+    return code is not None and normalize_code(code).lower() in no_answer_codes()
 
 
 def status_of(code: object) -> str:

@@ -13,11 +13,13 @@ BREAK = 15
 HALF_DAY = ("00", "01", "03", "04", "05", "06")
 NAMES = {"00": "start here", "01": "the journey", "02": "the access token", "03": "password and timestamp",
          "04": "first STK push", "05": "callbacks and the listener", "06": "errors and result codes",
-         "07": "result-code analytics", "08": "the real sandbox"}
+         "07": "result-code analytics", "08": "the real sandbox",
+         "10": "your own callback endpoint",
+         "11": "troubleshooting by symptom"}
 NOTES = {
     "00": "everyone's lab running before moving on",
     "01": "draw the sequence on the board",
-    "03": "the UTC trap lands better if someone's laptop is on UTC",
+    "03": "the two-timestamps trap lands better if someone's laptop is on UTC",
     "05": "the longest; do not rush \"store before acknowledging\"",
     "08": "live only if the room's accounts are ready",
 }

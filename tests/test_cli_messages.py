@@ -10,7 +10,7 @@ from pathlib import Path
 from mpesa_lab.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMAND = re.compile(r"mpesa-lab (?P<cmd>[a-z]+)(?P<rest>[^`'\"\n)|]*)")
+COMMAND = re.compile(r"mpesa-lab (?P<cmd>[a-z]+(?:-[a-z]+)*)(?P<rest>[^`'\"\n)|]*)")
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 
 

@@ -78,7 +78,7 @@ def test_result_codes_arrive_as_strings_or_numbers(raw):
 
 
 def test_unknown_codes_give_an_unknown_entry_not_an_exception():
-    entry = codes.lookup(9999)
+    entry = codes.lookup(4242)
     assert entry.kind == "unknown" and not entry.known
     assert "STK query" in entry.mitigation
     assert codes.lookup("600.000.01", "Something new").kind == "unknown"
@@ -122,6 +122,9 @@ OBSERVED = {
     "1031": ("Request cancelled by user", "before 2026"),
     "1036": ("SMSC ACK timeout", "before 2026"),
     "E3008": ("Error, the user has a bad debt contract.", "2026"),
+    "1001": ("Unable to lock subscriber, a transaction is already in process for the current subscriber", "2026"),
+    "26": ("System busy", "2026"),
+    "9999": ("Error while sending push request", "2026"),
 }
 
 
@@ -217,3 +220,50 @@ def test_frames_cards_and_widgets_agree_with_the_rule(tmp_path):
     tx = analytics.load(path).transactions.set_index("checkout_request_id")
     for i, entry in enumerate(entries):
         assert tx.loc[f"ws_CO_{i}", "status"] == status_of(entry.code), entry.code
+
+
+# -- the "no answer" family and the codes added from integrators' tables --------------------------
+
+
+def test_no_answer_is_one_family_a_handler_treats_alike():
+    from mpesa_lab.codes import is_no_answer, no_answer_codes, result_entry, status_of
+
+    assert no_answer_codes() == {"1037", "1019", "1036"}
+    for code in (1037, "1019", 1036.0, " 1037 "):
+        assert is_no_answer(code) and status_of(code) == "failed"
+        assert result_entry(code).family == "no_answer"
+        others = no_answer_codes() - {result_entry(code).code}
+        assert all(o in result_entry(code).mitigation for o in others), code  # each names the others
+    for code in (0, "1032", "2001", "4999", None, "", "4242"):
+        assert not is_no_answer(code)
+
+
+def test_1001_is_the_callback_form_of_the_documented_lock_error():
+    entry = codes.lookup(1001)
+    error = codes.error_entry("500.001.1001", "Unable to lock subscriber")
+    assert entry.kind == "result" and entry.name == "unable_to_lock_subscriber"
+    assert entry.message == error.message  # the same words as the documented error
+    assert "500.001.1001" in entry.explanation and "1 minute" in entry.mitigation
+    assert entry.category == "customer_action" and entry.family is None
+
+
+@pytest.mark.parametrize("code", ["26", "9999"])
+def test_safaricom_side_codes_are_system_and_retried_once(code):
+    entry = codes.lookup(code)
+    assert entry.category == "system" and entry.final is True and not entry.documented
+    assert "again" in entry.mitigation
+
+
+def test_e3008_is_not_invented_as_a_customer_funds_or_production_code():
+    """E3008 has only been seen in the live sandbox (one 2026 report): no category that claims to
+    know it is about the customer's money, and no advice to call 100 as if seen in production."""
+    entry = codes.lookup("E3008")
+    assert entry.category != "customer_funds"
+    assert "call 100" not in entry.mitigation and "sandbox" in entry.explanation
+    assert entry.seen == "2026" and "sandbox" in entry.seen_in
+
+
+def test_8006_lock_after_three_pins_is_called_the_emulators_model():
+    entry = codes.lookup(8006)
+    assert entry.documented and entry.message == "The security credential is locked."
+    assert "emulator" in entry.explanation and "not documented" in entry.explanation

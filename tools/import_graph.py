@@ -54,6 +54,7 @@ FLOORS: dict[str, float] = {
     # 3: HTTP in front of the store; frames from any source
     "listener": 3,
     "analytics": 3,
+    "callback_check": 3,  # plays Daraja toward a merchant's endpoint (check-callback)
     # 4: the façade and its rich display
     "display": 4.0,
     "lab": 4.1,

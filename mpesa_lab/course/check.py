@@ -18,10 +18,12 @@ from mpesa_lab.course.checks.l02_access_token import basic_auth, token_refresh
 from mpesa_lab.course.checks.l03_password import password, timestamp, wrong_part
 from mpesa_lab.course.checks.l04_first_push import customer_answer
 from mpesa_lab.course.checks.l05_callbacks import distinct_payments, query_fallback, receipt, result_code
-from mpesa_lab.course.checks.l06_result_codes import advice_function, triggered
+from mpesa_lab.course.checks.l06_result_codes import advice_function, till_push, triggered
 from mpesa_lab.course.checks.l07_analytics import paid_rows, top_failure
 from mpesa_lab.course.checks.l08_sandbox import callback_url, env_file
 from mpesa_lab.course.checks.l09_workshop import room_fault, room_rehearsal, struggling_participant
+from mpesa_lab.course.checks.l10_endpoint import callback_reader, order_settler, polling_loop, your_endpoint
+from mpesa_lab.course.checks.l11_troubleshooting import callback_delivered, one_timestamp
 
 __all__ = [
     # l00_start
@@ -48,6 +50,7 @@ __all__ = [
     # l06_result_codes
     "triggered",
     "advice_function",
+    "till_push",
     # l07_analytics
     "paid_rows",
     "top_failure",
@@ -58,4 +61,12 @@ __all__ = [
     "room_rehearsal",
     "struggling_participant",
     "room_fault",
+    # l10_endpoint
+    "callback_reader",
+    "order_settler",
+    "your_endpoint",
+    "polling_loop",
+    # l11_troubleshooting
+    "one_timestamp",
+    "callback_delivered",
 ]

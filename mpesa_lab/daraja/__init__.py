@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         ValidationError,
         error_from_response,
     )
+    from mpesa_lab.daraja.polling import backoff_delays, wait_for_result
     from mpesa_lab.daraja.requests import StkPushRequest, StkQueryRequest, normalize_phone
     from mpesa_lab.daraja.results import StkPushResult, StkQueryResult
     from mpesa_lab.errors import MpesaLabError

@@ -17,12 +17,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
 
 from mpesa_lab.constants import OAUTH_PATH
 from mpesa_lab.daraja.errors import (
+    AuthenticationFailed,
     UnknownDarajaError,
     error_from_response,
     html_answer_error,
@@ -77,7 +79,15 @@ def read_token_answer(status: int, content: bytes, url: str | None = None) -> tu
     if html is not None:
         raise html
     if status != 200:
-        raise error_from_response(status, content, operation="oauth")
+        error = error_from_response(status, content, operation="oauth")
+        if isinstance(error, AuthenticationFailed) and url:
+            parts = urlsplit(url)
+            error.with_hint(
+                f"Keys are per environment: this OAuth went to {parts.scheme}://{parts.netloc}; sandbox app "
+                "keys work only on https://sandbox.safaricom.co.ke, production keys only on "
+                "https://api.safaricom.co.ke."
+            )
+        raise error
     try:
         data = json.loads(content)
     except ValueError:

@@ -37,6 +37,7 @@ from mpesa_lab.daraja.errors import (
     InvalidAccessToken,
     MerchantDoesNotExist,
     MpesaLabError,
+    ProductNotEnabled,
     SubscriberLocked,
     TransportError,
     WrongCredentials,
@@ -212,6 +213,11 @@ class _ClientCore:
         elif isinstance(error, BadRequest) and error.field:
             if error.field in call.masked:
                 error.with_hint(f"{error.field} sent: {call.masked[error.field]!r}.")
+            if error.field == "BusinessShortCode":
+                error.with_hint(
+                    "Daraja also answers this when the body is not JSON or the request lacks "
+                    "Content-Type: application/json (its FAQ), or a field name is misspelt."
+                )
         return error
 
     def _delay(self, attempt: int) -> float:
@@ -227,6 +233,8 @@ class _ClientCore:
         if isinstance(exc, AmbiguousPushError):
             log.warning("STK push not re-sent: %s", exc.cause)
             raise exc
+        if isinstance(exc, ProductNotEnabled):
+            raise exc from None  # the app lacks the product: a fresh token would be refused too
         if isinstance(exc, InvalidAccessToken):
             if refreshed:
                 raise self._explain(

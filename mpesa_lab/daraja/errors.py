@@ -127,6 +127,11 @@ class InvalidAccessToken(DarajaError):
     """404.001.03: the Bearer token is missing, unknown or expired."""
 
 
+class ProductNotEnabled(InvalidAccessToken):
+    """401 "... no apiproduct match found": the app's token is valid, but the app does not have
+    the M-Pesa Express product. A fresh token will not help; enabling the product will."""
+
+
 class ResourceNotFound(DarajaError):
     """404.001.01: no API at this path."""
 
@@ -194,6 +199,10 @@ class UnknownDarajaError(DarajaError):
     """An answer we cannot place in Daraja's tables; everything it said is kept in ``raw``."""
 
 
+class NotDarajaAnswer(UnknownDarajaError):
+    """An HTML page where Daraja answers JSON: the base URL's host or path is not Daraja's API."""
+
+
 _BY_NAME: dict[str, type[DarajaError]] = {
     "bad_request": BadRequest,
     "invalid_access_token": InvalidAccessToken,
@@ -221,6 +230,28 @@ _KEYWORDS: tuple[tuple[str, str], ...] = (
     ("invalid access token", "invalid_access_token"),
     ("invalid_access_token", "invalid_access_token"),
     ("access token expired", "invalid_access_token"),
+)
+
+
+# Daraja's FAQ: "Invalid API call as no apiproduct match found"; integrators have captured it as
+# HTTP 401 errorCode 401.003.01 "Error Occurred - Invalid Access Token - Invalid API call as no
+# apiproduct match found". Not in the doc's error table, so it is recognised by its words.
+NO_PRODUCT_WORDS = "no apiproduct match"
+NO_PRODUCT_ENTRY = CodeEntry(
+    kind="error",
+    code="401.003.01",
+    name="no_product_match",
+    message="Invalid API call as no apiproduct match found",
+    explanation=(
+        "The access token is fine, but the Daraja app it belongs to does not have the M-Pesa Express "
+        "product, so this API is not open to it (a fresh token will not help)."
+    ),
+    mitigation=(
+        "On the Daraja portal (My Apps), enable the M-Pesa Express Sandbox product on this app (in "
+        "production: Lipa na M-PESA production), or use the keys of an app that has it; and check you are "
+        "calling the correct API endpoint (Daraja's FAQ)."
+    ),
+    source="observed",
 )
 
 
@@ -315,6 +346,16 @@ def error_from_response(status: int | None, body: Any, *, operation: str | None 
             operation=operation,
         )
 
+    if NO_PRODUCT_WORDS in f"{message or ''} {parsed if isinstance(parsed, str) else ''}".lower():
+        return ProductNotEnabled(
+            error_code=code,
+            error_message=message or (parsed.strip()[:200] if isinstance(parsed, str) else None),
+            request_id=request_id,
+            http_status=status,
+            entry=NO_PRODUCT_ENTRY,
+            raw=raw,
+            operation=operation,
+        )
     entry = _entry_for(code, message)
     cls = exception_class_for(entry)
     if not entry.known and code is None and message is None:
@@ -498,9 +539,7 @@ def transport_error_from(
     )
 
 
-def html_answer_error(
-    status: int, content: bytes | str, *, url: str | None, operation: str
-) -> UnknownDarajaError | None:
+def html_answer_error(status: int, content: bytes | str, *, url: str | None, operation: str) -> NotDarajaAnswer | None:
     """An HTML page where Daraja answers JSON (a wrong host, or a web page in front of the API),
     reported as such and naming the base URL; None when ``content`` is not HTML."""
     head = content[:512] if isinstance(content, str) else content[:512].decode("utf-8", errors="replace")
@@ -520,15 +559,19 @@ def html_answer_error(
         message="an HTML page instead of JSON",
         explanation="The host answered like a web site, not like Daraja's API.",
         mitigation=(
-            f"{base} is probably not Daraja's API (a typo in the host, or a web page in front of "
+            f"this is not Daraja's {operation} endpoint: check the base URL. {base} is probably not "
+            "Daraja's API (a typo in the host, a path added to it, or a web page in front of "
             "it): use https://sandbox.safaricom.co.ke (sandbox) or https://api.safaricom.co.ke "
-            "(production) as the base URL (MPESA_BASE_URL)."
+            "(production) as the base URL (MPESA_BASE_URL), with no path after the host."
         ),
         source="observed",
     )
-    return UnknownDarajaError(
+    path = parts.path or "/"
+    return NotDarajaAnswer(
         error_code=None,
-        error_message=f"{operation} at {base} answered HTTP {status} with an HTML page, not Daraja's JSON",
+        error_message=(
+            f"{operation} at {base} answered HTTP {status} with an HTML page, not Daraja's JSON (path {path})"
+        ),
         http_status=status,
         entry=entry,
         raw=None,

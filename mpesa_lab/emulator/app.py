@@ -1,8 +1,9 @@
-"""The ASGI app: Daraja's three paths, its envelopes and statuses, and the /_lab/ control API.
+"""The ASGI app: Daraja's three paths, its envelopes and statuses, the /_lab/ control API and
+the contract (/_lab/openapi.yaml, contract.py).
 
 Whatever arrives, the answer is JSON: a Daraja envelope for every error (404.001.01 for an
 unknown path, 405.001 for a wrong method, 500.003.1001 for anything unexpected), never a stack
-trace or an HTML page.
+trace, and an HTML page only when asked for (``wrong_path_answer="html"``: a wrong host's page).
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mpesa_lab.constants import OAUTH_PATH, STK_PUSH_PATH, STK_QUERY_PATH
+from mpesa_lab.emulator.contract import contract_routes
 from mpesa_lab.emulator.control import control_routes
 from mpesa_lab.emulator.errors import EnvelopeError, method_not_allowed
 from mpesa_lab.emulator.validation import (
@@ -46,6 +48,14 @@ _ACK_TAIL = _encode(
         "CustomerMessage": "Success. Request accepted for processing",
     }
 ).encode("utf-8")[1:]
+
+
+# What a wrong host or path answers with wrong_path_answer="html": a web page, not an API.
+WRONG_PATH_PAGE = (
+    "<!DOCTYPE html>\n<html><head><title>Safaricom Developer Portal</title></head>"
+    "<body><h1>Welcome</h1><p>This is a web page, not an API. (mpesa-lab emulator: "
+    'wrong_path_answer="html")</p></body></html>\n'
+)
 
 
 def push_ack(merchant_request_id: str, checkout_request_id: str) -> bytes:
@@ -173,7 +183,8 @@ async def answer_stk(
         fields,
         require_transaction_desc=cfg.require_transaction_desc,
         strict_lengths=cfg.strict_lengths,
-        require_https=cfg.require_https,
+        # Production requires an https CallBackURL (observed-behaviour.md).
+        require_https=cfg.require_https or cfg.environment == "production",
     )
     tx = state.accept_push(push, masked_request(fields))
     return push_ack(tx.merchant_request_id, tx.checkout_request_id)
@@ -217,6 +228,9 @@ def build_app(state: EmulatorState) -> Starlette:
         if exc.status_code == 405:
             return error_response(state, method_not_allowed(request.method))
         if exc.status_code == 404:
+            if state.config.wrong_path_answer == "html" and not request.url.path.startswith("/_lab"):
+                # A wrong host or path in the base URL: a web page, HTTP 200 (observed-behaviour.md).
+                return HTMLResponse(WRONG_PATH_PAGE, status_code=200)
             return error_response(state, EnvelopeError.named("resource_not_found"))
         return error_response(state, EnvelopeError.named("internal_server_error"))
 
@@ -224,6 +238,7 @@ def build_app(state: EmulatorState) -> Starlette:
         Route(OAUTH_PATH, oauth, methods=["GET"]),
         Route(STK_PUSH_PATH, stk_push, methods=["POST"]),
         Route(STK_QUERY_PATH, stk_query, methods=["POST"]),
+        *contract_routes(state),
         *control_routes(state),
     ]
     app = Starlette(

@@ -16,6 +16,7 @@ from mpesa_lab.background import (
 from mpesa_lab.constants import OAUTH_PATH, STK_PUSH_PATH, STK_QUERY_PATH
 from mpesa_lab.emulator import defaults
 from mpesa_lab.emulator.config import EmulatorConfig
+from mpesa_lab.emulator.contract import CONTRACT_YAML_PATH
 from mpesa_lab.emulator.control import control_token_for, require_token
 from mpesa_lab.emulator.emulator import Emulator
 from mpesa_lab.emulator.scenarios import ERROR_PHONES, TRIGGERS
@@ -37,6 +38,7 @@ def banner(url: str, seed: int | None = None, control_token: str | None = None) 
         f"  STK push  POST {url}{STK_PUSH_PATH}",
         f"  STK query POST {url}{STK_QUERY_PATH}",
         f"  Control        {url}/_lab/  (transactions, answer prompts, scenarios, faults)",
+        f"  Contract       {url}{CONTRACT_YAML_PATH}  (OpenAPI 3.1; docs/contract.md)",
         *(
             [
                 f"  Control token  {control_token}  (listening beyond loopback: send it as the "

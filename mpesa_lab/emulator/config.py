@@ -21,6 +21,11 @@ COURSE_TIME_SCALE = 0.05
 WRONG_CREDENTIAL_BODIES = ("envelope", "empty")
 BALANCE_ITEM_STYLES = ("empty", "value", "absent")
 AMOUNT_STYLES = ("float", "int")
+# The shapes that troubleshooting needs (docs/emulator.md, "Real shapes for troubleshooting").
+ENVIRONMENTS = ("sandbox", "production")
+EXPIRES_IN_STYLES = ("text", "number")
+WRONG_PATH_ANSWERS = ("envelope", "html")
+CALLBACK_NETWORKS = ("local", "internet")
 
 
 @dataclass
@@ -84,6 +89,20 @@ class EmulatorConfig:
     callback_balance: str = "empty"
     callback_amount: str = "float"
     control_api: bool = True
+    # Real shapes for troubleshooting (docs/emulator.md). "production" plays Daraja's production
+    # host: sandbox apps' keys are refused at OAuth (HTTP 400) and CallBackURL must be https.
+    environment: str = "sandbox"
+    # expires_in as Daraja's OAuth sends it live ("3599", text) or as its doc shows it (3599).
+    expires_in_style: str = "text"
+    # A path that is not Daraja's: "envelope" (404.001.01) or "html" (HTTP 200 with a web page,
+    # the real symptom of a wrong host or path in the base URL).
+    wrong_path_answer: str = "envelope"
+    # The legacy 1101 refusal: a prompt message prefix (merchant name and AccountReference)
+    # longer than this many characters ends as ResultCode 1101 (None: off; 94 as reported).
+    legacy_prompt_prefix_limit: int | None = None
+    # "internet": callbacks reach only what Daraja could reach (no localhost, private, link-local
+    # or .local host); "local" (the default) delivers to any URL, as a lab on one machine needs.
+    callback_network: str = "local"
     # Retention (None: keep all), so a sandbox left running for a workshop or a load test stays
     # bounded: beyond max_transactions the oldest settled ones (final, callback made) are
     # forgotten; beyond max_subscribers the least recently pushed subscribers made on the fly.
@@ -122,6 +141,7 @@ NUMBER_BOUNDS: dict[str, tuple[type, float, float, bool]] = {
     "max_subscribers": (int, 1, 10**8, True),
     "max_pin_attempts": (int, 1, 100, False),
     "prompt_max_chars": (int, 1, 10_000, False),
+    "legacy_prompt_prefix_limit": (int, 1, 10_000, True),
 }
 BOOLEAN_SETTINGS = (
     "interactive",
@@ -190,6 +210,10 @@ def validate(config: EmulatorConfig) -> None:
     _choice("oauth_wrong_credentials_body", config.oauth_wrong_credentials_body, WRONG_CREDENTIAL_BODIES)
     _choice("callback_balance", config.callback_balance, BALANCE_ITEM_STYLES)
     _choice("callback_amount", config.callback_amount, AMOUNT_STYLES)
+    _choice("environment", config.environment, ENVIRONMENTS)
+    _choice("expires_in_style", config.expires_in_style, EXPIRES_IN_STYLES)
+    _choice("wrong_path_answer", config.wrong_path_answer, WRONG_PATH_ANSWERS)
+    _choice("callback_network", config.callback_network, CALLBACK_NETWORKS)
     if isinstance(config.callback_faults, str):
         config.callback_faults = (config.callback_faults,)
     if not isinstance(config.callback_faults, (list, tuple)):

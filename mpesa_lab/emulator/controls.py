@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from mpesa_lab.emulator import defaults
 from mpesa_lab.emulator.config import EmulatorConfig, field_names, public_view
+from mpesa_lab.emulator.contract import CONTRACT_JSON_PATH, CONTRACT_YAML_PATH
 from mpesa_lab.emulator.errors import EmulatorError
 from mpesa_lab.emulator.intake import instruction_view
 from mpesa_lab.emulator.scenarios import ERROR_PHONES, ERROR_TRIGGERS, PROFILES, SCENARIOS, TRIGGERS, normalize_mix
@@ -188,13 +189,25 @@ class Controls:
     @route(
         "POST",
         "/apps",
-        body=("key", "secret", "name"),
+        body=("key", "secret", "name", "environment", "express"),
         required=("key", "secret"),
         missing='send {"key": ..., "secret": ...}',
+        flags=("express",),
     )
-    def register_app(self, key: str, secret: str | Secret, name: str = "") -> dict[str, Any]:
-        """Add a Daraja app (consumer key and secret) that may request tokens."""
-        return self.state.register_app(key, secret, name=name)
+    def register_app(
+        self, key: str, secret: str | Secret, name: str = "", environment: str = "sandbox", express: bool = True
+    ) -> dict[str, Any]:
+        """Add a Daraja app (consumer key and secret) that may request tokens: an app of
+        ``environment`` ("sandbox" or "production": the other one refuses its keys), with the
+        M-Pesa Express product enabled unless ``express=False`` (then every push and query is
+        refused with 401 "... no apiproduct match found")."""
+        return self.state.register_app(key, secret, name=name, environment=environment, express=express)
+
+    @route("POST", "/tokens/expire")
+    def expire_tokens(self) -> dict[str, Any]:
+        """Every access token issued so far expires now, as if its hour had passed: the next
+        push or query with one is 404.001.03 Invalid Access Token."""
+        return self.state.expire_tokens()
 
     @route("GET", "/merchants")
     def _merchants(self) -> dict[str, Any]:
@@ -377,6 +390,8 @@ class Controls:
                 "test_msisdn": defaults.TEST_MSISDN,
             },
             "routes": sorted({f"{spec.method} {PREFIX}{spec.path}" for spec, _ in route_table()}),
+            # M-Pesa Express as OpenAPI 3.1 (docs/contract.md): for client generators and validators
+            "contract": {"openapi_yaml": CONTRACT_YAML_PATH, "openapi_json": CONTRACT_JSON_PATH},
             "state": self._summary(),
         }
 

@@ -9,6 +9,7 @@ with the STK query: ``drop`` (never sent), ``delay`` (sent late), ``duplicate`` 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import itertools
 import json
 import re
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -49,6 +51,29 @@ def _origin(url: str) -> str:
     if not sep:
         return url[:200]
     return scheme.lower() + "://" + rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1].lower()
+
+
+def unreachable_from_internet(url: str) -> str | None:
+    """Why Daraja, calling from the internet, could not reach ``url``; None if it could.
+
+    Names only (no DNS lookup, the lab is offline): localhost, ``.local``/``.localhost`` names, a
+    name without a dot (an intranet name), and private, loopback, link-local or unspecified
+    addresses.
+    """
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    if not host:
+        return "the CallBackURL has no host"
+    if host in ("localhost", "ip6-localhost") or host.endswith((".localhost", ".local")):
+        return f"{host} is this machine's own name: from the internet it is nobody"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if "." not in host:
+            return f"{host} is an intranet name, unknown on the internet"
+        return None
+    if address.is_loopback or address.is_private or address.is_link_local or address.is_unspecified:
+        return f"{host} is a loopback, private or link-local address: the internet cannot reach it"
+    return None
 
 
 def wire_result_code(code: str) -> int | str:
@@ -335,6 +360,18 @@ class Deliverer:
             fault = f"{fault} (copy {copy + 1})"
         status: int | None = None
         error: str | None = None
+        unreachable = unreachable_from_internet(job.url) if config.callback_network == "internet" else None
+        if unreachable is not None:
+            # callback_network="internet": Daraja never gets a connection to such a host.
+            self._record(
+                job.tx,
+                job.url,
+                status=None,
+                error=f"not reachable from the internet: {unreachable}",
+                elapsed_ms=0.0,
+                fault=fault,
+            )
+            return
         # Bounded connections whatever the burst; a slow origin only queues its own callbacks.
         async with self._origin_gate(job.url), gate:
             started = time.perf_counter()

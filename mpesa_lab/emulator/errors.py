@@ -48,6 +48,17 @@ def bad_request(field: str) -> EnvelopeError:
     return EnvelopeError(entry.code, entry.message.replace("XXXX", field), entry.http_status or 400)
 
 
+# An app without the M-Pesa Express product, as integrators have captured it (HTTP 401; the
+# errorCode and message are not in Daraja's doc; its FAQ names the message). See docs/emulator.md.
+NO_PRODUCT_CODE = "401.003.01"
+NO_PRODUCT_MESSAGE = "Error Occurred - Invalid Access Token - Invalid API call as no apiproduct match found"
+
+
+def no_product_error() -> EnvelopeError:
+    """What a push or query answers when the app lacks the M-Pesa Express product."""
+    return EnvelopeError(NO_PRODUCT_CODE, NO_PRODUCT_MESSAGE, 401)
+
+
 def method_not_allowed(method: str) -> EnvelopeError:
     """``405.001``: the doc's example reads "GET Method Not Allowed"."""
     entry = codes.by_name("method_not_allowed")

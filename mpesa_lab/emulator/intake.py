@@ -35,6 +35,12 @@ def _expected_password(shortcode_: str, passkey: str, timestamp: str) -> bytes:
     return build_password(shortcode_, passkey, timestamp).encode()
 
 
+def prompt_prefix(merchant: Merchant, req: PushRequest) -> str:
+    """The prompt message prefix the legacy 1101 refusal measured: the merchant's name and the
+    AccountReference as the prompt shows them (the reported fix was a shorter account name)."""
+    return f"{merchant.name} Account no. {req.account_reference}"
+
+
 def instruction_view(phone: str | None, code: str, desc: str | None) -> dict[str, Any]:
     """A scripted result waiting for its push, as the control API lists it."""
     view: dict[str, Any] = {"phone": phone, "code": code}
@@ -118,6 +124,13 @@ class Intake(Machine):
             return "17", (
                 f"the same Amount ({req.amount}) was pushed to {req.phone} less than "
                 f"{self.config.duplicate_window:.0f} s ago"
+            )
+        prefix_limit = self.config.legacy_prompt_prefix_limit
+        if prefix_limit is not None and len(prompt_prefix(merchant, req)) > prefix_limit:
+            # As captured in 2019 (docs/emulator.md): this text is the callback's ResultDesc.
+            return "1101", (
+                f"[STK_CB - ]Invalid Input parameter 'Prompt message prefix', length should be less than "
+                f"{prefix_limit} characters"
             )
         if len(prompt) > self.config.prompt_max_chars:
             return "1025", f"the prompt is {len(prompt)} characters, over {self.config.prompt_max_chars}"

@@ -115,7 +115,8 @@ class Machine(Registry):
                 return
             if tx.rejection:
                 self._event(tx, "rejected", tx.rejection_reason)
-                self._finalize(tx, tx.rejection)
+                # The legacy 1101 refusal's reason is its own ResultDesc (no catalogue text).
+                self._finalize(tx, tx.rejection, tx.rejection_reason if tx.rejection == "1101" else None)
                 return
             queued = tx.queued_answer
             if queued is None and tx.plan_action == "script" and tx.plan_code in PRE_PROMPT_CODES:

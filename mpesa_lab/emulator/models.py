@@ -52,9 +52,20 @@ class App:
     name: str = ""
     used: int = 0
     recent: deque = field(default_factory=deque, repr=False)
+    # Which Daraja the app belongs to ("sandbox" or "production"), and whether the M-Pesa Express
+    # product is enabled on it (without it every push and query is refused, as live Daraja does).
+    environment: str = "sandbox"
+    express: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return {"consumer_key": self.key, "consumer_secret": str(self.secret), "name": self.name, "requests": self.used}
+        return {
+            "consumer_key": self.key,
+            "consumer_secret": str(self.secret),
+            "name": self.name,
+            "requests": self.used,
+            "environment": self.environment,
+            "express": self.express,
+        }
 
 
 @dataclass

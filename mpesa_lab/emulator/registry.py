@@ -9,13 +9,15 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from mpesa_lab.constants import DAILY_LIMIT, MAX_AMOUNT
 from mpesa_lab.emulator import defaults
+from mpesa_lab.emulator.config import ENVIRONMENTS
 from mpesa_lab.emulator.core import StateCore
-from mpesa_lab.emulator.errors import EmulatorError, EnvelopeError
+from mpesa_lab.emulator.errors import EmulatorError, EnvelopeError, no_product_error
 from mpesa_lab.emulator.models import App, Merchant, Subscriber, Token
 from mpesa_lab.emulator.scenarios import PROFILES
 from mpesa_lab.emulator.validation import msisdn, shortcode
@@ -60,14 +62,26 @@ class Registry(StateCore):
 
     # ------------------------------------------------------------------ apps, merchants, subscribers
 
-    def register_app(self, key: str, secret: str | Secret, *, name: str = "") -> dict[str, Any]:
+    def register_app(
+        self,
+        key: str,
+        secret: str | Secret,
+        *,
+        name: str = "",
+        environment: str = "sandbox",
+        express: bool = True,
+    ) -> dict[str, Any]:
         if not isinstance(key, str) or not key or ":" in key:
             raise EmulatorError("a consumer key must be a non-empty string without ':'")
         secret_value = secret.reveal() if isinstance(secret, Secret) else secret
         if not isinstance(secret_value, str) or not secret_value:
             raise EmulatorError("a consumer secret must be a non-empty string")
+        if environment not in ENVIRONMENTS:
+            raise EmulatorError(f"an app's environment is 'sandbox' or 'production'; got {environment!r}")
+        if not isinstance(express, bool):
+            raise EmulatorError(f"express must be true or false (is M-Pesa Express enabled?); got {express!r}")
         with self.lock:
-            app = App(key=key, secret=Secret(secret_value), name=name or key)
+            app = App(key=key, secret=Secret(secret_value), name=name or key, environment=environment, express=express)
             self.apps[key] = app
             return app.to_dict()
 
@@ -197,7 +211,7 @@ class Registry(StateCore):
 
     # ------------------------------------------------------------------ OAuth
 
-    def issue_token(self, authorization: str | None, grant_type: str | None) -> dict[str, str]:
+    def issue_token(self, authorization: str | None, grant_type: str | None) -> dict[str, Any]:
         """GET /oauth/v1/generate: HTTP Basic -> a token shaped like Daraja's."""
         scheme, _, payload = (authorization or "").strip().partition(" ")
         if scheme.lower() != "basic" or not payload.strip():
@@ -211,7 +225,12 @@ class Registry(StateCore):
         cfg = self.config
         with self.lock:
             app = self.apps.get(key) if sep else None
-            if app is None or not hmac.compare_digest(app.secret.reveal().encode(), secret.encode()):
+            if (
+                app is None
+                or not hmac.compare_digest(app.secret.reveal().encode(), secret.encode())
+                # Each Daraja knows only its own apps: sandbox keys are wrong keys on production.
+                or app.environment != cfg.environment
+            ):
                 raise EnvelopeError.named(
                     "invalid_client_credentials", empty_body=cfg.oauth_wrong_credentials_body == "empty"
                 )
@@ -221,7 +240,9 @@ class Registry(StateCore):
             self.tokens[value] = Token(app_key=app.key, issued_at=now, expires_at=expires)
             if len(self.tokens) > 1000:
                 self._prune_tokens(now)
-        return {"access_token": value, "expires_in": str(cfg.token_ttl)}
+        # Live OAuth sends expires_in as text; the doc's example shows a number.
+        expires_in: Any = cfg.token_ttl if cfg.expires_in_style == "number" else str(cfg.token_ttl)
+        return {"access_token": value, "expires_in": expires_in}
 
     def _prune_tokens(self, now: datetime) -> None:
         for value in [v for v, t in self.tokens.items() if t.expires_at <= now]:
@@ -242,7 +263,18 @@ class Registry(StateCore):
             app = self.apps.get(token.app_key)
             if app is None:
                 raise EnvelopeError.named("invalid_access_token")
+            if not app.express:
+                raise no_product_error()
             return app
+
+    def expire_tokens(self) -> dict[str, Any]:
+        """Every access token issued so far expires now (as if its hour had passed)."""
+        with self.lock:
+            now = self.config.clock()
+            live = [value for value, token in self.tokens.items() if token.expires_at > now]
+            for value in live:
+                self.tokens[value] = replace(self.tokens[value], expires_at=now)
+        return {"expired": len(live)}
 
     # ------------------------------------------------------------------ retention
 

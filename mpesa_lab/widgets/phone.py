@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from mpesa_lab.clock import duration_words, nairobi_now
+from mpesa_lab.codes import is_no_answer
 from mpesa_lab.constants import SANDBOX_TEST_MSISDN
 from mpesa_lab.daraja.requests import normalize_phone
 from mpesa_lab.display import esc
@@ -294,7 +295,7 @@ class VirtualPhone(widgets.VBox):
         elif code == "1032":
             text = f"You cancelled the payment of {amount} to {merchant}. No money was moved."
             colour = "#7d4e00"
-        elif code == "1037":
+        elif is_no_answer(code):  # 1037, 1019, 1036: one family, one message
             text = f"The request to pay {amount} to {merchant} expired without an answer. No money was moved."
             colour = "#7d4e00"
         elif code == "2001":

@@ -1,7 +1,8 @@
 """The sequence stepper: the seven steps of M-Pesa Express, walked through a real transaction.
 
-The diagram is Safaricom's sequence (merchant -> Daraja -> acknowledgement -> prompt -> PIN ->
-callback -> query) drawn as SVG with the current step highlighted. The messages come from this
+The diagram is the lab's seven steps of one push (merchant -> Daraja -> acknowledgement -> prompt ->
+PIN -> callback -> query), adapted from Safaricom's "How It Works" list (whose seventh step is the
+customer's SMS, and which, like this, leaves out OAuth; docs/daraja.md), drawn as SVG with the current step highlighted. The messages come from this
 lab's store (the push request and answer, every callback delivery with its headers, the queries)
 and, in local mode, from the emulator's timeline for what happens on the phone. Secrets are
 masked twice: the store keeps requests masked, and everything is scrubbed again before display.

@@ -106,7 +106,10 @@ print(callback.result_code, callback.result_desc, callback.receipt)
 # ### Exercise 2: the phone number, Daraja's way
 #
 # Customers write `0708 374 149` or `+254708374149`; Daraja wants **12 digits**: the country
-# code `254`, then the number without its leading 0, as text. Write the test phone that way.
+# code `254`, then the number without its leading 0 (`2547XXXXXXXX`, or `2541XXXXXXXX` for the
+# newer 011x numbers). Daraja's doc types the field "Numeric", yet its own sample request sends
+# `"254722000000"` as a string; keep it as text in your code, so no digit is ever lost. Write the
+# test phone that way.
 
 # %% tags=["exercise"]
 phone = ...
@@ -123,7 +126,8 @@ check.msisdn(phone, expected="254708374149")
 # - The kernel is the project's Python; `Lab.start()` gives you emulator, listener and client.
 # - Callbacks go to the listener's `lab.callback_url`; pushes go to Daraja (here the emulator).
 # - The dashboard is form + phone + live callbacks; the same steps work in code.
-# - Phone numbers go to Daraja as `2547XXXXXXXX`, text.
+# - Phone numbers go to Daraja as 12 digits, `2547XXXXXXXX` or `2541XXXXXXXX`; keep them as text
+#   in your code (the doc types the field "Numeric"; its own sample sends a string).
 #
 # **Next:** 01, the journey step by step.
 

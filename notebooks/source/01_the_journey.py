@@ -70,8 +70,11 @@ print(status.result_code, status.result_desc)
 # %% [markdown]
 # ## The stepper
 #
-# The sequence stepper draws Safaricom's sequence diagram and shows, for each step, the real
-# HTTP message of this push (secrets masked) and when it happened. Use *Next* and *Previous*,
+# The sequence stepper draws the lab's seven-step diagram of one push, adapted from Safaricom's
+# "How It Works" list (which also has seven steps, but ends with the customer's SMS, where the lab
+# shows the optional STK query). The OAuth token comes before step 1 and is not drawn (notebook
+# 02; `docs/daraja.md` numbers the business's view in five steps, token included). For each step
+# the stepper shows the real HTTP message of this push (secrets masked) and when it happened. Use *Next* and *Previous*,
 # or the slider; the *Push* list holds every push of this lesson's store.
 
 # %%

@@ -109,8 +109,11 @@ print("expires_in:", repr(answer["expires_in"]), "| access_token:", len(answer["
 #
 # ## When OAuth says no
 #
-# Three mistakes, three answers. Daraja answers a wrong key or secret with HTTP **400** (not
-# 401), sometimes with an empty body.
+# Three mistakes. Two have a code: a header that is not Basic is `400.008.01` "Invalid
+# authentication type passed", a missing `grant_type` is `400.008.02`. A wrong key or secret has
+# no code of its own: live Daraja answers HTTP **400** (not 401), often with an **empty body**.
+# The emulator can answer either way; here it answers as live Daraja often does, so tell a wrong
+# secret by the status, never by a code.
 
 # %%
 url = lab.settings.base_url + OAUTH_PATH
@@ -120,9 +123,12 @@ attempts = {
     "no grant_type": dict(headers={"Authorization": authorization}),
     "not Basic": dict(params={"grant_type": "client_credentials"}, headers={"Authorization": "Token abc"}),
 }
+lab.emulator.configure(oauth_wrong_credentials_body="empty")  # as live Daraja often answers
 for label, request in attempts.items():
     reply = httpx.get(url, **request)
-    print(f"{label:14} HTTP {reply.status_code} {reply.json().get('errorCode')} {reply.json().get('errorMessage')}")
+    body = reply.json() if reply.content else {}
+    print(f"{label:14} HTTP {reply.status_code}", body.get("errorCode", "(empty body)"), body.get("errorMessage", ""))
+lab.emulator.configure(oauth_wrong_credentials_body="envelope")  # the lab's default again
 
 # %% [markdown]
 # ## How long to keep it
@@ -198,7 +204,8 @@ print("ResultCode", callback.result_code, "| OAuth requests:", tokens.fetch_coun
 # ## Summary
 #
 # - The token comes from `GET /oauth/v1/generate?grant_type=client_credentials` with
-#   `Authorization: Basic base64(key:secret)`; wrong credentials answer HTTP 400.
+#   `Authorization: Basic base64(key:secret)`; a wrong key or secret answers HTTP 400, often
+#   with an empty body (`400.008.01` means a header that is not Basic).
 # - `expires_in` is a string of seconds (`"3599"`); refresh a margin before it runs out.
 # - Cache the token: one OAuth request serves every call of its hour.
 # - `404.001.03 Invalid Access Token`: fetch a new token and retry once; never log the token.

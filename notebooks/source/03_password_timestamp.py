@@ -17,7 +17,7 @@
 # machine" failures with M-Pesa Express live here.
 #
 # **You will be able to**
-# - write a Daraja `Timestamp` in Nairobi time, whatever your laptop's clock says;
+# - write a Daraja `Timestamp` in Nairobi time (the convention), whatever your laptop's clock says;
 # - build a `Password` by hand and decode one;
 # - diagnose `500.001.1001 Wrong credentials` by naming the part that disagrees.
 #
@@ -53,10 +53,12 @@ PASSKEY = SANDBOX_PASSKEY  # public sandbox value; never paste a production pass
 SHORTCODE, len(PASSKEY)
 
 # %% [markdown]
-# ## The timestamp is Nairobi time
+# ## The timestamp: Nairobi time, by convention
 #
-# Daraja reads the `Timestamp` as Nairobi local time (UTC+3, all year). A laptop or a cloud
-# server set to UTC formats a time three hours behind. Compare the two clocks:
+# Daraja's doc gives the `Timestamp` only a format, `YYYYMMDDHHmmss`. Integrators write it in
+# Nairobi local time (UTC+3, all year), as Daraja writes its own TransactionDate: a convention,
+# and the one this course follows. Daraja does not check that it is *now* (more below). A laptop
+# or a cloud server set to UTC formats a time three hours behind. Compare the two clocks:
 
 # %%
 from datetime import datetime, timezone
@@ -195,7 +197,11 @@ wrong = "timestamp"
 check.wrong_part(wrong, password=their_password, shortcode=SHORTCODE, passkey=PASSKEY, timestamp=their_timestamp)
 
 # %% [markdown]
-# Their timestamp inside the password is three hours behind the field: the UTC trap again.
+# The password was built from another timestamp than the field (here three hours apart: one
+# came from a UTC clock, the other from Nairobi time). A UTC clock alone is not the fault: one
+# timestamp in both places is accepted. The causes of "Wrong credentials" are a wrong passkey
+# (a production passkey with the sandbox shortcode, or the reverse), a shortcode/passkey
+# mismatch (a till number where the store number belongs), and the timestamp computed twice.
 # The client checks any password against its own settings and the request's `Timestamp`, and
 # says which part disagrees (the CLI does the same: `mpesa-lab password check`):
 
@@ -206,11 +212,12 @@ print(lab.client.check_password(their_password, their_timestamp))
 # ## Summary
 #
 # - `Password = base64(BusinessShortCode + Passkey + Timestamp)`, as text.
-# - The `Timestamp` is `YYYYMMDDHHmmss` in **Nairobi time**; a UTC clock is 3 hours off (and,
-#   near midnight, a day off).
+# - The `Timestamp` is `YYYYMMDDHHmmss`, written in **Nairobi time** by convention; a UTC clock
+#   is 3 hours off (near midnight, a day off), which only matters if the two copies differ.
 # - Build the password and the field from **one** timestamp value.
 # - `500.001.1001 Wrong credentials` means the password does not decode to this request's
-#   shortcode, passkey and timestamp: decode it and compare each part.
+#   shortcode, passkey and timestamp (wrong passkey, shortcode/passkey mismatch, timestamp
+#   computed twice): decode it and compare each part.
 #
 # **Next:** 04, your first STK push answered on the virtual phone; then 05, callbacks.
 

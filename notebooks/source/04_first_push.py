@@ -115,14 +115,17 @@ wrong = push.wait(timeout=15)
 check.customer_answer(wrong, "wrong_pin", lab=lab)
 
 # %% [markdown]
-# Three wrong PINs in a row lock the customer's PIN (ResultCode 8006): a shop that keeps
-# pushing after a 2001 can lock its customer out.
+# In the emulator, three wrong PINs in a row lock the customer's PIN (ResultCode 8006). That is
+# the lab's model: Daraja documents 8006 only as "The security credential is locked.", not after
+# how many tries. Either way, a shop that keeps pushing after a 2001 can lock its customer out.
 #
 # ## No answer at all
 #
-# A customer who puts the phone away never answers. About 30 s after the push M-PESA gives up
-# and sends ResultCode **1037** (the 2026 sandbox; older systems waited about 90 s and some
-# answered 1019 or 1036 instead). The lab lets you skip the wait: ignoring the prompt ends it now.
+# A customer who puts the phone away never answers, and M-PESA eventually ends the push
+# without them. Real captures differ: in 2026 the sandbox sent ResultCode **1037** about 30 s
+# after the push; in 2022 it sent **1019** "Transaction has expired"; older ones, 1036. Treat all
+# three as "no answer" (`codes.is_no_answer(code)`). The lab lets you skip the wait: ignoring
+# the prompt ends it now, as 1037.
 
 # %% [markdown]
 # ### Exercise 2: ignore the prompt
@@ -173,8 +176,8 @@ pd.DataFrame({answer: row(callback) for answer, callback in answers.items()}).T
 #
 # - The shop sends the push; the customer answers on the phone; the outcome comes back as a
 #   callback with a `ResultCode`.
-# - Pay: 0 with a receipt. Cancel: 1032. Wrong PIN: 2001 (three in a row: 8006).
-#   No answer: 1037. Only 0 means paid.
+# - Pay: 0 with a receipt. Cancel: 1032. Wrong PIN: 2001 (8006: the PIN is locked; in the
+#   emulator after three in a row). No answer: 1037 (or 1019, 1036). Only 0 means paid.
 # - Vary the amount between pushes to the same phone, or meet ResultCode 17.
 #
 # **Next:** 05, callbacks and the listener: the raw body, duplicates and lost callbacks.

@@ -210,8 +210,10 @@ check.query_fallback(result, checkout_request_id=lost.checkout_request_id)
 # ## Why store before acknowledging?
 #
 # The listener answers M-PESA only after the callback is committed to disk. If it answered
-# first and crashed before writing, M-PESA would consider the callback delivered, and (since
-# it does not retry) the payment would be known to nobody but the customer.
+# first and crashed before writing, M-PESA would consider the callback delivered and (since
+# it does not retry) your system would never hear of the payment by itself: the customer paid,
+# the order stays unpaid until someone looks it up, by STK query for its CheckoutRequestID, the
+# Transaction Status API, or the M-PESA org portal.
 #
 # Replay the first callback by hand, and post something that is not a callback at all:
 
@@ -235,6 +237,22 @@ tx = lab.transactions()
 tx[tx["checkout_request_id"].isin(ids + [lost.checkout_request_id])][["status", "result_code", "phone", "amount_requested", "receipt"]]
 
 # %% [markdown]
+# ## Anyone can post a callback
+#
+# You just posted a callback by hand, and the listener stored it. Daraja's callbacks are **not
+# signed**: nothing in them proves they came from Safaricom, so anyone who finds your
+# CallBackURL can post a "paid" one. Before handing over goods, a careful handler:
+#
+# - fulfils only CheckoutRequestIDs it pushed itself, with the `Amount` and `PhoneNumber` of
+#   that order;
+# - confirms the outcome with an **STK query** (its own authenticated request to Daraja);
+# - may also check the sender's address against the addresses Safaricom's callbacks are known
+#   to come from: a defence, not proof, since the lists in circulation are third-party and a
+#   real 2026 callback came from outside one of them (`docs/daraja.md`, "Callbacks are not
+#   signed").
+#
+# Lesson 10, "Your own callback endpoint", builds such a handler.
+#
 # ## Summary
 #
 # - The outcome of a push arrives as a callback: `Body.stkCallback` with `ResultCode` (a
@@ -242,6 +260,8 @@ tx[tx["checkout_request_id"].isin(ids + [lost.checkout_request_id])][["status", 
 # - Store the raw body first, acknowledge second; quarantine what you cannot parse.
 # - Duplicates happen: one payment per `CheckoutRequestID`.
 # - No callback? Query the status; never push again.
+# - Callbacks are unsigned: confirm with a query (and the order's amount and phone) before
+#   fulfilling.
 #
 # **Next:** 06, every error and result code, on purpose.
 

@@ -5,7 +5,7 @@
 #   mpesa_lab:
 #     lesson: 06-errors-result-codes
 #     title: Errors and result codes
-#     minutes: 35
+#     minutes: 40
 #     expects_rule_17: 2
 # ---
 
@@ -22,11 +22,12 @@
 # - tell an error (refused now) from a result (failed later), and catch each;
 # - look up any code's meaning and mitigation in the catalogue;
 # - produce a result code by its real condition;
+# - push to a till (Buy Goods), and recognise 2028 and SFC_IC0003 when its numbers are mixed up;
 # - handle an unknown code without crashing, and recognise the 2-minute duplicate rule (17).
 #
 # **Prerequisites:** notebooks 03 and 05.
 #
-# **Time:** about 35 minutes, on the local emulator.
+# **Time:** about 40 minutes, on the local emulator.
 
 # %%
 from mpesa_lab import codes
@@ -110,7 +111,9 @@ readable(pd.DataFrame(rows))  # every word of each fix (pandas alone cuts cells 
 # %% [markdown]
 # Read the `fix` column: some failures are the customer's to solve (`1`, `1032`, `2001`),
 # some are yours (`2028`, `SFC_IC0003`: the request does not fit the shortcode), and `17` is
-# M-PESA protecting the customer (more on it below).
+# M-PESA protecting the customer (more on it below). `1037` and `1019` (with the observed
+# `1036`) are one family, *no answer*: live Daraja has ended unanswered prompts with each, so a
+# handler treats them alike (`codes.is_no_answer(code)`, `codes.no_answer_codes()`).
 
 # %% [markdown]
 # ## The code explorer
@@ -158,12 +161,12 @@ check.triggered(callback, code="1", lab=lab)
 # %% [markdown]
 # ## Codes nobody documented
 #
-# Live Daraja has sent codes that are in no table (`1031`, `1036`, `E3008`...), as numbers or
+# Live Daraja has sent codes that are in no table (`1001`, `1031`, `1036`, `E3008`...), as numbers or
 # text. A handler that looks codes up in a dictionary crashes on the first one. The emulator
-# can send any code: here is `9999`.
+# can send any code: here is `4242`.
 
 # %%
-lab.emulator.set_next_result("9999", phone="254711000062")
+lab.emulator.set_next_result("4242", phone="254711000062")
 odd = lab.push("254711000062", 5, "INV-06", "Lesson 06").wait(timeout=10)
 print(odd.result_code, odd.result_desc, "| known to the catalogue:", odd.entry.known)
 print("Fix:", odd.mitigation)
@@ -191,6 +194,55 @@ def advice(code):
 
 # %%
 check.advice_function(advice)
+
+# %% [markdown]
+# ## A till (Buy Goods) as well as a paybill
+#
+# A shop with a **till** goes live under its **store (HO) number**, and the till is a number
+# under it. Daraja's FAQ 10 says how a till push is filled in: `BusinessShortCode` = "Short code
+# used on Go Live (HO/store number)", `PartyB` = "Till Number", `TransactionType` =
+# `CustomerBuyGoodsOnline`. The Password is built from the store number and its passkey. Mix
+# them up and the push is accepted, then fails: **2028** (the TransactionType does not fit the
+# shortcode) or **SFC_IC0003** (PartyB is not that store's till). The emulator has a till shop:
+
+# %%
+from mpesa_lab.daraja.client import DarajaClient
+
+SHOP = lab.emulator.credentials  # the lab's public values; a real passkey lives in .env
+print("store (HO) number:", SHOP["till_shortcode"], "| till number:", SHOP["till_number"])
+
+# %% [markdown]
+# A client is one merchant's settings, so the till gets its own client, on the same emulator
+# and listener. Here is a classic mix-up, the store number as PartyB (the client only warns):
+
+# %%
+mixed = DarajaClient(lab.settings.replace(
+    shortcode=SHOP["till_shortcode"], passkey=SHOP["till_passkey"],
+    transaction_type="CustomerBuyGoodsOnline", party_b=SHOP["till_shortcode"]))
+ack = mixed.stk_push("254708374149", 6, "SHOP-06", "Till sale")
+refused = lab.listener.wait_for(ack.checkout_request_id, timeout=10)
+print(refused.result_code, refused.result_desc, "| Fix:", refused.mitigation)
+
+# %% [markdown]
+# ### Exercise 3: a till push the customer pays
+#
+# Build `till`, a client on the till's settings (`lab.settings.replace(shortcode=...,
+# passkey=..., transaction_type=..., party_b=...)`, values from `SHOP`), push **KES 7** to the
+# test phone `254708374149` with `till.stk_push(...)`, and keep its callback
+# (`lab.listener.wait_for(ack.checkout_request_id)`) in `sale`.
+
+# %% tags=["exercise"]
+sale = ...
+
+# %% tags=["solution"]
+till = DarajaClient(lab.settings.replace(
+    shortcode=SHOP["till_shortcode"], passkey=SHOP["till_passkey"],
+    transaction_type="CustomerBuyGoodsOnline", party_b=SHOP["till_number"]))
+ack = till.stk_push("254708374149", 7, "SHOP-06", "Till sale")
+sale = lab.listener.wait_for(ack.checkout_request_id, timeout=10)
+
+# %%
+check.till_push(sale, lab=lab)
 
 # %% [markdown]
 # ## Rule 17: the same payment twice in two minutes
@@ -223,6 +275,8 @@ print("Fix:", again.mitigation)
 # - Failed later: the callback's `ResultCode`; the catalogue explains each and says what to do.
 # - Handlers look codes up, never index a dictionary: unknown codes are a fact of life.
 # - `17` means the same amount to the same phone within two minutes.
+# - A till push: BusinessShortCode = the store number, PartyB = the till, TransactionType =
+#   `CustomerBuyGoodsOnline`; mixed up, it ends in 2028 or SFC_IC0003.
 #
 # **Next:** 07, analysing a week of result codes; 08, the real sandbox.
 

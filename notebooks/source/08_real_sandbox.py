@@ -21,7 +21,9 @@
 # - keep sandbox credentials in a `.env` file, out of code and notebooks;
 # - explain why callbacks need a public URL and what the ngrok tunnel does;
 # - switch the lab to the sandbox with one setting;
-# - say what differs live: the test number never completes, real numbers are refused.
+# - say what differs live (as reported in 2026: the test number never completes, real numbers
+#   are refused);
+# - walk through going live: Go Live, production keys and passkey, a first real KES 1.
 #
 # **Prerequisites:** notebooks 02 to 06. To go live for real (optional): a Daraja account with
 # an app (developer.safaricom.co.ke, *My Apps*) and an ngrok account for its authtoken.
@@ -152,10 +154,11 @@ check.callback_url(url, public_url=PUBLIC_URL, path=callback_path)
 # %% [markdown]
 # ## The test number
 #
-# The sandbox's test MSISDN is `254708374149`. Live, in 2026, its push is **accepted**, but
-# the prompt is never answered: the callback (if one comes) and the STK query end in `1037`
-# ("No response from user."). Nobody sees a successful payment in the live sandbox; only the
-# emulator shows the happy path. Locally, the emulator plays exactly that:
+# The sandbox's test MSISDN is `254708374149`. As teams reported it in 2026, its push is
+# **accepted**, but the prompt is never answered: the callback (if one comes) and the STK query
+# end in `1037` ("No response from user."). If those reports still hold, nobody sees a
+# successful payment in the live sandbox today (from 2018 to 2022 it did complete test
+# payments); the emulator shows the happy path either way. Locally, it plays the 2026 reports:
 
 # %%
 push = lab.push(SANDBOX_TEST_MSISDN, 1, "INV-08", "Lesson 08")
@@ -170,8 +173,8 @@ print("query:   ", push.query().explain())
 # %% [markdown]
 # ## A real number
 #
-# Push a real Kenyan number in the sandbox and it ends in `E3008`, "Error, the user has a bad
-# debt contract": a code in no documented table. Your handler from notebook 06 copes. Here the
+# One 2026 report: a real Kenyan number pushed in the sandbox ended in `E3008`, "Error, the user
+# has a bad debt contract", a code in no documented table and never reported from production. Your handler from notebook 06 copes. Here the
 # emulator plays the sandbox's answer for a made-up number; live, the cell pushes only to a
 # number you set yourself (your own phone: a push prompts a real person).
 
@@ -198,6 +201,46 @@ else:
 # - **Production** (`environment="production"`) needs your own shortcode and passkey from Go
 #   Live, and https everywhere. The passkey then *is* a secret: `.env`, never code.
 #
+# ## Going live, end to end
+#
+# The steps, with Safaricom's words (`docs/going-live.md` has the details and sources):
+#
+# 1. **A live paybill or till** with a Business Administrator or Manager on the M-PESA org
+#    portal: Go Live asks for that operator's username and sends an OTP to their phone.
+# 2. **The Go Live tab** of your Daraja app: the organisation's short code ("Pay bill number,
+#    Store Number for a Till, HO number"), its name, the operator's username.
+# 3. **Production keys and passkey by email**: "the test sandbox app will be moved to production
+#    with production consumer key and secrets"; the passkey "will be send on developer email
+#    after go-live".
+# 4. **Enable the product**: "ensure the Lipa na M-PESA production product is enabled on your
+#    Daraja application".
+# 5. **A till**: BusinessShortCode is the store (HO) number you went live with, PartyB the till
+#    number, TransactionType `CustomerBuyGoodsOnline` (notebook 06).
+# 6. **The callback URL**: public https on your own server. Allow-listing Safaricom's addresses
+#    is a caveat, not a guarantee: the lists are third-party and a real callback has come from
+#    outside one. Confirm payments by STK query (notebook 05).
+# 7. **A first real test of KES 1**, to your own phone: check the callback, a query, the SMS and
+#    the org portal.
+#
+# All of it goes in a production `.env`, git-ignored, never in a notebook. The lab reads it and
+# shows every secret masked: here with made-up values, for a till.
+
+# %%
+PRODUCTION_ENV = """
+MPESA_ENV=production
+MPESA_CONSUMER_KEY=made-up-production-key
+MPESA_CONSUMER_SECRET=made-up-production-secret
+MPESA_SHORTCODE=7000001
+MPESA_PASSKEY=made-up-passkey-from-the-go-live-email
+MPESA_TRANSACTION_TYPE=CustomerBuyGoodsOnline
+MPESA_PARTY_B=7000002
+MPESA_CALLBACK_URL=https://shop.example/mpesa/callback/long-random-path
+"""
+scratch.write_text(PRODUCTION_ENV)
+production = Settings.from_env(env_file=scratch, environ={})
+production.describe()
+
+# %% [markdown]
 # ## Summary
 #
 # - Credentials live in `.env` (git-ignored), read by `Settings.from_env`; secrets print
@@ -205,7 +248,10 @@ else:
 # - Callbacks need a public https URL: the lab opens an ngrok tunnel and appends its secret
 #   path.
 # - `Lab.start(environment="sandbox")` is the one change; every other line stays.
-# - Live sandbox today: the test number ends in `1037`, real numbers in `E3008`.
+# - Live sandbox, as reported in 2026: the test number ends in `1037`, real numbers in
+#   `E3008`.
+# - Going live: Go Live form, keys and passkey by email, the product enabled, a till's store
+#   number, a public https callback, KES 1 to your own phone first.
 #
 # **Next:** 09, running a workshop on these notebooks.
 

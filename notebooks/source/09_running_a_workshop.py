@@ -61,7 +61,7 @@
 # | on the screen | what it is | what to say |
 # | --- | --- | --- |
 # | `ModuleNotFoundError: mpesa_lab` | the notebook runs on another Python | pick the *mpesa-lab* kernel (see above) |
-# | `500.001.1001 Wrong credentials` | password and Timestamp disagree, often the UTC clock | notebook 03: decode the password |
+# | `500.001.1001 Wrong credentials` | the password does not match: wrong passkey, shortcode/passkey mismatch, or the timestamp computed twice | notebook 03: decode the password |
 # | ResultCode `17` after re-running a cell | same amount, same phone, within 2 minutes | change the amount, or re-run the lab's start cell |
 # | `Unable to lock subscriber` | a push to that phone is still pending | wait for its callback, or answer it |
 # | `TimeoutError` waiting for a callback | the callback is late or lost | `push.query()`; never push again |
@@ -142,8 +142,10 @@ stuck = (phone, session[session["phone"] == phone]["result_code"].mode()[0])
 check.struggling_participant(stuck, frame=session)
 
 # %% [markdown]
-# Two wrong PINs (`2001`) and then `8006`: the third wrong PIN in a row locks the M-PESA PIN,
-# and every later push to that phone fails until it is unlocked. In the room that is the
+# Two wrong PINs (`2001`) and then `8006`: in the emulator the third wrong PIN in a row locks
+# the M-PESA PIN, and every later push to that phone fails until it is unlocked. (That is the
+# emulator's model: Daraja documents 8006 only as "The security credential is locked.", not
+# after how many wrong PINs.) In the room that is the
 # moment to walk over. In the lab: `lab.emulator.unlock_subscriber(phone)`.
 
 # %% [markdown]

@@ -31,6 +31,9 @@ SAME_VALUE = {
     "distinct_payments": "len(pushes): in 05 every push called back, so the pushes made are the payments",
     "top_failure": "the commonest non-zero code overall: in data/week it is also the commonest failure",
     "token_refresh": "the literal 3539 (3599 - 60 worked out by hand)",
+    "callback_reader": "mpesa_lab.course.endpoints.read_callback (the reference) instead of one's own",
+    "your_endpoint": "serving the reference app (course.endpoints.fastapi_app) around one's own handle",
+    "one_timestamp": "the doc's sample Password with its own sample Timestamp (Daraja does not check freshness)",
 }
 
 
@@ -213,9 +216,29 @@ def test_06_advice_shortcuts():
     wrong(check.advice_function(lambda code: codes.lookup(code).explanation))
     # One text for every code, holding every mitigation: never wrong, never advice.
     everything = " ".join(
-        codes.lookup(c).mitigation for c in ("1032", "2001", "SFC_IC0003", "500.001.1001", "9999", "E3008")
+        codes.lookup(c).mitigation for c in ("1032", "2001", "SFC_IC0003", "500.001.1001", "4242", "E3008")
     )
     wrong(check.advice_function(lambda code: everything), "return the same text")
+
+
+def test_06_till_shortcuts(lab):
+    from mpesa_lab.daraja.client import DarajaClient
+
+    # The paybill's own push (lab.push): paid, but to 174379, not to a till.
+    paybill = lab.push(TEST_PHONE, 71, "SHOP-06", "Till sale").wait(timeout=10)
+    wrong(check.till_push(paybill, lab=lab), "not a till")
+    # The till's settings, but a magic number that always pays: scripted, no customer paid the till.
+    shop = lab.emulator.credentials
+    till = DarajaClient(
+        lab.settings.replace(
+            shortcode=shop["till_shortcode"],
+            passkey=shop["till_passkey"],
+            transaction_type="CustomerBuyGoodsOnline",
+            party_b=shop["till_number"],
+        )
+    )
+    ack = till.stk_push("254708000000", 72, "SHOP-06", "Till sale")
+    wrong(check.till_push(lab.listener.wait_for(ack.checkout_request_id, timeout=10), lab=lab), "magic number")
 
 
 # -- 07 -----------------------------------------------------------------------------------------
@@ -289,6 +312,59 @@ def test_09_shortcuts():
     }
     # The number of participants (one failure each) instead of the pushes the server answered.
     wrong(check.room_fault(("500.003.02", 2), data), "the number of participants")
+
+
+def test_10_shortcuts():
+    from mpesa_lab.course.endpoints import ACK, OrderBook, fastapi_app, serve_asgi
+
+    # The fields copied from a printed body: right for that callback only.
+    printed = {
+        "checkout_request_id": "ws_CO_191220191020363925",
+        "result_code": "0",
+        "amount": 10,
+        "phone": "254708374149",
+        "receipt": "NLJ7RT61SV",
+    }
+    wrong(check.callback_reader(lambda body: dict(printed)), "checkout_request_id should be the callback's")
+    # Every order marked paid and fulfilled once, whatever the callback says.
+    wrong(check.order_settler(lambda order, fields: order.update(status="paid", fulfilled=1)), "ResultCode 1032")
+    # "Never fail Daraja": a handler that always acknowledges, in front of the reference route.
+    book = OrderBook()
+    endpoint = serve_asgi(fastapi_app(book), name="test-shortcut-l10")
+    try:
+        wrong(check.your_endpoint(lambda raw: ACK, endpoint, book), "database down handle(raw) still returned")
+    finally:
+        endpoint.stop()
+    # One query, its answer returned whatever it is.
+    wrong(check.polling_loop(lambda query, cid, tries=8, sleep=None: query(cid)), "500.001.1001")
+
+
+# -- 11 -----------------------------------------------------------------------------------------
+
+
+def test_11_shortcuts(lab):
+    from types import SimpleNamespace
+
+    from mpesa_lab.course.trouble import push_body, your_app
+
+    # "Fixing" the two timestamps by leaving the Timestamp out: Daraja answers Invalid Timestamp.
+    body = push_body(timestamp="20260701120001", password_timestamp="20260701120000")
+    del body["Timestamp"]
+    wrong(check.one_timestamp(body, passkey=SANDBOX_PASSKEY), "no Timestamp", "Invalid Timestamp")
+    # The passkey swapped for the consumer secret, the timestamps made equal.
+    wrong(check.one_timestamp(push_body(passkey=LAB_CONSUMER_SECRET), passkey=SANDBOX_PASSKEY), "passkey")
+    app = your_app()
+    try:
+        # The callback delivered to the lab's own listener (it works), not to your app.
+        push = lab.push(TEST_PHONE, 41, "CHK", "Shortcut")
+        wrong(check.callback_delivered(push, lab, app), "the lab's own listener", "not to your app")
+        # A made-up push: no push of this lab.
+        fake = SimpleNamespace(checkout_request_id="ws_CO_01012026000000000708374149")
+        wrong(check.callback_delivered(fake, lab, app), "no push of this lab")
+        good = lab.push(TEST_PHONE, 42, "CHK", "Shortcut", callback_url=app.url("good"))
+        ok(check.callback_delivered(good, lab, app))
+    finally:
+        app.stop()
 
 
 def test_every_check_is_run_with_a_shortcut_here():

@@ -378,7 +378,7 @@ QUERY_CASES = [
     ((200, query_final("2001", "The initiator information is invalid.")), "failed", "2001", None),
     ((200, query_final("4999", "The transaction is still under processing")), "pending", "4999", "still_processing"),
     (PROCESSING, "pending", None, "transaction_being_processed"),
-    ((200, query_final("9999", "Something new")), "failed", "9999", "unknown"),
+    ((200, query_final("4242", "Something new")), "failed", "4242", "unknown"),
     ((200, query_final("7777", "Request is in progress")), "pending", "7777", "unknown"),
     (
         (200, {"ResponseCode": "0", "ResponseDescription": "Accepted", "CheckoutRequestID": "ws_CO_1"}),

@@ -13,7 +13,7 @@ from mpesa_lab.emulator import TRIGGERS
 from mpesa_lab.emulator.defaults import TILL_NUMBER, TILL_PASSKEY, TILL_SHORTCODE
 from mpesa_lab.emulator.ids import RECEIPT_RE
 
-from .conftest import callback_of
+from .conftest import assert_envelope, callback_of
 
 DOC_RESULT_CODES = {
     "0",
@@ -215,7 +215,36 @@ def test_next_result_instruction_beats_trigger_and_profile(lab, collector):
 
 
 def test_an_unknown_code_can_be_scripted_and_arrives_as_sent(lab, collector):
-    lab.emulator.set_next_result("9999")
+    lab.emulator.set_next_result("4242")
     cid = lab.push_ok("254711100016")
     cb = callback_of(collector.wait_for(cid)[0])
-    assert cb["ResultCode"] == 9999 and "CallbackMetadata" not in cb
+    assert cb["ResultCode"] == 4242 and "CallbackMetadata" not in cb
+
+
+OBSERVED_FINAL = [e.code for e in codes.result_codes() if not e.documented and e.final]
+
+
+@pytest.mark.parametrize("code", OBSERVED_FINAL)
+def test_every_observed_code_can_be_scripted_and_arrives_as_daraja_sends_it(lab, collector, code):
+    """Codes seen live beyond the doc table (1001, 26, 9999, 1031, 1036, E3008) have no magic
+    number; set_next_result produces each, with the catalogue's words, numeric codes as numbers."""
+    phone = f"2547113{OBSERVED_FINAL.index(code):05d}"
+    lab.emulator.set_next_result(code, phone=phone)
+    cid = lab.push_ok(phone)
+    tx = _final(lab, cid)
+    assert tx["result_code"] == code and tx["decided_by"] == "instruction"
+    assert_callback_shape(callback_of(collector.wait_for(cid)[0]), code, tx)
+
+
+def test_the_till_number_as_business_short_code_is_merchant_does_not_exist(lab):
+    # The classic till mix-up before any callback: Daraja's mitigation for "Merchant does not
+    # exist" is the short code used on Go Live, i.e. the store number, as BusinessShortCode.
+    response = lab.push(
+        "254711100018",
+        1,
+        shortcode=TILL_NUMBER,
+        passkey=TILL_PASSKEY,
+        PartyB=TILL_NUMBER,
+        TransactionType="CustomerBuyGoodsOnline",
+    )
+    assert_envelope(response, 500, "500.001.1001", "Merchant does not exist")

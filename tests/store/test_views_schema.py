@@ -31,7 +31,7 @@ from .bodies import encode, stk_body, success_items
 from .legacy_views import legacy_callbacks, legacy_transactions
 
 T0 = datetime(2026, 7, 10, 6, 15, 0, tzinfo=UTC)
-CODES = [0, 0, 0, "1032", 1037, 1, "SFC_IC0003", 9999, 2001, "4999"]
+CODES = [0, 0, 0, "1032", 1037, 1, "SFC_IC0003", 4242, 2001, "4999"]
 
 
 def _fill(store: CallbackStore, n: int = 60, seed: int = 3) -> None:

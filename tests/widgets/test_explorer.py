@@ -25,7 +25,8 @@ def test_search_finds_by_words_and_code():
     assert "1032" in [e.code for e in explorer.shown]
     assert all("cancel" in f"{e.name} {e.message} {e.explanation}".lower() for e in explorer.shown)
     explorer.search.value = "lock subscriber"
-    assert [e.name for e in explorer.shown] == ["subscriber_locked"]
+    # the documented error and its callback form, 1001 (observed)
+    assert [e.name for e in explorer.shown] == ["subscriber_locked", "unable_to_lock_subscriber"]
     explorer.search.value = "wrong credentials"  # every word, anywhere in the entry
     assert "wrong_credentials" in [e.name for e in explorer.shown]
     explorer.search.value = "no such words anywhere"

@@ -83,6 +83,14 @@ def test_ignore_gives_1037(lab, closing):
     assert "expired without an answer" in phone.screen.value
 
 
+@pytest.mark.parametrize("code", ["1037", "1019", 1036])
+def test_every_no_answer_code_reads_as_no_answer_on_the_phone(lab, closing, code):
+    # 1019 and 1036 have ended unanswered prompts on live Daraja: the same SMS as 1037.
+    phone = closing(VirtualPhone(lab))
+    sms = phone._sms({"result_code": code, "amount": 5, "prompt": "", "timeline": []})
+    assert "expired without an answer" in sms
+
+
 def test_form_and_phone_together(lab, closing):
     form, phone = closing(PushForm(lab, amount="14")), closing(VirtualPhone(lab))
     form.click()

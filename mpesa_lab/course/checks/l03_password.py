@@ -83,7 +83,7 @@ def timestamp(value: Any, moment: datetime) -> Verdict:
         return verdict(name, [f"the Timestamp must be a str of 14 digits, not {type_name(value)}"])
     text = value.strip()
     if text == expected:
-        return verdict(name, [], "Nairobi time, 14 digits: what Daraja expects.")
+        return verdict(name, [], "Nairobi time, 14 digits: the convention Daraja integrations follow.")
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     utc_text = aware.astimezone(UTC).strftime(DARAJA_TIMESTAMP_FORMAT)
     nairobi = to_nairobi(moment)

@@ -64,7 +64,8 @@ def customer_answer(callback: Any, wanted: str, *, lab: Any) -> Verdict:
             )
         entry = codes.result_entry(code)
         return verdict(name, [], f"ResultCode {code}, {entry.name}: {entry.mitigation}")
-    did = _BY_CODE.get(got)
+    # 1019 and 1036 end an unanswered prompt as 1037 does: the same "no answer" to a handler.
+    did = _BY_CODE.get(got) or ("ignored" if codes.is_no_answer(got) else None)
     entry = codes.result_entry(got)
     if got == "17":
         return verdict(

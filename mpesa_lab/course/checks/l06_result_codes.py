@@ -1,4 +1,5 @@
-"""Checks for notebook 06, errors and result codes: a code triggered for real, the advice function."""
+"""Checks for notebook 06, errors and result codes: a code triggered for real, the advice function,
+a push to a till (Buy Goods)."""
 
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ def advice_function(fn: Any) -> Verdict:
         ("2001", "another ResultCode"),
         ("SFC_IC0003", "an alphanumeric ResultCode"),
         ("500.001.1001", "an errorCode"),
-        ("9999", "a code outside Daraja's tables"),
+        ("4242", "a code outside Daraja's tables"),
         ("E3008", "a code seen live but not documented"),
     ]
     problems = []
@@ -122,3 +123,61 @@ def advice_function(fn: Any) -> Verdict:
                 "own mitigation, codes.lookup(code).mitigation"
             )
     return verdict(name, problems, "Known codes get their fix; unknown ones never crash the handler.")
+
+
+# -- a till (Buy Goods) push ---------------------------------------------------------------------
+
+_BUY_GOODS = "CustomerBuyGoodsOnline"
+_TILL_FIELDS = (
+    "BusinessShortCode = the store (HO) number, PartyB = the till number, TransactionType = "
+    f"{_BUY_GOODS}, and the Password from the store number with its passkey"
+)
+
+
+def till_push(callback: Any, *, lab: Any) -> Verdict:
+    """The callback of a push to the lab's till (Buy Goods) that the customer paid: the store number
+    as BusinessShortCode, the till number as PartyB, CustomerBuyGoodsOnline (Daraja's FAQ 10)."""
+    name = "A till (Buy Goods) push"
+    if unanswered(callback):
+        return todo(name, f"Build a client on the till's settings ({_TILL_FIELDS}), push, keep the callback.")
+    found = lab_callback(name, callback, lab)
+    if isinstance(found, Verdict):
+        return found
+    callback, tx = found
+    got = callback.result_code
+    if tx is None:  # no local emulator to ask: judge by the code alone
+        return verdict(name, [] if got == "0" else [f"ResultCode {got}: {codes.result_entry(got).mitigation}"])
+    shortcode, kind, party_b = tx.get("business_short_code"), tx.get("transaction_type"), tx.get("party_b")
+    scripted = scripted_by(tx)
+    if scripted:
+        return verdict(name, [f"{scripted}: push to the test phone and let the customer pay the till"])
+    if got == "2028":
+        return verdict(
+            name,
+            [
+                f"ResultCode 2028, not permitted: TransactionType {kind} does not fit the shortcode "
+                f"{shortcode}; a till takes {_BUY_GOODS} (transaction_type= in the settings)"
+            ],
+        )
+    if got == "SFC_IC0003":
+        return verdict(
+            name,
+            [
+                f"ResultCode SFC_IC0003, the operator does not exist: PartyB {party_b} is not the till "
+                f"of store {shortcode}; PartyB is the till number (party_b=), BusinessShortCode the store number"
+            ],
+        )
+    if got == "17":
+        return verdict(name, ["ResultCode 17: the same amount to the same phone within 2 minutes; change the amount"])
+    if got != "0":
+        entry = codes.result_entry(got)
+        return verdict(name, [f"ResultCode {got} ({entry.name}): {entry.mitigation}"])
+    if kind != _BUY_GOODS or party_b == shortcode:
+        return verdict(
+            name,
+            [
+                f"paid, but to the paybill {shortcode} ({kind}), not a till: build the client on the till's "
+                f"settings ({_TILL_FIELDS})"
+            ],
+        )
+    return verdict(name, [], f"paid to till {party_b} of store {shortcode}: {_TILL_FIELDS}.")
