@@ -240,14 +240,15 @@ print(symptom(lambda: raw_push(None, data=push_body(callback_url=app.url("good")
 # ## "1037 on every push in the sandbox"
 #
 # As teams reported it in 2026, the live sandbox ends every push to the test number with 1037 "No
-# response from user.": nothing completes there, and it is not your code. The emulator's
-# `live_sandbox_2026` behaviour plays it:
+# response from user.", about 30 s after the push: nothing completes there, and it is not your
+# code. The emulator's `live_sandbox_2026` behaviour plays it (here at 1/20 of real time, so the
+# 30 s take 1.5 s; meanwhile `push.query()` answers *pending*, ResultCode 4999):
 
 # %%
-emu.configure(behaviour="live_sandbox_2026")
+emu.configure(behaviour="live_sandbox_2026", time_scale=0.05)
 push = lab.push(TEST_PHONE, 31, "INV-11", "Lesson 11")
 final = emu.wait_until_final(push.checkout_request_id, timeout=60)
-emu.configure(behaviour="teaching")
+emu.configure(behaviour="teaching", time_scale=None)
 print(final["result_code"], final["result_desc"])
 
 # %% [markdown]
