@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from mpesa_lab.background import (
     DEFAULT_REQUEST_TIMEOUT,
@@ -69,6 +69,18 @@ def banner(url: str, seed: int | None = None, control_token: str | None = None) 
     mix = "a seeded realistic mix" if seed is None else f"a realistic mix, seed {seed} (--seed {seed} replays it)"
     lines.append(f"Any other number: {mix}. Docs: docs/emulator.md. Ctrl-C stops.")
     return "\n".join(lines)
+
+
+def sandbox_config(interactive: bool, behaviour: str, seed: int | None, time_scale: str | None) -> EmulatorConfig:
+    """``mpesa-lab sandbox``'s settings; ValueError (one line) for a bad ``--time-scale``."""
+    from mpesa_lab.emulator.config import parse_time_scale
+
+    options: dict[str, Any] = {"interactive": interactive, "behaviour": behaviour}
+    if seed is not None:
+        options["seed"] = seed
+    if time_scale is not None:
+        options["time_scale"] = parse_time_scale(time_scale, "--time-scale")
+    return EmulatorConfig(**options)
 
 
 def _pace(config: EmulatorConfig) -> str:

@@ -230,18 +230,26 @@ def validate(config: EmulatorConfig) -> None:
         raise ValueError("EmulatorConfig.default_pin must be a string of up to 12 digits such as '1234'")
 
 
+def parse_time_scale(text: str, where: str = TIME_SCALE_ENV) -> float:
+    """A time scale written as a number ("1", "0.05") or a fraction ("1/20"); ValueError naming
+    ``where`` it came from and the bounds otherwise."""
+    low, high = NUMBER_BOUNDS["time_scale"][1:3]
+    try:
+        top, _, bottom = text.strip().partition("/")
+        value = float(top) / float(bottom) if bottom else float(top)
+    except (ValueError, ZeroDivisionError):
+        value = math.nan
+    if not low <= value <= high:
+        raise ValueError(
+            f"{where} must be a number such as 1 (real time) or 0.05 (1/20), from {low:g} to {high:g}; got {text!r}"
+        )
+    return value
+
+
 def time_scale_from_env() -> float | None:
     """$MPESA_LAB_TIME_SCALE as a number (e.g. 1 for real time, 0.05 for 1/20); None when unset."""
     text = os.environ.get(TIME_SCALE_ENV, "").strip()
-    if not text:
-        return None
-    try:
-        value = float(text.split("/")[0]) / float(text.split("/")[1]) if "/" in text else float(text)
-    except (ValueError, ZeroDivisionError):
-        raise ValueError(
-            f"{TIME_SCALE_ENV} must be a number such as 1 (real time) or 0.05 (1/20); got {text!r}"
-        ) from None
-    return value
+    return parse_time_scale(text) if text else None
 
 
 def effective_time_scale(config: EmulatorConfig) -> float | None:
