@@ -14,7 +14,7 @@ three merchants (the paybill 174379, the till 174381 of store 174380, a second p
   evening rush (a queue, a wrong amount), more insufficient funds late in the day; every
   documented result code at a believable rate, and two seen live beyond the doc table (1036,
   E3008).
-- Latencies from the emulator's timing model (``delay``): a customer's think time before a PIN
+- Latencies from the emulator's timing model (``delay``, ``mpesa_lab.emulator.timing``): a customer's think time before a PIN
   or a cancel, a no-answer ending about 30 s after the push, fast failures.
 - Retries: after a 1032, 1037, 1019 or 1036 some customers are asked again (same phone, same
   amount, same shortcode) a few minutes later, and many of those pay; a retry pushed while the
@@ -52,7 +52,7 @@ from mpesa_lab.clock import NAIROBI
 WEEK_START = datetime(2026, 6, 1, tzinfo=NAIROBI)  # a Monday
 #: pushes per hour of day, relative (0 = midnight to 1 am)
 HOURLY = (
-    0.06, 0.03, 0.02, 0.02, 0.03, 0.15, 0.5, 1.1, 1.4, 1.1, 1.0, 1.1,
+    0.12, 0.06, 0.04, 0.04, 0.06, 0.2, 0.5, 1.1, 1.4, 1.1, 1.0, 1.1,
     1.7, 1.8, 1.1, 0.9, 1.0, 1.4, 1.9, 2.0, 1.6, 1.0, 0.5, 0.2,
 )  # fmt: skip
 #: pushes per day, relative: Monday .. Sunday
@@ -60,7 +60,7 @@ DAILY = (1.0, 0.95, 1.0, 1.0, 1.15, 1.3, 0.75)
 #: outcome shares of a first attempt at a quiet daytime hour; ``mix`` moves them with the hour
 BASE_MIX = {
     "0": 0.745,
-    "1032": 0.085,
+    "1032": 0.075,
     "1037": 0.06,
     "1": 0.045,
     "2001": 0.025,
@@ -79,7 +79,7 @@ BASE_MIX = {
 }
 NIGHT, COMMUTE, RUSH = {22, 23, 0, 1, 2, 3, 4, 5}, {6, 7, 17}, {12, 13, 18, 19}
 #: after which codes a customer may be asked again: (chance of a retry, chance the retry pays)
-RETRY = {"1032": (0.30, 0.62), "1037": (0.45, 0.74), "1019": (0.40, 0.70), "1036": (0.40, 0.72)}
+RETRY = {"1032": (0.30, 0.55), "1037": (0.45, 0.65), "1019": (0.40, 0.60), "1036": (0.40, 0.60)}
 MAX_ATTEMPTS = 3
 MERCHANTS = {  # shortcode: (share of pushes, PartyB, TransactionType, amounts customers pay)
     "174379": (0.45, "174379", "CustomerPayBillOnline", (100, 200, 250, 500, 500, 1000, 1500, 2000, 3500, 5000)),
@@ -94,25 +94,14 @@ LOCKED = ("500.001.1001", "Unable to lock subscriber, a transaction is already i
 
 
 def delay(code: str, rng: random.Random) -> float:
-    """Real-world seconds from the push to the result of ``code``: the one place delays come from.
+    """Real-world seconds from the push to the result of ``code``: Daraja's acknowledgement
+    (0.3-1.2 s, an assumption of this script), then the emulator's timing model
+    (``mpesa_lab.emulator.timing.draw_delay``, teaching profile: a customer's think time before a
+    PIN or a cancel, a no-answer 1037 about 30 s, fast refusals; each distribution with its
+    source there)."""
+    from mpesa_lab.emulator.timing import draw_delay
 
-    Until the emulator's timing model is merged this is the script's own model (documented in
-    data/README.md): the prompt reaches the phone in 1-3 s; a customer takes lognormal think time
-    (median 14 s, 5-60 s) to type a PIN (0, 1, 2001, 8006), less to cancel (median 8 s); an
-    unanswered prompt ends 1037 about 30 s after the push; 1019 (expired) 45-90 s; 1036 (SMSC)
-    20-40 s; the other failures come back fast (0.4-3 s)."""
-    prompt = rng.uniform(1.0, 3.0)
-    if code in ("0", "1", "2001", "8006"):
-        return prompt + min(60.0, max(5.0, rng.lognormvariate(math.log(14), 0.45))) + rng.uniform(0.3, 1.5)
-    if code == "1032":
-        return prompt + min(40.0, max(3.0, rng.lognormvariate(math.log(8), 0.5)))
-    if code == "1037":
-        return 30.0 + rng.gauss(0.4, 0.8)
-    if code == "1019":
-        return rng.uniform(45.0, 90.0)
-    if code == "1036":
-        return rng.uniform(20.0, 40.0)
-    return min(3.0, max(0.4, rng.lognormvariate(math.log(1.1), 0.4)))
+    return rng.uniform(0.3, 1.2) + draw_delay(code, rng)
 
 
 def mix(hour: int) -> dict[str, float]:
@@ -125,7 +114,7 @@ def mix(hour: int) -> dict[str, float]:
     if hour in COMMUTE:
         shares["1037"] *= 1.6
     if hour in RUSH:
-        shares["1032"] *= 1.5
+        shares["1032"] *= 1.7
     if hour >= 17:
         shares["1"] *= 1.3
     return shares
@@ -198,10 +187,13 @@ def _first_pushes(rng: random.Random, transactions: int, phones: list[str], weig
 
 
 def _code_for(push: Push, rng: random.Random) -> str:
-    """A retry pays at its own rate (``RETRY``); otherwise the hour's mix decides."""
-    if push.after is not None and rng.random() < RETRY[push.after][1]:
-        return "0"
+    """A retry pays at its own rate (``RETRY``), else fails as the hour's failures do; a first
+    attempt ends as the hour's mix decides."""
     shares = mix(push.at.hour)
+    if push.after is not None:
+        if rng.random() < RETRY[push.after][1]:
+            return "0"
+        del shares["0"]
     return rng.choices(list(shares), list(shares.values()))[0]
 
 

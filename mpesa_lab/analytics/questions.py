@@ -65,9 +65,13 @@ def outcome(tx: pd.DataFrame) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(group, OUTCOMES), index=tx.index, name="outcome")
 
 
+def _when_column(tx: pd.DataFrame) -> str:
+    """Where a transaction is placed in time: its push, else (a callbacks-only log) its callback."""
+    return "pushed_at" if tx["pushed_at"].notna().any() else "callback_at"
+
+
 def _when(tx: pd.DataFrame) -> pd.Series:
-    """The time a transaction is placed at: its push, else (a callbacks-only log) its callback."""
-    return tx["pushed_at"] if tx["pushed_at"].notna().any() else tx["callback_at"]
+    return tx[_when_column(tx)]
 
 
 def _counts(keys: pd.Series, n_keys: int, groups: pd.Series) -> pd.DataFrame:
@@ -104,7 +108,7 @@ def by_hour(tx: pd.DataFrame) -> pd.DataFrame:
     out = _rates(_counts(hours, 24, outcome(tx)))
     out.insert(0, "hour", range(24))
     timeless = int(when.isna().sum())
-    column = "push" if when is tx["pushed_at"] else "callback"
+    column = "push" if _when_column(tx) == "pushed_at" else "callback"
     out.attrs["note"] = f"transactions by the hour of their {column} (Nairobi)" + (
         f"; {timeless:,} without a time are in no hour" if timeless else ""
     )
