@@ -90,6 +90,12 @@ P_DUPLICATE, P_DROP, P_QUERY, P_EARLY_QUERY, P_MISMATCH = 0.012, 0.018, 0.75, 0.
 P_BUSY, P_BAD_PHONE = 0.004, 0.002
 BUSY = ("500.003.02", "System is busy. Please try again in few minutes.")
 BAD_PHONE = ("400.002.02", "Bad Request - Invalid PhoneNumber")
+ABOUT = (
+    "Simulated production traffic, not the Daraja sandbox: a seeded week (Monday 1 to Sunday 7 June "
+    "2026, Nairobi) of customers paying a paybill (174379), a till (174381, store 174380) and a "
+    "second paybill (600100) by M-Pesa Express, made by data/make_week.py (seed {seed}) with the "
+    "emulator's timing model. No real customer, phone number or payment is in it."
+)
 LOCKED = ("500.001.1001", "Unable to lock subscriber, a transaction is already in process for the current subscriber")
 
 
@@ -368,6 +374,7 @@ def generate(
         if out.exists():
             shutil.rmtree(out)
         export(store.path, out)
+        (out / "ABOUT.md").write_text(ABOUT.format(seed=seed) + "\n", encoding="utf-8")
         return out
     finally:
         store.close()
