@@ -138,7 +138,7 @@ def hour_heatmap(tx: pd.DataFrame, *, value: str = "transactions", columns: str 
         raise ValueError(
             f"value must be transactions, success_rate, cancel_rate or no_answer_rate, not {value!r}"
         )
-    day = when.dt.dayofweek.fillna(-1).astype("int64").to_numpy()
+    day = when.dt.day_of_week.fillna(-1).astype("int64").to_numpy()
     key = np.where((hours >= 0) & (day >= 0), hours * 7 + day, -1)
     counts = _rates(_counts(pd.Series(key), 24 * 7, groups))
     grid = counts[value].to_numpy().reshape(24, 7)
