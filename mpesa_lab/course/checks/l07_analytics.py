@@ -146,16 +146,14 @@ def no_answer_latency(value: Any, tx: Any) -> Verdict:
     got = _number(name, value, "seconds")
     if isinstance(got, Verdict):
         return got
-    if abs(got - expected) < 0.05:
+    if abs(got - expected) < 0.005:
         return verdict(
             name,
             [],
             f"{expected:.1f} s: an unanswered prompt holds the phone about half a minute; query after that, not before.",
         )
-    if abs(got - float(tx["latency_s"].median())) < 0.05:
+    if abs(got - float(tx["latency_s"].median())) < 0.005:
         return verdict(name, ['that is the median of every code; keep result_code "1037" first'])
-    if abs(got - float(tx.loc[tx["result_code"] == "1037", "latency_s"].mean())) < 0.05:
-        return verdict(name, ["that is the mean; the exercise asks for the median"])
     return verdict(name, [f"{got:g} s is not the median latency of the 1037 callbacks"])
 
 
