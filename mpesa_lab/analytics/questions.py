@@ -255,36 +255,36 @@ def retry_chains(tx: pd.DataFrame, *, window: str = "30min") -> pd.DataFrame:
         out.attrs["note"] = why or "no pushes with a phone and an amount"
         return out
     df = df.sort_values(["shortcode", "phone", "amount_requested", "pushed_at"], kind="stable")
+    # Times as plain numpy datetimes (UTC): a tz-aware column turned into numpy is one object per row.
+    t = df["pushed_at"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    shortcode = df["shortcode"].fillna("")
     same = (
-        (df["shortcode"].fillna("") == df["shortcode"].fillna("").shift())
+        (shortcode == shortcode.shift())
         & (df["phone"] == df["phone"].shift())
         & (df["amount_requested"] == df["amount_requested"].shift())
-    )
-    close = (df["pushed_at"] - df["pushed_at"].shift()) <= pd.Timedelta(window)
-    after_paid = df["outcome"].shift() == "paid"
-    chain = (~(same & close & ~after_paid)).cumsum().to_numpy()
+    ).to_numpy()
+    close = np.r_[False, np.diff(t) <= pd.Timedelta(window).to_timedelta64()]
     paid = (df["outcome"] == "paid").to_numpy()
-    df = df.assign(chain=chain, paid_at=df["pushed_at"].where(paid))
-    grouped = df.groupby("chain", sort=False)
-    first = grouped.head(1).set_index("chain")
+    after_paid = np.r_[False, paid[:-1]]
+    starts = np.flatnonzero(~(same & close & ~after_paid))
+    ends = np.r_[starts[1:], len(df)]
+    # A chain ends at its first payment, so a paid chain's payment is its last push.
+    last_paid = paid[ends - 1]
     codes = df["code"].astype(object).fillna("refused").to_numpy()
-    bounds = np.flatnonzero(np.r_[True, chain[1:] != chain[:-1], True])
-    joined = [" > ".join(codes[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    first = df.iloc[starts]
     out = pd.DataFrame(
         {
-            "first_at": first["pushed_at"].to_numpy(),
+            "first_at": first["pushed_at"].reset_index(drop=True),
             "shortcode": first["shortcode"].to_numpy(),
             "phone": first["phone"].to_numpy(),
             "amount_requested": first["amount_requested"].to_numpy(),
-            "first_code": first["code"].astype(object).to_numpy(),
-            "attempts": grouped.size().to_numpy(),
-            "codes": joined,
-            "paid": grouped["paid_at"].count().to_numpy() > 0,
+            "first_code": codes[starts],
+            "attempts": ends - starts,
+            "codes": [" > ".join(codes[a:b]) for a, b in zip(starts, ends, strict=True)],
+            "paid": last_paid,
+            "minutes_to_pay": np.where(last_paid, (t[ends - 1] - t[starts]) / np.timedelta64(60, "s"), np.nan),
         }
     )
-    out["minutes_to_pay"] = (
-        (grouped["paid_at"].min().to_numpy() - first["pushed_at"].to_numpy()) / pd.Timedelta(minutes=1)
-    ).astype("float64")
     out.attrs["note"] = f"chains of pushes: same shortcode, phone and amount, each within {window} of the last"
     return out.sort_values("first_at", kind="stable").reset_index(drop=True)
 

@@ -181,8 +181,8 @@ check.no_answer_hour(worst_hour, tx)
 # %%
 analytics.latency_by_code(tx).round(1)
 
-# %%
-fig = plots.latency_by_code(tx)
+# %% [markdown]
+# (`plots.latency_by_code(tx)` draws it; the report shows that picture.)
 
 # %% [markdown]
 # ### Exercise 4: how long a no-answer takes
