@@ -254,9 +254,7 @@ def _simulate(rng: random.Random, transactions: int) -> Week:
             week.pushes.append((push.at, request, None, error))
             continue
         merchant_request_id = ids.merchant_request_id()
-        checkout = (
-            f"ws_CO_{push.at:%d%m%Y%H%M%S}{push.at.microsecond // 1000}{push.phone[-9:]}"
-        )
+        checkout = f"ws_CO_{push.at:%d%m%Y%H%M%S}{push.at.microsecond // 1000}{push.phone[-9:]}"
         ack = {
             "MerchantRequestID": merchant_request_id,
             "CheckoutRequestID": checkout,
@@ -302,7 +300,11 @@ def _simulate(rng: random.Random, transactions: int) -> Week:
                 early = rng.random() < P_EARLY_QUERY
                 asked = push.at + timedelta(seconds=rng.uniform(8, 20) if early else rng.uniform(90, 600))
                 if early and asked < done:
-                    answer = {"ResponseCode": "0", "ResultCode": "4999", "ResultDesc": "The transaction is still under processing"}
+                    answer = {
+                        "ResponseCode": "0",
+                        "ResultCode": "4999",
+                        "ResultDesc": "The transaction is still under processing",
+                    }
                 else:
                     answer = {"ResponseCode": "0", "ResultCode": code, "ResultDesc": tx.result_desc}
                 answer = {
@@ -311,7 +313,9 @@ def _simulate(rng: random.Random, transactions: int) -> Week:
                     "CheckoutRequestID": checkout,
                     **answer,
                 }
-                week.queries.append((asked, {"BusinessShortCode": push.shortcode, "CheckoutRequestID": checkout}, answer))
+                week.queries.append(
+                    (asked, {"BusinessShortCode": push.shortcode, "CheckoutRequestID": checkout}, answer)
+                )
         else:
             week.deliveries.append((arrives, len(week.deliveries), body))
             if fault < P_DROP + P_DUPLICATE:

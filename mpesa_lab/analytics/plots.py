@@ -317,8 +317,11 @@ def latency_by_code(
         return _finish(fig, save)
     from mpesa_lab.codes import result_entry
 
-    labels = [literal(f"{c}  {n} ({t:,})") for c, n, t in zip(table["result_code"], table["result_name"], table["transactions"], strict=True)]
-    colours = [CATEGORY_COLOURS.get(result_entry(c).category, "#777777") for c in table["result_code"]]
+    labels = [
+        literal(f"{c}  {n} ({t:,})")
+        for c, n, t in zip(table["result_code"], table["result_name"], table["transactions"], strict=True)
+    ]
+    colours = [CATEGORY_COLOURS.get(result_entry(c).category or "", "#777777") for c in table["result_code"]]
     y = range(len(table))
     ax.barh(y, table["p90_s"] - table["p50_s"], left=table["p50_s"], color=colours, height=0.55, label="p50 to p90")
     ax.scatter(table["p50_s"], y, color="black", s=12, zorder=3, label="p50")

@@ -135,9 +135,7 @@ def hour_heatmap(tx: pd.DataFrame, *, value: str = "transactions", columns: str 
     if columns != "weekday":
         raise ValueError(f"columns must be 'weekday' or 'outcome', not {columns!r}")
     if value not in ("transactions", "success_rate", "cancel_rate", "no_answer_rate"):
-        raise ValueError(
-            f"value must be transactions, success_rate, cancel_rate or no_answer_rate, not {value!r}"
-        )
+        raise ValueError(f"value must be transactions, success_rate, cancel_rate or no_answer_rate, not {value!r}")
     day = when.dt.day_of_week.fillna(-1).astype("int64").to_numpy()
     key = np.where((hours >= 0) & (day >= 0), hours * 7 + day, -1)
     counts = _rates(_counts(pd.Series(key), 24 * 7, groups))
@@ -393,7 +391,9 @@ def by_shortcode(tx: pd.DataFrame, *, kinds: Mapping[str, str] | None = None) ->
     out["deliveries"] = np.bincount(k, weights=callbacks, minlength=len(labels)).astype("int64")
     paid = (tx["status"] == "paid").to_numpy()
     out["amount_requested"] = np.bincount(k, weights=tx["amount_requested"].fillna(0).to_numpy(), minlength=len(labels))
-    out["amount_paid"] = np.bincount(k, weights=np.where(paid, tx["amount"].fillna(0).to_numpy(), 0), minlength=len(labels))
+    out["amount_paid"] = np.bincount(
+        k, weights=np.where(paid, tx["amount"].fillna(0).to_numpy(), 0), minlength=len(labels)
+    )
     latency = pd.Series(tx["latency_s"].to_numpy(), index=k).groupby(level=0).median()
     out["p50_latency_s"] = latency.reindex(range(len(labels))).to_numpy()
     out.insert(0, "kind", [names.get(str(s), NOT_KNOWN) for s in labels])

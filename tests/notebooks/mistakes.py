@@ -87,7 +87,10 @@ MISTAKES: dict[str, list[tuple[str, str]]] = {
         ("no_answer_hour", "worst_hour = int(hours.loc[hours.no_answer_rate.idxmax(), 'hour'])  # quiet hours too"),
         ("no_answer_latency", "no_answer_s = tx.latency_s.median()  # every code"),
         ("settled_by_query", "settled = int((tx.callbacks == 0).sum())"),
-        ("retry_conversion", "retry_paid = analytics.retry_conversion(tx).set_index('first_code').loc['1037', 'recovered']"),
+        (
+            "retry_conversion",
+            "retry_paid = analytics.retry_conversion(tx).set_index('first_code').loc['1037', 'recovered']",
+        ),
         ("mismatched", "short = tx[tx.amount != tx.amount_requested]"),
         ("till_success_rate", "till_rate = (tx[tx.shortcode == '174381'].status == 'paid').mean()  # the till number"),
     ],

@@ -111,7 +111,9 @@ def no_answer_hour(value: Any, tx: Any) -> Verdict:
 
     name = "The hour prompts go unanswered"
     if unanswered(value):
-        return todo(name, f"analytics.by_hour(tx): keep hours with >= {BUSY_HOUR} transactions, take the top no_answer_rate.")
+        return todo(
+            name, f"analytics.by_hour(tx): keep hours with >= {BUSY_HOUR} transactions, take the top no_answer_rate."
+        )
     hours = by_hour(tx)
     busy = hours[hours["transactions"] >= BUSY_HOUR]
     expected = int(busy.loc[busy["no_answer_rate"].idxmax(), "hour"])
@@ -168,7 +170,9 @@ def settled_by_query(value: Any, tx: Any) -> Verdict:
     if isinstance(got, Verdict):
         return got
     if got == expected:
-        return verdict(name, [], f"{expected} of {int(silent.sum())} pushes without a callback were settled by a query.")
+        return verdict(
+            name, [], f"{expected} of {int(silent.sum())} pushes without a callback were settled by a query."
+        )
     if got == int((tx["callbacks"] == 0).sum()):
         return verdict(
             name, ["that counts every transaction without a callback: refused pushes and unsettled ones too"]
@@ -193,7 +197,9 @@ def retry_conversion(value: Any, tx: Any) -> Verdict:
         return got
     if abs(got - row["conversion"]) < 0.0005:
         return verdict(
-            name, [], f"{row['conversion']:.0%}: {int(row['paid_on_retry'])} of {int(row['retried'])} retried customers paid."
+            name,
+            [],
+            f"{row['conversion']:.0%}: {int(row['paid_on_retry'])} of {int(row['retried'])} retried customers paid.",
         )
     if abs(got - row["recovered"]) < 0.0005:
         return verdict(name, ["that divides by every 1037 chain, retried or not: divide by the retried ones"])
