@@ -18,7 +18,7 @@ what needs them is "not known" (an empty table whose ``attrs["note"]`` says why)
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mpesa_lab.analytics.analyses import settled_code
 
@@ -222,20 +222,6 @@ def callback_funnel(tx: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _retry_frame(tx: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
-    """The columns retries need, or None and why they are not known."""
-    if not tx["pushed_at"].notna().any():
-        return None, f"retries {NOT_KNOWN}: the source has no pushes (no push times or phones asked)"
-    if not tx["amount_requested"].notna().any():
-        return None, f"retries {NOT_KNOWN}: the source has no requested amounts"
-    df = tx.loc[
-        tx["pushed_at"].notna() & tx["phone"].notna() & tx["amount_requested"].notna(),
-        ["pushed_at", "phone", "shortcode", "amount_requested", "checkout_request_id"],
-    ]
-    df = df.assign(code=settled_code(tx).loc[df.index], outcome=outcome(tx).loc[df.index])
-    return df, ""
-
-
 def retry_chains(tx: pd.DataFrame, *, window: str = "30min") -> pd.DataFrame:
     """Customers' attempts to pay, one row per chain: pushes from the same shortcode to the same
     phone for the same requested amount, each within ``window`` of the one before, a chain
@@ -247,44 +233,74 @@ def retry_chains(tx: pd.DataFrame, *, window: str = "30min") -> pd.DataFrame:
     import pandas as pd
 
     columns = ["first_at", "shortcode", "phone", "amount_requested", "first_code", "attempts", "codes"]
-    df, why = _retry_frame(tx)
-    if df is None or df.empty:
+    chains, why = _chains(tx, window)
+    if chains is None:
         out = pd.DataFrame({c: pd.Series(dtype="object") for c in [*columns, "paid", "minutes_to_pay"]})
-        out.attrs["note"] = why or "no pushes with a phone and an amount"
+        out.attrs["note"] = why
         return out
-    df = df.sort_values(["shortcode", "phone", "amount_requested", "pushed_at"], kind="stable")
-    # Times as plain numpy datetimes (UTC): a tz-aware column turned into numpy is one object per row.
-    t = df["pushed_at"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-    shortcode = df["shortcode"].fillna("")
-    same = (
-        (shortcode == shortcode.shift())
-        & (df["phone"] == df["phone"].shift())
-        & (df["amount_requested"] == df["amount_requested"].shift())
-    ).to_numpy()
-    close = np.r_[False, np.diff(t) <= pd.Timedelta(window).to_timedelta64()]
-    paid = (df["outcome"] == "paid").to_numpy()
-    after_paid = np.r_[False, paid[:-1]]
-    starts = np.flatnonzero(~(same & close & ~after_paid))
-    ends = np.r_[starts[1:], len(df)]
-    # A chain ends at its first payment, so a paid chain's payment is its last push.
-    last_paid = paid[ends - 1]
-    codes = df["code"].astype(object).fillna("refused").to_numpy()
-    first = df.iloc[starts]
+    codes, starts, ends, rows = chains["codes"], chains["starts"], chains["ends"], chains["rows"]
+    joined = codes[starts].copy()  # most chains are one push: joined only where there are more
+    for i in np.flatnonzero(ends - starts > 1):
+        joined[i] = " > ".join(codes[starts[i] : ends[i]])
+    first = rows[starts]
     out = pd.DataFrame(
         {
-            "first_at": first["pushed_at"].reset_index(drop=True),
-            "shortcode": first["shortcode"].to_numpy(),
-            "phone": first["phone"].to_numpy(),
-            "amount_requested": first["amount_requested"].to_numpy(),
+            "first_at": tx["pushed_at"].iloc[first].reset_index(drop=True),
+            "shortcode": tx["shortcode"].to_numpy()[first],
+            "phone": tx["phone"].to_numpy()[first],
+            "amount_requested": chains["amount"][starts],
             "first_code": codes[starts],
             "attempts": ends - starts,
-            "codes": [" > ".join(codes[a:b]) for a, b in zip(starts, ends, strict=True)],
-            "paid": last_paid,
-            "minutes_to_pay": np.where(last_paid, (t[ends - 1] - t[starts]) / np.timedelta64(60, "s"), np.nan),
+            "codes": joined,
+            "paid": chains["paid"],
+            "minutes_to_pay": chains["minutes"],
         }
     )
     out.attrs["note"] = f"chains of pushes: same shortcode, phone and amount, each within {window} of the last"
     return out.sort_values("first_at", kind="stable").reset_index(drop=True)
+
+
+def _chains(tx: pd.DataFrame, window: str) -> tuple[dict[str, Any] | None, str]:
+    """The chains of ``retry_chains`` as numpy arrays (push positions in chain order, each chain's
+    start and end, codes, paid, minutes to pay), or None and why they are not known."""
+    import numpy as np
+    import pandas as pd
+
+    why = ""
+    if not tx["pushed_at"].notna().any():
+        why = f"retries {NOT_KNOWN}: the source has no pushes (no push times or phones asked)"
+    elif not tx["amount_requested"].notna().any():
+        why = f"retries {NOT_KNOWN}: the source has no requested amounts"
+    keep = np.flatnonzero((tx["pushed_at"].notna() & tx["phone"].notna() & tx["amount_requested"].notna()).to_numpy())
+    if why or not len(keep):
+        return None, why or "no pushes with a phone and an amount"
+    # Integers and numpy datetimes (UTC) only, sorted once with lexsort: sorting the text columns
+    # in pandas, or turning a tz-aware column into numpy (one object per row), cost seconds at 1M.
+    pushed = tx["pushed_at"].iloc[keep]
+    t = pushed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    shortcode_key = pd.factorize(tx["shortcode"].iloc[keep].fillna(""))[0]
+    phone_key = pd.factorize(tx["phone"].iloc[keep])[0]
+    amount = tx["amount_requested"].to_numpy(dtype="float64")[keep]
+    order = np.lexsort((t, amount, phone_key, shortcode_key))
+    t, amount = t[order], amount[order]
+    shortcode_key, phone_key = shortcode_key[order], phone_key[order]
+    rows = keep[order]  # positions in tx, chain by chain
+    same = np.r_[
+        False,
+        (shortcode_key[1:] == shortcode_key[:-1]) & (phone_key[1:] == phone_key[:-1]) & (amount[1:] == amount[:-1]),
+    ]
+    close = np.r_[False, np.diff(t) <= pd.Timedelta(window).to_timedelta64()]
+    paid = (tx["status"] == "paid").to_numpy()[rows]
+    after_paid = np.r_[False, paid[:-1]]
+    starts = np.flatnonzero(~(same & close & ~after_paid))
+    ends = np.r_[starts[1:], len(rows)]
+    # A chain ends at its first payment, so a paid chain's payment is its last push.
+    last_paid = paid[ends - 1]
+    codes = settled_code(tx).astype(object).to_numpy()[rows]
+    codes = np.where(pd.isna(codes), "refused", codes)
+    minutes = np.where(last_paid, (t[ends - 1] - t[starts]) / np.timedelta64(60, "s"), np.nan)
+    arrays = {"rows": rows, "starts": starts, "ends": ends, "codes": codes, "amount": amount}
+    return {**arrays, "paid": last_paid, "minutes": minutes}, ""
 
 
 def retry_conversion(tx: pd.DataFrame, *, window: str = "30min", after: Sequence[str] = RETRY_AFTER) -> pd.DataFrame:
@@ -296,24 +312,25 @@ def retry_conversion(tx: pd.DataFrame, *, window: str = "30min", after: Sequence
     import numpy as np
     import pandas as pd
 
-    chains = retry_chains(tx, window=window)
+    chains, why = _chains(tx, window)
     columns = ["first_code", "chains", "retried", "paid_on_retry", "conversion", "recovered", "median_minutes_to_pay"]
-    if chains.empty:
+    if chains is None:
         out = pd.DataFrame({c: pd.Series(dtype="float64") for c in columns}).astype({"first_code": "str"})
-        out.attrs["note"] = chains.attrs.get("note", "")
+        out.attrs["note"] = why
         return out
+    first_code = chains["codes"][chains["starts"]]
+    retried = (chains["ends"] - chains["starts"]) > 1
     rows = []
     for label, codes in [*((code, [code]) for code in after), ("all", list(after))]:
-        part = chains[chains["first_code"].isin(codes)]
-        retried = part["attempts"] > 1
-        paid = part[retried & part["paid"]]
+        part = np.isin(first_code, codes)
+        won = part & retried & chains["paid"]
         rows.append(
             {
                 "first_code": label,
-                "chains": len(part),
-                "retried": int(retried.sum()),
-                "paid_on_retry": len(paid),
-                "median_minutes_to_pay": float(paid["minutes_to_pay"].median()) if len(paid) else np.nan,
+                "chains": int(part.sum()),
+                "retried": int((part & retried).sum()),
+                "paid_on_retry": int(won.sum()),
+                "median_minutes_to_pay": float(np.median(chains["minutes"][won])) if won.any() else np.nan,
             }
         )
     out = pd.DataFrame(rows)
