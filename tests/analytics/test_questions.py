@@ -187,3 +187,30 @@ def test_every_question_accepts_an_empty_frame():
 def test_the_package_exports_them():
     for name in ("by_hour", "hour_heatmap", "latency_by_code", "callback_funnel", "retry_conversion"):
         assert getattr(analytics, name) is getattr(questions, name)
+
+
+def test_a_lab_sessions_own_store_few_rows(tmp_path):
+    # A real store as a lab fills it: three pushes to one phone, 0 then 1032 then 0, seconds apart.
+    from tests.analytics.test_sources import _store
+
+    tx = analytics.load(_store(tmp_path)).transactions
+    assert len(tx) == 3
+    conversion = questions.retry_conversion(tx).set_index("first_code")
+    assert conversion.loc["1032", ["chains", "retried", "paid_on_retry"]].tolist() == [1, 1, 1]
+    assert questions.retry_chains(tx)["codes"].tolist() == ["0", "1032 > 0"]
+    assert questions.reconciliation(tx).set_index("verdict").loc["match", "transactions"] == 2
+    assert questions.by_shortcode(tx)[["shortcode", "kind", "transactions"]].values.tolist() == [
+        ["174379", "paybill", 3]
+    ]
+    assert questions.by_hour(tx)["transactions"].sum() == 3
+    assert set(questions.latency_by_code(tx)["result_code"]) == {"0", "1032"}
+
+
+def test_without_requested_amounts_retries_and_reconciliation_are_not_known(tmp_path):
+    from tests.analytics.test_sources import _store
+
+    tx = analytics.load(_store(tmp_path)).transactions.assign(amount_requested=float("nan"))
+    assert "no requested amounts" in questions.retry_chains(tx).attrs["note"]
+    assert questions.retry_conversion(tx).empty
+    verdicts = questions.reconciliation(tx).set_index("verdict")["transactions"]
+    assert verdicts["not known"] == 2 and verdicts["match"] == 0
