@@ -323,11 +323,12 @@ def latency_by_code(
     ]
     colours = [CATEGORY_COLOURS.get(result_entry(c).category or "", "#777777") for c in table["result_code"]]
     y = range(len(table))
-    ax.barh(y, table["p90_s"] - table["p50_s"], left=table["p50_s"], color=colours, height=0.55, label="p50 to p90")
+    ax.barh(y, table["p90_s"] - table["p50_s"], left=table["p50_s"], color=colours, height=0.55)
     ax.scatter(table["p50_s"], y, color="black", s=12, zorder=3, label="p50")
     ax.scatter(table["p99_s"], y, color="black", marker="|", s=90, zorder=3, label="p99")
     ax.set_yticks(list(y), labels)
-    ax.set_xlabel("seconds from push to first callback")
+    ax.set_xlim(left=0)
+    ax.set_xlabel("seconds from push to first callback (bar: p50 to p90, coloured by category)")
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
