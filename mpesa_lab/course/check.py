@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from mpesa_lab.course.checks.l00_start import callback_target, msisdn
 from mpesa_lab.course.checks.l01_journey import JOURNEY as JOURNEY  # the seven steps, for the tests
-from mpesa_lab.course.checks.l01_journey import sequence_order, step_delay
+from mpesa_lab.course.checks.l01_journey import real_delay, sequence_order, step_delay
 from mpesa_lab.course.checks.l02_access_token import basic_auth, token_refresh
 from mpesa_lab.course.checks.l03_password import password, timestamp, wrong_part
 from mpesa_lab.course.checks.l04_first_push import customer_answer
@@ -39,6 +39,7 @@ __all__ = [
     # l01_journey
     "sequence_order",
     "step_delay",
+    "real_delay",
     # l02_access_token
     "basic_auth",
     "token_refresh",

@@ -20,6 +20,8 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from mpesa_lab.clock import duration_words
+
 SHAPES = ("lognormal", "triangular", "uniform")
 
 
@@ -202,6 +204,25 @@ def draw_prompt_delay(rng: random.Random) -> float:
     return PROMPT.draw(rng)
 
 
+# What a customer action (scenarios.Plan.action) ends in, for the draw; "wait" (interactive) has
+# no outcome yet: the customer decides.
+ACTION_CODES = {
+    "pay": "0",
+    "wrong_pin": "2001",
+    "cancel": "1032",
+    "ignore": "1037",
+    "unreachable": "1037",
+    "late": "1019",
+}
+
+
+def outcome_of(action: str, code: str | None = None) -> str | None:
+    """The ResultCode a plan's ``action`` (or scripted ``code``) is expected to end in; None for "wait"."""
+    if action == "script":
+        return code or "0"
+    return ACTION_CODES.get(action)
+
+
 def table(profile: str = "teaching") -> list[dict[str, Any]]:
     """The profile's distributions as rows (one per outcome code), for docs and reports."""
     if profile not in PROFILES:
@@ -211,12 +232,4 @@ def table(profile: str = "teaching") -> list[dict[str, Any]]:
 
 def describe(seconds: float) -> str:
     """A duration in words a reader takes in at a glance: '0.6 s', '27 s', '1 min 30 s', '2 h 5 min'."""
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return duration_words(seconds)

@@ -120,8 +120,9 @@ check.customer_answer(wrong, "wrong_pin", lab=lab)
 #
 # ## No answer at all
 #
-# A customer who puts the phone away never answers. After about a minute M-PESA gives up and
-# sends ResultCode **1037**. The lab lets you skip the wait: ignoring the prompt ends it now.
+# A customer who puts the phone away never answers. About 30 s after the push M-PESA gives up
+# and sends ResultCode **1037** (the 2026 sandbox; older systems waited about 90 s and some
+# answered 1019 or 1036 instead). The lab lets you skip the wait: ignoring the prompt ends it now.
 
 # %% [markdown]
 # ### Exercise 2: ignore the prompt

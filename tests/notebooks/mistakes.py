@@ -33,6 +33,7 @@ MISTAKES: dict[str, list[tuple[str, str]]] = {
             seconds = (steps[2].at - steps[5].at).total_seconds()  # the wrong way round
         """),
         ),
+        ("real_delay", "real_seconds = seconds * lab.time_scale  # the real world is slower, not faster"),
     ],
     "02-access-token": [
         ("basic_auth", 'header = f"Basic {LAB_CONSUMER_KEY}:{LAB_CONSUMER_SECRET}"  # not encoded'),
