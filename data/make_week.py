@@ -350,7 +350,7 @@ def generate(
     store = CallbackStore(path, synchronous="OFF")
     try:
         for at, request, ack, error in sorted(week.pushes, key=lambda p: p[0]):
-            store.record_push(request, ack, error=error, at=at, environment="production")
+            store.record_push(request, ack, error=error, at=at, environment="production", time_scale=1.0)
         futures = [
             store.submit_delivery(
                 DeliveryIn(
