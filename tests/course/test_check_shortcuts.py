@@ -58,6 +58,10 @@ def test_01_shortcuts(lab):
     wrong(check.step_delay(delta.seconds, steps, 3, 6))
     # Whole-journey time from the push (step 1), not from the acknowledgement.
     wrong(check.step_delay((steps[5].at - steps[0].at).total_seconds(), steps, 3, 6), "from step 1")
+    # Real-world seconds from the lab's: multiplied by the scale instead of divided; rounded.
+    wrong(check.real_delay(0.6 * 0.05, 0.6, 0.05), "divide by time_scale")
+    wrong(check.real_delay(12, 0.6123, 0.05), "0.612 s of lab time")
+    ok(check.real_delay(0.6123 / 0.05, 0.6123, 0.05))
 
 
 def test_02_shortcuts():

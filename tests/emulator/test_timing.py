@@ -67,3 +67,22 @@ def test_codes_are_normalised_and_unknown_codes_still_take_time() -> None:
 )
 def test_describe(seconds: float, text: str) -> None:
     assert timing.describe(seconds) == text
+
+
+def test_the_docs_table_shows_every_distribution_with_its_figures() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "emulator.md").read_text(encoding="utf-8")
+    section = doc.split("## Timing: real-world delays")[1].split("\n## ")[0]
+    for row in timing.table():
+        line = next(
+            (
+                line
+                for line in section.splitlines()
+                if line.startswith("| ") and row["code"] in line.split(" | ")[0].strip("| ").split(", ")
+            ),
+            "",
+        )
+        assert line, f"docs/emulator.md's Timing table lacks code {row['code']}"
+        assert f"| {row['median']:g} | {row['low']:g}-{row['high']:g} |" in line, line
+        assert row["evidence"] in line
