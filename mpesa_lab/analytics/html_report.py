@@ -99,7 +99,7 @@ def report(
         refusals=_refusal_rows(analyses.refusals(tx)),
         about=_about(outcomes.source),
         by_shortcode=_noted(
-            questions.by_shortcode(tx), "By shortcode", percent=("success_rate", "cancel_rate", "no_answer_rate")
+            questions.by_shortcode(tx)[list(SHORTCODE_COLUMNS)], "By shortcode", percent=("success_rate",)
         )
         if tx["shortcode"].notna().any()
         else None,
@@ -148,6 +148,19 @@ def report(
 
 
 _SHARES = ("share_of_accepted", "share_of_received")
+#: what the page shows of ``questions.by_shortcode`` (all of it is wider than the text)
+SHORTCODE_COLUMNS = (
+    "shortcode",
+    "kind",
+    "transactions",
+    "paid",
+    "cancelled",
+    "no answer",
+    "success_rate",
+    "deliveries",
+    "amount_paid",
+    "p50_latency_s",
+)
 
 
 def _noted(df: pd.DataFrame, caption: str, *, percent: tuple[str, ...] = ()) -> Table:
