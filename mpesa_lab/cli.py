@@ -209,6 +209,18 @@ def cmd_password(args: argparse.Namespace) -> int:
 # --- servers ---------------------------------------------------------------------------------
 
 
+def _time_scale(text: str) -> float:
+    """--time-scale: a number such as 1 or 0.05, or a fraction such as 1/20."""
+    try:
+        top, _, bottom = text.partition("/")
+        value = float(top) / float(bottom) if bottom else float(top)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"not a time scale: {text!r} (try 1 for real time, or 1/20)") from None
+    if not 0.001 <= value <= 10:
+        raise argparse.ArgumentTypeError(f"{text!r}: a time scale is from 0.001 to 10 (1 is real time)")
+    return value
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Run the local Daraja emulator in the foreground."""
     from mpesa_lab.emulator import EmulatorConfig
@@ -217,6 +229,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {"interactive": args.interactive, "behaviour": args.behaviour}  # argparse values
     if args.seed is not None:
         options["seed"] = args.seed
+    if args.time_scale is not None:
+        options["time_scale"] = args.time_scale
     from mpesa_lab.background import ServerStartError
 
     config = EmulatorConfig(**options)
@@ -522,6 +536,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="teaching",
         help="teaching (default: every outcome) or live_sandbox_2026 (the live sandbox "
         "as reported in 2026: the test number ends in 1037, other numbers in E3008)",
+    )
+    p.add_argument(
+        "--time-scale",
+        type=_time_scale,
+        default=None,
+        help="run the timing model: 1 = real time (a payment ~12 s, an unanswered prompt ~30 s), "
+        "0.05 or 1/20 = twenty times faster; default $MPESA_LAB_TIME_SCALE, else quick "
+        "(callbacks in ~0.2 s; live_sandbox_2026: real time)",
     )
     p.add_argument("--access-log", action="store_true", help="log every request (off: it slows a load test)")
     p.set_defaults(func=cmd_sandbox)

@@ -49,3 +49,16 @@ def parse_daraja_timestamp(value: str | int | float) -> datetime:
     except ValueError as exc:
         raise ValueError(f"not a Daraja timestamp: {value!r} ({exc})") from None
     return naive.replace(tzinfo=NAIROBI)
+
+
+def duration_words(seconds: float) -> str:
+    """A duration a reader takes in at a glance: '0.6 s', '27 s', '1 min 30 s', '2 h 5 min'."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"

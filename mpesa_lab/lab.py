@@ -75,8 +75,11 @@ class Push:
     def merchant_request_id(self) -> str:
         return self.result.merchant_request_id
 
-    def wait(self, timeout: float = 30.0) -> ParsedCallback:
+    def wait(self, timeout: float | None = None) -> ParsedCallback:
         """Block until this push's callback is stored; TimeoutError says what to try next.
+
+        ``timeout`` (seconds) defaults to 30, or longer on a timed lab whose slowest outcome
+        (the older no-answer timeouts, ~100 s of real time) would take longer at its time scale.
 
         On a stopped lab: the callback if it was stored before the stop, else a LabError (none
         can arrive any more).
@@ -87,6 +90,9 @@ class Push:
             if stored is not None:
                 return stored
             raise lab._stopped_error(f"wait for the callback of {self.checkout_request_id}", push=self)
+        if timeout is None:
+            scale = lab.time_scale
+            timeout = 30.0 if scale is None else max(30.0, 110.0 * scale)
         deadline = time.monotonic() + timeout
         while True:
             # In slices, so that a lab stopped meanwhile (another thread) ends the wait at once.
@@ -158,6 +164,7 @@ class Lab:
         env_file: str | Path | None = ".env",
         strict_lengths: bool = False,
         emulator_config: EmulatorConfig | None = None,
+        time_scale: float | None = None,
         expose: bool | None = None,
         tunnel_options: dict[str, Any] | None = None,
         workshop_url: str | None = None,
@@ -170,6 +177,9 @@ class Lab:
 
         - ``"local"`` (the default) needs nothing: a local emulator on loopback
           (``emulator_config`` tunes it). ``expose=True`` also opens a tunnel to the listener.
+          ``time_scale`` runs its timing model (docs/emulator.md): 1 is real time (a customer
+          takes ~12 s to pay, an unanswered prompt ends ~30 s after the push), 0.05 is 1/20;
+          None (default) is $MPESA_LAB_TIME_SCALE or the quick lab (callbacks in ~0.2 s).
         - ``"workshop"``: a room's shared emulator, from the card's settings in ``.env`` (or
           ``workshop_url`` and the card's ``consumer_key``, ``consumer_secret``, ...);
           ``workshop_direct`` forces (True) or forbids (False) direct callbacks to this machine
@@ -221,6 +231,7 @@ class Lab:
                     parts,
                     host=host,
                     emulator_config=emulator_config,
+                    time_scale=time_scale,
                     strict_lengths=strict_lengths,
                     expose=expose,
                     tunnel_options=tunnel_options,
@@ -280,6 +291,28 @@ class Lab:
         with _active_lock:
             if _active is self:
                 _active = None
+
+    @property
+    def time_scale(self) -> float | None:
+        """How fast the lab's world runs: a local emulator's time scale (None: the quick lab,
+        no timing model), 1.0 on the real sandbox or production; None when unknown (workshop)."""
+        if self.emulator is not None:
+            from mpesa_lab.emulator.config import effective_time_scale
+
+            return effective_time_scale(self.emulator.config)
+        return 1.0 if self.settings.environment in ("sandbox", "production") else None
+
+    def real_world_delay(self, result_code: str | int) -> Any:
+        """The timing model's distribution for ``result_code`` (``mpesa_lab.emulator.timing``):
+        ``what``, ``median``, ``low``, ``high`` in real-world seconds from the acknowledgement to
+        the callback, and its ``source``; the live-sandbox profile's when this lab's emulator
+        plays it."""
+        from mpesa_lab.emulator.timing import distribution
+
+        behaviour = self.emulator.config.behaviour if self.emulator is not None else ""
+        return distribution(
+            result_code, profile="live_sandbox_2026" if behaviour == "live_sandbox_2026" else "teaching"
+        )
 
     @property
     def running(self) -> bool:
@@ -353,6 +386,7 @@ class Lab:
             result.raw,
             environment=self.settings.environment,
             phone=stored_phone(result.request.get("PhoneNumber")),
+            time_scale=self.time_scale,
         )
         self._warn_if_rule_17(result.request)
         return Push(self, result)
@@ -361,7 +395,9 @@ class Lab:
         """Warn when this push repeats the amount and phone of one made moments ago (ResultCode 17)."""
         if self.emulator is not None:
             config = self.emulator.config
-            window = config.duplicate_window if config.enforce_duplicate_rule else 0.0
+            from mpesa_lab.emulator.config import duplicate_rule_applies
+
+            window = config.duplicate_window if duplicate_rule_applies(config) else 0.0
         else:
             window = DUPLICATE_WINDOW
         phone, amount = str(request.get("PhoneNumber")), str(request.get("Amount"))
@@ -474,6 +510,7 @@ def _start_local(
     *,
     host: str,
     emulator_config: EmulatorConfig | None,
+    time_scale: float | None,
     strict_lengths: bool,
     expose: bool | None,
     tunnel_options: dict[str, Any] | None,
@@ -485,6 +522,8 @@ def _start_local(
     assert parts.listener is not None
     if strict_lengths:
         emulator_config = replace(emulator_config or EmulatorConfig(), strict_lengths=True)
+    if time_scale is not None:
+        emulator_config = replace(emulator_config or EmulatorConfig(), time_scale=time_scale)
     parts.emulator = Emulator(emulator_config, name=_EMULATOR_NAME)
     parts.emulator.start(host=host)
     callback_url = overrides.pop("callback_url", None) or parts.listener.callback_url

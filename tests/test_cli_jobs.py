@@ -135,3 +135,15 @@ def test_push_in_local_mode_runs_a_throwaway_lab(env, tmp_path):
     done = run(["push", "0708374149", "3"], env, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"result\s+0 ", done.stdout) and "receipt" in done.stdout
+
+
+def test_sandbox_time_scale_flag_runs_the_timing_model(env, tmp_path):
+    server = Running(["sandbox", "--port", "0", "--time-scale", "1/20"], env, tmp_path)
+    try:
+        url = server.wait_for_line(r"(http://127\.0\.0\.1:\d+)").group(1)
+        server.wait_for_line(r"Timing: real-world delays x 0\.05")
+        assert httpx.get(f"{url}/_lab/config").json()["time_scale"] == 0.05
+    finally:
+        assert server.interrupt() in (0, 130)
+    refused = run(["sandbox", "--time-scale", "fast"], env, tmp_path)
+    assert refused.returncode == 2 and "not a time scale: 'fast'" in refused.stderr

@@ -10,8 +10,8 @@ In a notebook::
 from __future__ import annotations
 
 from mpesa_lab.course import check
-from mpesa_lab.course.lessons import dataset, lesson_store
+from mpesa_lab.course.lessons import course_time_scale, dataset, lesson_store
 from mpesa_lab.course.tables import readable
 from mpesa_lab.course.verdict import ExerciseFailed, Verdict
 
-__all__ = ["ExerciseFailed", "Verdict", "check", "dataset", "lesson_store", "readable"]
+__all__ = ["ExerciseFailed", "Verdict", "check", "course_time_scale", "dataset", "lesson_store", "readable"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -19,6 +20,16 @@ def lesson_store(lesson: str) -> Path:
     folder = lab_home() / "course"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{lesson}.sqlite"
+
+
+#: the course's pace, 1/20 of real time (the emulator's ``config.COURSE_TIME_SCALE``)
+COURSE_TIME_SCALE = 0.05
+
+
+def course_time_scale() -> float | None:
+    """The ``time_scale`` the course's timed lessons pass to ``Lab.start``: 1/20 of real time,
+    or None when $MPESA_LAB_TIME_SCALE is set (the emulator then takes that one: 1 is real time)."""
+    return None if os.environ.get("MPESA_LAB_TIME_SCALE", "").strip() else COURSE_TIME_SCALE
 
 
 def dataset(name: str) -> Path:

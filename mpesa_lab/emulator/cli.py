@@ -71,6 +71,16 @@ def banner(url: str, seed: int | None = None, control_token: str | None = None) 
     return "\n".join(lines)
 
 
+def _pace(config: EmulatorConfig) -> str:
+    """One line saying how fast the emulator's world runs (its timing model and time scale)."""
+    from mpesa_lab.emulator.config import effective_time_scale
+
+    scale = effective_time_scale(config)
+    if scale is None:
+        return "Timing: quick (callbacks ~0.2 s after the push; --time-scale 1 runs in real time)."
+    return f"Timing: real-world delays x {scale:g} (a payment ~12 s, an unanswered prompt ~30 s, times {scale:g})."
+
+
 def run_sandbox(
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -103,6 +113,7 @@ def run_sandbox(
             file=stream,
             flush=True,
         )
+        print(_pace(emulator.config), file=stream, flush=True)
         # The foreground CLI owns its process's logging (uvicorn's access log when asked for);
         # the connection guard bounds slow and stalled clients as in the background servers.
         guard = ConnectionGuard(DEFAULT_REQUEST_TIMEOUT, None, RepeatLimiter())

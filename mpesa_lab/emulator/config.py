@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -13,7 +14,10 @@ from mpesa_lab.clock import nairobi_now
 from mpesa_lab.emulator.scenarios import BEHAVIOURS, DEFAULT_BEHAVIOUR, DEFAULT_SCENARIO, SCENARIOS, normalize_mix
 
 FAULT_KINDS = ("drop", "delay", "duplicate", "out_of_order")
-PENDING_STYLES = ("error", "result")
+PENDING_STYLES = ("error", "result", "auto")
+TIME_SCALE_ENV = "MPESA_LAB_TIME_SCALE"
+#: the course's pace: a real minute passes in 3 s (1/20 of real time)
+COURSE_TIME_SCALE = 0.05
 WRONG_CREDENTIAL_BODIES = ("envelope", "empty")
 BALANCE_ITEM_STYLES = ("empty", "value", "absent")
 AMOUNT_STYLES = ("float", "int")
@@ -38,6 +42,11 @@ class EmulatorConfig:
     # (non-interactive): a callback arrives well under a second after the push.
     prompt_delay: float = 0.05
     answer_delay: float = 0.1
+    # The timing model (emulator/timing.py): None (the default, or $MPESA_LAB_TIME_SCALE) is the
+    # quick lab above (prompt_delay, answer_delay); a number runs each outcome's real-world delay
+    # times this scale: 1 is real time (a paid callback ~12 s after the push, a 1037 ~30 s),
+    # 0.05 is the course's 1/20. live_sandbox_2026 runs in real time when this is None.
+    time_scale: float | None = field(default_factory=lambda: time_scale_from_env())
     # Interactive: phones wait for answer(); no answer within prompt_timeout seconds is 1037.
     interactive: bool = False
     prompt_timeout: float = 60.0
@@ -45,12 +54,17 @@ class EmulatorConfig:
     enforce_subscriber_lock: bool = True
     enforce_duplicate_rule: bool = True  # result 17: same amount, same phone, within the window
     duplicate_window: float = 120.0
+    # Rule 17 under behaviour="live_sandbox_2026": unevidenced on the 2026 sandbox (its reports
+    # show the test number ending in 1037, and say nothing of 17), so off unless asked for.
+    live_duplicate_rule: bool = False
     # Apigee policies (None = off): per-app requests per second and total requests.
     rate_limit_per_second: float | None = None
     quota: int | None = None
     # STK query while pending: "error" = 500.001.1001 "The transaction is being processed";
-    # "result" = 200 with ResultCode "4999" "The transaction is still under processing".
-    pending_style: str = "error"
+    # "result" = 200 with ResultCode "4999" "The transaction is still under processing";
+    # "auto" (the default) = "error" when teaching, "result" under live_sandbox_2026 (how the
+    # 2026 sandbox answers, per observed-behaviour.md).
+    pending_style: str = "auto"
     token_ttl: int = 3599
     oauth_wrong_credentials_body: str = "envelope"
     # Live Daraja answers a push without TransactionDesc with "Bad Request - Invalid Remarks".
@@ -112,6 +126,7 @@ DAY = 86_400.0
 NUMBER_BOUNDS: dict[str, tuple[type, float, float, bool]] = {
     # name: (int or float, lowest, highest, None allowed)
     "prompt_delay": (float, 0.0, 3600.0, False),
+    "time_scale": (float, 0.001, 10.0, True),
     "answer_delay": (float, 0.0, 3600.0, False),
     "prompt_timeout": (float, 0.0, DAY, False),
     "duplicate_window": (float, 0.0, DAY, False),
@@ -132,6 +147,7 @@ BOOLEAN_SETTINGS = (
     "interactive",
     "enforce_subscriber_lock",
     "enforce_duplicate_rule",
+    "live_duplicate_rule",
     "require_transaction_desc",
     "strict_lengths",
     "require_https",
@@ -212,6 +228,43 @@ def validate(config: EmulatorConfig) -> None:
         raise ValueError("EmulatorConfig.clock must be a callable returning an aware datetime")
     if not isinstance(config.default_pin, str) or not config.default_pin.isdigit() or len(config.default_pin) > 12:
         raise ValueError("EmulatorConfig.default_pin must be a string of up to 12 digits such as '1234'")
+
+
+def time_scale_from_env() -> float | None:
+    """$MPESA_LAB_TIME_SCALE as a number (e.g. 1 for real time, 0.05 for 1/20); None when unset."""
+    text = os.environ.get(TIME_SCALE_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text.split("/")[0]) / float(text.split("/")[1]) if "/" in text else float(text)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(
+            f"{TIME_SCALE_ENV} must be a number such as 1 (real time) or 0.05 (1/20); got {text!r}"
+        ) from None
+    return value
+
+
+def effective_time_scale(config: EmulatorConfig) -> float | None:
+    """The scale the clockwork runs at: the config's, else real time (1.0) for the live sandbox
+    profile, else None (the quick lab: prompt_delay and answer_delay)."""
+    if config.time_scale is not None:
+        return float(config.time_scale)
+    return 1.0 if config.behaviour == "live_sandbox_2026" else None
+
+
+def effective_pending_style(config: EmulatorConfig) -> str:
+    """ "error" or "result": ``pending_style``, with "auto" chosen by the behaviour."""
+    if config.pending_style != "auto":
+        return config.pending_style
+    return "result" if config.behaviour == "live_sandbox_2026" else "error"
+
+
+def duplicate_rule_applies(config: EmulatorConfig) -> bool:
+    """Whether a push meets rule 17 (``enforce_duplicate_rule``; under the live sandbox profile
+    only with ``live_duplicate_rule``, the 2026 sandbox's behaviour there being unevidenced)."""
+    if not config.enforce_duplicate_rule:
+        return False
+    return config.behaviour != "live_sandbox_2026" or config.live_duplicate_rule
 
 
 def field_names() -> tuple[str, ...]:

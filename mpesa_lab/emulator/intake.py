@@ -17,6 +17,7 @@ from typing import Any
 
 from mpesa_lab import codes
 from mpesa_lab.constants import MAX_AMOUNT, MIN_AMOUNT
+from mpesa_lab.emulator.config import duplicate_rule_applies, effective_pending_style, effective_time_scale
 from mpesa_lab.emulator.errors import EmulatorError, EnvelopeError, bad_request
 from mpesa_lab.emulator.machine import Machine
 from mpesa_lab.emulator.models import Merchant, Subscriber, Transaction
@@ -119,7 +120,7 @@ class Intake(Machine):
         limit = min(float(MAX_AMOUNT), sub.max_transaction)
         if req.amount > limit:
             return "3", f"Amount {req.amount} is above the maximum of {limit:,.0f} per transaction"
-        if self.config.enforce_duplicate_rule and self._duplicate(req.phone, req.amount, now):
+        if duplicate_rule_applies(self.config) and self._duplicate(req.phone, req.amount, now):
             return "17", (
                 f"the same Amount ({req.amount}) was pushed to {req.phone} less than "
                 f"{self.config.duplicate_window:.0f} s ago"
@@ -154,7 +155,8 @@ class Intake(Machine):
             # outcome does not depend on how pushes to different phones interleave.
             seed = cfg.seed
             assert seed is not None  # validate() draws one when the config is made
-            rng = random.Random(zlib.crc32(f"{seed}|{req.phone}|{sub.pushes}".encode()) ^ (seed << 32))
+            draw_key = f"{seed}|{req.phone}|{sub.pushes}"
+            rng = random.Random(zlib.crc32(draw_key.encode()) ^ (seed << 32))
             sub.pushes += 1
             plan: Plan = decide(
                 phone=req.phone,
@@ -201,6 +203,10 @@ class Intake(Machine):
             )
             how = f"{plan.source}: {plan.action}" + (f" {plan.code}" if plan.code else "")
             tx.timeline.append((now, "accepted", f"ResponseCode 0; customer plan by {how}"))
+            first_step = cfg.prompt_delay
+            scale = effective_time_scale(cfg)
+            if scale is not None:  # its own generator: timing never changes the seeded outcomes
+                first_step = self._plan_timing(tx, scale, random.Random(zlib.crc32(f"{draw_key}|t".encode()) ^ seed))
             self.transactions[checkout] = tx
             self.pending_by_phone[req.phone] = checkout
             sub.open += 1
@@ -208,7 +214,7 @@ class Intake(Machine):
                 self._forget_transactions(cfg.max_transactions)
             if cfg.max_subscribers is not None and len(self.transient) > cfg.max_subscribers:
                 self._forget_subscribers(cfg.max_subscribers)
-        self.engine.call_later(cfg.prompt_delay, self._prompt, tx)
+        self.engine.call_later(first_step, self._prompt, tx)
         return tx
 
     def set_next_result(
@@ -249,7 +255,7 @@ class Intake(Machine):
             }
             if tx.final:
                 return {**head, "ResultCode": str(tx.result_code), "ResultDesc": tx.result_desc}
-            if self.config.pending_style == "error":
+            if effective_pending_style(self.config) == "error":
                 # As observed live: this envelope's requestId is the CheckoutRequestID itself.
                 raise EnvelopeError.named("transaction_being_processed", request_id=tx.checkout_request_id)
             pending = codes.by_name("still_processing")

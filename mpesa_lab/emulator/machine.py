@@ -12,6 +12,7 @@ The final result hands the stkCallback to the deliverer; every POST made is reco
 from __future__ import annotations
 
 import hmac
+import random
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -22,6 +23,7 @@ from mpesa_lab.emulator.errors import EmulatorError, UnknownTransaction
 from mpesa_lab.emulator.models import CallbackAttempt, Transaction, TxStatus
 from mpesa_lab.emulator.registry import Registry
 from mpesa_lab.emulator.scenarios import PRE_PROMPT_CODES
+from mpesa_lab.emulator.timing import describe, draw_delay, draw_prompt_delay, outcome_of
 from mpesa_lab.emulator.validation import msisdn
 
 # The statuses as module constants: in Python 3.11 ``TxStatus.PROMPTED`` is a descriptor lookup
@@ -60,6 +62,7 @@ def prompt_view(tx: Transaction) -> dict[str, Any]:
         "account_reference": tx.account_reference,
         "prompted_at": tx.prompted_at.isoformat(timespec="milliseconds") if tx.prompted_at else None,
         "expires_at": tx.prompt_expires_at.isoformat(timespec="milliseconds") if tx.prompt_expires_at else None,
+        "time_scale": tx.time_scale,  # None: the quick lab (no timing model)
     }
 
 
@@ -81,6 +84,29 @@ class Machine(Registry):
 
     def _event(self, tx: Transaction, name: str, detail: str = "", at: datetime | None = None) -> None:
         tx.timeline.append((at or self._step_at or self.config.clock(), name, detail))
+
+    def _plan_timing(self, tx: Transaction, scale: float, rng: random.Random) -> float:
+        """Draw the transaction's real-world delays from the timing model (emulator/timing.py);
+        return the seconds until its first step (the prompt, or a refusal) at ``scale``."""
+        profile = "live_sandbox_2026" if self.config.behaviour == "live_sandbox_2026" else "teaching"
+        code = tx.rejection or outcome_of(tx.plan_action, tx.plan_code)
+        prompt = draw_prompt_delay(rng)
+        result = None if code is None else draw_delay(code, rng, profile=profile)
+        pre_prompt = (
+            tx.rejection is not None
+            or tx.plan_action == "unreachable"
+            or (tx.plan_action == "script" and tx.plan_code in PRE_PROMPT_CODES)
+        )
+        if result is not None:
+            prompt = result if pre_prompt else min(prompt, result)
+        tx.time_scale, tx.real_prompt_s, tx.real_result_s = scale, prompt, result
+        return prompt * scale
+
+    def _answer_delay(self, tx: Transaction) -> float:
+        """Seconds from the prompt to the customer's act: the model's, scaled, or answer_delay."""
+        if tx.time_scale is None or tx.real_result_s is None or tx.real_prompt_s is None:
+            return self.config.answer_delay
+        return max(0.0, tx.real_result_s - tx.real_prompt_s) * tx.time_scale
 
     def _prompt(self, tx: Transaction) -> None:
         cfg = self.config
@@ -113,7 +139,7 @@ class Machine(Registry):
             elif tx.plan_action == "wait":
                 self._wait(tx, cfg.prompt_timeout)
             else:
-                self.engine.call_later(cfg.answer_delay, self._customer_acts, tx)
+                self.engine.call_later(self._answer_delay(tx), self._customer_acts, tx)
             self._changed.notify_all()
 
     def _wait(self, tx: Transaction, seconds: float) -> None:
@@ -135,7 +161,10 @@ class Machine(Registry):
         with self.lock:
             if self._live(tx) and tx.status is PROMPTED and tx.wait_generation == generation:
                 tx.status = TIMED_OUT
-                self._event(tx, "timed_out", f"no answer within {self.config.prompt_timeout:g} s")
+                waited = f"{self.config.prompt_timeout:g} s"
+                if tx.time_scale:
+                    waited += f" (real world: {describe(self.config.prompt_timeout / tx.time_scale)})"
+                self._event(tx, "timed_out", f"no answer within {waited}")
                 self._finalize(tx, "1037")
 
     def _act(self, tx: Transaction, action: str, pin: str | None) -> None:
@@ -301,14 +330,17 @@ class Machine(Registry):
                 if tx.final:
                     continue
                 if tx.status is ACCEPTED:
-                    self.engine.call_later(cfg.prompt_delay, self._prompt, tx)
+                    first = cfg.prompt_delay
+                    if tx.time_scale is not None and tx.real_prompt_s is not None:
+                        first = tx.real_prompt_s * tx.time_scale
+                    self.engine.call_later(first, self._prompt, tx)
                 elif tx.status is PROMPTED and tx.plan_action == "wait":
                     left = cfg.prompt_timeout
                     if tx.prompt_expires_at is not None:
                         left = max(0.0, (tx.prompt_expires_at - cfg.clock()).total_seconds())
                     self._wait(tx, left)
                 elif tx.status is PROMPTED:
-                    self.engine.call_later(cfg.answer_delay, self._customer_acts, tx)
+                    self.engine.call_later(self._answer_delay(tx), self._customer_acts, tx)
 
     # ------------------------------------------------------------------ the customer, from outside
 

@@ -222,6 +222,11 @@ class Transaction:
     completed_at: datetime | None = None
     queued_answer: tuple[str, str | None] | None = field(default=None, repr=False)
     wait_generation: int = 0
+    # The timing model (None in the quick lab): the scale the clockwork ran at, and the
+    # real-world seconds from the acknowledgement to the prompt and to the result (callback).
+    time_scale: float | None = None
+    real_prompt_s: float | None = None
+    real_result_s: float | None = None
     # Callback POSTs owed and not yet made (set when the result is final): retention keeps the
     # transaction until this is back to 0.
     callbacks_due: int = 0
@@ -260,6 +265,9 @@ class Transaction:
             "prompted_at": iso(self.prompted_at),
             "prompt_expires_at": iso(self.prompt_expires_at),
             "completed_at": iso(self.completed_at),
+            "time_scale": self.time_scale,
+            "real_prompt_s": self.real_prompt_s,
+            "real_result_s": self.real_result_s,
             "timeline": [event_dict(e) for e in self.timeline],
             "callback_attempts": [a.to_dict() for a in self.callback_attempts],
             "request": dict(self.request),

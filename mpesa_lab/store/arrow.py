@@ -41,11 +41,12 @@ SHARED_MEMORY, SHARED_MEMORY_ROOM = "/dev/shm", 4 << 30
 _PUSHES = """
 SELECT -1 AS push_id, 0.0 AS pushed_ts, '' AS environment, '' AS checkout_request_id,
        '' AS merchant_request_id, '' AS phone, 0.0 AS amount, '' AS account_reference,
-       '' AS shortcode, '' AS response_code, '' AS error_code, '' AS error_message, 0 AS refused
+       '' AS shortcode, '' AS response_code, '' AS error_code, '' AS error_message, 0 AS refused,
+       0.0 AS time_scale
 UNION ALL
 SELECT id, at_ts, environment, checkout_request_id, merchant_request_id, phone,
        CAST(amount AS REAL), account_reference, shortcode, response_code, error_code,
-       error_message, (error IS NOT NULL)
+       error_message, (error IS NOT NULL), {time_scale}
 FROM pushes WHERE id <= ?
 """
 _PUSH_KEYS = """
@@ -159,6 +160,18 @@ def _cut(path: Path) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(row[2])
 
 
+def _time_scale_column(path: Path) -> str:
+    """``time_scale``, or NULL for a store made before that column (read without opening it)."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, timeout=30.0)
+    try:
+        have = {row[1] for row in conn.execute("PRAGMA table_info(pushes)")}
+    finally:
+        conn.close()
+    return "time_scale" if "time_scale" in have else "NULL"
+
+
 def _jobs(path: Path, for_view: str) -> dict[str, tuple[str, int]]:
     pushes_upto, callbacks_upto, queries_upto = _cut(path)
     with_items = for_view == "callbacks"
@@ -167,7 +180,7 @@ def _jobs(path: Path, for_view: str) -> dict[str, tuple[str, int]]:
     )
     jobs = {
         "callbacks": (callbacks_sql, callbacks_upto),
-        "pushes": (_PUSH_KEYS if with_items else _PUSHES, pushes_upto),
+        "pushes": (_PUSH_KEYS if with_items else _PUSHES.format(time_scale=_time_scale_column(path)), pushes_upto),
     }
     if not with_items:
         jobs["queries"] = (_QUERIES, queries_upto)

@@ -306,15 +306,17 @@ class CallbackStore:
         at: datetime | None = None,
         environment: str | None = None,
         phone: str | None = None,
+        time_scale: float | None = None,
     ) -> int:
         """Record an STK push made through the lab (request, Daraja's answer or error envelope).
 
         ``phone`` is the customer's number as the caller normalised it (the store does not parse
         phones; the merchant side does: ``daraja.requests.stored_phone``); by default the request's
         as given. Credentials in ``request`` are masked again here, whatever the caller did.
-        Returns the row id.
+        ``time_scale``: the lab's (1.0 real time; None: unknown, or the emulator's quick lab), so
+        frames can tell each latency in real-world seconds too. Returns the row id.
         """
-        return self._record("pushes", push_row(Call.of(request, response, error, at), environment, phone))
+        return self._record("pushes", push_row(Call.of(request, response, error, at), environment, phone, time_scale))
 
     def record_query(
         self,

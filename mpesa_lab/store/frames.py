@@ -74,6 +74,12 @@ TRANSACTIONS: tuple[Column, ...] = (
     Column("amount", "float64", "Amount paid, from the callback's metadata (NaN unless paid)"),
     Column("receipt", TEXT, "MpesaReceiptNumber (only on success)"),
     Column("latency_s", "float64", "seconds from push to first callback"),
+    Column(
+        "real_latency_s",
+        "float64",
+        "latency_s in real-world seconds: latency_s / the lab's time_scale when the push was made "
+        "(the same on the real sandbox; NaN when unknown, or in the emulator's quick lab)",
+    ),
     Column("checkout_request_id", TEXT, "CheckoutRequestID, the push's identity"),
     Column("merchant_request_id", TEXT, "MerchantRequestID"),
     Column("pushed_at", TIME, "when the push was sent (Nairobi time)"),
@@ -149,6 +155,7 @@ RECORD_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("error_code", "large_string"),
         ("error_message", "large_string"),
         ("refused", "bool"),
+        ("time_scale", "float64"),
     ),
     "callbacks": (
         ("callback_id", "int64"),
@@ -447,6 +454,7 @@ def build_transactions(
     df["transaction_date"] = epoch_to_nairobi(got["transaction_ts"])
     df["latency"] = df["callback_at"] - df["pushed_at"]
     df["latency_s"] = df["latency"].dt.total_seconds()
+    df["real_latency_s"] = df["latency_s"] / df.pop("time_scale")
     df["status"] = _status(df)
     if not has_pushes:
         df["push_id"] = None

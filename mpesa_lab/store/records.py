@@ -182,11 +182,14 @@ class Call:
         }
 
 
-def push_row(call: Call, environment: str | None, phone: str | None = None) -> dict[str, Any]:
+def push_row(
+    call: Call, environment: str | None, phone: str | None = None, time_scale: float | None = None
+) -> dict[str, Any]:
     """The ``pushes`` row of an STK push (request, Daraja's answer or error envelope).
 
     ``phone``: the customer's number as the caller normalised it (one customer, one phone,
-    whatever was typed); default, the request's PhoneNumber (or PartyA) as given."""
+    whatever was typed); default, the request's PhoneNumber (or PartyA) as given.
+    ``time_scale``: how fast the lab's world ran (1.0 real time; None unknown or the quick lab)."""
     req, resp = call.request, call.resp
     return {
         **call.leading(),
@@ -202,6 +205,7 @@ def push_row(call: Call, environment: str | None, phone: str | None = None) -> d
         "response_description": str_or_none(resp.get("ResponseDescription")),
         "customer_message": str_or_none(resp.get("CustomerMessage")),
         **call.trailing(),
+        "time_scale": None if time_scale is None else float(time_scale),
     }
 
 

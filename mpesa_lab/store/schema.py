@@ -24,7 +24,11 @@ from mpesa_lab.store.errors import StoreError
 log = logging.getLogger(__name__)
 
 # Version 1: the five tables. Version 2: the meta table (and application_id marks the file).
+# Within version 2, columns added later (nullable, so older mpesa-labs read and write the file as
+# before) are added at open: ``ADDED_COLUMNS``.
 SCHEMA_VERSION = 2
+#: (table, column, type): the emulator's time scale of each push (NULL: unknown, or the quick lab)
+ADDED_COLUMNS = (("pushes", "time_scale", "REAL"),)
 # PRAGMA application_id of every store: "MPSL". Tells our files from any other SQLite file.
 APPLICATION_ID = 0x4D50534C
 TABLES = ("deliveries", "callbacks", "quarantine", "pushes", "queries")
@@ -99,7 +103,8 @@ CREATE TABLE IF NOT EXISTS pushes (
     request_id TEXT,
     request TEXT,
     response TEXT,
-    error TEXT
+    error TEXT,
+    time_scale REAL
 );
 CREATE INDEX IF NOT EXISTS pushes_checkout ON pushes(checkout_request_id);
 CREATE TABLE IF NOT EXISTS queries (
@@ -215,6 +220,7 @@ def check_schema(conn: sqlite3.Connection, path: Path) -> None:
             f"up to {SCHEMA_VERSION}): upgrade mpesa-lab, or pass a new store path"
         )
     if app_id == APPLICATION_ID and version == SCHEMA_VERSION:
+        add_columns(conn)
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -232,6 +238,15 @@ def check_schema(conn: sqlite3.Connection, path: Path) -> None:
         raise
     if tables:
         log.info("store %s migrated from schema %s to %s", path.name, version, SCHEMA_VERSION)
+    add_columns(conn)
+
+
+def add_columns(conn: sqlite3.Connection) -> None:
+    """Add the nullable columns of ``ADDED_COLUMNS`` a store made before them lacks."""
+    for table, column, kind in ADDED_COLUMNS:
+        have = {row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')}
+        if have and column not in have:
+            conn.execute(f'ALTER TABLE "{table}" ADD COLUMN {column} {kind}')
 
 
 def _v1_columns_ok(conn: sqlite3.Connection) -> bool:

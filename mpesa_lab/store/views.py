@@ -81,7 +81,7 @@ def pushes(store: CallbackStore) -> pd.DataFrame:
         "SELECT id AS push_id, at_ts, environment, checkout_request_id, merchant_request_id, "
         "phone, amount, account_reference, transaction_type, shortcode, response_code, "
         "response_description, customer_message, error_code, error_message, request_id, "
-        "request, response, error FROM pushes ORDER BY id",
+        "request, response, error, time_scale FROM pushes ORDER BY id",
     )
     df.insert(1, "pushed_at", _to_nairobi(df.pop("at_ts")))
     df["amount"] = _numeric(df["amount"])

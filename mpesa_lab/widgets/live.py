@@ -4,7 +4,8 @@ A background watcher sleeps on the store's commit counter (``CallbackStore.wait_
 and, when a write lands, re-reads the newest callbacks and sets one trait (the table's HTML).
 It also polls the row count every couple of seconds, so a listener in another process is seen.
 Columns follow the transactions frame: status, result_code, result_desc, phone, amount (paid),
-amount_requested, receipt, latency_s; the code's meaning and mitigation show on hover and on click.
+amount_requested, receipt, latency_s (with real_latency_s, the real-world time at the lab's
+time_scale, beside it); the code's meaning and mitigation show on hover and on click.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from mpesa_lab._templates import macro
+from mpesa_lab.clock import duration_words
 from mpesa_lab.codes import status_of
 from mpesa_lab.widgets._base import Watcher, style
 
@@ -24,7 +26,17 @@ if TYPE_CHECKING:
 
     from mpesa_lab.lab import Lab
 
-COLUMNS = ("status", "result_code", "result_desc", "phone", "amount", "amount_requested", "receipt", "latency_s")
+COLUMNS = (
+    "status",
+    "result_code",
+    "result_desc",
+    "phone",
+    "amount",
+    "amount_requested",
+    "receipt",
+    "latency_s",
+    "real_latency_s",
+)
 _TEMPLATE = "widgets/live.html"
 _ROW_BG = {"paid": "#f6fff8", "failed": "#fff6f6", "pending": "#fffdf0", "rejected": "#faf5ff"}
 
@@ -64,7 +76,7 @@ class LiveCallbacks(widgets.VBox):
         if callbacks.empty:
             return callbacks
         callbacks = callbacks.tail(self.limit).iloc[::-1].reset_index(drop=True)
-        pushes = store.pushes()[["checkout_request_id", "pushed_at", "phone", "amount"]]
+        pushes = store.pushes()[["checkout_request_id", "pushed_at", "phone", "amount", "time_scale"]]
         pushes = pushes.dropna(subset=["checkout_request_id"]).drop_duplicates("checkout_request_id")
         pushes = pushes.rename(columns={"phone": "push_phone", "amount": "amount_requested"})
         merged = callbacks.merge(pushes, on="checkout_request_id", how="left")
@@ -72,6 +84,8 @@ class LiveCallbacks(widgets.VBox):
         # (amount_requested) stays apart from what was paid (amount), as in the transactions frame.
         merged["phone"] = merged["phone"].where(merged["phone"].notna(), merged.pop("push_phone"))
         merged["latency_s"] = (merged["received_at"] - merged["pushed_at"]).dt.total_seconds()
+        # In real-world seconds too (the lab's time scale when the push was made; NaN: quick lab).
+        merged["real_latency_s"] = merged["latency_s"] / merged.pop("time_scale").astype("float64")
         merged["status"] = [status_of(str(c)) for c in merged["result_code"].astype(str)]
         merged["result_code"] = merged["result_code"].astype(str)
         first = [c for c in COLUMNS if c in merged.columns]
@@ -123,7 +137,10 @@ class LiveCallbacks(widgets.VBox):
             ("paid", "amount (what the callback says was paid)"),
             ("asked", "amount_requested (what the push asked for)"),
             ("receipt", "receipt"),
-            ("latency s", "latency_s"),
+            (
+                "latency s",
+                "latency_s (in brackets: real_latency_s, the same in real-world time at the lab's time_scale)",
+            ),
         ]
         return str(macro(_TEMPLATE, "table")([_cells(row) for row in rows], heads))
 
@@ -159,7 +176,17 @@ def _cells(row: dict[str, Any]) -> dict[str, Any]:
         "amount_requested": _number(row.get("amount_requested")),
         "receipt": _text(row.get("receipt")),
         "latency": _number(row.get("latency_s"), 3),
+        "real_latency": _real(row.get("real_latency_s")),
     }
+
+
+def _real(value: Any) -> str:
+    """A real-world duration in words ('12 s', '1 min 30 s'); '' when unknown (the quick lab)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return ""
+    return "" if number != number else duration_words(number)
 
 
 def _text(value: Any) -> str:

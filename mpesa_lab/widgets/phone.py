@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from mpesa_lab.clock import nairobi_now
+from mpesa_lab.clock import duration_words, nairobi_now
 from mpesa_lab.codes import is_no_answer
 from mpesa_lab.constants import SANDBOX_TEST_MSISDN
 from mpesa_lab.daraja.requests import normalize_phone
@@ -28,9 +28,10 @@ if TYPE_CHECKING:
     from mpesa_lab.lab import Lab
 
 _MERCHANT = re.compile(r"Ksh[\d,.]+ to (.+?) Account no\. ")
-# What the lab's prompt_timeout stands for: a real handset's prompt lapses after about a minute
-# (notebook 04), then M-PESA answers 1037.
-REAL_PROMPT_LIFETIME = "about a minute"
+# What the lab's prompt_timeout stands for: an unanswered prompt ends as 1037 about 30 s after
+# the push (the 2026 sandbox, shared/daraja/observed-behaviour.md; the emulator's timing model,
+# asked through Lab.real_world_delay).
+NO_ANSWER_CODE = "1037"
 _SCREEN = (
     "width: 236px; min-height: 300px; background: linear-gradient(#e9f5ec, #ffffff); border-radius: 18px; "
     "padding: 10px 12px; font-family: -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif; "
@@ -225,13 +226,20 @@ class VirtualPhone(widgets.VBox):
             total = _seconds_between(prompt.get("prompted_at"), prompt.get("expires_at"))
             wait = f"{total:.0f} s" if total else "prompt_timeout seconds"
             lab_wait = f"in this lab the prompt waits {wait}"
+            scale = prompt.get("time_scale")
+            real_left = ""
+            if scale:  # a timed lab: the same moment in real-world time
+                real_left = f" (real: {duration_words(left / scale)})"
+                lab_wait += f", {duration_words(total / scale)} of real time" if total else ""
+            lifetime = f"about {self.lab.real_world_delay(NO_ANSWER_CODE).median:.0f} s"
             self.countdown.value = (
                 # Drawn on the handset's dark frame: light text, tight lines.
                 "<div class='mpl-countdown' style='font-size:12px;line-height:1.35;color:#e6edf3;"
                 "text-align:center;margin:6px 0 2px 0'>"
-                f"<b class='mpl-countdown-left' style='color:#ffd479;font-size:14px'>{left:.0f} s left</b> to answer"
+                f"<b class='mpl-countdown-left' style='color:#ffd479;font-size:14px'>{left:.0f} s left"
+                f"{esc(real_left)}</b> to answer"
                 f"<br><span style='font-size:11px;color:#c9d1d9'>{esc(lab_wait)}; a real M\u2011PESA prompt "
-                f"waits {REAL_PROMPT_LIFETIME}, then the push ends as 1037</span></div>"
+                f"ends {lifetime} after the push, as 1037 (sandbox, 2026)</span></div>"
             )
 
     # ---- drawing -------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from mpesa_lab.clock import NAIROBI
+from mpesa_lab.clock import NAIROBI, duration_words
 from mpesa_lab.codes import status_of
 from mpesa_lab.constants import STK_PUSH_PATH, STK_QUERY_PATH
 from mpesa_lab.display import badge, esc, pre
@@ -63,6 +63,15 @@ class Step:
     note: str = ""
     happened: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    # How fast the lab's world ran (its time scale; None: the quick lab, 1.0: real time), so a
+    # gap between steps can be told in real-world seconds too: gap / time_scale.
+    time_scale: float | None = None
+
+    def real_seconds_since(self, earlier: Step) -> float | None:
+        """Real-world seconds from ``earlier`` to this step (None without times or a time scale)."""
+        if self.at is None or earlier.at is None or not self.time_scale:
+            return None
+        return (self.at - earlier.at).total_seconds() / self.time_scale
 
     def excerpt(self, limit: int = 400) -> str:
         """The message, whole if it fits in ``limit`` characters, else cut at the last line break or
@@ -129,10 +138,14 @@ def transaction_steps(lab: Lab, checkout_request_id: str) -> list[Step]:
     request = push["request"] or {}
     response = push["response"] or {}
     timeline: list[dict[str, Any]] = []
+    tx: dict[str, Any] = {}
     emulator = getattr(lab, "emulator", None)
+    scale = getattr(lab, "time_scale", None)
     if emulator is not None:
         try:
-            timeline = emulator.transaction(checkout_request_id)["timeline"]
+            tx = emulator.transaction(checkout_request_id)
+            timeline = tx["timeline"]
+            scale = tx.get("time_scale")  # the scale this push ran at, even if changed since
         except Exception:  # forgotten by the emulator, or another emulator: the store still tells
             timeline = []
 
@@ -289,6 +302,16 @@ def transaction_steps(lab: Lab, checkout_request_id: str) -> list[Step]:
                 "Not queried: push.query() asks Daraja for the status (optional when the callback arrived).",
                 happened=False,
             )
+        )
+    for step in steps:
+        step.time_scale = scale
+    if emulator is not None and scale is None and tx.get("result_code") is not None:
+        # The quick lab: its gaps are not real-world time; say what the timing model gives instead.
+        model = lab.real_world_delay(tx["result_code"])
+        steps[5].extra["real_world"] = (
+            f"Quick lab: not real-world time. For real, ResultCode {tx['result_code']} comes "
+            f"{model.low:g}-{model.high:g} s after the acknowledgement (median {model.median:g} s: "
+            f"{model.what}); Lab.start(time_scale=1) runs in real time."
         )
     return steps
 
@@ -479,12 +502,17 @@ class SequenceStepper(widgets.VBox):
                 if step.number == 2 and earlier.number == 1:
                     shown += " (step 1 has whole seconds only)"
                 timing += f" · <b>{shown}</b> after step {earlier.number}"
+                real = step.real_seconds_since(earlier)
+                if real is not None and step.time_scale != 1.0:
+                    timing += f" (real world: <b>{esc(duration_words(real))}</b> at time_scale {step.time_scale:g})"
         state = "" if step.happened else " " + badge("pending", "not seen")
         if step.extra.get("result_code") is not None:
             state += " " + badge(status_of(step.extra["result_code"]), f"ResultCode {step.extra['result_code']}")
         body = pre(step.message) if step.message else ""
         note = f"<div style='color:#57606a;font-size:12px'>{esc(step.note)}</div>" if step.note else ""
         ack = f"<div style='color:#57606a;font-size:12px'>{esc(step.extra['ack'])}</div>" if "ack" in step.extra else ""
+        if "real_world" in step.extra:
+            ack += f"<div style='color:#57606a;font-size:12px'>{esc(step.extra['real_world'])}</div>"
         self.detail.value = (
             f"<div style='font-size:14px;margin:4px 0'><b>{step.number}. {esc(step.title)}</b>{state}</div>"
             f"<div style='color:#57606a;font-size:12px'>{timing}</div>{note}{body}{ack}"

@@ -27,17 +27,25 @@
 #
 # **Time:** about 20 minutes, on the local emulator.
 
+# %% [markdown]
+# This lesson's lab runs the emulator's **timing model** at 1/20 of real time
+# (`time_scale=0.05`): a customer who takes 12 s to find the phone and type the PIN takes
+# 0.6 s here. The durations come from what real payments take (docs/emulator.md, "Timing"), and
+# the views show each one both ways. (`MPESA_LAB_TIME_SCALE=1` runs the lesson in real time.)
+
 # %%
 from mpesa_lab.lab import Lab
-from mpesa_lab.course import check, lesson_store
+from mpesa_lab.course import check, course_time_scale, lesson_store
 
-lab = Lab.start(store=lesson_store("01-the-journey"))
+lab = Lab.start(store=lesson_store("01-the-journey"), time_scale=course_time_scale())
+lab.time_scale
 
 # %% [markdown]
 # ## One real push
 #
 # Push KES 12 to the test phone. The emulator's test phone pays by itself after a moment, as a
-# customer typing their PIN would.
+# customer typing their PIN would: a real customer takes 5 to 40 s (about 12 s typically, in
+# captured payments), which this lab plays twenty times faster.
 
 # %%
 push = lab.push("254708374149", 12, "INV-01", "Lesson 01")
@@ -125,7 +133,7 @@ for s in stepper.steps:
 #
 # How many **seconds** passed between the acknowledgement (step 3) and the callback (step 6)?
 # Compute it from `stepper.steps` as a number (a `float`). That gap is the customer's time
-# with the phone in hand: your checkout page must wait that long, and more.
+# with the phone in hand, at the lab's pace.
 
 # %% tags=["exercise"]
 seconds = ...
@@ -138,11 +146,26 @@ seconds = (steps[5].at - steps[2].at).total_seconds()
 check.step_delay(seconds, stepper.steps, 3, 6)
 
 # %% [markdown]
+# The lab ran at `lab.time_scale` of real time. How many **real-world seconds** does that gap
+# stand for? That is how long your checkout page must wait for a real customer, and more: the
+# stepper shows it beside each step's gap.
+
+# %% tags=["exercise"]
+real_seconds = ...
+
+# %% tags=["solution"]
+real_seconds = seconds / lab.time_scale
+
+# %%
+check.real_delay(real_seconds, seconds, lab.time_scale)
+
+# %% [markdown]
 # ## Summary
 #
 # - Seven steps: push, Daraja accepts, acknowledgement, prompt, PIN, callback, query.
 # - The acknowledgement only means "accepted for processing"; the callback carries the
-#   outcome, seconds (or never) later.
+#   outcome, seconds (or never) later: 5 to 40 s for a real customer who pays, about 30 s for
+#   a prompt nobody answers (the 2026 sandbox).
 # - The stepper shows each real message; `stepper.steps` gives the same data to code.
 #
 # **Next:** 02, the access token behind step 1.

@@ -25,7 +25,9 @@ def _outcome(lab: Lab, phone: str, ref: str = "LIVE", desc: str = "Payment") -> 
 
 
 def test_live_sandbox_2026_nothing_completes(tmp_path):
-    config = EmulatorConfig(behaviour="live_sandbox_2026")
+    # The outcomes, not their timing (the live profile runs in real time unless told otherwise:
+    # its 1037 comes ~30 s after the push; test_timing_live.py checks that at time_scale=1).
+    config = EmulatorConfig(behaviour="live_sandbox_2026", time_scale=0.01)
     with Lab.start(store=tmp_path / "live.sqlite", emulator_config=config) as lab:
         # the public test number: accepted, then 1037 in its 2026 wording, in callback and query
         assert _outcome(lab, SANDBOX_TEST_MSISDN) == ("1037", "No response from user.") * 2

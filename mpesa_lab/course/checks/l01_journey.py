@@ -91,3 +91,24 @@ def step_delay(value: Any, steps: Any, start: int, end: int) -> Verdict:
             if abs(value - (other.at - first).total_seconds()) < 1e-3:
                 return verdict(name, [f"that is to step {i + 1}, not step {end}"])
     return verdict(name, [f"{value} s is not the time between step {start} and step {end}"])
+
+
+def real_delay(value: Any, seconds: float, time_scale: float | None) -> Verdict:
+    """The lab's ``seconds`` in real-world seconds: ``seconds / time_scale`` (the lab's speed)."""
+    name = "The same gap in real-world seconds"
+    if unanswered(value):
+        return todo(name, "Divide the lab's seconds by lab.time_scale (0.05 means 1/20 of real time).")
+    if not time_scale:
+        raise ValueError("this lab runs quick, without a timing model: start it with Lab.start(time_scale=0.05)")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return verdict(name, [f"answer with a number of seconds, not {type_name(value)}"])
+    expected = seconds / time_scale
+    if abs(value - expected) <= 1e-6 * max(1.0, expected):
+        return verdict(
+            name,
+            [],
+            f"{expected:.1f} s with the phone in hand: the lab ran {seconds:.3f} s at 1/{1 / time_scale:g} of real time.",
+        )
+    if abs(value - seconds * time_scale) <= 1e-9 + 1e-6 * seconds:
+        return verdict(name, ["you multiplied: the real world is slower than the lab, divide by time_scale"])
+    return verdict(name, [f"{value} s is not {seconds:.3f} s of lab time at time_scale {time_scale:g}"])
