@@ -61,6 +61,13 @@ class WorkshopLimits:
     # Networks a direct URL may point into besides the participant's own address (comma-separated
     # CIDRs, e.g. "10.0.0.0/8" when participants sit behind a NAT the server cannot see through).
     direct_networks: str = ""
+    # the course in the room (POST /_workshop/course, workshop/course.py): what a notebook reports
+    course_reports_per_minute: int = 120  # reports per participant per minute (a burst of 30)
+    course_events_per_report: int = 50  # checks, pushes, callbacks in one report
+    lessons_per_participant: int = 20  # lessons a participant's progress keeps
+    exercises_per_lesson: int = 40  # exercises one lesson keeps per participant
+    exercises_in_room_view: int = 200  # rows of the page's per-exercise view
+    hint_chars: int = 300  # a facilitator's hint
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> WorkshopLimits:
