@@ -29,7 +29,6 @@ import logging
 import os
 import re
 import threading
-import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -373,7 +372,11 @@ def _show_hints_under_cells() -> None:
             f"<div><b>{'Room fault' if h.get('fault') else 'From the facilitator'}:</b> {html.escape(str(h.get('text')))}</div>"
             for h in hints
         )
-        display(HTML(f'<div class="mpesa-lab-room-hint" style="border-left:4px solid #ef6c00;padding:4px 10px">{rows}</div>'))
+        display(
+            HTML(
+                f'<div class="mpesa-lab-room-hint" style="border-left:4px solid #ef6c00;padding:4px 10px">{rows}</div>'
+            )
+        )
 
     shell.events.register("post_run_cell", show)
     shell._mpesa_lab_room_hints = True

@@ -113,7 +113,9 @@ def control_app(workshop: WorkshopApp) -> Starlette:
             )
         try:
             lesson = lesson_name(body["lesson"]) if body.get("lesson") else None
-            fault = room.start_fault(body["kind"], body.get("seconds", 60.0), delay=body.get("delay", 3.0), lesson=lesson)
+            fault = room.start_fault(
+                body["kind"], body.get("seconds", 60.0), delay=body.get("delay", 3.0), lesson=lesson
+            )
         except (RoomError, CourseError) as exc:
             raise EnvelopeError("400.002.02", f"Bad Request - {exc}", 400) from None
         return JSONResponse(fault)

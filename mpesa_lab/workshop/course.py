@@ -114,6 +114,4 @@ class Hints:
 
     def since(self, last_id: int, lesson: str | None) -> list[dict[str, Any]]:
         """Hints after ``last_id`` meant for ``lesson`` (or for everyone)."""
-        return [
-            dict(h) for h in self.items if h["id"] > last_id and (h["lesson"] is None or h["lesson"] == lesson)
-        ]
+        return [dict(h) for h in self.items if h["id"] > last_id and (h["lesson"] is None or h["lesson"] == lesson)]
