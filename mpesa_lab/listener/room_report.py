@@ -263,7 +263,7 @@ class LocalFaults:
         self._lock = threading.Lock()
 
     def __call__(self, faults: list[dict[str, Any]]) -> None:
-        now = {f.get("kind"): f for f in faults if isinstance(f, dict)}
+        now = {str(f.get("kind")): f for f in faults if isinstance(f, dict)}
         with self._lock:
             for kind in [k for k in self.active if k not in now]:
                 self._off(kind)
@@ -271,8 +271,8 @@ class LocalFaults:
             for kind, fault in now.items():
                 if kind in self.active or kind not in ("busy", "delay", "duplicate", "drop"):
                     continue
-                self._on(str(kind), fault)
-                self.active[str(kind)] = fault
+                self._on(kind, fault)
+                self.active[kind] = fault
                 self.room.note("fault", fault=kind)
 
     def _callback_faults(self, add: str | None = None, remove: str | None = None) -> None:

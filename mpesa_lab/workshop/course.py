@@ -84,7 +84,7 @@ def exercise_view(progresses: list[CourseProgress], most: int) -> list[dict[str,
                 if status in row:
                     row[status] += 1
     everyone = len(progresses)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "lesson": lesson,
             "exercise": exercise,
