@@ -112,6 +112,12 @@ class Hints:
         self.items.append(hint)
         return dict(hint)
 
-    def since(self, last_id: int, lesson: str | None) -> list[dict[str, Any]]:
-        """Hints after ``last_id`` meant for ``lesson`` (or for everyone)."""
-        return [dict(h) for h in self.items if h["id"] > last_id and (h["lesson"] is None or h["lesson"] == lesson)]
+    def since(self, last_id: int, lesson: str | None, room_wide_for: float = 900.0) -> list[dict[str, Any]]:
+        """Hints after ``last_id`` meant for ``lesson``, and room-wide ones of the last
+        ``room_wide_for`` seconds (a notebook opened an hour later is not told old news)."""
+        fresh = time.time() - room_wide_for
+        return [
+            dict(h)
+            for h in self.items
+            if h["id"] > last_id and (h["lesson"] == lesson or (h["lesson"] is None and h["at"] >= fresh))
+        ]
