@@ -61,7 +61,7 @@ def apply_report(room: Room, desk: Desk, body: dict[str, Any]) -> dict[str, Any]
             if status == "passed":
                 progress.note_success()
             elif status == "failed":
-                progress.note_error("check", event["problem"] or "not yet", f"{lesson} {name}", event["problem"])
+                progress.note_error("check", name, lesson, event["problem"] or "not yet")
         elif kind == "push":
             progress.pushes += 1
             if event["ok"]:

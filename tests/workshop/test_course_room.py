@@ -115,7 +115,7 @@ def test_a_failed_check_shows_its_mitigation_and_clears_when_the_participant_suc
     assert room is not None and room.flush()
     eventually(lambda: me(server)["last_error"] is not None)
     error = me(server)["last_error"]
-    assert error["where"] == "00-start-here Phone number for Daraja"
+    assert (error["code"], error["message"], error["where"]) == ("check", "Phone number for Daraja", "00-start-here")
     assert "254" in error["mitigation"]  # the check's own words on what to do
     check.msisdn("254708374149", expected="254708374149")
     assert room.flush()
