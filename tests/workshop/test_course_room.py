@@ -273,3 +273,49 @@ def test_course_reports_are_authenticated_checked_and_bounded(tmp_path):
             assert creds["consumer_secret"] not in summary and creds["passkey"] not in summary
     finally:
         srv.stop()
+
+
+def test_mpesa_lab_lab_room_hands_every_kernel_the_cards_file_name_not_its_secret(tmp_path, monkeypatch):
+    import os
+
+    from mpesa_lab import notebook_server
+    from mpesa_lab.cli import main
+
+    creds = {"base_url": "http://10.0.0.5:8000", "consumer_key": "ws-p07-k", "consumer_secret": "s3cret-value"}
+    card = write_card(tmp_path, creds | {"shortcode": "600007", "passkey": "pk"})
+    seen: dict[str, str | None] = {}
+
+    def fake_run_lab(*args: Any, **kwargs: Any) -> int:  # JupyterLab itself is tested elsewhere
+        seen["room"] = os.environ.get(room_report.ROOM_ENV)
+        return 0
+
+    monkeypatch.setattr(notebook_server, "run_lab", fake_run_lab)
+    monkeypatch.delenv(room_report.ROOM_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["lab", "--room", "card.env", "--no-browser"]) == 0
+    assert seen["room"] == str(card.resolve())
+    assert "s3cret-value" not in " ".join(f"{k}={v}" for k, v in os.environ.items())
+
+
+def test_the_room_view_and_hints_stay_small_and_timely():
+    from mpesa_lab.workshop.course import CourseProgress, Hints, exercise_view
+
+    limits = WorkshopLimits(exercises_per_lesson=100)
+    honest, hostile = CourseProgress(limits), CourseProgress(limits)
+    honest.note_check("04", "real", "passed")
+    hostile.note_check("04", "real", "failed")
+    for i in range(200):  # the 100 kept: its lesson's cap
+        hostile.note_check("04", f"made-up {i}", "failed")
+    assert len(hostile.lessons["04"]) == 100
+    rows = exercise_view([honest, hostile], most=10)
+    assert len(rows) == 10  # the most reported first: "real" (2 participants) is kept
+    real = next(r for r in rows if r["exercise"] == "real")
+    assert (real["passed"], real["failed"], real["not_yet"]) == (1, 1, 0)
+    hints = Hints()
+    old = hints.add("old news")
+    old_item = hints.items[-1]
+    old_item["at"] -= 3600
+    hints.add("for 05", lesson="05-callbacks-listener")
+    hints.add("now")
+    assert [h["text"] for h in hints.since(0, "05-callbacks-listener")] == ["for 05", "now"]
+    assert [h["text"] for h in hints.since(old["id"] + 1, "04-first-push")] == ["now"]
