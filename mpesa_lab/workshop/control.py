@@ -24,7 +24,7 @@ from starlette.routing import Route
 from mpesa_lab.emulator.errors import EnvelopeError, method_not_allowed
 from mpesa_lab.workshop.course import CourseError, lesson_name
 from mpesa_lab.workshop.course_report import apply_report
-from mpesa_lab.workshop.limits import BodyTooLarge, parse_json, read_capped
+from mpesa_lab.workshop.limits import BodyTooLarge, clip, parse_json, read_capped
 from mpesa_lab.workshop.page import facilitator_page
 from mpesa_lab.workshop.room import Desk, RoomError
 
@@ -225,7 +225,7 @@ def control_app(workshop: WorkshopApp) -> Starlette:
         exercise = body.get("exercise")
         if not isinstance(exercise, (str, int, float)) or isinstance(exercise, bool) or not str(exercise).strip():
             raise EnvelopeError("400.002.02", 'Bad Request - send {"exercise": "09.3"}', 400)
-        desk.progress.exercise = str(exercise).strip()[:60]
+        desk.progress.exercise = clip(str(exercise).strip(), 60)
         desk.progress.last_seen = time.time()
         return JSONResponse({"participant": desk.participant.id, "exercise": desk.progress.exercise})
 

@@ -248,5 +248,7 @@ def clip(text: Any, chars: int) -> str | None:
     """A participant-supplied string as the server keeps it: at most ``chars`` characters."""
     if text is None:
         return None
-    text = str(text)
+    # A lone surrogate ("\\ud800" is valid JSON) cannot be encoded as UTF-8: kept, it would make
+    # every later answer that shows it (the facilitator's /api/room) fail. Replaced by "?".
+    text = str(text).encode("utf-8", "replace").decode("utf-8")
     return text if len(text) <= chars else text[: chars - 1] + "\u2026"

@@ -342,7 +342,7 @@ class Room:
         if not isinstance(text, str) or not text.strip() or len(text) > self.limits.hint_chars:
             raise RoomError(f"a hint is text of 1 to {self.limits.hint_chars} characters")
         with self.lock:
-            hint = self.hints.add(text.strip(), lesson)
+            hint = self.hints.add(clip(text.strip(), self.limits.hint_chars) or "", lesson)
             self.changes += 1
         return hint
 

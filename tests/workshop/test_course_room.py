@@ -319,3 +319,17 @@ def test_the_room_view_and_hints_stay_small_and_timely():
     hints.add("now")
     assert [h["text"] for h in hints.since(0, "05-callbacks-listener")] == ["for 05", "now"]
     assert [h["text"] for h in hints.since(old["id"] + 1, "04-first-push")] == ["now"]
+
+
+def test_a_lone_surrogate_from_a_participant_never_breaks_the_facilitators_page(server):
+    """``"\\ud800"`` is valid JSON but no UTF-8: kept as sent (the progress route did), every
+    later /api/room answered 500 and the facilitator's page went blank for the rest of the day."""
+    creds = server.credentials("p01")
+    lone = json.dumps({"exercise": "\ud800"})
+    with httpx.Client(base_url=server.url, trust_env=False, timeout=10) as http:
+        assert http.post("/_workshop/progress", content=lone, headers=basic(creds)).status_code == 200
+        report = {"lesson": "01", "events": [{"kind": "push", "ok": False, "code": "\ud800", "message": "\udfff"}]}
+        assert course(http, basic(creds), report).status_code == 200
+        room = http.get("/_workshop/api/room", headers={"Authorization": f"Bearer {server.facilitator_token}"})
+    assert room.status_code == 200, room.text
+    assert room.json()["participants"][0]["last_error"]["code"] == "?"
