@@ -29,6 +29,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,7 @@ HEARTBEAT = 5.0  # seconds between reports when nothing happens (hints and fault
 MAX_BACKOFF = 30.0
 MAX_QUEUE = 500
 BATCH = 50
+GATHER = 0.1  # seconds the sender lets a burst of events gather into one report
 _CARD_KEYS = ("MPESA_BASE_URL", "MPESA_CONSUMER_KEY", "MPESA_CONSUMER_SECRET")
 _LESSON_RE = re.compile(r"^(\d{2})[-_ ]?(.*)$")
 
@@ -188,6 +190,8 @@ class RoomReporter:
         ) as client:
             while not self._stopping.is_set():
                 self._wake.clear()  # before taking the batch: a note() after this wakes us again
+                if self._queue and len(self._queue) < BATCH:
+                    time.sleep(GATHER)  # a cell that pushes ten times sends one report, not ten
                 with self._lock:
                     batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
                 ok = self._send(client, batch)
@@ -209,9 +213,15 @@ class RoomReporter:
             response = client.post("/_workshop/course", json=body)
             answer = response.json() if response.status_code == 200 else None
         except Exception as exc:  # the room is unreachable or answered nonsense: drop, go on
-            answer = None
+            answer, response = None, None
             if self.reachable is not False:
                 log.info("the workshop room did not take a report (%s); the lesson goes on", type(exc).__name__)
+        if response is not None and response.status_code == 429:
+            with self._lock:  # the room's rate limit: these go again with the next report
+                room_left = MAX_QUEUE - len(self._queue)
+                self._queue.extendleft(reversed(events[:room_left]))
+                self.dropped += len(events) - min(len(events), room_left)
+            return False
         if not isinstance(answer, dict):
             self.reachable = False
             self.dropped += len(events)
@@ -226,8 +236,12 @@ class RoomReporter:
                     self.hints.append(hint)
                     self._unshown.append(hint)
         faults = answer.get("faults", [])
-        if isinstance(faults, list) and [f.get("kind") for f in faults] != [f.get("kind") for f in self.faults]:
-            fresh = {f.get("kind") for f in faults} - {f.get("kind") for f in self.faults}
+
+        def ids(items: list[dict[str, Any]]) -> set[tuple[Any, Any]]:
+            return {(f.get("kind"), f.get("started")) for f in items if isinstance(f, dict)}
+
+        if isinstance(faults, list) and ids(faults) != ids(self.faults):
+            fresh = {kind for kind, _ in ids(faults) - ids(self.faults)}
             self.faults = faults
             with self._lock:
                 for fault in faults:
@@ -269,8 +283,12 @@ class LocalFaults:
                 self._off(kind)
                 del self.active[kind]
             for kind, fault in now.items():
-                if kind in self.active or kind not in ("busy", "delay", "duplicate", "drop"):
+                if kind not in ("busy", "delay", "duplicate", "drop"):
                     continue
+                if kind in self.active:
+                    if self.active[kind].get("started") == fault.get("started"):
+                        continue
+                    self._off(kind)  # turned off and on again between two reports: a new fault
                 self._on(kind, fault)
                 self.active[kind] = fault
                 self.room.note("fault", fault=kind)
@@ -339,6 +357,10 @@ def reporter() -> RoomReporter | None:
 
             warnings.warn(f"not reporting to the workshop room: {exc}", stacklevel=2)
             return None
+        import atexit
+
+        # A kernel shut down at the end of a notebook still sends what its last cells noted.
+        atexit.register(_reporter.flush, 1.0)
         try:
             _show_hints_under_cells()
         except Exception:  # no IPython display here: hints stay in reporter.hints

@@ -30,9 +30,10 @@ def test_two_participants_run_the_course_in_one_room(tmp_path):
     callbacks = result["callbacks"]
     # Every callback in its own participant's store, and the room counted exactly those.
     assert callbacks["pushes_accepted"] > 0
-    assert callbacks["pushes_without_callback"] == 0 and callbacks["foreign_callbacks"] == 0
+    assert callbacks["pushes_without_callback"] == 0 and callbacks["callbacks_without_a_push_in_the_store"] == 0
     assert callbacks["callbacks_stored"] == callbacks["pushes_accepted"] == callbacks["room_counted"]
     assert callbacks["participants_whose_room_count_matches_their_stores"] == 2
+    assert callbacks["participants_whose_room_push_count_matches_their_stores"] == 2
     for person in result["people"]:  # both run the solutions: every exercise passed, on the page
         assert person["lessons_on_page"] == ["00-start-here", "04-first-push"], person
     view = {(x["lesson"], x["exercise"]): x for x in result["exercise_view"]}
