@@ -333,3 +333,23 @@ def test_a_lone_surrogate_from_a_participant_never_breaks_the_facilitators_page(
         room = http.get("/_workshop/api/room", headers={"Authorization": f"Bearer {server.facilitator_token}"})
     assert room.status_code == 200, room.text
     assert room.json()["participants"][0]["last_error"]["code"] == "?"
+
+
+def test_a_report_the_room_rate_limits_is_kept_and_sent_again(tmp_path):
+    limits = WorkshopLimits(course_reports_per_minute=1)  # one report, then 429 for a minute
+    srv = WorkshopServer(tmp_path / "room", participants=1, limits=limits, name="workshop-course-429").start()
+    card = room_report.read_card(write_card(tmp_path, srv.credentials("p01")))
+    room = room_report.RoomReporter(card, heartbeat=0.5)
+    room.set_lesson("01-the-journey")
+    try:
+        room.note("check", exercise="first", status="passed")
+        assert room.flush() and room.sent == 1
+        room.note("check", exercise="second", status="passed")
+        assert not room.flush(1.0)  # refused: still queued, not dropped
+        assert room.dropped == 0 and [e["exercise"] for e in room._queue] == ["second"]
+        srv.room.desk("p01").course_rate.tokens = 1  # the minute is over
+        assert room.flush(5) and room.sent == 2
+        assert [x["exercise"] for x in srv.summary()["participants"][0]["lesson_exercises"]] == ["first", "second"]
+    finally:
+        room.stop()
+        srv.stop()
