@@ -11,7 +11,8 @@ the frame, and its peak RSS), inputs generated here into a temp folder (never co
    received time, string and number codes) -> ``mpesa_lab.analytics.load``
    (transactions + callbacks frames) + ``summary``; beside the obvious pandas way
    (``pandas.read_json(lines=True)`` + ``json_normalize``) on the same file, as a ratio.
-2. issue 14: ``CallbackStore.transactions()`` and ``.callbacks()`` over stores of 10k / 100k / 1M
+2. issue 14: ``CallbackStore.transactions()`` and ``.callbacks()`` (and, issue 22, the week's
+   questions of ``mpesa_lab.analytics.questions`` on those transactions) over stores of 10k / 100k / 1M
    pushes with their callbacks (filled by bench/store_fill.py: the store's own schema and text
    forms, bulk-inserted); beside DuckDB reading the same callbacks as JSON lines into a frame, and
    the obvious pandas way on that file.
@@ -94,6 +95,18 @@ ROWS = len(df)
     "store_transactions": """
 from mpesa_lab.listener import CallbackStore
 ROWS = len(CallbackStore(PATH).transactions())
+""",
+    # Issue 22: the week's questions over the store's transactions (the frame, then every
+    # answer the report shows); the questions' own cost is this minus store_transactions.
+    "store_questions": """
+from mpesa_lab.listener import CallbackStore
+from mpesa_lab import analytics
+tx = CallbackStore(PATH).transactions()
+for answer in (analytics.by_hour, analytics.hour_heatmap, analytics.latency_by_code, analytics.callback_funnel,
+               analytics.retry_conversion, analytics.reconciliation, analytics.amount_mismatches,
+               analytics.by_shortcode):
+    answer(tx)
+ROWS = len(tx)
 """,
     "store_callbacks": """
 from mpesa_lab.listener import CallbackStore
@@ -262,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             row = {
                 "transactions": median_of("store_transactions", store, args.rounds),
                 "callbacks": median_of("store_callbacks", store, args.rounds),
+                "questions": median_of("store_questions", store, args.rounds),
                 "duckdb_json": run("duckdb_read_json", jsonl),
                 "pandas_json": run("pandas_read_json", jsonl) if n <= pandas_limit else {"skipped": True},
             }

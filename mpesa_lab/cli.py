@@ -379,6 +379,21 @@ def cmd_lab(args: argparse.Namespace) -> int:
     """JupyterLab on the course notebooks (copied to a working folder when installed from a wheel)."""
     from mpesa_lab.notebook_server import NotebookServerError, run_lab
 
+    if args.room:
+        # Every kernel the lab starts inherits the card's file name (never its secret, which
+        # stays in the file): each lesson then reports to the room (listener/room_report.py).
+        import os
+        from pathlib import Path
+
+        from mpesa_lab.listener.room_report import ROOM_ENV, RoomCardError, read_card
+
+        try:
+            card = read_card(args.room)
+        except RoomCardError as exc:
+            err_console.print(f"[bold red]Cannot join the room[/]: {_plain(exc)}")
+            return 1
+        os.environ[ROOM_ENV] = str(Path(args.room).expanduser().resolve())
+        console.print(f"Lessons report to the workshop room at {card.base_url} as {card.consumer_key}.")
     try:
         return run_lab(
             args.dir,
@@ -472,6 +487,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=port_number, default=8888, help="0 picks a free port")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.add_argument("--verbose", action="store_true", help="show JupyterLab's own log")
+    p.add_argument(
+        "--room",
+        metavar="CARD",
+        default=None,
+        help="a file with your workshop card's lines: every lesson reports its progress to the room",
+    )
     p.set_defaults(func=cmd_lab)
 
     p = sub.add_parser("codes", help="the catalogue of error and result codes")

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from mpesa_lab.daraja.callbacks import ParsedCallback
     from mpesa_lab.emulator import Emulator, EmulatorConfig
     from mpesa_lab.listener.relay import WorkshopLink
+    from mpesa_lab.listener.room_report import RoomReporter
 
 _active: Lab | None = None
 _active_lock = threading.Lock()
@@ -136,6 +137,8 @@ class Lab:
 
     # Workshop mode only: the link to the room's server (relay, progress, the shared phone).
     workshop: WorkshopLink | None = None
+    # In a workshop room (MPESA_LAB_ROOM names a card): the reports to the facilitator's page.
+    room: RoomReporter | None = None
 
     def __init__(
         self,
@@ -257,6 +260,7 @@ class Lab:
                 )
             lab = cls(settings, DarajaClient(settings, strict_lengths=strict_lengths), parts.listener, parts.emulator)
             lab.workshop = parts.workshop
+            lab.room = _join_room(lab, store)
             with _active_lock:
                 _active = lab
             display.register()  # in a notebook, the lab and what it returns show as cards
@@ -380,6 +384,9 @@ class Lab:
                 environment=self.settings.environment,
                 phone=stored_phone(phone),  # one customer, one phone: 254... whatever was typed
             )
+            if self.room is not None and self.emulator is not None:
+                fields = _error_fields(exc)
+                self.room.note("push", ok=False, code=fields.get("errorCode", ""), message=str(exc)[:200])
             raise
         self.store.record_push(
             result.request,
@@ -389,6 +396,8 @@ class Lab:
             time_scale=self.time_scale,
         )
         self._warn_if_rule_17(result.request)
+        if self.room is not None and self.emulator is not None:
+            self.room.note("push", ok=True)
         return Push(self, result)
 
     def _warn_if_rule_17(self, request: dict[str, Any]) -> None:
@@ -608,6 +617,13 @@ def _cleanup_failed_start(lab: Lab | None, listener: Listener | None, emulator: 
             emulator.engine.stop()
         except Exception:
             pass
+
+
+def _join_room(lab: Lab, store: str | Path | None) -> RoomReporter | None:
+    """In a workshop room (``MPESA_LAB_ROOM`` names a card), the reporter this lab uses."""
+    from mpesa_lab.listener.room_report import join_room
+
+    return join_room(lab, store)
 
 
 def _error_fields(exc: BaseException) -> dict[str, Any]:

@@ -4,6 +4,7 @@
 >>> out = analytics.load("data/week")           # a Lab, a store, JSON lines, CSV, Parquet...
 >>> out.transactions                             # status, result_code, result_desc, phone, ...
 >>> analytics.summary(out.transactions)          # counts, shares and mitigation by result code
+>>> analytics.by_hour(out.transactions)          # paid / cancel / no-answer rates by hour of day
 >>> analytics.report("data/week", "report/")     # index.html + PNGs
 
 Nothing heavy is imported until used: importing this package does not import pandas,
@@ -34,6 +35,18 @@ if TYPE_CHECKING:
     from mpesa_lab.analytics.html_report import report
     from mpesa_lab.analytics.limits import LoadError
     from mpesa_lab.analytics.outcomes import Outcomes, Problem
+    from mpesa_lab.analytics.questions import (
+        amount_mismatches,
+        by_hour,
+        by_shortcode,
+        callback_funnel,
+        hour_heatmap,
+        latency_by_code,
+        outcome,
+        reconciliation,
+        retry_chains,
+        retry_conversion,
+    )
     from mpesa_lab.analytics.sources import export, load, scan
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__)

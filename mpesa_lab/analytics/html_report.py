@@ -26,6 +26,9 @@ PLOTS = (
     ("success_rate", "Success rate over time"),
     ("latency", "Latency: push to callback"),
     ("funnel", "Funnel"),
+    ("by_hour", "Outcomes by hour of day"),
+    ("hour_heatmap", "Transactions by hour and day of week"),
+    ("latency_by_code", "Latency by result code"),
 )
 
 
@@ -67,7 +70,7 @@ def report(
 ) -> Path:
     """Load ``source`` (anything ``load`` takes, or ``Outcomes``), write ``out_dir/index.html``
     and one PNG per plot; return the page's path."""
-    from mpesa_lab.analytics import analyses, plots
+    from mpesa_lab.analytics import analyses, plots, questions
 
     outcomes = source if isinstance(source, Outcomes) else load(source, progress=progress)
     out = Path(out_dir)
@@ -94,11 +97,26 @@ def report(
         figures=figures,
         codes=_code_rows(analyses.summary(tx)),
         refusals=_refusal_rows(analyses.refusals(tx)),
-        by_shortcode=_table(
-            analyses.success_rate(tx, by="shortcode"), "By shortcode", percent=("success_rate", "settled_success_rate")
+        about=_about(outcomes.source),
+        by_shortcode=_noted(
+            questions.by_shortcode(tx)[list(SHORTCODE_COLUMNS)], "By shortcode", percent=("success_rate",)
         )
         if tx["shortcode"].notna().any()
         else None,
+        by_hour=_noted(
+            questions.by_hour(tx), "By hour of day", percent=("success_rate", "cancel_rate", "no_answer_rate")
+        ),
+        latency_by_code=_noted(questions.latency_by_code(tx), "Latency by result code (seconds)"),
+        callback_funnel=_noted(questions.callback_funnel(tx), "Callbacks and STK queries", percent=_SHARES),
+        retries=_noted(
+            questions.retry_conversion(tx), "Retries after 1032 / 1037", percent=("conversion", "recovered")
+        ),
+        reconciliation=_noted(questions.reconciliation(tx), "Reconciliation: amount paid against amount requested"),
+        mismatches=_table(
+            questions.amount_mismatches(tx).head(100),
+            "Paid with another amount than requested",
+            empty="Every paid callback carried the requested amount (or none to compare).",
+        ),
         latency=_table(analyses.latency(tx), "Latency (seconds), pushes answered by a callback"),
         funnel=_table(analyses.funnel(tx), "Funnel", percent=("share_of_first", "kept_from_previous")),
         missing=_table(
@@ -127,6 +145,38 @@ def report(
     index = out / "index.html"
     index.write_text(page, encoding="utf-8")
     return index
+
+
+_SHARES = ("share_of_accepted", "share_of_received")
+#: what the page shows of ``questions.by_shortcode`` (all of it is wider than the text)
+SHORTCODE_COLUMNS = (
+    "shortcode",
+    "kind",
+    "transactions",
+    "paid",
+    "cancelled",
+    "no answer",
+    "success_rate",
+    "deliveries",
+    "amount_paid",
+    "p50_latency_s",
+)
+
+
+def _noted(df: pd.DataFrame, caption: str, *, percent: tuple[str, ...] = ()) -> Table:
+    """A table whose caption says what it counts (the analysis's ``attrs["note"]``)."""
+    note = df.attrs.get("note")
+    return _table(df, f"{caption}: {note}" if note else caption, empty=note or "Nothing to show.", percent=percent)
+
+
+def _about(source: str) -> str | None:
+    """What a dataset folder says it is (its ABOUT.md: e.g. "simulated production traffic")."""
+    path = Path(source)
+    try:
+        text = (path / "ABOUT.md").read_text(encoding="utf-8", errors="replace") if path.is_dir() else None
+    except OSError:
+        return None
+    return " ".join(text.split())[:600] or None if text else None
 
 
 def _pick_freq(tx: pd.DataFrame) -> str:

@@ -230,10 +230,118 @@ def funnel(
     return _finish(fig, save)
 
 
+def by_hour(
+    tx: pd.DataFrame, *, save: str | os.PathLike[str] | None = None, title: str = "Outcomes by hour of day"
+) -> Figure:
+    """Paid, cancel and no-answer rates per hour of day (lines), with the transactions (bars)."""
+    from mpesa_lab.analytics.questions import by_hour as hours
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.8))
+    table = hours(tx)
+    if not table["transactions"].sum():
+        _empty(ax, "no transactions with a time")
+        ax.set_title(title)
+        return _finish(fig, save)
+    ax2 = ax.twinx()
+    ax2.bar(table["hour"], table["transactions"], width=0.8, color="#DDDDDD", zorder=0)
+    ax2.set_ylabel("transactions", color="#777777")
+    ax.set_zorder(ax2.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    busy = table["transactions"] >= 10  # a rate of 2 pushes is noise: drawn only where >= 10
+    for column, label, colour in (
+        ("success_rate", "paid", CATEGORY_COLOURS["success"]),
+        ("cancel_rate", "cancelled (1032)", CATEGORY_COLOURS["customer_action"]),
+        ("no_answer_rate", "no answer (1037, 1019, 1036)", "#0072B2"),
+    ):
+        ax.plot(table["hour"], (table[column] * 100).where(busy), marker="o", ms=3, color=colour, label=label)
+    ax.set_xticks(range(0, 24, 2))
+    ax.set_xlim(-0.6, 23.6)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("hour of day (Nairobi); rates drawn where >= 10 transactions")
+    ax.set_ylabel("% of the hour's transactions")
+    ax.set_title(title)
+    ax.legend(loc="center left", fontsize=8, frameon=False)
+    return _finish(fig, save)
+
+
+def hour_heatmap(
+    tx: pd.DataFrame,
+    *,
+    value: str = "transactions",
+    save: str | os.PathLike[str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Hour of day (rows) by day of week (columns), shaded by ``value`` (see
+    ``questions.hour_heatmap``, which gives the numbers)."""
+    import numpy as np
+
+    from mpesa_lab.analytics.questions import hour_heatmap as grid
+
+    plt = _pyplot()
+    table = grid(tx, value=value)
+    title = title or f"{value.replace('_', ' ')} by hour and day of week"
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.6, 6.0))
+    values = table.to_numpy(dtype="float64")
+    if not np.nansum(values):
+        _empty(ax, "no transactions with a time")
+        ax.set_title(title)
+        return _finish(fig, save)
+    # No number in each cell: 168 labels tripled the drawing time; the table has the numbers.
+    image = ax.imshow(values, aspect="auto", cmap="Blues" if value == "transactions" else "viridis")
+    ax.set_xticks(range(7), list(table.columns))
+    ax.set_yticks(range(24), [f"{h:02d}:00" for h in range(24)])
+    ax.set_ylabel("hour of day (Nairobi)")
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, shrink=0.6, label=value.replace("_", " "))
+    return _finish(fig, save)
+
+
+def latency_by_code(
+    tx: pd.DataFrame,
+    *,
+    top: int = 12,
+    save: str | os.PathLike[str] | None = None,
+    title: str = "Latency by result code: push to callback",
+) -> Figure:
+    """One row per result code (most frequent first): a bar from p50 to p90, a tick at p99,
+    coloured by the code's category."""
+    from mpesa_lab.analytics.questions import latency_by_code as table_of
+
+    plt = _pyplot()
+    table = table_of(tx).head(top).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(WIDTH, 1.2 + 0.4 * max(len(table), 1)))
+    if table.empty:
+        _empty(ax, "no latencies (the source has no push times)")
+        ax.set_title(title)
+        return _finish(fig, save)
+    from mpesa_lab.codes import result_entry
+
+    labels = [
+        literal(f"{c}  {n} ({t:,})")
+        for c, n, t in zip(table["result_code"], table["result_name"], table["transactions"], strict=True)
+    ]
+    colours = [CATEGORY_COLOURS.get(result_entry(c).category or "", "#777777") for c in table["result_code"]]
+    y = range(len(table))
+    ax.barh(y, table["p90_s"] - table["p50_s"], left=table["p50_s"], color=colours, height=0.55)
+    ax.scatter(table["p50_s"], y, color="black", s=12, zorder=3, label="p50")
+    ax.scatter(table["p99_s"], y, color="black", marker="|", s=90, zorder=3, label="p99")
+    ax.set_yticks(list(y), labels)
+    ax.set_xlim(left=0)
+    ax.set_xlabel("seconds from push to first callback (bar: p50 to p90, coloured by category)")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _finish(fig, save)
+
+
 #: Every plot by name (the report draws them in PLOTS order); each takes the transactions frame.
 ALL: dict[str, Callable[..., Any]] = {
     "result_codes": result_codes,
     "success_rate": success_rate,
     "latency": latency,
     "funnel": funnel,
+    "by_hour": by_hour,
+    "hour_heatmap": hour_heatmap,
+    "latency_by_code": latency_by_code,
 }

@@ -19,7 +19,16 @@ from mpesa_lab.course.checks.l03_password import password, timestamp, wrong_part
 from mpesa_lab.course.checks.l04_first_push import customer_answer
 from mpesa_lab.course.checks.l05_callbacks import distinct_payments, query_fallback, receipt, result_code
 from mpesa_lab.course.checks.l06_result_codes import advice_function, till_push, triggered
-from mpesa_lab.course.checks.l07_analytics import paid_rows, top_failure
+from mpesa_lab.course.checks.l07_analytics import (
+    mismatched,
+    no_answer_hour,
+    no_answer_latency,
+    paid_rows,
+    retry_conversion,
+    settled_by_query,
+    till_success_rate,
+    top_failure,
+)
 from mpesa_lab.course.checks.l08_sandbox import callback_url, env_file
 from mpesa_lab.course.checks.l09_workshop import room_fault, room_rehearsal, struggling_participant
 from mpesa_lab.course.checks.l10_endpoint import callback_reader, order_settler, polling_loop, your_endpoint
@@ -54,6 +63,12 @@ __all__ = [
     # l07_analytics
     "paid_rows",
     "top_failure",
+    "no_answer_hour",
+    "no_answer_latency",
+    "settled_by_query",
+    "retry_conversion",
+    "mismatched",
+    "till_success_rate",
     # l08_sandbox
     "env_file",
     "callback_url",

@@ -17,6 +17,9 @@ def lesson_store(lesson: str) -> Path:
     """
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", lesson):
         raise ValueError(f"lesson name {lesson!r}: use letters, digits, '.', '_' or '-' (e.g. '02-access-token')")
+    from mpesa_lab.listener.room_report import note_lesson
+
+    note_lesson(lesson)  # in a workshop room, the room learns which lesson this is
     folder = lab_home() / "course"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{lesson}.sqlite"

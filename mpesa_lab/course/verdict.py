@@ -74,11 +74,27 @@ def strict() -> bool:
 
 
 def give(verdict: Verdict) -> Verdict:
-    """Record a verdict; in strict mode, raise when it is not ok."""
+    """Record a verdict (and, in a workshop room, report it); in strict mode, raise when it is
+    not ok."""
     _history.append(verdict)
+    _report(verdict)
     if strict() and not verdict.ok:
         raise ExerciseFailed(str(verdict))
     return verdict
+
+
+def _report(verdict: Verdict) -> None:
+    """Tell the workshop room (when ``MPESA_LAB_ROOM`` names a card): queued, never waited for."""
+    from mpesa_lab.listener.room_report import reporter
+
+    try:
+        room = reporter()
+        if room is not None:
+            status = "passed" if verdict.ok else "failed" if verdict.answered else "not_yet"
+            problem = verdict.problems[0] if verdict.problems and verdict.answered else ""
+            room.note("check", exercise=verdict.exercise, status=status, problem=problem)
+    except Exception:  # a report must never cost the learner their verdict
+        pass
 
 
 def history() -> list[Verdict]:

@@ -10,6 +10,7 @@ request                            goes to
 ``POST /_workshop/inbox/<token>``  a participant's mailbox (the CallBackURL of their pushes)
 ``/_workshop/relay/...``           hello, long-poll pull and ack for the participant's relay
 ``/_workshop/progress``            a notebook reports which exercise it has reached
+``/_workshop/course``              a course notebook reports checks, pushes, callbacks
 ``/_workshop/`` and ``/api/...``   the facilitator's page and room controls
 =================================  ==========================================================
 
@@ -241,6 +242,7 @@ class WorkshopApp:
             desk.progress.errors.add(exc.code)
             raise
         self.room.remember_token(token["access_token"], desk)
+        desk.progress.note_success(only=("oauth",))  # a token at last: an OAuth error is mended
         await JSONResponse(token)(scope, receive, send)
 
     async def _daraja(self, scope: Scope, receive: Receive, send: Send, route: str) -> None:
@@ -271,6 +273,8 @@ class WorkshopApp:
             if route == "push":
                 progress.accepted += 1
                 progress.note_success()
+            else:
+                progress.note_success(only=("query",))
             return
         try:
             body = json.loads(captured.get("body") or b"{}")
@@ -366,6 +370,8 @@ class WorkshopApp:
             desk.progress.results.add(clip(letter.result_code, 40) or "")
             if letter.result_code != "0":
                 desk.progress.note_error(letter.result_code, letter.result_desc or "", "callback")
+            else:
+                desk.progress.note_success()  # paid: whatever went wrong before is mended
         await send(
             {
                 "type": "http.response.start",

@@ -1,7 +1,8 @@
 """The workshop server's own routes (``/_workshop``): what is not Daraja.
 
 - the facilitator's page and its API (room view, faults, reset, participants), facilitator token;
-- a participant's relay (hello, long-poll pull, ack) and progress reports, participant token.
+- a participant's relay (hello, long-poll pull, ack), progress and course reports
+  (:mod:`mpesa_lab.workshop.course_report`), participant token.
 
 Bodies are capped before they are read and depth-checked before they are parsed
 (:mod:`mpesa_lab.workshop.limits`); every refusal is one line in Daraja's envelope. The router
@@ -21,7 +22,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from mpesa_lab.emulator.errors import EnvelopeError, method_not_allowed
-from mpesa_lab.workshop.limits import BodyTooLarge, parse_json, read_capped
+from mpesa_lab.workshop.course import CourseError, lesson_name
+from mpesa_lab.workshop.course_report import apply_report
+from mpesa_lab.workshop.limits import BodyTooLarge, clip, parse_json, read_capped
 from mpesa_lab.workshop.page import facilitator_page
 from mpesa_lab.workshop.room import Desk, RoomError
 
@@ -103,16 +106,45 @@ def control_app(workshop: WorkshopApp) -> Starlette:
             return JSONResponse({"stopped": room.stop_fault(request.query_params.get("kind"))})
         if request.method == "GET":
             return JSONResponse({"faults": room.summary()["faults"]})
-        body = await body_of(request, ("kind", "seconds", "delay"))
+        body = await body_of(request, ("kind", "seconds", "delay", "lesson"))
         if not isinstance(body.get("kind"), str):
             raise EnvelopeError(
                 "400.002.02", 'Bad Request - send {"kind": "busy" | "delay" | "duplicate" | "drop", "seconds": 60}', 400
             )
         try:
-            fault = room.start_fault(body["kind"], body.get("seconds", 60.0), delay=body.get("delay", 3.0))
-        except RoomError as exc:
+            lesson = lesson_name(body["lesson"]) if body.get("lesson") else None
+            fault = room.start_fault(
+                body["kind"], body.get("seconds", 60.0), delay=body.get("delay", 3.0), lesson=lesson
+            )
+        except (RoomError, CourseError) as exc:
             raise EnvelopeError("400.002.02", f"Bad Request - {exc}", 400) from None
         return JSONResponse(fault)
+
+    async def hints(request: Request) -> Response:
+        facilitator_only(request)
+        if request.method == "GET":
+            return JSONResponse({"hints": list(room.hints.items)})
+        body = await body_of(request, ("text", "lesson"))
+        try:
+            lesson = lesson_name(body["lesson"]) if body.get("lesson") else None
+            return JSONResponse(room.broadcast(body.get("text"), lesson))  # type: ignore[arg-type]
+        except (RoomError, CourseError) as exc:
+            raise bad_request(str(exc)) from None
+
+    async def course(request: Request) -> Response:
+        desk = participant_only(request)
+        if not desk.course_rate.take():
+            raise EnvelopeError(
+                "429.001.01",
+                f"Too Many Requests - at most {workshop.limits.course_reports_per_minute} course reports a minute",
+                429,
+            )
+        body = await body_of(request, ("lesson", "events", "since"))
+        try:
+            answer = apply_report(room, desk, body)
+        except CourseError as exc:
+            raise bad_request(str(exc)) from None
+        return JSONResponse(answer)
 
     async def reset(request: Request) -> Response:
         facilitator_only(request)
@@ -193,7 +225,7 @@ def control_app(workshop: WorkshopApp) -> Starlette:
         exercise = body.get("exercise")
         if not isinstance(exercise, (str, int, float)) or isinstance(exercise, bool) or not str(exercise).strip():
             raise EnvelopeError("400.002.02", 'Bad Request - send {"exercise": "09.3"}', 400)
-        desk.progress.exercise = str(exercise).strip()[:60]
+        desk.progress.exercise = clip(str(exercise).strip(), 60)
         desk.progress.last_seen = time.time()
         return JSONResponse({"participant": desk.participant.id, "exercise": desk.progress.exercise})
 
@@ -222,6 +254,8 @@ def control_app(workshop: WorkshopApp) -> Starlette:
         Route(PREFIX + "/relay/pull", pull, methods=["GET"]),
         Route(PREFIX + "/relay/ack", ack, methods=["POST"]),
         Route(PREFIX + "/progress", progress, methods=["POST"]),
+        Route(PREFIX + "/course", course, methods=["POST"]),
+        Route(PREFIX + "/api/hints", hints, methods=["GET", "POST"]),
     ]
     app = Starlette(
         routes=routes,

@@ -61,6 +61,13 @@ class WorkshopLimits:
     # Networks a direct URL may point into besides the participant's own address (comma-separated
     # CIDRs, e.g. "10.0.0.0/8" when participants sit behind a NAT the server cannot see through).
     direct_networks: str = ""
+    # the course in the room (POST /_workshop/course, workshop/course.py): what a notebook reports
+    course_reports_per_minute: int = 120  # reports per participant per minute (a burst of 30)
+    course_events_per_report: int = 50  # checks, pushes, callbacks in one report
+    lessons_per_participant: int = 20  # lessons a participant's progress keeps
+    exercises_per_lesson: int = 40  # exercises one lesson keeps per participant
+    exercises_in_room_view: int = 200  # rows of the page's per-exercise view
+    hint_chars: int = 300  # a facilitator's hint
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> WorkshopLimits:
@@ -241,5 +248,7 @@ def clip(text: Any, chars: int) -> str | None:
     """A participant-supplied string as the server keeps it: at most ``chars`` characters."""
     if text is None:
         return None
-    text = str(text)
+    # A lone surrogate ("\\ud800" is valid JSON) cannot be encoded as UTF-8: kept, it would make
+    # every later answer that shows it (the facilitator's /api/room) fail. Replaced by "?".
+    text = str(text).encode("utf-8", "replace").decode("utf-8")
     return text if len(text) <= chars else text[: chars - 1] + "\u2026"

@@ -23,6 +23,7 @@ from mpesa_lab.emulator.config import EmulatorConfig
 from mpesa_lab.emulator.engine import Engine
 from mpesa_lab.emulator.ids import IdFactory
 from mpesa_lab.emulator.state import EmulatorState
+from mpesa_lab.workshop.course import CourseProgress, Hints, exercise_view
 from mpesa_lab.workshop.limits import OTHER, TokenBucket, WindowCounter, WorkshopLimits, clip, fold
 from mpesa_lab.workshop.mailbox import Mailbox, RoomBudget
 from mpesa_lab.workshop.roster import Participant, Roster
@@ -88,26 +89,36 @@ class Progress:
     exercise: str | None = None
     last_seen: float | None = None
     changes: int = 0
+    course: CourseProgress = field(init=False)
 
     def __post_init__(self) -> None:
         window, most = self.limits.counter_window_seconds, self.limits.codes_per_participant
         self.errors = WindowCounter(window, most)
         self.results = WindowCounter(window, most)
+        self.course = CourseProgress(self.limits)
 
-    def note_error(self, code: str, message: str, where: str) -> None:
+    def note_error(self, code: str, message: str, where: str, mitigation: str | None = None) -> None:
         code, message = clip(code, 40) or "", clip(message, self.limits.text_chars) or ""
-        entry = codes.lookup(code, message)
+        if mitigation is None:
+            mitigation = codes.lookup(code, message).mitigation
         self.last_error = {
             "code": code,
             "message": message,
             "where": where,
-            "mitigation": entry.mitigation,
+            "mitigation": clip(mitigation, self.limits.text_chars),
             "at": time.time(),
         }
 
-    def note_success(self) -> None:
-        """A push went through: the last error is history (the page stops showing it)."""
-        self.last_error = None
+    def note_success(self, only: tuple[str, ...] | None = None) -> None:
+        """The participant succeeded: the last error is history (the page stops showing it).
+
+        A push accepted, a paid callback or a passed check clears any error (``only`` None); a
+        token or a query answered clears an error of that same step only (``only=("oauth",)``):
+        a token fetched does not mend a failed push.
+        """
+        error = self.last_error
+        if error is not None and (only is None or str(error.get("where", "")).split(" ")[0] in only):
+            self.last_error = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,6 +130,7 @@ class Progress:
             "last_error": self.last_error,
             "exercise": self.exercise,
             "last_seen": self.last_seen,
+            **self.course.to_dict(),
         }
 
 
@@ -145,6 +157,8 @@ class Desk:
         # hello's health checks, and callbacks into the inbox, per participant
         self.hellos = TokenBucket(self.limits.hello_per_minute / 60.0, self.limits.hello_per_minute)
         self.inbox_rate = TokenBucket(self.limits.inbox_per_second, self.limits.inbox_burst)
+        per_minute = self.limits.course_reports_per_minute
+        self.course_rate = TokenBucket(per_minute / 60.0, max(1, min(30, per_minute)))
         self.warned_full = float("-inf")  # when the log last said this mailbox is full
         self.tokens: deque[str] = deque()  # access tokens issued through the room, oldest first
 
@@ -181,6 +195,7 @@ class Room:
         self._by_inbox: dict[str, Desk] = {}
         self._tokens: dict[str, Desk] = {}
         self.faults: dict[str, dict[str, Any]] = {}
+        self.hints = Hints()
         self._timers: dict[str, threading.Timer] = {}
         self.changes = 0  # bumped on anything the facilitator's page shows
         for participant in roster:
@@ -239,9 +254,16 @@ class Room:
     # ---- room controls ----------------------------------------------------------------------
 
     def start_fault(
-        self, kind: str, seconds: float | None = DEFAULT_FAULT_SECONDS, *, delay: float = DEFAULT_CALLBACK_DELAY
+        self,
+        kind: str,
+        seconds: float | None = DEFAULT_FAULT_SECONDS,
+        *,
+        delay: float = DEFAULT_CALLBACK_DELAY,
+        lesson: str | None = None,
     ) -> dict[str, Any]:
-        """Turn a fault on for the whole room, for ``seconds`` (None: until stopped)."""
+        """Turn a fault on for the whole room (or only those in ``lesson``), for ``seconds``
+        (None: until stopped). Course notebooks learn of it in their next report and apply it to
+        their own emulator (mpesa_lab.listener.room_report)."""
         if kind not in FAULTS:
             raise RoomError(f"unknown fault {kind!r}; faults are: {', '.join(FAULTS)}")
         if seconds is not None and (
@@ -258,6 +280,7 @@ class Room:
                 "started": time.time(),
                 "until": None if seconds is None else time.time() + seconds,
                 "delay": delay,
+                "lesson": lesson,
             }
             for desk in self.desks.values():
                 self._apply_faults(desk, fresh=kind)
@@ -293,20 +316,35 @@ class Room:
         if timer is not None and timer is not threading.current_thread():
             timer.cancel()
 
+    def faults_for(self, desk: Desk) -> dict[str, dict[str, Any]]:
+        """The room's faults that reach ``desk``: room-wide ones, and those for its lesson."""
+        lesson = desk.progress.course.lesson
+        return {k: f for k, f in self.faults.items() if f.get("lesson") in (None, lesson)}
+
     def _apply_faults(self, desk: Desk, fresh: str | None = None) -> None:
         """Make one desk's state match the room's faults (``fresh``: the one just turned on)."""
         state = desk.state
+        faults = self.faults_for(desk)
         # The room's own settings (EmulatorConfig) stay underneath whatever fault comes and goes.
-        active = tuple(k for k in ("delay", "duplicate") if k in self.faults)
+        active = tuple(k for k in ("delay", "duplicate") if k in faults)
         callback_faults = tuple(dict.fromkeys((*self.config.callback_faults, *active)))
-        delay = self.faults["delay"]["delay"] if "delay" in self.faults else self.config.callback_delay
+        delay = faults["delay"]["delay"] if "delay" in faults else self.config.callback_delay
         state.configure(callback_faults=callback_faults, callback_delay=delay)
-        if fresh in (None, "busy") and "busy" in self.faults:
+        if fresh in (None, "busy") and "busy" in faults:
             with state.lock:
                 state.injected.clear()
             state.fail_next("500.003.02", count=None, route="push")
-        if fresh == "drop":
+        if fresh == "drop" and "drop" in faults:
             state.inject_callback_fault("drop", count=1)
+
+    def broadcast(self, text: str, lesson: str | None = None) -> dict[str, Any]:
+        """A hint for every participant (or those in ``lesson``): their notebooks show it."""
+        if not isinstance(text, str) or not text.strip() or len(text) > self.limits.hint_chars:
+            raise RoomError(f"a hint is text of 1 to {self.limits.hint_chars} characters")
+        with self.lock:
+            hint = self.hints.add(clip(text.strip(), self.limits.hint_chars) or "", lesson)
+            self.changes += 1
+        return hint
 
     def reset(self) -> None:
         """Every participant back to a fresh emulator (apps, paybills and tokens kept); faults off."""
@@ -348,6 +386,9 @@ class Room:
         return {
             "title": self.roster.title,
             "participants": people,
+            "exercises": exercise_view([d.progress.course for d in desks], self.limits.exercises_in_room_view),
+            "lessons": sorted({p["lesson"] for p in people if p["lesson"]}),
+            "hints": list(self.hints.items)[-5:],
             "results": chart,
             "errors": errors,
             "faults": faults,

@@ -167,3 +167,42 @@ def test_shares_are_shown_with_sensible_precision():
     fig = plots.result_codes(out.transactions, top=40)
     shown = [t.get_text() for t in fig.axes[0].texts]
     assert shown and not any(t.endswith("(0%)") for t in shown), shown  # every bar has at least one
+
+
+def test_report_of_the_week_answers_the_weeks_questions(tmp_path):
+    # Issue 22: hours, latency by code, queries, retries, reconciliation, per shortcode; each
+    # table says what it counts, the numbers agree, and the page says the data is simulated.
+    from mpesa_lab.analytics import questions
+
+    out = analytics.load(WEEK)
+    tx = out.transactions
+    page = analytics.report(out, tmp_path / "week").read_text()
+    assert "About this data:</b> Simulated production traffic, not the Daraja sandbox" in page
+    for heading in (
+        "By hour of day: transactions by the hour of their push",
+        "Latency by result code (seconds): transactions answered by a callback",
+        "Callbacks and STK queries: transactions (one per push)",
+        "Retries after 1032 / 1037: chains whose first push",
+        "Reconciliation: amount paid against amount requested: paid transactions",
+        "Paid with another amount than requested",
+        "By shortcode: transactions (one per push) per shortcode",
+    ):
+        assert heading in html.unescape(page), heading
+    for name in ("by_hour.png", "hour_heatmap.png", "latency_by_code.png"):
+        assert (tmp_path / "week" / name).stat().st_size > 1000 and f"data-file='{name}'" in page
+    hours = _section(page, "<h3>By hour of day")
+    counts = [
+        int(n.replace(",", "")) for n in re.findall(r"<tr><td class='n'>\d+</td><td class='n'>([\d,]+)</td>", hours)
+    ]
+    assert len(counts) == 24 and sum(counts) == len(tx)
+    shortcodes = _section(page, "<h3>By shortcode")
+    assert "till 174381 (Buy Goods)" in shortcodes and "paybill" in shortcodes
+    mismatched = questions.amount_mismatches(tx)
+    listed = _section(page, "<h3>Paid with another amount")
+    assert len(mismatched) and all(r in listed for r in mismatched["receipt"])
+
+
+def test_report_of_a_callback_log_says_what_is_not_known(tmp_path):
+    page = html.unescape(analytics.report(MESSY, tmp_path / "r").read_text())
+    assert "retries not known: the source has no pushes" in page
+    assert "latency not known" in page and "About this data" not in page

@@ -257,6 +257,27 @@ def test_07_shortcuts(week):
         wrong(check.top_failure(non_zero[0], tx))
 
 
+def test_07_week_question_shortcuts(week):
+    from mpesa_lab import analytics
+
+    tx = week
+    # The top no-answer rate of any hour, however few pushes it had.
+    hours = analytics.by_hour(tx)
+    wrong(check.no_answer_hour(int(hours.loc[hours.no_answer_rate.idxmax(), "hour"]), tx), "noise")
+    # The no-answer family's median (1019 and 1036 too), not 1037's.
+    family = tx[tx.result_code.isin(["1037", "1019", "1036"])].latency_s.median()
+    wrong(check.no_answer_latency(family, tx))
+    # Every pushes whose query said something, pending answers included.
+    wrong(check.settled_by_query(int(tx.query_result_code.notna().sum()), tx), "pending")
+    # The share of all 1037 chains that paid (recovered), read off the table's other column.
+    row = analytics.retry_conversion(tx).set_index("first_code").loc["1037"]
+    wrong(check.retry_conversion(row.recovered, tx), "retried ones")
+    # Every row whose amount differs, unpaid (NaN) ones included.
+    wrong(check.mismatched(tx[tx.amount != tx.amount_requested], tx), "not paid")
+    # The till number 174381 instead of the BusinessShortCode it pushes with.
+    wrong(check.till_success_rate((tx[tx.shortcode == "174381"].status == "paid").mean(), tx), "174380")
+
+
 # -- 08 -----------------------------------------------------------------------------------------
 
 

@@ -93,6 +93,15 @@ MISTAKES: dict[str, list[tuple[str, str]]] = {
     "07-result-code-analytics": [
         ("paid_rows", "paid = tx[tx.result_code == 0]"),
         ("top_failure", "top = tx.result_code.value_counts().index[0]  # the commonest code overall"),
+        ("no_answer_hour", "worst_hour = int(hours.loc[hours.no_answer_rate.idxmax(), 'hour'])  # quiet hours too"),
+        ("no_answer_latency", "no_answer_s = tx.latency_s.median()  # every code"),
+        ("settled_by_query", "settled = int((tx.callbacks == 0).sum())"),
+        (
+            "retry_conversion",
+            "retry_paid = analytics.retry_conversion(tx).set_index('first_code').loc['1037', 'recovered']",
+        ),
+        ("mismatched", "short = tx[tx.amount != tx.amount_requested]"),
+        ("till_success_rate", "till_rate = (tx[tx.shortcode == '174381'].status == 'paid').mean()  # the till number"),
     ],
     "08-real-sandbox": [
         ("env_file", 'env_text = "MPESA_CONSUMER_KEY=paste-your-consumer-key\\n"'),

@@ -23,7 +23,7 @@ from mpesa_lab.workshop import WorkshopServer
 
 from .conftest import Participant
 
-EXAMPLES = 1500
+EXAMPLES = 1650  # about 75 per route
 SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -53,6 +53,8 @@ ROUTES = {
     "pull": ("/_workshop/relay/pull", "GET", "basic"),
     "ack": ("/_workshop/relay/ack", "POST", "basic"),
     "progress": ("/_workshop/progress", "POST", "bearer"),
+    "course": ("/_workshop/course", "POST", "basic"),
+    "api_hints": ("/_workshop/api/hints", "POST", "facilitator"),
     "random": ("/{random}", "POST", "none"),
 }
 OUR_ROUTES = {
@@ -66,6 +68,8 @@ OUR_ROUTES = {
     "pull",
     "ack",
     "progress",
+    "course",
+    "api_hints",
     "random",
 }
 
@@ -99,6 +103,11 @@ values = st.recursive(
                     "ResultCode",
                     "CheckoutRequestID",
                     "x",
+                    "lesson",
+                    "events",
+                    "since",
+                    "status",
+                    "text",
                 ]
             )
             | st.text(max_size=6),
