@@ -79,11 +79,9 @@ class Push:
     def wait(self, timeout: float | None = None) -> ParsedCallback:
         """Block until this push's callback is stored; TimeoutError says what to try next.
 
-        ``timeout`` (seconds) defaults to 30, or longer on a timed lab whose slowest outcome
-        (the older no-answer timeouts, ~100 s of real time) would take longer at its time scale.
-
-        On a stopped lab: the callback if it was stored before the stop, else a LabError (none
-        can arrive any more).
+        ``timeout`` (seconds) defaults to 30, or longer on a timed lab whose slowest outcome (the
+        older no-answer timeouts, ~100 s of real time) would take longer at its time scale.
+        On a stopped lab: the callback if it was stored before the stop, else a LabError.
         """
         lab = self.lab
         if not lab.running:
@@ -307,16 +305,12 @@ class Lab:
         return 1.0 if self.settings.environment in ("sandbox", "production") else None
 
     def real_world_delay(self, result_code: str | int) -> Any:
-        """The timing model's distribution for ``result_code`` (``mpesa_lab.emulator.timing``):
-        ``what``, ``median``, ``low``, ``high`` in real-world seconds from the acknowledgement to
-        the callback, and its ``source``; the live-sandbox profile's when this lab's emulator
-        plays it."""
+        """The timing model's ``Delay`` for ``result_code`` (``mpesa_lab.emulator.timing``: real-world
+        seconds from the acknowledgement to the callback), in this lab's emulator's profile."""
         from mpesa_lab.emulator.timing import distribution
 
-        behaviour = self.emulator.config.behaviour if self.emulator is not None else ""
-        return distribution(
-            result_code, profile="live_sandbox_2026" if behaviour == "live_sandbox_2026" else "teaching"
-        )
+        live = self.emulator is not None and self.emulator.config.behaviour == "live_sandbox_2026"
+        return distribution(result_code, profile="live_sandbox_2026" if live else "teaching")
 
     @property
     def running(self) -> bool:
