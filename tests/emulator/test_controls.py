@@ -7,6 +7,7 @@ import inspect
 from starlette.routing import Route
 
 from mpesa_lab.emulator import Emulator, EmulatorConfig
+from mpesa_lab.emulator.contract import CONTRACT_JSON_PATH, CONTRACT_YAML_PATH
 from mpesa_lab.emulator.controls import PREFIX, Controls, route_table
 from mpesa_lab.emulator.models import TxStatus
 
@@ -23,7 +24,9 @@ def test_the_served_lab_routes_are_exactly_the_described_ones():
         if method != "HEAD"
     }
     described = {(spec.method, PREFIX + spec.path) for spec, _ in route_table()}
-    assert served == described
+    # the contract is a document, not a control: served beside them, without the control token
+    contract = {("GET", CONTRACT_YAML_PATH), ("GET", CONTRACT_JSON_PATH)}
+    assert served == described | contract
     assert len(described) == len(route_table())  # one control per method and path
 
 
