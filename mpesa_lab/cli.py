@@ -236,9 +236,25 @@ def cmd_listen(args: argparse.Namespace) -> int:
 
 
 def cmd_workshop(args: argparse.Namespace) -> int:
-    """Run the room's shared Daraja (``workshop serve``)."""
+    """Run the room's shared Daraja (``workshop serve``), build the offline install (``workshop
+    wheelhouse DIR``) or check a participant's laptop against the room (``workshop check``)."""
+    if args.action == "wheelhouse":
+        from mpesa_lab.workshop.cli import run_wheelhouse
+
+        return run_wheelhouse(args.target, args.platform, python_version=args.python_version, uv=not args.no_uv)
+    if args.action == "check":
+        from mpesa_lab.workshop.check import run_check
+
+        return run_check(args.target, timeout=args.timeout)
+    if args.target is not None:
+        err_console.print(
+            f"[bold red]error[/]: workshop serve takes no folder argument ({args.target!r}): use --dir for "
+            "the room's folder, --wheelhouse for the install files"
+        )
+        return 2
     from mpesa_lab.background import ServerStartError
     from mpesa_lab.workshop import RosterError, run_workshop
+    from mpesa_lab.workshop.files import NotAWheelhouse
 
     names = None
     if args.names is not None:
@@ -261,7 +277,11 @@ def cmd_workshop(args: argparse.Namespace) -> int:
             advertise_url=args.url,
             seed=args.seed,
             names=names,
+            wheelhouse=args.wheelhouse,
         )
+    except NotAWheelhouse as exc:
+        err_console.print(f"[bold red]error[/]: {_plain(exc)}")
+        return 2
     except OSError as exc:
         where = exc.filename or args.dir
         err_console.print(
@@ -515,9 +535,12 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("workshop", help="a shared Daraja for a room of participants (workshop serve)")
     w.add_argument(
         "action",
-        choices=["serve"],
-        help="serve: the room's Daraja, one app and paybill per participant, a facilitator's page",
+        choices=["serve", "wheelhouse", "check"],
+        help="serve: the room's Daraja, one app and paybill per participant, a facilitator's page; "
+        "wheelhouse DIR: build the offline install; check [CARD or URL]: can this laptop reach the room "
+        "and get callbacks?",
     )
+    w.add_argument("target", nargs="?", default=None, help="wheelhouse: the folder; check: your card's .env or a URL")
     w.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: the whole room)")
     w.add_argument("--port", type=port_number, default=8000, help="0 picks a free port")
     w.add_argument(
@@ -543,6 +566,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--url", type=http_url, default=None, help="the URL participants use, if not http://<this machine>:<port>"
     )
     w.add_argument("--seed", type=int, default=None, help="seed for the outcome mixes")
+    w.add_argument(
+        "--wheelhouse", type=Path, default=None, help="serve: also serve this wheelhouse at /install/ (read-only)"
+    )
+    w.add_argument(
+        "--platform",
+        action="append",
+        default=None,
+        help="wheelhouse: a platform to build for, repeatable (linux-x86_64, linux-aarch64, macos-arm64, "
+        "macos-x86_64, windows-amd64, windows-arm64, current; default: all but windows-arm64)",
+    )
+    w.add_argument("--python-version", default="3.11", help="wheelhouse: the participants' Python (default 3.11)")
+    w.add_argument("--no-uv", action="store_true", help="wheelhouse: leave out uv (the faster installer)")
+    w.add_argument("--timeout", type=float, default=20.0, help="check: seconds to wait for the test callback")
     w.set_defaults(func=cmd_workshop)
 
     p = sub.add_parser("listen", help="run the callback listener")
