@@ -46,7 +46,13 @@ def clean_env(cache: Path) -> dict[str, str]:
     return env
 
 
+# Every command runs in the bench's own folder: from the clone, `python -m pip` would see the
+# clone's mpesa_lab.egg-info on sys.path and take mpesa-lab as already installed.
+WORK: Path | None = None
+
+
 def timed(command: list[str], env: dict[str, str], cwd: Path | None = None) -> float:
+    cwd = cwd or WORK
     started = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     took = time.perf_counter() - started
@@ -74,7 +80,10 @@ def run_notebook_04(python: Path, work: Path, env: dict[str, str]) -> float:
         capture_output=True,
         text=True,
         check=True,
+        cwd=work,
     ).stdout.strip()
+    if not found.startswith(str(python.parent.parent)):
+        raise SystemExit(f"mpesa_lab was not imported from the venv under test but from {found}")
     course = work / "course"
     shutil.copytree(found, course)
     notebook = course / "04-first-push.ipynb"
@@ -103,6 +112,8 @@ def main() -> int:
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-wheelhouse-"))
     work.mkdir(parents=True, exist_ok=True)
+    global WORK
+    WORK = work
     env = clean_env(work / "pip-cache")
     env["MPESA_LAB_HOME"] = str(work / "lab-home")
     house = work / "wheelhouse"

@@ -174,7 +174,9 @@ def write_index(wheels: Path) -> Path:
     names = sorted(p.name for p in wheels.glob("*.whl"))
     links = "\n".join(f'<a href="{quote(name)}">{html.escape(name)}</a><br>' for name in names)
     path = wheels / "index.html"
-    path.write_text(f"<!doctype html>\n<html><head><title>wheels</title></head><body>\n{links}\n</body></html>\n")
+    path.write_text(
+        f"<!doctype html>\n<html><head><title>wheels</title></head><body>\n{links}\n</body></html>\n", encoding="utf-8"
+    )
     return path
 
 
