@@ -104,6 +104,13 @@ def check_room(
             ["to check callbacks too, run it with your card: mpesa-lab workshop check .env"],
         )
     card_path = Path(text).expanduser()
+    saved_as_text = card_path.with_name(card_path.name + ".txt")
+    if not card_path.is_file() and saved_as_text.is_file():  # Windows Notepad's habit
+        return _fail(
+            f"no card at {card_path}, but there is {saved_as_text.name}",
+            f"Notepad added .txt: rename it (cmd: ren {saved_as_text.name} {card_path.name}; "
+            f"PowerShell: Rename-Item {saved_as_text.name} {card_path.name})",
+        )
     if not card_path.is_file():
         return _fail(
             f"no card at {card_path}",

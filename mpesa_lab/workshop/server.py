@@ -73,7 +73,7 @@ class WorkshopServer:
             desk.mailbox.closed = False  # started again after a stop()
         self._server = BackgroundServer(self.app, name=self.name, host=host, port=port).start()
         self.advertised_url = (advertise_url or self._default_url(host)).rstrip("/")
-        self.files = self.roster.save(self.advertised_url)
+        self.files = self.roster.save(self.advertised_url, self.install_url)
         return self
 
     def _default_url(self, host: str) -> str:
@@ -125,7 +125,7 @@ class WorkshopServer:
     def add_participant(self, name: str | None = None) -> Participant:
         desk = self.room.add_participant(name)
         if self.advertised_url:
-            self.files = self.roster.save(self.advertised_url)
+            self.files = self.roster.save(self.advertised_url, self.install_url)
         return desk.participant
 
     def start_fault(self, kind: str, seconds: float | None = 60.0, **options: Any) -> dict[str, Any]:

@@ -100,3 +100,17 @@ def test_an_incomplete_card_names_what_is_missing(server, tmp_path, missing, mon
     path.write_text("".join(line + "\n" for line in path.read_text().splitlines() if not line.startswith(missing)))
     verdict = check_room(path)
     assert not verdict.ok and missing in verdict.line
+
+
+def test_a_card_saved_by_windows_notepad_works_or_is_named(server, tmp_path):
+    """Notepad may save UTF-8 with a byte-order mark and CRLF line ends, and as ``.env.txt``."""
+    lines = server.room.desk("p03").participant.env_lines(server.url)
+    notepad = tmp_path / "notepad"
+    notepad.mkdir()
+    (notepad / ".env.txt").write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8-sig"))
+    verdict = check_room(notepad / ".env")
+    assert verdict.line == f"FAIL: no card at {notepad / '.env'}, but there is .env.txt"
+    assert "ren .env.txt .env" in verdict.details[0] and "Rename-Item .env.txt .env" in verdict.details[0]
+    (notepad / ".env.txt").rename(notepad / ".env")
+    verdict = check_room(notepad / ".env", listen_host="127.0.0.1", timeout=10)
+    assert verdict.ok, verdict

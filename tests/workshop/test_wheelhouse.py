@@ -241,6 +241,10 @@ def test_the_cards_are_served_to_the_facilitator_only(served):
     assert as_participant.status_code == 401
     page = httpx.get(url, headers={"Authorization": f"Bearer {served.facilitator_token}"}, trust_env=False)
     assert page.status_code == 200 and creds["consumer_secret"] in page.text
+    # every card says where to install from and how to check the room, on every OS
+    assert f"open <code>{served.url}/install/</code>" in page.text
+    assert ".venv/bin/mpesa-lab workshop check .env" in page.text
+    assert r".venv\Scripts\mpesa-lab workshop check .env" in page.text
 
 
 def test_a_folder_that_is_not_a_wheelhouse_is_refused(tmp_path):
