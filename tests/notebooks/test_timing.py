@@ -114,3 +114,14 @@ def test_every_lesson_has_talking_points_in_the_guide(lessons):
 
 def build_points() -> set[str]:
     return set(load_build().timing.TALKING_POINTS)
+
+
+def test_docs_workshop_shows_the_same_plan():
+    """docs/workshop.md's plan is 09's table, row for row (rebuilt notebooks, then the doc)."""
+    from pathlib import Path
+
+    nb = nbformat.read(next(p for p in learner_notebooks() if p.name.startswith("09")), as_version=4)
+    guide = next(c.source for c in nb.cells if "## Timing" in c.source).split("## Talking points")[0]
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "workshop.md").read_text(encoding="utf-8")
+    rows = [line for line in guide.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows and all(row in doc for row in rows), [row for row in rows if row not in doc]

@@ -253,3 +253,11 @@ def test_a_folder_that_is_not_a_wheelhouse_is_refused(tmp_path):
         match=r"is not a wheelhouse \(no readable wheelhouse.json\): build one with `mpesa-lab workshop wheelhouse ",
     ):
         WorkshopServer(tmp_path / "room", wheelhouse=tmp_path)
+
+
+def test_docs_and_readme_give_the_lines_the_code_gives():
+    root = Path(__file__).resolve().parents[2]
+    doc = (root / "docs" / "workshop.md").read_text(encoding="utf-8")
+    for shell in ("bash", "powershell", "cmd"):
+        assert install_lines(shell, "3.11", "wheels") in doc, shell
+    assert install_lines("bash", "3.11", "wheels", tool="uv") in doc
