@@ -238,23 +238,12 @@ def cmd_listen(args: argparse.Namespace) -> int:
 def cmd_workshop(args: argparse.Namespace) -> int:
     """Run the room's shared Daraja (``workshop serve``), build the offline install (``workshop
     wheelhouse DIR``) or check a participant's laptop against the room (``workshop check``)."""
-    if args.action == "wheelhouse":
-        from mpesa_lab.workshop.cli import run_wheelhouse
+    if args.action != "serve" or args.target is not None:
+        from mpesa_lab.workshop.cli import run_tool
 
-        return run_wheelhouse(args.target, args.platform, python_version=args.python_version, uv=not args.no_uv)
-    if args.action == "check":
-        from mpesa_lab.workshop.check import run_check
-
-        return run_check(args.target, timeout=args.timeout)
-    if args.target is not None:
-        err_console.print(
-            f"[bold red]error[/]: workshop serve takes no folder argument ({args.target!r}): use --dir for "
-            "the room's folder, --wheelhouse for the install files"
-        )
-        return 2
+        return run_tool(args)
     from mpesa_lab.background import ServerStartError
     from mpesa_lab.workshop import RosterError, run_workshop
-    from mpesa_lab.workshop.files import NotAWheelhouse
 
     names = None
     if args.names is not None:
@@ -279,9 +268,6 @@ def cmd_workshop(args: argparse.Namespace) -> int:
             names=names,
             wheelhouse=args.wheelhouse,
         )
-    except NotAWheelhouse as exc:
-        err_console.print(f"[bold red]error[/]: {_plain(exc)}")
-        return 2
     except OSError as exc:
         where = exc.filename or args.dir
         err_console.print(
@@ -566,16 +552,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--url", type=http_url, default=None, help="the URL participants use, if not http://<this machine>:<port>"
     )
     w.add_argument("--seed", type=int, default=None, help="seed for the outcome mixes")
-    w.add_argument(
-        "--wheelhouse", type=Path, default=None, help="serve: also serve this wheelhouse at /install/ (read-only)"
-    )
-    w.add_argument(
-        "--platform",
-        action="append",
-        default=None,
-        help="wheelhouse: a platform to build for, repeatable (linux-x86_64, linux-aarch64, macos-arm64, "
-        "macos-x86_64, windows-amd64, windows-arm64, current; default: all but windows-arm64)",
-    )
+    w.add_argument("--wheelhouse", type=Path, default=None, help="serve: also serve this wheelhouse at /install/")
+    w.add_argument("--platform", action="append", help="wheelhouse: repeatable (linux-x86_64, macos-arm64, ...)")
     w.add_argument("--python-version", default="3.11", help="wheelhouse: the participants' Python (default 3.11)")
     w.add_argument("--no-uv", action="store_true", help="wheelhouse: leave out uv (the faster installer)")
     w.add_argument("--timeout", type=float, default=20.0, help="check: seconds to wait for the test callback")

@@ -71,6 +71,22 @@ def run_workshop(
         print("workshop server stopped", file=stream, flush=True)
 
 
+def run_tool(args: Any) -> int:
+    """``mpesa-lab workshop wheelhouse DIR`` and ``workshop check [CARD or URL]`` (parsed ``args``)."""
+    if args.action == "wheelhouse":
+        return run_wheelhouse(args.target, args.platform, python_version=args.python_version, uv=not args.no_uv)
+    if args.action == "check":
+        from mpesa_lab.workshop.check import run_check
+
+        return run_check(args.target, timeout=args.timeout)
+    print(
+        f"error: workshop serve takes no folder argument ({args.target!r}): use --dir for the room's folder, "
+        "--wheelhouse for the install files",
+        file=sys.stderr,
+    )
+    return 2
+
+
 def run_wheelhouse(
     folder: str | None,
     platforms: list[str] | None,

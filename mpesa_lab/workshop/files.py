@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,12 +21,14 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from mpesa_lab.workshop.roster import RosterError
+
 INSTALL = "/install"
 # The only names served from the wheelhouse folder (first path segment under /install/).
 SERVED = ("wheels", "course.zip", "INSTALL.md", "wheelhouse.json")
 
 
-class NotAWheelhouse(ValueError):
+class NotAWheelhouse(RosterError):
     """The folder given to serve is not a wheelhouse; the message says how to make one."""
 
 
@@ -45,7 +48,7 @@ def _safe_parts(rest: str) -> list[str] | None:
 class InstallFiles:
     """The ``/install`` routes over a wheelhouse folder (see the module's docstring)."""
 
-    def __init__(self, folder: str | Path, base_url: Callable[[], str], title: Callable[[], str]) -> None:
+    def __init__(self, folder: str | os.PathLike[str], base_url: Callable[[], str], title: Callable[[], str]) -> None:
         from mpesa_lab.workshop.wheelhouse import platform_named
 
         self.folder = Path(folder).expanduser().resolve()

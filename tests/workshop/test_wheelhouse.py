@@ -247,12 +247,17 @@ def test_the_cards_are_served_to_the_facilitator_only(served):
     assert r".venv\Scripts\mpesa-lab workshop check .env" in page.text
 
 
-def test_a_folder_that_is_not_a_wheelhouse_is_refused(tmp_path):
+def test_a_folder_that_is_not_a_wheelhouse_is_refused(tmp_path, capsys):
     with pytest.raises(
         NotAWheelhouse,
         match=r"is not a wheelhouse \(no readable wheelhouse.json\): build one with `mpesa-lab workshop wheelhouse ",
     ):
         WorkshopServer(tmp_path / "room", wheelhouse=tmp_path)
+    from mpesa_lab.cli import main
+
+    serve = ["workshop", "serve", "--port", "0", "--dir", str(tmp_path / "room"), "--wheelhouse", str(tmp_path)]
+    assert main(serve) == 2  # one line, no server left running
+    assert "is not a wheelhouse" in capsys.readouterr().err
 
 
 def test_docs_and_readme_give_the_lines_the_code_gives():
