@@ -118,6 +118,7 @@ def main() -> int:
     env["MPESA_LAB_HOME"] = str(work / "lab-home")
     house = work / "wheelhouse"
     out: dict[str, object] = {"platform": PLATFORM, "python": sys.version.split()[0]}
+    out["load_avg_start"] = round(os.getloadavg()[0], 1)  # a shared machine: say how busy it was
     try:
         out["build_s"] = timed(
             [sys.executable, "-m", "mpesa_lab.cli", "workshop", "wheelhouse", str(house), "--platform", PLATFORM], env
@@ -187,6 +188,7 @@ def main() -> int:
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
+    out["load_avg_end"] = round(os.getloadavg()[0], 1)
     out = {k: round(v, 1) if isinstance(v, float) else v for k, v in out.items()}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2) + "\n")
