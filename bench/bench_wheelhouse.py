@@ -51,8 +51,12 @@ def clean_env(cache: Path) -> dict[str, str]:
 WORK: Path | None = None
 
 
+LOADS: list[float] = []  # the 1-minute load average at the start of each timed step
+
+
 def timed(command: list[str], env: dict[str, str], cwd: Path | None = None) -> float:
     cwd = cwd or WORK
+    LOADS.append(round(os.getloadavg()[0], 1))
     started = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     took = time.perf_counter() - started
@@ -189,6 +193,7 @@ def main() -> int:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
     out["load_avg_end"] = round(os.getloadavg()[0], 1)
+    out["load_avg_per_step"] = LOADS
     out = {k: round(v, 1) if isinstance(v, float) else v for k, v in out.items()}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2) + "\n")
