@@ -113,6 +113,7 @@ def run_notebook_04(python: Path, work: Path, env: dict[str, str]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it")
+    parser.add_argument("--online-first", action="store_true", help="also an online install before the offline ones")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-wheelhouse-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -132,6 +133,10 @@ def main() -> int:
         out["wheelhouse_mb"] = round(sum(manifest["files"].values()) / 1e6, 1)
         project_wheel = house / "wheels" / manifest["project_wheel"]
         offline = ["--no-index", "--find-links", str(house / "wheels")]
+
+        online_cmd = ["-m", "pip", "install", "--no-cache-dir", str(project_wheel)]
+        if args.online_first:  # the other order, to see what the machine's load does to each
+            out["online_pip_first_s"] = timed([str(fresh_venv(work / "venv-online-first", env)), *online_cmd], env)
 
         # offline, pip, from the folder (a USB stick)
         python = fresh_venv(work / "venv-offline-pip", env)
@@ -184,7 +189,7 @@ def main() -> int:
 
         # online: the same project wheel, its dependencies from the registry, no cache
         online = fresh_venv(work / "venv-online-pip", env)
-        out["online_pip_s"] = timed([str(online), "-m", "pip", "install", "--no-cache-dir", str(project_wheel)], env)
+        out["online_pip_s"] = timed([str(online), *online_cmd], env)
 
         # the offline venv runs the lab: the demo, then notebook 04
         out["demo_s"] = timed([str(python.parent / "mpesa-lab"), "demo"], env, cwd=work)
