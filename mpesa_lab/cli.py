@@ -231,7 +231,12 @@ def cmd_listen(args: argparse.Namespace) -> int:
 
 
 def cmd_workshop(args: argparse.Namespace) -> int:
-    """Run the room's shared Daraja (``workshop serve``)."""
+    """Run the room's shared Daraja (``workshop serve``), build the offline install (``workshop
+    wheelhouse DIR``) or check a participant's laptop against the room (``workshop check``)."""
+    if args.action != "serve" or args.target is not None:
+        from mpesa_lab.workshop.cli import run_tool
+
+        return run_tool(args)
     from mpesa_lab.background import ServerStartError
     from mpesa_lab.workshop import RosterError, run_workshop
 
@@ -256,6 +261,7 @@ def cmd_workshop(args: argparse.Namespace) -> int:
             advertise_url=args.url,
             seed=args.seed,
             names=names,
+            wheelhouse=args.wheelhouse,
         )
     except OSError as exc:
         where = exc.filename or args.dir
@@ -546,9 +552,12 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("workshop", help="a shared Daraja for a room of participants (workshop serve)")
     w.add_argument(
         "action",
-        choices=["serve"],
-        help="serve: the room's Daraja, one app and paybill per participant, a facilitator's page",
+        choices=["serve", "wheelhouse", "check"],
+        help="serve: the room's Daraja, one app and paybill per participant, a facilitator's page; "
+        "wheelhouse DIR: build the offline install; check [CARD or URL]: can this laptop reach the room "
+        "and get callbacks?",
     )
+    w.add_argument("target", nargs="?", default=None, help="wheelhouse: the folder; check: your card's .env or a URL")
     w.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: the whole room)")
     w.add_argument("--port", type=port_number, default=8000, help="0 picks a free port")
     w.add_argument(
@@ -574,6 +583,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--url", type=http_url, default=None, help="the URL participants use, if not http://<this machine>:<port>"
     )
     w.add_argument("--seed", type=int, default=None, help="seed for the outcome mixes")
+    w.add_argument("--wheelhouse", type=Path, default=None, help="serve: also serve this wheelhouse at /install/")
+    w.add_argument("--platform", action="append", help="wheelhouse: repeatable (linux-x86_64, macos-arm64, ...)")
+    w.add_argument("--python-version", default="3.11", help="wheelhouse: the participants' Python (default 3.11)")
+    w.add_argument("--no-uv", action="store_true", help="wheelhouse: leave out uv (the faster installer)")
+    w.add_argument("--timeout", type=float, default=20.0, help="check: seconds to wait for the test callback")
     w.set_defaults(func=cmd_workshop)
 
     p = sub.add_parser("check-callback", help="test your callback endpoint the way Daraja will treat it")

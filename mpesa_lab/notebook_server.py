@@ -163,7 +163,7 @@ def quiet_settings_dir() -> Path:
     overrides: dict[str, Any] = {}
     if (installed / "overrides.json").is_file():
         try:
-            overrides = json.loads((installed / "overrides.json").read_text())
+            overrides = json.loads((installed / "overrides.json").read_text(encoding="utf-8"))
         except ValueError:
             overrides = {}
     for plugin, values in QUIET_OVERRIDES.items():
@@ -172,7 +172,7 @@ def quiet_settings_dir() -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     if (installed / "page_config.json").is_file():
         shutil.copy2(installed / "page_config.json", folder / "page_config.json")
-    (folder / "overrides.json").write_text(json.dumps(overrides, indent=2))
+    (folder / "overrides.json").write_text(json.dumps(overrides, indent=2), encoding="utf-8")
     return folder
 
 
@@ -197,6 +197,15 @@ def lab_command(folder: Path, host: str, port: int, open_browser: bool) -> list[
         f"--ServerApp.open_browser={open_browser}",
     ] + (["--ServerApp.allow_root=True"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])
     # (containers and workshop VMs often run as root; JupyterLab refuses without this flag)
+
+
+def own_session() -> dict[str, Any]:
+    """Popen options that keep Ctrl-C in the terminal away from JupyterLab (this command stops
+    it cleanly): a new session on Linux and macOS; a new process group on Windows, which has no
+    sessions (there ``start_new_session`` is ignored and Ctrl-C would reach every process)."""
+    if sys.platform.startswith("win"):
+        return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)}
+    return {"start_new_session": True}
 
 
 def write_token_file(token: str) -> Path:
@@ -291,7 +300,7 @@ def run_lab(
             env=lab_environment(token_file),
             stdout=log,
             stderr=log,
-            start_new_session=True,
+            **own_session(),
         )
     except BaseException:
         remove_token_file(token_file)

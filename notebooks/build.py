@@ -97,8 +97,9 @@ def _fill(text: str, fills: dict[str, str]) -> str:
     return text
 
 
-def build(lesson: Lesson, *, solutions: bool, mistakes: list[str] | None = None,
-          fills: dict[str, str] | None = None) -> nbformat.NotebookNode:
+def build(
+    lesson: Lesson, *, solutions: bool, mistakes: list[str] | None = None, fills: dict[str, str] | None = None
+) -> nbformat.NotebookNode:
     """One notebook from a lesson: the learner's (``solutions=False``) or the facilitator's.
 
     ``mistakes`` (one per exercise, in order) puts each exercise's typical mistake in its cell
@@ -133,9 +134,16 @@ def sources() -> list[Path]:
 
 
 def course_fills(lessons: list[Lesson] | None = None) -> dict[str, str]:
-    """The placeholders' values, from every lesson's ``minutes``."""
+    """The placeholders' values, from every lesson's header and its prerequisites (timing.py)."""
     lessons = [load_source(path) for path in sources()] if lessons is None else lessons
-    return timing.fills({lesson.name[:2]: lesson.meta["minutes"] for lesson in lessons})
+    return timing.fills({lesson.name[:2]: plan_facts(lesson) for lesson in lessons})
+
+
+def plan_facts(lesson: Lesson) -> dict:
+    """What the plan needs of a lesson: its header's facts, with ``requires`` from the header or,
+    failing that, from its first cell's "**Prerequisites:**" line."""
+    first = next((text for kind, text in (c for c in lesson.cells if not isinstance(c, Exercise)) if kind == "md"), "")
+    return {**lesson.meta, "requires": timing.requires(lesson.meta, first)}
 
 
 def targets() -> dict[Path, nbformat.NotebookNode]:
@@ -170,7 +178,11 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(text, encoding="utf-8")
             print(f"wrote {path.relative_to(HERE.parent)}")
     if stale:
-        print("out of date (run python notebooks/build.py):", *[str(p.relative_to(HERE.parent)) for p in stale], sep="\n  ")
+        print(
+            "out of date (run python notebooks/build.py):",
+            *[str(p.relative_to(HERE.parent)) for p in stale],
+            sep="\n  ",
+        )
         return 1
     return 0
 

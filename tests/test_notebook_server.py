@@ -349,3 +349,18 @@ def test_port_is_free_and_busy_message():
     assert message.startswith(f"port {port} on 127.0.0.1 is already in use")
     assert "--port" in message
     assert port_is_free("127.0.0.1", port)
+
+
+@pytest.mark.parametrize(
+    ("platform", "options"),
+    [
+        ("linux", {"start_new_session": True}),
+        ("darwin", {"start_new_session": True}),
+        ("win32", {"creationflags": 0x200}),  # CREATE_NEW_PROCESS_GROUP: Windows has no sessions
+    ],
+)
+def test_jupyterlab_runs_apart_from_the_terminals_ctrl_c_on_every_os(monkeypatch, platform, options):
+    from mpesa_lab.notebook_server import own_session
+
+    monkeypatch.setattr(sys, "platform", platform)
+    assert own_session() == options

@@ -123,3 +123,19 @@ def test_homes_follow_mpesa_lab_home(tmp_path: Path, monkeypatch: pytest.MonkeyP
     made.parent.mkdir(parents=True)
     made.write_bytes(b"")
     assert paths.newest_store() == made
+
+
+def test_the_lab_home_is_under_the_users_home_folder_on_every_os(monkeypatch, tmp_path):
+    """Path.home() is %USERPROFILE% on Windows and $HOME elsewhere: the lab's folders follow it,
+    built with pathlib (no '/' written into a path), and the workshop's folder is the same one."""
+    from pathlib import Path
+
+    from mpesa_lab import paths
+    from mpesa_lab.workshop.roster import default_folder
+
+    monkeypatch.delenv("MPESA_LAB_HOME", raising=False)
+    home = tmp_path / "Users" / "Wanjiru Kamau"  # a space, as Windows user folders often have
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: home))
+    assert paths.lab_home() == home / ".mpesa-lab"
+    assert paths.stores_dir() == home / ".mpesa-lab" / "stores"
+    assert default_folder() == paths.workshop_dir() == home / ".mpesa-lab" / "workshop"

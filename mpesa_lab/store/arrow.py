@@ -207,8 +207,11 @@ def read_store(
 def _scratch_dir() -> str | None:
     """Where the reader child leaves its Arrow files: shared memory when the machine has room
     there (the files are mapped, never copied, so they need not touch a disk), else the temp dir."""
+    statvfs = getattr(os, "statvfs", None)  # Windows has none (and no /dev/shm)
+    if statvfs is None:
+        return None
     try:
-        room = os.statvfs(SHARED_MEMORY)
+        room = statvfs(SHARED_MEMORY)
     except OSError:
         return None
     return SHARED_MEMORY if room.f_bavail * room.f_frsize > SHARED_MEMORY_ROOM else None
@@ -217,7 +220,10 @@ def _scratch_dir() -> str | None:
 def _read_in_child(path: Path, for_view: str) -> dict[str, pa.Table]:
     import pyarrow as pa
 
-    with tempfile.TemporaryDirectory(prefix="mpesa-lab-read-", dir=_scratch_dir()) as folder:
+    # ignore_cleanup_errors: on Windows a file still mapped cannot be deleted (see _mapped_reads)
+    with tempfile.TemporaryDirectory(
+        prefix="mpesa-lab-read-", dir=_scratch_dir(), ignore_cleanup_errors=True
+    ) as folder:
         child = subprocess.Popen(
             [sys.executable, "-m", "mpesa_lab.store.arrow", str(path), for_view, folder],
             stdout=subprocess.DEVNULL,
@@ -230,15 +236,30 @@ def _read_in_child(path: Path, for_view: str) -> dict[str, pa.Table]:
         if child.returncode != 0:
             raise RuntimeError(f"reading {path} failed in the reader process: {errors.strip()[-2000:]}")
         tables = {}
+        opener = pa.memory_map if _mapped_reads() else pa.OSFile
         for name in os.listdir(folder):
             # Memory-mapped: the pages stay readable after the file is removed.
-            with pa.memory_map(os.path.join(folder, name)) as source:
+            with opener(os.path.join(folder, name)) as source:
                 tables[name.removesuffix(".arrow")] = pa.ipc.open_file(source).read_all()
     return tables
 
 
+def _mapped_reads() -> bool:
+    """Map the child's Arrow files (no copy) except on Windows, where a mapped file cannot be
+    deleted while the tables use it: there they are read into memory."""
+    return not sys.platform.startswith("win")
+
+
+def start_method() -> str:
+    """How the reader process starts its second reader: ``"fork"`` on Linux; ``"spawn"`` (a fresh
+    interpreter, multiprocessing's) on Windows, which has no fork, and on macOS, where a fork
+    without exec is unsafe once system frameworks are loaded (Python's own default there is spawn)."""
+    return "fork" if sys.platform.startswith("linux") and hasattr(os, "fork") else "spawn"
+
+
 def _child(path: str, for_view: str, folder: str) -> None:
-    """Reader process: the callbacks in a forked copy of itself, the rest here, each table
+    """Reader process: the callbacks in a forked copy of itself (a spawned one off Linux:
+    :func:`start_method`), the rest here, each table
     written as an Arrow file. Two processes rather than two threads: the driver holds the GIL
     for part of its work, and two threads read a million rows each in 1.6 s where two processes
     take 1.2 s. The fork happens before any database is open and while this process has one
@@ -248,11 +269,20 @@ def _child(path: str, for_view: str, folder: str) -> None:
     import pyarrow  # noqa: F401
 
     jobs = _jobs(Path(path), for_view)
-    if not hasattr(os, "fork"):  # Windows: one table after the other
-        for name, (sql, upto) in jobs.items():
-            _write(path, folder, name, sql, upto)
-        return
     mine = {name: job for name, job in jobs.items() if name != "callbacks"}
+    if start_method() == "spawn":
+        import multiprocessing
+
+        other = multiprocessing.get_context("spawn").Process(
+            target=_write, args=(path, folder, "callbacks", *jobs["callbacks"]), daemon=True
+        )
+        other.start()
+        for name, (sql, upto) in mine.items():
+            _write(path, folder, name, sql, upto)
+        other.join()
+        if other.exitcode != 0:
+            raise SystemExit(f"reading the callbacks of {path} failed (see above)")
+        return
     pid = os.fork()
     if pid == 0:
         try:

@@ -39,9 +39,11 @@ from mpesa_lab.emulator.poster import KeepAlivePoster
 from mpesa_lab.emulator.validation import MAX_BODY_BYTES, read_bounded
 from mpesa_lab.workshop import outbound
 from mpesa_lab.workshop.control import PREFIX, control_app, forbidden, too_large
+from mpesa_lab.workshop.files import cards_response, is_install_path
 from mpesa_lab.workshop.limits import BodyTooLarge, LimitsError, clip, content_length, read_capped, too_deep
 from mpesa_lab.workshop.mailbox import DELIVERY_AGENT, LOOP_DETECTED
 from mpesa_lab.workshop.room import Desk, Room, RoomError
+from mpesa_lab.workshop.roster import CARDS_FILE
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,7 @@ class WorkshopApp:
         self._poster_loop: Any = None
         self.loop: asyncio.AbstractEventLoop | None = None  # the serving loop, once a request came
         self.control = control_app(self)
+        self.install: Any = None  # the wheelhouse's /install routes (files.InstallFiles), if served
 
     # ---- helpers ------------------------------------------------------------------------------
 
@@ -209,6 +212,10 @@ class WorkshopApp:
                 await self._lab(scope, receive, send)
             elif method == "POST" and path.startswith(INBOX):
                 await self._inbox(scope, receive, send, path[len(INBOX) :])
+            elif is_install_path(path) and self.install is not None:
+                await self.install(scope, receive, send)
+            elif path == PREFIX + "/cards":
+                await self._cards(scope, receive, send)
             elif path == PREFIX or path.startswith(PREFIX + "/"):
                 await self.control(scope, receive, send)
             else:
@@ -380,6 +387,18 @@ class WorkshopApp:
             }
         )
         await send({"type": "http.response.body", "body": _ACCEPTED})
+
+    async def _cards(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The printable cards, for the facilitator only (each card holds a participant's secrets)."""
+        request = Request(scope)
+        if scope["method"] not in ("GET", "HEAD"):
+            raise method_not_allowed(scope["method"])
+        token = self._bearer(_header(scope, b"authorization")) or request.query_params.get("token")
+        if not self.is_facilitator(token):
+            if self.participant(_header(scope, b"authorization")) is not None:
+                raise forbidden(scope["path"])
+            raise EnvelopeError.named("invalid_access_token")
+        await cards_response(self.room.roster.folder / CARDS_FILE)(scope, receive, send)
 
     async def _lab(self, scope: Scope, receive: Receive, send: Send) -> None:
         authorization = _header(scope, b"authorization")

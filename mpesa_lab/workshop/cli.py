@@ -22,6 +22,7 @@ def run_workshop(
     advertise_url: str | None = None,
     seed: int | None = None,
     names: list[str] | None = None,
+    wheelhouse: str | os.PathLike[str] | None = None,
     out: IO[str] | None = None,
     stop_event: threading.Event | None = None,
 ) -> int:
@@ -36,7 +37,13 @@ def run_workshop(
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     config = EmulatorConfig(seed=seed) if seed is not None else None
     server = WorkshopServer(
-        folder, participants=participants, title=title, config=config, name="workshop-serve", names=names
+        folder,
+        participants=participants,
+        title=title,
+        config=config,
+        name="workshop-serve",
+        names=names,
+        wheelhouse=wheelhouse,
     )
     try:
         server.start(host, port, advertise_url=advertise_url)
@@ -47,6 +54,8 @@ def run_workshop(
         say(f"  Participants' cards   {server.files['cards']}")
         say(f"  Credentials (CSV)     {server.files['csv']}")
         say(f"  Roster (kept across restarts) {server.files['roster']}")
+        if server.install_url:
+            say(f"  Install page (no internet) {server.install_url}")
         if host == "127.0.0.1":
             say("  Listening on loopback only: pass --host 0.0.0.0 so the room can reach it.")
         say("Ctrl-C stops.")
@@ -60,3 +69,57 @@ def run_workshop(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         print("workshop server stopped", file=stream, flush=True)
+
+
+def run_tool(args: Any) -> int:
+    """``mpesa-lab workshop wheelhouse DIR`` and ``workshop check [CARD or URL]`` (parsed ``args``)."""
+    if args.action == "wheelhouse":
+        return run_wheelhouse(args.target, args.platform, python_version=args.python_version, uv=not args.no_uv)
+    if args.action == "check":
+        from mpesa_lab.workshop.check import run_check
+
+        return run_check(args.target, timeout=args.timeout)
+    print(
+        f"error: workshop serve takes no folder argument ({args.target!r}): use --dir for the room's folder, "
+        "--wheelhouse for the install files",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def run_wheelhouse(
+    folder: str | None,
+    platforms: list[str] | None,
+    *,
+    python_version: str = "3.11",
+    uv: bool = True,
+    out: IO[str] | None = None,
+) -> int:
+    """Build the offline install (``mpesa-lab workshop wheelhouse DIR``); print where and how big."""
+    from mpesa_lab.workshop.wheelhouse import EVERYWHERE, WheelhouseError, build_wheelhouse
+
+    stream = out or sys.stdout
+    say = lambda line="": print(line, file=stream, flush=True)  # noqa: E731
+    if not folder:
+        print(
+            "error: say where to build it: mpesa-lab workshop wheelhouse DIR [--platform linux-x86_64 ...]",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        house = build_wheelhouse(
+            folder, platforms or EVERYWHERE, python_version=python_version, extra=("uv",) if uv else (), say=say
+        )
+    except WheelhouseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot write the wheelhouse in {folder}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    say(f"Wheelhouse in {house.folder}: {len(house.files)} wheels, {house.megabytes:.0f} MB")
+    say(f"  platforms: {', '.join(house.platforms)} (Python {house.python_version})")
+    for name, why in house.failed.items():
+        say(f"  NOT built for {name}: {why}")
+    say(f"  offline install, per OS: {house.folder / 'INSTALL.md'}")
+    say(f"  serve it to the room: mpesa-lab workshop serve --host 0.0.0.0 --wheelhouse {house.folder}")
+    return 1 if house.failed else 0

@@ -198,8 +198,9 @@ class Roster:
 
     # ---- writing -----------------------------------------------------------------------
 
-    def save(self, workshop_url: str) -> dict[str, Path]:
-        """Write roster.json, credentials.csv and cards.html (owner-only); return their paths."""
+    def save(self, workshop_url: str, install_url: str | None = None) -> dict[str, Path]:
+        """Write roster.json, credentials.csv and cards.html (owner-only); return their paths.
+        ``install_url``: the served wheelhouse's page, printed on the cards."""
         private_folder(self.folder)
         people = list(self)
         roster = {
@@ -214,7 +215,7 @@ class Roster:
         }
         _write_private(paths["roster"], json.dumps(roster, indent=2))
         _write_private(paths["csv"], credentials_csv(people, workshop_url))
-        _write_private(paths["cards"], cards_html(people, workshop_url, self.title))
+        _write_private(paths["cards"], cards_html(people, workshop_url, self.title, install_url))
         return paths
 
     def __repr__(self) -> str:
@@ -270,10 +271,21 @@ def credentials_csv(people: list[Participant], workshop_url: str) -> str:
     return out.getvalue()
 
 
-def cards_html(people: list[Participant], workshop_url: str, title: str) -> str:
-    """A printable page: one card per participant with the lines for their ``.env`` file."""
+def cards_html(people: list[Participant], workshop_url: str, title: str, install_url: str | None = None) -> str:
+    """A printable page: one card per participant with the lines for their ``.env`` file, and
+    the commands to install, check the room and start, per OS."""
     cards = [
         {"name": p.name, "id": p.id, "shortcode": p.shortcode, "env": "\n".join(p.env_lines(workshop_url))}
         for p in people
     ]
-    return render("workshop/cards.html", title=title, workshop_url=workshop_url, cards=cards)
+    return render(
+        "workshop/cards.html",
+        title=title,
+        workshop_url=workshop_url,
+        install_url=install_url,
+        cards=cards,
+        shells=[
+            {"name": "macOS / Linux (Terminal)", "bin": ".venv/bin/"},
+            {"name": "Windows (PowerShell or cmd)", "bin": ".venv\\Scripts\\"},
+        ],
+    )

@@ -11,6 +11,7 @@ from typing import Any
 from mpesa_lab.background import BackgroundServer
 from mpesa_lab.emulator.config import EmulatorConfig
 from mpesa_lab.workshop.app import WorkshopApp
+from mpesa_lab.workshop.files import InstallFiles
 from mpesa_lab.workshop.limits import WorkshopLimits
 from mpesa_lab.workshop.room import Room
 from mpesa_lab.workshop.roster import Participant, Roster
@@ -45,6 +46,7 @@ class WorkshopServer:
         name: str = "workshop",
         names: list[str] | None = None,
         limits: WorkshopLimits | None = None,
+        wheelhouse: str | os.PathLike[str] | None = None,
     ) -> None:
         # Limits: given, else the defaults with MPESA_LAB_WORKSHOP_<FIELD> variables applied.
         self.limits = limits if limits is not None else WorkshopLimits.from_env()
@@ -55,6 +57,9 @@ class WorkshopServer:
         self.roster.ensure(max(participants, len(names or ())), names)
         self.room = Room(self.roster, config, self.limits)
         self.app = WorkshopApp(self.room)
+        if wheelhouse is not None:
+            # Checked now (NotAWheelhouse), served read-only under /install/ (workshop/files.py).
+            self.app.install = InstallFiles(wheelhouse, lambda: self.url, lambda: self.roster.title)
         self.name = name
         self._server: BackgroundServer | None = None
         self.advertised_url: str | None = None
@@ -68,7 +73,7 @@ class WorkshopServer:
             desk.mailbox.closed = False  # started again after a stop()
         self._server = BackgroundServer(self.app, name=self.name, host=host, port=port).start()
         self.advertised_url = (advertise_url or self._default_url(host)).rstrip("/")
-        self.files = self.roster.save(self.advertised_url)
+        self.files = self.roster.save(self.advertised_url, self.install_url)
         return self
 
     def _default_url(self, host: str) -> str:
@@ -87,6 +92,11 @@ class WorkshopServer:
         if self.advertised_url is None or not self.running:
             raise RuntimeError("the workshop server is not serving; call start() first")
         return self.advertised_url
+
+    @property
+    def install_url(self) -> str | None:
+        """The install page participants open (``None`` unless a wheelhouse is served)."""
+        return f"{self.url}/install/" if self.app.install is not None else None
 
     @property
     def facilitator_url(self) -> str:
@@ -115,7 +125,7 @@ class WorkshopServer:
     def add_participant(self, name: str | None = None) -> Participant:
         desk = self.room.add_participant(name)
         if self.advertised_url:
-            self.files = self.roster.save(self.advertised_url)
+            self.files = self.roster.save(self.advertised_url, self.install_url)
         return desk.participant
 
     def start_fault(self, kind: str, seconds: float | None = 60.0, **options: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@
 #     lesson: 00-start-here
 #     title: Start here
 #     minutes: 10
+#     requires: []
 #     expects_rule_17: 0
 # ---
 

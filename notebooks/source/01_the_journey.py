@@ -6,6 +6,7 @@
 #     lesson: 01-the-journey
 #     title: The journey
 #     minutes: 20
+#     requires: ["00"]
 #     expects_rule_17: 0
 # ---
 

@@ -6,6 +6,7 @@
 #     lesson: 02-access-token
 #     title: The access token
 #     minutes: 25
+#     requires: []
 #     expects_rule_17: 0
 # ---
 

@@ -6,6 +6,7 @@
 #     lesson: 03-password-timestamp
 #     title: Password and timestamp
 #     minutes: 30
+#     requires: ["02"]
 #     expects_rule_17: 0
 # ---
 

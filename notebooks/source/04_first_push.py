@@ -6,6 +6,7 @@
 #     lesson: 04-first-push
 #     title: "Your first STK push, answered on the virtual phone"
 #     minutes: 30
+#     requires: ["00"]
 #     expects_rule_17: 0
 # ---
 

@@ -6,6 +6,7 @@
 #     lesson: 05-callbacks-listener
 #     title: Callbacks and the listener
 #     minutes: 35
+#     requires: ["04"]
 #     expects_rule_17: 0
 # ---
 

@@ -6,6 +6,7 @@
 #     lesson: 06-errors-result-codes
 #     title: Errors and result codes
 #     minutes: 40
+#     requires: ["03", "05"]
 #     expects_rule_17: 2
 # ---
 

@@ -6,6 +6,7 @@
 #     lesson: 07-result-code-analytics
 #     title: Result-code analytics
 #     minutes: 45
+#     requires: ["04", "06"]
 #     expects_rule_17: 0
 # ---
 

@@ -6,6 +6,7 @@
 #     lesson: 08-real-sandbox
 #     title: The real sandbox
 #     minutes: 30
+#     requires: ["02", "03", "04", "05", "06"]
 #     expects_rule_17: 0
 # ---
 

@@ -6,6 +6,8 @@
 #     lesson: 09-running-a-workshop
 #     title: Running a workshop
 #     minutes: 45
+#     requires: ["02", "03", "04", "05", "06", "07", "08"]
+#     audience: facilitator
 #     expects_rule_17: 0
 # ---
 
@@ -33,7 +35,10 @@
 #
 # - **Machines.** Python 3.11 or newer. From a clone: `python -m venv .venv`, then
 #   `.venv/bin/pip install -e ".[test]"` (or `conda env create -f environment.yml`). Ask
-#   participants to do it beforehand; on the day, a wheelhouse on a USB stick saves the Wi-Fi.
+#   participants to do it beforehand; on the day, an offline install saves the Wi-Fi:
+#   `mpesa-lab workshop wheelhouse DIR` builds it (a USB stick, or served from your laptop by
+#   `mpesa-lab workshop serve --wheelhouse DIR`), and `mpesa-lab workshop check .env` tells each
+#   participant whether they reach the room (docs/workshop.md).
 # - **Smoke test.** `mpesa-lab demo` runs the whole journey on the emulator in a few seconds.
 #   If it prints a table of outcomes, the machine is ready for notebooks 00 to 07.
 # - **Kernel.** Jupyter must use the project's Python. If `import mpesa_lab` fails in a
@@ -55,6 +60,8 @@
 
 # %% [markdown]
 # {{ timing }}
+#
+# {{ talking_points }}
 #
 # ## What to watch
 #
