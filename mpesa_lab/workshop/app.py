@@ -33,6 +33,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
 from mpesa_lab.constants import OAUTH_PATH, STK_PUSH_PATH, STK_QUERY_PATH
+from mpesa_lab.emulator.contract import CONTRACT_JSON_PATH, CONTRACT_YAML_PATH
 from mpesa_lab.emulator.errors import EnvelopeError, method_not_allowed
 from mpesa_lab.emulator.ids import IdFactory
 from mpesa_lab.emulator.poster import KeepAlivePoster
@@ -49,7 +50,8 @@ log = logging.getLogger(__name__)
 
 INBOX = PREFIX + "/inbox/"
 _ACCEPTED = b'{"ResultCode":0,"ResultDesc":"Accepted"}'
-# Control routes a participant may use on their own app: looking, and playing their own phone.
+# Control routes a participant may use on their own app: looking, and playing their own phone
+# (and reading the contract, docs/openapi.yaml: the same document for everyone, no secret in it).
 PARTICIPANT_LAB_ROUTES = (
     ("GET", "/_lab"),
     ("GET", "/_lab/"),
@@ -57,6 +59,8 @@ PARTICIPANT_LAB_ROUTES = (
     ("GET", "/_lab/prompts"),
     ("GET", "/_lab/callback-attempts"),
     ("GET", "/_lab/triggers"),
+    ("GET", CONTRACT_YAML_PATH),
+    ("GET", CONTRACT_JSON_PATH),
     ("POST", "/_lab/next-result"),
 )
 
