@@ -49,11 +49,31 @@ def run(code: str, namespace: dict[str, Any]) -> tuple[str, BaseException | None
     return printed.getvalue() + f"\n{value!r}\n{value}", None
 
 
+def settle(namespace: dict[str, Any], timeout: float = 10.0) -> None:
+    """Let every transaction the block started end, as it has by the time a reader runs the next.
+
+    The blocks push to the same test phone; a prompt still open from the previous block would make
+    the next push a "500.001.1001 Unable to lock subscriber" on a loaded machine (a reader, who
+    reads between blocks, never sees it).
+    """
+    for name in ("emu", "live", "production"):
+        emulator = namespace.get(name)
+        if emulator is None or not hasattr(emulator, "transactions"):
+            continue
+        with contextlib.suppress(Exception):  # a block may have stopped it
+            for tx in emulator.transactions():
+                if tx["final"]:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    emulator.wait_until_final(tx["checkout_request_id"], timeout)
+
+
 def test_every_symptom_appears_and_every_fix_runs():
     namespace: dict[str, Any] = {}
     symptoms = 0
     try:
         for heading, code, expected, _ in blocks():
+            settle(namespace)
             output, error = run(code, namespace)
             if expected is None:
                 assert error is None, f"[{heading}] this block must run without an error:\n{code}\n-> {error!r}"
