@@ -261,7 +261,9 @@ class Registry(StateCore):
                 del self.tokens[value.strip()]
                 raise EnvelopeError.named("invalid_access_token")
             app = self.apps.get(token.app_key)
-            if app is None:
+            # A token is its host's: a sandbox token means nothing to production (and a token
+            # issued before the emulator was switched to the other host is the other host's).
+            if app is None or app.environment != self.config.environment:
                 raise EnvelopeError.named("invalid_access_token")
             if not app.express:
                 raise no_product_error()

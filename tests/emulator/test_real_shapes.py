@@ -90,6 +90,14 @@ def test_a_sandbox_token_is_unknown_to_the_production_host(make_lab):
     assert_envelope(answer, 404, "404.001.03", "Invalid Access Token")
 
 
+def test_a_token_issued_before_the_switch_to_production_is_the_sandbox_s(lab):
+    # Same emulator, switched live: the token it issued as a sandbox is still a sandbox token.
+    assert lab.push().status_code == 200
+    lab.emulator.configure(environment="production")
+    answer = lab.push("254712000107", CallBackURL="https://shop.example.test/mpesa/callback")
+    assert_envelope(answer, 404, "404.001.03", "Invalid Access Token")
+
+
 def test_expire_tokens_makes_the_next_push_invalid_access_token(lab):
     assert lab.push().status_code == 200
     assert lab.emulator.expire_tokens() == {"expired": 1}
