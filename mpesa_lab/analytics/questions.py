@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mpesa_lab.analytics.analyses import settled_code
+from mpesa_lab.codes import no_answer_codes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,11 +30,8 @@ if TYPE_CHECKING:
 OUTCOMES = ("paid", "cancelled", "no answer", "other failure", "pending", "refused")
 #: The customer cancelled the prompt.
 CANCELLED = ("1032",)
-#: The prompt got no answer: 1037 (phone unreachable / no response), 1019 (expired before the
-#: customer finished), 1036 (SMSC ack timeout, seen live). Defined here, not in codes.py: the
-#: catalogue's own "no answer" family is being added there by another change; this tuple is the
-#: same three codes and can point at it once it lands.
-NO_ANSWER = ("1037", "1019", "1036")
+#: The prompt got no answer (1037, 1019, 1036): the catalogue's "no answer" family, codes.py's rule.
+NO_ANSWER = tuple(sorted(no_answer_codes()))
 #: Codes after which a customer is asked again (the prompt never reached a decision).
 RETRY_AFTER = ("1032", "1037")
 #: Shortcodes the lab knows (the frame carries BusinessShortCode, not TransactionType): the Daraja
