@@ -322,6 +322,14 @@ def run_from_args(
     print_line: Callable[[str], None], env_file: str, *, offline: bool, budget: float, as_json: bool
 ) -> int:
     """The command: print the report; 0 when nothing is wrong, 1 when a check found a problem."""
+    if env_file != ".env" and not os.path.isfile(env_file):
+        # A file named on purpose that is not there would otherwise read as "no settings: local
+        # mode", and every check would pass on a configuration nobody meant.
+        print_line(
+            f"doctor could not run: no file at {env_file}: give the path of your .env "
+            "(or leave --env-file out to read .env in this folder)"
+        )
+        return 2
     try:
         report = run_doctor(env_file, online=not offline, budget_s=budget)
     except MpesaLabError as exc:  # pragma: no cover - each check catches its own

@@ -228,3 +228,10 @@ def test_the_json_report_holds_no_secret_either(tmp_path, capsys, emulator):
     assert {c["name"] for c in report["checks"]} >= {"settings", "token", "password", "clock", "callback URL"}
     assert LAB_CONSUMER_SECRET not in output and PASSKEY not in output
     assert all(token not in output for token in emulator.state.tokens)
+
+
+def test_an_env_file_named_but_missing_is_one_line_not_a_passing_local_report(capsys, tmp_path):
+    code, out = run_cli(capsys, str(tmp_path / "nowhere.env"))
+    assert code == 2
+    assert "no file at" in out and "nowhere.env" in out
+    assert "All checks passed" not in out and "Traceback" not in out
